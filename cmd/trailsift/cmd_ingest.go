@@ -1,0 +1,225 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/trailsift/trailsift/ingest"
+	"github.com/trailsift/trailsift/query"
+)
+
+type ingestOptions struct {
+	db            string
+	json          bool
+	workers       int
+	maxRecordSize int
+	quiet         bool
+}
+
+func (o *ingestOptions) AddFlags(f *pflag.FlagSet) {
+	f.StringVar(&o.db, "db", "trailsift.duckdb", "DuckDB database file to create or add to")
+	f.BoolVar(&o.json, "json", false, "print the summary as JSON on stdout")
+	f.IntVar(&o.workers, "workers", 0, "decoders in parallel (default: number of CPUs)")
+	f.IntVar(&o.maxRecordSize, "max-record-size", 32<<20, "largest single event in bytes; larger ones are reported and skipped")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress and no summary on stderr")
+}
+
+func newIngestCommand(io *streams) *cobra.Command {
+	o := &ingestOptions{}
+	cmd := &cobra.Command{
+		Use:   "ingest [flags] PATH...",
+		Short: "Load CloudTrail exports into a DuckDB database",
+		Long: `Load CloudTrail exports into a DuckDB database.
+
+PATH is a file, a folder (read recursively), a .zip, .tar, .tar.gz/.tgz or .gz
+archive (streamed, never extracted to disk), or - for standard input. The shape
+of each file is detected from its content: S3 delivery or console Event history
+({"Records":[...]}), aws cloudtrail lookup-events output, JSON lines, or a JSON
+array of events. CloudTrail-Digest files and files that are not CloudTrail are
+recorded as skipped, with the reason.
+
+Every input file is hashed (SHA-256) into the files table, the evidence
+manifest. An event is stored once however often it is delivered or ingested; a
+file already loaded is not read again. Bad input is recorded in ingest_errors
+and never stops the files around it. Inputs are only ever read.` + "\n" + exitStatusHelp,
+		Example: `  trailsift ingest --db case.duckdb ./evidence/ incident-bucket.zip lookup-events-page*.json
+  trailsift ingest --db case.duckdb - < events.ndjson
+  trailsift ingest --db case.duckdb --json ./evidence/ > summary.json`,
+		Args: positionalArgs(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runIngest(cmd, o, args, io)
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// ingestSummary is the run's result, printed as text or JSON.
+type ingestSummary struct {
+	Database        string   `json:"database"`
+	FilesLoaded     int64    `json:"files_loaded"`
+	FilesSkipped    int64    `json:"files_skipped"`
+	FilesFailed     int64    `json:"files_failed"`
+	FilesDuplicate  int64    `json:"files_duplicate"`
+	FilesUnchanged  int64    `json:"files_unchanged"`
+	EventsRead      int64    `json:"events_read"`
+	EventsNew       int64    `json:"events_new"`
+	EventsDuplicate int64    `json:"events_duplicate"`
+	Errors          int64    `json:"errors"`
+	Warnings        int64    `json:"warnings"`
+	BytesRead       int64    `json:"bytes_read"`
+	Seconds         float64  `json:"seconds"`
+	FailedFiles     []string `json:"failed_files,omitempty"`
+	Interrupted     bool     `json:"interrupted,omitempty"`
+}
+
+func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, io *streams) error {
+	if err := checkOutsideEvidence(o.db, args); err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	start := time.Now()
+	store, err := query.Open(ctx, o.db, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	m, err := store.Manifest(ctx)
+	if err != nil {
+		return err
+	}
+	w, err := store.NewWriter(ctx)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	opts := ingest.Options{Workers: o.workers, MaxRecordSize: o.maxRecordSize, Manifest: m, Stdin: io.In}
+	var prog *progressLine
+	if io.errIsTerm && !o.quiet {
+		prog = newProgressLine(io.Err)
+		opts.Progress = prog.update
+	}
+	st, runErr := ingest.Run(ctx, args, w, opts)
+	if prog != nil {
+		prog.done()
+	}
+	var ie *ingest.InputError
+	if errors.As(runErr, &ie) {
+		return runErr
+	}
+	sum := ingestSummary{
+		Database: o.db, FilesLoaded: st.FilesLoaded, FilesSkipped: st.FilesSkipped, FilesFailed: st.FilesFailed,
+		FilesDuplicate: st.FilesDuplicate, FilesUnchanged: st.FilesUnchanged, EventsRead: st.Events,
+		EventsNew: w.Inserted(), EventsDuplicate: w.Duplicates(), Errors: st.Errors, Warnings: st.Warnings,
+		BytesRead: st.Bytes, Seconds: time.Since(start).Seconds(), FailedFiles: st.Failed,
+		Interrupted: errors.Is(runErr, ingest.ErrInterrupted),
+	}
+	if o.json {
+		enc := json.NewEncoder(io.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(sum); err != nil {
+			return err
+		}
+	}
+	if !o.quiet {
+		printIngestSummary(io, sum, store)
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if st.FilesFailed > 0 || st.Errors > 0 {
+		return &exitCodeError{code: exitPartial}
+	}
+	return nil
+}
+
+func printIngestSummary(io *streams, s ingestSummary, store *query.Store) {
+	w := io.Err
+	fmt.Fprintf(w, "files:  %d loaded, %d skipped, %d failed, %d duplicate content, %d unchanged since last run\n",
+		s.FilesLoaded, s.FilesSkipped, s.FilesFailed, s.FilesDuplicate, s.FilesUnchanged)
+	fmt.Fprintf(w, "events: %d read, %d new, %d already stored or delivered twice\n", s.EventsRead, s.EventsNew, s.EventsDuplicate)
+	rate := 0.0
+	if s.Seconds > 0 {
+		rate = float64(s.EventsRead) / s.Seconds
+	}
+	fmt.Fprintf(w, "time:   %.1fs, %s read, %.0f events/s\n", s.Seconds, humanBytes(s.BytesRead), rate)
+	if s.Errors > 0 || s.Warnings > 0 {
+		fmt.Fprintf(w, "problems: %d errors, %d warnings; first ones:\n", s.Errors, s.Warnings)
+		rows, err := store.DB.Query(`SELECT path, record_index, byte_offset, severity, message FROM ingest_errors
+			WHERE file_id IN (SELECT file_id FROM files WHERE ingested_at >= now() - INTERVAL (? || ' seconds'))
+			ORDER BY severity, path LIMIT 10`, fmt.Sprint(int(s.Seconds)+5))
+		if err == nil {
+			for rows.Next() {
+				var p, sev, msg string
+				var idx, off *int64
+				if rows.Scan(&p, &idx, &off, &sev, &msg) == nil {
+					fmt.Fprintf(w, "  %s: %s%s: %s\n", sev, sanitizeLine(p), where(idx, off), sanitizeLine(msg))
+				}
+			}
+			rows.Close()
+		}
+		fmt.Fprintf(w, "  all of them: trailsift query --db %s \"select * from ingest_errors\"\n", s.Database)
+	}
+	fmt.Fprintf(w, "database: %s\n", s.Database)
+}
+
+func where(idx, off *int64) string {
+	var parts []string
+	if idx != nil {
+		parts = append(parts, fmt.Sprintf("record %d", *idx))
+	}
+	if off != nil {
+		parts = append(parts, fmt.Sprintf("byte %d", *off))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// checkOutsideEvidence refuses a database path inside an input folder or
+// equal to an input file: evidence is read-only.
+func checkOutsideEvidence(db string, inputs []string) error {
+	dbAbs, err := filepath.Abs(db)
+	if err != nil {
+		return &usageError{fmt.Sprintf("--db %s: %v", db, err)}
+	}
+	for _, in := range inputs {
+		if in == "-" {
+			continue
+		}
+		abs, err := filepath.Abs(in)
+		if err != nil {
+			continue
+		}
+		fi, err := os.Stat(abs)
+		if err != nil {
+			continue // reported by ingest, with the path
+		}
+		if dbAbs == abs || fi.IsDir() && strings.HasPrefix(dbAbs, abs+string(filepath.Separator)) {
+			return &usageError{fmt.Sprintf("the database %s would be written inside the evidence %s; evidence is read-only: pass --db with a path outside it", db, in)}
+		}
+	}
+	return nil
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for v := n / unit; v >= unit; v /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

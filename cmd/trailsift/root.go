@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/trailsift/trailsift/ingest"
+)
+
+// version is set with -ldflags "-X main.version=...".
+var version = ""
+
+// Exit codes, the same for every command.
+const (
+	exitOK          = 0
+	exitError       = 1   // something unexpected went wrong
+	exitUsage       = 2   // the command line or an input path is wrong
+	exitPartial     = 3   // some inputs failed; the rest were loaded
+	exitFindings    = 4   // detections at or above --fail-on fired
+	exitInterrupted = 130 // Ctrl-C; committed work is kept
+)
+
+const exitStatusHelp = `
+Exit status:
+  0    success
+  1    unexpected error
+  2    usage error (bad flag, missing input path)
+  3    some inputs failed to load; the rest were loaded (see ingest_errors)
+  4    findings at or above --fail-on fired (detect, analyze)
+  130  interrupted; everything committed is kept, run the same command again to finish`
+
+// streams are where a command reads and writes; packages never touch
+// os.Stdout themselves.
+type streams struct {
+	In        io.Reader
+	Out, Err  io.Writer
+	errIsTerm bool
+}
+
+// usageError is a mistake on the command line.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// exitError carries a chosen exit code with the error already reported.
+type exitCodeError struct {
+	code int
+	err  error
+}
+
+func (e *exitCodeError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+// Main runs the CLI and returns the exit code; tests call it in-process.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	io := &streams{In: stdin, Out: stdout, Err: stderr}
+	if f, ok := stderr.(*os.File); ok {
+		io.errIsTerm = term.IsTerminal(int(f.Fd()))
+	}
+	root := newRootCommand(io)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	return report(stderr, err)
+}
+
+func report(stderr io.Writer, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var ce *exitCodeError
+	if errors.As(err, &ce) {
+		if ce.err != nil {
+			fmt.Fprintf(stderr, "trailsift: %v\n", ce.err)
+		}
+		return ce.code
+	}
+	var ue *usageError
+	var ie *ingest.InputError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "trailsift: %v\nhint: run with --help for usage and examples\n", err)
+		return exitUsage
+	case errors.As(err, &ie):
+		fmt.Fprintf(stderr, "trailsift: %v\nhint: check the path; nothing was loaded\n", err)
+		return exitUsage
+	case errors.Is(err, ingest.ErrInterrupted), errors.Is(err, context.Canceled):
+		fmt.Fprintf(stderr, "trailsift: interrupted; everything committed so far is kept\nhint: run the same command again to finish\n")
+		return exitInterrupted
+	}
+	fmt.Fprintf(stderr, "trailsift: %v\n", err)
+	return exitError
+}
+
+func newRootCommand(io *streams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "trailsift",
+		Short: "Offline forensic analyzer for exported AWS CloudTrail archives",
+		Long: `trailsift loads exported AWS CloudTrail logs (S3 .json.gz files, console Event
+history downloads, lookup-events output, JSON lines; loose, in folders or inside
+zip/tar/gz archives) into an embedded DuckDB database, and lets you query it.
+It never uses the network and never writes beside the evidence.` + "\n" + exitStatusHelp,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Version:       buildVersion(),
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err.Error()} })
+	root.AddCommand(newIngestCommand(io))
+	return root
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// positionalArgs wraps cobra's arity checks as usage errors.
+func positionalArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return &usageError{err.Error()}
+		}
+		return nil
+	}
+}

@@ -1,0 +1,202 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Shapes a file's content can have. They are detected from the content,
+// never from the file name.
+const (
+	ShapeRecords = "records"       // {"Records":[...]}: S3 delivery, console Event history download
+	ShapeLookup  = "lookup-events" // {"Events":[{"CloudTrailEvent":"..."}]}, pages may be concatenated
+	ShapeNDJSON  = "ndjson"        // one event object after another (JSON lines, or a single event)
+	ShapeArray   = "array"         // a bare JSON array of events or lookup-events items
+	ShapeDigest  = "digest"        // a CloudTrail-Digest file: not events
+	ShapeEmpty   = "empty"         // no content at all
+	ShapeUnknown = "unknown"       // JSON, but not CloudTrail
+)
+
+// rawRecord is one value found in the stream, not yet parsed.
+type rawRecord struct {
+	data    []byte
+	offset  int64 // byte offset in the decompressed stream
+	index   int64 // record index in the file
+	wrapper string // "Records", "Events", "" for a top-level value, "[" for a bare array
+}
+
+// streamHandler receives what the splitter finds.
+type streamHandler interface {
+	record(r rawRecord) error
+	recordError(index, offset int64, msg string)
+}
+
+// splitStream walks the top level of a JSON stream and hands every record to
+// h. It returns the wrapper seen ("Records", "Events", "[" or "") and a
+// fatal error when the stream itself cannot be followed any further; records
+// handed over before that error stay valid.
+func splitStream(sc *scanner, limit int, h streamHandler) (wrapper string, err error) {
+	var index int64
+	var buf []byte
+	for {
+		c, ok := sc.peek()
+		if !ok {
+			if sc.err != nil && !errors.Is(sc.err, io.EOF) {
+				return wrapper, sc.readErr("")
+			}
+			return wrapper, nil
+		}
+		switch c {
+		case '[':
+			if wrapper == "" {
+				wrapper = "["
+			}
+			if err := streamArray(sc, limit, "[", &index, &buf, h); err != nil {
+				return wrapper, err
+			}
+		case '{':
+			w, err := splitObject(sc, limit, &index, &buf, h)
+			if w != "" && (wrapper == "" || wrapper == "[") {
+				wrapper = w
+			}
+			var se *syntaxError
+			if err != nil && errors.As(err, &se) && wrapper == "" && sc.err == nil {
+				// JSON lines: one broken line must not lose the lines after it.
+				h.recordError(index, se.Offset, se.Msg)
+				index++
+				skipLine(sc)
+				continue
+			}
+			if err != nil {
+				return wrapper, err
+			}
+		default:
+			return wrapper, &syntaxError{Offset: sc.pos64(), Msg: fmt.Sprintf("expected '{' or '[' at the top level, found %s", quoteByte(c))}
+		}
+	}
+}
+
+// skipLine drops input up to and including the next newline.
+func skipLine(sc *scanner) {
+	sc.capture = false
+	for sc.fill() {
+		chunk := sc.buf[sc.pos:sc.end]
+		for i, c := range chunk {
+			if c == '\n' {
+				sc.consume(i + 1)
+				return
+			}
+		}
+		sc.consume(len(chunk))
+	}
+}
+
+// splitObject reads one top-level object. A "Records" or "Events" array in
+// it is streamed element by element; any other object is handed over whole.
+func splitObject(sc *scanner, limit int, index *int64, buf *[]byte, h streamHandler) (wrapper string, err error) {
+	start := sc.pos64()
+	sc.capture = true
+	sc.captured = sc.captured[:0]
+	defer func() { sc.capture = false }()
+	sc.consume(1) // '{'
+	tooLarge := false
+	for first := true; ; first = false {
+		c, ok := sc.peek()
+		if !ok {
+			return wrapper, sc.readErr(fmt.Sprintf("inside the object that starts at byte %d", start))
+		}
+		if c == '}' && first {
+			sc.consume(1)
+			break
+		}
+		key, err := sc.readKey()
+		if err != nil {
+			return wrapper, err
+		}
+		if err := sc.expect(':', "after object key"); err != nil {
+			return wrapper, err
+		}
+		next, _ := sc.peek()
+		if wrapper == "" && next == '[' && (strings.EqualFold(key, "Records") || strings.EqualFold(key, "Events")) {
+			wrapper = "Records"
+			if strings.EqualFold(key, "Events") {
+				wrapper = "Events"
+			}
+			sc.capture = false
+			if err := streamArray(sc, limit, wrapper, index, buf, h); err != nil {
+				return wrapper, err
+			}
+		} else if err := sc.readValue(nil, 0); err != nil {
+			return wrapper, err
+		}
+		if sc.capture && len(sc.captured) > limit {
+			sc.capture = false
+			tooLarge = true
+		}
+		c, ok = sc.peek()
+		if !ok {
+			return wrapper, sc.readErr(fmt.Sprintf("inside the object that starts at byte %d", start))
+		}
+		sc.consume(1)
+		if c == '}' {
+			break
+		}
+		if c != ',' {
+			return wrapper, &syntaxError{Offset: sc.pos64() - 1, Msg: fmt.Sprintf("expected ',' or '}' in object, found %s", quoteByte(c))}
+		}
+	}
+	if wrapper != "" {
+		return wrapper, nil
+	}
+	if tooLarge {
+		h.recordError(*index, start, fmt.Sprintf("record larger than the %d-byte limit, skipped", limit))
+		*index++
+		return "", nil
+	}
+	rec := rawRecord{data: sc.captured, offset: start, index: *index}
+	*index++
+	return "", h.record(rec)
+}
+
+// streamArray reads an array whose '[' is next, handing over each element.
+func streamArray(sc *scanner, limit int, wrapper string, index *int64, buf *[]byte, h streamHandler) error {
+	if err := sc.expect('[', "at array start"); err != nil {
+		return err
+	}
+	if c, ok := sc.peek(); ok && c == ']' {
+		sc.consume(1)
+		return nil
+	}
+	for {
+		if _, ok := sc.peek(); !ok {
+			return sc.readErr("inside an array of records")
+		}
+		off := sc.pos64()
+		*buf = (*buf)[:0]
+		err := sc.readValue(buf, limit)
+		switch {
+		case errors.Is(err, errValueTooLarge):
+			h.recordError(*index, off, fmt.Sprintf("record larger than the %d-byte limit, skipped", limit))
+		case err != nil:
+			return err
+		default:
+			if err := h.record(rawRecord{data: *buf, offset: off, index: *index, wrapper: wrapper}); err != nil {
+				return err
+			}
+		}
+		*index++
+		c, ok := sc.peek()
+		if !ok {
+			return sc.readErr("inside an array of records")
+		}
+		sc.consume(1)
+		if c == ']' {
+			return nil
+		}
+		if c != ',' {
+			return &syntaxError{Offset: sc.pos64() - 1, Msg: fmt.Sprintf("expected ',' or ']' between records, found %s", quoteByte(c))}
+		}
+	}
+}

@@ -1,0 +1,77 @@
+package ingest
+
+import "time"
+
+// Event is one normalised CloudTrail event, ready to be stored. The typed
+// fields are the ones people filter on; the JSON parts and the whole
+// original event are kept verbatim so nothing is lost.
+//
+// String fields hold "" where the event had no value; sinks store that as
+// NULL. Every string is attacker-controlled text from the log.
+type Event struct {
+	// Key identifies the event for deduplication: a hash of the eventID and
+	// the fields that pin it down, or of the whole content when the eventID
+	// cannot identify it (missing, redacted, placeholder).
+	Key uint64
+
+	Time    time.Time // UTC; zero when missing or unparseable
+	HasTime bool
+
+	EventVersion       string
+	EventSource        string
+	EventName          string
+	EventType          string
+	EventCategory      string
+	AWSRegion          string
+	SourceIP           string
+	UserAgent          string
+	ErrorCode          string
+	ErrorMessage       string
+	ReadOnly           Tristate
+	ManagementEvent    Tristate
+	UserType           string
+	UserName           string
+	UserARN            string
+	PrincipalID        string
+	AccountID          string
+	AccessKeyID        string
+	SessionIssuerARN   string
+	SessionIssuerName  string
+	InvokedBy          string
+	MFAAuthenticated   Tristate
+	Actor              string
+	RecipientAccountID string
+	EventID            string
+	RequestID          string
+	SharedEventID      string
+	LoginResult        string // responseElements.ConsoleLogin
+	MFAUsed            string // additionalEventData.MFAUsed, normalised to Yes/No
+	MFAIdentifier      string
+	CredentialType     string
+	CredentialChallenge string // serviceEventDetails result of an Identity Center sign-in step
+	AuthWorkflowID     string
+	Outcome            string // Success or Failure: the sign-in result, or the API call's
+
+	// JSON parts, verbatim ("" when absent or null).
+	UserIdentity        string
+	RequestParameters   string
+	ResponseElements    string
+	AdditionalEventData string
+	ServiceEventDetails string
+	Resources           string
+
+	Raw string // the whole original event as JSON
+
+	FileID      int64 // provenance: the file the event came from
+	RecordIndex int64 // position of the event in that file, from 0
+}
+
+// Tristate is a boolean that may be absent from the event.
+type Tristate int8
+
+// Tristate values.
+const (
+	Unknown Tristate = iota
+	False
+	True
+)

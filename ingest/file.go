@@ -1,0 +1,70 @@
+package ingest
+
+import (
+	"hash/fnv"
+)
+
+// File statuses in the evidence manifest.
+const (
+	StatusLoaded    = "loaded"
+	StatusSkipped   = "skipped"
+	StatusFailed    = "failed"
+	StatusDuplicate = "duplicate"
+)
+
+// File is one input's entry in the evidence manifest. Archives get an entry
+// of their own and one per member ("archive.zip!member").
+type File struct {
+	ID            int64
+	Path          string
+	Size          int64
+	SHA256        string
+	ContentSHA256 string
+	Shape         string
+	Events        int64
+	Status        string
+	Reason        string
+	Errors        []Error
+	Warnings      int64 // warnings seen, including those past the stored cap
+	ErrorCount    int64 // errors seen, including those past the stored cap
+}
+
+// Error is one problem found in an input, stored in ingest_errors.
+type Error struct {
+	FileID      int64
+	Path        string
+	RecordIndex int64 // -1 when not known
+	ByteOffset  int64 // in the decompressed content; -1 when not known
+	Severity    string
+	Message     string
+}
+
+// Error severities.
+const (
+	SeverityError   = "error"   // input lost
+	SeverityWarning = "warning" // input kept; a field could not be read
+)
+
+// maxStoredErrors caps the errors kept per file; the rest are counted.
+const maxStoredErrors = 100
+
+// FileID is the stable id of an input path: the same path gets the same id
+// in every run, so an interrupted run resumed later gives identical rows.
+func FileID(path string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(path))
+	return int64(h.Sum64() >> 1)
+}
+
+func (f *File) addError(index, offset int64, severity, msg string) {
+	if severity == SeverityWarning {
+		f.Warnings++
+	} else {
+		f.ErrorCount++
+	}
+	if len(f.Errors) < maxStoredErrors {
+		f.Errors = append(f.Errors, Error{FileID: f.ID, Path: f.Path, RecordIndex: index, ByteOffset: offset, Severity: severity, Message: msg})
+	} else if len(f.Errors) == maxStoredErrors {
+		f.Errors = append(f.Errors, Error{FileID: f.ID, Path: f.Path, RecordIndex: -1, ByteOffset: -1, Severity: severity, Message: "more problems in this file; only the first ones are stored"})
+	}
+}

@@ -1,0 +1,511 @@
+package ingest
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/valyala/fastjson"
+	"github.com/zeebo/xxh3"
+)
+
+// recordKind says what a parsed top-level object turned out to be.
+type recordKind int
+
+const (
+	kindEvent recordKind = iota
+	kindLookupItem
+	kindDigest
+	kindOther
+)
+
+// normalizer turns raw event JSON into Events. One per worker: it reuses its
+// parser and buffers.
+type normalizer struct {
+	p       fastjson.Parser
+	inner   fastjson.Parser
+	compact []byte
+}
+
+// classify parses a top-level object and says what it is. For a lookup-events
+// item it returns the embedded CloudTrailEvent JSON.
+func (n *normalizer) classify(data []byte) (recordKind, []byte, error) {
+	v, err := n.p.ParseBytes(data)
+	if err != nil {
+		return kindOther, nil, err
+	}
+	o, err := v.Object()
+	if err != nil {
+		return kindOther, nil, errNotObject
+	}
+	if ct := getFold(o, "CloudTrailEvent"); ct != nil {
+		if ct.Type() == fastjson.TypeString {
+			return kindLookupItem, ct.GetStringBytes(), nil
+		}
+		if ct.Type() == fastjson.TypeObject {
+			return kindLookupItem, ct.MarshalTo(nil), nil
+		}
+	}
+	if getFold(o, "digestStartTime") != nil && getFold(o, "logFiles") != nil {
+		return kindDigest, nil, nil
+	}
+	for _, k := range [...]string{"eventName", "eventTime", "eventSource", "eventID", "@timestamp"} {
+		if getFold(o, k) != nil {
+			return kindEvent, nil, nil
+		}
+	}
+	return kindOther, nil, nil
+}
+
+type normError struct{ msg string }
+
+func (e *normError) Error() string { return e.msg }
+
+var errNotObject = &normError{"record is not a JSON object"}
+
+// warning is a problem with one field; the event is still stored.
+type warning string
+
+// normalize parses one event's JSON into ev. ev.Raw keeps the event as given,
+// with insignificant white space removed.
+func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error) {
+	if !utf8.Valid(data) {
+		return "", &normError{"record is not valid UTF-8"}
+	}
+	v, err := n.p.ParseBytes(data)
+	if err != nil {
+		return "", &normError{"invalid JSON: " + err.Error()}
+	}
+	o, err := v.Object()
+	if err != nil {
+		return "", errNotObject
+	}
+	*ev = Event{}
+	var timeRaw *fastjson.Value
+	var uid, add, resp, svc *fastjson.Value
+	var keyBuf [32]byte
+	o.Visit(func(k []byte, val *fastjson.Value) {
+		switch string(lowerKey(keyBuf[:0], k)) {
+		case "eventtime":
+			timeRaw = val
+		case "@timestamp":
+			if timeRaw == nil {
+				timeRaw = val
+			}
+		case "eventversion":
+			ev.EventVersion = str(val)
+		case "eventsource":
+			ev.EventSource = str(val)
+		case "eventname":
+			ev.EventName = str(val)
+		case "eventtype":
+			ev.EventType = str(val)
+		case "eventcategory":
+			ev.EventCategory = str(val)
+		case "awsregion":
+			ev.AWSRegion = str(val)
+		case "sourceipaddress":
+			ev.SourceIP = str(val)
+		case "useragent":
+			ev.UserAgent = str(val)
+		case "errorcode":
+			ev.ErrorCode = str(val)
+		case "errormessage":
+			ev.ErrorMessage = str(val)
+		case "readonly":
+			ev.ReadOnly = tristate(val)
+		case "managementevent":
+			ev.ManagementEvent = tristate(val)
+		case "recipientaccountid":
+			ev.RecipientAccountID = str(val)
+		case "eventid":
+			ev.EventID = str(val)
+		case "requestid":
+			ev.RequestID = str(val)
+		case "sharedeventid":
+			ev.SharedEventID = str(val)
+		case "useridentity":
+			uid = val
+			ev.UserIdentity = jsonPart(val)
+		case "requestparameters":
+			ev.RequestParameters = n.jsonPartOrEmbedded(val)
+		case "responseelements":
+			resp = val
+			ev.ResponseElements = jsonPart(val)
+		case "additionaleventdata":
+			add = val
+			ev.AdditionalEventData = n.jsonPartOrEmbedded(val)
+		case "serviceeventdetails":
+			svc = val
+			ev.ServiceEventDetails = n.jsonPartOrEmbedded(val)
+		case "resources":
+			ev.Resources = jsonPart(val)
+		}
+	})
+	if uid != nil && uid.Type() == fastjson.TypeObject {
+		n.userIdentity(uid, ev)
+	}
+	if add = n.objectOrEmbedded(add); add != nil {
+		ao, _ := add.Object()
+		if ev.MFAUsed = strings.TrimSpace(str(getFold(ao, "MFAUsed"))); ev.MFAUsed != "" {
+			switch strings.ToLower(ev.MFAUsed) {
+			case "yes", "true":
+				ev.MFAUsed = "Yes"
+			case "no", "false":
+				ev.MFAUsed = "No"
+			}
+		}
+		ev.MFAIdentifier = str(getFold(ao, "MFAIdentifier"))
+		ev.CredentialType = str(getFold(ao, "CredentialType"))
+		ev.AuthWorkflowID = str(getFold(ao, "AuthWorkflowID"))
+		if ev.UserName == "" {
+			ev.UserName = str(getFold(ao, "UserName"))
+		}
+	}
+	if resp != nil && resp.Type() == fastjson.TypeObject {
+		ro, _ := resp.Object()
+		ev.LoginResult = str(getFold(ro, "ConsoleLogin"))
+	}
+	if svc = n.objectOrEmbedded(svc); svc != nil {
+		so, _ := svc.Object()
+		ev.CredentialChallenge = str(getFold(so, "CredentialChallenge"))
+		if ev.CredentialChallenge == "" && ev.EventName != "" {
+			ev.CredentialChallenge = str(getFold(so, ev.EventName))
+		}
+	}
+	if ev.AccountID == "" {
+		ev.AccountID = ev.RecipientAccountID
+	}
+	ev.Actor = actorOf(ev)
+	ev.Outcome = outcomeOf(ev)
+
+	ts := str(timeRaw)
+	if ts != "" {
+		if t, ok := parseTime(ts); ok {
+			ev.Time, ev.HasTime = t, true
+		} else {
+			warn = warning("unparseable eventTime " + quoteShort(ts) + "; event kept with no time")
+		}
+	} else {
+		warn = "event has no eventTime; event kept with no time"
+	}
+
+	ev.Raw = string(n.compactJSON(data))
+	ev.Key = eventKey(ev, ts)
+	return warn, nil
+}
+
+func (n *normalizer) userIdentity(uid *fastjson.Value, ev *Event) {
+	o, _ := uid.Object()
+	ev.UserType = str(getFold(o, "type"))
+	ev.UserName = str(getFold(o, "userName"))
+	ev.UserARN = str(getFold(o, "arn"))
+	ev.PrincipalID = str(getFold(o, "principalId"))
+	ev.AccountID = str(getFold(o, "accountId"))
+	ev.AccessKeyID = str(getFold(o, "accessKeyId"))
+	ev.InvokedBy = str(getFold(o, "invokedBy"))
+	if sc := getFold(o, "sessionContext"); sc != nil && sc.Type() == fastjson.TypeObject {
+		sco, _ := sc.Object()
+		if iss := getFold(sco, "sessionIssuer"); iss != nil && iss.Type() == fastjson.TypeObject {
+			io, _ := iss.Object()
+			ev.SessionIssuerARN = str(getFold(io, "arn"))
+			ev.SessionIssuerName = str(getFold(io, "userName"))
+		}
+		if at := getFold(sco, "attributes"); at != nil && at.Type() == fastjson.TypeObject {
+			ao, _ := at.Object()
+			ev.MFAAuthenticated = tristate(getFold(ao, "mfaAuthenticated"))
+		}
+	}
+	if ev.UserName == "" {
+		if obo := getFold(o, "onBehalfOf"); obo != nil && obo.Type() == fastjson.TypeObject {
+			oo, _ := obo.Object()
+			// Identity Center: the readable name is in additionalEventData.UserName,
+			// filled in later; the user id is the fallback.
+			if id := str(getFold(oo, "userId")); id != "" && ev.PrincipalID == "" {
+				ev.PrincipalID = id
+			}
+		}
+	}
+}
+
+// actorOf picks the best human name for who acted.
+func actorOf(ev *Event) string {
+	switch {
+	case strings.EqualFold(ev.UserType, "Root"):
+		return "root"
+	case ev.UserName != "":
+		return ev.UserName
+	case strings.EqualFold(ev.UserType, "AWSService") && ev.InvokedBy != "":
+		return ev.InvokedBy
+	case ev.UserARN != "":
+		return arnName(ev.UserARN)
+	case ev.InvokedBy != "":
+		return ev.InvokedBy
+	}
+	return ev.PrincipalID
+}
+
+// arnName is the readable tail of an ARN: the user, the role/session, or
+// "root".
+func arnName(arn string) string {
+	rest := arn
+	if i := strings.LastIndexByte(arn, ':'); i >= 0 {
+		rest = arn[i+1:]
+	}
+	switch {
+	case strings.HasPrefix(rest, "assumed-role/"):
+		return strings.TrimPrefix(rest, "assumed-role/")
+	case rest == "root":
+		return "root"
+	}
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		return rest[strings.LastIndexByte(rest, '/')+1:]
+	}
+	return rest
+}
+
+func outcomeOf(ev *Event) string {
+	for _, r := range [...]string{ev.LoginResult, ev.CredentialChallenge} {
+		switch strings.ToLower(r) {
+		case "success":
+			return "Success"
+		case "failure", "failed":
+			return "Failure"
+		}
+	}
+	if ev.ErrorCode != "" || ev.ErrorMessage == "Failed authentication" {
+		return "Failure"
+	}
+	return "Success"
+}
+
+// eventKey identifies an event for deduplication. A real eventID, together
+// with the fields that pin the event down, identifies it across deliveries
+// and export shapes; a missing or placeholder eventID falls back to the whole
+// content, so different events that share a placeholder are all kept.
+func eventKey(ev *Event, timeRaw string) uint64 {
+	if usableEventID(ev.EventID) {
+		var b []byte
+		b = append(b, ev.EventID...)
+		for _, s := range [...]string{timeRaw, ev.EventSource, ev.EventName, ev.RecipientAccountID} {
+			b = append(b, 0)
+			b = append(b, s...)
+		}
+		return xxh3.Hash(b)
+	}
+	return xxh3.HashString(ev.Raw) ^ 0x9e3779b97f4a7c15
+}
+
+// usableEventID is false for empty, short and placeholder ids ("redacted",
+// "HIDDEN"); real eventIDs are UUIDs.
+func usableEventID(id string) bool {
+	if len(id) < 16 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return !strings.Contains(strings.ToLower(id), "redacted")
+}
+
+func lowerKey(dst, k []byte) []byte {
+	for _, c := range k {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// getFold looks a key up case-insensitively: some exports lower-case keys.
+func getFold(o *fastjson.Object, key string) *fastjson.Value {
+	if o == nil {
+		return nil
+	}
+	if v := o.Get(key); v != nil {
+		return v
+	}
+	var found *fastjson.Value
+	o.Visit(func(k []byte, v *fastjson.Value) {
+		if found == nil && len(k) == len(key) && strings.EqualFold(string(k), key) {
+			found = v
+		}
+	})
+	return found
+}
+
+// str is a value as text: strings unescaped, numbers and booleans as
+// written, null and containers as "".
+func str(v *fastjson.Value) string {
+	if v == nil {
+		return ""
+	}
+	switch v.Type() {
+	case fastjson.TypeString:
+		return string(v.GetStringBytes())
+	case fastjson.TypeNumber, fastjson.TypeTrue, fastjson.TypeFalse:
+		return string(v.MarshalTo(nil))
+	}
+	return ""
+}
+
+func tristate(v *fastjson.Value) Tristate {
+	if v == nil {
+		return Unknown
+	}
+	switch v.Type() {
+	case fastjson.TypeTrue:
+		return True
+	case fastjson.TypeFalse:
+		return False
+	case fastjson.TypeString:
+		switch strings.ToLower(string(v.GetStringBytes())) {
+		case "true", "yes":
+			return True
+		case "false", "no":
+			return False
+		}
+	}
+	return Unknown
+}
+
+// jsonPart is a nested part as JSON text, "" for null or absent.
+func jsonPart(v *fastjson.Value) string {
+	if v == nil || v.Type() == fastjson.TypeNull {
+		return ""
+	}
+	return string(v.MarshalTo(nil))
+}
+
+// objectOrEmbedded returns v, or the object a JSON string value holds (some
+// exports serialise nested parts as strings).
+func (n *normalizer) objectOrEmbedded(v *fastjson.Value) *fastjson.Value {
+	if v == nil {
+		return nil
+	}
+	switch v.Type() {
+	case fastjson.TypeObject:
+		return v
+	case fastjson.TypeString:
+		s := v.GetStringBytes()
+		if len(bytes.TrimSpace(s)) > 0 && bytes.TrimSpace(s)[0] == '{' {
+			if inner, err := n.inner.ParseBytes(s); err == nil && inner.Type() == fastjson.TypeObject {
+				return inner
+			}
+		}
+	}
+	return nil
+}
+
+func (n *normalizer) jsonPartOrEmbedded(v *fastjson.Value) string {
+	if v != nil && v.Type() == fastjson.TypeString {
+		s := bytes.TrimSpace(v.GetStringBytes())
+		if len(s) > 0 && (s[0] == '{' || s[0] == '[') && fastjson.ValidateBytes(s) == nil {
+			return string(s)
+		}
+	}
+	return jsonPart(v)
+}
+
+// compactJSON removes white space outside strings. Most records have none,
+// so the common case costs one scan and no copy.
+func (n *normalizer) compactJSON(data []byte) []byte {
+	data = bytes.TrimSpace(data)
+	if bytes.IndexByte(data, '\n') < 0 && bytes.Index(data, []byte(": ")) < 0 {
+		return data
+	}
+	out := n.compact[:0]
+	inString, escaped := false, false
+	for _, c := range data {
+		if inString {
+			out = append(out, c)
+			if escaped {
+				escaped = false
+			} else if c == '\\' {
+				escaped = true
+			} else if c == '"' {
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case '"':
+			inString = true
+		}
+		out = append(out, c)
+	}
+	n.compact = out
+	return out
+}
+
+func quoteShort(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "..."
+	}
+	return strings.ToValidUTF8(strconv.Quote(s), "?")
+}
+
+// timeLayouts are the eventTime spellings seen in real exports.
+var timeLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02 15:04:05",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05Z07:00",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05 MST",
+}
+
+// parseTime reads an eventTime; times without a zone are UTC, as CloudTrail's are.
+func parseTime(s string) (time.Time, bool) {
+	if t, ok := parseCanonicalTime(s); ok {
+		return t, true
+	}
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// parseCanonicalTime is the fast path for CloudTrail's own
+// "2006-01-02T15:04:05Z".
+func parseCanonicalTime(s string) (time.Time, bool) {
+	if len(s) != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z' {
+		return time.Time{}, false
+	}
+	num := func(a, b int) (int, bool) {
+		v := 0
+		for i := a; i < b; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v, true
+	}
+	y, ok1 := num(0, 4)
+	mo, ok2 := num(5, 7)
+	d, ok3 := num(8, 10)
+	h, ok4 := num(11, 13)
+	mi, ok5 := num(14, 16)
+	se, ok6 := num(17, 19)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60 {
+		return time.Time{}, false
+	}
+	t := time.Date(y, time.Month(mo), d, h, mi, se, 0, time.UTC)
+	if t.Day() != d {
+		return time.Time{}, false
+	}
+	return t, true
+}

@@ -1,0 +1,324 @@
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// eventsPerMessage is how many events a worker gathers before handing them
+// to the writer: large enough to amortise the hand-off, small enough to
+// keep memory flat.
+const eventsPerMessage = 2048
+
+// processUnit reads one input file: hash, skip if stored already, decode.
+func (r *run) processUnit(n *normalizer, u *unit) {
+	f := &File{ID: FileID(u.path), Path: u.path, Size: u.size}
+	var rd io.Reader
+	hasher := sha256.New()
+	switch {
+	case u.data != nil:
+		sum := sha256.Sum256(u.data)
+		f.SHA256 = hex.EncodeToString(sum[:])
+		rd = bytes.NewReader(u.data)
+	case u.file != "":
+		sum, err := hashFile(u.file, &r.read)
+		if err != nil {
+			r.finish(f, StatusFailed, fmt.Sprintf("cannot read: %v", err), -1)
+			return
+		}
+		f.SHA256 = sum
+		fh, err := os.Open(u.file)
+		if err != nil {
+			r.finish(f, StatusFailed, fmt.Sprintf("cannot read: %v", err), -1)
+			return
+		}
+		defer fh.Close()
+		rd = fh
+	default:
+		rd = io.TeeReader(u.stream, hasher)
+	}
+	if f.SHA256 != "" && r.skipKnown(f) {
+		return
+	}
+	if reason := junkName(u.path); reason != "" {
+		r.finish(f, StatusSkipped, reason, -1)
+		return
+	}
+	r.decode(n, f, rd, u.depth)
+	if u.stream != nil {
+		io.Copy(hasher, u.stream) // the hash covers the whole member even if decoding stopped early
+		f.SHA256 = hex.EncodeToString(hasher.Sum(nil))
+		if r.opts.Manifest != nil && r.opts.Manifest.Has(f.Path, f.SHA256) {
+			r.unchanged.Add(1)
+			return
+		}
+	}
+	r.send(message{file: f})
+}
+
+// skipKnown reports (and records) a file already stored, or one whose
+// content was already read under another name.
+func (r *run) skipKnown(f *File) bool {
+	if f.SHA256 == emptySHA256 {
+		if m := r.opts.Manifest; m != nil && m.Has(f.Path, f.SHA256) {
+			r.unchanged.Add(1)
+			return true
+		}
+		return false // empty files are all alike; each is reported on its own
+	}
+	if m := r.opts.Manifest; m != nil {
+		if m.Has(f.Path, f.SHA256) {
+			r.unchanged.Add(1)
+			return true
+		}
+		if p, ok := m.HasContent(f.SHA256); ok {
+			r.finish(f, StatusDuplicate, "same content as "+p+", loaded before", -1)
+			return true
+		}
+	}
+	r.mu.Lock()
+	first, dup := r.seen[f.SHA256]
+	if !dup {
+		r.seen[f.SHA256] = f.Path
+	}
+	r.mu.Unlock()
+	if dup {
+		r.finish(f, StatusDuplicate, "same content as "+first, -1)
+		return true
+	}
+	return false
+}
+
+// finish sends a file that ends without decoding.
+func (r *run) finish(f *File, status, reason string, offset int64) {
+	f.Status, f.Reason = status, reason
+	if status == StatusFailed {
+		f.addError(-1, offset, SeverityError, reason)
+	}
+	r.send(message{file: f})
+}
+
+// decode unwraps compression, walks nested archives and splits the JSON.
+func (r *run) decode(n *normalizer, f *File, rd io.Reader, depth int) {
+	br := bufio.NewReaderSize(rd, 64<<10)
+	content, err := decompressed(br)
+	if err != nil {
+		f.Status, f.Reason = StatusFailed, err.Error()+" (not a valid compressed file)"
+		f.addError(-1, 0, SeverityError, f.Reason)
+		return
+	}
+	cb := bufio.NewReaderSize(content, 64<<10)
+	head, _ := cb.Peek(512)
+	switch sniff(head) {
+	case zipped, tarred:
+		r.decodeNested(n, f, cb, depth)
+		return
+	}
+	contentHash := sha256.New()
+	h := &fileHandler{r: r, n: n, f: f}
+	sc := newScanner(io.TeeReader(cb, contentHash))
+	wrapper, err := splitStream(sc, r.opts.MaxRecordSize, h)
+	h.flush()
+	if err == nil {
+		f.ContentSHA256 = hex.EncodeToString(contentHash.Sum(nil))
+	}
+	f.Events = h.events
+	contentBytes := sc.pos64()
+	switch wrapper {
+	case "Records":
+		f.Shape = ShapeRecords
+	case "Events":
+		f.Shape = ShapeLookup
+	case "[":
+		f.Shape = ShapeArray
+	default:
+		switch {
+		case h.events > 0 || h.failed > 0:
+			f.Shape = ShapeNDJSON
+		case h.digests > 0:
+			f.Shape = ShapeDigest
+		case contentBytes == 0 && err == nil:
+			f.Shape = ShapeEmpty
+		default:
+			f.Shape = ShapeUnknown
+		}
+	}
+	if err != nil {
+		var se *syntaxError
+		msg, offset := err.Error(), contentBytes
+		if errors.As(err, &se) {
+			msg, offset = se.Msg, se.Offset
+		}
+		notJSON := se != nil && se.Offset == 0 && se.Err == nil && h.events == 0
+		switch {
+		case notJSON && !looksLikeJSONName(f.Path):
+			f.Status, f.Reason = StatusSkipped, "not a CloudTrail export (content is not JSON)"
+			return
+		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader):
+			f.Reason = fmt.Sprintf("%s after %d records: compressed file truncated or corrupt; the records before it were kept", msg, h.events)
+		default:
+			f.Reason = fmt.Sprintf("%s after %d records; the records before it were kept", msg, h.events)
+		}
+		f.Status = StatusFailed
+		f.addError(-1, offset, SeverityError, f.Reason)
+		return
+	}
+	switch f.Shape {
+	case ShapeDigest:
+		f.Status, f.Reason = StatusSkipped, "CloudTrail digest file: not events (its hashes are for integrity checks)"
+	case ShapeEmpty:
+		f.Status, f.Reason = StatusFailed, "empty file: no content"
+		f.addError(-1, 0, SeverityError, f.Reason)
+	case ShapeUnknown:
+		if looksLikeJSONName(f.Path) && h.others == 0 && h.failed == 0 {
+			f.Status, f.Reason = StatusLoaded, "no records"
+		} else {
+			f.Status, f.Reason = StatusSkipped, "JSON, but not CloudTrail events"
+		}
+	default:
+		f.Status = StatusLoaded
+		if h.failed > 0 {
+			f.Status = StatusFailed
+			f.Reason = fmt.Sprintf("%d of %d records could not be read (see ingest_errors); the rest were kept", h.failed, h.failed+h.events)
+		}
+	}
+	if f.Status == StatusLoaded && f.Warnings > 0 {
+		f.Reason = fmt.Sprintf("%d warnings (see ingest_errors)", f.Warnings)
+	}
+}
+
+// decodeNested reads an archive found inside another input, member by
+// member, in this worker.
+func (r *run) decodeNested(n *normalizer, f *File, rd *bufio.Reader, depth int) {
+	if depth >= maxNesting {
+		f.Status, f.Reason = StatusFailed, fmt.Sprintf("archives nested deeper than %d levels", maxNesting)
+		f.addError(-1, -1, SeverityError, f.Reason)
+		return
+	}
+	var members int
+	submit := func(u *unit) bool {
+		members++
+		u.depth = depth + 1
+		r.processUnit(n, u)
+		return r.ctx.Err() == nil
+	}
+	head, _ := rd.Peek(512)
+	var err error
+	if sniff(head) == zipped {
+		f.Shape = "zip"
+		data, rerr := io.ReadAll(io.LimitReader(rd, memberInMemory+1))
+		switch {
+		case rerr != nil:
+			err = rerr
+		case len(data) > memberInMemory:
+			err = fmt.Errorf("zip inside an archive larger than %d MiB: extract it first", memberInMemory>>20)
+		default:
+			err = r.walkZip(bytes.NewReader(data), int64(len(data)), f.Path, depth+1, submit, f)
+		}
+	} else {
+		f.Shape = "tar"
+		err = r.walkTar(rd, f.Path, depth+1, submit, f)
+	}
+	f.Status, f.Reason = StatusLoaded, fmt.Sprintf("archive with %d members", members)
+	if err != nil {
+		f.Status, f.Reason = StatusFailed, err.Error()
+		f.addError(-1, -1, SeverityError, err.Error())
+	}
+}
+
+// fileHandler turns the records of one file into events.
+type fileHandler struct {
+	r       *run
+	n       *normalizer
+	f       *File
+	batch   []Event
+	events  int64
+	failed  int64
+	digests int64
+	others  int64
+	inner   []byte
+}
+
+func (h *fileHandler) recordError(index, offset int64, msg string) {
+	h.failed++
+	h.f.addError(index, offset, SeverityError, msg)
+}
+
+func (h *fileHandler) record(rec rawRecord) error {
+	data := rec.data
+	if rec.wrapper != "Records" {
+		kind, inner, err := h.n.classify(data)
+		if err != nil {
+			h.recordError(rec.index, rec.offset, "invalid JSON: "+err.Error())
+			return nil
+		}
+		switch kind {
+		case kindDigest:
+			h.digests++
+			return nil
+		case kindOther:
+			if rec.wrapper != "" {
+				h.recordError(rec.index, rec.offset, "record is not a CloudTrail event (no eventName, eventTime, eventSource or eventID)")
+			} else {
+				h.others++
+			}
+			return nil
+		case kindLookupItem:
+			h.inner = append(h.inner[:0], inner...)
+			data = h.inner
+		}
+	}
+	var ev Event
+	warn, err := h.n.normalize(data, &ev)
+	if err != nil {
+		h.recordError(rec.index, rec.offset, err.Error())
+		return nil
+	}
+	if warn != "" {
+		h.f.addError(rec.index, rec.offset, SeverityWarning, string(warn))
+	}
+	ev.FileID, ev.RecordIndex = h.f.ID, rec.index
+	h.batch = append(h.batch, ev)
+	h.events++
+	if len(h.batch) >= eventsPerMessage {
+		return h.flush()
+	}
+	return nil
+}
+
+func (h *fileHandler) flush() error {
+	if len(h.batch) == 0 {
+		return nil
+	}
+	if !h.r.send(message{events: h.batch}) {
+		return h.r.ctx.Err()
+	}
+	h.batch = make([]Event, 0, eventsPerMessage)
+	return nil
+}
+
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+// junkName names files that operating systems leave in folders and
+// archives; they are recorded as skipped without being read.
+func junkName(p string) string {
+	p = strings.ReplaceAll(p, "!", "/")
+	base := path.Base(p)
+	switch {
+	case base == ".DS_Store", base == "Thumbs.db", base == "desktop.ini":
+		return "not CloudTrail: operating system metadata file " + base
+	case strings.HasPrefix(base, "._"), strings.Contains(p, "/__MACOSX/"):
+		return "not CloudTrail: macOS resource fork"
+	}
+	return ""
+}

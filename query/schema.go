@@ -1,0 +1,120 @@
+package query
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Column describes one column of a store table. The same list builds the
+// DDL, the `trailsift schema` output and the README's schema reference, so
+// the three cannot drift apart.
+type Column struct {
+	Name string
+	Type string
+	Doc  string
+}
+
+// Table is a table or view of the store.
+type Table struct {
+	Name    string
+	Doc     string
+	Columns []Column
+	View    bool
+}
+
+// EventColumns are the columns of the events table, in storage order.
+var EventColumns = []Column{
+	{"event_key", "UBIGINT", "deduplication key: hash of eventID, time, source, name and account, or of the whole event when eventID is missing or a placeholder"},
+	{"event_time", "TIMESTAMPTZ", "eventTime in UTC (NULL when missing or unparseable; see ingest_errors)"},
+	{"event_version", "VARCHAR", "eventVersion"},
+	{"event_source", "VARCHAR", "eventSource, e.g. signin.amazonaws.com"},
+	{"event_name", "VARCHAR", "eventName, e.g. ConsoleLogin"},
+	{"event_type", "VARCHAR", "eventType as logged (AwsApiCall, AwsConsoleSignIn, AwsServiceEvent, ...)"},
+	{"event_category", "VARCHAR", "eventCategory (Management, Data, Insight)"},
+	{"aws_region", "VARCHAR", "awsRegion"},
+	{"source_ip", "VARCHAR", "sourceIPAddress (an IP or a service name)"},
+	{"user_agent", "VARCHAR", "userAgent"},
+	{"error_code", "VARCHAR", "errorCode"},
+	{"error_message", "VARCHAR", "errorMessage"},
+	{"read_only", "BOOLEAN", "readOnly"},
+	{"management_event", "BOOLEAN", "managementEvent"},
+	{"user_type", "VARCHAR", "userIdentity.type (IAMUser, AssumedRole, Root, FederatedUser, AWSService, IdentityCenterUser, Unknown, ...)"},
+	{"user_name", "VARCHAR", "userIdentity.userName, or additionalEventData.UserName for Identity Center sign-ins"},
+	{"user_arn", "VARCHAR", "userIdentity.arn"},
+	{"principal_id", "VARCHAR", "userIdentity.principalId"},
+	{"account_id", "VARCHAR", "userIdentity.accountId, else recipientAccountId"},
+	{"access_key_id", "VARCHAR", "userIdentity.accessKeyId"},
+	{"session_issuer_arn", "VARCHAR", "userIdentity.sessionContext.sessionIssuer.arn"},
+	{"session_issuer_name", "VARCHAR", "userIdentity.sessionContext.sessionIssuer.userName (the role name)"},
+	{"invoked_by", "VARCHAR", "userIdentity.invokedBy"},
+	{"mfa_authenticated", "BOOLEAN", "userIdentity.sessionContext.attributes.mfaAuthenticated"},
+	{"actor", "VARCHAR", "best human name of who acted: user name, Identity Center user, role/session, root, service"},
+	{"recipient_account_id", "VARCHAR", "recipientAccountId"},
+	{"event_id", "VARCHAR", "eventID as logged"},
+	{"request_id", "VARCHAR", "requestID"},
+	{"shared_event_id", "VARCHAR", "sharedEventID"},
+	{"login_result", "VARCHAR", "responseElements.ConsoleLogin (Success or Failure)"},
+	{"mfa_used", "VARCHAR", "additionalEventData.MFAUsed normalised to Yes or No (NULL when absent)"},
+	{"mfa_identifier", "VARCHAR", "additionalEventData.MFAIdentifier (the device used)"},
+	{"credential_type", "VARCHAR", "additionalEventData.CredentialType (PASSWORD, TOTP, WEBAUTHN, PASSWORD,TOTP, ...)"},
+	{"credential_challenge", "VARCHAR", "Identity Center sign-in step result: serviceEventDetails.CredentialChallenge or serviceEventDetails.<eventName>"},
+	{"auth_workflow_id", "VARCHAR", "additionalEventData.AuthWorkflowID: links the steps of one Identity Center sign-in"},
+	{"outcome", "VARCHAR", "Success or Failure: the sign-in result where there is one, else Failure when errorCode is set"},
+	{"user_identity", "JSON", "userIdentity"},
+	{"request_parameters", "JSON", "requestParameters (a JSON string value is parsed into an object)"},
+	{"response_elements", "JSON", "responseElements"},
+	{"additional_event_data", "JSON", "additionalEventData"},
+	{"service_event_details", "JSON", "serviceEventDetails"},
+	{"resources", "JSON", "resources"},
+	{"raw", "JSON", "the whole original event"},
+	{"file_id", "BIGINT", "provenance: files.file_id of the input file"},
+	{"record_index", "BIGINT", "provenance: position of the event in its file, from 0"},
+}
+
+// FileColumns are the columns of the files table: the evidence manifest.
+var FileColumns = []Column{
+	{"file_id", "BIGINT", "stable id of the path (a hash of it)"},
+	{"path", "VARCHAR", "input path; members of archives as archive!member"},
+	{"size", "BIGINT", "bytes as stored (compressed size for .gz)"},
+	{"sha256", "VARCHAR", "hex SHA-256 of the file's bytes as stored"},
+	{"content_sha256", "VARCHAR", "hex SHA-256 after decompression (what CloudTrail digests hash)"},
+	{"shape", "VARCHAR", "detected shape: records, lookup-events, ndjson, array, digest, empty, unknown"},
+	{"events", "BIGINT", "events read from the file"},
+	{"status", "VARCHAR", "loaded, skipped, failed or duplicate (same content as another path)"},
+	{"reason", "VARCHAR", "why skipped or failed, or which errors were seen"},
+	{"ingested_at", "TIMESTAMPTZ", "when the file was stored"},
+}
+
+// ErrorColumns are the columns of the ingest_errors table.
+var ErrorColumns = []Column{
+	{"file_id", "BIGINT", "files.file_id"},
+	{"path", "VARCHAR", "input path (archive!member inside archives)"},
+	{"record_index", "BIGINT", "record position in the file, when known"},
+	{"byte_offset", "BIGINT", "byte offset in the decompressed content, when known"},
+	{"severity", "VARCHAR", "error (input lost) or warning (input kept, a field could not be read)"},
+	{"message", "VARCHAR", "what was wrong"},
+}
+
+// Tables lists the stored tables.
+var Tables = []Table{
+	{Name: "events", Doc: "one row per unique CloudTrail event", Columns: EventColumns},
+	{Name: "files", Doc: "every input file seen: the evidence manifest", Columns: FileColumns},
+	{Name: "ingest_errors", Doc: "bad input: what was wrong and where", Columns: ErrorColumns},
+}
+
+func createTableSQL(t Table, temp bool) string {
+	var b strings.Builder
+	b.WriteString("CREATE ")
+	if temp {
+		b.WriteString("TEMP ")
+	}
+	fmt.Fprintf(&b, "TABLE IF NOT EXISTS %s (\n", t.Name)
+	for i, c := range t.Columns {
+		if i > 0 {
+			b.WriteString(",\n")
+		}
+		fmt.Fprintf(&b, "  %s %s", c.Name, c.Type)
+	}
+	b.WriteString("\n)")
+	return b.String()
+}
