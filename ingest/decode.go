@@ -22,8 +22,8 @@ const (
 // rawRecord is one value found in the stream, not yet parsed.
 type rawRecord struct {
 	data    []byte
-	offset  int64 // byte offset in the decompressed stream
-	index   int64 // record index in the file
+	offset  int64  // byte offset in the decompressed stream
+	index   int64  // record index in the file
 	wrapper string // "Records", "Events", "" for a top-level value, "[" for a bare array
 }
 

@@ -17,40 +17,40 @@ type Event struct {
 	Time    time.Time // UTC; zero when missing or unparseable
 	HasTime bool
 
-	EventVersion       string
-	EventSource        string
-	EventName          string
-	EventType          string
-	EventCategory      string
-	AWSRegion          string
-	SourceIP           string
-	UserAgent          string
-	ErrorCode          string
-	ErrorMessage       string
-	ReadOnly           Tristate
-	ManagementEvent    Tristate
-	UserType           string
-	UserName           string
-	UserARN            string
-	PrincipalID        string
-	AccountID          string
-	AccessKeyID        string
-	SessionIssuerARN   string
-	SessionIssuerName  string
-	InvokedBy          string
-	MFAAuthenticated   Tristate
-	Actor              string
-	RecipientAccountID string
-	EventID            string
-	RequestID          string
-	SharedEventID      string
-	LoginResult        string // responseElements.ConsoleLogin
-	MFAUsed            string // additionalEventData.MFAUsed, normalised to Yes/No
-	MFAIdentifier      string
-	CredentialType     string
+	EventVersion        string
+	EventSource         string
+	EventName           string
+	EventType           string
+	EventCategory       string
+	AWSRegion           string
+	SourceIP            string
+	UserAgent           string
+	ErrorCode           string
+	ErrorMessage        string
+	ReadOnly            Tristate
+	ManagementEvent     Tristate
+	UserType            string
+	UserName            string
+	UserARN             string
+	PrincipalID         string
+	AccountID           string
+	AccessKeyID         string
+	SessionIssuerARN    string
+	SessionIssuerName   string
+	InvokedBy           string
+	MFAAuthenticated    Tristate
+	Actor               string
+	RecipientAccountID  string
+	EventID             string
+	RequestID           string
+	SharedEventID       string
+	LoginResult         string // responseElements.ConsoleLogin
+	MFAUsed             string // additionalEventData.MFAUsed, normalised to Yes/No
+	MFAIdentifier       string
+	CredentialType      string
 	CredentialChallenge string // serviceEventDetails result of an Identity Center sign-in step
-	AuthWorkflowID     string
-	Outcome            string // Success or Failure: the sign-in result, or the API call's
+	AuthWorkflowID      string
+	Outcome             string // Success or Failure: the sign-in result, or the API call's
 
 	// JSON parts, verbatim ("" when absent or null).
 	UserIdentity        string

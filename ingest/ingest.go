@@ -51,15 +51,15 @@ type Progress struct {
 
 // Stats summarises a run.
 type Stats struct {
-	FilesLoaded    int64 `json:"files_loaded"`
-	FilesSkipped   int64 `json:"files_skipped"`
-	FilesFailed    int64 `json:"files_failed"`
-	FilesDuplicate int64 `json:"files_duplicate"`
-	FilesUnchanged int64 `json:"files_unchanged"` // stored by an earlier run, not read again
-	Events         int64 `json:"events_read"`
-	Errors         int64 `json:"errors"`
-	Warnings       int64 `json:"warnings"`
-	Bytes          int64 `json:"bytes_read"`
+	FilesLoaded    int64    `json:"files_loaded"`
+	FilesSkipped   int64    `json:"files_skipped"`
+	FilesFailed    int64    `json:"files_failed"`
+	FilesDuplicate int64    `json:"files_duplicate"`
+	FilesUnchanged int64    `json:"files_unchanged"` // stored by an earlier run, not read again
+	Events         int64    `json:"events_read"`
+	Errors         int64    `json:"errors"`
+	Warnings       int64    `json:"warnings"`
+	Bytes          int64    `json:"bytes_read"`
 	Failed         []string `json:"failed_files,omitempty"`
 }
 

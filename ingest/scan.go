@@ -19,7 +19,7 @@ type scanner struct {
 	offset int64 // offset of buf[0] in the stream
 	err    error // sticky read error (io.EOF at the end)
 
-	capture bool   // append every consumed byte to captured
+	capture  bool // append every consumed byte to captured
 	captured []byte
 }
 
