@@ -57,6 +57,7 @@ func splitStream(sc *scanner, limit int, h streamHandler) (wrapper string, err e
 				return wrapper, err
 			}
 		case '{':
+			objStart := sc.pos64()
 			w, err := splitObject(sc, limit, &index, &buf, h)
 			if w != "" && (wrapper == "" || wrapper == "[") {
 				wrapper = w
@@ -66,7 +67,9 @@ func splitStream(sc *scanner, limit int, h streamHandler) (wrapper string, err e
 				// JSON lines: one broken line must not lose the lines after it.
 				h.recordError(index, se.Offset, se.Msg)
 				index++
-				skipLine(sc)
+				if sc.lastNewline < objStart {
+					skipLine(sc) // the error is on the object's first line
+				} // else it was found on a later line, which starts a new record
 				continue
 			}
 			if err != nil {
@@ -139,12 +142,12 @@ func splitObject(sc *scanner, limit int, index *int64, buf *[]byte, h streamHand
 		if !ok {
 			return wrapper, sc.readErr(fmt.Sprintf("inside the object that starts at byte %d", start))
 		}
+		if c != ',' && c != '}' {
+			return wrapper, &syntaxError{Offset: sc.pos64(), Msg: fmt.Sprintf("expected ',' or '}' in object, found %s", quoteByte(c))}
+		}
 		sc.consume(1)
 		if c == '}' {
 			break
-		}
-		if c != ',' {
-			return wrapper, &syntaxError{Offset: sc.pos64() - 1, Msg: fmt.Sprintf("expected ',' or '}' in object, found %s", quoteByte(c))}
 		}
 	}
 	if wrapper != "" {
@@ -191,12 +194,12 @@ func streamArray(sc *scanner, limit int, wrapper string, index *int64, buf *[]by
 		if !ok {
 			return sc.readErr("inside an array of records")
 		}
+		if c != ',' && c != ']' {
+			return &syntaxError{Offset: sc.pos64(), Msg: fmt.Sprintf("expected ',' or ']' between records, found %s", quoteByte(c))}
+		}
 		sc.consume(1)
 		if c == ']' {
 			return nil
-		}
-		if c != ',' {
-			return &syntaxError{Offset: sc.pos64() - 1, Msg: fmt.Sprintf("expected ',' or ']' between records, found %s", quoteByte(c))}
 		}
 	}
 }

@@ -407,7 +407,7 @@ func (n *normalizer) jsonPartOrEmbedded(v *fastjson.Value) string {
 	if v != nil && v.Type() == fastjson.TypeString {
 		s := bytes.TrimSpace(v.GetStringBytes())
 		if len(s) > 0 && (s[0] == '{' || s[0] == '[') && fastjson.ValidateBytes(s) == nil {
-			return string(s)
+			return string(n.compactJSON(s))
 		}
 	}
 	return jsonPart(v)

@@ -19,6 +19,8 @@ type scanner struct {
 	offset int64 // offset of buf[0] in the stream
 	err    error // sticky read error (io.EOF at the end)
 
+	lastNewline int64 // offset of the last newline skipped as white space
+
 	capture  bool // append every consumed byte to captured
 	captured []byte
 }
@@ -89,7 +91,11 @@ func (s *scanner) peek() (byte, bool) {
 	for s.fill() {
 		c := s.buf[s.pos]
 		switch c {
-		case ' ', '\t', '\n', '\r':
+		case '\n':
+			s.lastNewline = s.pos64()
+			s.consume(1)
+			continue
+		case ' ', '\t', '\r':
 			s.consume(1)
 			continue
 		case 0xEF: // a UTF-8 byte order mark is white space to us
