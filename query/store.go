@@ -141,7 +141,16 @@ func (s *Store) NewWriter(ctx context.Context) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	staging := Table{Name: "staging", Columns: EventColumns}
+	// The Appender would store a Go string bound for a JSON column as a JSON
+	// string value; staging holds the text as VARCHAR and the move into
+	// events casts it, parsing it as the JSON it is.
+	staging := Table{Name: "staging"}
+	for _, c := range EventColumns {
+		if c.Type == "JSON" {
+			c.Type = "VARCHAR"
+		}
+		staging.Columns = append(staging.Columns, c)
+	}
 	if _, err := conn.ExecContext(ctx, createTableSQL(staging, true)); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("create staging table: %w", err)

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/trailsift/trailsift/query"
+)
+
+// TestMain lets a test run the real binary as a child process (for the
+// SIGKILL test): the test executable re-runs itself with this variable set.
+func TestMain(m *testing.M) {
+	if os.Getenv("TRAILSIFT_RUN_MAIN") == "1" {
+		os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// run calls the CLI in-process.
+func run(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = Main(args, strings.NewReader(stdin), &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func fixture(name string) string { return filepath.Join("..", "..", "ingest", "testdata", name) }
+
+func openStore(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	s, err := query.Open(context.Background(), path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s.DB
+}
+
+func scalar(t *testing.T, db *sql.DB, q string) string {
+	t.Helper()
+	var v any
+	if err := db.QueryRow(q).Scan(&v); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return fmt.Sprint(v)
+}
+
+func TestIngestCLI(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "case.duckdb")
+	stdout, stderr, code := run(t, "", "ingest", "--db", db, "--json",
+		fixture("records"), fixture("lookup-events"), fixture("truncated-gzip"), fixture("digest-file"))
+	if code != exitPartial {
+		t.Fatalf("exit %d, want %d (a truncated file); stderr:\n%s", code, exitPartial, stderr)
+	}
+	var sum ingestSummary
+	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+		t.Fatalf("--json output is not JSON: %v\n%s", err, stdout)
+	}
+	if sum.FilesLoaded != 2 || sum.FilesFailed != 1 || sum.FilesSkipped != 1 || sum.EventsNew != 3 || sum.EventsDuplicate != 4 {
+		t.Errorf("summary = %+v", sum)
+	}
+	if !strings.Contains(stderr, "cut.json.gz") || !strings.Contains(stderr, "unexpected EOF") {
+		t.Errorf("stderr does not name the bad file and problem:\n%s", stderr)
+	}
+	// A second run adds nothing and exits 0: the failed file is known.
+	stdout, stderr, code = run(t, "", "ingest", "--db", db, "--json", fixture("records"), fixture("lookup-events"), fixture("truncated-gzip"), fixture("digest-file"))
+	if code != exitOK {
+		t.Fatalf("re-run exit %d; stderr:\n%s", code, stderr)
+	}
+	json.Unmarshal([]byte(stdout), &sum)
+	if sum.EventsRead != 0 || sum.FilesUnchanged != 4 {
+		t.Errorf("re-run summary = %+v", sum)
+	}
+	d := openStore(t, db)
+	if got := scalar(t, d, "SELECT count(*) FROM events"); got != "3" {
+		t.Errorf("events = %s", got)
+	}
+}
+
+func TestIngestStdin(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "case.duckdb")
+	data, _ := os.ReadFile(filepath.Join(fixture("ndjson"), "lake.ndjson"))
+	_, stderr, code := run(t, string(data), "ingest", "--db", db, "-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if got := scalar(t, openStore(t, db), "SELECT count(*) FROM events"); got != "3" {
+		t.Errorf("events = %s", got)
+	}
+}
+
+func TestIngestUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no paths", []string{"ingest", "--db", filepath.Join(dir, "x.duckdb")}, "requires at least 1 arg"},
+		{"missing path", []string{"ingest", "--db", filepath.Join(dir, "x.duckdb"), filepath.Join(dir, "nope")}, "no such file"},
+		{"db inside evidence", []string{"ingest", "--db", filepath.Join(dir, "case.duckdb"), dir}, "inside the evidence"},
+		{"bad flag", []string{"ingest", "--bogus"}, "unknown flag"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, code := run(t, "", tt.args...)
+			if code != exitUsage || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr, exitUsage, tt.want)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "case.duckdb")); err == nil {
+		t.Error("a database was created inside the evidence folder")
+	}
+}
+
+func TestIngestNeverWritesBesideEvidence(t *testing.T) {
+	evidence := t.TempDir()
+	copyTree(t, fixture("nested-archive"), evidence)
+	copyTree(t, fixture("records"), evidence)
+	before := listTree(t, evidence)
+	os.Chmod(evidence, 0o555) // as mounted read-only
+	defer os.Chmod(evidence, 0o755)
+	db := filepath.Join(t.TempDir(), "case.duckdb")
+	if _, stderr, code := run(t, "", "ingest", "--db", db, evidence); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if after := listTree(t, evidence); after != before {
+		t.Errorf("evidence folder changed:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+func copyTree(t *testing.T, from, to string) {
+	t.Helper()
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(to, e.Name()), data, 0o444)
+	}
+}
+
+func listTree(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil {
+			fmt.Fprintf(&b, "%s:%d:%s;", p, fi.Size(), fi.ModTime())
+		}
+		return nil
+	})
+	return b.String()
+}
+
+// writeCorpus writes files of gzipped Records with unique events, enough
+// for an ingest to take a while.
+func writeCorpus(t *testing.T, dir string, files, perFile int) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for f := range files {
+		var b bytes.Buffer
+		b.WriteString(`{"Records":[`)
+		for i := range perFile {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			ts := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(f*perFile+i) * time.Second)
+			fmt.Fprintf(&b, `{"eventVersion":"1.08","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/App/i-%d","accountId":"111122223333"},"eventTime":"%s","eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","awsRegion":"us-east-1","sourceIPAddress":"10.0.%d.%d","userAgent":"aws-sdk-go/1.44 padding %x","requestParameters":{"maxResults":%d},"responseElements":null,"eventID":"%08x-0000-4000-8000-%012x","readOnly":true,"eventType":"AwsApiCall","recipientAccountId":"111122223333"}`,
+				rng.IntN(50), ts.Format(time.RFC3339), rng.IntN(255), rng.IntN(255), rng.Uint64(), rng.IntN(1000), f, i)
+		}
+		b.WriteString("]}")
+		p := filepath.Join(dir, fmt.Sprintf("AWSLogs/111122223333/CloudTrail/us-east-1/2024/03/%02d/f%05d.json.gz", 1+f%28, f))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		fh, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zw := gzip.NewWriter(fh)
+		zw.Write(b.Bytes())
+		zw.Close()
+		fh.Close()
+	}
+}
+
+// fingerprint summarises a store's rows so two stores can be compared.
+func fingerprint(t *testing.T, path string) string {
+	d := openStore(t, path)
+	return scalar(t, d, `SELECT format('{} events, {} keys, {}, {} files, {}', count(*), count(DISTINCT event_key),
+		sum(hash(event_key, file_id, record_index, raw, event_time, actor)),
+		(SELECT count(*) FROM files), (SELECT sum(hash(path, sha256, status, events)) FROM files)) FROM events`)
+}
+
+// TestKillAndRerun kills ingest with SIGKILL at random moments, then runs
+// it to the end: the store must equal the one a single clean run makes.
+func TestKillAndRerun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a corpus and runs ingest many times")
+	}
+	evidence := t.TempDir()
+	writeCorpus(t, evidence, 240, 1000)
+	dir := t.TempDir()
+	clean := filepath.Join(dir, "clean.duckdb")
+	if _, stderr, code := run(t, "", "ingest", "-q", "--db", clean, evidence); code != 0 {
+		t.Fatalf("clean run: exit %d %s", code, stderr)
+	}
+	want := fingerprint(t, clean)
+	if !strings.HasPrefix(want, "240000 events, 240000 keys") {
+		t.Fatalf("clean run stored %s", want)
+	}
+
+	killed := filepath.Join(dir, "killed.duckdb")
+	rng := rand.New(rand.NewPCG(7, 7))
+	kills := 0
+	for attempt := 0; attempt < 4; attempt++ {
+		cmd := exec.Command(os.Args[0], "ingest", "-q", "--db", killed, evidence)
+		cmd.Env = append(os.Environ(), "TRAILSIFT_RUN_MAIN=1")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done: // finished before the kill: fine, the next attempt re-runs
+		case <-time.After(time.Duration(100+rng.IntN(1200)) * time.Millisecond):
+			cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+			kills++
+		}
+	}
+	if kills == 0 {
+		t.Fatal("ingest always finished before the kill; the corpus is too small to test anything")
+	}
+	if _, stderr, code := run(t, "", "ingest", "-q", "--db", killed, evidence); code != 0 {
+		t.Fatalf("final run: exit %d %s", code, stderr)
+	}
+	if got := fingerprint(t, killed); got != want {
+		t.Errorf("after %d kills and a re-run:\n got %s\nwant %s", kills, got, want)
+	}
+}

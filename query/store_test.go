@@ -1,0 +1,131 @@
+package query
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/trailsift/trailsift/ingest"
+)
+
+// ingestInto loads inputs into the store the way `trailsift ingest` does.
+func ingestInto(t testing.TB, s *Store, inputs ...string) (ingest.Stats, *Writer) {
+	t.Helper()
+	ctx := context.Background()
+	m, err := s.Manifest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := s.NewWriter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	st, err := ingest.Run(ctx, inputs, w, ingest.Options{Manifest: m})
+	if err != nil {
+		t.Fatalf("ingest %v: %v", inputs, err)
+	}
+	return st, w
+}
+
+func count(t testing.TB, s *Store, q string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := s.DB.QueryRow(q, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+func fixture(name string) string { return filepath.Join("..", "ingest", "testdata", name) }
+
+func TestStoreDedupesAcrossShapesAndRuns(t *testing.T) {
+	s, err := Open(context.Background(), "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	// The same three events arrive as an S3 file, a console download and
+	// lookup-events pages: they are stored once.
+	_, w := ingestInto(t, s, fixture("records"), fixture("event-history"), fixture("lookup-events"))
+	if got := count(t, s, "SELECT count(*) FROM events"); got != 3 {
+		t.Fatalf("events = %d, want 3", got)
+	}
+	if w.Inserted() != 3 || w.Duplicates() != 6 {
+		t.Errorf("inserted=%d duplicates=%d, want 3 and 6", w.Inserted(), w.Duplicates())
+	}
+	if got := count(t, s, "SELECT count(*) FROM files WHERE status = 'loaded'"); got != 3 {
+		t.Errorf("loaded files = %d, want 3", got)
+	}
+
+	// Running again reads nothing and stores nothing.
+	st, w := ingestInto(t, s, fixture("records"), fixture("event-history"), fixture("lookup-events"))
+	if st.FilesUnchanged != 3 || st.Events != 0 || w.Inserted() != 0 {
+		t.Errorf("re-run: %+v inserted=%d", st, w.Inserted())
+	}
+	if got := count(t, s, "SELECT count(*) FROM files"); got != 3 {
+		t.Errorf("files after re-run = %d, want 3", got)
+	}
+}
+
+func TestStoreColumnsAreTypedAndQueryable(t *testing.T) {
+	s, err := Open(context.Background(), "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ingestInto(t, s, fixture("records"), fixture("truncated-gzip"), fixture("time-formats"))
+	var actor, mfa, ip, when string
+	err = s.DB.QueryRow(`SELECT actor, mfa_used, source_ip, strftime(event_time, '%Y-%m-%dT%H:%M:%SZ')
+		FROM events WHERE event_id = 'd38ce1b3-4575-4cb8-a632-611b8243bfc3' AND login_result = 'Failure'`).Scan(&actor, &mfa, &ip, &when)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if actor != "alice" || mfa != "Yes" || ip != "203.0.113.5" || when != "2023-08-24T21:07:08Z" {
+		t.Errorf("got %s %s %s %s", actor, mfa, ip, when)
+	}
+	// JSON columns answer JSON paths.
+	if got := count(t, s, `SELECT count(*) FROM events WHERE request_parameters->>'userName' = 'alice'`); got != 1 {
+		t.Errorf("request_parameters->>'userName' matched %d, want 1", got)
+	}
+	if got := count(t, s, `SELECT count(*) FROM events WHERE raw->>'eventID' = event_id`); got < 3 {
+		t.Errorf("raw->>'eventID' matched %d", got)
+	}
+	// Provenance joins back to the manifest.
+	if got := count(t, s, `SELECT count(*) FROM events e JOIN files f USING (file_id) WHERE f.sha256 IS NOT NULL`); got != count(t, s, "SELECT count(*) FROM events") {
+		t.Errorf("events without a files row: %d joined", got)
+	}
+	// The truncated file is failed, its error stored with the offset.
+	if got := count(t, s, `SELECT count(*) FROM ingest_errors WHERE path LIKE '%cut.json.gz' AND byte_offset > 0 AND severity = 'error'`); got != 1 {
+		t.Errorf("ingest_errors for the truncated file = %d, want 1", got)
+	}
+	// The unparseable time is kept with a NULL event_time and a warning.
+	if got := count(t, s, `SELECT count(*) FROM events WHERE event_time IS NULL`); got != 1 {
+		t.Errorf("events with no time = %d, want 1", got)
+	}
+	if got := count(t, s, `SELECT count(*) FROM ingest_errors WHERE severity = 'warning' AND message LIKE '%yesterday%'`); got != 1 {
+		t.Errorf("warning for unparseable time = %d, want 1", got)
+	}
+}
+
+func TestStoreFileIsReadableByAnotherConnection(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "case.duckdb")
+	s, err := Open(context.Background(), path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ingestInto(t, s, fixture("records"))
+	s.Close()
+	ro, err := Open(context.Background(), path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if got := count(t, ro, "SELECT count(*) FROM events"); got != 3 {
+		t.Errorf("events = %d", got)
+	}
+	if _, err := ro.DB.Exec("DELETE FROM events"); err == nil {
+		t.Error("a read-only store accepted DELETE")
+	}
+}
