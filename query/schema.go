@@ -118,3 +118,131 @@ func createTableSQL(t Table, temp bool) string {
 	b.WriteString("\n)")
 	return b.String()
 }
+
+// signInSteps are the events of a console or Identity Center sign-in.
+const signInFilter = `event_source = 'signin.amazonaws.com'
+   OR (event_source IN ('sso.amazonaws.com', 'signin.sso.amazonaws.com') AND event_name IN ('Authenticate', 'Federate'))`
+
+// mfaDeviceEvents are IAM and Identity Center MFA device changes.
+const mfaDeviceFilter = `(event_source = 'iam.amazonaws.com' AND event_name IN ('CreateVirtualMFADevice', 'EnableMFADevice',
+     'DeactivateMFADevice', 'DeleteVirtualMFADevice', 'ResyncMFADevice'))
+   OR (event_source IN ('sso-directory.amazonaws.com', 'identitystore.amazonaws.com', 'sso.amazonaws.com')
+     AND event_name IN ('CreateMfaDeviceForUser', 'DeleteMfaDeviceForUser', 'UpdateMfaDeviceForUser',
+       'StartWebAuthnDeviceRegistration', 'CompleteWebAuthnDeviceRegistration', 'DeleteWebAuthnDevice'))`
+
+// Views answer the common questions without JSON paths. They live in the
+// database file, so DuckDB's own CLI and clients see them too.
+var Views = []Table{
+	{
+		Name: "signins", View: true,
+		Doc: "every console and Identity Center sign-in step, with a normalised result",
+		Columns: []Column{
+			{"event_time", "TIMESTAMPTZ", "when (UTC)"},
+			{"account_id", "VARCHAR", "account signed in to"},
+			{"step", "VARCHAR", "eventName: ConsoleLogin, CredentialChallenge, CredentialVerification, UserAuthentication, ..."},
+			{"kind", "VARCHAR", "iam (IAM user or root console sign-in), federated (role, SAML, SSO), identity-center"},
+			{"actor", "VARCHAR", "who signed in"},
+			{"user_type", "VARCHAR", "userIdentity.type"},
+			{"user_arn", "VARCHAR", "userIdentity.arn"},
+			{"result", "VARCHAR", "Success or Failure"},
+			{"mfa_used", "VARCHAR", "Yes or No (console sign-ins)"},
+			{"mfa_identifier", "VARCHAR", "the MFA device used"},
+			{"credential_type", "VARCHAR", "Identity Center credential: PASSWORD, TOTP, WEBAUTHN, ..."},
+			{"auth_workflow_id", "VARCHAR", "links the steps of one Identity Center sign-in"},
+			{"source_ip", "VARCHAR", "sourceIPAddress"},
+			{"user_agent", "VARCHAR", "userAgent"},
+			{"error_message", "VARCHAR", "errorMessage"},
+			{"event_id", "VARCHAR", "eventID"},
+		},
+	},
+	{
+		Name: "mfa_device_changes", View: true,
+		Doc: "who changed whose MFA device, and how",
+		Columns: []Column{
+			{"event_time", "TIMESTAMPTZ", "when (UTC)"},
+			{"account_id", "VARCHAR", "account"},
+			{"event_name", "VARCHAR", "the API call"},
+			{"action", "VARCHAR", "created, enabled, deactivated, deleted, resynced, registered, updated"},
+			{"changed_by", "VARCHAR", "actor who made the change"},
+			{"target_user", "VARCHAR", "whose device (requestParameters.userName; root for root's own)"},
+			{"device", "VARCHAR", "serialNumber or virtualMFADeviceName"},
+			{"result", "VARCHAR", "Success or Failure"},
+			{"error_code", "VARCHAR", "errorCode"},
+			{"source_ip", "VARCHAR", "sourceIPAddress"},
+			{"user_agent", "VARCHAR", "userAgent"},
+			{"event_id", "VARCHAR", "eventID"},
+		},
+	},
+	{
+		Name: "root_activity", View: true,
+		Doc: "everything the root user did",
+		Columns: []Column{
+			{"event_time", "TIMESTAMPTZ", "when (UTC)"},
+			{"account_id", "VARCHAR", "account"},
+			{"event_source", "VARCHAR", "service"},
+			{"event_name", "VARCHAR", "action"},
+			{"aws_region", "VARCHAR", "region"},
+			{"result", "VARCHAR", "Success or Failure"},
+			{"mfa_used", "VARCHAR", "for sign-ins"},
+			{"mfa_authenticated", "BOOLEAN", "session was MFA-authenticated"},
+			{"source_ip", "VARCHAR", "sourceIPAddress"},
+			{"user_agent", "VARCHAR", "userAgent"},
+			{"error_code", "VARCHAR", "errorCode"},
+			{"event_id", "VARCHAR", "eventID"},
+		},
+	},
+}
+
+var viewSQL = map[string]string{
+	"signins": `SELECT event_time, account_id, event_name AS step,
+  CASE WHEN event_name = 'ConsoleLogin' AND user_type IN ('IAMUser', 'Root') THEN 'iam'
+       WHEN event_name = 'ConsoleLogin' THEN 'federated'
+       ELSE 'identity-center' END AS kind,
+  actor, user_type, user_arn, outcome AS result, mfa_used, mfa_identifier, credential_type,
+  auth_workflow_id, source_ip, user_agent, error_message, event_id
+FROM events WHERE ` + signInFilter,
+	"mfa_device_changes": `SELECT event_time, account_id, event_name,
+  CASE WHEN event_name LIKE 'Create%' THEN 'created' WHEN event_name LIKE 'Enable%' THEN 'enabled'
+       WHEN event_name LIKE 'Deactivate%' THEN 'deactivated' WHEN event_name LIKE 'Delete%' THEN 'deleted'
+       WHEN event_name LIKE 'Resync%' THEN 'resynced' WHEN event_name LIKE '%Registration' THEN 'registered'
+       ELSE 'updated' END AS action,
+  actor AS changed_by,
+  coalesce(request_parameters->>'userName', request_parameters->>'UserName', request_parameters->>'userId',
+           CASE WHEN user_type = 'Root' THEN 'root' END, actor) AS target_user,
+  coalesce(request_parameters->>'serialNumber', response_elements->'virtualMFADevice'->>'serialNumber',
+           request_parameters->>'virtualMFADeviceName', request_parameters->>'deviceId') AS device,
+  outcome AS result, error_code, source_ip, user_agent, event_id
+FROM events WHERE ` + mfaDeviceFilter,
+	"root_activity": `SELECT event_time, account_id, event_source, event_name, aws_region, outcome AS result, mfa_used,
+  mfa_authenticated, source_ip, user_agent, error_code, event_id
+FROM events WHERE user_type = 'Root'`,
+}
+
+func createViewSQL(t Table) string {
+	return fmt.Sprintf("CREATE OR REPLACE VIEW %s AS\n%s", t.Name, viewSQL[t.Name])
+}
+
+// SchemaMarkdown documents every table and view; the README's schema
+// section is this text, and a test keeps the two equal.
+func SchemaMarkdown() string {
+	var b strings.Builder
+	for _, t := range append(append([]Table{}, Tables...), Views...) {
+		kind := "table"
+		if t.View {
+			kind = "view"
+		}
+		fmt.Fprintf(&b, "### `%s` (%s)\n\n%s.\n\n| column | type | meaning |\n|---|---|---|\n", t.Name, kind, upperFirst(t.Doc))
+		for _, c := range t.Columns {
+			fmt.Fprintf(&b, "| `%s` | %s | %s |\n", c.Name, c.Type, strings.ReplaceAll(c.Doc, "|", "\\|"))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

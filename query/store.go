@@ -78,6 +78,11 @@ func (s *Store) createSchema(ctx context.Context) error {
 			return fmt.Errorf("create table %s: %w", t.Name, err)
 		}
 	}
+	for _, v := range Views {
+		if _, err := s.DB.ExecContext(ctx, createViewSQL(v)); err != nil {
+			return fmt.Errorf("create view %s: %w", v.Name, err)
+		}
+	}
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/trailsift/trailsift/ingest"
+	"github.com/trailsift/trailsift/query"
 )
 
 // version is set with -ldflags "-X main.version=...".
@@ -33,7 +34,7 @@ const exitStatusHelp = `
 Exit status:
   0    success
   1    unexpected error
-  2    usage error (bad flag, missing input path)
+  2    usage error (bad flag, missing input path, SQL that DuckDB rejects or that would write)
   3    some inputs failed to load; the rest were loaded (see ingest_errors)
   4    findings at or above --fail-on fired (detect, analyze)
   130  interrupted; everything committed is kept, run the same command again to finish`
@@ -98,6 +99,9 @@ func report(stderr io.Writer, err error) int {
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "trailsift: %v\nhint: run with --help for usage and examples\n", err)
 		return exitUsage
+	case asSQLError(err, new(*query.SQLError)):
+		fmt.Fprintf(stderr, "trailsift: %v\n", err)
+		return exitUsage
 	case errors.As(err, &ie):
 		fmt.Fprintf(stderr, "trailsift: %v\nhint: check the path; nothing was loaded\n", err)
 		return exitUsage
@@ -123,6 +127,8 @@ It never uses the network and never writes beside the evidence.` + "\n" + exitSt
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err.Error()} })
 	root.AddCommand(newIngestCommand(io))
+	root.AddCommand(newQueryCommand(io))
+	root.AddCommand(newSchemaCommand(io))
 	return root
 }
 

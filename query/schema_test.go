@@ -1,0 +1,56 @@
+package query
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestREADMESchemaMatchesCode fails when the README's schema reference and
+// the schema in the code drift apart.
+func TestREADMESchemaMatchesCode(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	start := strings.Index(s, "<!-- schema:begin -->\n")
+	end := strings.Index(s, "<!-- schema:end -->")
+	if start < 0 || end < start {
+		t.Fatal("README has no schema:begin/schema:end markers")
+	}
+	if got := s[start+len("<!-- schema:begin -->\n") : end]; got != SchemaMarkdown() {
+		t.Error("README schema section differs from query.SchemaMarkdown(); paste `trailsift schema` output between the markers")
+	}
+}
+
+// TestDocumentedColumnsMatchDatabase checks every documented table and view
+// has exactly the documented columns, in order, with those types.
+func TestDocumentedColumnsMatchDatabase(t *testing.T) {
+	s, err := Open(context.Background(), "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, tb := range append(append([]Table{}, Tables...), Views...) {
+		rows, err := s.DB.Query("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position", tb.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for rows.Next() {
+			var n, typ string
+			rows.Scan(&n, &typ)
+			got = append(got, n+" "+strings.ReplaceAll(typ, "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"))
+		}
+		rows.Close()
+		var want []string
+		for _, c := range tb.Columns {
+			want = append(want, c.Name+" "+c.Type)
+		}
+		if strings.Join(got, ", ") != strings.Join(want, ", ") {
+			t.Errorf("%s:\n got  %s\n want %s", tb.Name, strings.Join(got, ", "), strings.Join(want, ", "))
+		}
+	}
+}

@@ -1,0 +1,104 @@
+package query
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/duckdb/duckdb-go/v2"
+)
+
+// ErrNotReadOnly is returned for statements that would change something:
+// queries over a case are read-only.
+var ErrNotReadOnly = errors.New("only read-only queries (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN, SUMMARIZE) are allowed")
+
+// SQLError is a query DuckDB rejected, with a hint for the user.
+type SQLError struct {
+	Err  error
+	Hint string
+}
+
+func (e *SQLError) Error() string { return "sql: " + e.Err.Error() }
+func (e *SQLError) Unwrap() error { return e.Err }
+
+// CheckReadOnly prepares sqlText on its own and refuses anything but a
+// single read-only statement. The store is opened read-only too; this gives
+// the clear message, and also stops COPY ... TO and ATTACH, which a
+// read-only database would still run.
+func CheckReadOnly(ctx context.Context, db *sql.DB, sqlText string) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(driver.ConnPrepareContext)
+		if !ok {
+			return errors.New("driver cannot prepare statements")
+		}
+		st, err := c.PrepareContext(ctx, sqlText)
+		if err != nil {
+			return explain(err)
+		}
+		defer st.Close()
+		ds, ok := st.(*duckdb.Stmt)
+		if !ok {
+			return errors.New("not a DuckDB statement")
+		}
+		typ, err := ds.StatementType()
+		if err != nil {
+			return err
+		}
+		switch typ {
+		case duckdb.STATEMENT_TYPE_SELECT, duckdb.STATEMENT_TYPE_EXPLAIN, duckdb.STATEMENT_TYPE_RELATION:
+			return nil
+		case duckdb.STATEMENT_TYPE_PRAGMA:
+			low := strings.ToLower(strings.TrimSpace(sqlText))
+			if strings.HasPrefix(low, "pragma table_info") || strings.HasPrefix(low, "pragma show") {
+				return nil
+			}
+		}
+		return &SQLError{Err: ErrNotReadOnly, Hint: "the case database is evidence and never changes; write results out with --format csv|json|jsonl|parquet --out FILE"}
+	})
+}
+
+// Query runs one read-only statement.
+func Query(ctx context.Context, db *sql.DB, sqlText string, args ...any) (*sql.Rows, error) {
+	if err := CheckReadOnly(ctx, db, sqlText); err != nil {
+		return nil, err
+	}
+	rows, err := db.QueryContext(ctx, sqlText, args...)
+	if err != nil {
+		return nil, explain(err)
+	}
+	return rows, nil
+}
+
+// CopyToParquet writes the result of a read-only query to a Parquet file.
+func CopyToParquet(ctx context.Context, db *sql.DB, sqlText, path string) error {
+	if err := CheckReadOnly(ctx, db, sqlText); err != nil {
+		return err
+	}
+	q := fmt.Sprintf("COPY (%s\n) TO '%s' (FORMAT parquet, COMPRESSION zstd)", strings.TrimRight(strings.TrimSpace(sqlText), ";"), strings.ReplaceAll(path, "'", "''"))
+	if _, err := db.ExecContext(ctx, q); err != nil {
+		return explain(err)
+	}
+	return nil
+}
+
+// explain wraps a DuckDB error with a hint when a name is unknown.
+func explain(err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "Referenced column") || strings.Contains(msg, "not found in FROM clause"):
+		return &SQLError{Err: err, Hint: "`trailsift schema` lists every table, view and column"}
+	case strings.Contains(msg, "Table with name") || strings.Contains(msg, "does not exist"):
+		return &SQLError{Err: err, Hint: "`trailsift schema` lists the tables (events, files, ingest_errors) and views (signins, mfa_device_changes, root_activity)"}
+	case strings.Contains(msg, "Parser Error"):
+		return &SQLError{Err: err, Hint: "DuckDB SQL; check the statement near the position above"}
+	}
+	return &SQLError{Err: err}
+}
