@@ -52,15 +52,9 @@ type Event struct {
 	AuthWorkflowID      string
 	Outcome             string // Success or Failure: the sign-in result, or the API call's
 
-	// JSON parts, verbatim ("" when absent or null).
-	UserIdentity        string
-	RequestParameters   string
-	ResponseElements    string
-	AdditionalEventData string
-	ServiceEventDetails string
-	Resources           string
-
-	Raw string // the whole original event as JSON
+	// Raw is the whole original event as compact JSON. Its nested parts
+	// (requestParameters, ...) are not copied: stores derive them from Raw.
+	Raw string
 
 	FileID      int64 // provenance: the file the event came from
 	RecordIndex int64 // position of the event in that file, from 0

@@ -128,20 +128,12 @@ func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error)
 			ev.SharedEventID = str(val)
 		case "useridentity":
 			uid = val
-			ev.UserIdentity = jsonPart(val)
-		case "requestparameters":
-			ev.RequestParameters = n.jsonPartOrEmbedded(val)
 		case "responseelements":
 			resp = val
-			ev.ResponseElements = jsonPart(val)
 		case "additionaleventdata":
 			add = val
-			ev.AdditionalEventData = n.jsonPartOrEmbedded(val)
 		case "serviceeventdetails":
 			svc = val
-			ev.ServiceEventDetails = n.jsonPartOrEmbedded(val)
-		case "resources":
-			ev.Resources = jsonPart(val)
 		}
 	})
 	if uid != nil && uid.Type() == fastjson.TypeObject {
@@ -375,14 +367,6 @@ func tristate(v *fastjson.Value) Tristate {
 	return Unknown
 }
 
-// jsonPart is a nested part as JSON text, "" for null or absent.
-func jsonPart(v *fastjson.Value) string {
-	if v == nil || v.Type() == fastjson.TypeNull {
-		return ""
-	}
-	return string(v.MarshalTo(nil))
-}
-
 // objectOrEmbedded returns v, or the object a JSON string value holds (some
 // exports serialise nested parts as strings).
 func (n *normalizer) objectOrEmbedded(v *fastjson.Value) *fastjson.Value {
@@ -401,16 +385,6 @@ func (n *normalizer) objectOrEmbedded(v *fastjson.Value) *fastjson.Value {
 		}
 	}
 	return nil
-}
-
-func (n *normalizer) jsonPartOrEmbedded(v *fastjson.Value) string {
-	if v != nil && v.Type() == fastjson.TypeString {
-		s := bytes.TrimSpace(v.GetStringBytes())
-		if len(s) > 0 && (s[0] == '{' || s[0] == '[') && fastjson.ValidateBytes(s) == nil {
-			return string(n.compactJSON(s))
-		}
-	}
-	return jsonPart(v)
 }
 
 // compactJSON removes white space outside strings. Most records have none,

@@ -14,6 +14,11 @@ type Column struct {
 	Doc  string
 }
 
+// generated holds the expressions of virtual columns: computed when read,
+// never stored. The nested JSON parts are views of raw this way, so the
+// database holds each event's JSON once.
+var generated = map[string]string{}
+
 // Table is a table or view of the store.
 type Table struct {
 	Name    string
@@ -60,13 +65,13 @@ var EventColumns = []Column{
 	{"credential_challenge", "VARCHAR", "Identity Center sign-in step result: serviceEventDetails.CredentialChallenge or serviceEventDetails.<eventName>"},
 	{"auth_workflow_id", "VARCHAR", "additionalEventData.AuthWorkflowID: links the steps of one Identity Center sign-in"},
 	{"outcome", "VARCHAR", "Success or Failure: the sign-in result where there is one, else Failure when errorCode is set"},
-	{"user_identity", "JSON", "userIdentity"},
-	{"request_parameters", "JSON", "requestParameters (a JSON string value is parsed into an object)"},
-	{"response_elements", "JSON", "responseElements"},
-	{"additional_event_data", "JSON", "additionalEventData"},
-	{"service_event_details", "JSON", "serviceEventDetails"},
-	{"resources", "JSON", "resources"},
-	{"raw", "JSON", "the whole original event"},
+	{"raw", "VARCHAR", "the whole original event as compact JSON text (query it with ->, ->> and json_* functions)"},
+	jsonPart("user_identity", "userIdentity"),
+	jsonPart("request_parameters", "requestParameters"),
+	jsonPart("response_elements", "responseElements"),
+	jsonPart("additional_event_data", "additionalEventData"),
+	jsonPart("service_event_details", "serviceEventDetails"),
+	jsonPart("resources", "resources"),
 	{"file_id", "BIGINT", "provenance: files.file_id of the input file"},
 	{"record_index", "BIGINT", "provenance: position of the event in its file, from 0"},
 }
@@ -102,6 +107,28 @@ var Tables = []Table{
 	{Name: "ingest_errors", Doc: "bad input: what was wrong and where", Columns: ErrorColumns},
 }
 
+// jsonPart is a virtual JSON column for one nested part of raw. It reads
+// the key as CloudTrail spells it or lower-cased (some exports lower-case
+// keys), parses a part that an export serialised as a JSON string, and is
+// NULL where the part is absent or null.
+func jsonPart(name, key string) Column {
+	v := fmt.Sprintf("coalesce(json_extract(raw, '$.%s'), json_extract(raw, '$.%s'))", key, strings.ToLower(key))
+	expr := fmt.Sprintf("CASE json_type(%[1]s) WHEN 'NULL' THEN NULL WHEN 'VARCHAR' THEN TRY_CAST(json_extract_string(%[1]s, '$') AS JSON) ELSE %[1]s END", v)
+	generated[name] = expr
+	return Column{Name: name, Type: "JSON", Doc: key + " (computed from raw when read; a part given as a JSON string is parsed)"}
+}
+
+// StoredEventColumns are the events columns an appender fills, in order.
+func StoredEventColumns() []Column {
+	var out []Column
+	for _, c := range EventColumns {
+		if generated[c.Name] == "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 func createTableSQL(t Table, temp bool) string {
 	var b strings.Builder
 	b.WriteString("CREATE ")
@@ -114,6 +141,9 @@ func createTableSQL(t Table, temp bool) string {
 			b.WriteString(",\n")
 		}
 		fmt.Fprintf(&b, "  %s %s", c.Name, c.Type)
+		if g := generated[c.Name]; g != "" && t.Name == "events" {
+			fmt.Fprintf(&b, " GENERATED ALWAYS AS (%s) VIRTUAL", g)
+		}
 	}
 	b.WriteString("\n)")
 	return b.String()

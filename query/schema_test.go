@@ -2,10 +2,13 @@ package query
 
 import (
 	"context"
+	"flag"
 	"os"
 	"strings"
 	"testing"
 )
+
+var update = flag.Bool("update", false, "rewrite golden files and the README schema section")
 
 // TestREADMESchemaMatchesCode fails when the README's schema reference and
 // the schema in the code drift apart.
@@ -21,7 +24,14 @@ func TestREADMESchemaMatchesCode(t *testing.T) {
 		t.Fatal("README has no schema:begin/schema:end markers")
 	}
 	if got := s[start+len("<!-- schema:begin -->\n") : end]; got != SchemaMarkdown() {
-		t.Error("README schema section differs from query.SchemaMarkdown(); paste `trailsift schema` output between the markers")
+		if *update {
+			s = s[:start+len("<!-- schema:begin -->\n")] + SchemaMarkdown() + s[end:]
+			if err := os.WriteFile("../README.md", []byte(s), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		t.Error("README schema section differs from query.SchemaMarkdown(); run go test ./query -run TestREADME -update")
 	}
 }
 

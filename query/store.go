@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -120,55 +121,71 @@ func (s *Store) Manifest(ctx context.Context) (ingest.Manifest, error) {
 	return m, rows.Err()
 }
 
-// Writer is an ingest.Sink that appends to the store. Events are staged
-// through the DuckDB Appender and moved into events in one transaction
-// together with the manifest rows of the files they complete, leaving out
-// events already stored: a crash at any point loses nothing that a re-run
-// does not redo, and a re-run stores nothing twice.
+// Writer is an ingest.Sink that appends to the store. Events go straight
+// into events through DuckDB Appenders inside transactions; the manifest
+// rows of the files they complete commit last, so a crash at any point
+// loses nothing a re-run does not redo. Before a commit, events already
+// stored are deleted again, so a re-run stores nothing twice.
+//
+// Storing DuckDB's rows (compressing the original JSON above all) costs more
+// than decoding, so the Writer appends on several lanes at once, each its
+// own connection and transaction. Events are split between lanes by key:
+// copies of one event always meet in the same lane, which keeps the
+// duplicate check of each lane complete.
 type Writer struct {
-	ctx      context.Context
-	conn     *sql.Conn
-	app      *duckdb.Appender
-	staged   int
+	lanes    []*lane
 	pending  []*ingest.File
-	batch    int
-	args     []driver.Value
+	staged   int
 	inserted int64
 	seen     int64
+	parts    [][]ingest.Event
 }
 
-// CommitEvery is the number of staged events that triggers a commit.
+// lane is one connection appending its share of the events.
+type lane struct {
+	conn      *sql.Conn
+	app       *duckdb.Appender
+	inTx      bool
+	watermark int64 // rowids below it were stored before this transaction
+	batch     map[[2]int64]bool
+	args      []driver.Value
+	staged    int
+	work      chan []ingest.Event
+	done      chan error // one reply per batch of work, or per flush
+	appended  int64
+	deduped   int64
+}
+
+// CommitEvery is the number of appended events that triggers a commit.
 const CommitEvery = 250_000
 
-// NewWriter prepares the store for an ingest run.
-func (s *Store) NewWriter(ctx context.Context) (*Writer, error) {
-	conn, err := s.DB.Conn(ctx)
-	if err != nil {
-		return nil, err
+// NewWriter prepares the store for an ingest run with lanes appending in
+// parallel (0 means one per CPU, at most 4).
+func (s *Store) NewWriter(ctx context.Context, lanes int) (*Writer, error) {
+	if lanes <= 0 {
+		lanes = min(runtime.GOMAXPROCS(0), 4)
 	}
-	// The Appender would store a Go string bound for a JSON column as a JSON
-	// string value; staging holds the text as VARCHAR and the move into
-	// events casts it, parsing it as the JSON it is.
-	staging := Table{Name: "staging"}
-	for _, c := range EventColumns {
-		if c.Type == "JSON" {
-			c.Type = "VARCHAR"
+	w := &Writer{parts: make([][]ingest.Event, lanes)}
+	for range lanes {
+		conn, err := s.DB.Conn(ctx)
+		if err != nil {
+			w.Close()
+			return nil, err
 		}
-		staging.Columns = append(staging.Columns, c)
-	}
-	if _, err := conn.ExecContext(ctx, createTableSQL(staging, true)); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("create staging table: %w", err)
-	}
-	w := &Writer{ctx: ctx, conn: conn, batch: CommitEvery, args: make([]driver.Value, len(EventColumns))}
-	err = conn.Raw(func(dc any) error {
-		a, err := duckdb.NewAppender(dc.(driver.Conn), "temp", "main", "staging")
-		w.app = a
-		return err
-	})
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("create appender: %w", err)
+		l := &lane{conn: conn, batch: map[[2]int64]bool{}, args: make([]driver.Value, len(StoredEventColumns())),
+			work: make(chan []ingest.Event, 4), done: make(chan error, 4)}
+		err = conn.Raw(func(dc any) error {
+			a, err := duckdb.NewAppender(dc.(driver.Conn), "", "main", "events")
+			l.app = a
+			return err
+		})
+		if err != nil {
+			conn.Close()
+			w.Close()
+			return nil, fmt.Errorf("create appender: %w", err)
+		}
+		w.lanes = append(w.lanes, l)
+		go l.loop()
 	}
 	return w, nil
 }
@@ -178,16 +195,33 @@ func (s *Store) NewWriter(ctx context.Context) (*Writer, error) {
 func (w *Writer) Inserted() int64   { return w.inserted }
 func (w *Writer) Duplicates() int64 { return w.seen - w.inserted }
 
-// WriteEvents stages events; it commits when enough are staged.
+// WriteEvents hands events to the lanes; it commits when enough are
+// appended.
 func (w *Writer) WriteEvents(events []ingest.Event) error {
+	n := uint64(len(w.lanes))
+	for i := range w.parts {
+		w.parts[i] = nil
+	}
 	for i := range events {
-		eventRow(&events[i], w.args)
-		if err := w.app.AppendRow(w.args...); err != nil {
-			return fmt.Errorf("stage event: %w", err)
+		k := events[i].Key % n
+		w.parts[k] = append(w.parts[k], events[i])
+	}
+	for i, p := range w.parts {
+		if len(p) > 0 {
+			w.lanes[i].work <- p
 		}
 	}
+	// Collect the replies of this hand-off so errors surface here.
+	for i, p := range w.parts {
+		if len(p) > 0 {
+			if err := <-w.lanes[i].done; err != nil {
+				return err
+			}
+		}
+	}
+	w.seen += int64(len(events))
 	w.staged += len(events)
-	if w.staged >= w.batch {
+	if w.staged >= CommitEvery {
 		return w.commit()
 	}
 	return nil
@@ -203,68 +237,151 @@ func (w *Writer) FileDone(f *ingest.File) error {
 	return nil
 }
 
-// Flush commits whatever is staged.
+// Flush commits whatever is pending.
 func (w *Writer) Flush() error { return w.commit() }
 
-// Close releases the connection; call Flush first to keep staged work.
+// Close releases the connections; uncommitted work is rolled back.
 func (w *Writer) Close() error {
-	w.app.Close()
-	w.conn.ExecContext(context.Background(), "DROP TABLE IF EXISTS temp.staging")
-	return w.conn.Close()
+	for _, l := range w.lanes {
+		close(l.work)
+		l.app.Close()
+		if l.inTx {
+			l.conn.ExecContext(context.Background(), "ROLLBACK")
+		}
+		l.conn.Close()
+	}
+	w.lanes = nil
+	return nil
 }
 
+// commit makes every lane flush and drop duplicates, then commits the lanes
+// one after another; the last commit carries the manifest rows.
 func (w *Writer) commit() error {
 	if w.staged == 0 && len(w.pending) == 0 {
 		return nil
 	}
-	// Background, not w.ctx: once started, a commit finishes even on Ctrl-C.
+	// Background, not the run's context: once started, a commit finishes
+	// even on Ctrl-C.
 	ctx := context.Background()
-	if err := w.app.Flush(); err != nil {
-		return fmt.Errorf("stage events: %w", err)
+	for _, l := range w.lanes {
+		l.work <- nil // nil asks the lane to prepare its commit
 	}
-	tx, err := w.conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var n int64
-	if w.staged > 0 {
-		// The event_time range of the batch lets DuckDB skip the row groups
-		// of events that cannot hold a duplicate (zone maps), so the anti-join
-		// stays cheap as the table grows.
-		res, err := tx.ExecContext(ctx, `
-INSERT INTO events
-SELECT s.* FROM (
-  SELECT * FROM temp.staging
-  QUALIFY row_number() OVER (PARTITION BY event_key ORDER BY file_id, record_index) = 1
-) s
-WHERE NOT EXISTS (
-  SELECT 1 FROM events e
-  WHERE e.event_key = s.event_key
-    AND e.event_time IS NOT DISTINCT FROM s.event_time
-)`)
-		if err != nil {
-			return fmt.Errorf("store events: %w", err)
+	var firstErr error
+	for _, l := range w.lanes {
+		if err := <-l.done; err != nil && firstErr == nil {
+			firstErr = err
 		}
-		n, _ = res.RowsAffected()
 	}
-	if err := insertFiles(ctx, tx, w.pending); err != nil {
+	if firstErr != nil {
+		return firstErr
+	}
+	last := w.lanes[0]
+	if err := last.begin(); err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+	if err := insertFiles(ctx, last.conn, w.pending); err != nil {
+		return err
 	}
-	if _, err := w.conn.ExecContext(ctx, "DELETE FROM temp.staging"); err != nil {
-		return fmt.Errorf("clear staging: %w", err)
+	for i := len(w.lanes) - 1; i >= 0; i-- {
+		l := w.lanes[i]
+		if !l.inTx {
+			continue
+		}
+		if _, err := l.conn.ExecContext(ctx, "COMMIT"); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		l.inTx = false
+		w.inserted += int64(l.staged) - l.deduped
+		l.staged, l.deduped = 0, 0
+		clear(l.batch)
 	}
-	w.inserted += n
-	w.seen += int64(w.staged)
 	w.staged = 0
 	w.pending = w.pending[:0]
 	return nil
 }
 
-func insertFiles(ctx context.Context, tx *sql.Tx, files []*ingest.File) error {
+// loop appends the events it is given; a nil batch asks it to flush and
+// remove duplicates so the Writer can commit.
+func (l *lane) loop() {
+	for evs := range l.work {
+		if evs == nil {
+			l.done <- l.prepare()
+			continue
+		}
+		l.done <- l.append(evs)
+	}
+}
+
+func (l *lane) begin() error {
+	if l.inTx {
+		return nil
+	}
+	ctx := context.Background()
+	if _, err := l.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	l.inTx = true
+	// Rows stored before this transaction have lower rowids than the rows
+	// it appends.
+	if err := l.conn.QueryRowContext(ctx, "SELECT coalesce(max(rowid) + 1, 0) FROM events").Scan(&l.watermark); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	return nil
+}
+
+// append appends events whose key this transaction has not appended yet.
+func (l *lane) append(events []ingest.Event) error {
+	if err := l.begin(); err != nil {
+		return err
+	}
+	for i := range events {
+		ev := &events[i]
+		k := [2]int64{int64(ev.Key), ev.Time.UnixNano()}
+		if !ev.HasTime {
+			k[1] = -1 << 63
+		}
+		if l.batch[k] {
+			l.deduped++
+			l.staged++
+			continue
+		}
+		l.batch[k] = true
+		eventRow(ev, l.args)
+		if err := l.app.AppendRow(l.args...); err != nil {
+			return fmt.Errorf("append event: %w", err)
+		}
+		l.staged++
+	}
+	return nil
+}
+
+// dedupeSQL deletes the events appended in this transaction (rowid at or
+// above the watermark taken at its start) whose key and time were stored
+// before. It reads two narrow columns, not the events themselves.
+const dedupeSQL = `DELETE FROM events WHERE rowid IN (
+  SELECT n.rowid FROM events n
+  WHERE n.rowid >= ? AND EXISTS (
+    SELECT 1 FROM events o
+    WHERE o.rowid < ? AND o.event_key = n.event_key AND o.event_time IS NOT DISTINCT FROM n.event_time))`
+
+// prepare flushes the appender and deletes this transaction's duplicates.
+func (l *lane) prepare() error {
+	if !l.inTx {
+		return nil
+	}
+	if err := l.app.Flush(); err != nil {
+		return fmt.Errorf("append events: %w", err)
+	}
+	res, err := l.conn.ExecContext(context.Background(), dedupeSQL, l.watermark, l.watermark)
+	if err != nil {
+		return fmt.Errorf("remove duplicates: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	l.deduped += n
+	return nil
+}
+
+func insertFiles(ctx context.Context, tx *sql.Conn, files []*ingest.File) error {
 	if len(files) == 0 {
 		return nil
 	}
@@ -317,7 +434,7 @@ func nullBool(t ingest.Tristate) any {
 	return nil
 }
 
-// eventRow fills args in EventColumns order.
+// eventRow fills args in StoredEventColumns order.
 func eventRow(ev *ingest.Event, args []driver.Value) {
 	var ts any
 	if ev.HasTime {
@@ -333,8 +450,6 @@ func eventRow(ev *ingest.Event, args []driver.Value) {
 		nullStr(ev.RecipientAccountID), nullStr(ev.EventID), nullStr(ev.RequestID), nullStr(ev.SharedEventID),
 		nullStr(ev.LoginResult), nullStr(ev.MFAUsed), nullStr(ev.MFAIdentifier), nullStr(ev.CredentialType),
 		nullStr(ev.CredentialChallenge), nullStr(ev.AuthWorkflowID), nullStr(ev.Outcome),
-		nullStr(ev.UserIdentity), nullStr(ev.RequestParameters), nullStr(ev.ResponseElements),
-		nullStr(ev.AdditionalEventData), nullStr(ev.ServiceEventDetails), nullStr(ev.Resources),
 		ev.Raw, ev.FileID, ev.RecordIndex,
 	}
 	for i, v := range vals {

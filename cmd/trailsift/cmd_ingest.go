@@ -20,6 +20,7 @@ type ingestOptions struct {
 	db            string
 	json          bool
 	workers       int
+	writers       int
 	maxRecordSize int
 	quiet         bool
 }
@@ -28,6 +29,7 @@ func (o *ingestOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.db, "db", "trailsift.duckdb", "DuckDB database file to create or add to")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON on stdout")
 	f.IntVar(&o.workers, "workers", 0, "decoders in parallel (default: number of CPUs)")
+	f.IntVar(&o.writers, "writers", 0, "database connections appending in parallel (default: number of CPUs, at most 4)")
 	f.IntVar(&o.maxRecordSize, "max-record-size", 32<<20, "largest single event in bytes; larger ones are reported and skipped")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress and no summary on stderr")
 }
@@ -96,7 +98,7 @@ func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, io *streams)
 	if err != nil {
 		return err
 	}
-	w, err := store.NewWriter(ctx)
+	w, err := store.NewWriter(ctx, o.writers)
 	if err != nil {
 		return err
 	}
