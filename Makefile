@@ -10,7 +10,8 @@ build:
 	CGO_ENABLED=1 go build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/trailsift
 
 demo: build
-	rm -rf demo-case && $(BIN) ingest --db demo-case.duckdb samples/ ; test $$? -le 3
+	rm -f demo-case.duckdb demo-case.duckdb.wal
+	$(BIN) ingest --db demo-case.duckdb samples/*.zip samples/*.json samples/*.ndjson samples/corrupt/ ; test $$? -le 3
 
 test:
 	gofmt -l . | (! grep .) || (echo "gofmt needed on the files above" && exit 1)

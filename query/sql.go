@@ -13,7 +13,9 @@ import (
 
 // ErrNotReadOnly is returned for statements that would change something:
 // queries over a case are read-only.
-var ErrNotReadOnly = errors.New("only read-only queries (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN, SUMMARIZE) are allowed")
+var ErrNotReadOnly = errors.New("only read-only queries (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE) are allowed")
+
+const readOnlyHint = "the case database is evidence and never changes; write results out with --format csv|json|jsonl|parquet --out FILE"
 
 // SQLError is a query DuckDB rejected, with a hint for the user.
 type SQLError struct {
@@ -29,6 +31,22 @@ func (e *SQLError) Unwrap() error { return e.Err }
 // the clear message, and also stops COPY ... TO and ATTACH, which a
 // read-only database would still run.
 func CheckReadOnly(ctx context.Context, db *sql.DB, sqlText string) error {
+	// Preparing several statements would run all but the last, so the text
+	// is parsed first: json_serialize_sql accepts only SELECT statements,
+	// without running anything.
+	var failed bool
+	var n sql.NullInt64
+	err := db.QueryRowContext(ctx, `SELECT coalesce(json_extract(s, '$.error')::BOOLEAN, false),
+		json_array_length(json_extract(s, '$.statements')) FROM (SELECT json_serialize_sql($1::VARCHAR) AS s)`, sqlText).Scan(&failed, &n)
+	if err != nil {
+		return explain(err)
+	}
+	if failed {
+		return &SQLError{Err: ErrNotReadOnly, Hint: readOnlyHint}
+	}
+	if n.Int64 != 1 {
+		return &SQLError{Err: errors.New("give one statement at a time"), Hint: "run each query separately"}
+	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return err
@@ -61,7 +79,7 @@ func CheckReadOnly(ctx context.Context, db *sql.DB, sqlText string) error {
 				return nil
 			}
 		}
-		return &SQLError{Err: ErrNotReadOnly, Hint: "the case database is evidence and never changes; write results out with --format csv|json|jsonl|parquet --out FILE"}
+		return &SQLError{Err: ErrNotReadOnly, Hint: readOnlyHint}
 	})
 }
 

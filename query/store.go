@@ -157,7 +157,7 @@ type lane struct {
 }
 
 // CommitEvery is the number of appended events that triggers a commit.
-const CommitEvery = 250_000
+const CommitEvery = 50_000
 
 // NewWriter prepares the store for an ingest run with lanes appending in
 // parallel (0 means one per CPU, at most 4).
@@ -175,7 +175,7 @@ func (s *Store) NewWriter(ctx context.Context, lanes int) (*Writer, error) {
 		l := &lane{conn: conn, batch: map[[2]int64]bool{}, args: make([]driver.Value, len(StoredEventColumns())),
 			work: make(chan []ingest.Event, 4), done: make(chan error, 4)}
 		err = conn.Raw(func(dc any) error {
-			a, err := duckdb.NewAppender(dc.(driver.Conn), "", "main", "events")
+			a, err := duckdb.NewAppender(dc.(driver.Conn), "", "main", "event_rows")
 			l.app = a
 			return err
 		})
@@ -279,7 +279,7 @@ func (w *Writer) commit() error {
 	if err := last.begin(); err != nil {
 		return err
 	}
-	if err := insertFiles(ctx, last.conn, w.pending); err != nil {
+	if err := insertFiles(last.conn, w.pending); err != nil {
 		return err
 	}
 	for i := len(w.lanes) - 1; i >= 0; i-- {
@@ -323,7 +323,7 @@ func (l *lane) begin() error {
 	l.inTx = true
 	// Rows stored before this transaction have lower rowids than the rows
 	// it appends.
-	if err := l.conn.QueryRowContext(ctx, "SELECT coalesce(max(rowid) + 1, 0) FROM events").Scan(&l.watermark); err != nil {
+	if err := l.conn.QueryRowContext(ctx, "SELECT coalesce(max(rowid) + 1, 0) FROM event_rows").Scan(&l.watermark); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	return nil
@@ -358,10 +358,10 @@ func (l *lane) append(events []ingest.Event) error {
 // dedupeSQL deletes the events appended in this transaction (rowid at or
 // above the watermark taken at its start) whose key and time were stored
 // before. It reads two narrow columns, not the events themselves.
-const dedupeSQL = `DELETE FROM events WHERE rowid IN (
-  SELECT n.rowid FROM events n
+const dedupeSQL = `DELETE FROM event_rows WHERE rowid IN (
+  SELECT n.rowid FROM event_rows n
   WHERE n.rowid >= ? AND EXISTS (
-    SELECT 1 FROM events o
+    SELECT 1 FROM event_rows o
     WHERE o.rowid < ? AND o.event_key = n.event_key AND o.event_time IS NOT DISTINCT FROM n.event_time))`
 
 // prepare flushes the appender and deletes this transaction's duplicates.
@@ -381,33 +381,43 @@ func (l *lane) prepare() error {
 	return nil
 }
 
-func insertFiles(ctx context.Context, tx *sql.Conn, files []*ingest.File) error {
+// insertFiles appends manifest and error rows on conn, inside its open
+// transaction.
+func insertFiles(conn *sql.Conn, files []*ingest.File) error {
 	if len(files) == 0 {
 		return nil
 	}
-	fstmt, err := tx.PrepareContext(ctx, "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-	if err != nil {
-		return err
-	}
-	defer fstmt.Close()
-	estmt, err := tx.PrepareContext(ctx, "INSERT INTO ingest_errors VALUES (?, ?, ?, ?, ?, ?)")
-	if err != nil {
-		return err
-	}
-	defer estmt.Close()
-	now := time.Now().UTC()
-	for _, f := range files {
-		if _, err := fstmt.ExecContext(ctx, f.ID, f.Path, f.Size, nullStr(f.SHA256), nullStr(f.ContentSHA256),
-			nullStr(f.Shape), f.Events, f.Status, nullStr(f.Reason), now); err != nil {
-			return fmt.Errorf("record file %s: %w", f.Path, err)
+	return conn.Raw(func(dc any) error {
+		fa, err := duckdb.NewAppender(dc.(driver.Conn), "", "main", "files")
+		if err != nil {
+			return err
 		}
-		for _, e := range f.Errors {
-			if _, err := estmt.ExecContext(ctx, e.FileID, e.Path, nullInt(e.RecordIndex), nullInt(e.ByteOffset), e.Severity, e.Message); err != nil {
-				return fmt.Errorf("record error of %s: %w", f.Path, err)
+		defer fa.Close()
+		ea, err := duckdb.NewAppender(dc.(driver.Conn), "", "main", "ingest_errors")
+		if err != nil {
+			return err
+		}
+		defer ea.Close()
+		now := time.Now().UTC()
+		for _, f := range files {
+			if err := fa.AppendRow(f.ID, f.Path, f.Size, nullStr(f.SHA256), nullStr(f.ContentSHA256),
+				nullStr(f.Shape), f.Events, f.Status, nullStr(f.Reason), now); err != nil {
+				return fmt.Errorf("record file %s: %w", f.Path, err)
+			}
+			for _, e := range f.Errors {
+				if err := ea.AppendRow(e.FileID, e.Path, nullInt(e.RecordIndex), nullInt(e.ByteOffset), e.Severity, e.Message); err != nil {
+					return fmt.Errorf("record error of %s: %w", f.Path, err)
+				}
 			}
 		}
-	}
-	return nil
+		if err := fa.Flush(); err != nil {
+			return fmt.Errorf("record files: %w", err)
+		}
+		if err := ea.Flush(); err != nil {
+			return fmt.Errorf("record errors: %w", err)
+		}
+		return nil
+	})
 }
 
 func nullStr(s string) any {

@@ -26,12 +26,16 @@ func TestQueryRefusesWrites(t *testing.T) {
 		"COPY events TO '" + filepath.Join(t.TempDir(), "x.csv") + "'",
 		"ATTACH ':memory:' AS other",
 		"SELECT 1; DELETE FROM events",
+		"COPY (SELECT 1) TO '" + filepath.Join(t.TempDir(), "y.csv") + "'; SELECT 1",
 		"CREATE TABLE x AS SELECT 1",
 	} {
 		_, stderr, code := run(t, "", "query", "--db", db, q)
 		if code != exitUsage || !strings.Contains(stderr, "hint:") {
 			t.Errorf("%q: exit %d, stderr %q; want refusal with a hint", q, code, stderr)
 		}
+	}
+	if files, _ := filepath.Glob(filepath.Join(filepath.Dir(db), "*.csv")); len(files) > 0 {
+		t.Errorf("a refused statement wrote %v", files)
 	}
 	stdout, _, code := run(t, "", "query", "--db", db, "--format", "csv", "select count(*) as n from events")
 	if code != 0 || stdout != "n\n3\n" {

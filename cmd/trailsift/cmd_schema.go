@@ -28,7 +28,7 @@ read them with DuckDB's JSON operators, e.g. request_parameters->>'userName'.`,
 			case "json":
 				enc := json.NewEncoder(io.Out)
 				enc.SetIndent("", "  ")
-				return enc.Encode(append(append([]query.Table{}, query.Tables...), query.Views...))
+				return enc.Encode(query.Documented())
 			}
 			return &usageError{fmt.Sprintf("unknown --format %q: use text or json", format)}
 		},

@@ -1,0 +1,132 @@
+// Command benchfloor measures the baselines trailsift's ingest is compared
+// with, on the same files: gunzip alone (the floor) and DuckDB's own JSON
+// reader. samples/bench.sh runs it.
+//
+//	benchfloor gunzip DIR          decompress every .json.gz under DIR on all cores
+//	benchfloor duckdb DIR DB       load DIR with read_json + unnest(Records)
+package main
+
+import (
+	"database/sql"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "github.com/duckdb/duckdb-go/v2"
+	"github.com/klauspost/compress/gzip"
+)
+
+func main() {
+	if len(os.Args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: benchfloor gunzip DIR | benchfloor duckdb DIR DB")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "gunzip":
+		err = gunzipAll(os.Args[2])
+	case "duckdb":
+		if len(os.Args) < 4 {
+			err = fmt.Errorf("duckdb needs DIR and DB")
+		} else {
+			err = duckdbNative(os.Args[2], os.Args[3])
+		}
+	default:
+		err = fmt.Errorf("unknown mode %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchfloor:", err)
+		os.Exit(1)
+	}
+}
+
+func listGz(dir string) ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".json.gz") {
+			files = append(files, p)
+		}
+		return err
+	})
+	return files, err
+}
+
+func gunzipAll(dir string) error {
+	files, err := listGz(dir)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	var out atomic.Int64
+	work := make(chan string)
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range work {
+				f, err := os.Open(p)
+				if err != nil {
+					firstErr.Store(err)
+					continue
+				}
+				zr, err := gzip.NewReader(f)
+				if err == nil {
+					var n int64
+					n, err = io.Copy(io.Discard, zr)
+					out.Add(n)
+				}
+				if err != nil {
+					firstErr.Store(fmt.Errorf("%s: %w", p, err))
+				}
+				f.Close()
+			}
+		}()
+	}
+	for _, p := range files {
+		work <- p
+	}
+	close(work)
+	wg.Wait()
+	if e := firstErr.Load(); e != nil {
+		return e.(error)
+	}
+	el := time.Since(start)
+	fmt.Printf("gunzip floor: %d files, %.0f MB of JSON in %.2fs (%.0f MB/s, %d goroutines)\n",
+		len(files), float64(out.Load())/1e6, el.Seconds(), float64(out.Load())/1e6/el.Seconds(), runtime.GOMAXPROCS(0))
+	return nil
+}
+
+func duckdbNative(dir, dbPath string) error {
+	os.Remove(dbPath)
+	db, err := sql.Open("duckdb", dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	glob := filepath.Join(dir, "**", "*.json.gz")
+	start := time.Now()
+	q := fmt.Sprintf(`CREATE TABLE events AS SELECT unnest(Records) AS e FROM read_json('%s', format='auto', maximum_object_size=1073741824, union_by_name=true, columns={'Records': 'JSON[]'})`, strings.ReplaceAll(glob, "'", "''"))
+	if _, err := db.Exec(q); err != nil {
+		return err
+	}
+	var n int64
+	if err := db.QueryRow("SELECT count(*) FROM events").Scan(&n); err != nil {
+		return err
+	}
+	if _, err := db.Exec("CHECKPOINT"); err != nil {
+		return err
+	}
+	el := time.Since(start)
+	db.Close()
+	fi, _ := os.Stat(dbPath)
+	fmt.Printf("duckdb read_json baseline: %d events in %.2fs (%.0f events/s), database %.0f MB\n", n, el.Seconds(), float64(n)/el.Seconds(), float64(fi.Size())/1e6)
+	return nil
+}
