@@ -24,6 +24,7 @@ const (
 // normalizer turns raw event JSON into Events. One per worker: it reuses its
 // parser and buffers.
 type normalizer struct {
+	bufs    readers
 	p       fastjson.Parser
 	inner   fastjson.Parser
 	compact []byte

@@ -108,16 +108,60 @@ func (r *run) finish(f *File, status, reason string, offset int64) {
 	r.send(message{file: f})
 }
 
+// readers are a worker's reusable buffers: a corpus of many small files
+// must not allocate (and clear) fresh buffers for every file.
+type readers struct {
+	in, content *bufio.Reader
+	gz          *gzip.Reader
+	scan        []byte
+}
+
+func (b *readers) inReader(rd io.Reader) *bufio.Reader {
+	if b.in == nil {
+		b.in = bufio.NewReaderSize(rd, 64<<10)
+	} else {
+		b.in.Reset(rd)
+	}
+	return b.in
+}
+
+func (b *readers) contentReader(rd io.Reader) *bufio.Reader {
+	if b.content == nil {
+		b.content = bufio.NewReaderSize(rd, 64<<10)
+	} else {
+		b.content.Reset(rd)
+	}
+	return b.content
+}
+
 // decode unwraps compression, walks nested archives and splits the JSON.
+// Only the outermost file reuses the worker's buffers: an archive's members
+// are decoded while the archive's own readers are still in use.
 func (r *run) decode(n *normalizer, f *File, rd io.Reader, depth int) {
-	br := bufio.NewReaderSize(rd, 64<<10)
-	content, err := decompressed(br)
+	reuse := depth == 0
+	var br, cb *bufio.Reader
+	var gz **gzip.Reader
+	var scanBuf []byte
+	if reuse {
+		br, gz = n.bufs.inReader(rd), &n.bufs.gz
+		if n.bufs.scan == nil {
+			n.bufs.scan = make([]byte, scanBufSize)
+		}
+		scanBuf = n.bufs.scan
+	} else {
+		br = bufio.NewReaderSize(rd, 64<<10)
+	}
+	content, err := decompressed(br, gz)
 	if err != nil {
 		f.Status, f.Reason = StatusFailed, err.Error()+" (not a valid compressed file)"
 		f.addError(-1, 0, SeverityError, f.Reason)
 		return
 	}
-	cb := bufio.NewReaderSize(content, 64<<10)
+	if reuse {
+		cb = n.bufs.contentReader(content)
+	} else {
+		cb = bufio.NewReaderSize(content, 64<<10)
+	}
 	head, _ := cb.Peek(512)
 	switch sniff(head) {
 	case zipped, tarred:
@@ -126,7 +170,7 @@ func (r *run) decode(n *normalizer, f *File, rd io.Reader, depth int) {
 	}
 	contentHash := sha256.New()
 	h := &fileHandler{r: r, n: n, f: f}
-	sc := newScanner(io.TeeReader(cb, contentHash))
+	sc := newScannerBuf(io.TeeReader(cb, contentHash), scanBuf)
 	wrapper, err := splitStream(sc, r.opts.MaxRecordSize, h)
 	h.flush()
 	if err == nil {
@@ -303,7 +347,7 @@ func (h *fileHandler) flush() error {
 	if !h.r.send(message{events: h.batch}) {
 		return h.r.ctx.Err()
 	}
-	h.batch = make([]Event, 0, eventsPerMessage)
+	h.batch = nil // the writer owns the sent slice; most files need a small one
 	return nil
 }
 

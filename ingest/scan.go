@@ -25,7 +25,7 @@ type scanner struct {
 	captured []byte
 }
 
-const scanBufSize = 256 << 10
+const scanBufSize = 64 << 10
 
 // errValueTooLarge reports a value over the size limit; the scanner has
 // skipped it and can go on.
@@ -41,8 +41,14 @@ type syntaxError struct {
 func (e *syntaxError) Error() string { return fmt.Sprintf("byte %d: %s", e.Offset, e.Msg) }
 func (e *syntaxError) Unwrap() error { return e.Err }
 
-func newScanner(r io.Reader) *scanner {
-	return &scanner{r: r, buf: make([]byte, scanBufSize)}
+func newScanner(r io.Reader) *scanner { return newScannerBuf(r, nil) }
+
+// newScannerBuf reads through buf, which the caller may reuse afterwards.
+func newScannerBuf(r io.Reader, buf []byte) *scanner {
+	if buf == nil {
+		buf = make([]byte, scanBufSize)
+	}
+	return &scanner{r: r, buf: buf}
 }
 
 // pos64 is the stream offset of the next unread byte.

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/klauspost/compress/gzip"
@@ -152,7 +153,7 @@ func (r *run) walkFile(display, name string, size int64) error {
 	} else {
 		f.Shape = "tar"
 		var tr io.Reader
-		tr, err = decompressed(bufio.NewReaderSize(counted, 1<<20))
+		tr, err = decompressed(bufio.NewReaderSize(counted, 1<<20), nil)
 		if err == nil {
 			err = r.walkTar(tr, display, 1, submit, f)
 		}
@@ -198,9 +199,11 @@ func sniffFile(name string) (container, error) {
 	br := bufio.NewReaderSize(fh, 4096)
 	head, _ := br.Peek(512)
 	kind := sniff(head)
-	if kind == gzipped || kind == zstded {
-		// A compressed tar is walked like a tar.
-		inner, err := decompressed(br)
+	if (kind == gzipped || kind == zstded) && !strings.Contains(strings.ToLower(filepath.Base(name)), ".json") {
+		// A compressed tar is walked like a tar. Names that say JSON (every
+		// CloudTrail log file) are not opened here: the worker still finds
+		// an archive inside by its content, it just reads it alone.
+		inner, err := decompressed(br, nil)
 		if err != nil {
 			return kind, nil // the worker reports the bad stream
 		}
@@ -214,17 +217,28 @@ func sniffFile(name string) (container, error) {
 }
 
 // decompressed unwraps gzip or zstd layers (up to maxNesting); plain input
-// comes back as it is.
-func decompressed(br *bufio.Reader) (io.Reader, error) {
+// comes back as it is. A non-nil reuse holds a gzip reader to reset for the
+// outer layer rather than allocating one.
+func decompressed(br *bufio.Reader, reuse **gzip.Reader) (io.Reader, error) {
 	var rd io.Reader = br
 	for range maxNesting {
 		head, _ := br.Peek(4)
 		switch sniff(head) {
 		case gzipped:
-			gz, err := gzip.NewReader(br)
+			var gz *gzip.Reader
+			var err error
+			if reuse != nil && *reuse != nil {
+				gz, err = *reuse, (*reuse).Reset(br)
+			} else {
+				gz, err = gzip.NewReader(br)
+				if reuse != nil && err == nil {
+					*reuse = gz
+				}
+			}
 			if err != nil {
 				return nil, fmt.Errorf("gzip: %w", err)
 			}
+			reuse = nil // inner layers get their own
 			rd = gz
 		case zstded:
 			zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxMemory(1<<30))
