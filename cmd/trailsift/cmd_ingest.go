@@ -29,7 +29,7 @@ func (o *ingestOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.db, "db", "trailsift.duckdb", "DuckDB database file to create or add to")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON on stdout")
 	f.IntVar(&o.workers, "workers", 0, "decoders in parallel (default: number of CPUs)")
-	f.IntVar(&o.writers, "writers", 0, "database connections appending in parallel (default: number of CPUs, at most 4)")
+	f.IntVar(&o.writers, "writers", 0, "database connections appending in parallel (default 1; more can help on machines with many cores)")
 	f.IntVar(&o.maxRecordSize, "max-record-size", 32<<20, "largest single event in bytes; larger ones are reported and skipped")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress and no summary on stderr")
 }
