@@ -10,8 +10,7 @@ build:
 	CGO_ENABLED=1 go build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/trailsift
 
 demo: build
-	rm -f demo-case.duckdb demo-case.duckdb.wal
-	$(BIN) ingest --db demo-case.duckdb samples/*.zip samples/*.json samples/*.ndjson samples/corrupt/ ; test $$? -le 3
+	$(BIN) analyze --out demo-case samples/s3-export.zip samples/event-history.json samples/lookup-events-page*.json samples/lake-export.ndjson samples/corrupt/ ; test $$? -le 3
 
 test:
 	gofmt -l . | (! grep .) || (echo "gofmt needed on the files above" && exit 1)
@@ -27,4 +26,4 @@ bench: build
 	bash samples/bench.sh
 
 clean:
-	rm -f $(BIN) demo-case.duckdb demo-case.duckdb.wal
+	rm -rf $(BIN) demo-case bench-out

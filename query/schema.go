@@ -101,11 +101,28 @@ var ErrorColumns = []Column{
 	{"message", "VARCHAR", "what was wrong"},
 }
 
+// FindingTableColumns are the columns of the findings table.
+var FindingTableColumns = []Column{
+	{"rule_id", "VARCHAR", "the rule that fired (see trailsift rules)"},
+	{"title", "VARCHAR", "the rule's title"},
+	{"severity", "VARCHAR", "info, low, medium, high or critical"},
+	{"actor", "VARCHAR", "who (for a password spray: the source IP)"},
+	{"account_id", "VARCHAR", "account"},
+	{"source_ips", "VARCHAR[]", "source IPs of the finding's events"},
+	{"user_agents", "VARCHAR[]", "user agents of the finding's events"},
+	{"first_seen", "TIMESTAMPTZ", "first event (UTC)"},
+	{"last_seen", "TIMESTAMPTZ", "last event (UTC)"},
+	{"count", "BIGINT", "number of events"},
+	{"event_ids", "VARCHAR[]", "every event of the finding: join to events.event_id for a timeline"},
+	{"details", "VARCHAR", "what happened, in words"},
+}
+
 // Tables lists the stored tables.
 var Tables = []Table{
 	{Name: "event_rows", Doc: "the stored events: the columns of the events view without its JSON parts; query events instead", Columns: StoredEventColumns()},
 	{Name: "files", Doc: "every input file seen: the evidence manifest", Columns: FileColumns},
 	{Name: "ingest_errors", Doc: "bad input: what was wrong and where", Columns: ErrorColumns},
+	{Name: "findings", Doc: "the findings of the last `trailsift analyze` (detect prints findings without storing them)", Columns: FindingTableColumns},
 }
 
 // jsonPart is a virtual JSON column for one nested part of raw. It reads

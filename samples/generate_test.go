@@ -400,7 +400,7 @@ func detect(evs []*event) map[string]int {
 	mfaFail := map[string][]*event{}    // account|actor -> MFA failures
 	pwFailUser := map[string][]*event{} // account|user|ip -> password failures
 	pwFailIP := map[string][]*event{}   // ip -> password failures
-	var deactivations []*event
+	var deactivations, deletions []*event
 	for _, e := range evs {
 		k := e.Recipient + "|" + actorOf(e)
 		switch {
@@ -429,7 +429,15 @@ func detect(evs []*event) map[string]int {
 						var rp struct{ UserName string }
 						_ = json.Unmarshal(d.RequestParameters, &rp)
 						if d.Recipient == e.Recipient && rp.UserName == actorOf(e) && e.t.Sub(d.t) <= time.Hour && !e.t.Before(d.t) {
-							add(ruleMFARemovedThenLogin, actorOf(e), e.Recipient, e.SourceIP, d, e)
+							// The removal is the deactivation and, when the
+							// device was deleted too, the deletion.
+							removal := []*event{d}
+							for _, del := range deletions {
+								if del.Recipient == d.Recipient && serial(del) == serial(d) && !del.t.Before(d.t) && !e.t.Before(del.t) {
+									removal = append(removal, del)
+								}
+							}
+							add(ruleMFARemovedThenLogin, actorOf(e), e.Recipient, e.SourceIP, append(removal, e)...)
 						}
 					}
 				}
@@ -445,8 +453,11 @@ func detect(evs []*event) map[string]int {
 			}
 		case e.EventSource == "iam.amazonaws.com" && slices.Contains([]string{"CreateVirtualMFADevice", "EnableMFADevice", "DeactivateMFADevice", "DeleteVirtualMFADevice", "ResyncMFADevice"}, e.EventName):
 			add(ruleMFADeviceChange, actorOf(e), e.Recipient, e.SourceIP, e)
-			if e.EventName == "DeactivateMFADevice" {
+			switch e.EventName {
+			case "DeactivateMFADevice":
 				deactivations = append(deactivations, e)
+			case "DeleteVirtualMFADevice":
+				deletions = append(deletions, e)
 			}
 		}
 	}
@@ -514,4 +525,11 @@ func BenchmarkGenerate(b *testing.B) {
 		events += s.Events
 	}
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+}
+
+// serial is the MFA device an IAM call names.
+func serial(e *event) string {
+	var rp struct{ SerialNumber string }
+	_ = json.Unmarshal(e.RequestParameters, &rp)
+	return rp.SerialNumber
 }

@@ -330,7 +330,7 @@ func (p *planter) build(kind int, t time.Time) {
 		p.finding(ruleMFADeviceChange, u.Name, ip, deact)
 		p.finding(ruleMFADeviceChange, u.Name, ip, del)
 		p.finding(ruleLoginWithoutMFA, u.Name, ip, login)
-		p.finding(ruleMFARemovedThenLogin, u.Name, ip, deact, login)
+		p.finding(ruleMFARemovedThenLogin, u.Name, ip, deact, del, login)
 
 	case kBruteForce:
 		u := p.user()

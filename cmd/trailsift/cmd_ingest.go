@@ -88,19 +88,47 @@ func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, io *streams)
 		return err
 	}
 	ctx := cmd.Context()
-	start := time.Now()
 	store, err := query.Open(ctx, o.db, false)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	m, err := store.Manifest(ctx)
+	sum, st, err := ingestInto(cmd, store, o, args, io)
+	if err != nil && sum == nil {
+		return err
+	}
+	if o.json {
+		enc := json.NewEncoder(io.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(sum); err != nil {
+			return err
+		}
+	}
+	if !o.quiet {
+		printIngestSummary(io, *sum, store)
+	}
 	if err != nil {
 		return err
 	}
+	if st.FilesFailed > 0 || st.Errors > 0 {
+		return &exitCodeError{code: exitPartial}
+	}
+	return nil
+}
+
+// ingestInto loads args into store with progress on a terminal. A nil
+// summary means nothing ran; otherwise the error is the run's (interrupted,
+// or the store failed) and the summary says how far it got.
+func ingestInto(cmd *cobra.Command, store *query.Store, o *ingestOptions, args []string, io *streams) (*ingestSummary, ingest.Stats, error) {
+	ctx := cmd.Context()
+	start := time.Now()
+	m, err := store.Manifest(ctx)
+	if err != nil {
+		return nil, ingest.Stats{}, err
+	}
 	w, err := store.NewWriter(ctx, o.writers)
 	if err != nil {
-		return err
+		return nil, ingest.Stats{}, err
 	}
 	defer w.Close()
 	opts := ingest.Options{Workers: o.workers, MaxRecordSize: o.maxRecordSize, Manifest: m, Stdin: io.In}
@@ -115,32 +143,15 @@ func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, io *streams)
 	}
 	var ie *ingest.InputError
 	if errors.As(runErr, &ie) {
-		return runErr
+		return nil, st, runErr
 	}
-	sum := ingestSummary{
-		Database: o.db, FilesLoaded: st.FilesLoaded, FilesSkipped: st.FilesSkipped, FilesFailed: st.FilesFailed,
+	return &ingestSummary{
+		Database: store.Path, FilesLoaded: st.FilesLoaded, FilesSkipped: st.FilesSkipped, FilesFailed: st.FilesFailed,
 		FilesDuplicate: st.FilesDuplicate, FilesUnchanged: st.FilesUnchanged, EventsRead: st.Events,
 		EventsNew: w.Inserted(), EventsDuplicate: w.Duplicates(), Errors: st.Errors, Warnings: st.Warnings,
 		BytesRead: st.Bytes, Seconds: time.Since(start).Seconds(), FailedFiles: st.Failed,
 		Interrupted: errors.Is(runErr, ingest.ErrInterrupted),
-	}
-	if o.json {
-		enc := json.NewEncoder(io.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(sum); err != nil {
-			return err
-		}
-	}
-	if !o.quiet {
-		printIngestSummary(io, sum, store)
-	}
-	if runErr != nil {
-		return runErr
-	}
-	if st.FilesFailed > 0 || st.Errors > 0 {
-		return &exitCodeError{code: exitPartial}
-	}
-	return nil
+	}, st, runErr
 }
 
 func printIngestSummary(io *streams, s ingestSummary, store *query.Store) {

@@ -126,9 +126,13 @@ It never uses the network and never writes beside the evidence.` + "\n" + exitSt
 		Version:       buildVersion(),
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err.Error()} })
+	root.AddCommand(newAnalyzeCommand(io))
 	root.AddCommand(newIngestCommand(io))
+	root.AddCommand(newDetectCommand(io))
+	root.AddCommand(newRulesCommand(io))
 	root.AddCommand(newQueryCommand(io))
 	root.AddCommand(newSchemaCommand(io))
+	root.AddCommand(newSamplesCommand(io))
 	return root
 }
 

@@ -278,7 +278,7 @@ func (b *builder) story() {
 	b.find("mfa-device-change", "alice", attackerIP, "DeactivateMFADevice (alice's device)", deact)
 	b.find("mfa-device-change", "alice", attackerIP, "DeleteVirtualMFADevice (alice-iphone)", del)
 	b.find("console-login-without-mfa", "alice", attackerIP, `IAM user success with MFAUsed "No"`, l2)
-	b.find("mfa-removed-then-login", "alice", attackerIP, "no-MFA login 53 minutes after the deactivation", deact, l2)
+	b.find("mfa-removed-then-login", "alice", attackerIP, "no-MFA login 53 minutes after the deactivation (and deletion)", deact, del, l2)
 	b.find("root-console-login", "root", attackerIP, "root ConsoleLogin success", re)
 	b.find("root-console-login-without-mfa", "root", attackerIP, `root ConsoleLogin with MFAUsed "No"`, re)
 	b.find("idc-mfa-failure", "bob@"+domain, attackerIP, "CredentialVerification TOTP Failure", v)

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/trailsift/trailsift/query"
+	"github.com/trailsift/trailsift/reports"
+)
+
+type analyzeOptions struct {
+	ingest ingestOptions
+	out    string
+	failOn string
+}
+
+func (o *analyzeOptions) AddFlags(f *pflag.FlagSet) {
+	f.StringVar(&o.out, "out", "", "case folder to create or add to (default: <first input's name>-case in the current folder)")
+	f.StringVar(&o.failOn, "fail-on", "none", "exit 4 when a finding at or above this severity fires (info, low, medium, high, critical, none)")
+	f.BoolVar(&o.ingest.json, "json", false, "print the summary as JSON on stdout")
+	f.IntVar(&o.ingest.workers, "workers", 0, "decoders in parallel (default: number of CPUs)")
+	f.IntVar(&o.ingest.writers, "writers", 0, "database connections appending in parallel (default 1)")
+	f.IntVar(&o.ingest.maxRecordSize, "max-record-size", 32<<20, "largest single event in bytes")
+	f.BoolVarP(&o.ingest.quiet, "quiet", "q", false, "no progress on stderr")
+}
+
+func newAnalyzeCommand(io *streams) *cobra.Command {
+	o := &analyzeOptions{}
+	cmd := &cobra.Command{
+		Use:   "analyze [flags] PATH...",
+		Short: "Ingest evidence, run every detection and write the case report (the main job)",
+		Long: `Ingest evidence, run every detection and write the case report: the main job.
+
+It creates a case folder (never inside the evidence) holding:
+  case.duckdb     the events, the evidence manifest and the findings (query it with trailsift query)
+  findings.jsonl  one finding per line
+  report.html     one self-contained HTML report (opens offline)
+  report.md       the same report in Markdown
+Running it again on the same evidence adds nothing twice and rewrites the
+findings and reports.` + "\n" + exitStatusHelp,
+		Example: `  trailsift analyze ./evidence.zip
+  trailsift analyze ./evidence.zip --out case1/
+  trailsift analyze ./bucket-copy/ lookup-events-*.json --out case1/ --fail-on high`,
+		Args: positionalArgs(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runAnalyze(cmd, o, args, io)
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// analyzeSummary is what analyze prints with --json.
+type analyzeSummary struct {
+	Case       string         `json:"case"`
+	Ingest     *ingestSummary `json:"ingest"`
+	Findings   int            `json:"findings"`
+	BySeverity map[string]int `json:"by_severity"`
+	Outputs    []string       `json:"outputs"`
+}
+
+func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, io *streams) error {
+	failRank := 0
+	if o.failOn != "none" {
+		sev, err := query.ParseSeverity(o.failOn)
+		if err != nil {
+			return &usageError{fmt.Sprintf("--fail-on: %v", err)}
+		}
+		failRank = sev.Rank()
+	}
+	out := o.out
+	if out == "" {
+		base := strings.TrimSuffix(filepath.Base(filepath.Clean(args[0])), filepath.Ext(args[0]))
+		if args[0] == "-" || base == "" || base == "." || base == string(filepath.Separator) {
+			base = "trailsift"
+		}
+		out = base + "-case"
+	}
+	dbPath := filepath.Join(out, "case.duckdb")
+	if err := checkOutsideEvidence(dbPath, args); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return fmt.Errorf("create case folder: %w", err)
+	}
+	ctx := cmd.Context()
+	store, err := query.Open(ctx, dbPath, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	o.ingest.db = dbPath
+	ingestSum, st, runErr := ingestInto(cmd, store, &o.ingest, args, io)
+	if ingestSum == nil {
+		return runErr
+	}
+	if runErr != nil { // interrupted: keep what is stored, skip the rest
+		return runErr
+	}
+	rules, err := query.BuiltinRules()
+	if err != nil {
+		return err
+	}
+	found, err := query.Detect(ctx, store.DB, rules, query.DetectOptions{})
+	if err != nil {
+		return err
+	}
+	if err := store.SaveFindings(ctx, found); err != nil {
+		return err
+	}
+	rep, err := reports.Build(ctx, store.DB, dbPath, found)
+	if err != nil {
+		return err
+	}
+	outputs := []string{dbPath}
+	for _, w := range []struct {
+		name  string
+		write func(*bytes.Buffer) error
+	}{
+		{"findings.jsonl", func(b *bytes.Buffer) error { return writeFindings(b, "jsonl", found) }},
+		{"report.html", func(b *bytes.Buffer) error { return reports.WriteHTML(b, rep) }},
+		{"report.md", func(b *bytes.Buffer) error { return reports.WriteMarkdown(b, rep) }},
+	} {
+		var b bytes.Buffer
+		if err := w.write(&b); err != nil {
+			return fmt.Errorf("%s: %w", w.name, err)
+		}
+		p := filepath.Join(out, w.name)
+		if err := writeFileAtomically(p, b.Bytes()); err != nil {
+			return fmt.Errorf("write %s: %w", p, err)
+		}
+		outputs = append(outputs, p)
+	}
+	sum := analyzeSummary{Case: out, Ingest: ingestSum, Findings: len(found), BySeverity: rep.BySeverity, Outputs: outputs}
+	if o.ingest.json {
+		enc := json.NewEncoder(io.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(sum); err != nil {
+			return err
+		}
+	}
+	if !o.ingest.quiet {
+		printIngestSummary(io, *ingestSum, store)
+		printAnalyzeSummary(io, found, outputs, time.Duration(ingestSum.Seconds*float64(time.Second)))
+	}
+	n := 0
+	for _, f := range found {
+		if failRank > 0 && f.Severity.Rank() >= failRank {
+			n++
+		}
+	}
+	if n > 0 {
+		return &exitCodeError{code: exitFindings, err: fmt.Errorf("%d finding(s) at or above %s (--fail-on)", n, o.failOn)}
+	}
+	if st.FilesFailed > 0 || st.Errors > 0 {
+		return &exitCodeError{code: exitPartial}
+	}
+	return nil
+}
+
+func printAnalyzeSummary(io *streams, found []query.Finding, outputs []string, _ time.Duration) {
+	w := io.Err
+	fmt.Fprintf(w, "findings: %s\n", summarize(found))
+	for _, f := range found {
+		fmt.Fprintf(w, "  %-8s  %-32s  %-24s  %s  x%d\n", f.Severity, f.RuleID, sanitizeLine(truncate(f.Actor, 24)), f.FirstSeen.UTC().Format("2006-01-02 15:04:05Z"), f.Count)
+	}
+	fmt.Fprintln(w, "wrote:")
+	for _, p := range outputs {
+		fmt.Fprintf(w, "  %s\n", p)
+	}
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// writeFileAtomically writes data to a temporary file beside path and
+// renames it, so a reader never sees half a report.
+func writeFileAtomically(path string, data []byte) error {
+	return writeAtomically(path, func(tmp string) error { return os.WriteFile(tmp, data, 0o644) })
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trailsift/trailsift/samples"
+)
+
+// findingKey identifies a finding by what a responder checks: the rule,
+// who, which account and exactly which events.
+func findingKeys(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var keys []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<24)
+	for sc.Scan() {
+		var v struct {
+			RuleID    string   `json:"rule_id"`
+			Actor     string   `json:"actor"`
+			AccountID string   `json:"account_id"`
+			EventIDs  []string `json:"event_ids"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		sort.Strings(v.EventIDs)
+		keys = append(keys, strings.Join([]string{v.RuleID, v.Actor, v.AccountID, strings.Join(v.EventIDs, ",")}, "|"))
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func sampleInputs() []string {
+	dir := filepath.Join("..", "..", "samples")
+	return []string{
+		filepath.Join(dir, "s3-export.zip"), filepath.Join(dir, "event-history.json"),
+		filepath.Join(dir, "lookup-events-page1.json"), filepath.Join(dir, "lookup-events-page2.json"),
+		filepath.Join(dir, "lake-export.ndjson"), filepath.Join(dir, "corrupt"),
+	}
+}
+
+// TestAnalyzeSamples runs the main job on the bundled samples: every
+// finding of the story appears, and nothing else.
+func TestAnalyzeSamples(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "case1")
+	args := append([]string{"analyze", "-q", "--out", out}, sampleInputs()...)
+	_, stderr, code := run(t, "", args...)
+	if code != exitPartial { // the deliberately corrupt file
+		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitPartial, stderr)
+	}
+	for _, name := range []string{"case.duckdb", "findings.jsonl", "report.html", "report.md"} {
+		if fi, err := os.Stat(filepath.Join(out, name)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s missing or empty: %v", name, err)
+		}
+	}
+	got := findingKeys(t, filepath.Join(out, "findings.jsonl"))
+	want := findingKeys(t, filepath.Join("..", "..", "samples", "expected-findings.jsonl"))
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings differ from samples/expected-findings.jsonl\n got:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	if n := queryOnce(t, out, "SELECT count(*) FROM events"); n != "173" {
+		t.Errorf("events = %s, want 173 (168 unique + 5 kept before the truncation)", n)
+	}
+	if n := queryOnce(t, out, "SELECT count(*) FROM findings"); n != "13" {
+		t.Errorf("findings table rows = %s", n)
+	}
+
+	// Again on the same evidence: nothing is stored twice.
+	_, stderr, code = run(t, "", args...)
+	if code != exitOK {
+		t.Fatalf("second run: exit %d (the corrupt file is known now); %s", code, stderr)
+	}
+	if n := queryOnce(t, out, "SELECT count(*) FROM events"); n != "173" {
+		t.Errorf("events after re-run = %s", n)
+	}
+	if got2 := findingKeys(t, filepath.Join(out, "findings.jsonl")); strings.Join(got2, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings changed on re-run")
+	}
+}
+
+// TestAnalyzeFindsPlantedIncidents checks the rules against the generator's
+// ground truth: exactly the planted findings, no more, no fewer.
+func TestAnalyzeFindsPlantedIncidents(t *testing.T) {
+	corpus := filepath.Join(t.TempDir(), "corpus")
+	if _, err := samples.Generate(samples.Options{Out: corpus, Events: 30000, Accounts: 2, Regions: 2, Days: 3,
+		Start: time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC), Seed: 7}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "case")
+	_, stderr, code := run(t, "", "analyze", "-q", "--out", out, filepath.Join(corpus, "AWSLogs"))
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	got := findingKeys(t, filepath.Join(out, "findings.jsonl"))
+	want := findingKeys(t, filepath.Join(corpus, "ground-truth.jsonl"))
+	if len(want) < 11 {
+		t.Fatalf("ground truth has only %d findings", len(want))
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings differ from the ground truth\n got:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+func TestAnalyzeRefusesCaseInsideEvidence(t *testing.T) {
+	evidence := t.TempDir()
+	copyTree(t, fixture("records"), evidence)
+	_, stderr, code := run(t, "", "analyze", "--out", filepath.Join(evidence, "case"), evidence)
+	if code != exitUsage || !strings.Contains(stderr, "inside the evidence") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(evidence, "case")); err == nil {
+		t.Error("a case folder was created inside the evidence")
+	}
+}
+
+// queryOnce runs one query through the CLI on a case folder's database.
+func queryOnce(t *testing.T, caseDir, q string) string {
+	t.Helper()
+	out, stderr, code := run(t, "", "query", "--db", filepath.Join(caseDir, "case.duckdb"), "--format", "csv", q)
+	if code != 0 {
+		t.Fatalf("%s: exit %d %s", q, code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	return lines[len(lines)-1]
+}

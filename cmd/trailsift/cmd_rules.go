@@ -1,0 +1,255 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/trailsift/trailsift/query"
+	"github.com/trailsift/trailsift/reports"
+)
+
+type rulesOptions struct {
+	rulesDir string
+	format   string
+}
+
+func (o *rulesOptions) AddFlags(f *pflag.FlagSet) {
+	f.StringVar(&o.rulesDir, "rules", "", "also load the rule files (*.sql) in `DIR`; one with a built-in rule's id replaces it")
+	f.StringVar(&o.format, "format", "table", "output format: table or json")
+}
+
+func newRulesCommand(io *streams) *cobra.Command {
+	o := &rulesOptions{}
+	cmd := &cobra.Command{
+		Use:   "rules [flags]",
+		Short: "List the detection rules",
+		Long: `List the detection rules: id, severity, MITRE ATT&CK techniques and title.
+
+Rules are SQL files with a metadata header; the built-in ones are embedded in
+trailsift, and --rules DIR adds your own in the same format. Show one rule in
+full (description, parameters, false positives, references, SQL) with
+"trailsift rules show ID".` + "\n" + exitStatusHelp,
+		Example: `  trailsift rules
+  trailsift rules --rules ./my-rules/
+  trailsift rules show console-login-without-mfa`,
+		Args: positionalArgs(cobra.NoArgs),
+		PreRunE: func(*cobra.Command, []string) error {
+			return checkChoice("--format", o.format, "table", "json")
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRules(o, io)
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	cmd.AddCommand(newRulesShowCommand(io))
+	return cmd
+}
+
+func newRulesShowCommand(io *streams) *cobra.Command {
+	o := &rulesOptions{}
+	cmd := &cobra.Command{
+		Use:   "show [flags] ID",
+		Short: "Show a detection rule in full",
+		Long: `Show a detection rule in full: title, severity, ATT&CK techniques, description,
+parameters with their defaults (change them with detect --set ID.NAME=VALUE),
+known false positives, references and the SQL it runs.` + "\n" + exitStatusHelp,
+		Example: `  trailsift rules show console-login-without-mfa
+  trailsift rules show --rules ./my-rules/ my-rule`,
+		Args: positionalArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rules, err := loadRuleSet(o.rulesDir, io)
+			if err != nil {
+				return err
+			}
+			r, err := findRule(rules, args[0])
+			if err != nil {
+				return err
+			}
+			printRule(io.Out, r)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&o.rulesDir, "rules", "", "also load the rule files (*.sql) in `DIR`")
+	return cmd
+}
+
+// ruleJSON is a rule as `rules --format json` prints it.
+type ruleJSON struct {
+	ID             string      `json:"id"`
+	Title          string      `json:"title"`
+	Severity       string      `json:"severity"`
+	Attack         []string    `json:"attack"`
+	Description    string      `json:"description"`
+	Params         []paramJSON `json:"params"`
+	FalsePositives []string    `json:"false_positives"`
+	References     []string    `json:"references"`
+	Source         string      `json:"source"`
+	SQL            string      `json:"sql"`
+}
+
+type paramJSON struct {
+	Name    string `json:"name"`
+	Kind    string `json:"kind"`
+	Default string `json:"default"`
+	Doc     string `json:"description"`
+}
+
+func runRules(o *rulesOptions, io *streams) error {
+	rules, err := loadRuleSet(o.rulesDir, io)
+	if err != nil {
+		return err
+	}
+	if o.format == "json" {
+		out := []ruleJSON{}
+		for _, r := range rules {
+			j := ruleJSON{ID: r.ID, Title: r.Title, Severity: string(r.Severity), Attack: nonNil(r.Attack),
+				Description: r.Description, Params: []paramJSON{}, FalsePositives: nonNil(r.FalsePositives),
+				References: nonNil(r.References), Source: r.Source, SQL: r.SQL}
+			for _, p := range r.Params {
+				j.Params = append(j.Params, paramJSON{p.Name, p.Kind.String(), p.Default, p.Doc})
+			}
+			out = append(out, j)
+		}
+		enc := json.NewEncoder(io.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSEVERITY\tATT&CK\tTITLE")
+	for _, r := range rules {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", reports.SafeTerminal(r.ID), r.Severity, reports.SafeTerminal(strings.Join(r.Attack, ",")), reports.SafeTerminal(r.Title))
+	}
+	return tw.Flush()
+}
+
+func printRule(w io.Writer, r query.Rule) {
+	fmt.Fprintf(w, "%s: %s\n\n", reports.SafeTerminal(r.ID), reports.SafeTerminal(r.Title))
+	fmt.Fprintf(w, "severity:  %s\n", r.Severity)
+	if len(r.Attack) > 0 {
+		fmt.Fprintf(w, "ATT&CK:    %s\n", reports.SafeTerminal(strings.Join(r.Attack, ", ")))
+	}
+	fmt.Fprintf(w, "source:    %s\n\n", reports.SafeTerminal(r.Source))
+	for _, para := range strings.Split(r.Description, "\n\n") {
+		fmt.Fprintf(w, "%s\n\n", wrap(reports.SafeTerminal(para), 78, ""))
+	}
+	if len(r.Params) > 0 {
+		fmt.Fprintf(w, "Parameters (detect --set %s.NAME=VALUE):\n", r.ID)
+		for _, p := range r.Params {
+			fmt.Fprintf(w, "  %s = %s  (%s)", reports.SafeTerminal(p.Name), reports.SafeTerminal(p.Default), p.Kind)
+			if p.Doc != "" {
+				fmt.Fprintf(w, ": %s", reports.SafeTerminal(p.Doc))
+			}
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintln(w)
+	}
+	printList(w, "Known false positives:", r.FalsePositives)
+	printList(w, "References:", r.References)
+	fmt.Fprintln(w, "SQL:")
+	for _, line := range strings.Split(r.SQL, "\n") {
+		fmt.Fprintf(w, "  %s\n", reports.SafeTerminal(line))
+	}
+}
+
+func printList(w io.Writer, title string, items []string) {
+	if len(items) == 0 {
+		return
+	}
+	fmt.Fprintln(w, title)
+	for _, it := range items {
+		fmt.Fprintf(w, "  - %s\n", wrap(reports.SafeTerminal(it), 74, "    "))
+	}
+	fmt.Fprintln(w)
+}
+
+// wrap breaks text into lines of at most width, indenting continuations.
+func wrap(s string, width int, indent string) string {
+	var b strings.Builder
+	n := 0
+	for i, word := range strings.Fields(s) {
+		if i > 0 {
+			if n+1+len(word) > width {
+				b.WriteString("\n" + indent)
+				n = 0
+			} else {
+				b.WriteByte(' ')
+				n++
+			}
+		}
+		b.WriteString(word)
+		n += len(word)
+	}
+	return b.String()
+}
+
+// loadRuleSet is the built-in rules plus those in dir (when set); a rule in
+// dir with a built-in's id replaces it, which is said on stderr.
+func loadRuleSet(dir string, io *streams) ([]query.Rule, error) {
+	rules, err := query.BuiltinRules()
+	if err != nil {
+		return nil, fmt.Errorf("built-in rules: %w", err)
+	}
+	if dir == "" {
+		return rules, nil
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, &usageError{fmt.Sprintf("--rules %s: %v", dir, err)}
+	}
+	if !fi.IsDir() {
+		return nil, &usageError{fmt.Sprintf("--rules %s: not a directory", dir)}
+	}
+	mine, err := query.LoadRules(os.DirFS(dir))
+	if err != nil {
+		return nil, &usageError{fmt.Sprintf("--rules %s: %v", dir, err)}
+	}
+	if len(mine) == 0 {
+		fmt.Fprintf(io.Err, "trailsift: note: no *.sql rule files in %s\n", reports.SafeTerminal(dir))
+	}
+	for _, m := range mine {
+		m.Source = dir + string(os.PathSeparator) + m.Source
+		replaced := false
+		for i := range rules {
+			if rules[i].ID == m.ID {
+				fmt.Fprintf(io.Err, "trailsift: note: rule %s from %s replaces the built-in one\n", m.ID, reports.SafeTerminal(m.Source))
+				rules[i], replaced = m, true
+			}
+		}
+		if !replaced {
+			rules = append(rules, m)
+		}
+	}
+	return rules, nil
+}
+
+func findRule(rules []query.Rule, id string) (query.Rule, error) {
+	for _, r := range rules {
+		if r.ID == id {
+			return r, nil
+		}
+	}
+	return query.Rule{}, &usageError{fmt.Sprintf("no rule %q; `trailsift rules` lists them", id)}
+}
+
+func checkChoice(flag, val string, choices ...string) error {
+	for _, c := range choices {
+		if val == c {
+			return nil
+		}
+	}
+	return &usageError{fmt.Sprintf("%s %q: want one of %s", flag, val, strings.Join(choices, ", "))}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,135 @@
+-- id: signin-after-mfa-failure
+-- title: Successful sign-in soon after MFA failures
+-- severity: medium
+-- attack: T1078.004, T1111
+-- description: A user failed the second factor (console or IAM Identity Center) and then
+--   signed in successfully within the window. The failures are attached to the next
+--   successful sign-in of the same user; one finding holds the failures and that
+--   sign-in. Whoever failed MFA knew the password; a success afterwards may mean the
+--   second factor was phished, relayed or otherwise obtained.
+--
+--   Severity is medium when the sign-in came from the failures' address and the user
+--   had signed in successfully from that address before (more than the window
+--   earlier): usually a mistyped code. It is high when the sign-in came from an address
+--   none of the failures came from (the password is known to someone else), or from
+--   an address the user had never signed in from (a real-time phishing relay looks
+--   exactly like this).
+-- references:
+--   - https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-aws-console-sign-in-events.html
+--   - https://docs.aws.amazon.com/singlesignon/latest/userguide/understanding-sign-in-events.html
+--   - https://attack.mitre.org/techniques/T1111/
+-- false_positives:
+--   - A user mistyping a code, then typing it right: same IP, same browser, seconds apart.
+--     Medium when that IP is one the user signed in from before; high on a new one
+--     (a new office, a hotel), which a look at the user's history settles.
+-- param: window = 1h  (how long after a failure a success still counts)
+WITH names AS (
+  -- Identity Center sign-in steps carry the user name on some steps only:
+  -- look it up by sign-in workflow, else by Identity Center user id.
+  SELECT auth_workflow_id, principal_id, lower(user_type) = 'identitycenteruser' AS idc, user_name
+  FROM events
+  WHERE auth_workflow_id IS NOT NULL
+    AND user_name IS NOT NULL AND user_name <> 'HIDDEN_DUE_TO_SECURITY_REASONS'
+),
+by_workflow AS (
+  SELECT auth_workflow_id, min(user_name) AS user_name FROM names GROUP BY auth_workflow_id
+),
+by_user_id AS (
+  SELECT principal_id, min(user_name) AS user_name FROM names WHERE idc GROUP BY principal_id
+),
+attempts AS (
+  -- Every console and Identity Center sign-in attempt, classified.
+  -- user_key tells the root user from an IAM user named "root".
+  SELECT
+    e.event_time, e.event_id, e.account_id, e.source_ip, e.user_agent,
+    coalesce(w.user_name, u.user_name, e.actor) AS actor,
+    CASE WHEN lower(e.user_type) = 'root' THEN '(root)'
+         ELSE lower(coalesce(w.user_name, u.user_name, e.actor)) END AS user_key,
+    CASE
+      WHEN e.event_name = 'ConsoleLogin' THEN
+        CASE WHEN e.outcome = 'Success' THEN 'success'
+             WHEN e.mfa_used = 'Yes' THEN 'mfa_failure'
+             ELSE 'password_failure' END
+      WHEN e.event_name IN ('UserAuthentication', 'Authenticate') THEN
+        CASE WHEN e.outcome = 'Success' THEN 'success' END
+      WHEN lower(e.credential_challenge) IN ('failure', 'failed') THEN
+        CASE WHEN list_has_any(e.factors, ['TOTP', 'WEBAUTHN', 'RESYNC_TOTP']) THEN 'mfa_failure'
+             WHEN list_has_any(e.factors, ['PASSWORD']) THEN 'password_failure' END
+    END AS kind
+  FROM (
+    SELECT *, string_split(upper(replace(credential_type, ' ', '')), ',') AS factors,
+      CASE WHEN lower(user_type) = 'identitycenteruser' THEN principal_id END AS idc_user_id
+    FROM events
+    WHERE (event_name = 'ConsoleLogin' AND event_source = 'signin.amazonaws.com')
+       OR event_name IN ('UserAuthentication', 'Authenticate', 'CredentialVerification', 'CredentialChallenge')
+  ) e
+  LEFT JOIN by_workflow w ON w.auth_workflow_id = e.auth_workflow_id
+  LEFT JOIN by_user_id u ON u.principal_id = e.idc_user_id
+),
+seq AS (
+  SELECT * FROM attempts WHERE kind IN ('mfa_failure', 'success')
+),
+nexts AS (
+  -- For each failure, the time of the next success of the same user
+  -- ('mfa_failure' sorts before 'success' at the same second).
+  SELECT *,
+    min(CASE WHEN kind = 'success' THEN event_time END) OVER (
+      PARTITION BY account_id, user_key ORDER BY event_time, kind, event_id
+      ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_success
+  FROM seq
+),
+failed AS (
+  SELECT account_id, user_key, next_success,
+    min(actor) AS actor,
+    min(event_time) AS first_failure,
+    count(*) AS n,
+    list(DISTINCT source_ip) AS ips,
+    list(DISTINCT user_agent) AS agents,
+    list(event_id ORDER BY event_time, event_id) AS ids
+  FROM nexts
+  WHERE kind = 'mfa_failure' AND next_success <= event_time + $window
+  GROUP BY account_id, user_key, next_success
+),
+succeeded_rows AS (
+  SELECT s.*,
+    -- the user signed in successfully from this address before (not just now)
+    EXISTS (SELECT 1 FROM seq p
+            WHERE p.kind = 'success' AND p.user_key = s.user_key
+              AND p.account_id IS NOT DISTINCT FROM s.account_id
+              AND p.source_ip = s.source_ip AND p.event_time < s.event_time - $window) AS known_ip
+  FROM seq s
+  WHERE kind = 'success'
+    AND EXISTS (SELECT 1 FROM failed f
+                WHERE f.user_key = s.user_key AND f.account_id IS NOT DISTINCT FROM s.account_id
+                  AND f.next_success = s.event_time)
+),
+succeeded AS (
+  SELECT account_id, user_key, event_time,
+    list(DISTINCT source_ip) AS ips,
+    list(DISTINCT user_agent) AS agents,
+    list(event_id ORDER BY event_id) AS ids,
+    bool_and(known_ip) AS known
+  FROM succeeded_rows
+  GROUP BY account_id, user_key, event_time
+)
+SELECT
+  f.actor,
+  f.account_id,
+  list_concat(f.ips, s.ips) AS source_ips,
+  list_concat(f.agents, s.agents) AS user_agents,
+  f.first_failure AS first_seen,
+  f.next_success AS last_seen,
+  f.n + len(s.ids) AS count,
+  list_concat(f.ids, s.ids) AS event_ids,
+  CASE WHEN list_has_all(f.ips, s.ips) AND s.known THEN 'medium' ELSE 'high' END AS severity,
+  coalesce(f.actor, 'an unknown user') || ' failed MFA ' || f.n || ' time(s), then signed in '
+    || CAST(f.next_success - f.first_failure AS VARCHAR) || ' after the first failure from '
+    || array_to_string(s.ips, ', ')
+    || CASE WHEN NOT list_has_all(f.ips, s.ips) THEN ', an address none of the failures came from'
+            WHEN s.known THEN ', the failures'' address, where the user had signed in before'
+            ELSE ', the failures'' address, where the user had not signed in before' END AS details
+FROM failed f
+JOIN succeeded s
+  ON s.account_id IS NOT DISTINCT FROM f.account_id
+ AND s.user_key = f.user_key
+ AND s.event_time = f.next_success

@@ -1,0 +1,61 @@
+package reports
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// mdCell makes log text safe in a Markdown table cell: no line breaks, no
+// pipes, and no characters a renderer would read as markup or HTML.
+func mdCell(s string) string {
+	s = SafeTerminal(s)
+	r := strings.NewReplacer("\\", "\\\\", "|", "\\|", "<", "&lt;", ">", "&gt;", "`", "\\`", "*", "\\*", "_", "\\_",
+		"[", "\\[", "]", "\\]", "#", "\\#", "\uFFFD", " ")
+	return r.Replace(s)
+}
+
+// WriteMarkdown writes the report as Markdown.
+func WriteMarkdown(w io.Writer, r *Report) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# trailsift case report\n\nGenerated %s from `%s`. All times are UTC.\n\n", formatUTC(r.Generated), mdCell(r.Database))
+	fmt.Fprintf(&b, "## Summary\n\n| | |\n|---|---|\n| events | %d |\n| time range | %s to %s |\n| accounts | %s |\n| regions | %s |\n| files | %d loaded, %d skipped, %d failed, %d duplicate |\n| findings | %d |\n\n",
+		r.Events, formatUTC(r.First), formatUTC(r.Last), mdCell(strings.Join(r.Accounts, ", ")), mdCell(strings.Join(r.Regions, ", ")),
+		r.Files["loaded"], r.Files["skipped"], r.Files["failed"], r.Files["duplicate"], len(r.Findings))
+	b.WriteString("## Findings\n\n")
+	if len(r.Findings) == 0 {
+		b.WriteString("No rule fired.\n\n")
+	}
+	for _, f := range r.Findings {
+		fmt.Fprintf(&b, "### [%s] %s (`%s`)\n\n", f.Severity, mdCell(f.Title), f.RuleID)
+		fmt.Fprintf(&b, "- actor: %s; account: %s; events: %d; %s to %s\n- source IPs: %s\n",
+			mdCell(f.Actor), mdCell(f.AccountID), f.Count, formatUTC(f.FirstSeen), formatUTC(f.LastSeen), mdCell(strings.Join(f.SourceIPs, ", ")))
+		if f.Details != "" {
+			fmt.Fprintf(&b, "- details: %s\n", mdCell(f.Details))
+		}
+		b.WriteString("\n| time | event | actor | source IP | result | MFA | event ID |\n|---|---|---|---|---|---|---|\n")
+		for _, e := range f.Events {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", formatUTC(e.Time), mdCell(e.Name), mdCell(e.Actor), mdCell(e.SourceIP), mdCell(e.Outcome), mdCell(e.MFAUsed), mdCell(e.EventID))
+		}
+		if len(f.EventIDs) > len(f.Events) {
+			fmt.Fprintf(&b, "\nShowing %d of %d events.\n", len(f.Events), len(f.EventIDs))
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("## Sign-ins by principal\n\n| actor | kind | account | successes | failures | IAM successes without MFA | source IPs | first | last |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, s := range r.Signins {
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %d | %d | %s | %s |\n", mdCell(s.Actor), s.Kind, mdCell(s.Account), s.Successes, s.Failures, s.NoMFA, s.IPs, formatUTC(s.First), formatUTC(s.Last))
+	}
+	if r.SigninsTotal > int64(len(r.Signins)) {
+		fmt.Fprintf(&b, "\nShowing %d of %d principals.\n", len(r.Signins), r.SigninsTotal)
+	}
+	fmt.Fprintf(&b, "\n## Evidence manifest\n\n%d input files; %d errors recorded in ingest_errors.\n\n| path | size | sha256 | shape | events | status | reason |\n|---|---|---|---|---|---|---|\n", r.ManifestTotal, r.Errors)
+	for _, f := range r.Manifest {
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %d | %s | %s |\n", mdCell(f.Path), f.Size, f.SHA256, f.Shape, f.Events, f.Status, mdCell(f.Reason))
+	}
+	if r.ManifestTotal > int64(len(r.Manifest)) {
+		fmt.Fprintf(&b, "\nShowing %d of %d files.\n", len(r.Manifest), r.ManifestTotal)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -1,0 +1,282 @@
+package reports
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/trailsift/trailsift/query"
+)
+
+// Caps keep a report small enough to open for any size of case; every cap
+// is stated in the report with the full count, nothing is dropped silently.
+const (
+	maxEventsPerFinding = 50
+	maxManifestRows     = 2000
+	maxSigninRows       = 200
+)
+
+// Report is everything a case report shows, gathered from a store.
+type Report struct {
+	Generated     time.Time
+	Database      string
+	First, Last   time.Time
+	Events        int64
+	Accounts      []string
+	Regions       []string
+	Files         map[string]int64 // by status
+	Findings      []FindingReport
+	BySeverity    map[string]int
+	Signins       []SigninRow
+	SigninsTotal  int64
+	Hours         []HourBucket
+	Manifest      []FileRow
+	ManifestTotal int64
+	Errors        int64
+}
+
+// FindingReport is a finding with the first of its events.
+type FindingReport struct {
+	query.Finding
+	Events []EventRow
+}
+
+// EventRow is one line of a timeline.
+type EventRow struct {
+	Time      time.Time
+	Account   string
+	Region    string
+	Source    string
+	Name      string
+	Actor     string
+	SourceIP  string
+	Outcome   string
+	MFAUsed   string
+	UserAgent string
+	EventID   string
+}
+
+// SigninRow summarises one principal's sign-ins.
+type SigninRow struct {
+	Actor, Kind, Account       string
+	Successes, Failures, NoMFA int64
+	IPs, Agents                int64
+	First, Last                time.Time
+}
+
+// HourBucket counts events in one hour; Findings counts findings that
+// started in it.
+type HourBucket struct {
+	Hour     time.Time
+	Events   int64
+	Findings int
+}
+
+// FileRow is one entry of the evidence manifest.
+type FileRow struct {
+	Path, SHA256, Shape, Status, Reason string
+	Size, Events                        int64
+}
+
+// Build gathers a report from the store for the given findings.
+func Build(ctx context.Context, db *sql.DB, dbName string, findings []query.Finding) (*Report, error) {
+	r := &Report{Generated: time.Now().UTC(), Database: dbName, Files: map[string]int64{}, BySeverity: map[string]int{}}
+	var first, last sql.NullTime
+	if err := db.QueryRowContext(ctx, `SELECT min(event_time), max(event_time), count(*) FROM event_rows`).Scan(&first, &last, &r.Events); err != nil {
+		return nil, fmt.Errorf("report summary: %w", err)
+	}
+	r.First, r.Last = first.Time.UTC(), last.Time.UTC()
+	var err error
+	if r.Accounts, err = strings1(ctx, db, `SELECT DISTINCT account_id FROM event_rows WHERE account_id IS NOT NULL ORDER BY 1 LIMIT 1000`); err != nil {
+		return nil, err
+	}
+	if r.Regions, err = strings1(ctx, db, `SELECT DISTINCT aws_region FROM event_rows WHERE aws_region IS NOT NULL ORDER BY 1 LIMIT 1000`); err != nil {
+		return nil, err
+	}
+	rows, err := db.QueryContext(ctx, `SELECT status, count(*) FROM files GROUP BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var s string
+		var n int64
+		rows.Scan(&s, &n)
+		r.Files[s] = n
+	}
+	rows.Close()
+	db.QueryRowContext(ctx, `SELECT count(*) FROM ingest_errors WHERE severity = 'error'`).Scan(&r.Errors)
+
+	for _, f := range findings {
+		fr := FindingReport{Finding: f}
+		ids := f.EventIDs
+		if len(ids) > maxEventsPerFinding {
+			ids = ids[:maxEventsPerFinding]
+		}
+		if fr.Events, err = Timeline(ctx, db, TimelineFilter{EventIDs: ids}, maxEventsPerFinding); err != nil {
+			return nil, err
+		}
+		r.Findings = append(r.Findings, fr)
+		r.BySeverity[string(f.Severity)]++
+	}
+	if err := r.loadSignins(ctx, db); err != nil {
+		return nil, err
+	}
+	if err := r.loadHours(ctx, db); err != nil {
+		return nil, err
+	}
+	return r, r.loadManifest(ctx, db)
+}
+
+func strings1(ctx context.Context, db *sql.DB, q string) ([]string, error) {
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// TimelineFilter selects events for a timeline. Every value is passed to
+// SQL as a parameter.
+type TimelineFilter struct {
+	EventIDs []string
+	Actor    string
+	SourceIP string
+	Since    time.Time
+	Until    time.Time
+}
+
+// Timeline returns matching events in time order, at most limit.
+func Timeline(ctx context.Context, db *sql.DB, f TimelineFilter, limit int) ([]EventRow, error) {
+	var where []string
+	var args []any
+	if len(f.EventIDs) > 0 {
+		where = append(where, "list_contains(?::VARCHAR[], event_id)")
+		args = append(args, f.EventIDs)
+	}
+	if f.Actor != "" {
+		where = append(where, "actor = ?")
+		args = append(args, f.Actor)
+	}
+	if f.SourceIP != "" {
+		where = append(where, "source_ip = ?")
+		args = append(args, f.SourceIP)
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "event_time >= ?")
+		args = append(args, f.Since)
+	}
+	if !f.Until.IsZero() {
+		where = append(where, "event_time < ?")
+		args = append(args, f.Until)
+	}
+	q := `SELECT event_time, account_id, aws_region, event_source, event_name, actor, source_ip, outcome, mfa_used, user_agent, event_id FROM event_rows`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += fmt.Sprintf(" ORDER BY event_time, event_id LIMIT %d", limit)
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("timeline: %w", err)
+	}
+	defer rows.Close()
+	var out []EventRow
+	for rows.Next() {
+		var e EventRow
+		var t sql.NullTime
+		var acct, region, src, name, actor, ip, outcome, mfa, ua, id sql.NullString
+		if err := rows.Scan(&t, &acct, &region, &src, &name, &actor, &ip, &outcome, &mfa, &ua, &id); err != nil {
+			return nil, err
+		}
+		e = EventRow{Time: t.Time.UTC(), Account: acct.String, Region: region.String, Source: src.String, Name: name.String,
+			Actor: actor.String, SourceIP: ip.String, Outcome: outcome.String, MFAUsed: mfa.String, UserAgent: ua.String, EventID: id.String}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (r *Report) loadSignins(ctx context.Context, db *sql.DB) error {
+	db.QueryRowContext(ctx, `SELECT count(DISTINCT (actor, kind, account_id)) FROM signins WHERE step IN ('ConsoleLogin', 'CredentialVerification')`).Scan(&r.SigninsTotal)
+	rows, err := db.QueryContext(ctx, fmt.Sprintf(`SELECT coalesce(actor, '?'), kind, coalesce(account_id, ''),
+  count(*) FILTER (WHERE result = 'Success'), count(*) FILTER (WHERE result = 'Failure'),
+  count(*) FILTER (WHERE result = 'Success' AND step = 'ConsoleLogin' AND coalesce(mfa_used, 'No') <> 'Yes' AND kind = 'iam'),
+  count(DISTINCT source_ip), count(DISTINCT user_agent), min(event_time), max(event_time)
+FROM signins WHERE step IN ('ConsoleLogin', 'CredentialVerification')
+GROUP BY ALL ORDER BY 5 DESC, 6 DESC, 1 LIMIT %d`, maxSigninRows))
+	if err != nil {
+		return fmt.Errorf("sign-in summary: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s SigninRow
+		var first, last sql.NullTime
+		if err := rows.Scan(&s.Actor, &s.Kind, &s.Account, &s.Successes, &s.Failures, &s.NoMFA, &s.IPs, &s.Agents, &first, &last); err != nil {
+			return err
+		}
+		s.First, s.Last = first.Time.UTC(), last.Time.UTC()
+		r.Signins = append(r.Signins, s)
+	}
+	return rows.Err()
+}
+
+// loadHours buckets events per hour (per day when the case spans more than
+// two weeks) for the activity chart.
+func (r *Report) loadHours(ctx context.Context, db *sql.DB) error {
+	unit := "hour"
+	if r.Last.Sub(r.First) > 14*24*time.Hour {
+		unit = "day"
+	}
+	rows, err := db.QueryContext(ctx, `SELECT date_trunc('`+unit+`', event_time) AS h, count(*) FROM event_rows WHERE event_time IS NOT NULL GROUP BY 1 ORDER BY 1`)
+	if err != nil {
+		return fmt.Errorf("activity: %w", err)
+	}
+	defer rows.Close()
+	idx := map[time.Time]int{}
+	for rows.Next() {
+		var b HourBucket
+		if err := rows.Scan(&b.Hour, &b.Events); err != nil {
+			return err
+		}
+		b.Hour = b.Hour.UTC()
+		idx[b.Hour] = len(r.Hours)
+		r.Hours = append(r.Hours, b)
+	}
+	for _, f := range r.Findings {
+		h := f.FirstSeen.UTC().Truncate(time.Hour)
+		if unit == "day" {
+			h = time.Date(h.Year(), h.Month(), h.Day(), 0, 0, 0, 0, time.UTC)
+		}
+		if i, ok := idx[h]; ok {
+			r.Hours[i].Findings++
+		}
+	}
+	return rows.Err()
+}
+
+func (r *Report) loadManifest(ctx context.Context, db *sql.DB) error {
+	db.QueryRowContext(ctx, `SELECT count(*) FROM files`).Scan(&r.ManifestTotal)
+	rows, err := db.QueryContext(ctx, fmt.Sprintf(`SELECT path, coalesce(sha256, ''), coalesce(shape, ''), status, coalesce(reason, ''), size, events
+FROM files ORDER BY status = 'loaded', path LIMIT %d`, maxManifestRows))
+	if err != nil {
+		return fmt.Errorf("manifest: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f FileRow
+		if err := rows.Scan(&f.Path, &f.SHA256, &f.Shape, &f.Status, &f.Reason, &f.Size, &f.Events); err != nil {
+			return err
+		}
+		r.Manifest = append(r.Manifest, f)
+	}
+	return rows.Err()
+}
