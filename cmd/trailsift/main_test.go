@@ -255,3 +255,43 @@ func TestKillAndRerun(t *testing.T) {
 		t.Errorf("after %d kills and a re-run:\n got %s\nwant %s", kills, got, want)
 	}
 }
+
+// TestInterruptStopsCleanly sends Ctrl-C (SIGINT) to a running ingest: it
+// must stop with exit status 130, say how to resume, and a re-run must
+// finish with the rows of a clean run.
+func TestInterruptStopsCleanly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a corpus")
+	}
+	evidence := t.TempDir()
+	writeCorpus(t, evidence, 240, 1000)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "case.duckdb")
+	cmd := exec.Command(os.Args[0], "ingest", "--db", db, evidence)
+	cmd.Env = append(os.Environ(), "TRAILSIFT_RUN_MAIN=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	code := cmd.ProcessState.ExitCode()
+	if code == 0 {
+		t.Fatal("ingest finished before the interrupt; the corpus is too small to test anything")
+	}
+	if code != exitInterrupted || !strings.Contains(stderr.String(), "run the same command again") {
+		t.Fatalf("exit %d (%v), stderr:\n%s", code, err, stderr.String())
+	}
+	if _, errOut, code := run(t, "", "ingest", "-q", "--db", db, evidence); code != 0 {
+		t.Fatalf("resume: exit %d %s", code, errOut)
+	}
+	clean := filepath.Join(dir, "clean.duckdb")
+	if _, errOut, code := run(t, "", "ingest", "-q", "--db", clean, evidence); code != 0 {
+		t.Fatalf("clean: exit %d %s", code, errOut)
+	}
+	if got, want := fingerprint(t, db), fingerprint(t, clean); got != want {
+		t.Errorf("after interrupt and resume:\n got %s\nwant %s", got, want)
+	}
+}
