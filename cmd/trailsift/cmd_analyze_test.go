@@ -77,6 +77,18 @@ func TestAnalyzeSamples(t *testing.T) {
 		t.Errorf("findings table rows = %s", n)
 	}
 
+	// The views answer the story's questions without JSON paths.
+	for q, want := range map[string]string{
+		"SELECT string_agg(action || ':' || changed_by || '->' || target_user, ' ' ORDER BY event_time) FROM mfa_device_changes WHERE account_id = '111111111111'": "deactivated:alice->alice deleted:alice->alice",
+		"SELECT count(*) FROM root_activity WHERE event_name = 'ConsoleLogin' AND mfa_used = 'No'":                                                                 "1",
+		"SELECT count(*) FROM signins WHERE kind = 'federated' AND result = 'Success'":                                                                             queryOnce(t, out, "SELECT count(*) FROM events WHERE event_name = 'ConsoleLogin' AND user_type NOT IN ('IAMUser', 'Root') AND login_result = 'Success'"),
+		"SELECT count(*) FROM signins WHERE kind = 'identity-center' AND result = 'Failure' AND credential_type LIKE '%TOTP%'":                                     "1",
+	} {
+		if got := queryOnce(t, out, q); got != want {
+			t.Errorf("%s = %q, want %q", q, got, want)
+		}
+	}
+
 	// Again on the same evidence: nothing is stored twice.
 	_, stderr, code = run(t, "", args...)
 	if code != exitOK {
