@@ -162,6 +162,10 @@ func createTableSQL(t Table, temp bool) string {
 			b.WriteString(",\n")
 		}
 		fmt.Fprintf(&b, "  %s %s", c.Name, c.Type)
+		if c.Name == "raw" {
+			// Original events are most of the data and compress well.
+			b.WriteString(" USING COMPRESSION zstd")
+		}
 	}
 	b.WriteString("\n)")
 	return b.String()
