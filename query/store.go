@@ -49,9 +49,11 @@ func Open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 	}
 	db := sql.OpenDB(connector)
 	s := &Store{DB: db, Path: path, ReadOnly: readOnly}
-	// Keep DuckDB's own memory bounded whatever the input size.
+	// Keep DuckDB's own memory bounded whatever the input size. 400 MB keeps
+	// the whole process under 1 GiB on the 1.25M-event benchmark, and ran
+	// faster there than 1 GB did (84 s against 138 s).
 	for _, q := range []string{
-		"SET memory_limit = '1GB'",
+		"SET memory_limit = '400MB'",
 		"SET preserve_insertion_order = false",
 		"SET TimeZone = 'UTC'",
 	} {
