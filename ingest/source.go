@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"path"
@@ -370,5 +369,3 @@ func looksLikeJSONName(p string) bool {
 	}
 	return strings.HasSuffix(base, ".json") || strings.HasSuffix(base, ".jsonl") || strings.HasSuffix(base, ".ndjson")
 }
-
-var _ hash.Hash = sha256.New()

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -475,5 +474,3 @@ func eventRow(ev *ingest.Event, args []driver.Value) {
 		args[i] = v
 	}
 }
-
-var _ = strings.TrimSpace

@@ -1,10 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -123,7 +123,7 @@ func withHint(err error) error {
 		return nil
 	}
 	var se *query.SQLError
-	if asSQLError(err, &se) && se.Hint != "" {
+	if errors.As(err, &se) && se.Hint != "" {
 		return fmt.Errorf("%w\nhint: %s", err, se.Hint)
 	}
 	return err
@@ -146,5 +146,3 @@ func writeAtomically(path string, write func(tmp string) error) error {
 	}
 	return os.Rename(name, path)
 }
-
-var _ = strings.TrimSpace

@@ -99,7 +99,7 @@ func report(stderr io.Writer, err error) int {
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "trailsift: %v\nhint: run with --help for usage and examples\n", err)
 		return exitUsage
-	case asSQLError(err, new(*query.SQLError)):
+	case errors.As(err, new(*query.SQLError)):
 		fmt.Fprintf(stderr, "trailsift: %v\n", err)
 		return exitUsage
 	case errors.As(err, &ie):
