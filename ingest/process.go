@@ -55,6 +55,12 @@ func (r *run) processUnit(n *normalizer, u *unit) {
 		return
 	}
 	r.decode(n, f, rd, u.depth)
+	if r.ctx.Err() != nil {
+		// Interrupted: some of the file's events may not have reached the
+		// writer, so the file must not be recorded as done. The next run
+		// reads it again; events already stored are not stored twice.
+		return
+	}
 	if u.stream != nil {
 		io.Copy(hasher, u.stream) // the hash covers the whole member even if decoding stopped early
 		f.SHA256 = hex.EncodeToString(hasher.Sum(nil))
