@@ -119,8 +119,11 @@ func newRootCommand(io *streams) *cobra.Command {
 		Short: "Offline forensic analyzer for exported AWS CloudTrail archives",
 		Long: `trailsift loads exported AWS CloudTrail logs (S3 .json.gz files, console Event
 history downloads, lookup-events output, JSON lines; loose, in folders or inside
-zip/tar/gz archives) into an embedded DuckDB database, and lets you query it.
-It never uses the network and never writes beside the evidence.` + "\n" + exitStatusHelp,
+zip/tar/gz archives) into an embedded DuckDB database, runs detections for
+sign-in and MFA abuse, writes case reports and lets you query everything in SQL.
+It never uses the network and never writes beside the evidence.
+
+Start with: trailsift analyze EVIDENCE... --out CASE_FOLDER` + "\n" + exitStatusHelp,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Version:       buildVersion(),
