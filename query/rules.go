@@ -17,12 +17,10 @@ import (
 	"math/big"
 	"path"
 	"regexp"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -657,36 +655,13 @@ func Detect(ctx context.Context, db *sql.DB, rules []Rule, opts DetectOptions) (
 			return nil, err
 		}
 	}
-	// Rules run a few at a time: one rule's scans seldom keep every core
-	// busy. The first error (in rule order) is the one returned.
-	results := make([][]Finding, len(rules))
-	errs := make([]error, len(rules))
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	var wg sync.WaitGroup
-	for i := range rules {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if results[i], errs[i] = runRule(ctx, db, &rules[i], opts); errs[i] != nil {
-				cancel()
-			}
-		}()
-	}
-	wg.Wait()
 	var all []Finding
 	for i := range rules {
-		if errs[i] != nil && !errors.Is(errs[i], context.Canceled) {
-			return nil, errs[i]
-		}
-		all = append(all, results[i]...)
-	}
-	for _, err := range errs {
+		found, err := runRule(ctx, db, &rules[i], opts)
 		if err != nil {
 			return nil, err
 		}
+		all = append(all, found...)
 	}
 	SortFindings(all)
 	return all, nil

@@ -86,7 +86,7 @@ sized AS (
 ),
 sprays AS (
   SELECT source_ip, spray,
-    string_agg(DISTINCT account_id, ', ') AS accounts,
+    string_agg(DISTINCT account_id, ', ' ORDER BY account_id) AS accounts,
     list(DISTINCT user_agent) AS user_agents,
     list(DISTINCT actor ORDER BY actor) FILTER (WHERE NOT hidden) AS users,
     count(DISTINCT user_key) FILTER (WHERE NOT hidden) AS named,

@@ -55,7 +55,7 @@ SELECT
   count(*) AS count,
   list(event_id ORDER BY event_time, event_id) AS event_ids,
   'Identity Center sign-in of ' || coalesce(min(who), 'an unknown user')
-    || ' failed at ' || string_agg(DISTINCT credential_type, ' / ')
+    || ' failed at ' || string_agg(DISTINCT credential_type, ' / ' ORDER BY credential_type)
     || coalesce(' (workflow ' || min(auth_workflow_id) || ')', '') AS details
 FROM named
 GROUP BY coalesce(auth_workflow_id, event_id)

@@ -88,8 +88,8 @@ removed AS (
     list(event_id ORDER BY event_time, event_id) AS ids,
     list(DISTINCT source_ip) AS ips,
     list(DISTINCT user_agent) AS agents,
-    string_agg(DISTINCT coalesce(device, '(not named)'), ', ') AS devices,
-    string_agg(DISTINCT coalesce(remover, 'an unknown caller'), ', ') AS removers
+    string_agg(DISTINCT coalesce(device, '(not named)'), ', ' ORDER BY coalesce(device, '(not named)')) AS devices,
+    string_agg(DISTINCT coalesce(remover, 'an unknown caller'), ', ' ORDER BY coalesce(remover, 'an unknown caller')) AS removers
   FROM grouped
   GROUP BY acct, user_key, grp
 ),

@@ -105,7 +105,7 @@ succeeded_rows AS (
 ),
 succeeded AS (
   SELECT account_id, user_key, event_time,
-    list(DISTINCT source_ip) AS ips,
+    list(DISTINCT source_ip ORDER BY source_ip) AS ips,
     list(DISTINCT user_agent) AS agents,
     list(event_id ORDER BY event_id) AS ids,
     bool_and(known_ip) AS known
