@@ -42,7 +42,11 @@ func Open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 		}
 		dsn += "?access_mode=READ_ONLY"
 	}
-	connector, err := duckdb.NewConnector(dsn, nil)
+	// Session settings go on every pooled connection, not just the first.
+	connector, err := duckdb.NewConnector(dsn, func(execer driver.ExecerContext) error {
+		_, err := execer.ExecContext(context.Background(), "SET TimeZone = 'UTC'", nil)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", displayPath(path), err)
 	}
@@ -54,7 +58,6 @@ func Open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 	for _, q := range []string{
 		"SET memory_limit = '400MB'",
 		"SET preserve_insertion_order = false",
-		"SET TimeZone = 'UTC'",
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			db.Close()
