@@ -175,12 +175,14 @@ func createTableSQL(t Table, temp bool) string {
 const signInFilter = `event_source = 'signin.amazonaws.com'
    OR (event_source IN ('sso.amazonaws.com', 'signin.sso.amazonaws.com') AND event_name IN ('Authenticate', 'Federate'))`
 
-// mfaDeviceEvents are IAM and Identity Center MFA device changes.
+// mfaDeviceFilter selects IAM and Identity Center MFA device changes: the
+// same events as the mfa-device-change rule (a registration counts once it
+// completes).
 const mfaDeviceFilter = `(event_source = 'iam.amazonaws.com' AND event_name IN ('CreateVirtualMFADevice', 'EnableMFADevice',
      'DeactivateMFADevice', 'DeleteVirtualMFADevice', 'ResyncMFADevice'))
    OR (event_source IN ('sso-directory.amazonaws.com', 'identitystore.amazonaws.com', 'sso.amazonaws.com')
-     AND event_name IN ('CreateMfaDeviceForUser', 'DeleteMfaDeviceForUser', 'UpdateMfaDeviceForUser',
-       'StartWebAuthnDeviceRegistration', 'CompleteWebAuthnDeviceRegistration', 'DeleteWebAuthnDevice'))`
+     AND event_name IN ('CompleteVirtualMfaDeviceRegistration', 'CompleteWebAuthnDeviceRegistration',
+       'CreateMfaDeviceForUser', 'UpdateMfaDeviceForUser', 'DeleteMfaDeviceForUser', 'DeleteWebAuthnDevice'))`
 
 // Views answer the common questions without JSON paths. They live in the
 // database file, so DuckDB's own CLI and clients see them too.
