@@ -25,11 +25,7 @@ type analyzeOptions struct {
 func (o *analyzeOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.out, "out", "", "case folder to create or add to (default: <first input's name>-case in the current folder)")
 	f.StringVar(&o.failOn, "fail-on", "none", "exit 4 when a finding at or above this severity fires (info, low, medium, high, critical, none)")
-	f.BoolVar(&o.ingest.json, "json", false, "print the summary as JSON on stdout")
-	f.IntVar(&o.ingest.workers, "workers", 0, "decoders in parallel (default: number of CPUs)")
-	f.IntVar(&o.ingest.writers, "writers", 0, "database connections appending in parallel (default 1)")
-	f.IntVar(&o.ingest.maxRecordSize, "max-record-size", 32<<20, "largest single event in bytes")
-	f.BoolVarP(&o.ingest.quiet, "quiet", "q", false, "no progress on stderr")
+	o.ingest.addLoadFlags(f)
 }
 
 func newAnalyzeCommand(io *streams) *cobra.Command {
@@ -170,7 +166,7 @@ func printAnalyzeSummary(io *streams, found []query.Finding, outputs []string, _
 	w := io.Err
 	fmt.Fprintf(w, "findings: %s\n", summarize(found))
 	for _, f := range found {
-		fmt.Fprintf(w, "  %-8s  %-32s  %-24s  %s  x%d\n", f.Severity, f.RuleID, sanitizeLine(truncate(f.Actor, 24)), f.FirstSeen.UTC().Format("2006-01-02 15:04:05Z"), f.Count)
+		fmt.Fprintf(w, "  %-8s  %-32s  %-24s  %s  x%d\n", f.Severity, f.RuleID, reports.SafeTerminal(truncate(f.Actor, 24)), f.FirstSeen.UTC().Format("2006-01-02 15:04:05Z"), f.Count)
 	}
 	fmt.Fprintln(w, "wrote:")
 	for _, p := range outputs {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/trailsift/trailsift/ingest"
 	"github.com/trailsift/trailsift/query"
+	"github.com/trailsift/trailsift/reports"
 )
 
 type ingestOptions struct {
@@ -27,6 +28,11 @@ type ingestOptions struct {
 
 func (o *ingestOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.db, "db", "trailsift.duckdb", "DuckDB database file to create or add to")
+	o.addLoadFlags(f)
+}
+
+// addLoadFlags are the flags of loading, shared by ingest and analyze.
+func (o *ingestOptions) addLoadFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON on stdout")
 	f.IntVar(&o.workers, "workers", 0, "decoders in parallel (default: number of CPUs)")
 	f.IntVar(&o.writers, "writers", 0, "database connections appending in parallel (default 1; more can help on machines with many cores)")
@@ -174,7 +180,7 @@ func printIngestSummary(io *streams, s ingestSummary, store *query.Store) {
 				var p, sev, msg string
 				var idx, off *int64
 				if rows.Scan(&p, &idx, &off, &sev, &msg) == nil {
-					fmt.Fprintf(w, "  %s: %s%s: %s\n", sev, sanitizeLine(p), where(idx, off), sanitizeLine(msg))
+					fmt.Fprintf(w, "  %s: %s%s: %s\n", sev, reports.SafeTerminal(p), where(idx, off), reports.SafeTerminal(msg))
 				}
 			}
 			rows.Close()

@@ -3,9 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
 	"time"
-	"unicode"
 
 	"github.com/schollz/progressbar/v3"
 
@@ -46,15 +44,4 @@ func (p *progressLine) update(pr ingest.Progress) {
 
 func (p *progressLine) done() {
 	p.bar.Finish()
-}
-
-// sanitizeLine makes attacker-controlled text safe for a terminal: control
-// characters (and so ANSI escapes) become visible escapes.
-func sanitizeLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s)
 }
