@@ -22,7 +22,7 @@ import (
 )
 
 type detectOptions struct {
-	db       string
+	source   storeSource
 	ruleIDs  []string
 	since    string
 	until    string
@@ -38,7 +38,7 @@ type detectOptions struct {
 }
 
 func (o *detectOptions) AddFlags(f *pflag.FlagSet) {
-	f.StringVar(&o.db, "db", "trailsift.duckdb", "DuckDB database to read (opened read-only)")
+	o.source.AddFlags(f)
 	f.StringSliceVar(&o.ruleIDs, "rule", nil, "run only this rule `ID` (repeat, or separate with commas; default: all)")
 	f.StringVar(&o.since, "since", "", "only events at or after `TIME` (2024-03-01, 2024-03-01T10:00:00Z; UTC unless a zone is given)")
 	f.StringVar(&o.until, "until", "", "only events up to `TIME`, inclusive (a date means to the end of that day)")
@@ -188,10 +188,7 @@ func runDetect(cmd *cobra.Command, o *detectOptions, io *streams) error {
 		}
 	}
 	ctx := cmd.Context()
-	store, err := query.Open(ctx, o.db, true)
-	if errors.Is(err, query.ErrNoStore) {
-		return &usageError{err.Error()}
-	}
+	store, err := o.source.open(ctx)
 	if err != nil {
 		return err
 	}

@@ -15,14 +15,14 @@ import (
 )
 
 type queryOptions struct {
-	db     string
+	source storeSource
 	file   string
 	format string
 	out    string
 }
 
 func (o *queryOptions) AddFlags(f *pflag.FlagSet) {
-	f.StringVar(&o.db, "db", "trailsift.duckdb", "DuckDB database made by trailsift ingest")
+	o.source.AddFlags(f)
 	f.StringVarP(&o.file, "file", "f", "", "read the SQL from this file")
 	f.StringVar(&o.format, "format", "table", "table, csv, json, jsonl or parquet (parquet needs --out)")
 	f.StringVarP(&o.out, "out", "o", "", "write the result to this file (written atomically) instead of stdout")
@@ -79,7 +79,7 @@ func runQuery(cmd *cobra.Command, o *queryOptions, args []string, io *streams) e
 		sqlText = string(b)
 	}
 	ctx := cmd.Context()
-	store, err := query.Open(ctx, o.db, true)
+	store, err := o.source.open(ctx)
 	if err != nil {
 		return err
 	}
