@@ -20,6 +20,7 @@ type Store struct {
 	DB       *sql.DB
 	Path     string
 	ReadOnly bool
+	Parquet  bool // a Parquet dataset read through views (see package lake)
 }
 
 // ErrNoStore is returned when a read-only open finds no database.

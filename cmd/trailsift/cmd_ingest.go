@@ -13,12 +13,14 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/trailsift/trailsift/ingest"
+	"github.com/trailsift/trailsift/lake"
 	"github.com/trailsift/trailsift/query"
 	"github.com/trailsift/trailsift/reports"
 )
 
 type ingestOptions struct {
 	db            string
+	parquet       string
 	json          bool
 	workers       int
 	writers       int
@@ -28,6 +30,7 @@ type ingestOptions struct {
 
 func (o *ingestOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.db, "db", "trailsift.duckdb", "DuckDB database file to create or add to")
+	f.StringVar(&o.parquet, "parquet", "", "write a Parquet dataset in this directory instead of a DuckDB database (see docs/parquet.md)")
 	o.addLoadFlags(f)
 }
 
@@ -44,8 +47,9 @@ func newIngestCommand(io *streams) *cobra.Command {
 	o := &ingestOptions{}
 	cmd := &cobra.Command{
 		Use:   "ingest [flags] PATH...",
-		Short: "Load CloudTrail exports into a DuckDB database",
-		Long: `Load CloudTrail exports into a DuckDB database.
+		Short: "Load CloudTrail exports into a DuckDB database or a Parquet dataset",
+		Long: `Load CloudTrail exports into a DuckDB database (--db) or a Parquet dataset
+(--parquet DIR) that DuckDB, Spark, Trino and Athena read.
 
 PATH is a file, a folder (read recursively), a .zip, .tar, .tar.gz/.tgz or .gz
 archive (streamed, never extracted to disk), or - for standard input. The shape
@@ -60,8 +64,15 @@ file already loaded is not read again. Bad input is recorded in ingest_errors
 and never stops the files around it. Inputs are only ever read.` + "\n" + exitStatusHelp,
 		Example: `  trailsift ingest --db case.duckdb ./evidence/ incident-bucket.zip lookup-events-page*.json
   trailsift ingest --db case.duckdb - < events.ndjson
-  trailsift ingest --db case.duckdb --json ./evidence/ > summary.json`,
+  trailsift ingest --db case.duckdb --json ./evidence/ > summary.json
+  trailsift ingest --parquet ./lake/ s3-sync-of-bucket/`,
 		Args: positionalArgs(cobra.MinimumNArgs(1)),
+		PreRunE: func(cmd *cobra.Command, args []string) error {
+			if o.parquet != "" && cmd.Flags().Changed("db") {
+				return &usageError{"give either --db or --parquet, not both"}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runIngest(cmd, o, args, io)
 		},
@@ -90,16 +101,37 @@ type ingestSummary struct {
 }
 
 func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, io *streams) error {
-	if err := checkOutsideEvidence(o.db, args); err != nil {
+	target := o.db
+	if o.parquet != "" {
+		target = o.parquet
+	}
+	if err := checkOutsideEvidence(target, args); err != nil {
 		return err
 	}
 	ctx := cmd.Context()
-	store, err := query.Open(ctx, o.db, false)
-	if err != nil {
-		return err
+	var (
+		sum   *ingestSummary
+		st    ingest.Stats
+		err   error
+		store *query.Store
+	)
+	if o.parquet != "" {
+		sum, st, err = ingestParquet(cmd, o, args, io)
+		if sum != nil && !o.quiet {
+			// Reopen the dataset to show the problems this run recorded.
+			if s, openErr := lake.Open(ctx, o.parquet); openErr == nil {
+				store = s
+				defer s.Close()
+			}
+		}
+	} else {
+		store, err = query.Open(ctx, o.db, false)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		sum, st, err = ingestInto(cmd, store, o, args, io)
 	}
-	defer store.Close()
-	sum, st, err := ingestInto(cmd, store, o, args, io)
 	if err != nil && sum == nil {
 		return err
 	}
@@ -122,12 +154,25 @@ func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, io *streams)
 	return nil
 }
 
+// ingestParquet loads args into the Parquet dataset of --parquet.
+func ingestParquet(cmd *cobra.Command, o *ingestOptions, args []string, io *streams) (*ingestSummary, ingest.Stats, error) {
+	w, err := lake.NewWriter(cmd.Context(), o.parquet)
+	if err != nil {
+		return nil, ingest.Stats{}, err
+	}
+	defer w.Close()
+	m, err := w.Manifest()
+	if err != nil {
+		return nil, ingest.Stats{}, err
+	}
+	return load(cmd, w, m, o.parquet, o, args, io)
+}
+
 // ingestInto loads args into store with progress on a terminal. A nil
 // summary means nothing ran; otherwise the error is the run's (interrupted,
 // or the store failed) and the summary says how far it got.
 func ingestInto(cmd *cobra.Command, store *query.Store, o *ingestOptions, args []string, io *streams) (*ingestSummary, ingest.Stats, error) {
 	ctx := cmd.Context()
-	start := time.Now()
 	m, err := store.Manifest(ctx)
 	if err != nil {
 		return nil, ingest.Stats{}, err
@@ -137,6 +182,20 @@ func ingestInto(cmd *cobra.Command, store *query.Store, o *ingestOptions, args [
 		return nil, ingest.Stats{}, err
 	}
 	defer w.Close()
+	return load(cmd, w, m, store.Path, o, args, io)
+}
+
+// loadSink is where load puts events: a DuckDB store or a Parquet dataset.
+type loadSink interface {
+	ingest.Sink
+	Inserted() int64
+	Duplicates() int64
+}
+
+// load runs ingest into w, with progress on a terminal.
+func load(cmd *cobra.Command, w loadSink, m ingest.Manifest, name string, o *ingestOptions, args []string, io *streams) (*ingestSummary, ingest.Stats, error) {
+	ctx := cmd.Context()
+	start := time.Now()
 	opts := ingest.Options{Workers: o.workers, MaxRecordSize: o.maxRecordSize, Manifest: m, Stdin: io.In}
 	var prog *progressLine
 	if io.errIsTerm && !o.quiet {
@@ -152,7 +211,7 @@ func ingestInto(cmd *cobra.Command, store *query.Store, o *ingestOptions, args [
 		return nil, st, runErr
 	}
 	return &ingestSummary{
-		Database: store.Path, FilesLoaded: st.FilesLoaded, FilesSkipped: st.FilesSkipped, FilesFailed: st.FilesFailed,
+		Database: name, FilesLoaded: st.FilesLoaded, FilesSkipped: st.FilesSkipped, FilesFailed: st.FilesFailed,
 		FilesDuplicate: st.FilesDuplicate, FilesUnchanged: st.FilesUnchanged, EventsRead: st.Events,
 		EventsNew: w.Inserted(), EventsDuplicate: w.Duplicates(), Errors: st.Errors, Warnings: st.Warnings,
 		BytesRead: st.Bytes, Seconds: time.Since(start).Seconds(), FailedFiles: st.Failed,
@@ -170,7 +229,7 @@ func printIngestSummary(io *streams, s ingestSummary, store *query.Store) {
 		rate = float64(s.EventsRead) / s.Seconds
 	}
 	fmt.Fprintf(w, "time:   %.1fs, %s read, %.0f events/s\n", s.Seconds, humanBytes(s.BytesRead), rate)
-	if s.Errors > 0 || s.Warnings > 0 {
+	if (s.Errors > 0 || s.Warnings > 0) && store != nil {
 		fmt.Fprintf(w, "problems: %d errors, %d warnings; first ones:\n", s.Errors, s.Warnings)
 		rows, err := store.DB.Query(`SELECT path, record_index, byte_offset, severity, message FROM ingest_errors
 			WHERE file_id IN (SELECT file_id FROM files WHERE ingested_at >= now() - INTERVAL (? || ' seconds'))
@@ -185,9 +244,13 @@ func printIngestSummary(io *streams, s ingestSummary, store *query.Store) {
 			}
 			rows.Close()
 		}
-		fmt.Fprintf(w, "  all of them: trailsift query --db %s \"select * from ingest_errors\"\n", s.Database)
+		fmt.Fprintf(w, "  all of them: trailsift query %s \"select * from ingest_errors\"\n", storeFlag(store))
 	}
-	fmt.Fprintf(w, "database: %s\n", s.Database)
+	if store != nil && store.Parquet {
+		fmt.Fprintf(w, "dataset: %s\n", s.Database)
+	} else {
+		fmt.Fprintf(w, "database: %s\n", s.Database)
+	}
 }
 
 func where(idx, off *int64) string {

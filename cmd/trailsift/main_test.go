@@ -17,6 +17,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/trailsift/trailsift/lake"
 	"github.com/trailsift/trailsift/query"
 )
 
@@ -41,7 +42,19 @@ func fixture(name string) string { return filepath.Join("..", "..", "ingest", "t
 
 func openStore(t *testing.T, path string) *sql.DB {
 	t.Helper()
-	s, err := query.Open(context.Background(), path, true)
+	return openTarget(t, "--db", path)
+}
+
+// openTarget opens a DuckDB store (--db) or a Parquet dataset (--parquet).
+func openTarget(t *testing.T, flag, path string) *sql.DB {
+	t.Helper()
+	var s *query.Store
+	var err error
+	if flag == "--parquet" {
+		s, err = lake.Open(context.Background(), path)
+	} else {
+		s, err = query.Open(context.Background(), path, true)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,8 +214,8 @@ func writeCorpus(t *testing.T, dir string, files, perFile int) {
 }
 
 // fingerprint summarises a store's rows so two stores can be compared.
-func fingerprint(t *testing.T, path string) string {
-	d := openStore(t, path)
+func fingerprint(t *testing.T, flag, path string) string {
+	d := openTarget(t, flag, path)
 	return scalar(t, d, `SELECT format('{} events, {} keys, {}, {} files, {}', count(*), count(DISTINCT event_key),
 		sum(hash(event_key, file_id, record_index, raw, event_time, actor)),
 		(SELECT count(*) FROM files), (SELECT sum(hash(path, sha256, status, events)) FROM files)) FROM events`)
@@ -216,43 +229,47 @@ func TestKillAndRerun(t *testing.T) {
 	}
 	evidence := t.TempDir()
 	writeCorpus(t, evidence, 240, 1000)
-	dir := t.TempDir()
-	clean := filepath.Join(dir, "clean.duckdb")
-	if _, stderr, code := run(t, "", "ingest", "-q", "--db", clean, evidence); code != 0 {
-		t.Fatalf("clean run: exit %d %s", code, stderr)
-	}
-	want := fingerprint(t, clean)
-	if !strings.HasPrefix(want, "240000 events, 240000 keys") {
-		t.Fatalf("clean run stored %s", want)
-	}
+	for _, kind := range []struct{ flag, name string }{{"--db", "case.duckdb"}, {"--parquet", "lake"}} {
+		t.Run(kind.flag[2:], func(t *testing.T) {
+			dir := t.TempDir()
+			clean := filepath.Join(dir, "clean-"+kind.name)
+			if _, stderr, code := run(t, "", "ingest", "-q", kind.flag, clean, evidence); code != 0 {
+				t.Fatalf("clean run: exit %d %s", code, stderr)
+			}
+			want := fingerprint(t, kind.flag, clean)
+			if !strings.HasPrefix(want, "240000 events, 240000 keys") {
+				t.Fatalf("clean run stored %s", want)
+			}
 
-	killed := filepath.Join(dir, "killed.duckdb")
-	rng := rand.New(rand.NewPCG(7, 7))
-	kills := 0
-	for attempt := 0; attempt < 4; attempt++ {
-		cmd := exec.Command(os.Args[0], "ingest", "-q", "--db", killed, evidence)
-		cmd.Env = append(os.Environ(), "TRAILSIFT_RUN_MAIN=1")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done: // finished before the kill: fine, the next attempt re-runs
-		case <-time.After(time.Duration(100+rng.IntN(1200)) * time.Millisecond):
-			cmd.Process.Signal(syscall.SIGKILL)
-			<-done
-			kills++
-		}
-	}
-	if kills == 0 {
-		t.Fatal("ingest always finished before the kill; the corpus is too small to test anything")
-	}
-	if _, stderr, code := run(t, "", "ingest", "-q", "--db", killed, evidence); code != 0 {
-		t.Fatalf("final run: exit %d %s", code, stderr)
-	}
-	if got := fingerprint(t, killed); got != want {
-		t.Errorf("after %d kills and a re-run:\n got %s\nwant %s", kills, got, want)
+			killed := filepath.Join(dir, "killed-"+kind.name)
+			rng := rand.New(rand.NewPCG(7, 7))
+			kills := 0
+			for attempt := 0; attempt < 4; attempt++ {
+				cmd := exec.Command(os.Args[0], "ingest", "-q", kind.flag, killed, evidence)
+				cmd.Env = append(os.Environ(), "TRAILSIFT_RUN_MAIN=1")
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				done := make(chan error, 1)
+				go func() { done <- cmd.Wait() }()
+				select {
+				case <-done: // finished before the kill: fine, the next attempt re-runs
+				case <-time.After(time.Duration(100+rng.IntN(1200)) * time.Millisecond):
+					cmd.Process.Signal(syscall.SIGKILL)
+					<-done
+					kills++
+				}
+			}
+			if kills == 0 {
+				t.Fatal("ingest always finished before the kill; the corpus is too small to test anything")
+			}
+			if _, stderr, code := run(t, "", "ingest", "-q", kind.flag, killed, evidence); code != 0 {
+				t.Fatalf("final run: exit %d %s", code, stderr)
+			}
+			if got := fingerprint(t, kind.flag, killed); got != want {
+				t.Errorf("after %d kills and a re-run:\n got %s\nwant %s", kills, got, want)
+			}
+		})
 	}
 }
 
@@ -291,7 +308,7 @@ func TestInterruptStopsCleanly(t *testing.T) {
 	if _, errOut, code := run(t, "", "ingest", "-q", "--db", clean, evidence); code != 0 {
 		t.Fatalf("clean: exit %d %s", code, errOut)
 	}
-	if got, want := fingerprint(t, db), fingerprint(t, clean); got != want {
+	if got, want := fingerprint(t, "--db", db), fingerprint(t, "--db", clean); got != want {
 		t.Errorf("after interrupt and resume:\n got %s\nwant %s", got, want)
 	}
 }

@@ -134,6 +134,7 @@ Start with: trailsift analyze EVIDENCE... --out CASE_FOLDER` + "\n" + exitStatus
 	root.AddCommand(newDetectCommand(io))
 	root.AddCommand(newRulesCommand(io))
 	root.AddCommand(newQueryCommand(io))
+	root.AddCommand(newExportCommand(io))
 	root.AddCommand(newSchemaCommand(io))
 	root.AddCommand(newSamplesCommand(io))
 	return root

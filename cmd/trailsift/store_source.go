@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/trailsift/trailsift/lake"
 	"github.com/trailsift/trailsift/query"
 )
 
@@ -13,19 +14,42 @@ import (
 // database (--db). Every read command opens its store through it, so a new
 // kind of store reaches all of them at once.
 type storeSource struct {
-	db string
+	db      string
+	parquet string
+	flags   *pflag.FlagSet
 }
 
 func (s *storeSource) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&s.db, "db", "trailsift.duckdb", "DuckDB database made by trailsift ingest (opened read-only)")
+	f.StringVar(&s.parquet, "parquet", "", "read the Parquet dataset in this directory (made by ingest --parquet or export) instead of --db")
+	s.flags = f
 }
 
 // open opens the store read-only. A missing store is a usage error: the
 // user named the wrong file or has not ingested yet.
 func (s *storeSource) open(ctx context.Context) (*query.Store, error) {
-	store, err := query.Open(ctx, s.db, true)
-	if errors.Is(err, query.ErrNoStore) {
+	var (
+		store *query.Store
+		err   error
+	)
+	if s.parquet != "" {
+		if s.flags != nil && s.flags.Changed("db") {
+			return nil, &usageError{"give either --db or --parquet, not both"}
+		}
+		store, err = lake.Open(ctx, s.parquet)
+	} else {
+		store, err = query.Open(ctx, s.db, true)
+	}
+	if errors.Is(err, query.ErrNoStore) || errors.Is(err, lake.ErrNoDataset) {
 		return nil, &usageError{err.Error()}
 	}
 	return store, err
+}
+
+// storeFlag is the flag that names store on a command line.
+func storeFlag(store *query.Store) string {
+	if store.Parquet {
+		return "--parquet " + store.Path
+	}
+	return "--db " + store.Path
 }

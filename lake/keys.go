@@ -1,0 +1,160 @@
+package lake
+
+import (
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/trailsift/trailsift/ingest"
+)
+
+// eventID is what makes two events the same: their key and their time, as
+// in the DuckDB store.
+type eventID struct {
+	key  uint64
+	time int64
+}
+
+const noTime = -1 << 63
+
+// keyCache holds the event ids of the partitions this run has written to.
+// An event always lands in the partition of its own account, region and
+// day, so checking that partition is enough to store it once. The cache is
+// cleared when it grows past maxCachedKeys, which bounds memory however
+// large the dataset; a partition touched again is read back from disk.
+type keyCache struct {
+	parts map[string]map[eventID]struct{}
+	size  int
+}
+
+const maxCachedKeys = 4_000_000
+
+// filter returns the rows of partition part that the dataset does not hold
+// yet, and remembers them.
+func (c *keyCache) filter(db *sql.DB, dir, part string, rows []eventRow) ([]eventRow, error) {
+	ids, ok := c.parts[part]
+	if !ok {
+		if c.size > maxCachedKeys {
+			clear(c.parts)
+			c.size = 0
+		}
+		var err error
+		if ids, err = readIDs(db, filepath.Join(dir, part)); err != nil {
+			return nil, err
+		}
+		c.parts[part] = ids
+		c.size += len(ids)
+	}
+	fresh := rows[:0]
+	for _, r := range rows {
+		id := eventID{r.EventKey, noTime}
+		if r.EventTime != nil {
+			id.time = r.EventTime.UnixMicro()
+		}
+		if _, dup := ids[id]; dup {
+			continue
+		}
+		ids[id] = struct{}{}
+		c.size++
+		fresh = append(fresh, r)
+	}
+	return fresh, nil
+}
+
+// readIDs reads the event ids stored in one partition directory: two
+// narrow columns, not the events.
+func readIDs(db *sql.DB, partDir string) (map[eventID]struct{}, error) {
+	ids := map[eventID]struct{}{}
+	files, _ := filepath.Glob(filepath.Join(partDir, "*.parquet"))
+	if len(files) == 0 {
+		return ids, nil
+	}
+	rows, err := db.Query(fmt.Sprintf("SELECT event_key, coalesce(epoch_us(event_time), %d) FROM read_parquet(%s)", int64(noTime), sqlString(filepath.Join(partDir, "*.parquet"))))
+	if err != nil {
+		return nil, fmt.Errorf("read stored events of %s: %w", partDir, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id eventID
+		if err := rows.Scan(&id.key, &id.time); err != nil {
+			return nil, err
+		}
+		ids[id] = struct{}{}
+	}
+	return ids, rows.Err()
+}
+
+// openReader opens an in-memory DuckDB for reading the dataset back.
+func openReader() (*sql.DB, error) {
+	c, err := duckdb.NewConnector("", nil)
+	if err != nil {
+		return nil, err
+	}
+	db := sql.OpenDB(c)
+	if _, err := db.Exec("SET memory_limit = '256MB'"); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// sqlString quotes a path as a SQL string literal. Paths are the user's
+// own arguments, never log content.
+func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// manifest is what the dataset holds already, so a rerun skips it.
+type manifest struct {
+	paths    map[[2]string]bool
+	contents map[string]string
+}
+
+func (m *manifest) Has(path, sha string) bool { return m.paths[[2]string{path, sha}] }
+
+func (m *manifest) HasContent(sha string) (string, bool) {
+	p, ok := m.contents[sha]
+	return p, ok
+}
+
+// Manifest reads the files manifest of the dataset.
+func (w *Writer) Manifest() (ingest.Manifest, error) {
+	m := &manifest{paths: map[[2]string]bool{}, contents: map[string]string{}}
+	glob := filepath.Join(w.dir, FilesDir, "*.parquet")
+	if files, _ := filepath.Glob(glob); len(files) == 0 {
+		return m, nil
+	}
+	rows, err := w.db.Query("SELECT path, sha256 FROM read_parquet(" + sqlString(glob) + ") WHERE sha256 IS NOT NULL")
+	if err != nil {
+		return nil, fmt.Errorf("read files manifest of %s: %w", w.dir, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p, sha string
+		if err := rows.Scan(&p, &sha); err != nil {
+			return nil, err
+		}
+		m.paths[[2]string{p, sha}] = true
+		if _, ok := m.contents[sha]; !ok {
+			m.contents[sha] = p
+		}
+	}
+	return m, rows.Err()
+}
+
+// lockDir takes an exclusive lock on the dataset for this run, so two runs
+// never write (or recover) the same directory at once. The lock goes with
+// the process, however it ends.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "_lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock dataset %s: %w", dir, err)
+	}
+	if err := flock(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("dataset %s is being written by another trailsift run: %w", dir, err)
+	}
+	return f, nil
+}

@@ -1,0 +1,263 @@
+package lake
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trailsift/trailsift/ingest"
+	"github.com/trailsift/trailsift/query"
+)
+
+func TestEscapeValueStaysInside(t *testing.T) {
+	for _, v := range []string{"../../etc", "a/b", `a\b`, "..", ".", "x=y", strings.Repeat("9", 500), "us-east-1", "\x00\n"} {
+		got := escapeValue(v)
+		if strings.ContainsAny(got, `/\.=`) || got == "" {
+			t.Errorf("escapeValue(%q) = %q: not a safe directory name", v, got)
+		}
+		if len(got) > maxValueLen+2 {
+			t.Errorf("escapeValue(%q) is %d bytes long", v, len(got))
+		}
+		if !filepath.IsLocal(partitionDir(v, v, time.Time{}, false)) {
+			t.Errorf("partition of %q leaves the dataset", v)
+		}
+	}
+	if got := escapeValue("us-east-1"); got != "us-east-1" {
+		t.Errorf("a plain region changed: %q", got)
+	}
+	if got := escapeValue(""); got != nullPartition {
+		t.Errorf("empty value: %q", got)
+	}
+}
+
+func testEvents(n int, account string) []ingest.Event {
+	base := time.Date(2024, 3, 5, 23, 0, 0, 0, time.UTC)
+	var evs []ingest.Event
+	for i := range n {
+		ev := ingest.Event{Key: uint64(1000 + i), Time: base.Add(time.Duration(i) * 7 * time.Minute), HasTime: true,
+			EventName: "ConsoleLogin", EventSource: "signin.amazonaws.com", AccountID: account, AWSRegion: "us-east-1", ReadOnly: ingest.True,
+			Raw: `{"eventName":"ConsoleLogin","n":` + string(rune('0'+i%10)) + `}`, FileID: 1, RecordIndex: int64(i)}
+		if i%3 == 1 {
+			ev.AuthWorkflowID = "wf"
+		}
+		evs = append(evs, ev)
+	}
+	evs[0].HasTime = false // a NULL time gets the default partition
+	return evs
+}
+
+func writeDataset(t *testing.T, dir string, evs []ingest.Event, files ...*ingest.File) *Writer {
+	t.Helper()
+	w, err := NewWriter(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteEvents(evs); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if err := w.FileDone(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func count(t *testing.T, s *query.Store, q string) int64 {
+	t.Helper()
+	var n int64
+	if err := s.DB.QueryRow(q).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+// TestWriteReadBack writes events across partitions and reads them back
+// through the same views a DuckDB store has; a second write of the same
+// events adds nothing.
+func TestWriteReadBack(t *testing.T) {
+	dir := t.TempDir()
+	f := &ingest.File{ID: 1, Path: "in.json", Size: 10, SHA256: "ab", Shape: "records", Events: 12, Status: ingest.StatusLoaded,
+		Errors: []ingest.Error{{FileID: 1, Path: "in.json", RecordIndex: 3, ByteOffset: -1, Severity: "warning", Message: "bad time"}}}
+	w := writeDataset(t, dir, testEvents(12, "012345678901"), f)
+	if w.Inserted() != 12 || w.Duplicates() != 0 {
+		t.Fatalf("first write: %d new, %d duplicates", w.Inserted(), w.Duplicates())
+	}
+	w = writeDataset(t, dir, testEvents(12, "012345678901"))
+	if w.Inserted() != 0 || w.Duplicates() != 12 {
+		t.Fatalf("second write: %d new, %d duplicates; want 0 and 12", w.Inserted(), w.Duplicates())
+	}
+	parts, _ := filepath.Glob(EventsGlob(dir))
+	// 23:00 on the 5th plus 11*7 minutes reaches the 6th; the first has no time.
+	for _, want := range []string{"date=2024-03-05", "date=2024-03-06", "date=" + nullPartition} {
+		found := false
+		for _, p := range parts {
+			found = found || strings.Contains(p, want) && strings.Contains(p, "account=012345678901")
+		}
+		if !found {
+			t.Errorf("no partition %s among %v", want, parts)
+		}
+	}
+	for _, leftover := range []string{stagingDir, commitsDir} {
+		if m, _ := filepath.Glob(filepath.Join(dir, leftover, "*")); len(m) > 0 {
+			t.Errorf("left behind: %v", m)
+		}
+	}
+
+	s, err := Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n := count(t, s, "SELECT count(*) FROM events"); n != 12 {
+		t.Errorf("events: %d, want 12", n)
+	}
+	if n := count(t, s, "SELECT count(*) FROM events WHERE event_time IS NULL AND read_only AND account_id = '012345678901'"); n != 1 {
+		t.Errorf("the event without time: %d rows", n)
+	}
+	// Empty strings are NULL, never "" (parquet-go's optional tag on a
+	// string once wrote some as values).
+	if n := count(t, s, "SELECT count(*) FROM events WHERE auth_workflow_id = '' OR credential_type = ''"); n != 0 {
+		t.Errorf("%d empty strings stored as values", n)
+	}
+	if n := count(t, s, "SELECT count(*) FROM events WHERE auth_workflow_id IS NULL"); n != 8 {
+		t.Errorf("%d NULL workflow ids, want 8", n)
+	}
+	if n := count(t, s, "SELECT count(*) FROM signins"); n != 12 {
+		t.Errorf("signins view: %d rows", n)
+	}
+	if n := count(t, s, "SELECT count(*) FROM files WHERE sha256 = 'ab' AND status = 'loaded'"); n != 1 {
+		t.Errorf("files: %d rows", n)
+	}
+	if n := count(t, s, "SELECT count(*) FROM ingest_errors WHERE record_index = 3 AND byte_offset IS NULL"); n != 1 {
+		t.Errorf("ingest_errors: %d rows", n)
+	}
+}
+
+// TestColumnTypes checks that DuckDB, a second Parquet implementation,
+// reads every column of the files with the type of the store's table,
+// partition columns included.
+func TestColumnTypes(t *testing.T) {
+	dir := t.TempDir()
+	writeDataset(t, dir, testEvents(3, "111111111111"))
+	db, err := openReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query("DESCRIBE SELECT * FROM read_parquet(" + sqlString(EventsGlob(dir)) +
+		", hive_partitioning = true, hive_types = {'account': VARCHAR, 'region': VARCHAR, 'date': DATE})")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	got := map[string]string{}
+	var order []string
+	for rows.Next() {
+		var name, typ string
+		var null, key, def, extra any
+		if err := rows.Scan(&name, &typ, &null, &key, &def, &extra); err != nil {
+			t.Fatal(err)
+		}
+		got[name] = typ
+		order = append(order, name)
+	}
+	want := map[string]string{"account": "VARCHAR", "region": "VARCHAR", "date": "DATE"}
+	for _, c := range query.StoredEventColumns() {
+		typ := c.Type
+		if typ == "TIMESTAMPTZ" {
+			typ = "TIMESTAMP WITH TIME ZONE"
+		}
+		want[c.Name] = typ
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d columns %v, want %d", len(got), order, len(want))
+	}
+	for name, typ := range want {
+		if got[name] != typ {
+			t.Errorf("column %s: %q, want %q", name, got[name], typ)
+		}
+	}
+	for i, c := range query.StoredEventColumns() {
+		if order[i] != c.Name {
+			t.Errorf("column %d is %s, want %s (the store's order)", i, order[i], c.Name)
+		}
+	}
+}
+
+// TestRecoverFinishesCommits leaves what a killed run leaves: a commit
+// file whose moves were half made, and a staged batch never committed.
+// The next writer must publish the first and drop the second.
+func TestRecoverFinishesCommits(t *testing.T) {
+	dir := t.TempDir()
+	writeDataset(t, dir, testEvents(4, "111111111111"))
+	parts, _ := filepath.Glob(EventsGlob(dir))
+	if len(parts) == 0 {
+		t.Fatal("nothing written")
+	}
+	// Turn a published commit back into a pending one.
+	id := "20240101T000000Z-feedfacefeedface-000000"
+	rel, _ := filepath.Rel(dir, parts[0])
+	staged := filepath.Join(stagingDir, id, filepath.Dir(rel), partName(id))
+	must(t, os.MkdirAll(filepath.Join(dir, filepath.Dir(staged)), 0o755))
+	must(t, os.Rename(parts[0], filepath.Join(dir, staged)))
+	must(t, writeCommitFile(dir, id, []move{{staged, filepath.Join(filepath.Dir(rel), partName(id))}}))
+	// And a batch that never reached its commit file.
+	orphan := filepath.Join(dir, stagingDir, "20240101T000000Z-0000000000000000-000001", "account=1", "region=x", "date=2024-01-01", "part-x.parquet")
+	must(t, os.MkdirAll(filepath.Dir(orphan), 0o755))
+	must(t, os.WriteFile(orphan, []byte("half a file"), 0o644))
+
+	w2, err := NewWriter(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2.Close()
+	if _, err := os.Stat(filepath.Join(dir, filepath.Dir(rel), partName(id))); err != nil {
+		t.Errorf("the committed file was not published: %v", err)
+	}
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Errorf("the uncommitted staging file is still there: %v", err)
+	}
+	s, err := Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n := count(t, s, "SELECT count(*) FROM events"); n != 4 {
+		t.Errorf("events after recovery: %d, want 4", n)
+	}
+}
+
+func TestSecondWriterIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	w, err := NewWriter(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := NewWriter(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "another trailsift run") {
+		t.Fatalf("second writer: %v", err)
+	}
+}
+
+func TestOpenNoDataset(t *testing.T) {
+	if _, err := Open(context.Background(), t.TempDir()); err == nil || !strings.Contains(err.Error(), "ingest --parquet") {
+		t.Fatalf("empty dir: %v", err)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

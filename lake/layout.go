@@ -1,0 +1,87 @@
+// Package lake writes and reads trailsift's Parquet datasets: the events of
+// a case as hive-partitioned Parquet files that DuckDB, Spark, Trino and
+// Athena read directly.
+//
+// A dataset directory looks like this:
+//
+//	account=<id>/region=<r>/date=<YYYY-MM-DD>/part-<run>-<seq>.parquet   events
+//	_files/part-<run>-<seq>.parquet            the evidence manifest (files table)
+//	_ingest_errors/part-<run>-<seq>.parquet    bad input (ingest_errors table)
+//	_staging/<run>-<seq>/...                   a commit being written
+//	_commits/<run>-<seq>.json                  a commit being moved into place
+//
+// Names starting with "_" are ignored by Spark, Hive and Athena's
+// partition discovery, so work in progress is never read as data.
+package lake
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Directory names inside a dataset.
+const (
+	FilesDir   = "_files"
+	ErrorsDir  = "_ingest_errors"
+	stagingDir = "_staging"
+	commitsDir = "_commits"
+)
+
+// nullPartition is Hive's name for a NULL partition value; Spark and Hive
+// read it back as NULL.
+const nullPartition = "__HIVE_DEFAULT_PARTITION__"
+
+// EventsGlob matches every events file of the dataset at dir.
+func EventsGlob(dir string) string {
+	return filepath.Join(dir, "account=*", "region=*", "date=*", "*.parquet")
+}
+
+// partitionDir is the relative directory of an event's partition. account
+// and region come from the log, so they are escaped: a value can never
+// climb out of the dataset or make an odd directory name.
+func partitionDir(account, region string, t time.Time, hasTime bool) string {
+	date := nullPartition
+	if hasTime {
+		date = t.UTC().Format(time.DateOnly)
+	}
+	return filepath.Join("account="+escapeValue(account), "region="+escapeValue(region), "date="+date)
+}
+
+// maxValueLen caps a partition value; CloudTrail's are 12-digit accounts
+// and region names, so only a hostile log reaches it.
+const maxValueLen = 64
+
+// escapeValue percent-encodes every byte outside [A-Za-z0-9_-], as Hive
+// escapes partition values (dots too, so ".." cannot appear).
+func escapeValue(v string) string {
+	if v == "" {
+		return nullPartition
+	}
+	var b strings.Builder
+	for i := 0; i < len(v) && b.Len() < maxValueLen; i++ {
+		c := v[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// newRunID names the part files of one ingest run. It is random, so runs on
+// different machines writing parts of one dataset never collide.
+func newRunID() string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+func partName(commit string) string { return "part-" + commit + ".parquet" }

@@ -1,0 +1,49 @@
+package lake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/trailsift/trailsift/query"
+)
+
+// ErrNoDataset is returned when a directory holds no trailsift dataset.
+var ErrNoDataset = errors.New("no trailsift Parquet dataset")
+
+// Open opens the dataset at dir for reading, as a store with the same
+// tables and views as a DuckDB case database.
+func Open(ctx context.Context, dir string) (*query.Store, error) {
+	events, _ := filepath.Glob(EventsGlob(dir))
+	files, _ := filepath.Glob(filepath.Join(dir, FilesDir, "*.parquet"))
+	if len(events) == 0 && len(files) == 0 {
+		if _, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("%w at %s: run `trailsift ingest --parquet %s EVIDENCE...` first", ErrNoDataset, dir, dir)
+		}
+		return nil, fmt.Errorf("%w in %s (no account=*/region=*/date=* partitions and no %s/): run `trailsift ingest --parquet %s EVIDENCE...` first", ErrNoDataset, dir, FilesDir, dir)
+	}
+	sources := map[string]string{}
+	if len(events) > 0 {
+		// The partition columns repeat account_id, aws_region and the day of
+		// event_time; the tables keep the stored columns only. Partition
+		// values are read as text, so account ids keep leading zeros.
+		sources["event_rows"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, hive_partitioning = true, union_by_name = true, hive_types = {'account': VARCHAR, 'region': VARCHAR, 'date': VARCHAR})",
+			query.ColumnList(query.StoredEventColumns()), sqlString(EventsGlob(dir)))
+	}
+	if len(files) > 0 {
+		sources["files"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, union_by_name = true)",
+			query.ColumnList(query.FileColumns), sqlString(filepath.Join(dir, FilesDir, "*.parquet")))
+	}
+	if errs, _ := filepath.Glob(filepath.Join(dir, ErrorsDir, "*.parquet")); len(errs) > 0 {
+		sources["ingest_errors"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, union_by_name = true)",
+			query.ColumnList(query.ErrorColumns), sqlString(filepath.Join(dir, ErrorsDir, "*.parquet")))
+	}
+	s, err := query.OpenSources(ctx, dir, sources)
+	if err != nil {
+		return nil, err
+	}
+	s.Parquet = true
+	return s, nil
+}

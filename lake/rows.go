@@ -1,0 +1,133 @@
+package lake
+
+import (
+	"time"
+
+	"github.com/trailsift/trailsift/ingest"
+)
+
+// eventRow is one row of an events file. Its columns are the event_rows
+// table of the DuckDB store, in the same order, with the same names and
+// types; the JSON parts of the events view are computed from raw by the
+// readers (see docs/parquet.md), so each event's JSON is stored once.
+// Empty strings are written as NULL, as the DuckDB store does.
+type eventRow struct {
+	EventKey            uint64     `parquet:"event_key"`
+	EventTime           *time.Time `parquet:"event_time,timestamp(microsecond)"`
+	EventVersion        *string    `parquet:"event_version,optional"`
+	EventSource         *string    `parquet:"event_source,optional"`
+	EventName           *string    `parquet:"event_name,optional"`
+	EventType           *string    `parquet:"event_type,optional"`
+	EventCategory       *string    `parquet:"event_category,optional"`
+	AWSRegion           *string    `parquet:"aws_region,optional"`
+	SourceIP            *string    `parquet:"source_ip,optional"`
+	UserAgent           *string    `parquet:"user_agent,optional"`
+	ErrorCode           *string    `parquet:"error_code,optional"`
+	ErrorMessage        *string    `parquet:"error_message,optional"`
+	ReadOnly            *bool      `parquet:"read_only,optional"`
+	ManagementEvent     *bool      `parquet:"management_event,optional"`
+	UserType            *string    `parquet:"user_type,optional"`
+	UserName            *string    `parquet:"user_name,optional"`
+	UserARN             *string    `parquet:"user_arn,optional"`
+	PrincipalID         *string    `parquet:"principal_id,optional"`
+	AccountID           *string    `parquet:"account_id,optional"`
+	AccessKeyID         *string    `parquet:"access_key_id,optional"`
+	SessionIssuerARN    *string    `parquet:"session_issuer_arn,optional"`
+	SessionIssuerName   *string    `parquet:"session_issuer_name,optional"`
+	InvokedBy           *string    `parquet:"invoked_by,optional"`
+	MFAAuthenticated    *bool      `parquet:"mfa_authenticated,optional"`
+	Actor               *string    `parquet:"actor,optional"`
+	RecipientAccountID  *string    `parquet:"recipient_account_id,optional"`
+	EventID             *string    `parquet:"event_id,optional"`
+	RequestID           *string    `parquet:"request_id,optional"`
+	SharedEventID       *string    `parquet:"shared_event_id,optional"`
+	LoginResult         *string    `parquet:"login_result,optional"`
+	MFAUsed             *string    `parquet:"mfa_used,optional"`
+	MFAIdentifier       *string    `parquet:"mfa_identifier,optional"`
+	CredentialType      *string    `parquet:"credential_type,optional"`
+	CredentialChallenge *string    `parquet:"credential_challenge,optional"`
+	AuthWorkflowID      *string    `parquet:"auth_workflow_id,optional"`
+	Outcome             *string    `parquet:"outcome,optional"`
+	// Plain encoding: the original events are unique long strings, which a
+	// dictionary would only bloat; zstd does the compressing.
+	Raw         string `parquet:"raw,plain"`
+	FileID      int64  `parquet:"file_id"`
+	RecordIndex int64  `parquet:"record_index"`
+}
+
+var (
+	yes = true
+	no  = false
+)
+
+func tristate(t ingest.Tristate) *bool {
+	switch t {
+	case ingest.True:
+		return &yes
+	case ingest.False:
+		return &no
+	}
+	return nil
+}
+
+func newEventRow(ev *ingest.Event) eventRow {
+	r := eventRow{
+		EventKey: ev.Key, EventVersion: str(ev.EventVersion), EventSource: str(ev.EventSource), EventName: str(ev.EventName),
+		EventType: str(ev.EventType), EventCategory: str(ev.EventCategory), AWSRegion: str(ev.AWSRegion), SourceIP: str(ev.SourceIP),
+		UserAgent: str(ev.UserAgent), ErrorCode: str(ev.ErrorCode), ErrorMessage: str(ev.ErrorMessage),
+		ReadOnly: tristate(ev.ReadOnly), ManagementEvent: tristate(ev.ManagementEvent),
+		UserType: str(ev.UserType), UserName: str(ev.UserName), UserARN: str(ev.UserARN), PrincipalID: str(ev.PrincipalID),
+		AccountID: str(ev.AccountID), AccessKeyID: str(ev.AccessKeyID), SessionIssuerARN: str(ev.SessionIssuerARN),
+		SessionIssuerName: str(ev.SessionIssuerName), InvokedBy: str(ev.InvokedBy), MFAAuthenticated: tristate(ev.MFAAuthenticated),
+		Actor: str(ev.Actor), RecipientAccountID: str(ev.RecipientAccountID), EventID: str(ev.EventID), RequestID: str(ev.RequestID),
+		SharedEventID: str(ev.SharedEventID), LoginResult: str(ev.LoginResult), MFAUsed: str(ev.MFAUsed),
+		MFAIdentifier: str(ev.MFAIdentifier), CredentialType: str(ev.CredentialType), CredentialChallenge: str(ev.CredentialChallenge),
+		AuthWorkflowID: str(ev.AuthWorkflowID), Outcome: str(ev.Outcome), Raw: ev.Raw, FileID: ev.FileID, RecordIndex: ev.RecordIndex,
+	}
+	if ev.HasTime {
+		t := ev.Time.UTC()
+		r.EventTime = &t
+	}
+	return r
+}
+
+// str is a nullable string: "" is NULL, as in the DuckDB store. (Pointers,
+// not parquet-go's "optional" tag on a string: v0.32 wrote some empty
+// strings as non-NULL values that way.)
+func str(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// fileRow is one row of the files manifest.
+type fileRow struct {
+	FileID        int64     `parquet:"file_id"`
+	Path          string    `parquet:"path"`
+	Size          int64     `parquet:"size"`
+	SHA256        *string   `parquet:"sha256,optional"`
+	ContentSHA256 *string   `parquet:"content_sha256,optional"`
+	Shape         *string   `parquet:"shape,optional"`
+	Events        int64     `parquet:"events"`
+	Status        string    `parquet:"status"`
+	Reason        *string   `parquet:"reason,optional"`
+	IngestedAt    time.Time `parquet:"ingested_at,timestamp(microsecond)"`
+}
+
+// errorRow is one row of ingest_errors.
+type errorRow struct {
+	FileID      int64  `parquet:"file_id"`
+	Path        string `parquet:"path"`
+	RecordIndex *int64 `parquet:"record_index,optional"`
+	ByteOffset  *int64 `parquet:"byte_offset,optional"`
+	Severity    string `parquet:"severity"`
+	Message     string `parquet:"message"`
+}
+
+func knownOrNull(v int64) *int64 {
+	if v < 0 {
+		return nil
+	}
+	return &v
+}

@@ -1,0 +1,415 @@
+package lake
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/zstd"
+
+	"github.com/trailsift/trailsift/ingest"
+)
+
+// A commit holds at most this many events or bytes of original JSON. Each
+// commit writes one file per partition it touches, so bigger commits make
+// fewer, larger files (better for scanning) at the cost of memory: two
+// batches live at once, one filling while the other is written.
+const (
+	commitEvents = 100_000
+	commitBytes  = 96 << 20
+)
+
+// Writer is an ingest.Sink that writes a Parquet dataset. Events are
+// buffered per partition; a commit writes the batch into a staging
+// directory, records the moves that publish it in a commit file, and then
+// makes the moves. A run killed before the commit file exists leaves only
+// staging files, which the next run removes; one killed after it is
+// finished by the next run. Either way a rerun stores every event once.
+type Writer struct {
+	dir  string
+	run  string
+	seq  int
+	lock *os.File
+	db   *sql.DB // reads back what the dataset holds (keys, manifest)
+
+	cur      *batch
+	inflight chan error // the result of the commit being written, if any
+	keys     keyCache
+
+	mu       sync.Mutex // guards the counters, written by the committer
+	inserted int64
+	seen     int64
+}
+
+type batch struct {
+	parts  map[string][]eventRow
+	events int
+	bytes  int
+	files  []*ingest.File
+}
+
+func newBatch() *batch { return &batch{parts: map[string][]eventRow{}} }
+
+// NewWriter opens (creating) the dataset at dir for one ingest run. It
+// first finishes or discards what a killed run left behind.
+func NewWriter(ctx context.Context, dir string) (*Writer, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create dataset %s: %w", dir, err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	w := &Writer{dir: dir, run: newRunID(), lock: lock, cur: newBatch()}
+	if err := w.recover(); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if w.db, err = openReader(); err != nil {
+		w.Close()
+		return nil, err
+	}
+	w.keys = keyCache{parts: map[string]map[eventID]struct{}{}}
+	return w, nil
+}
+
+// Inserted and Duplicates count the events of this run that were new and
+// that were already stored (or seen twice).
+func (w *Writer) Inserted() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.inserted
+}
+
+func (w *Writer) Duplicates() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.seen - w.inserted
+}
+
+// WriteEvents buffers events by partition and starts a commit when the
+// batch is full.
+func (w *Writer) WriteEvents(events []ingest.Event) error {
+	b := w.cur
+	for i := range events {
+		ev := &events[i]
+		p := partitionDir(ev.AccountID, ev.AWSRegion, ev.Time, ev.HasTime)
+		b.parts[p] = append(b.parts[p], newEventRow(ev))
+		b.bytes += len(ev.Raw)
+	}
+	b.events += len(events)
+	if b.events >= commitEvents || b.bytes >= commitBytes {
+		return w.startCommit()
+	}
+	return nil
+}
+
+// FileDone queues a file's manifest row: its events are in this batch or
+// an earlier one, so the commit that carries the row carries them too.
+func (w *Writer) FileDone(f *ingest.File) error {
+	w.cur.files = append(w.cur.files, f)
+	if len(w.cur.files) >= 20_000 {
+		return w.startCommit()
+	}
+	return nil
+}
+
+// Flush commits everything buffered and waits for it.
+func (w *Writer) Flush() error {
+	if err := w.startCommit(); err != nil {
+		return err
+	}
+	return w.wait()
+}
+
+// Close releases the dataset; a batch not flushed is dropped (its files
+// are not in the manifest, so a rerun reads them again).
+func (w *Writer) Close() error {
+	err := w.wait()
+	if w.db != nil {
+		w.db.Close()
+	}
+	if w.lock != nil {
+		w.lock.Close() // releases the lock
+	}
+	return err
+}
+
+// startCommit hands the current batch to a background commit, after the
+// previous one finished: decoding goes on while a batch is written.
+func (w *Writer) startCommit() error {
+	if err := w.wait(); err != nil {
+		return err
+	}
+	b := w.cur
+	if b.events == 0 && len(b.files) == 0 {
+		return nil
+	}
+	w.cur = newBatch()
+	id := fmt.Sprintf("%s-%06d", w.run, w.seq)
+	w.seq++
+	w.inflight = make(chan error, 1)
+	go func(done chan<- error) { done <- w.commit(id, b) }(w.inflight)
+	return nil
+}
+
+func (w *Writer) wait() error {
+	if w.inflight == nil {
+		return nil
+	}
+	err := <-w.inflight
+	w.inflight = nil
+	return err
+}
+
+// move publishes one staged file.
+type move struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// commit writes batch b as commit id.
+func (w *Writer) commit(id string, b *batch) error {
+	stage := filepath.Join(w.dir, stagingDir, id)
+	var moves []move
+	var seen, kept int64
+	type job struct {
+		part string
+		rows []eventRow
+	}
+	var jobs []job
+	for _, p := range slices.Sorted(mapsKeys(b.parts)) {
+		rows := b.parts[p]
+		seen += int64(len(rows))
+		fresh, err := w.keys.filter(w.db, w.dir, p, rows)
+		if err != nil {
+			return err
+		}
+		kept += int64(len(fresh))
+		if len(fresh) == 0 {
+			continue
+		}
+		jobs = append(jobs, job{p, fresh})
+		rel := filepath.Join(p, partName(id))
+		moves = append(moves, move{filepath.Join(stagingDir, id, rel), rel})
+	}
+	// Partitions are encoded in parallel: compressing the original JSON is
+	// most of the work.
+	errs := make([]error, len(jobs))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			errs[i] = writeEvents(filepath.Join(stage, j.part, partName(id)), j.rows)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if len(b.files) > 0 {
+		files, errRows := manifestRows(b.files)
+		rel := filepath.Join(FilesDir, partName(id))
+		if err := writeParquet(filepath.Join(stagingDir, id, rel), w.dir, files); err != nil {
+			return err
+		}
+		moves = append(moves, move{filepath.Join(stagingDir, id, rel), rel})
+		if len(errRows) > 0 {
+			rel := filepath.Join(ErrorsDir, partName(id))
+			if err := writeParquet(filepath.Join(stagingDir, id, rel), w.dir, errRows); err != nil {
+				return err
+			}
+			moves = append(moves, move{filepath.Join(stagingDir, id, rel), rel})
+		}
+	}
+	// The commit file is the commit point: once it exists, the moves happen
+	// (now, or in the next run's recovery).
+	if err := writeCommitFile(w.dir, id, moves); err != nil {
+		return err
+	}
+	if err := w.rollForward(id, moves); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.seen += seen
+	w.inserted += kept
+	w.mu.Unlock()
+	return nil
+}
+
+func mapsKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func manifestRows(files []*ingest.File) ([]fileRow, []errorRow) {
+	now := time.Now().UTC()
+	var fr []fileRow
+	var er []errorRow
+	for _, f := range files {
+		fr = append(fr, fileRow{FileID: f.ID, Path: f.Path, Size: f.Size, SHA256: str(f.SHA256), ContentSHA256: str(f.ContentSHA256),
+			Shape: str(f.Shape), Events: f.Events, Status: f.Status, Reason: str(f.Reason), IngestedAt: now})
+		for _, e := range f.Errors {
+			er = append(er, errorRow{FileID: e.FileID, Path: e.Path, RecordIndex: knownOrNull(e.RecordIndex),
+				ByteOffset: knownOrNull(e.ByteOffset), Severity: e.Severity, Message: e.Message})
+		}
+	}
+	return fr, er
+}
+
+// writeEvents writes one partition's rows of a commit, ordered by time so
+// readers can skip pages and row groups by their event_time statistics.
+func writeEvents(path string, rows []eventRow) error {
+	slices.SortStableFunc(rows, func(a, b eventRow) int {
+		switch {
+		case a.EventTime == nil || b.EventTime == nil:
+			return cmp.Compare(boolInt(a.EventTime != nil), boolInt(b.EventTime != nil))
+		}
+		return a.EventTime.Compare(*b.EventTime)
+	})
+	return writeParquet(path, "", rows)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Page and row group sizes. A part file holds one partition's share of a
+// commit (at most commitEvents rows), so it is one row group: readers plan
+// their work by row group, and one per file keeps the footer small. 1 MiB
+// pages are what Spark and Trino read best, and small enough that a reader
+// filtering on event_time skips most of a file by page statistics.
+var writerOptions = []parquet.WriterOption{
+	parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault}),
+	parquet.PageBufferSize(1 << 20),
+	parquet.MaxRowsPerRowGroup(1 << 20),
+	parquet.CreatedBy("trailsift", "", ""),
+}
+
+// writeParquet writes rows to path (relative to base when base is set),
+// creating its directory, and syncs it so the later rename publishes a
+// whole file.
+func writeParquet[T any](path, base string, rows []T) error {
+	if base != "" {
+		path = filepath.Join(base, path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	pw := parquet.NewGenericWriter[T](f, writerOptions...)
+	if _, err := pw.Write(rows); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := pw.Close(); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func writeCommitFile(dir, id string, moves []move) error {
+	data, err := json.Marshal(moves)
+	if err != nil {
+		return err
+	}
+	cdir := filepath.Join(dir, commitsDir)
+	if err := os.MkdirAll(cdir, 0o755); err != nil {
+		return err
+	}
+	tmp := filepath.Join(cdir, "."+id+".tmp")
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(cdir, id+".json"))
+}
+
+// rollForward makes the moves of a commit; it is idempotent, so recovery
+// can repeat it after a crash part-way.
+func (w *Writer) rollForward(id string, moves []move) error {
+	for _, m := range moves {
+		from, to := filepath.Join(w.dir, m.From), filepath.Join(w.dir, m.To)
+		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+			return err
+		}
+		if err := os.Rename(from, to); err != nil {
+			if _, statErr := os.Stat(to); errors.Is(err, os.ErrNotExist) && statErr == nil {
+				continue // moved before a crash
+			}
+			return fmt.Errorf("publish %s: %w", m.To, err)
+		}
+	}
+	if err := os.Remove(filepath.Join(w.dir, commitsDir, id+".json")); err != nil {
+		return err
+	}
+	return os.RemoveAll(filepath.Join(w.dir, stagingDir, id))
+}
+
+// recover finishes the commits a killed run had made and drops what it had
+// only staged.
+func (w *Writer) recover() error {
+	commits, _ := filepath.Glob(filepath.Join(w.dir, commitsDir, "*.json"))
+	for _, c := range commits {
+		data, err := os.ReadFile(c)
+		if err != nil {
+			return err
+		}
+		var moves []move
+		if err := json.Unmarshal(data, &moves); err != nil {
+			return fmt.Errorf("dataset %s: unreadable commit file %s: %w", w.dir, c, err)
+		}
+		for _, m := range moves {
+			if !local(m.From) || !local(m.To) {
+				return fmt.Errorf("dataset %s: commit file %s names a path outside the dataset", w.dir, c)
+			}
+		}
+		if err := w.rollForward(filepath.Base(c[:len(c)-len(".json")]), moves); err != nil {
+			return err
+		}
+	}
+	return os.RemoveAll(filepath.Join(w.dir, stagingDir))
+}
+
+func local(p string) bool { return filepath.IsLocal(p) }

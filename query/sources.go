@@ -1,0 +1,55 @@
+package query
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"strings"
+
+	"github.com/duckdb/duckdb-go/v2"
+)
+
+// OpenSources opens a store whose tables live elsewhere, a Parquet dataset
+// say: sources maps a stored table (event_rows, files, ingest_errors) to a
+// SELECT that reads it, and every view of the schema is built on top, so
+// all commands and users' SQL run unchanged. Tables without a source are
+// empty. The store lives in memory; nothing is written anywhere.
+func OpenSources(ctx context.Context, name string, sources map[string]string) (*Store, error) {
+	connector, err := duckdb.NewConnector("", func(execer driver.ExecerContext) error {
+		_, err := execer.ExecContext(context.Background(), "SET TimeZone = 'UTC'", nil)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", name, err)
+	}
+	db := sql.OpenDB(connector)
+	stmts := []string{"SET memory_limit = '400MB'", "SET preserve_insertion_order = false"}
+	for _, t := range Tables {
+		if src := sources[t.Name]; src != "" {
+			stmts = append(stmts, fmt.Sprintf("CREATE VIEW %s AS\n%s", t.Name, src))
+		} else {
+			stmts = append(stmts, createTableSQL(t, false))
+		}
+	}
+	for _, v := range Views {
+		stmts = append(stmts, createViewSQL(v))
+	}
+	for _, q := range stmts {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open %s: %w", name, err)
+		}
+	}
+	return &Store{DB: db, Path: name, ReadOnly: true}, nil
+}
+
+// ColumnList is the comma-separated names of cols, for a SELECT that reads
+// a table's columns in their documented order.
+func ColumnList(cols []Column) string {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.Name
+	}
+	return strings.Join(names, ", ")
+}
