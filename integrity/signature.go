@@ -162,3 +162,15 @@ func Sign(key *rsa.PrivateKey, d *Digest, contentHash string) (string, error) {
 	}
 	return hex.EncodeToString(sig), nil
 }
+
+// SignDigest signs an uncompressed digest file as CloudTrail does and
+// returns the hex signature (for tests and the bundled samples, which are
+// signed with a test key).
+func SignDigest(key *rsa.PrivateKey, content []byte) (string, error) {
+	d, err := parseDigest(content)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(content)
+	return Sign(key, d, hex.EncodeToString(sum[:]))
+}
