@@ -138,6 +138,7 @@ Start with: trailsift analyze EVIDENCE... --out CASE_FOLDER` + "\n" + exitStatus
 	root.AddCommand(newRulesCommand(io))
 	root.AddCommand(newQueryCommand(io))
 	root.AddCommand(newVerifyCommand(io))
+	root.AddCommand(newCoverageCommand(io))
 	root.AddCommand(newSchemaCommand(io))
 	root.AddCommand(newSamplesCommand(io))
 	return root
