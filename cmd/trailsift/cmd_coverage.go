@@ -139,14 +139,15 @@ func writeCoverageTable(w io.Writer, r *integrity.CoverageReport) error {
 	return tt.Close(w)
 }
 
-// shortDur prints 1h, 1h40m, 25m.
+// shortDur prints 1h, 1h40m, 25m, 26h.
 func shortDur(d time.Duration) string {
-	s := d.Round(time.Minute).String()
-	if len(s) > 2 && s[len(s)-2:] == "0s" {
-		s = s[:len(s)-2]
+	d = d.Round(time.Minute)
+	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+	switch {
+	case h == 0:
+		return fmt.Sprintf("%dm", m)
+	case m == 0:
+		return fmt.Sprintf("%dh", h)
 	}
-	if len(s) > 2 && s[len(s)-2:] == "0m" && s != "0m" {
-		s = s[:len(s)-2]
-	}
-	return s
+	return fmt.Sprintf("%dh%dm", h, m)
 }
