@@ -27,6 +27,7 @@ const (
 	exitUsage       = 2   // the command line or an input path is wrong
 	exitPartial     = 3   // some inputs failed; the rest were loaded
 	exitFindings    = 4   // detections at or above --fail-on fired
+	exitIntegrity   = 5   // verify or coverage found evidence tampered with or missing
 	exitInterrupted = 130 // Ctrl-C; committed work is kept
 )
 
@@ -37,6 +38,8 @@ Exit status:
   2    usage error (bad flag, missing input path, SQL that DuckDB rejects or that would write)
   3    some inputs failed to load; the rest were loaded (see ingest_errors)
   4    findings at or above --fail-on fired (detect, analyze)
+  5    evidence integrity failed: log or digest files missing, modified or forged
+       (verify), or trail tampering events found (coverage)
   130  interrupted; everything committed is kept, run the same command again to finish`
 
 // streams are where a command reads and writes; packages never touch
@@ -135,6 +138,8 @@ Start with: trailsift analyze EVIDENCE... --out CASE_FOLDER` + "\n" + exitStatus
 	root.AddCommand(newRulesCommand(io))
 	root.AddCommand(newQueryCommand(io))
 	root.AddCommand(newExportCommand(io))
+	root.AddCommand(newVerifyCommand(io))
+	root.AddCommand(newCoverageCommand(io))
 	root.AddCommand(newSchemaCommand(io))
 	root.AddCommand(newSamplesCommand(io))
 	return root

@@ -10,9 +10,14 @@ package main
 import (
 	"archive/zip"
 	"bytes"
+	"crypto/md5"
+	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"log"
@@ -25,6 +30,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/trailsift/trailsift/integrity"
 	"github.com/trailsift/trailsift/samples/internal/ct"
 )
 
@@ -506,54 +512,121 @@ func (b *builder) s3Files() []logFile {
 	return out
 }
 
-func digest(files []logFile, r *rand.Rand) (string, []byte) {
-	end := at("12:00:00")
-	start := end.Add(-time.Hour)
-	var lf []map[string]string
-	var oldest, newest time.Time
+// namedFile is a file of the zip.
+type namedFile struct {
+	name string
+	body []byte
+}
+
+// deletedLog is the log file the samples' story removes from the export: a
+// digest lists it, the zip does not hold it, and trailsift verify reports it.
+// Its events happen right after root's console sign-in.
+func deletedLog() logFile {
+	del := at("11:25:00")
+	first, last := at("11:20:31"), at("11:24:12")
+	name := fmt.Sprintf("AWSLogs/%s/CloudTrail/us-east-1/%s/%s_CloudTrail_us-east-1_%s_Qm7ZfX2pLk9TnR4s.json.gz",
+		acct1, del.Format("2006/01/02"), acct1, del.Format("20060102T1504Z"))
+	content := []byte(`{"Records":[{"eventVersion":"1.09","eventTime":"` + ct.FormatTime(first) + `","eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey","awsRegion":"us-east-1","recipientAccountId":"` + acct1 + `"},` +
+		`{"eventVersion":"1.09","eventTime":"` + ct.FormatTime(last) + `","eventSource":"iam.amazonaws.com","eventName":"AttachUserPolicy","awsRegion":"us-east-1","recipientAccountId":"` + acct1 + `"}]}`)
+	return logFile{path: name, account: acct1, region: "us-east-1", delivered: del, content: content, oldest: first, newest: last}
+}
+
+// digests writes, for every account and region, the hourly chain of digest
+// files CloudTrail delivers with log file validation on (layout and fields:
+// "CloudTrail digest file structure" in the CloudTrail user guide), signed
+// with the TEST key in testkey.go. r is drawn from exactly as the single
+// made-up digest of earlier versions did, so the other samples stay
+// byte-for-byte the same.
+func digests(files []logFile, r *rand.Rand) []namedFile {
+	_, _, _ = ct.Hex(r, 32), ct.Hex(r, 64), ct.Hex(r, 512)
+	key := testKey()
+	fp := md5.Sum(x509.MarshalPKCS1PublicKey(&key.PublicKey))
+	all := append(append([]logFile(nil), files...), deletedLog())
+	type scope struct{ account, region string }
+	var scopes []scope
+	seen := map[scope]bool{}
 	for _, f := range files {
-		if f.account != acct1 || f.region != "us-east-1" || !f.delivered.After(start) || f.delivered.After(end) {
-			continue
-		}
-		h := sha256.Sum256(f.content)
-		lf = append(lf, map[string]string{
-			"s3Bucket": logBucket, "s3Object": f.path, "hashValue": hex.EncodeToString(h[:]), "hashAlgorithm": "SHA-256",
-			"newestEventTime": ct.FormatTime(f.newest), "oldestEventTime": ct.FormatTime(f.oldest),
-		})
-		if oldest.IsZero() || f.oldest.Before(oldest) {
-			oldest = f.oldest
-		}
-		if f.newest.After(newest) {
-			newest = f.newest
+		if s := (scope{f.account, f.region}); !seen[s] {
+			seen[s] = true
+			scopes = append(scopes, s)
 		}
 	}
-	obj := func(t time.Time) string {
-		return fmt.Sprintf("AWSLogs/%s/CloudTrail-Digest/us-east-1/%s/%s_CloudTrail-Digest_us-east-1_%s_us-east-1_%s.json.gz",
-			acct1, t.Format("2006/01/02"), acct1, trailName, t.Format("20060102T150405Z"))
+	var out []namedFile
+	for _, sc := range scopes {
+		obj := func(t time.Time) string {
+			return fmt.Sprintf("AWSLogs/%s/CloudTrail-Digest/%s/%s/%s_CloudTrail-Digest_%s_%s_us-east-1_%s.json.gz",
+				sc.account, sc.region, t.Format("2006/01/02"), sc.account, sc.region, trailName, t.Format("20060102T150405Z"))
+		}
+		var prevObj, prevHash, prevSig string
+		for end := at("09:00:00"); !end.After(at("17:00:00")); end = end.Add(time.Hour) {
+			start := end.Add(-time.Hour)
+			var lf [][]byte
+			var oldest, newest time.Time
+			for _, f := range all {
+				if f.account != sc.account || f.region != sc.region || !f.delivered.After(start) || f.delivered.After(end) {
+					continue
+				}
+				h := sha256.Sum256(f.content)
+				lf = append(lf, ct.NewObj(512).Str("s3Bucket", logBucket).Str("s3Object", f.path).
+					Str("hashValue", hex.EncodeToString(h[:])).Str("hashAlgorithm", "SHA-256").
+					Str("newestEventTime", ct.FormatTime(f.newest)).Str("oldestEventTime", ct.FormatTime(f.oldest)).Bytes())
+				if oldest.IsZero() || f.oldest.Before(oldest) {
+					oldest = f.oldest
+				}
+				if f.newest.After(newest) {
+					newest = f.newest
+				}
+			}
+			o := ct.NewObj(4096).
+				Str("awsAccountId", sc.account).
+				Str("digestStartTime", ct.FormatTime(start)).
+				Str("digestEndTime", ct.FormatTime(end)).
+				Str("digestS3Bucket", logBucket).
+				Str("digestS3Object", obj(end)).
+				Str("digestPublicKeyFingerprint", hex.EncodeToString(fp[:])).
+				Str("digestSignatureAlgorithm", "SHA256withRSA")
+			if len(lf) > 0 {
+				o.Str("newestEventTime", ct.FormatTime(newest)).Str("oldestEventTime", ct.FormatTime(oldest))
+			} else {
+				o.Null("newestEventTime").Null("oldestEventTime")
+			}
+			if prevObj == "" {
+				o.Null("previousDigestS3Bucket").Null("previousDigestS3Object").Null("previousDigestHashValue").
+					Null("previousDigestHashAlgorithm").Null("previousDigestSignature")
+			} else {
+				o.Str("previousDigestS3Bucket", logBucket).Str("previousDigestS3Object", prevObj).
+					Str("previousDigestHashValue", prevHash).Str("previousDigestHashAlgorithm", "SHA-256").
+					Str("previousDigestSignature", prevSig)
+			}
+			o.Raw("logFiles", ct.Arr(lf...))
+			body := o.Bytes()
+			sig, err := integrity.SignDigest(key, body)
+			must(err)
+			sum := sha256.Sum256(body)
+			prevObj, prevHash, prevSig = obj(end), hex.EncodeToString(sum[:]), sig
+			out = append(out, namedFile{obj(end), body})
+		}
 	}
-	o := ct.NewObj(4096).
-		Str("awsAccountId", acct1).
-		Str("digestStartTime", ct.FormatTime(start)).
-		Str("digestEndTime", ct.FormatTime(end)).
-		Str("digestS3Bucket", logBucket).
-		Str("digestS3Object", obj(end)).
-		Str("digestPublicKeyFingerprint", ct.Hex(r, 32)).
-		Str("digestSignatureAlgorithm", "SHA256withRSA").
-		Str("newestEventTime", ct.FormatTime(newest)).
-		Str("oldestEventTime", ct.FormatTime(oldest)).
-		Str("previousDigestS3Bucket", logBucket).
-		Str("previousDigestS3Object", obj(start)).
-		Str("previousDigestHashValue", ct.Hex(r, 64)).
-		Str("previousDigestHashAlgorithm", "SHA-256").
-		Str("previousDigestSignature", ct.Hex(r, 512))
-	var arr [][]byte
-	for _, m := range lf {
-		arr = append(arr, ct.NewObj(512).Str("s3Bucket", m["s3Bucket"]).Str("s3Object", m["s3Object"]).
-			Str("hashValue", m["hashValue"]).Str("hashAlgorithm", m["hashAlgorithm"]).
-			Str("newestEventTime", m["newestEventTime"]).Str("oldestEventTime", m["oldestEventTime"]).Bytes())
-	}
-	o.Raw("logFiles", ct.Arr(arr...))
-	return obj(end), o.Bytes()
+	return out
+}
+
+func testKey() *rsa.PrivateKey {
+	blk, _ := pem.Decode([]byte(testKeyPEM))
+	key, err := x509.ParsePKCS1PrivateKey(blk.Bytes)
+	must(err)
+	return key
+}
+
+// publicKeys is the test key as `aws cloudtrail list-public-keys` prints it.
+func publicKeys() []byte {
+	key := testKey()
+	der := x509.MarshalPKCS1PublicKey(&key.PublicKey)
+	fp := md5.Sum(der)
+	entry := ct.NewObj(1024).Float("ValidityStartTime", float64(at("00:00:00").Unix())).
+		Float("ValidityEndTime", float64(at("00:00:00").AddDate(0, 0, 30).Unix())).
+		Str("Value", base64.StdEncoding.EncodeToString(der)).
+		Str("Fingerprint", hex.EncodeToString(fp[:])).Bytes()
+	return append(indent(ct.NewObj(2048).Raw("PublicKeyList", ct.Arr(entry)).Bytes(), ""), '\n')
 }
 
 // dsStore is the start of a macOS Finder .DS_Store file (a "Bud1" buddy
@@ -564,7 +637,7 @@ func dsStore() []byte {
 	return b
 }
 
-func writeZip(path string, files []logFile, digestName string, digestBody []byte) error {
+func writeZip(path string, files []logFile, digests []namedFile) error {
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	mod := time.Date(2024, 3, 6, 9, 14, 0, 0, time.UTC)
@@ -602,8 +675,10 @@ func writeZip(path string, files []logFile, digestName string, digestBody []byte
 			return err
 		}
 	}
-	if err := add(digestName, gz(digestBody), zip.Store); err != nil {
-		return err
+	for _, d := range digests {
+		if err := add(d.name, gz(d.body), zip.Store); err != nil {
+			return err
+		}
 	}
 	if err := zw.Close(); err != nil {
 		return err
@@ -692,8 +767,8 @@ func main() {
 	b.backgrounds()
 
 	files := b.s3Files()
-	digestName, digestBody := digest(files, b.r)
-	must(writeZip(filepath.Join(*dir, "s3-export.zip"), files, digestName, digestBody))
+	must(writeZip(filepath.Join(*dir, "s3-export.zip"), files, digests(files, b.r)))
+	must(os.WriteFile(filepath.Join(*dir, "public-keys.json"), publicKeys(), 0o644))
 
 	must(os.WriteFile(filepath.Join(*dir, "event-history.json"), append(indent(records(b.in(shHistory)), ""), '\n'), 0o644))
 	token := "eyJOZXh0VG9rZW4iOiBudWxsLCAiYm90b190cnVuY2F0ZV9hbW91bnQiOiAxMH0=" // opaque

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/trailsift/trailsift/integrity"
+	"github.com/trailsift/trailsift/reports"
+)
+
+type coverageOptions struct {
+	source storeSource
+	gap    time.Duration
+	format string
+}
+
+func (o *coverageOptions) AddFlags(f *pflag.FlagSet) {
+	o.source.AddFlags(f)
+	f.DurationVar(&o.gap, "delivery-gap", time.Hour, "report gaps between log file deliveries longer than this")
+	f.StringVar(&o.format, "format", "table", "table or json")
+}
+
+func newCoverageCommand(io *streams) *cobra.Command {
+	o := &coverageOptions{}
+	cmd := &cobra.Command{
+		Use:   "coverage [flags]",
+		Short: "Show coverage gaps and trail tampering per account and region",
+		Long: `Show, per account and region in a case database, what the logs do not cover:
+
+  silent hours    whole hours without any event between the first and the last
+                  event (consecutive hours merged into one range)
+  delivery gaps   gaps between S3 log file deliveries (from the time stamp in
+                  each log file's name) longer than --delivery-gap
+  tampering       StopLogging, DeleteTrail, UpdateTrail, DeleteEventDataStore,
+                  StopEventDataStoreIngestion, and PutEventSelectors that narrow
+                  what is logged (ReadOnly/WriteOnly, management events off or
+                  excluded, advanced selectors that exclude events), with who,
+                  when and from where; failed attempts are listed too
+
+Quiet accounts have natural silent hours and delivery gaps (CloudTrail writes a
+log file about every 5 minutes only while there is activity): read them next to
+the tampering events. To check that the log files themselves are complete and
+unchanged, run trailsift verify on the evidence.` + "\n" + exitStatusHelp,
+		Example: `  trailsift coverage --db case.duckdb
+  trailsift coverage --db case.duckdb --delivery-gap 3h
+  trailsift coverage --db case.duckdb --format json | jq '.tampering'`,
+		Args: positionalArgs(cobra.NoArgs),
+		PreRunE: func(cmd *cobra.Command, args []string) error {
+			if o.format != "table" && o.format != "json" {
+				return &usageError{fmt.Sprintf("unknown --format %q: use table or json", o.format)}
+			}
+			if o.gap <= 0 {
+				return &usageError{"--delivery-gap must be positive"}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := o.source.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			rep, err := integrity.Coverage(cmd.Context(), store.DB, integrity.CoverageOptions{DeliveryGap: o.gap})
+			if err != nil {
+				return err
+			}
+			if o.format == "json" {
+				enc := json.NewEncoder(io.Out)
+				enc.SetIndent("", "  ")
+				err = enc.Encode(rep)
+			} else {
+				err = writeCoverageTable(io.Out, rep)
+			}
+			if err != nil {
+				return err
+			}
+			if rep.Tampered() {
+				return &exitCodeError{code: exitIntegrity, err: fmt.Errorf("trail tampering: %d events", len(rep.Tampering))}
+			}
+			return nil
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func writeCoverageTable(w io.Writer, r *integrity.CoverageReport) error {
+	t := reports.NewTable([]string{"account", "region", "events", "first event", "last event", "silent hours", "log files", "delivery gaps >" + shortDur(r.DeliveryGap)}, 0)
+	for _, s := range r.Scopes {
+		silent := 0 * time.Hour
+		for _, g := range s.SilentHours {
+			silent += g.Duration()
+		}
+		if err := t.Add(w, []string{s.Account, s.Region, fmt.Sprint(s.Events), tsZ(s.FirstEvent), tsZ(s.LastEvent),
+			fmt.Sprintf("%d in %d ranges", int(silent.Hours()), len(s.SilentHours)), fmt.Sprint(s.LogFiles), fmt.Sprint(len(s.DeliveryGaps))}); err != nil {
+			return err
+		}
+	}
+	if err := t.Close(w); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	gt := reports.NewTable([]string{"account", "region", "kind", "from", "to", "length"}, 0)
+	n := 0
+	for _, s := range r.Scopes {
+		for _, kind := range []struct {
+			name   string
+			ranges []integrity.Range
+		}{{"silent", s.SilentHours}, {"delivery gap", s.DeliveryGaps}} {
+			for _, g := range kind.ranges {
+				n++
+				if err := gt.Add(w, []string{s.Account, s.Region, kind.name, tsZ(g.From), tsZ(g.To), shortDur(g.Duration())}); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if n == 0 {
+		fmt.Fprintln(w, "gaps: none")
+	} else if err := gt.Close(w); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	if len(r.Tampering) == 0 {
+		_, err := fmt.Fprintln(w, "tampering: no StopLogging, DeleteTrail, UpdateTrail, narrowing PutEventSelectors or event data store deletion")
+		return err
+	}
+	tt := reports.NewTable([]string{"time", "account", "region", "event", "actor", "source ip", "target", "detail", "event id"}, 0)
+	for _, e := range r.Tampering {
+		if err := tt.Add(w, []string{tsZ(e.Time), e.Account, e.Region, e.EventName, e.Actor, e.SourceIP, e.Target, e.Detail, e.EventID}); err != nil {
+			return err
+		}
+	}
+	return tt.Close(w)
+}
+
+// shortDur prints 1h, 1h40m, 25m, 26h.
+func shortDur(d time.Duration) string {
+	d = d.Round(time.Minute)
+	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+	switch {
+	case h == 0:
+		return fmt.Sprintf("%dm", m)
+	case m == 0:
+		return fmt.Sprintf("%dh", h)
+	}
+	return fmt.Sprintf("%dh%dm", h, m)
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/trailsift/trailsift/integrity"
+	"github.com/trailsift/trailsift/reports"
+)
+
+type verifyOptions struct {
+	publicKeys string
+	format     string
+}
+
+func (o *verifyOptions) AddFlags(f *pflag.FlagSet) {
+	f.StringVar(&o.publicKeys, "public-keys", "", "JSON saved from `aws cloudtrail list-public-keys` (while online) to check digest signatures")
+	f.StringVar(&o.format, "format", "table", "table or json")
+}
+
+func newVerifyCommand(io *streams) *cobra.Command {
+	o := &verifyOptions{}
+	cmd := &cobra.Command{
+		Use:   "verify [flags] EVIDENCE...",
+		Short: "Verify CloudTrail digest files, log file hashes and signatures offline",
+		Long: `Verify the evidence against the CloudTrail digest files delivered with it
+(log file validation), without the AWS API.
+
+Digest files (AWSLogs/<acct>/CloudTrail-Digest/<region>/YYYY/MM/DD/*.json.gz)
+and log files are found by their S3 key in folders and inside zip and tar
+archives. Every log file a digest lists is looked for and its SHA-256 compared
+with the digest's; the chain of digests is followed through
+previousDigestS3Object and previousDigestHashValue. Reported, each with the
+file and the time range: missing and modified log files, log files no digest
+lists, missing and modified digests, breaks in the chain.
+
+With --public-keys, digest signatures are checked (SHA256withRSA over the
+signing string AWS documents). A digest's own signature is S3 object metadata,
+lost when the file is copied out of S3; the next digest carries it, so every
+digest but the newest of each chain is checked. Without keys, the output says
+signatures were not checked. Nothing is written.` + "\n" + exitStatusHelp,
+		Example: `  trailsift verify ./evidence/
+  trailsift verify ./evidence/ incident-bucket.zip --public-keys keys.json
+  aws cloudtrail list-public-keys --start-time 2024-03-01T00:00:00Z > keys.json   # while online, per region
+  trailsift verify samples/s3-export.zip --public-keys samples/public-keys.json --format json`,
+		Args: positionalArgs(cobra.MinimumNArgs(1)),
+		PreRunE: func(cmd *cobra.Command, args []string) error {
+			if o.format != "table" && o.format != "json" {
+				return &usageError{fmt.Sprintf("unknown --format %q: use table or json", o.format)}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runVerify(cmd, o, args, io)
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func runVerify(cmd *cobra.Command, o *verifyOptions, args []string, io *streams) error {
+	var opts integrity.VerifyOptions
+	if o.publicKeys != "" {
+		fh, err := os.Open(o.publicKeys)
+		if err != nil {
+			return &usageError{fmt.Sprintf("--public-keys: %v", err)}
+		}
+		opts.Keys, err = integrity.ReadKeys(fh)
+		fh.Close()
+		if err != nil {
+			return &usageError{fmt.Sprintf("--public-keys %s: %v", o.publicKeys, err)}
+		}
+	}
+	rep, err := integrity.Verify(cmd.Context(), args, opts)
+	var ie *integrity.InputError
+	switch {
+	case errors.As(err, &ie):
+		return &usageError{err.Error()}
+	case errors.Is(err, integrity.ErrNothingFound):
+		return &usageError{fmt.Sprintf("%v in %s", err, strings.Join(args, ", "))}
+	case err != nil:
+		return err
+	}
+	if o.format == "json" {
+		enc := json.NewEncoder(io.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else if err := writeVerifyTable(io.Out, rep); err != nil {
+		return err
+	}
+	if rep.Failed() {
+		fails, _ := rep.Count()
+		return &exitCodeError{code: exitIntegrity, err: fmt.Errorf("integrity check failed: %d problems", fails)}
+	}
+	return nil
+}
+
+func writeVerifyTable(w io.Writer, r *integrity.Report) error {
+	fails, warns := r.Count()
+	fmt.Fprintf(w, "digests:    %d in %d chains\n", r.Digests, len(r.Chains))
+	for _, c := range r.Chains {
+		fmt.Fprintf(w, "  %s %-14s %-20s %s – %s  %d digests\n", c.Account, c.Region, reports.SafeTerminal(c.Trail), tsZ(c.From), tsZ(c.To), c.Digests)
+	}
+	fmt.Fprintf(w, "log files:  %d found, %d listed in digests, %d of them verified\n", r.LogFilesFound, r.LogFilesListed, r.LogFilesVerified)
+	if r.SignaturesChecked {
+		fmt.Fprintf(w, "signatures: %d verified, %d failed, %d not checkable offline (newest digest of each chain)\n",
+			r.SignaturesVerified, r.SignaturesFailed, r.SignaturesUnknown)
+	} else {
+		fmt.Fprintf(w, "signatures: not checked (no --public-keys)\n")
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	for _, f := range r.Findings {
+		when := tsZ(f.From) + " – " + tsZ(f.To)
+		if f.From.Equal(f.To) {
+			when = tsZ(f.From)
+		}
+		fmt.Fprintf(w, "\n%-4s  %s  %s %s  %s\n      %s\n      %s\n", strings.ToUpper(f.Severity), f.Kind, f.Account, f.Region, when,
+			reports.SafeTerminal(f.File), reports.SafeTerminal(f.Detail))
+		if f.Digest != "" {
+			fmt.Fprintf(w, "      digest: %s\n", reports.SafeTerminal(f.Digest))
+		}
+	}
+	if len(r.Findings) > 0 {
+		fmt.Fprintln(w)
+	}
+	result := "OK: every log file listed in a digest is present and unchanged, and the chain is complete"
+	if fails > 0 {
+		result = "FAILED"
+	} else if warns > 0 {
+		result = "OK with warnings: read them"
+	}
+	_, err := fmt.Fprintf(w, "result: %s (%d failures, %d warnings)\n", result, fails, warns)
+	return err
+}
+
+// tsZ formats a UTC time as the other commands do; empty when unknown.
+func tsZ(t time.Time) string {
+	if t.IsZero() {
+		return "?"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}

@@ -1,0 +1,115 @@
+package integrity
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Digest is one parsed CloudTrail digest file. Field names follow the
+// "CloudTrail digest file structure" page of the CloudTrail user guide.
+type Digest struct {
+	AccountID          string    `json:"awsAccountId"`
+	StartTime          string    `json:"digestStartTime"`
+	EndTime            string    `json:"digestEndTime"` // kept verbatim: it is part of the signing string
+	S3Bucket           string    `json:"digestS3Bucket"`
+	S3Object           string    `json:"digestS3Object"`
+	KeyFingerprint     string    `json:"digestPublicKeyFingerprint"`
+	SignatureAlgorithm string    `json:"digestSignatureAlgorithm"`
+	NewestEventTime    *string   `json:"newestEventTime"`
+	OldestEventTime    *string   `json:"oldestEventTime"`
+	PreviousS3Bucket   *string   `json:"previousDigestS3Bucket"`
+	PreviousS3Object   *string   `json:"previousDigestS3Object"`
+	PreviousHashValue  *string   `json:"previousDigestHashValue"`
+	PreviousHashAlgo   *string   `json:"previousDigestHashAlgorithm"`
+	PreviousSignature  *string   `json:"previousDigestSignature"`
+	LogFiles           []LogFile `json:"logFiles"`
+
+	// Filled in by Verify, not read from the JSON.
+	Path        string    `json:"-"` // where it was found (archive!member inside archives)
+	ContentHash string    `json:"-"` // hex SHA-256 of the uncompressed digest file
+	StoredHash  string    `json:"-"` // hex SHA-256 of the bytes as stored (gzip)
+	Start, End  time.Time `json:"-"`
+	Backfill    bool      `json:"-"`
+}
+
+// LogFile is one log file a digest lists: hashValue is the hex SHA-256 of
+// the log file's uncompressed content (user guide, "Custom implementations
+// of CloudTrail log file integrity validation", Validate the log files).
+type LogFile struct {
+	S3Bucket        string `json:"s3Bucket"`
+	S3Object        string `json:"s3Object"`
+	HashValue       string `json:"hashValue"`
+	HashAlgorithm   string `json:"hashAlgorithm"`
+	NewestEventTime string `json:"newestEventTime"`
+	OldestEventTime string `json:"oldestEventTime"`
+}
+
+// digestName matches a digest's S3 key, as given in the user guide:
+// AWSLogs/[o-id/]<acct>/CloudTrail-Digest/<region>/YYYY/MM/DD/
+// <acct>_CloudTrail-Digest_<region>_<trail>_<home-region>_<YYYYMMDDTHHMMSSZ>[_backfill].json.gz
+var digestName = regexp.MustCompile(`(?:^|[/!\\])(AWSLogs/(?:o-[a-z0-9]+/)?(\d{12})/CloudTrail-Digest/([a-z0-9-]+)/\d{4}/\d{2}/\d{2}/(\d{12}_CloudTrail-Digest_[^/]+)_(\d{8}T\d{6}Z)(_backfill)?\.json(?:\.gz)?)$`)
+
+// logName matches a log file's S3 key: AWSLogs/[o-id/]<acct>/CloudTrail/
+// <region>/YYYY/MM/DD/<acct>_CloudTrail_<region>_<YYYYMMDDTHHMMZ>_<unique>.json.gz.
+var logName = regexp.MustCompile(`(?:^|[/!\\])(AWSLogs/(?:o-[a-z0-9]+/)?(\d{12})/CloudTrail/([a-z0-9-]+)/\d{4}/\d{2}/\d{2}/(\d{12}_CloudTrail_[a-z0-9-]+_(\d{8}T\d{4}Z)_[^/]+\.json(?:\.gz)?))$`)
+
+// s3Key returns the part of a path or S3 object name from "AWSLogs/" on:
+// the same file has the same key in S3, in a folder copy and in a zip.
+func s3Key(p string) string {
+	p = strings.ReplaceAll(p, "\\", "/")
+	if i := strings.LastIndex(p, "!"); i >= 0 {
+		p = p[i+1:]
+	}
+	if i := strings.Index(p, "AWSLogs/"); i >= 0 {
+		return p[i:]
+	}
+	return p
+}
+
+func parseDigest(content []byte) (*Digest, error) {
+	var d Digest
+	if err := json.Unmarshal(content, &d); err != nil {
+		return nil, fmt.Errorf("not a digest file: %w", err)
+	}
+	if d.S3Object == "" || d.EndTime == "" || d.StartTime == "" {
+		return nil, fmt.Errorf("not a digest file: digestS3Object, digestStartTime or digestEndTime missing")
+	}
+	var err error
+	if d.Start, err = time.Parse(time.RFC3339, d.StartTime); err != nil {
+		return nil, fmt.Errorf("digestStartTime: %w", err)
+	}
+	if d.End, err = time.Parse(time.RFC3339, d.EndTime); err != nil {
+		return nil, fmt.Errorf("digestEndTime: %w", err)
+	}
+	d.Backfill = strings.HasSuffix(d.S3Object, "_backfill.json.gz")
+	return &d, nil
+}
+
+// chainID names the chain a digest belongs to: its key without the time
+// stamp (account, region, trail and home region).
+func chainID(object string) string {
+	m := digestName.FindStringSubmatch(s3Key(object))
+	if m == nil {
+		return s3Key(object)
+	}
+	return m[2] + "/" + m[3] + "/" + m[4]
+}
+
+// parseTime reads an ISO 8601 time as CloudTrail writes it; zero if absent.
+func parseTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func ptr(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

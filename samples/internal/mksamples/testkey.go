@@ -1,0 +1,32 @@
+package main
+
+// testKeyPEM is the private key the bundled samples' digest files are signed
+// with. It is a TEST key, published on purpose: it proves nothing about real
+// CloudTrail files. Its public half is samples/public-keys.json.
+const testKeyPEM = `-----BEGIN RSA PRIVATE KEY-----
+MIIEowIBAAKCAQEA2Nq2I6KmpT33wOWY5oul6mdT1jJx04JNMkULXhe6G3MbTSaw
+YUV50GFYZ4nKL74jg+zxVsvREB40mAIzecg94Wt9h54OzKbvN7fVeVcdN8fmEFo1
+qn5SC/h8zuIfUYnzsZrdpvuW7A5CRImnIxj1Y7jgvV0ZHLxr9Ln+abJH9VNDIo5z
+xgPxeya7NO/8FmjwseC0SL6Cy4xd6ZgERzkjGGjGWvGc4XRjRzp9ft6qvzhtqDte
+z+w2ifpx9fmTpB/imae+vWt7HD78m1xOPTR0ZlT5bbIz7W97LeyqzPGM7NokCFOc
+1rX3YX5ksGfh9GiiIrwm3N9zG8iF7MA8tmDAiQIDAQABAoIBAC6zm3o9MypvGAZA
+7BbqiEbdDd8Zag4lB78Fw5b2ASycM4sABAhO0Bcif8l8kUCK8FcfFjKdHl8cQjNi
+dfeKOllrrtMgJQvJ/8a+HolNS4uRz2hCJUCch8rwLuDXLet/jC35rjaiBDS+NWNR
+Sd9zJpXdYPknLZtUsOM5kyLsNDcO2+ccY2Gc6+6LMPIHNAZBjmZUtNaPTe3NDSSg
+InDXByefrkVHu+y+PUdul+g+uHx3jZKF6XdcZFzMpRxljQGsDbifuasJDCYmnnDQ
+7ujhyefO1gg/vL/xCEjRxJYICK5eugFtCeZ2pl4sDxsEllOCW/F0XBcBeyQ0CqrS
+8MJEfqkCgYEA8eyLEDJh6V6FBWpoJN2WcSoiKv9JY5q6TmAAPqaS4Bl3AUQz39+u
+9zAdY1vIDSnUtZkYqhAFaYjkTSM8+k6CZv5zYdevTk1uirKvO7JH0lvCipdUQ8BM
+SeW286lJ7kKfM4lon5YXP8UnrnnFuzUANtansBVpn5cDtJDPf5ub9F8CgYEA5XjB
+gLTR7J/SXZT8CCsLgx+l9MlBYiLfbe7/W2TEcYa14UtOGFdhMO4Web7YpJAziy8t
+Oe6grynqQF/EFSidGEUq9kuDPIepukoyiXV4+H6RvyIBtNWkxDPk8H7OIcumtW+E
+mB+1KDJVF6rnV3bzw+xE+Squ2Xk/c4iachBVtBcCgYAPFjhJ50px2kIjZ1JdUjBK
+mF0PH2J9Qq3xq0z4mzy3mv7v5kfx4yovIiIDCzs7jutD8+s019Dulund4Z+w4GqD
+b8TUSjYVhQCqx5/j8idGeBB2wh8wJnLbfObe5STGJgN1nFEY+qwyfuINoGxzU0fT
+I6nLclpm6G0DurAl/hdIswKBgHERQydL8XQKe/kog9byfsWpPniTAeh9DmJ4tNIv
+oKvfmJbeKCjORVF6vxBV/SF4/CzEniBBeGNW39nAVjmmvWFME5MwOgYFQphMHwKk
+I2st0lq/Qt/7tSgH+fKWSLNWSVp1DHx4gya/RjZXO45ZSltre8DaSzVVDPK8iH1T
+lycZAoGBAOG/NI8jJreWddJasuWVh1lx21JpcrDmIloZgcKIWCoLMU5UkTM67MyA
+3T+KwIQ1chRqPPgo/rpIkzr8spNSGcScCPxjv3ijLF2YlQc8HuL3sOXBfFyGreBY
+6bO3wsdapo6fK5J1TUeN3YjWy4fCNjgQ+M0jF+vtVg+qtuO3+T/S
+-----END RSA PRIVATE KEY-----`
