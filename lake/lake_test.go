@@ -2,6 +2,7 @@ package lake
 
 import (
 	"context"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -260,4 +261,34 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+var update = flag.Bool("update", false, "rewrite docs/parquet.md's DDL from the code")
+
+// TestDocsDDL keeps the Athena DDL in docs/parquet.md equal to AthenaDDL,
+// so the documented columns cannot drift from the files written.
+func TestDocsDDL(t *testing.T) {
+	path := filepath.Join("..", "docs", "parquet.md")
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const begin, end = "<!-- athena-ddl:begin -->\n```sql\n", "```\n<!-- athena-ddl:end -->"
+	i, j := strings.Index(string(doc), begin), strings.Index(string(doc), end)
+	if i < 0 || j < i {
+		t.Fatalf("%s has no %q ... %q section", path, begin, end)
+	}
+	want := AthenaDDL("s3://YOUR-BUCKET/lake/")
+	got := string(doc[i+len(begin) : j])
+	if got == want {
+		return
+	}
+	if *update {
+		out := string(doc[:i+len(begin)]) + want + string(doc[j:])
+		if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Errorf("docs/parquet.md DDL is out of date: run go test ./lake -run TestDocsDDL -update")
 }

@@ -133,8 +133,17 @@ func jsonPart(name, key string) Column {
 	v := fmt.Sprintf("coalesce(json_extract(raw, '$.%s'), json_extract(raw, '$.%s'))", key, strings.ToLower(key))
 	expr := fmt.Sprintf("CASE json_type(%[1]s) WHEN 'NULL' THEN NULL WHEN 'VARCHAR' THEN TRY_CAST(json_extract_string(%[1]s, '$') AS JSON) ELSE %[1]s END", v)
 	generated[name] = expr
+	jsonParts = append(jsonParts, JSONPart{name, key})
 	return Column{Name: name, Type: "JSON", Doc: key + " (computed from raw when read; a part given as a JSON string is parsed)"}
 }
+
+// JSONPart is a JSON column of the events view and the key of raw it reads.
+type JSONPart struct{ Name, Key string }
+
+var jsonParts []JSONPart
+
+// JSONParts lists the JSON columns of the events view, in order.
+func JSONParts() []JSONPart { return jsonParts }
 
 // EventsView is the events view: one row per unique CloudTrail event.
 var EventsView = Table{Name: "events", View: true, Doc: "one row per unique CloudTrail event", Columns: EventColumns}
