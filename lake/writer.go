@@ -25,8 +25,8 @@ import (
 // fewer, larger files (better for scanning) at the cost of memory: two
 // batches live at once, one filling while the other is written.
 const (
-	commitEvents = 100_000
-	commitBytes  = 96 << 20
+	commitEvents = 50_000
+	commitBytes  = 48 << 20
 )
 
 // Writer is an ingest.Sink that writes a Parquet dataset. Events are
@@ -296,14 +296,20 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// Page and row group sizes. A part file holds one partition's share of a
-// commit (at most commitEvents rows), so it is one row group: readers plan
-// their work by row group, and one per file keeps the footer small. 1 MiB
-// pages are what Spark and Trino read best, and small enough that a reader
-// filtering on event_time skips most of a file by page statistics.
+// Compression, page and row group sizes. A part file holds one partition's
+// share of a commit (at most commitEvents rows), so it is one row group:
+// readers plan their work by row group, and one per file keeps the footer
+// small. Pages are cut at 8 MiB of values, which only the raw column
+// reaches: the original JSON compresses better in big pages, and the typed
+// columns stay in a page or two each, so a reader filtering on event_time
+// or event_name reads a few small pages per file. On the 100k-event bench
+// corpus, zstd's "better" level with 8 MiB pages made the dataset 12%
+// smaller than the default level with 1 MiB pages (31.4 MB against
+// 35.8 MB) at about the same speed; the "best" level gained 1% more at
+// nearly twice the time.
 var writerOptions = []parquet.WriterOption{
-	parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault}),
-	parquet.PageBufferSize(1 << 20),
+	parquet.Compression(&zstd.Codec{Level: zstd.SpeedBetterCompression}),
+	parquet.PageBufferSize(8 << 20),
 	parquet.MaxRowsPerRowGroup(1 << 20),
 	parquet.CreatedBy("trailsift", "", ""),
 }
