@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/trailsift/trailsift/query"
@@ -41,21 +40,6 @@ type Report struct {
 type FindingReport struct {
 	query.Finding
 	Events []EventRow
-}
-
-// EventRow is one line of a timeline.
-type EventRow struct {
-	Time      time.Time
-	Account   string
-	Region    string
-	Source    string
-	Name      string
-	Actor     string
-	SourceIP  string
-	Outcome   string
-	MFAUsed   string
-	UserAgent string
-	EventID   string
 }
 
 // SigninRow summarises one principal's sign-ins.
@@ -142,65 +126,6 @@ func strings1(ctx context.Context, db *sql.DB, q string) ([]string, error) {
 			return nil, err
 		}
 		out = append(out, s)
-	}
-	return out, rows.Err()
-}
-
-// TimelineFilter selects events for a timeline. Every value is passed to
-// SQL as a parameter.
-type TimelineFilter struct {
-	EventIDs []string
-	Actor    string
-	SourceIP string
-	Since    time.Time
-	Until    time.Time
-}
-
-// Timeline returns matching events in time order, at most limit.
-func Timeline(ctx context.Context, db *sql.DB, f TimelineFilter, limit int) ([]EventRow, error) {
-	var where []string
-	var args []any
-	if len(f.EventIDs) > 0 {
-		where = append(where, "list_contains(?::VARCHAR[], event_id)")
-		args = append(args, f.EventIDs)
-	}
-	if f.Actor != "" {
-		where = append(where, "actor = ?")
-		args = append(args, f.Actor)
-	}
-	if f.SourceIP != "" {
-		where = append(where, "source_ip = ?")
-		args = append(args, f.SourceIP)
-	}
-	if !f.Since.IsZero() {
-		where = append(where, "event_time >= ?")
-		args = append(args, f.Since)
-	}
-	if !f.Until.IsZero() {
-		where = append(where, "event_time < ?")
-		args = append(args, f.Until)
-	}
-	q := `SELECT event_time, account_id, aws_region, event_source, event_name, actor, source_ip, outcome, mfa_used, user_agent, event_id FROM event_rows`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += fmt.Sprintf(" ORDER BY event_time, event_id LIMIT %d", limit)
-	rows, err := db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("timeline: %w", err)
-	}
-	defer rows.Close()
-	var out []EventRow
-	for rows.Next() {
-		var e EventRow
-		var t sql.NullTime
-		var acct, region, src, name, actor, ip, outcome, mfa, ua, id sql.NullString
-		if err := rows.Scan(&t, &acct, &region, &src, &name, &actor, &ip, &outcome, &mfa, &ua, &id); err != nil {
-			return nil, err
-		}
-		e = EventRow{Time: t.Time.UTC(), Account: acct.String, Region: region.String, Source: src.String, Name: name.String,
-			Actor: actor.String, SourceIP: ip.String, Outcome: outcome.String, MFAUsed: mfa.String, UserAgent: ua.String, EventID: id.String}
-		out = append(out, e)
 	}
 	return out, rows.Err()
 }

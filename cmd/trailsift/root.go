@@ -133,6 +133,7 @@ Start with: trailsift analyze EVIDENCE... --out CASE_FOLDER` + "\n" + exitStatus
 	root.AddCommand(newIngestCommand(io))
 	root.AddCommand(newDetectCommand(io))
 	root.AddCommand(newRulesCommand(io))
+	root.AddCommand(newTimelineCommand(io))
 	root.AddCommand(newQueryCommand(io))
 	root.AddCommand(newSchemaCommand(io))
 	root.AddCommand(newSamplesCommand(io))
