@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
 // mdCell makes log text safe in a Markdown table cell: no line breaks, no
@@ -42,12 +43,9 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("## Sign-ins by principal\n\n| actor | kind | account | successes | failures | IAM successes without MFA | source IPs | first | last |\n|---|---|---|---|---|---|---|---|---|\n")
-	for _, s := range r.Signins {
-		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %d | %d | %s | %s |\n", mdCell(s.Actor), s.Kind, mdCell(s.Account), s.Successes, s.Failures, s.NoMFA, s.IPs, formatUTC(s.First), formatUTC(s.Last))
-	}
-	if r.SigninsTotal > int64(len(r.Signins)) {
-		fmt.Fprintf(&b, "\nShowing %d of %d principals.\n", len(r.Signins), r.SigninsTotal)
+	b.WriteString("## Sign-ins by principal\n\n")
+	if err := WriteSignins(&b, r.Signins, r.SigninTotals, FormatMarkdown, time.UTC, 0); err != nil {
+		return err
 	}
 	fmt.Fprintf(&b, "\n## Evidence manifest\n\n%d input files; %d errors recorded in ingest_errors.\n\n| path | size | sha256 | shape | events | status | reason |\n|---|---|---|---|---|---|---|\n", r.ManifestTotal, r.Errors)
 	for _, f := range r.Manifest {

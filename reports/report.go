@@ -30,6 +30,7 @@ type Report struct {
 	BySeverity    map[string]int
 	Signins       []SigninRow
 	SigninsTotal  int64
+	SigninTotals  SigninTotals
 	Hours         []HourBucket
 	Manifest      []FileRow
 	ManifestTotal int64
@@ -40,14 +41,6 @@ type Report struct {
 type FindingReport struct {
 	query.Finding
 	Events []EventRow
-}
-
-// SigninRow summarises one principal's sign-ins.
-type SigninRow struct {
-	Actor, Kind, Account       string
-	Successes, Failures, NoMFA int64
-	IPs, Agents                int64
-	First, Last                time.Time
 }
 
 // HourBucket counts events in one hour; Findings counts findings that
@@ -131,27 +124,10 @@ func strings1(ctx context.Context, db *sql.DB, q string) ([]string, error) {
 }
 
 func (r *Report) loadSignins(ctx context.Context, db *sql.DB) error {
-	db.QueryRowContext(ctx, `SELECT count(DISTINCT (actor, kind, account_id)) FROM signins WHERE step IN ('ConsoleLogin', 'CredentialVerification')`).Scan(&r.SigninsTotal)
-	rows, err := db.QueryContext(ctx, fmt.Sprintf(`SELECT coalesce(actor, '?'), kind, coalesce(account_id, ''),
-  count(*) FILTER (WHERE result = 'Success'), count(*) FILTER (WHERE result = 'Failure'),
-  count(*) FILTER (WHERE result = 'Success' AND step = 'ConsoleLogin' AND coalesce(mfa_used, 'No') <> 'Yes' AND kind = 'iam'),
-  count(DISTINCT source_ip), count(DISTINCT user_agent), min(event_time), max(event_time)
-FROM signins WHERE step IN ('ConsoleLogin', 'CredentialVerification')
-GROUP BY ALL ORDER BY 5 DESC, 6 DESC, 1 LIMIT %d`, maxSigninRows))
-	if err != nil {
-		return fmt.Errorf("sign-in summary: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var s SigninRow
-		var first, last sql.NullTime
-		if err := rows.Scan(&s.Actor, &s.Kind, &s.Account, &s.Successes, &s.Failures, &s.NoMFA, &s.IPs, &s.Agents, &first, &last); err != nil {
-			return err
-		}
-		s.First, s.Last = first.Time.UTC(), last.Time.UTC()
-		r.Signins = append(r.Signins, s)
-	}
-	return rows.Err()
+	var err error
+	r.Signins, r.SigninTotals, err = Signins(ctx, db, SigninFilter{}, maxSigninRows)
+	r.SigninsTotal = r.SigninTotals.Principals
+	return err
 }
 
 // loadHours buckets events per hour (per day when the case spans more than

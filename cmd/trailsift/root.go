@@ -134,6 +134,7 @@ Start with: trailsift analyze EVIDENCE... --out CASE_FOLDER` + "\n" + exitStatus
 	root.AddCommand(newDetectCommand(io))
 	root.AddCommand(newRulesCommand(io))
 	root.AddCommand(newTimelineCommand(io))
+	root.AddCommand(newSigninsCommand(io))
 	root.AddCommand(newQueryCommand(io))
 	root.AddCommand(newSchemaCommand(io))
 	root.AddCommand(newSamplesCommand(io))
