@@ -15,6 +15,8 @@ const (
 	maxEventsPerFinding = 50
 	maxManifestRows     = 2000
 	maxSigninRows       = 200
+	maxDetailedFindings = 100 // with their own timeline; the rest get one line each
+	maxTopIPs           = 10
 )
 
 // Report is everything a case report shows, gathered from a store.
@@ -32,6 +34,7 @@ type Report struct {
 	SigninsTotal  int64
 	SigninTotals  SigninTotals
 	Hours         []HourBucket
+	TopIPs        []IPCount
 	Manifest      []FileRow
 	ManifestTotal int64
 	Errors        int64
@@ -41,6 +44,12 @@ type Report struct {
 type FindingReport struct {
 	query.Finding
 	Events []EventRow
+}
+
+// IPCount counts the events from one source IP and how many failed.
+type IPCount struct {
+	IP               string
+	Events, Failures int64
 }
 
 // HourBucket counts events in one hour; Findings counts findings that
@@ -85,14 +94,18 @@ func Build(ctx context.Context, db *sql.DB, dbName string, findings []query.Find
 	rows.Close()
 	db.QueryRowContext(ctx, `SELECT count(*) FROM ingest_errors WHERE severity = 'error'`).Scan(&r.Errors)
 
-	for _, f := range findings {
+	// Every finding is in the report; the first ones (most severe) also get
+	// their own short timeline.
+	for i, f := range findings {
 		fr := FindingReport{Finding: f}
 		ids := f.EventIDs
 		if len(ids) > maxEventsPerFinding {
 			ids = ids[:maxEventsPerFinding]
 		}
-		if fr.Events, err = Timeline(ctx, db, TimelineFilter{EventIDs: ids}, maxEventsPerFinding); err != nil {
-			return nil, err
+		if i < maxDetailedFindings && len(ids) > 0 {
+			if fr.Events, err = Timeline(ctx, db, TimelineFilter{EventIDs: ids}, maxEventsPerFinding); err != nil {
+				return nil, err
+			}
 		}
 		r.Findings = append(r.Findings, fr)
 		r.BySeverity[string(f.Severity)]++
@@ -101,6 +114,9 @@ func Build(ctx context.Context, db *sql.DB, dbName string, findings []query.Find
 		return nil, err
 	}
 	if err := r.loadHours(ctx, db); err != nil {
+		return nil, err
+	}
+	if err := r.loadTopIPs(ctx, db); err != nil {
 		return nil, err
 	}
 	return r, r.loadManifest(ctx, db)
@@ -142,6 +158,10 @@ func (r *Report) loadHours(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("activity: %w", err)
 	}
 	defer rows.Close()
+	step := time.Hour
+	if unit == "day" {
+		step = 24 * time.Hour
+	}
 	idx := map[time.Time]int{}
 	for rows.Next() {
 		var b HourBucket
@@ -149,6 +169,15 @@ func (r *Report) loadHours(ctx context.Context, db *sql.DB) error {
 			return err
 		}
 		b.Hour = b.Hour.UTC()
+		// Quiet hours are drawn as empty buckets, so the time axis is even.
+		for n := len(r.Hours); n > 0 && len(r.Hours) < 5000; n = len(r.Hours) {
+			next := r.Hours[n-1].Hour.Add(step)
+			if !next.Before(b.Hour) {
+				break
+			}
+			idx[next] = n
+			r.Hours = append(r.Hours, HourBucket{Hour: next})
+		}
 		idx[b.Hour] = len(r.Hours)
 		r.Hours = append(r.Hours, b)
 	}
@@ -178,6 +207,23 @@ FROM files ORDER BY status = 'loaded', path LIMIT %d`, maxManifestRows))
 			return err
 		}
 		r.Manifest = append(r.Manifest, f)
+	}
+	return rows.Err()
+}
+
+func (r *Report) loadTopIPs(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, fmt.Sprintf(`SELECT source_ip, count(*) AS n, count(*) FILTER (WHERE error_code IS NOT NULL OR outcome = 'Failure')
+FROM event_rows WHERE source_ip IS NOT NULL GROUP BY 1 ORDER BY n DESC, 1 LIMIT %d`, maxTopIPs))
+	if err != nil {
+		return fmt.Errorf("top source IPs: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c IPCount
+		if err := rows.Scan(&c.IP, &c.Events, &c.Failures); err != nil {
+			return err
+		}
+		r.TopIPs = append(r.TopIPs, c)
 	}
 	return rows.Err()
 }

@@ -135,6 +135,7 @@ Start with: trailsift analyze EVIDENCE... --out CASE_FOLDER` + "\n" + exitStatus
 	root.AddCommand(newRulesCommand(io))
 	root.AddCommand(newTimelineCommand(io))
 	root.AddCommand(newSigninsCommand(io))
+	root.AddCommand(newReportCommand(io))
 	root.AddCommand(newQueryCommand(io))
 	root.AddCommand(newSchemaCommand(io))
 	root.AddCommand(newSamplesCommand(io))
