@@ -67,7 +67,7 @@ func startBrowser(t *testing.T, path string) *browser {
 	b := &browser{t: t, in: cmdW, msgs: make(chan cdpMessage, 1024)}
 	b.cmd = exec.Command(path, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-extensions",
-		"--disable-default-apps", "--mute-audio", "--hide-scrollbars", "--window-size=1280,2000",
+		"--disable-default-apps", "--disable-dev-shm-usage", "--mute-audio", "--hide-scrollbars", "--window-size=1280,2000",
 		"--user-data-dir="+t.TempDir(), "--remote-debugging-pipe", "about:blank")
 	b.cmd.ExtraFiles = []*os.File{cmdR, outW}
 	b.cmd.Stderr = &b.stderr
