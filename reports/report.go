@@ -95,20 +95,34 @@ func Build(ctx context.Context, db *sql.DB, dbName string, findings []query.Find
 	db.QueryRowContext(ctx, `SELECT count(*) FROM ingest_errors WHERE severity = 'error'`).Scan(&r.Errors)
 
 	// Every finding is in the report; the first ones (most severe) also get
-	// their own short timeline.
+	// their own short timeline, read in one query for all of them.
+	want := map[string][]int{} // event id -> findings showing it
+	ids := []string{}
 	for i, f := range findings {
-		fr := FindingReport{Finding: f}
-		ids := f.EventIDs
-		if len(ids) > maxEventsPerFinding {
-			ids = ids[:maxEventsPerFinding]
-		}
-		if i < maxDetailedFindings && len(ids) > 0 {
-			if fr.Events, err = Timeline(ctx, db, TimelineFilter{EventIDs: ids}, maxEventsPerFinding); err != nil {
-				return nil, err
-			}
-		}
-		r.Findings = append(r.Findings, fr)
+		r.Findings = append(r.Findings, FindingReport{Finding: f})
 		r.BySeverity[string(f.Severity)]++
+		if i >= maxDetailedFindings {
+			continue
+		}
+		for _, id := range f.EventIDs[:min(len(f.EventIDs), maxEventsPerFinding)] {
+			if want[id] == nil {
+				ids = append(ids, id)
+			}
+			want[id] = append(want[id], i)
+		}
+	}
+	if len(ids) > 0 {
+		err := EachEvent(ctx, db, TimelineFilter{EventIDs: ids}, 0, func(e EventRow) error {
+			for _, i := range want[e.EventID] {
+				if fr := &r.Findings[i]; len(fr.Events) < maxEventsPerFinding {
+					fr.Events = append(fr.Events, e)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	if err := r.loadSignins(ctx, db); err != nil {
 		return nil, err

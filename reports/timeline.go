@@ -59,7 +59,8 @@ func (f TimelineFilter) where() (string, []any) {
 		args = append(args, vals...)
 	}
 	if f.EventIDs != nil {
-		add("list_contains(?::VARCHAR[], event_id)", f.EventIDs)
+		// A semi-join, not list_contains: a finding can hold thousands of ids.
+		add("event_id IN (SELECT unnest(?::VARCHAR[]))", f.EventIDs)
 	}
 	if f.Actor != "" {
 		add("(actor = ? OR user_name = ?)", f.Actor, f.Actor)

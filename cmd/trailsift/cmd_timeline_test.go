@@ -141,6 +141,15 @@ func TestTimelineHostile(t *testing.T) {
 	}
 }
 
+// TestTimelineFindingWithoutFindings: a rule that found nothing gives an
+// empty timeline, not every event.
+func TestTimelineFindingWithoutFindings(t *testing.T) {
+	out, stderr, code := run(t, "", "timeline", "--db", hostileCase(t), "--finding", "root-console-login")
+	if code != exitOK || !strings.Contains(out, "(0 events;") || !strings.Contains(stderr, "0 finding(s)") {
+		t.Errorf("exit %d\n%s\n%s", code, out, stderr)
+	}
+}
+
 func TestTimelineUsageErrors(t *testing.T) {
 	db := samplesCase(t)
 	tests := []struct {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,6 +18,8 @@ import (
 // events, default 200k, over 30 days) and reports the HTML's size:
 //
 //	TRAILSIFT_BENCH_EVENTS=1000000 go test ./cmd/trailsift -run XXX -bench Report -benchtime 1x
+//
+// (with TRAILSIFT_BENCH_DIR=DIR the generated store is kept and reused).
 func BenchmarkReport(b *testing.B) {
 	n := 200_000
 	if s := os.Getenv("TRAILSIFT_BENCH_EVENTS"); s != "" {
@@ -26,20 +29,28 @@ func BenchmarkReport(b *testing.B) {
 		}
 		n = v
 	}
-	dir := b.TempDir()
-	corpus := filepath.Join(dir, "corpus")
-	start := time.Now()
-	if _, err := samples.Generate(samples.Options{Out: corpus, Events: n, Accounts: 3, Regions: 4, Days: 30,
-		Start: time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC), Seed: 1}); err != nil {
-		b.Fatal(err)
+	// TRAILSIFT_BENCH_DIR keeps the store between runs (it is reused when
+	// there); by default everything goes to a temporary folder.
+	dir := os.Getenv("TRAILSIFT_BENCH_DIR")
+	if dir == "" {
+		dir = b.TempDir()
 	}
-	db := filepath.Join(dir, "case.duckdb")
+	db := filepath.Join(dir, fmt.Sprintf("report-bench-%d.duckdb", n))
 	var errb strings.Builder
-	if code := Main([]string{"ingest", "-q", "--db", db, filepath.Join(corpus, "AWSLogs")}, nil, io.Discard, &errb); code != exitOK {
-		b.Fatalf("ingest: exit %d %s", code, errb.String())
+	if _, err := os.Stat(db); err != nil {
+		corpus := filepath.Join(b.TempDir(), "corpus")
+		start := time.Now()
+		if _, err := samples.Generate(samples.Options{Out: corpus, Events: n, Accounts: 3, Regions: 4, Days: 30,
+			Start: time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC), Seed: 1}); err != nil {
+			b.Fatal(err)
+		}
+		if code := Main([]string{"ingest", "-q", "--db", db, filepath.Join(corpus, "AWSLogs")}, nil, io.Discard, &errb); code != exitOK {
+			os.Remove(db)
+			b.Fatalf("ingest: exit %d %s", code, errb.String())
+		}
+		b.Logf("%d events generated and ingested in %s", n, time.Since(start).Round(time.Second))
 	}
-	b.Logf("%d events generated and ingested in %s", n, time.Since(start).Round(time.Second))
-	out := filepath.Join(dir, "report.html")
+	out := filepath.Join(b.TempDir(), "report.html")
 	b.ResetTimer()
 	for b.Loop() {
 		errb.Reset()
