@@ -90,8 +90,16 @@ func golden(t *testing.T, name, got string) {
 	}
 }
 
-// stable replaces what changes from run to run (generation time, temp paths).
+var mdEscapedPath = strings.NewReplacer("\\", "\\\\", "_", "\\_", "*", "\\*", "[", "\\[", "]", "\\]", "#", "\\#", "`", "\\`", "|", "\\|")
+
+// stable replaces what changes from run to run (generation time, temp paths)
+// and the checkout's location in the manifest's paths.
 func stable(s, dbPath string) string {
 	s = strings.ReplaceAll(s, dbPath, "CASE.duckdb")
+	if repo, err := filepath.Abs(filepath.Join("..", "..")); err == nil {
+		repo += string(filepath.Separator)
+		s = strings.ReplaceAll(s, repo, "REPO/")
+		s = strings.ReplaceAll(s, mdEscapedPath.Replace(repo), "REPO/") // as the Markdown report writes it
+	}
 	return regexp.MustCompile(`Generated \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ`).ReplaceAllString(s, "Generated TIME")
 }
