@@ -251,7 +251,7 @@ func (e EventRow) Detail() string {
 	if e.MFAUsed != "" {
 		parts = append(parts, "MFA "+e.MFAUsed)
 	}
-	if e.CredentialType != "" && e.Story == "" {
+	if e.CredentialType != "" {
 		parts = append(parts, e.CredentialType)
 	}
 	if e.ErrorCode != "" {

@@ -162,9 +162,9 @@ func (t *TimelineWriter) readable(e EventRow) (cells []string, ok bool) {
 // storyOutcome reads a sign-in story's result from its last step.
 func storyOutcome(story string) string {
 	switch {
-	case strings.HasSuffix(story, "signed in"), strings.HasSuffix(story, " OK") && !strings.Contains(story, "failed"):
+	case strings.HasSuffix(story, "signed in"), strings.HasSuffix(story, " OK"):
 		return "Success"
-	case strings.Contains(story, "failed"):
+	case strings.HasSuffix(story, "failed"):
 		return "Failure"
 	}
 	return ""

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -80,13 +81,25 @@ the identity provider. The database is opened read-only.` + "\n" + exitStatusHel
 			if err != nil {
 				return err
 			}
-			width := 0
-			if fh, ok := io.Out.(*os.File); ok && term.IsTerminal(int(fh.Fd())) {
-				width, _, _ = term.GetSize(int(fh.Fd()))
-			}
-			return reports.WriteSignins(io.Out, rows, total, o.format, o.location, width)
+			out, width := terminalOut(io.Out, o.format)
+			return reports.WriteSignins(out, rows, total, o.format, o.location, width)
 		},
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd
+}
+
+// terminalOut is where a command writes data: when stdout is a terminal,
+// its width (for tables), and CSV made unable to carry control characters
+// to it (JSON lines escape them, tables and Markdown replace them).
+func terminalOut(w io.Writer, format string) (io.Writer, int) {
+	fh, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(fh.Fd())) {
+		return w, 0
+	}
+	width, _, _ := term.GetSize(int(fh.Fd()))
+	if format == "csv" {
+		return reports.TerminalWriter{W: w}, width
+	}
+	return w, width
 }

@@ -3,13 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"golang.org/x/term"
 
 	"github.com/trailsift/trailsift/query"
 	"github.com/trailsift/trailsift/reports"
@@ -182,11 +180,8 @@ func runTimeline(cmd *cobra.Command, o *timelineOptions, io *streams) error {
 		title = append(title, fmt.Sprintf("events of the %d %s finding(s)", len(found), r.ID))
 	}
 	title = append(title, describeFilter(o)...)
-	width := 0
-	if fh, ok := io.Out.(*os.File); ok && term.IsTerminal(int(fh.Fd())) {
-		width, _, _ = term.GetSize(int(fh.Fd()))
-	}
-	tw, err := reports.NewTimelineWriter(io.Out, reports.TimelineOptions{Format: o.format, Location: o.location, MaxWidth: width,
+	out, width := terminalOut(io.Out, o.format)
+	tw, err := reports.NewTimelineWriter(out, reports.TimelineOptions{Format: o.format, Location: o.location, MaxWidth: width,
 		Title: timelineTitle(title)})
 	if err != nil {
 		return err
