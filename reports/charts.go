@@ -9,36 +9,42 @@ import (
 // The charts are inline SVG built here: only numbers, formatted times and
 // escaped text go into them, so log text cannot become markup.
 
-// activityChart draws events per hour as an inline SVG bar chart, with the
-// hours in which findings started marked in red.
+// activityChart draws events per time bucket as an inline SVG bar chart,
+// with a strip below it marking, in red, how many findings started in each
+// bucket.
 func activityChart(hours []HourBucket) template.HTML {
 	if len(hours) == 0 {
 		return template.HTML(`<p class="muted">No events with a time.</p>`)
 	}
-	const width, height, pad = 1100.0, 160.0, 30.0
+	const width, height, pad, strip = 1100.0, 160.0, 30.0, 24.0
 	var max int64 = 1
+	maxF := 1
 	for _, h := range hours {
 		if h.Events > max {
 			max = h.Events
 		}
+		if h.Findings > maxF {
+			maxF = h.Findings
+		}
 	}
 	bw := (width - pad) / float64(len(hours))
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart" id="chart-activity" role="img" aria-label="events per time bucket" width="100%%" viewBox="0 0 %.0f %.0f" xmlns="http://www.w3.org/2000/svg">`, width, height+30)
+	fmt.Fprintf(&b, `<svg class="chart" id="chart-activity" role="img" aria-label="events per time bucket, findings below" width="100%%" viewBox="0 0 %.0f %.0f" xmlns="http://www.w3.org/2000/svg">`, width, height+strip+34)
 	for i, h := range hours {
 		bh := float64(h.Events) / float64(max) * height
 		x := pad + float64(i)*bw
-		color := "#8c959f"
+		fmt.Fprintf(&b, `<rect x="%.2f" y="%.2f" width="%.2f" height="%.2f" fill="#8c959f"><title>%s: %d events, %d findings</title></rect>`,
+			x, height-bh, max64(bw-1, 0.5), bh, formatUTC(h.Hour), h.Events, h.Findings)
 		if h.Findings > 0 {
-			color = "#cf222e"
+			fh := 4 + float64(h.Findings)/float64(maxF)*(strip-6)
+			fmt.Fprintf(&b, `<rect class="finding-mark" x="%.2f" y="%.2f" width="%.2f" height="%.2f" fill="#cf222e"><title>%s: %d findings started</title></rect>`,
+				x, height+4, max64(bw-1, 2), fh, formatUTC(h.Hour), h.Findings)
 		}
-		fmt.Fprintf(&b, `<rect x="%.2f" y="%.2f" width="%.2f" height="%.2f" fill="%s"><title>%s: %d events, %d findings</title></rect>`,
-			x, height-bh, max64(bw-1, 0.5), bh, color, formatUTC(h.Hour), h.Events, h.Findings)
 	}
-	fmt.Fprintf(&b, `<text x="0" y="10">%d</text><text x="0" y="%.0f">0</text>`, max, height)
-	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f">%s</text>`, pad, height+20, formatUTC(hours[0].Hour))
-	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="end">%s</text>`, width, height+20, formatUTC(hours[len(hours)-1].Hour))
-	b.WriteString(`</svg><div class="muted">Events per bucket; red bars hold the start of a finding.</div>`)
+	fmt.Fprintf(&b, `<text x="0" y="10">%d</text><text x="0" y="%.0f">0</text><text x="0" y="%.0f" style="fill:#cf222e">findings</text>`, max, height, height+16)
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f">%s</text>`, pad, height+strip+24, formatUTC(hours[0].Hour))
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="end">%s</text>`, width, height+strip+24, formatUTC(hours[len(hours)-1].Hour))
+	b.WriteString(`</svg><div class="muted">Events per bucket; the red marks below count the findings that started in it (hover for numbers).</div>`)
 	return template.HTML(b.String())
 }
 
