@@ -34,6 +34,9 @@ type EventRow struct {
 	AuthWorkflowID string
 	Story          string
 	Steps          int64
+	// RequestParameters is the event's requestParameters as compact JSON
+	// text, when the filter asked for it.
+	RequestParameters string
 }
 
 // TimelineFilter selects events for a timeline. Empty fields do not
@@ -49,6 +52,10 @@ type TimelineFilter struct {
 	ErrorsOnly bool      // only events with an errorCode or a failed sign-in
 	Since      time.Time // at or after
 	Until      time.Time // before
+
+	// WithRequestParameters also reads each event's requestParameters
+	// (parsed from the stored JSON, so slower on big timelines).
+	WithRequestParameters bool
 }
 
 func (f TimelineFilter) where() (string, []any) {
@@ -119,11 +126,15 @@ const signinStories = `stories AS (
 // most limit (0: no limit), streaming: rows are never all in memory.
 func EachEvent(ctx context.Context, db *sql.DB, f TimelineFilter, limit int, fn func(EventRow) error) error {
 	where, args := f.where()
+	from, params := "event_rows", "NULL"
+	if f.WithRequestParameters {
+		from, params = "events", "request_parameters::VARCHAR"
+	}
 	q := `WITH ` + signinStories + `
 SELECT event_time, account_id, aws_region, event_source, event_name, event_type, actor, user_type, user_name, user_arn,
   source_ip, user_agent, outcome, error_code, error_message, mfa_used, credential_type, event_id,
-  auth_workflow_id, s.story, s.steps
-FROM event_rows LEFT JOIN stories s ON s.wf = event_rows.auth_workflow_id` + where + `
+  auth_workflow_id, s.story, ` + params + `, s.steps
+FROM ` + from + ` LEFT JOIN stories s ON s.wf = ` + from + `.auth_workflow_id` + where + `
 ORDER BY event_time NULLS LAST, event_id, event_key`
 	if limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", limit)
@@ -135,7 +146,7 @@ ORDER BY event_time NULLS LAST, event_id, event_key`
 	defer rows.Close()
 	for rows.Next() {
 		var t sql.NullTime
-		var s [19]sql.NullString
+		var s [20]sql.NullString
 		var steps sql.NullInt64
 		ptrs := []any{&t}
 		for i := range s {
@@ -149,7 +160,7 @@ ORDER BY event_time NULLS LAST, event_id, event_key`
 			Actor: s[5].String, UserType: s[6].String, UserName: s[7].String, UserARN: s[8].String, SourceIP: s[9].String,
 			UserAgent: s[10].String, Outcome: s[11].String, ErrorCode: s[12].String, ErrorMessage: s[13].String,
 			MFAUsed: s[14].String, CredentialType: s[15].String, EventID: s[16].String, AuthWorkflowID: s[17].String,
-			Story: s[18].String, Steps: steps.Int64}
+			Story: s[18].String, RequestParameters: s[19].String, Steps: steps.Int64}
 		if t.Valid {
 			e.Time = t.Time.UTC()
 		}

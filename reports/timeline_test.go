@@ -36,10 +36,10 @@ func ExampleTimelineWriter() {
 	// 2024-03-05 13:41:09  111111111111  us-east-1  bob@example.com     Identity Center sign-in (2 steps)  203.0.113.66  Failure  workflow 0850e394…: password OK → TOTP failed  Mozilla/5.0  e1
 	// 2024-03-05 14:00:00  111111111111  us-east-1  =cmd|' /C calc'!A0  iam:CreateUser                     203.0.113.66  Failure  error AccessDenied                             Mozilla/5.0  e3
 	// (3 events, 1 Identity Center sign-in step shown in their sign-in's row; times in UTC)
-	// message,datetime,timestamp_desc,event_id,event_name,event_source,event_type,actor,user_type,user_name,user_arn,account_id,region,source_ip,user_agent,outcome,error_code,error_message,mfa_used,credential_type,auth_workflow_id,story
-	// "bob@example.com CredentialChallenge (signin) from 203.0.113.66: Success, PASSWORD, sign-in: password OK → TOTP failed",2024-03-05T13:41:09Z,Event Time,e1,CredentialChallenge,signin.amazonaws.com,,bob@example.com,,,,111111111111,us-east-1,203.0.113.66,Mozilla/5.0,Success,,,,PASSWORD,0850e394-1f26,password OK → TOTP failed
-	// "bob@example.com CredentialVerification (signin) from 203.0.113.66: Failure, TOTP, sign-in: password OK → TOTP failed",2024-03-05T13:41:36Z,Event Time,e2,CredentialVerification,signin.amazonaws.com,,bob@example.com,,,,111111111111,us-east-1,203.0.113.66,Mozilla/5.0,Failure,,,,TOTP,0850e394-1f26,password OK → TOTP failed
-	// '=cmd|' /C calc'!A0 CreateUser (iam) from 203.0.113.66: error AccessDenied,2024-03-05T14:00:00Z,Event Time,e3,CreateUser,iam.amazonaws.com,,'=cmd|' /C calc'!A0,,,,111111111111,us-east-1,203.0.113.66,Mozilla/5.0,,AccessDenied,,,,,
+	// message,datetime,timestamp_desc,event_id,event_name,event_source,event_type,actor,user_type,user_name,user_arn,account_id,region,source_ip,user_agent,outcome,error_code,error_message,mfa_used,credential_type,auth_workflow_id,story,request_parameters
+	// "bob@example.com CredentialChallenge (signin) from 203.0.113.66: Success, PASSWORD, sign-in: password OK → TOTP failed",2024-03-05T13:41:09Z,Event Time,e1,CredentialChallenge,signin.amazonaws.com,,bob@example.com,,,,111111111111,us-east-1,203.0.113.66,Mozilla/5.0,Success,,,,PASSWORD,0850e394-1f26,password OK → TOTP failed,
+	// "bob@example.com CredentialVerification (signin) from 203.0.113.66: Failure, TOTP, sign-in: password OK → TOTP failed",2024-03-05T13:41:36Z,Event Time,e2,CredentialVerification,signin.amazonaws.com,,bob@example.com,,,,111111111111,us-east-1,203.0.113.66,Mozilla/5.0,Failure,,,,TOTP,0850e394-1f26,password OK → TOTP failed,
+	// '=cmd|' /C calc'!A0 CreateUser (iam) from 203.0.113.66: error AccessDenied,2024-03-05T14:00:00Z,Event Time,e3,CreateUser,iam.amazonaws.com,,'=cmd|' /C calc'!A0,,,,111111111111,us-east-1,203.0.113.66,Mozilla/5.0,,AccessDenied,,,,,,
 }
 
 func TestTerminalWriter(t *testing.T) {

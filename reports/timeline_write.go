@@ -31,8 +31,9 @@ type TimelineOptions struct {
 //
 // CSV and JSON lines follow Timesketch's import format: message, datetime
 // (ISO 8601, UTC), timestamp_desc, then the event's fields, one row per
-// event. The steps of an Identity Center sign-in keep their own rows there
-// and share auth_workflow_id and story.
+// event, with request_parameters as JSON text. The steps of an Identity
+// Center sign-in keep their own rows there and share auth_workflow_id and
+// story.
 //
 // The table and Markdown formats are for reading: the steps of one
 // Identity Center sign-in collapse into one row at the time of its first
@@ -50,7 +51,7 @@ type TimelineWriter struct {
 
 var timelineColumns = []string{"message", "datetime", "timestamp_desc", "event_id", "event_name", "event_source", "event_type",
 	"actor", "user_type", "user_name", "user_arn", "account_id", "region", "source_ip", "user_agent", "outcome",
-	"error_code", "error_message", "mfa_used", "credential_type", "auth_workflow_id", "story"}
+	"error_code", "error_message", "mfa_used", "credential_type", "auth_workflow_id", "story", "request_parameters"}
 
 // NewTimelineWriter starts a timeline on w.
 func NewTimelineWriter(w io.Writer, opts TimelineOptions) (*TimelineWriter, error) {
@@ -186,7 +187,7 @@ func timesketchFields(e EventRow) []string {
 	}
 	return []string{e.Message(), dt, TimesketchDesc, e.EventID, e.Name, e.Source, e.Type, e.Actor, e.UserType, e.UserName,
 		e.UserARN, e.Account, e.Region, e.SourceIP, e.UserAgent, e.Outcome, e.ErrorCode, e.ErrorMessage, e.MFAUsed,
-		e.CredentialType, e.AuthWorkflowID, e.Story}
+		e.CredentialType, e.AuthWorkflowID, e.Story, e.RequestParameters}
 }
 
 // Close finishes the timeline; more is how many further events matched but

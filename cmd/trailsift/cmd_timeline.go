@@ -70,8 +70,8 @@ Formats:
   table  aligned, for the terminal (control characters and ANSI escapes from the
          logs are replaced)
   csv    Timesketch's import columns: message, datetime (ISO 8601 UTC),
-         timestamp_desc, then the event's fields; cells a spreadsheet would run
-         as formulas are neutralised
+         timestamp_desc, then the event's fields and its requestParameters as
+         JSON; cells a spreadsheet would run as formulas are neutralised
   jsonl  the same columns, one JSON object per line
   md     a Markdown table
 
@@ -127,6 +127,7 @@ func (o *timelineOptions) parse() error {
 	if o.windowDur, err = query.ParseDuration(o.window); err != nil || o.windowDur <= 0 {
 		return &usageError{fmt.Sprintf("--window %q: want a duration such as 30m or 2h", o.window)}
 	}
+	f.WithRequestParameters = o.format == "csv" || o.format == "jsonl"
 	o.filter = f
 	return nil
 }

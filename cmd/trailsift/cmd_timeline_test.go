@@ -120,6 +120,13 @@ func TestTimelineHostile(t *testing.T) {
 			t.Errorf("markdown carries %q:\n%s", bad, out)
 		}
 	}
+	out, _, _ = run(t, "", "timeline", "--db", db, "--format", "jsonl")
+	if strings.ContainsAny(out, "\x1b\x07") || !strings.Contains(out, `\u001b[31mRED`) {
+		t.Errorf("JSON lines must escape control characters, and keep them:\n%s", out)
+	}
+	if !strings.Contains(out, `"request_parameters":"{\"userName\":\"\u003c/script\u003e`) {
+		t.Errorf("request_parameters missing or not JSON-encoded:\n%s", out)
+	}
 	out, _, _ = run(t, "", "timeline", "--db", db, "--format", "csv")
 	recs, err := csv.NewReader(bytes.NewReader([]byte(out))).ReadAll()
 	if err != nil {
