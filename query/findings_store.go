@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 )
 
@@ -28,4 +29,35 @@ func (s *Store) SaveFindings(ctx context.Context, found []Finding) error {
 		}
 	}
 	return tx.Commit()
+}
+
+// LoadFindings reads the findings table (written by the last analyze), in
+// the order Detect returns findings.
+func LoadFindings(ctx context.Context, db *sql.DB) ([]Finding, error) {
+	rows, err := db.QueryContext(ctx, `SELECT rule_id, title, severity, coalesce(actor, ''), coalesce(account_id, ''),
+  coalesce(source_ips, []), coalesce(user_agents, []), first_seen, last_seen, count, coalesce(event_ids, []), coalesce(details, '')
+FROM findings`)
+	if err != nil {
+		return nil, fmt.Errorf("read findings: %w", err)
+	}
+	defer rows.Close()
+	var out []Finding
+	for rows.Next() {
+		var f Finding
+		var sev string
+		var ips, uas, ids any
+		var first, last sql.NullTime
+		if err := rows.Scan(&f.RuleID, &f.Title, &sev, &f.Actor, &f.AccountID, &ips, &uas, &first, &last, &f.Count, &ids, &f.Details); err != nil {
+			return nil, fmt.Errorf("read findings: %w", err)
+		}
+		f.Severity = Severity(sev)
+		f.SourceIPs, f.UserAgents, f.EventIDs = asStrings(ips), asStrings(uas), asStrings(ids)
+		f.FirstSeen, f.LastSeen = first.Time.UTC(), last.Time.UTC()
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	SortFindings(out)
+	return out, nil
 }

@@ -1,8 +1,14 @@
 // Package reports turns query results into what people read and what other
-// tools import: aligned terminal tables, CSV, JSON, JSON lines, Markdown.
+// tools import: timelines (terminal table, Timesketch CSV and JSON lines,
+// Markdown), the per-principal sign-in summary, the case report (one
+// self-contained HTML file, and Markdown) and query results as aligned
+// tables, CSV, JSON and JSON lines.
 //
 // Everything in a CloudTrail log can be written by an attacker, so every
 // writer here treats cell text as hostile: terminal output has control
 // characters (and so ANSI escapes) replaced, CSV cells that a spreadsheet
-// would run as a formula are neutralised, and JSON is encoded, never pasted.
+// would run as a formula are neutralised, HTML is escaped by html/template
+// under a Content Security Policy that forbids scripts and outside
+// resources, JSON is encoded, never pasted, and filters reach SQL only as
+// parameters.
 package reports

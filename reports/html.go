@@ -2,7 +2,6 @@ package reports
 
 import (
 	"embed"
-	"fmt"
 	"html/template"
 	"io"
 	"strings"
@@ -22,6 +21,11 @@ var htmlReport = template.Must(template.New("report.html.tmpl").Funcs(template.F
 	"severities": func() []string { return severityNames() },
 	"len64":      func(v any) int64 { return int64(lenOf(v)) },
 	"chart":      activityChart,
+	"outcomes":   outcomesChart,
+	"topips":     topIPsChart,
+	"capjoin":    capJoin,
+	"detailed":   func(f []FindingReport) []FindingReport { return f[:min(len(f), maxDetailedFindings)] },
+	"compact":    func(f []FindingReport) []FindingReport { return f[min(len(f), maxDetailedFindings):] },
 }).ParseFS(templates, "templates/report.html.tmpl"))
 
 func lenOf(v any) int {
@@ -29,6 +33,8 @@ func lenOf(v any) int {
 	case []SigninRow:
 		return len(x)
 	case []FileRow:
+		return len(x)
+	case []FindingReport:
 		return len(x)
 	}
 	return 0
@@ -52,47 +58,22 @@ func formatUTC(t time.Time) string {
 // WriteHTML writes the report as one self-contained HTML file: no scripts,
 // no fonts, no images or styles from anywhere else, and a Content Security
 // Policy that forbids them.
+//
+// Control characters from the logs (an ANSI escape in a user agent) are
+// shown as U+FFFD, as on the terminal; line breaks and tabs are kept.
 func WriteHTML(w io.Writer, r *Report) error {
-	return htmlReport.Execute(w, r)
-}
-
-// activityChart draws events per hour as an inline SVG bar chart, with the
-// hours in which findings started marked in red.
-func activityChart(hours []HourBucket) template.HTML {
-	if len(hours) == 0 {
-		return template.HTML(`<p class="muted">No events with a time.</p>`)
-	}
-	const width, height, pad = 1100.0, 160.0, 30.0
-	var max int64 = 1
-	for _, h := range hours {
-		if h.Events > max {
-			max = h.Events
-		}
-	}
-	bw := (width - pad) / float64(len(hours))
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg role="img" aria-label="events per time bucket" width="100%%" viewBox="0 0 %.0f %.0f" xmlns="http://www.w3.org/2000/svg">`, width, height+30)
-	for i, h := range hours {
-		bh := float64(h.Events) / float64(max) * height
-		x := pad + float64(i)*bw
-		color := "#8c959f"
-		if h.Findings > 0 {
-			color = "#cf222e"
+	if err := htmlReport.Execute(&b, r); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, strings.Map(func(c rune) rune {
+		if c == '\n' || c == '\t' {
+			return c
 		}
-		fmt.Fprintf(&b, `<rect x="%.2f" y="%.2f" width="%.2f" height="%.2f" fill="%s"><title>%s: %d events, %d findings</title></rect>`,
-			x, height-bh, max64(bw-1, 0.5), bh, color, formatUTC(h.Hour), h.Events, h.Findings)
-	}
-	fmt.Fprintf(&b, `<text x="0" y="10">%d</text><text x="0" y="%.0f">0</text>`, max, height)
-	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f">%s</text>`, pad, height+20, formatUTC(hours[0].Hour))
-	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="end">%s</text>`, width, height+20, formatUTC(hours[len(hours)-1].Hour))
-	b.WriteString(`</svg><div class="muted">Events per bucket; red bars hold the start of a finding.</div>`)
-	// Only numbers and formatted times are interpolated above.
-	return template.HTML(b.String())
-}
-
-func max64(a, b float64) float64 {
-	if a > b {
-		return a
-	}
-	return b
+		if c < 0x20 || (c >= 0x7f && c <= 0x9f) {
+			return '\uFFFD'
+		}
+		return c
+	}, b.String()))
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
 // mdCell makes log text safe in a Markdown table cell: no line breaks, no
@@ -22,32 +23,55 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	fmt.Fprintf(&b, "## Summary\n\n| | |\n|---|---|\n| events | %d |\n| time range | %s to %s |\n| accounts | %s |\n| regions | %s |\n| files | %d loaded, %d skipped, %d failed, %d duplicate |\n| findings | %d |\n\n",
 		r.Events, formatUTC(r.First), formatUTC(r.Last), mdCell(strings.Join(r.Accounts, ", ")), mdCell(strings.Join(r.Regions, ", ")),
 		r.Files["loaded"], r.Files["skipped"], r.Files["failed"], r.Files["duplicate"], len(r.Findings))
-	b.WriteString("## Findings\n\n")
+	if len(r.Findings) > 0 {
+		var sev []string
+		for _, s := range severityNames() {
+			if r.BySeverity[s] > 0 {
+				sev = append(sev, fmt.Sprintf("%d %s", r.BySeverity[s], s))
+			}
+		}
+		fmt.Fprintf(&b, "Findings by severity: %s.\n\n", strings.Join(sev, ", "))
+	}
+	b.WriteString("## Activity\n\n")
+	t := r.SigninTotals
+	fmt.Fprintf(&b, "Sign-in attempts: %d succeeded with MFA, %d IAM/root without MFA, %d federated (MFA at the identity provider), %d Identity Center without MFA, %d failed (%d at MFA).\n\n",
+		t.WithMFA, t.WithoutMFA, t.FederatedSuccesses, t.IdCSuccesses, t.Failures, t.MFAFailures)
+	b.WriteString("| top source IPs | events | failed |\n|---|---|---|\n")
+	for _, ip := range r.TopIPs {
+		fmt.Fprintf(&b, "| %s | %d | %d |\n", mdCell(ip.IP), ip.Events, ip.Failures)
+	}
+	b.WriteString("\n## Findings\n\n")
 	if len(r.Findings) == 0 {
 		b.WriteString("No rule fired.\n\n")
 	}
-	for _, f := range r.Findings {
+	detailed := r.Findings[:min(len(r.Findings), maxDetailedFindings)]
+	for _, f := range detailed {
 		fmt.Fprintf(&b, "### [%s] %s (`%s`)\n\n", f.Severity, mdCell(f.Title), f.RuleID)
 		fmt.Fprintf(&b, "- actor: %s; account: %s; events: %d; %s to %s\n- source IPs: %s\n",
-			mdCell(f.Actor), mdCell(f.AccountID), f.Count, formatUTC(f.FirstSeen), formatUTC(f.LastSeen), mdCell(strings.Join(f.SourceIPs, ", ")))
+			mdCell(f.Actor), mdCell(f.AccountID), f.Count, formatUTC(f.FirstSeen), formatUTC(f.LastSeen), mdCell(capJoin(f.SourceIPs, 20)))
 		if f.Details != "" {
 			fmt.Fprintf(&b, "- details: %s\n", mdCell(f.Details))
 		}
-		b.WriteString("\n| time | event | actor | source IP | result | MFA | event ID |\n|---|---|---|---|---|---|---|\n")
+		b.WriteString("\n| time | event | actor | source IP | result | detail | event ID |\n|---|---|---|---|---|---|---|\n")
 		for _, e := range f.Events {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", formatUTC(e.Time), mdCell(e.Name), mdCell(e.Actor), mdCell(e.SourceIP), mdCell(e.Outcome), mdCell(e.MFAUsed), mdCell(e.EventID))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", formatUTC(e.Time), mdCell(e.Name), mdCell(e.Actor), mdCell(e.SourceIP), mdCell(e.Outcome), mdCell(e.Detail()), mdCell(e.EventID))
 		}
 		if len(f.EventIDs) > len(f.Events) {
-			fmt.Fprintf(&b, "\nShowing %d of %d events.\n", len(f.Events), len(f.EventIDs))
+			fmt.Fprintf(&b, "\nShowing %d of %d events; `trailsift timeline --finding %s` lists them all.\n", len(f.Events), len(f.EventIDs), f.RuleID)
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("## Sign-ins by principal\n\n| actor | kind | account | successes | failures | IAM successes without MFA | source IPs | first | last |\n|---|---|---|---|---|---|---|---|---|\n")
-	for _, s := range r.Signins {
-		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %d | %d | %s | %s |\n", mdCell(s.Actor), s.Kind, mdCell(s.Account), s.Successes, s.Failures, s.NoMFA, s.IPs, formatUTC(s.First), formatUTC(s.Last))
+	if rest := r.Findings[len(detailed):]; len(rest) > 0 {
+		fmt.Fprintf(&b, "### %d more findings, one line each\n\n| severity | rule | actor | account | events | first | last | source IPs |\n|---|---|---|---|---|---|---|---|\n", len(rest))
+		for _, f := range rest {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %s | %s | %s |\n", f.Severity, mdCell(f.RuleID), mdCell(f.Actor), mdCell(f.AccountID), f.Count,
+				formatUTC(f.FirstSeen), formatUTC(f.LastSeen), mdCell(capJoin(f.SourceIPs, 3)))
+		}
+		b.WriteString("\n")
 	}
-	if r.SigninsTotal > int64(len(r.Signins)) {
-		fmt.Fprintf(&b, "\nShowing %d of %d principals.\n", len(r.Signins), r.SigninsTotal)
+	b.WriteString("## Sign-ins by principal\n\n")
+	if err := WriteSignins(&b, r.Signins, r.SigninTotals, FormatMarkdown, time.UTC, 0); err != nil {
+		return err
 	}
 	fmt.Fprintf(&b, "\n## Evidence manifest\n\n%d input files; %d errors recorded in ingest_errors.\n\n| path | size | sha256 | shape | events | status | reason |\n|---|---|---|---|---|---|---|\n", r.ManifestTotal, r.Errors)
 	for _, f := range r.Manifest {

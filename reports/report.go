@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/trailsift/trailsift/query"
@@ -16,6 +15,8 @@ const (
 	maxEventsPerFinding = 50
 	maxManifestRows     = 2000
 	maxSigninRows       = 200
+	maxDetailedFindings = 100 // with their own timeline; the rest get one line each
+	maxTopIPs           = 10
 )
 
 // Report is everything a case report shows, gathered from a store.
@@ -31,7 +32,9 @@ type Report struct {
 	BySeverity    map[string]int
 	Signins       []SigninRow
 	SigninsTotal  int64
+	SigninTotals  SigninTotals
 	Hours         []HourBucket
+	TopIPs        []IPCount
 	Manifest      []FileRow
 	ManifestTotal int64
 	Errors        int64
@@ -43,27 +46,10 @@ type FindingReport struct {
 	Events []EventRow
 }
 
-// EventRow is one line of a timeline.
-type EventRow struct {
-	Time      time.Time
-	Account   string
-	Region    string
-	Source    string
-	Name      string
-	Actor     string
-	SourceIP  string
-	Outcome   string
-	MFAUsed   string
-	UserAgent string
-	EventID   string
-}
-
-// SigninRow summarises one principal's sign-ins.
-type SigninRow struct {
-	Actor, Kind, Account       string
-	Successes, Failures, NoMFA int64
-	IPs, Agents                int64
-	First, Last                time.Time
+// IPCount counts the events from one source IP and how many failed.
+type IPCount struct {
+	IP               string
+	Events, Failures int64
 }
 
 // HourBucket counts events in one hour; Findings counts findings that
@@ -108,22 +94,43 @@ func Build(ctx context.Context, db *sql.DB, dbName string, findings []query.Find
 	rows.Close()
 	db.QueryRowContext(ctx, `SELECT count(*) FROM ingest_errors WHERE severity = 'error'`).Scan(&r.Errors)
 
-	for _, f := range findings {
-		fr := FindingReport{Finding: f}
-		ids := f.EventIDs
-		if len(ids) > maxEventsPerFinding {
-			ids = ids[:maxEventsPerFinding]
+	// Every finding is in the report; the first ones (most severe) also get
+	// their own short timeline, read in one query for all of them.
+	want := map[string][]int{} // event id -> findings showing it
+	ids := []string{}
+	for i, f := range findings {
+		r.Findings = append(r.Findings, FindingReport{Finding: f})
+		r.BySeverity[string(f.Severity)]++
+		if i >= maxDetailedFindings {
+			continue
 		}
-		if fr.Events, err = Timeline(ctx, db, TimelineFilter{EventIDs: ids}, maxEventsPerFinding); err != nil {
+		for _, id := range f.EventIDs[:min(len(f.EventIDs), maxEventsPerFinding)] {
+			if want[id] == nil {
+				ids = append(ids, id)
+			}
+			want[id] = append(want[id], i)
+		}
+	}
+	if len(ids) > 0 {
+		err := EachEvent(ctx, db, TimelineFilter{EventIDs: ids}, 0, func(e EventRow) error {
+			for _, i := range want[e.EventID] {
+				if fr := &r.Findings[i]; len(fr.Events) < maxEventsPerFinding {
+					fr.Events = append(fr.Events, e)
+				}
+			}
+			return nil
+		})
+		if err != nil {
 			return nil, err
 		}
-		r.Findings = append(r.Findings, fr)
-		r.BySeverity[string(f.Severity)]++
 	}
 	if err := r.loadSignins(ctx, db); err != nil {
 		return nil, err
 	}
 	if err := r.loadHours(ctx, db); err != nil {
+		return nil, err
+	}
+	if err := r.loadTopIPs(ctx, db); err != nil {
 		return nil, err
 	}
 	return r, r.loadManifest(ctx, db)
@@ -146,87 +153,11 @@ func strings1(ctx context.Context, db *sql.DB, q string) ([]string, error) {
 	return out, rows.Err()
 }
 
-// TimelineFilter selects events for a timeline. Every value is passed to
-// SQL as a parameter.
-type TimelineFilter struct {
-	EventIDs []string
-	Actor    string
-	SourceIP string
-	Since    time.Time
-	Until    time.Time
-}
-
-// Timeline returns matching events in time order, at most limit.
-func Timeline(ctx context.Context, db *sql.DB, f TimelineFilter, limit int) ([]EventRow, error) {
-	var where []string
-	var args []any
-	if len(f.EventIDs) > 0 {
-		where = append(where, "list_contains(?::VARCHAR[], event_id)")
-		args = append(args, f.EventIDs)
-	}
-	if f.Actor != "" {
-		where = append(where, "actor = ?")
-		args = append(args, f.Actor)
-	}
-	if f.SourceIP != "" {
-		where = append(where, "source_ip = ?")
-		args = append(args, f.SourceIP)
-	}
-	if !f.Since.IsZero() {
-		where = append(where, "event_time >= ?")
-		args = append(args, f.Since)
-	}
-	if !f.Until.IsZero() {
-		where = append(where, "event_time < ?")
-		args = append(args, f.Until)
-	}
-	q := `SELECT event_time, account_id, aws_region, event_source, event_name, actor, source_ip, outcome, mfa_used, user_agent, event_id FROM event_rows`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += fmt.Sprintf(" ORDER BY event_time, event_id LIMIT %d", limit)
-	rows, err := db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("timeline: %w", err)
-	}
-	defer rows.Close()
-	var out []EventRow
-	for rows.Next() {
-		var e EventRow
-		var t sql.NullTime
-		var acct, region, src, name, actor, ip, outcome, mfa, ua, id sql.NullString
-		if err := rows.Scan(&t, &acct, &region, &src, &name, &actor, &ip, &outcome, &mfa, &ua, &id); err != nil {
-			return nil, err
-		}
-		e = EventRow{Time: t.Time.UTC(), Account: acct.String, Region: region.String, Source: src.String, Name: name.String,
-			Actor: actor.String, SourceIP: ip.String, Outcome: outcome.String, MFAUsed: mfa.String, UserAgent: ua.String, EventID: id.String}
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
-
 func (r *Report) loadSignins(ctx context.Context, db *sql.DB) error {
-	db.QueryRowContext(ctx, `SELECT count(DISTINCT (actor, kind, account_id)) FROM signins WHERE step IN ('ConsoleLogin', 'CredentialVerification')`).Scan(&r.SigninsTotal)
-	rows, err := db.QueryContext(ctx, fmt.Sprintf(`SELECT coalesce(actor, '?'), kind, coalesce(account_id, ''),
-  count(*) FILTER (WHERE result = 'Success'), count(*) FILTER (WHERE result = 'Failure'),
-  count(*) FILTER (WHERE result = 'Success' AND step = 'ConsoleLogin' AND coalesce(mfa_used, 'No') <> 'Yes' AND kind = 'iam'),
-  count(DISTINCT source_ip), count(DISTINCT user_agent), min(event_time), max(event_time)
-FROM signins WHERE step IN ('ConsoleLogin', 'CredentialVerification')
-GROUP BY ALL ORDER BY 5 DESC, 6 DESC, 1 LIMIT %d`, maxSigninRows))
-	if err != nil {
-		return fmt.Errorf("sign-in summary: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var s SigninRow
-		var first, last sql.NullTime
-		if err := rows.Scan(&s.Actor, &s.Kind, &s.Account, &s.Successes, &s.Failures, &s.NoMFA, &s.IPs, &s.Agents, &first, &last); err != nil {
-			return err
-		}
-		s.First, s.Last = first.Time.UTC(), last.Time.UTC()
-		r.Signins = append(r.Signins, s)
-	}
-	return rows.Err()
+	var err error
+	r.Signins, r.SigninTotals, err = Signins(ctx, db, SigninFilter{}, maxSigninRows)
+	r.SigninsTotal = r.SigninTotals.Principals
+	return err
 }
 
 // loadHours buckets events per hour (per day when the case spans more than
@@ -241,6 +172,10 @@ func (r *Report) loadHours(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("activity: %w", err)
 	}
 	defer rows.Close()
+	step := time.Hour
+	if unit == "day" {
+		step = 24 * time.Hour
+	}
 	idx := map[time.Time]int{}
 	for rows.Next() {
 		var b HourBucket
@@ -248,6 +183,15 @@ func (r *Report) loadHours(ctx context.Context, db *sql.DB) error {
 			return err
 		}
 		b.Hour = b.Hour.UTC()
+		// Quiet hours are drawn as empty buckets, so the time axis is even.
+		for n := len(r.Hours); n > 0 && len(r.Hours) < 5000; n = len(r.Hours) {
+			next := r.Hours[n-1].Hour.Add(step)
+			if !next.Before(b.Hour) {
+				break
+			}
+			idx[next] = n
+			r.Hours = append(r.Hours, HourBucket{Hour: next})
+		}
 		idx[b.Hour] = len(r.Hours)
 		r.Hours = append(r.Hours, b)
 	}
@@ -277,6 +221,23 @@ FROM files ORDER BY status = 'loaded', path LIMIT %d`, maxManifestRows))
 			return err
 		}
 		r.Manifest = append(r.Manifest, f)
+	}
+	return rows.Err()
+}
+
+func (r *Report) loadTopIPs(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, fmt.Sprintf(`SELECT source_ip, count(*) AS n, count(*) FILTER (WHERE error_code IS NOT NULL OR outcome = 'Failure')
+FROM event_rows WHERE source_ip IS NOT NULL GROUP BY 1 ORDER BY n DESC, 1 LIMIT %d`, maxTopIPs))
+	if err != nil {
+		return fmt.Errorf("top source IPs: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c IPCount
+		if err := rows.Scan(&c.IP, &c.Events, &c.Failures); err != nil {
+			return err
+		}
+		r.TopIPs = append(r.TopIPs, c)
 	}
 	return rows.Err()
 }

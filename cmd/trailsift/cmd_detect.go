@@ -125,6 +125,7 @@ func (o *detectOptions) parse() error {
 // timeLayouts are what --since and --until accept; without a zone, UTC.
 var timeLayouts = []string{
 	time.RFC3339Nano,
+	"2006-01-02T15:04Z07:00",
 	"2006-01-02T15:04:05",
 	"2006-01-02 15:04:05",
 	"2006-01-02T15:04",

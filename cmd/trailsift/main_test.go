@@ -27,7 +27,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("TRAILSIFT_RUN_MAIN") == "1" {
 		os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeSharedCases()
+	os.Exit(code)
 }
 
 // run calls the CLI in-process.

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image/png"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trailsift/trailsift/query"
+	"github.com/trailsift/trailsift/reports"
+)
+
+// TestReportGolden pins the Markdown and HTML reports of the bundled samples.
+func TestReportGolden(t *testing.T) {
+	db := samplesCase(t)
+	for _, tt := range []struct{ name, format string }{{"report.md", "md"}, {"report.html", "html"}} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, stderr, code := run(t, "", "report", "--db", db, "--format", tt.format)
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			golden(t, tt.name, stable(out, db))
+		})
+	}
+}
+
+// TestReportOut writes the file atomically, picks the format from the
+// extension and can use the findings analyze stored.
+func TestReportOut(t *testing.T) {
+	dir := t.TempDir()
+	caseDir := filepath.Join(dir, "case")
+	if _, stderr, code := run(t, "", append([]string{"analyze", "-q", "--out", caseDir}, sampleInputs()...)...); code != exitPartial {
+		t.Fatalf("analyze: exit %d %s", code, stderr)
+	}
+	db := filepath.Join(caseDir, "case.duckdb")
+	md := filepath.Join(dir, "r.md")
+	_, stderr, code := run(t, "", "report", "--db", db, "--out", md)
+	if code != exitOK || !strings.Contains(stderr, "13 findings") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	ran, _ := os.ReadFile(md)
+	if !bytes.HasPrefix(ran, []byte("# trailsift case report")) {
+		t.Errorf("%s is not Markdown:\n%.200s", md, ran)
+	}
+	_, stderr, code = run(t, "", "report", "-q", "--db", db, "--stored-findings", "--out", md)
+	if code != exitOK || stderr != "" {
+		t.Fatalf("--stored-findings: exit %d: %s", code, stderr)
+	}
+	stored, _ := os.ReadFile(md)
+	if stable(string(stored), db) != stable(string(ran), db) {
+		t.Errorf("the report from stored findings differs from the one that ran the rules")
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("temporary file left behind: %s", e.Name())
+		}
+	}
+	if _, stderr, code := run(t, "", "report", "--db", filepath.Join(dir, "nope.duckdb")); code != exitUsage {
+		t.Errorf("missing store: exit %d %s", code, stderr)
+	}
+	if _, stderr, code := run(t, "", "report", "--db", db, "--format", "pdf"); code != exitUsage {
+		t.Errorf("--format pdf: exit %d %s", code, stderr)
+	}
+}
+
+// externalRef finds, in a tag or a style sheet, anything a browser would
+// fetch from elsewhere: src, href, url(), @import, srcset, action. (Log
+// text is escaped, so it holds no tags.)
+var (
+	htmlTag     = regexp.MustCompile(`<style>[^<]*</style>|<[^>]*>`)
+	externalRef = regexp.MustCompile(`(?i)(\b(src|href|srcset|action|poster|data|xlink:href)\s*=\s*["']?\s*(https?:|//|ftp:)|url\(|@import)`)
+)
+
+func externalRefs(html string) []string {
+	var out []string
+	for _, tag := range htmlTag.FindAllString(html, -1) {
+		if m := externalRef.FindString(tag); m != "" {
+			out = append(out, tag)
+		}
+	}
+	return out
+}
+
+// TestReportHostile renders a store of hostile events: every log text is
+// escaped in HTML and Markdown, and the file refers to nothing outside.
+func TestReportHostile(t *testing.T) {
+	db := hostileCase(t)
+	html, stderr, code := run(t, "", "report", "--db", db)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, bad := range []string{"<script", "</script><script", "<iframe", "<img", "<svg onload", "<b>hostile", "<b id=pwned", "onerror=alert"} {
+		if strings.Contains(html, bad) {
+			t.Errorf("HTML carries %q unescaped", bad)
+		}
+	}
+	for _, want := range []string{"&lt;script&gt;document.title=&#39;pwned&#39;", "&lt;iframe src=//evil.example&gt;", "=HYPERLINK(&#34;http://x&#34;)"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("HTML lacks the escaped hostile text %q", want)
+		}
+	}
+	if refs := externalRefs(html); len(refs) > 0 {
+		t.Errorf("HTML refers to something outside the file: %q", refs)
+	}
+	if refs := externalRefs(`<img src="https://x/y.png"><a href=//evil>`); len(refs) != 2 {
+		t.Errorf("the external reference check is blind: %q", refs)
+	}
+	if !strings.Contains(html, `content="default-src 'none'`) {
+		t.Error("HTML lacks its Content Security Policy")
+	}
+	if strings.ContainsAny(html, "\x1b\x07") {
+		t.Error("HTML carries raw control characters")
+	}
+	md, _, _ := run(t, "", "report", "--db", db, "--format", "md")
+	for _, bad := range []string{"<script", "<iframe", "<img", "<svg", "\x1b"} {
+		if strings.Contains(md, bad) {
+			t.Errorf("Markdown carries %q", bad)
+		}
+	}
+}
+
+// TestReportKeepsEveryFinding: past the detailed ones, findings still get a
+// line each, and long lists say how much is not shown.
+func TestReportKeepsEveryFinding(t *testing.T) {
+	db := openStore(t, samplesCase(t))
+	var found []query.Finding
+	for i := range 250 {
+		ips := []string{}
+		for j := range 40 {
+			ips = append(ips, fmt.Sprintf("192.0.2.%d", j))
+		}
+		found = append(found, query.Finding{RuleID: fmt.Sprintf("synthetic-%03d", i), Title: "t", Severity: query.Severity("medium"),
+			Actor: "alice", SourceIPs: ips, FirstSeen: time.Date(2024, 3, 5, 0, 0, i, 0, time.UTC), Count: 1,
+			EventIDs: []string{"e54dc1d8-4242-42bc-8e16-1878ae030c8d"}})
+	}
+	r, err := reports.Build(context.Background(), db, "x", found)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h, m bytes.Buffer
+	if err := reports.WriteHTML(&h, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := reports.WriteMarkdown(&m, r); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"html": h.String(), "md": m.String()} {
+		for _, f := range found {
+			if !strings.Contains(out, f.RuleID) {
+				t.Errorf("%s: finding %s dropped", name, f.RuleID)
+				break
+			}
+		}
+		if !strings.Contains(out, "150 more findings, one line each") || !strings.Contains(out, "and 20 more") {
+			t.Errorf("%s: caps are not stated", name)
+		}
+	}
+}
+
+// TestReportInBrowser loads the samples' report and the hostile one in a
+// real headless Chromium: no request leaves the file, no console error or
+// exception, the charts render, no hostile script runs; a screenshot is
+// taken (kept in $TRAILSIFT_SCREENSHOT_DIR when set).
+func TestReportInBrowser(t *testing.T) {
+	chromium := needBrowser(t)
+	dir := t.TempDir()
+	const probe = `{title: document.title, charts: document.querySelectorAll('svg.chart').length,
+  bars: document.querySelectorAll('svg.chart rect').length,
+  activityHeight: Math.round(document.getElementById('chart-activity').getBoundingClientRect().height),
+  findings: document.querySelectorAll('.finding').length, scripts: document.scripts.length,
+  pwned: document.getElementById('pwned') !== null || document.title === 'pwned',
+  hostileShownAsText: document.body.innerText.includes("<script>document.title='pwned'")}`
+	for _, tt := range []struct {
+		name, db string
+		findings float64
+	}{
+		{"samples", samplesCase(t), 13},
+		{"hostile", hostileCase(t), 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			file := filepath.Join(dir, tt.name+".html")
+			if _, stderr, code := run(t, "", "report", "-q", "--db", tt.db, "--out", file); code != exitOK {
+				t.Fatalf("report: exit %d %s", code, stderr)
+			}
+			pl := loadPage(t, chromium, file, probe)
+			for _, u := range pl.Requests {
+				if !strings.HasPrefix(u, "file://") && !strings.HasPrefix(u, "data:") && u != "about:blank" {
+					t.Errorf("the report made a network request: %s", u)
+				}
+			}
+			if len(pl.Requests) == 0 {
+				t.Error("no request seen at all: the page was not watched")
+			}
+			for _, p := range pl.Problems {
+				t.Errorf("browser reported: %s", p)
+			}
+			d := pl.DOM
+			if d["title"] != "trailsift case report" || d["pwned"] != false || d["scripts"] != 0.0 {
+				t.Errorf("page state %v: a script ran or the title changed", d)
+			}
+			if d["charts"] != 3.0 || d["bars"].(float64) < 10 || d["activityHeight"].(float64) < 50 {
+				t.Errorf("charts did not render: %v", d)
+			}
+			if d["findings"] != tt.findings {
+				t.Errorf("%v findings on the page, want %v", d["findings"], tt.findings)
+			}
+			if tt.name == "hostile" && d["hostileShownAsText"] != true {
+				t.Errorf("the hostile user agent is not shown as text: %v", d)
+			}
+			img, err := png.Decode(bytes.NewReader(pl.Screenshot))
+			if err != nil {
+				t.Fatalf("screenshot: %v", err)
+			}
+			if b := img.Bounds(); b.Dx() < 1000 || b.Dy() < 800 {
+				t.Errorf("screenshot is %v", b)
+			}
+			shot := filepath.Join(dir, tt.name+".png")
+			if sd := os.Getenv("TRAILSIFT_SCREENSHOT_DIR"); sd != "" {
+				shot = filepath.Join(sd, "report-"+tt.name+".png")
+			}
+			if err := os.WriteFile(shot, pl.Screenshot, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: %d requests (all file:), %v; screenshot %s", tt.name, len(pl.Requests), d, shot)
+		})
+	}
+}
+
+// TestBrowserHarnessSees proves the browser check can fail: a page that
+// fetches an image, logs an error and runs a script is caught on all counts.
+func TestBrowserHarnessSees(t *testing.T) {
+	chromium := needBrowser(t)
+	file := filepath.Join(t.TempDir(), "bad.html")
+	os.WriteFile(file, []byte(`<!DOCTYPE html><html><head><title>x</title></head><body>
+<img src="http://127.0.0.1:9/beacon.png"><script>console.error("boom"); document.title = "pwned"</script></body></html>`), 0o644)
+	pl := loadPage(t, chromium, file, `{title: document.title}`)
+	external := false
+	for _, u := range pl.Requests {
+		external = external || strings.HasPrefix(u, "http://127.0.0.1:9/")
+	}
+	if !external || len(pl.Problems) == 0 || pl.DOM["title"] != "pwned" {
+		t.Errorf("the harness missed something: requests %v, problems %v, dom %v", pl.Requests, pl.Problems, pl.DOM)
+	}
+}
