@@ -17,6 +17,7 @@ var templates embed.FS
 // prints, so log text can never become markup or script.
 var htmlReport = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
 	"utc":        formatUTC,
+	"dur":        shortDuration,
 	"join":       func(s []string) string { return strings.Join(s, ", ") },
 	"severities": func() []string { return severityNames() },
 	"len64":      func(v any) int64 { return int64(lenOf(v)) },

@@ -38,6 +38,7 @@ type Report struct {
 	Manifest      []FileRow
 	ManifestTotal int64
 	Errors        int64
+	Coverage      *CoverageSection
 }
 
 // FindingReport is a finding with the first of its events.
@@ -131,6 +132,9 @@ func Build(ctx context.Context, db *sql.DB, dbName string, findings []query.Find
 		return nil, err
 	}
 	if err := r.loadTopIPs(ctx, db); err != nil {
+		return nil, err
+	}
+	if err := r.loadCoverage(ctx, db); err != nil {
 		return nil, err
 	}
 	return r, r.loadManifest(ctx, db)

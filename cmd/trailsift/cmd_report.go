@@ -88,7 +88,7 @@ func runReport(cmd *cobra.Command, o *reportOptions, io *streams) error {
 	if err != nil {
 		return err
 	}
-	rep, err := reports.Build(ctx, store.DB, o.source.db, found)
+	rep, err := reports.Build(ctx, store.DB, store.Path, found)
 	if err != nil {
 		return err
 	}

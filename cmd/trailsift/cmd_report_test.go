@@ -101,7 +101,9 @@ func TestReportHostile(t *testing.T) {
 			t.Errorf("HTML carries %q unescaped", bad)
 		}
 	}
-	for _, want := range []string{"&lt;script&gt;document.title=&#39;pwned&#39;", "&lt;iframe src=//evil.example&gt;", "=HYPERLINK(&#34;http://x&#34;)"} {
+	for _, want := range []string{"&lt;script&gt;document.title=&#39;pwned&#39;", "&lt;iframe src=//evil.example&gt;", "=HYPERLINK(&#34;http://x&#34;)",
+		// the trail tampering table of the coverage section
+		"<h2>Coverage and trail tampering</h2>", "&lt;b&gt;trail-killer&lt;/b&gt;", "trail/&lt;svg onload=alert(&#39;trail&#39;)&gt;"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("HTML lacks the escaped hostile text %q", want)
 		}

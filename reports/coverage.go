@@ -1,0 +1,105 @@
+package reports
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/trailsift/trailsift/integrity"
+)
+
+// maxRangesShown caps the silent hours and delivery gaps listed per account
+// and region; the count of the rest is shown, and `trailsift coverage`
+// lists them all.
+const maxRangesShown = 5
+
+// CoverageSection is the coverage part of the evidence section: where the
+// logs are silent and who tampered with the trail.
+type CoverageSection struct {
+	DeliveryGap time.Duration
+	Scopes      []CoverageRow
+	Tampering   []integrity.TamperEvent
+}
+
+// CoverageRow is one account and region, its gaps written out in words.
+type CoverageRow struct {
+	Account, Region string
+	Events          int64
+	First, Last     time.Time
+	LogFiles        int
+	Silent          string // "none", or the first ranges and a count of the rest
+	Gaps            string
+}
+
+func (r *Report) loadCoverage(ctx context.Context, db *sql.DB) error {
+	cov, err := integrity.Coverage(ctx, db, integrity.CoverageOptions{})
+	if err != nil {
+		return fmt.Errorf("report coverage: %w", err)
+	}
+	sec := &CoverageSection{DeliveryGap: cov.DeliveryGap, Tampering: cov.Tampering}
+	for _, s := range cov.Scopes {
+		sec.Scopes = append(sec.Scopes, CoverageRow{Account: s.Account, Region: s.Region, Events: s.Events,
+			First: s.FirstEvent, Last: s.LastEvent, LogFiles: s.LogFiles,
+			Silent: describeRanges(s.SilentHours), Gaps: describeRanges(s.DeliveryGaps)})
+	}
+	r.Coverage = sec
+	return nil
+}
+
+// describeRanges writes the first ranges with their lengths, and how many
+// more there are.
+func describeRanges(rs []integrity.Range) string {
+	if len(rs) == 0 {
+		return "none"
+	}
+	var total time.Duration
+	for _, g := range rs {
+		total += g.Duration()
+	}
+	var parts []string
+	for _, g := range rs[:min(len(rs), maxRangesShown)] {
+		parts = append(parts, fmt.Sprintf("%s – %s (%s)", formatUTC(g.From), formatUTC(g.To), shortDuration(g.Duration())))
+	}
+	if len(rs) > maxRangesShown {
+		parts = append(parts, fmt.Sprintf("and %d more", len(rs)-maxRangesShown))
+	}
+	return fmt.Sprintf("%d, %s in all: %s", len(rs), shortDuration(total), strings.Join(parts, "; "))
+}
+
+// shortDuration writes whole minutes: 22h, 1h45m, 50m.
+func shortDuration(d time.Duration) string {
+	d = d.Round(time.Minute)
+	h, m := d/time.Hour, (d%time.Hour)/time.Minute
+	switch {
+	case h == 0:
+		return fmt.Sprintf("%dm", m)
+	case m == 0:
+		return fmt.Sprintf("%dh", h)
+	}
+	return fmt.Sprintf("%dh%02dm", h, m)
+}
+
+// writeCoverageMarkdown writes the coverage section in Markdown.
+func writeCoverageMarkdown(b *strings.Builder, c *CoverageSection) {
+	if c == nil {
+		return
+	}
+	fmt.Fprintf(b, "\n## Coverage and trail tampering\n\nHours with no event at all, gaps over %s between log file deliveries, and calls that stop, delete or narrow CloudTrail. `trailsift coverage` lists every gap.\n\n", shortDuration(c.DeliveryGap))
+	if len(c.Tampering) == 0 {
+		b.WriteString("No trail tampering calls (StopLogging, DeleteTrail, UpdateTrail, narrowing PutEventSelectors, DeleteEventDataStore) found.\n\n")
+	} else {
+		b.WriteString("| time | account | region | event | actor | source IP | target | error | detail |\n|---|---|---|---|---|---|---|---|---|\n")
+		for _, t := range c.Tampering {
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", formatUTC(t.Time), mdCell(t.Account), mdCell(t.Region),
+				mdCell(t.EventName), mdCell(t.Actor), mdCell(t.SourceIP), mdCell(t.Target), mdCell(t.ErrorCode), mdCell(t.Detail))
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("| account | region | events | first | last | log files | silent hours | delivery gaps |\n|---|---|---|---|---|---|---|---|\n")
+	for _, s := range c.Scopes {
+		fmt.Fprintf(b, "| %s | %s | %d | %s | %s | %d | %s | %s |\n", mdCell(s.Account), mdCell(s.Region), s.Events,
+			formatUTC(s.First), formatUTC(s.Last), s.LogFiles, mdCell(s.Silent), mdCell(s.Gaps))
+	}
+}
