@@ -152,9 +152,11 @@ func (w *Writer) Close() error {
 	err := w.wait()
 	if w.db != nil {
 		w.db.Close()
+		w.db = nil
 	}
 	if w.lock != nil {
 		w.lock.Close() // releases the lock
+		w.lock = nil
 	}
 	return err
 }

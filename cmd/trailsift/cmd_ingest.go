@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -23,7 +25,6 @@ type ingestOptions struct {
 	parquet       string
 	json          bool
 	workers       int
-	writers       int
 	maxRecordSize int
 	quiet         bool
 }
@@ -38,7 +39,6 @@ func (o *ingestOptions) AddFlags(f *pflag.FlagSet) {
 func (o *ingestOptions) addLoadFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON on stdout")
 	f.IntVar(&o.workers, "workers", 0, "decoders in parallel (default: number of CPUs)")
-	f.IntVar(&o.writers, "writers", 0, "database connections appending in parallel (default 1; more can help on machines with many cores)")
 	f.IntVar(&o.maxRecordSize, "max-record-size", 32<<20, "largest single event in bytes; larger ones are reported and skipped")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress and no summary on stderr")
 }
@@ -98,6 +98,8 @@ type ingestSummary struct {
 	Seconds         float64  `json:"seconds"`
 	FailedFiles     []string `json:"failed_files,omitempty"`
 	Interrupted     bool     `json:"interrupted,omitempty"`
+
+	started time.Time
 }
 
 func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, io *streams) error {
@@ -173,16 +175,44 @@ func ingestParquet(cmd *cobra.Command, o *ingestOptions, args []string, io *stre
 // or the store failed) and the summary says how far it got.
 func ingestInto(cmd *cobra.Command, store *query.Store, o *ingestOptions, args []string, io *streams) (*ingestSummary, ingest.Stats, error) {
 	ctx := cmd.Context()
-	m, err := store.Manifest(ctx)
+	stored, err := store.Manifest(ctx)
 	if err != nil {
 		return nil, ingest.Stats{}, err
 	}
-	w, err := store.NewWriter(ctx, o.writers)
+	// Events are staged as Parquet beside the database, then loaded in one
+	// transaction (see lake.StagingDir for why).
+	staging := lake.StagingDir(store.Path)
+	w, err := lake.NewWriter(ctx, staging)
 	if err != nil {
 		return nil, ingest.Stats{}, err
 	}
 	defer w.Close()
-	return load(cmd, w, m, store.Path, o, args, io)
+	staged, err := w.Manifest()
+	if err != nil {
+		return nil, ingest.Stats{}, err
+	}
+	sum, st, runErr := load(cmd, w, lake.Manifests{stored, staged}, store.Path, o, args, io)
+	if sum == nil {
+		return nil, st, runErr
+	}
+	if err := w.Close(); err != nil {
+		return sum, st, err
+	}
+	// Load what is staged even after Ctrl-C: it is committed work. Not the
+	// run's context, which is cancelled then.
+	if io.errIsTerm && !o.quiet {
+		fmt.Fprintf(io.Err, "storing the staged events in %s ...\n", store.Path)
+	}
+	// The staging buffers are garbage now: hand them back to the OS before
+	// DuckDB takes its share, so the peak is one or the other, not both.
+	debug.FreeOSMemory()
+	n, err := lake.LoadStore(context.Background(), store, staging)
+	if err != nil {
+		return sum, st, fmt.Errorf("load %s into %s: %w (run the same command again to finish)", staging, store.Path, err)
+	}
+	sum.EventsNew, sum.EventsDuplicate = n, max(0, sum.EventsRead-n)
+	sum.Seconds = time.Since(sum.started).Seconds()
+	return sum, st, runErr
 }
 
 // loadSink is where load puts events: a DuckDB store or a Parquet dataset.
@@ -215,7 +245,7 @@ func load(cmd *cobra.Command, w loadSink, m ingest.Manifest, name string, o *ing
 		FilesDuplicate: st.FilesDuplicate, FilesUnchanged: st.FilesUnchanged, EventsRead: st.Events,
 		EventsNew: w.Inserted(), EventsDuplicate: w.Duplicates(), Errors: st.Errors, Warnings: st.Warnings,
 		BytesRead: st.Bytes, Seconds: time.Since(start).Seconds(), FailedFiles: st.Failed,
-		Interrupted: errors.Is(runErr, ingest.ErrInterrupted),
+		Interrupted: errors.Is(runErr, ingest.ErrInterrupted), started: start,
 	}, st, runErr
 }
 
