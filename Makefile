@@ -16,7 +16,7 @@ test:
 	gofmt -l . | (! grep .) || (echo "gofmt needed on the files above" && exit 1)
 	go vet ./...
 	go test ./...
-	go test -race ./ingest/
+	go test -race ./ingest/ ./lake/
 
 fuzz:
 	go test ./ingest/ -run XXX -fuzz FuzzSplitStream -fuzztime 60s
