@@ -27,6 +27,23 @@ import (
 //go:embed detections/*.sql
 var detectionFiles embed.FS
 
+// signinAttemptsSQL classifies every sign-in attempt; rules that read
+// signin_attempts get it as a CTE over the events they see.
+//
+//go:embed detections/shared/signin_attempts.sql
+var signinAttemptsSQL string
+
+var readsSigninAttempts = regexp.MustCompile(`(?i)\bsignin_attempts\b`)
+
+// SigninAttemptsSQL is the query behind signin_attempts, which rules may
+// read as a table.
+func SigninAttemptsSQL() string { return signinAttemptsSQL }
+
+// ReadsSigninAttempts reports whether the rule's SQL reads signin_attempts.
+func (r *Rule) ReadsSigninAttempts() bool {
+	return readsSigninAttempts.MatchString(stripComments(r.SQL))
+}
+
 // Severity ranks a finding. The zero value is not a valid severity.
 type Severity string
 
@@ -702,13 +719,33 @@ func (r *Rule) Query(opts DetectOptions) (string, error) {
 	if !opts.Until.IsZero() {
 		conds = append(conds, "event_time < "+timestampLiteral(opts.Until))
 	}
-	if len(conds) == 0 {
+	var ctes []string
+	if len(conds) > 0 {
+		// The CTE shadows the events table inside the rule; NOT MATERIALIZED
+		// keeps it a filter pushed into each scan rather than a copy.
+		ctes = append(ctes, "events AS NOT MATERIALIZED (SELECT * FROM main.events WHERE "+strings.Join(conds, " AND ")+")")
+	}
+	if readsSigninAttempts.MatchString(stripComments(q)) {
+		ctes = append(ctes, "signin_attempts AS (\n"+signinAttemptsSQL+")")
+	}
+	if len(ctes) == 0 {
 		return q, nil
 	}
-	// The CTE shadows the events table inside the rule; NOT MATERIALIZED
-	// keeps it a filter pushed into each scan rather than a copy.
-	return "WITH events AS NOT MATERIALIZED (SELECT * FROM main.events WHERE " + strings.Join(conds, " AND ") +
-		")\nSELECT * FROM (\n" + q + "\n)", nil
+	return "WITH " + strings.Join(ctes, ",\n") + "\nSELECT * FROM (\n" + q + "\n)", nil
+}
+
+// stripComments drops -- comments, so a rule that only mentions a name in
+// its description does not pull it in.
+func stripComments(q string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(q, "\n") {
+		if i := strings.Index(l, "--"); i >= 0 {
+			l = l[:i]
+		}
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 func timestampLiteral(t time.Time) string {

@@ -323,3 +323,55 @@ HAVING count(DISTINCT aws_region) > $regions`
 	// many-regions low regions integer 5
 	// HAVING count(DISTINCT aws_region) > (8)
 }
+
+// TestSigninAttemptsSeeTheWindow checks that signin_attempts, shared by the
+// sessionised rules, reads the events narrowed by Since like the rule does:
+// alice's six failed passwords from 10:00 make a burst, the four from 10:03
+// on do not.
+func TestSigninAttemptsSeeTheWindow(t *testing.T) {
+	s := openTestStore(t)
+	ctx := context.Background()
+	w, err := s.NewWriter(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ingest.Run(ctx, []string{"testdata/detections/console-brute-force/events.ndjson"}, w, ingest.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	r, err := findBuiltin("console-brute-force")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := func(opts DetectOptions) []string {
+		found, err := Detect(ctx, s.DB, []Rule{r}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range found {
+			if f.Actor == "alice" {
+				return f.EventIDs
+			}
+		}
+		return nil
+	}
+	if ids := alice(DetectOptions{}); len(ids) != 6 {
+		t.Fatalf("without a window alice's burst has %v", ids)
+	}
+	if ids := alice(DetectOptions{Since: time.Date(2024, 3, 4, 10, 3, 0, 0, time.UTC)}); ids != nil {
+		t.Errorf("from 10:03 alice has 4 failures, under the threshold, but fired with %v", ids)
+	}
+}
+
+func findBuiltin(id string) (Rule, error) {
+	rules, err := BuiltinRules()
+	if err != nil {
+		return Rule{}, err
+	}
+	for _, r := range rules {
+		if r.ID == id {
+			return r, nil
+		}
+	}
+	return Rule{}, fmt.Errorf("no rule %s", id)
+}

@@ -156,6 +156,12 @@ func printRule(w io.Writer, r query.Rule) {
 	for _, line := range strings.Split(r.SQL, "\n") {
 		fmt.Fprintf(w, "  %s\n", reports.SafeTerminal(line))
 	}
+	if r.ReadsSigninAttempts() {
+		fmt.Fprintln(w, "\nsignin_attempts, which the SQL reads, is defined over the same events as:")
+		for _, line := range strings.Split(strings.TrimRight(query.SigninAttemptsSQL(), "\n"), "\n") {
+			fmt.Fprintf(w, "  %s\n", line)
+		}
+	}
 }
 
 func printList(w io.Writer, title string, items []string) {
