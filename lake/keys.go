@@ -1,6 +1,7 @@
 package lake
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/trailsift/trailsift/ingest"
+	"github.com/trailsift/trailsift/query"
 )
 
 // eventID is what makes two events the same: their key and their time, as
@@ -106,42 +108,18 @@ func openReader() (*sql.DB, error) {
 // own arguments, never log content.
 func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// manifest is what the dataset holds already, so a rerun skips it.
-type manifest struct {
-	paths    map[[2]string]bool
-	contents map[string]string
-}
-
-func (m *manifest) Has(path, sha string) bool { return m.paths[[2]string{path, sha}] }
-
-func (m *manifest) HasContent(sha string) (string, bool) {
-	p, ok := m.contents[sha]
-	return p, ok
-}
-
 // Manifest reads the files manifest of the dataset.
 func (w *Writer) Manifest() (ingest.Manifest, error) {
-	m := &manifest{paths: map[[2]string]bool{}, contents: map[string]string{}}
 	glob := filepath.Join(w.dir, FilesDir, "*.parquet")
+	q := "SELECT path, sha256 FROM read_parquet(" + sqlString(glob) + ") WHERE sha256 IS NOT NULL"
 	if files, _ := filepath.Glob(glob); len(files) == 0 {
-		return m, nil
+		q = "SELECT NULL::VARCHAR, NULL::VARCHAR WHERE false" // read_parquet fails on no files
 	}
-	rows, err := w.db.Query("SELECT path, sha256 FROM read_parquet(" + sqlString(glob) + ") WHERE sha256 IS NOT NULL")
+	m, err := query.ReadManifest(context.Background(), w.db, q)
 	if err != nil {
-		return nil, fmt.Errorf("read files manifest of %s: %w", w.dir, err)
+		return nil, fmt.Errorf("dataset %s: %w", w.dir, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var p, sha string
-		if err := rows.Scan(&p, &sha); err != nil {
-			return nil, err
-		}
-		m.paths[[2]string{p, sha}] = true
-		if _, ok := m.contents[sha]; !ok {
-			m.contents[sha] = p
-		}
-	}
-	return m, rows.Err()
+	return m, nil
 }
 
 // lockDir takes an exclusive lock on the dataset for this run, so two runs

@@ -98,7 +98,7 @@ func (s *Store) createSchema(ctx context.Context) error {
 	return nil
 }
 
-// manifest is what the store holds already, loaded once per ingest run.
+// manifest is what a store holds already, loaded once per ingest run.
 type manifest struct {
 	paths    map[[2]string]bool
 	contents map[string]string
@@ -113,7 +113,14 @@ func (m *manifest) HasContent(sha string) (string, bool) {
 
 // Manifest loads the stored files, so a re-run skips what it holds.
 func (s *Store) Manifest(ctx context.Context) (ingest.Manifest, error) {
-	rows, err := s.DB.QueryContext(ctx, "SELECT path, sha256 FROM files WHERE sha256 IS NOT NULL")
+	return ReadManifest(ctx, s.DB, "SELECT path, sha256 FROM files WHERE sha256 IS NOT NULL")
+}
+
+// ReadManifest builds a manifest from q, a query returning the path and
+// sha256 of every stored file: from a store's files table, or from a
+// Parquet dataset's.
+func ReadManifest(ctx context.Context, db *sql.DB, q string) (ingest.Manifest, error) {
+	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("read files manifest: %w", err)
 	}
