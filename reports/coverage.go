@@ -103,3 +103,41 @@ func writeCoverageMarkdown(b *strings.Builder, c *CoverageSection) {
 			formatUTC(s.First), formatUTC(s.Last), s.LogFiles, mdCell(s.Silent), mdCell(s.Gaps))
 	}
 }
+
+// maxIntegrityRows caps the digest problems listed; trailsift verify lists
+// them all.
+const maxIntegrityRows = 500
+
+// writeIntegrityMarkdown writes the digest verification section.
+func writeIntegrityMarkdown(b *strings.Builder, rep *integrity.Report, note string) {
+	if rep == nil {
+		if note != "" {
+			fmt.Fprintf(b, "\n## Log file integrity (CloudTrail digests)\n\n%s\n", note)
+		}
+		return
+	}
+	result := "OK"
+	if rep.Failed() {
+		result = "FAILED"
+	}
+	sigs := "not checked (give --public-keys)"
+	if rep.SignaturesChecked {
+		sigs = fmt.Sprintf("%d verified, %d failed, %d not checkable offline", rep.SignaturesVerified, rep.SignaturesFailed, rep.SignaturesUnknown)
+	}
+	fmt.Fprintf(b, "\n## Log file integrity (CloudTrail digests)\n\n**%s**: %d digest files in %d chains; %d log files listed in digests, %d found in the evidence, %d matching their digest hash. Signatures: %s.\n\n",
+		result, rep.Digests, len(rep.Chains), rep.LogFilesListed, rep.LogFilesFound, rep.LogFilesVerified, sigs)
+	if len(rep.Findings) > 0 {
+		b.WriteString("| severity | kind | account | region | from | to | file | detail |\n|---|---|---|---|---|---|---|---|\n")
+		for _, f := range rep.Findings[:min(len(rep.Findings), maxIntegrityRows)] {
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", f.Severity, f.Kind, mdCell(f.Account), mdCell(f.Region),
+				formatUTC(f.From), formatUTC(f.To), mdCell(f.File), mdCell(f.Detail))
+		}
+		if len(rep.Findings) > maxIntegrityRows {
+			fmt.Fprintf(b, "\nShowing %d of %d problems; `trailsift verify` lists them all.\n", maxIntegrityRows, len(rep.Findings))
+		}
+		b.WriteString("\n")
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintf(b, "%s\n\n", mdCell(n))
+	}
+}

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"embed"
+	"github.com/trailsift/trailsift/integrity"
 	"html/template"
 	"io"
 	"strings"
@@ -16,17 +17,19 @@ var templates embed.FS
 // The report template is parsed once; html/template escapes every value it
 // prints, so log text can never become markup or script.
 var htmlReport = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
-	"utc":        formatUTC,
-	"dur":        shortDuration,
-	"join":       func(s []string) string { return strings.Join(s, ", ") },
-	"severities": func() []string { return severityNames() },
-	"len64":      func(v any) int64 { return int64(lenOf(v)) },
-	"chart":      activityChart,
-	"outcomes":   outcomesChart,
-	"topips":     topIPsChart,
-	"capjoin":    capJoin,
-	"detailed":   func(f []FindingReport) []FindingReport { return f[:min(len(f), maxDetailedFindings)] },
-	"compact":    func(f []FindingReport) []FindingReport { return f[min(len(f), maxDetailedFindings):] },
+	"utc":            formatUTC,
+	"dur":            shortDuration,
+	"firstIntegrity": func(f []integrity.Finding) []integrity.Finding { return f[:min(len(f), maxIntegrityRows)] },
+	"maxIntegrity":   func() int { return maxIntegrityRows },
+	"join":           func(s []string) string { return strings.Join(s, ", ") },
+	"severities":     func() []string { return severityNames() },
+	"len64":          func(v any) int64 { return int64(lenOf(v)) },
+	"chart":          activityChart,
+	"outcomes":       outcomesChart,
+	"topips":         topIPsChart,
+	"capjoin":        capJoin,
+	"detailed":       func(f []FindingReport) []FindingReport { return f[:min(len(f), maxDetailedFindings)] },
+	"compact":        func(f []FindingReport) []FindingReport { return f[min(len(f), maxDetailedFindings):] },
 }).ParseFS(templates, "templates/report.html.tmpl"))
 
 func lenOf(v any) int {

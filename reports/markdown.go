@@ -73,6 +73,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	if err := WriteSignins(&b, r.Signins, r.SigninTotals, FormatMarkdown, time.UTC, 0); err != nil {
 		return err
 	}
+	writeIntegrityMarkdown(&b, r.Integrity, r.IntegrityNote)
 	writeCoverageMarkdown(&b, r.Coverage)
 	fmt.Fprintf(&b, "\n## Evidence manifest\n\n%d input files; %d errors recorded in ingest_errors.\n\n| path | size | sha256 | shape | events | status | reason |\n|---|---|---|---|---|---|---|\n", r.ManifestTotal, r.Errors)
 	for _, f := range r.Manifest {

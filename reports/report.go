@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/trailsift/trailsift/integrity"
 	"github.com/trailsift/trailsift/query"
 )
 
@@ -39,6 +40,10 @@ type Report struct {
 	ManifestTotal int64
 	Errors        int64
 	Coverage      *CoverageSection
+	// Integrity is the digest verification of the evidence files, when the
+	// report was made from them (analyze); IntegrityNote says why not.
+	Integrity     *integrity.Report
+	IntegrityNote string
 }
 
 // FindingReport is a finding with the first of its events.

@@ -2,29 +2,33 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/trailsift/trailsift/integrity"
 	"github.com/trailsift/trailsift/query"
 	"github.com/trailsift/trailsift/reports"
 )
 
 type analyzeOptions struct {
-	ingest ingestOptions
-	out    string
-	failOn string
+	ingest     ingestOptions
+	out        string
+	failOn     string
+	publicKeys string
 }
 
 func (o *analyzeOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.out, "out", "", "case folder to create or add to (default: <first input's name>-case in the current folder)")
 	f.StringVar(&o.failOn, "fail-on", "none", "exit 4 when a finding at or above this severity fires (info, low, medium, high, critical, none)")
+	f.StringVar(&o.publicKeys, "public-keys", "", "JSON saved from `aws cloudtrail list-public-keys` to check digest signatures too")
 	o.ingest.addLoadFlags(f)
 }
 
@@ -40,6 +44,9 @@ It creates a case folder (never inside the evidence) holding:
   findings.jsonl  one finding per line
   report.html     one self-contained HTML report (opens offline)
   report.md       the same report in Markdown
+The report includes the CloudTrail digest verification of the evidence (as
+trailsift verify does; with --public-keys, signatures too) and the coverage
+gaps and trail tampering of the events (as trailsift coverage does).
 Running it again on the same evidence adds nothing twice and rewrites the
 findings and reports.` + "\n" + exitStatusHelp,
 		Example: `  trailsift analyze ./evidence.zip
@@ -64,6 +71,10 @@ type analyzeSummary struct {
 }
 
 func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, io *streams) error {
+	keys, err := readPublicKeys(o.publicKeys)
+	if err != nil {
+		return err
+	}
 	failRank := 0
 	if o.failOn != "none" {
 		sev, err := query.ParseSeverity(o.failOn)
@@ -116,6 +127,7 @@ func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, io *stream
 	if err != nil {
 		return err
 	}
+	rep.Integrity, rep.IntegrityNote = verifyEvidence(ctx, args, keys)
 	outputs := []string{dbPath}
 	for _, w := range []struct {
 		name  string
@@ -145,7 +157,7 @@ func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, io *stream
 	}
 	if !o.ingest.quiet {
 		printIngestSummary(io, *ingestSum, store)
-		printAnalyzeSummary(io, found, outputs, time.Duration(ingestSum.Seconds*float64(time.Second)))
+		printAnalyzeSummary(io, found, rep, outputs)
 	}
 	n := 0
 	for _, f := range found {
@@ -162,8 +174,18 @@ func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, io *stream
 	return nil
 }
 
-func printAnalyzeSummary(io *streams, found []query.Finding, outputs []string, _ time.Duration) {
+func printAnalyzeSummary(io *streams, found []query.Finding, rep *reports.Report, outputs []string) {
 	w := io.Err
+	switch ir := rep.Integrity; {
+	case ir == nil:
+		fmt.Fprintf(w, "integrity: %s\n", rep.IntegrityNote)
+	case ir.Failed():
+		fails, warns := ir.Count()
+		fmt.Fprintf(w, "integrity: FAILED: %d problems, %d warnings in %d digests (the report lists them; trailsift verify too)\n", fails, warns, ir.Digests)
+	default:
+		_, warns := ir.Count()
+		fmt.Fprintf(w, "integrity: OK: %d log files match %d digests, %d warnings\n", ir.LogFilesVerified, ir.Digests, warns)
+	}
 	fmt.Fprintf(w, "findings: %s\n", summarize(found))
 	for _, f := range found {
 		fmt.Fprintf(w, "  %-8s  %-32s  %-24s  %s  x%d\n", f.Severity, f.RuleID, reports.SafeTerminal(truncate(f.Actor, 24)), f.FirstSeen.UTC().Format("2006-01-02 15:04:05Z"), f.Count)
@@ -186,4 +208,27 @@ func truncate(s string, n int) string {
 // renames it, so a reader never sees half a report.
 func writeFileAtomically(path string, data []byte) error {
 	return writeAtomically(path, func(tmp string) error { return os.WriteFile(tmp, data, 0o644) })
+}
+
+// verifyEvidence checks the CloudTrail digests of the inputs for the
+// report. It never fails the analysis: what could not be checked is said
+// in the note instead.
+func verifyEvidence(ctx context.Context, inputs []string, keys integrity.Keys) (*integrity.Report, string) {
+	var files []string
+	for _, in := range inputs {
+		if in != "-" { // standard input was read once, by ingest
+			files = append(files, in)
+		}
+	}
+	if len(files) == 0 {
+		return nil, "The evidence came on standard input: run trailsift verify on the files to check their digests."
+	}
+	rep, err := integrity.Verify(ctx, files, integrity.VerifyOptions{Keys: keys})
+	switch {
+	case errors.Is(err, integrity.ErrNothingFound):
+		return nil, "No CloudTrail digest files or S3-layout log files in the evidence: nothing to verify."
+	case err != nil:
+		return nil, "Digest verification could not run: " + err.Error()
+	}
+	return rep, ""
 }

@@ -76,6 +76,18 @@ func TestAnalyzeSamples(t *testing.T) {
 	if n := queryOnce(t, out, "SELECT count(*) FROM findings"); n != "13" {
 		t.Errorf("findings table rows = %s", n)
 	}
+	// The report carries the digest check of the evidence (one log file of
+	// the samples is listed in a digest but missing) and the coverage.
+	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"## Log file integrity (CloudTrail digests)", "**FAILED**: 36 digest files in 4 chains",
+		"| fail | log-missing | 111111111111 | us-east-1 |", "Signatures: not checked", "## Coverage and trail tampering"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
 
 	// The views answer the story's questions without JSON paths.
 	for q, want := range map[string]string{

@@ -38,8 +38,11 @@ func newReportCommand(io *streams) *cobra.Command {
 		Long: `Write the case report of a store: the case summary (time range, accounts,
 regions, event counts), the findings by severity each with its own short
 timeline, the sign-in summary, charts (events per hour with findings marked,
-sign-in outcomes, top source IPs) and the evidence manifest (every input file
-with its size and sha256, and the files that failed or were skipped, and why).
+sign-in outcomes, top source IPs), the coverage gaps and trail tampering calls,
+and the evidence manifest (every input file with its size and sha256, and the
+files that failed or were skipped, and why). The CloudTrail digest check of the
+evidence files is in the report analyze writes (it has the files; a store does
+not), or run trailsift verify.
 
 The HTML file opens offline in any browser: it loads nothing (no scripts,
 fonts, images or styles from anywhere; a Content Security Policy forbids them)

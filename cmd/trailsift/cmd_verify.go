@@ -68,16 +68,9 @@ signatures were not checked. Nothing is written.` + "\n" + exitStatusHelp,
 
 func runVerify(cmd *cobra.Command, o *verifyOptions, args []string, io *streams) error {
 	var opts integrity.VerifyOptions
-	if o.publicKeys != "" {
-		fh, err := os.Open(o.publicKeys)
-		if err != nil {
-			return &usageError{fmt.Sprintf("--public-keys: %v", err)}
-		}
-		opts.Keys, err = integrity.ReadKeys(fh)
-		fh.Close()
-		if err != nil {
-			return &usageError{fmt.Sprintf("--public-keys %s: %v", o.publicKeys, err)}
-		}
+	var err error
+	if opts.Keys, err = readPublicKeys(o.publicKeys); err != nil {
+		return err
 	}
 	rep, err := integrity.Verify(cmd.Context(), args, opts)
 	var ie *integrity.InputError
@@ -151,4 +144,22 @@ func tsZ(t time.Time) string {
 		return "?"
 	}
 	return t.UTC().Format("2006-01-02 15:04:05Z")
+}
+
+// readPublicKeys reads --public-keys; no file means no keys (signatures are
+// then not checked, and the results say so).
+func readPublicKeys(path string) (integrity.Keys, error) {
+	if path == "" {
+		return nil, nil
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, &usageError{fmt.Sprintf("--public-keys: %v", err)}
+	}
+	defer fh.Close()
+	keys, err := integrity.ReadKeys(fh)
+	if err != nil {
+		return nil, &usageError{fmt.Sprintf("--public-keys %s: %v", path, err)}
+	}
+	return keys, nil
 }
