@@ -182,7 +182,7 @@ func ingestInto(cmd *cobra.Command, store *query.Store, o *ingestOptions, args [
 	// Events are staged as Parquet beside the database, then loaded in one
 	// transaction (see lake.StagingDir for why).
 	staging := lake.StagingDir(store.Path)
-	w, err := lake.NewWriter(ctx, staging)
+	w, err := lake.NewStagingWriter(ctx, staging)
 	if err != nil {
 		return nil, ingest.Stats{}, err
 	}
