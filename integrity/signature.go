@@ -131,6 +131,7 @@ func SigningString(d *Digest, contentHash string) string {
 var (
 	errNoKey        = errors.New("no public key with this fingerprint was supplied")
 	errBadSignature = errors.New("signature does not verify")
+	errKeyNotValid  = errors.New("the key was not valid when the digest was signed")
 )
 
 // verifySignature checks a hex signature over the digest's signing string
@@ -148,6 +149,13 @@ func verifySignature(keys Keys, d *Digest, sigHex string) error {
 	sum := sha256.Sum256([]byte(SigningString(d, d.ContentHash)))
 	if rsa.VerifyPKCS1v15(k.Key, crypto.SHA256, sum[:], sig) != nil {
 		return errBadSignature
+	}
+	// CloudTrail signs a digest when it delivers it, just after its end
+	// time, with the key valid then; aws-cli only accepts keys listed for
+	// the digests' time range. A signature by a key outside its validity is
+	// one a retired (or leaked) key made.
+	if (!k.ValidFrom.IsZero() && d.End.Before(k.ValidFrom)) || (!k.ValidTo.IsZero() && d.End.After(k.ValidTo)) {
+		return errKeyNotValid
 	}
 	return nil
 }

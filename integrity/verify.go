@@ -25,6 +25,7 @@ const (
 	KindChainRestart        = "chain-restart"     // a digest without a previous one after older digests
 	KindSignatureInvalid    = "signature-invalid" // the signature does not verify with the supplied key
 	KindSignatureKeyUnknown = "signature-key-unknown"
+	KindSignatureKeyExpired = "signature-key-not-valid" // signed by the key, at a time the key was not valid
 )
 
 // Severities: a failure means the evidence is not what CloudTrail delivered
@@ -255,6 +256,12 @@ func (v *verifier) chains() {
 			v.rep.SignaturesFailed++
 			v.add(Finding{Kind: KindSignatureKeyUnknown, Severity: SeverityFail, Account: acct, Region: region, File: d.Path,
 				From: d.Start, To: d.End, Detail: fmt.Sprintf("no supplied public key has fingerprint %s (list-public-keys for region %s, covering this time)", d.KeyFingerprint, region)})
+		case errors.Is(err, errKeyNotValid):
+			v.rep.SignaturesFailed++
+			k := v.keys[strings.ToLower(d.KeyFingerprint)]
+			v.add(Finding{Kind: KindSignatureKeyExpired, Severity: SeverityFail, Account: acct, Region: region, File: d.Path,
+				From: d.Start, To: d.End, Detail: fmt.Sprintf("signed with key %s, which is valid from %s to %s only: a retired or leaked key signed it", d.KeyFingerprint,
+					k.ValidFrom.Format(time.RFC3339), k.ValidTo.Format(time.RFC3339))})
 		default:
 			v.rep.SignaturesFailed++
 			v.add(Finding{Kind: KindSignatureInvalid, Severity: SeverityFail, Account: acct, Region: region, File: d.Path,

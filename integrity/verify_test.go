@@ -322,6 +322,27 @@ func TestVerify(t *testing.T) {
 	}
 }
 
+// TestVerifyKeyValidity: the right key, but listed as valid only in 2023,
+// before the chain was signed: every checkable signature fails.
+func TestVerifyKeyValidity(t *testing.T) {
+	awsK, _ := testKeys(t)
+	c := buildChain(t, 4, func(int) *rsa.PrivateKey { return awsK })
+	keys := readKeys(t, &awsK.PublicKey)
+	for _, k := range keys {
+		k.ValidFrom, k.ValidTo = time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2023, 6, 1, 0, 0, 0, 0, time.UTC)
+	}
+	r := verify(t, c, keys)
+	got := summary(c, r)
+	if len(got) != 3 || r.SignaturesVerified != 0 || r.SignaturesFailed != 3 || !r.Failed() {
+		t.Fatalf("verified %d, failed %d, findings %q", r.SignaturesVerified, r.SignaturesFailed, got)
+	}
+	for _, g := range got {
+		if !strings.HasPrefix(g, "signature-key-not-valid fail ") {
+			t.Errorf("finding %q, want signature-key-not-valid", g)
+		}
+	}
+}
+
 func gunzipT(t *testing.T, data []byte) []byte {
 	t.Helper()
 	zr, err := gzip.NewReader(bytes.NewReader(data))
