@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/trailsift/trailsift/query"
 )
@@ -29,8 +30,18 @@ func Open(ctx context.Context, dir string) (*query.Store, error) {
 		// The partition columns repeat account_id, aws_region and the day of
 		// event_time; the tables keep the stored columns only. Partition
 		// values are read as text, so account ids keep leading zeros.
+		// raw carries Parquet's JSON logical type, which DuckDB reads as
+		// JSON; the store's column is text.
+		var cols []string
+		for _, c := range query.StoredEventColumns() {
+			if c.Name == "raw" {
+				cols = append(cols, "raw::VARCHAR AS raw")
+			} else {
+				cols = append(cols, c.Name)
+			}
+		}
 		sources["event_rows"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, hive_partitioning = true, union_by_name = true, hive_types = {'account': VARCHAR, 'region': VARCHAR, 'date': VARCHAR})",
-			query.ColumnList(query.StoredEventColumns()), sqlString(EventsGlob(dir)))
+			strings.Join(cols, ", "), sqlString(EventsGlob(dir)))
 	}
 	if len(files) > 0 {
 		sources["files"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, union_by_name = true)",

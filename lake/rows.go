@@ -49,8 +49,9 @@ type eventRow struct {
 	AuthWorkflowID      *string    `parquet:"auth_workflow_id,optional"`
 	Outcome             *string    `parquet:"outcome,optional"`
 	// Plain encoding: the original events are unique long strings, which a
-	// dictionary would only bloat; zstd does the compressing.
-	Raw         string `parquet:"raw,plain"`
+	// dictionary would only bloat; zstd does the compressing. The JSON
+	// logical type tells other engines what the text is.
+	Raw         string `parquet:"raw,plain,json"`
 	FileID      int64  `parquet:"file_id"`
 	RecordIndex int64  `parquet:"record_index"`
 }
