@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/duckdb/duckdb-go/v2"
 
@@ -75,7 +74,7 @@ func readIDs(db *sql.DB, partDir string) (map[eventID]struct{}, error) {
 	if len(files) == 0 {
 		return ids, nil
 	}
-	rows, err := db.Query(fmt.Sprintf("SELECT event_key, coalesce(epoch_us(event_time), %d) FROM read_parquet(%s)", int64(noTime), sqlString(filepath.Join(partDir, "*.parquet"))))
+	rows, err := db.Query(fmt.Sprintf("SELECT event_key, coalesce(epoch_us(event_time), %d) FROM read_parquet(%s)", int64(noTime), query.StringLiteral(filepath.Join(partDir, "*.parquet"))))
 	if err != nil {
 		return nil, fmt.Errorf("read stored events of %s: %w", partDir, err)
 	}
@@ -104,14 +103,10 @@ func openReader() (*sql.DB, error) {
 	return db, nil
 }
 
-// sqlString quotes a path as a SQL string literal. Paths are the user's
-// own arguments, never log content.
-func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
 // Manifest reads the files manifest of the dataset.
 func (w *Writer) Manifest() (ingest.Manifest, error) {
 	glob := filepath.Join(w.dir, FilesDir, "*.parquet")
-	q := "SELECT path, sha256 FROM read_parquet(" + sqlString(glob) + ") WHERE sha256 IS NOT NULL"
+	q := "SELECT path, sha256 FROM read_parquet(" + query.StringLiteral(glob) + ") WHERE sha256 IS NOT NULL"
 	if files, _ := filepath.Glob(glob); len(files) == 0 {
 		q = "SELECT NULL::VARCHAR, NULL::VARCHAR WHERE false" // read_parquet fails on no files
 	}

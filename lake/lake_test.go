@@ -155,7 +155,7 @@ func TestColumnTypes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	rows, err := db.Query("DESCRIBE SELECT * FROM read_parquet(" + sqlString(EventsGlob(dir)) +
+	rows, err := db.Query("DESCRIBE SELECT * FROM read_parquet(" + query.StringLiteral(EventsGlob(dir)) +
 		", hive_partitioning = true, hive_types = {'account': VARCHAR, 'region': VARCHAR, 'date': DATE})")
 	if err != nil {
 		t.Fatal(err)

@@ -41,15 +41,15 @@ func Open(ctx context.Context, dir string) (*query.Store, error) {
 			}
 		}
 		sources["event_rows"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, hive_partitioning = true, union_by_name = true, hive_types = {'account': VARCHAR, 'region': VARCHAR, 'date': VARCHAR})",
-			strings.Join(cols, ", "), sqlString(EventsGlob(dir)))
+			strings.Join(cols, ", "), query.StringLiteral(EventsGlob(dir)))
 	}
 	if len(files) > 0 {
 		sources["files"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, union_by_name = true)",
-			query.ColumnList(query.FileColumns), sqlString(filepath.Join(dir, FilesDir, "*.parquet")))
+			query.ColumnList(query.FileColumns), query.StringLiteral(filepath.Join(dir, FilesDir, "*.parquet")))
 	}
 	if errs, _ := filepath.Glob(filepath.Join(dir, ErrorsDir, "*.parquet")); len(errs) > 0 {
 		sources["ingest_errors"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, union_by_name = true)",
-			query.ColumnList(query.ErrorColumns), sqlString(filepath.Join(dir, ErrorsDir, "*.parquet")))
+			query.ColumnList(query.ErrorColumns), query.StringLiteral(filepath.Join(dir, ErrorsDir, "*.parquet")))
 	}
 	s, err := query.OpenSources(ctx, dir, sources)
 	if err != nil {

@@ -73,7 +73,7 @@ func LoadStore(ctx context.Context, store *query.Store, dir string) (int64, erro
 		res, err := conn.ExecContext(ctx, fmt.Sprintf(`INSERT INTO event_rows SELECT %s FROM read_parquet(%s, union_by_name = true) n
 WHERE NOT EXISTS (SELECT 1 FROM event_rows o
   WHERE o.event_key = n.event_key AND o.event_time IS NOT DISTINCT FROM n.event_time)`,
-			query.ColumnList(query.StoredEventColumns()), sqlString(EventsGlob(dir))))
+			query.ColumnList(query.StoredEventColumns()), query.StringLiteral(EventsGlob(dir))))
 		if err != nil {
 			return 0, fmt.Errorf("store events: %w", err)
 		}
@@ -100,12 +100,12 @@ func insertNewFiles(ctx context.Context, conn *sql.Conn, dir string, haveErrors 
 	stmts := []string{
 		fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE staged_files AS SELECT %s FROM read_parquet(%s, union_by_name = true) f
 WHERE NOT EXISTS (SELECT 1 FROM files o WHERE o.path = f.path AND o.sha256 IS NOT DISTINCT FROM f.sha256 AND o.status = f.status)`,
-			fileCols, sqlString(filepath.Join(dir, FilesDir, "*.parquet"))),
+			fileCols, query.StringLiteral(filepath.Join(dir, FilesDir, "*.parquet"))),
 		fmt.Sprintf("INSERT INTO files SELECT %s FROM staged_files", fileCols),
 	}
 	if haveErrors {
 		stmts = append(stmts, fmt.Sprintf(`INSERT INTO ingest_errors SELECT %s FROM read_parquet(%s, union_by_name = true)
-WHERE path IN (SELECT path FROM staged_files)`, query.ColumnList(query.ErrorColumns), sqlString(filepath.Join(dir, ErrorsDir, "*.parquet"))))
+WHERE path IN (SELECT path FROM staged_files)`, query.ColumnList(query.ErrorColumns), query.StringLiteral(filepath.Join(dir, ErrorsDir, "*.parquet"))))
 	}
 	stmts = append(stmts, "DROP TABLE staged_files")
 	for _, q := range stmts {

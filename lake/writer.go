@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -216,7 +217,7 @@ func (w *Writer) commit(id string, b *batch) error {
 		rows []eventRow
 	}
 	var jobs []job
-	for _, p := range slices.Sorted(mapsKeys(b.parts)) {
+	for _, p := range slices.Sorted(maps.Keys(b.parts)) {
 		idx := b.parts[p]
 		rows := make([]eventRow, len(idx))
 		for i, j := range idx {
@@ -281,16 +282,6 @@ func (w *Writer) commit(id string, b *batch) error {
 	w.inserted += kept
 	w.mu.Unlock()
 	return nil
-}
-
-func mapsKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 func manifestRows(files []*ingest.File) ([]fileRow, []errorRow) {
@@ -460,7 +451,7 @@ func (w *Writer) recover() error {
 			return fmt.Errorf("dataset %s: unreadable commit file %s: %w", w.dir, c, err)
 		}
 		for _, m := range moves {
-			if !local(m.From) || !local(m.To) {
+			if !filepath.IsLocal(m.From) || !filepath.IsLocal(m.To) {
 				return fmt.Errorf("dataset %s: commit file %s names a path outside the dataset", w.dir, c)
 			}
 		}
@@ -470,8 +461,6 @@ func (w *Writer) recover() error {
 	}
 	return os.RemoveAll(filepath.Join(w.dir, stagingDir))
 }
-
-func local(p string) bool { return filepath.IsLocal(p) }
 
 func deref(s *string) string {
 	if s == nil {

@@ -95,12 +95,17 @@ func Query(ctx context.Context, db *sql.DB, sqlText string, args ...any) (*sql.R
 	return rows, nil
 }
 
+// StringLiteral quotes s as a SQL string literal, for the places DuckDB
+// takes no parameter (file names in COPY and read_parquet). It is for paths
+// the user gave, never for log content, which goes in as parameters.
+func StringLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
 // CopyToParquet writes the result of a read-only query to a Parquet file.
 func CopyToParquet(ctx context.Context, db *sql.DB, sqlText, path string) error {
 	if err := CheckReadOnly(ctx, db, sqlText); err != nil {
 		return err
 	}
-	q := fmt.Sprintf("COPY (%s\n) TO '%s' (FORMAT parquet, COMPRESSION zstd)", strings.TrimRight(strings.TrimSpace(sqlText), ";"), strings.ReplaceAll(path, "'", "''"))
+	q := fmt.Sprintf("COPY (%s\n) TO %s (FORMAT parquet, COMPRESSION zstd)", strings.TrimRight(strings.TrimSpace(sqlText), ";"), StringLiteral(path))
 	if _, err := db.ExecContext(ctx, q); err != nil {
 		return explain(err)
 	}
