@@ -60,16 +60,16 @@ func describeRanges(rs []integrity.Range) string {
 	}
 	var parts []string
 	for _, g := range rs[:min(len(rs), maxRangesShown)] {
-		parts = append(parts, fmt.Sprintf("%s – %s (%s)", formatUTC(g.From), formatUTC(g.To), shortDuration(g.Duration())))
+		parts = append(parts, fmt.Sprintf("%s – %s (%s)", formatUTC(g.From), formatUTC(g.To), ShortDuration(g.Duration())))
 	}
 	if len(rs) > maxRangesShown {
 		parts = append(parts, fmt.Sprintf("and %d more", len(rs)-maxRangesShown))
 	}
-	return fmt.Sprintf("%d, %s in all: %s", len(rs), shortDuration(total), strings.Join(parts, "; "))
+	return fmt.Sprintf("%d, %s in all: %s", len(rs), ShortDuration(total), strings.Join(parts, "; "))
 }
 
-// shortDuration writes whole minutes: 22h, 1h45m, 50m.
-func shortDuration(d time.Duration) string {
+// ShortDuration writes a gap in whole minutes: 22h, 1h45m, 1h5m, 50m.
+func ShortDuration(d time.Duration) string {
 	d = d.Round(time.Minute)
 	h, m := d/time.Hour, (d%time.Hour)/time.Minute
 	switch {
@@ -78,7 +78,7 @@ func shortDuration(d time.Duration) string {
 	case m == 0:
 		return fmt.Sprintf("%dh", h)
 	}
-	return fmt.Sprintf("%dh%02dm", h, m)
+	return fmt.Sprintf("%dh%dm", h, m)
 }
 
 // writeCoverageMarkdown writes the coverage section in Markdown.
@@ -86,7 +86,7 @@ func writeCoverageMarkdown(b *strings.Builder, c *CoverageSection) {
 	if c == nil {
 		return
 	}
-	fmt.Fprintf(b, "\n## Coverage and trail tampering\n\nHours with no event at all, gaps over %s between log file deliveries, and calls that stop, delete or narrow CloudTrail. `trailsift coverage` lists every gap.\n\n", shortDuration(c.DeliveryGap))
+	fmt.Fprintf(b, "\n## Coverage and trail tampering\n\nHours with no event at all, gaps over %s between log file deliveries, and calls that stop, delete or narrow CloudTrail. `trailsift coverage` lists every gap.\n\n", ShortDuration(c.DeliveryGap))
 	if len(c.Tampering) == 0 {
 		b.WriteString("No trail tampering calls (StopLogging, DeleteTrail, UpdateTrail, narrowing PutEventSelectors, DeleteEventDataStore) found.\n\n")
 	} else {

@@ -18,7 +18,7 @@ var templates embed.FS
 // prints, so log text can never become markup or script.
 var htmlReport = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
 	"utc":            formatUTC,
-	"dur":            shortDuration,
+	"dur":            ShortDuration,
 	"firstIntegrity": func(f []integrity.Finding) []integrity.Finding { return f[:min(len(f), maxIntegrityRows)] },
 	"maxIntegrity":   func() int { return maxIntegrityRows },
 	"join":           func(s []string) string { return strings.Join(s, ", ") },

@@ -90,7 +90,7 @@ unchanged, run trailsift verify on the evidence.` + "\n" + exitStatusHelp,
 }
 
 func writeCoverageTable(w io.Writer, r *integrity.CoverageReport) error {
-	t := reports.NewTable([]string{"account", "region", "events", "first event", "last event", "silent hours", "log files", "delivery gaps >" + shortDur(r.DeliveryGap)}, 0)
+	t := reports.NewTable([]string{"account", "region", "events", "first event", "last event", "silent hours", "log files", "delivery gaps >" + reports.ShortDuration(r.DeliveryGap)}, 0)
 	for _, s := range r.Scopes {
 		silent := 0 * time.Hour
 		for _, g := range s.SilentHours {
@@ -114,7 +114,7 @@ func writeCoverageTable(w io.Writer, r *integrity.CoverageReport) error {
 		}{{"silent", s.SilentHours}, {"delivery gap", s.DeliveryGaps}} {
 			for _, g := range kind.ranges {
 				n++
-				if err := gt.Add(w, []string{s.Account, s.Region, kind.name, tsZ(g.From), tsZ(g.To), shortDur(g.Duration())}); err != nil {
+				if err := gt.Add(w, []string{s.Account, s.Region, kind.name, tsZ(g.From), tsZ(g.To), reports.ShortDuration(g.Duration())}); err != nil {
 					return err
 				}
 			}
@@ -137,17 +137,4 @@ func writeCoverageTable(w io.Writer, r *integrity.CoverageReport) error {
 		}
 	}
 	return tt.Close(w)
-}
-
-// shortDur prints 1h, 1h40m, 25m, 26h.
-func shortDur(d time.Duration) string {
-	d = d.Round(time.Minute)
-	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
-	switch {
-	case h == 0:
-		return fmt.Sprintf("%dm", m)
-	case m == 0:
-		return fmt.Sprintf("%dh", h)
-	}
-	return fmt.Sprintf("%dh%dm", h, m)
 }
