@@ -2,12 +2,8 @@ package query
 
 import (
 	"context"
-	"database/sql"
-	"database/sql/driver"
 	"fmt"
 	"strings"
-
-	"github.com/duckdb/duckdb-go/v2"
 )
 
 // OpenSources opens a store whose tables live elsewhere, a Parquet dataset
@@ -16,15 +12,11 @@ import (
 // all commands and users' SQL run unchanged. Tables without a source are
 // empty. The store lives in memory; nothing is written anywhere.
 func OpenSources(ctx context.Context, name string, sources map[string]string) (*Store, error) {
-	connector, err := duckdb.NewConnector("", func(execer driver.ExecerContext) error {
-		_, err := execer.ExecContext(context.Background(), "SET TimeZone = 'UTC'", nil)
-		return err
-	})
+	db, err := openDB(ctx, "", name)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", name, err)
+		return nil, err
 	}
-	db := sql.OpenDB(connector)
-	stmts := []string{"SET memory_limit = '400MB'", "SET preserve_insertion_order = false"}
+	var stmts []string
 	for _, t := range Tables {
 		if src := sources[t.Name]; src != "" {
 			stmts = append(stmts, fmt.Sprintf("CREATE VIEW %s AS\n%s", t.Name, src))
