@@ -272,7 +272,7 @@ func BenchmarkDetect(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	w, err := s.NewWriter(ctx, 0)
+	w, err := s.NewWriter(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -273,7 +273,7 @@ func ExampleDetect() {
 	ctx := context.Background()
 	store, _ := Open(ctx, "", false) // in memory; use query.Open(ctx, path, true) on a case
 	defer store.Close()
-	w, _ := store.NewWriter(ctx, 0)
+	w, _ := store.NewWriter(ctx)
 	ingest.Run(ctx, []string{"testdata/detections/root-console-login/events.ndjson"}, w, ingest.Options{})
 	w.Close()
 
@@ -331,7 +331,7 @@ HAVING count(DISTINCT aws_region) > $regions`
 func TestSigninAttemptsSeeTheWindow(t *testing.T) {
 	s := openTestStore(t)
 	ctx := context.Background()
-	w, err := s.NewWriter(ctx, 0)
+	w, err := s.NewWriter(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -150,75 +150,45 @@ func ReadManifest(ctx context.Context, db *sql.DB, q string) (ingest.Manifest, e
 }
 
 // Writer is an ingest.Sink that appends to the store through DuckDB's
-// Appender. trailsift ingest no longer uses it: staging the events as
+// Appender. trailsift ingest does not use it: staging the events as
 // Parquet and loading them in one INSERT measured twice as fast (see
-// lake.StagingDir). It stays for loading small sets in process, as the
-// tests of this package do. Events go straight into events inside
-// transactions; the manifest
-// rows of the files they complete commit last, so a crash at any point
-// loses nothing a re-run does not redo. Before a commit, events already
-// stored are deleted again, so a re-run stores nothing twice.
-//
-// Storing DuckDB's rows (compressing the original JSON above all) costs more
-// than decoding, so the Writer appends on several lanes at once, each its
-// own connection and transaction. Events are split between lanes by key:
-// copies of one event always meet in the same lane, which keeps the
-// duplicate check of each lane complete.
+// lake.StagingDir). It loads small sets in process, as the tests of this
+// package do. Events are appended inside a transaction; the manifest rows
+// of the files they complete commit with them, so a crash loses nothing a
+// re-run does not redo. Before a commit, events already stored are deleted
+// again, so a re-run stores nothing twice.
 type Writer struct {
-	lanes    []*lane
-	pending  []*ingest.File
-	staged   int
-	inserted int64
-	seen     int64
-	parts    [][]ingest.Event
-}
-
-// lane is one connection appending its share of the events.
-type lane struct {
 	conn      *sql.Conn
 	app       *duckdb.Appender
 	inTx      bool
 	watermark int64 // rowids below it were stored before this transaction
 	batch     map[[2]int64]bool
 	args      []driver.Value
-	staged    int
-	work      chan []ingest.Event
-	done      chan error // one reply per batch of work, or per flush
-	appended  int64
+	pending   []*ingest.File
+	staged    int // events handed over since the last commit
 	deduped   int64
+	inserted  int64
+	seen      int64
 }
 
 // CommitEvery is the number of appended events that triggers a commit.
 const CommitEvery = 50_000
 
-// NewWriter prepares the store for an ingest run with lanes appending in
-// parallel (0 means 1: on 2 cores a second lane measured slower, as
-// DuckDB's commits then contend with the decoders).
-func (s *Store) NewWriter(ctx context.Context, lanes int) (*Writer, error) {
-	if lanes <= 0 {
-		lanes = 1
+// NewWriter prepares the store for appending events.
+func (s *Store) NewWriter(ctx context.Context) (*Writer, error) {
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		return nil, err
 	}
-	w := &Writer{parts: make([][]ingest.Event, lanes)}
-	for range lanes {
-		conn, err := s.DB.Conn(ctx)
-		if err != nil {
-			w.Close()
-			return nil, err
-		}
-		l := &lane{conn: conn, batch: map[[2]int64]bool{}, args: make([]driver.Value, len(StoredEventColumns())),
-			work: make(chan []ingest.Event, 4), done: make(chan error, 4)}
-		err = conn.Raw(func(dc any) error {
-			a, err := duckdb.NewAppender(dc.(driver.Conn), "", "main", "event_rows")
-			l.app = a
-			return err
-		})
-		if err != nil {
-			conn.Close()
-			w.Close()
-			return nil, fmt.Errorf("create appender: %w", err)
-		}
-		w.lanes = append(w.lanes, l)
-		go l.loop()
+	w := &Writer{conn: conn, batch: map[[2]int64]bool{}, args: make([]driver.Value, len(StoredEventColumns()))}
+	err = conn.Raw(func(dc any) error {
+		a, err := duckdb.NewAppender(dc.(driver.Conn), "", "main", "event_rows")
+		w.app = a
+		return err
+	})
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("create appender: %w", err)
 	}
 	return w, nil
 }
@@ -228,28 +198,26 @@ func (s *Store) NewWriter(ctx context.Context, lanes int) (*Writer, error) {
 func (w *Writer) Inserted() int64   { return w.inserted }
 func (w *Writer) Duplicates() int64 { return w.seen - w.inserted }
 
-// WriteEvents hands events to the lanes; it commits when enough are
-// appended.
+// WriteEvents appends the events whose key this transaction has not
+// appended yet; it commits when enough are appended.
 func (w *Writer) WriteEvents(events []ingest.Event) error {
-	n := uint64(len(w.lanes))
-	for i := range w.parts {
-		w.parts[i] = nil
+	if err := w.begin(); err != nil {
+		return err
 	}
 	for i := range events {
-		k := events[i].Key % n
-		w.parts[k] = append(w.parts[k], events[i])
-	}
-	for i, p := range w.parts {
-		if len(p) > 0 {
-			w.lanes[i].work <- p
+		ev := &events[i]
+		k := [2]int64{int64(ev.Key), ev.Time.UnixNano()}
+		if !ev.HasTime {
+			k[1] = -1 << 63
 		}
-	}
-	// Collect the replies of this hand-off so errors surface here.
-	for i, p := range w.parts {
-		if len(p) > 0 {
-			if err := <-w.lanes[i].done; err != nil {
-				return err
-			}
+		if w.batch[k] {
+			w.deduped++
+			continue
+		}
+		w.batch[k] = true
+		eventRow(ev, w.args)
+		if err := w.app.AppendRow(w.args...); err != nil {
+			return fmt.Errorf("append event: %w", err)
 		}
 	}
 	w.seen += int64(len(events))
@@ -273,117 +241,33 @@ func (w *Writer) FileDone(f *ingest.File) error {
 // Flush commits whatever is pending.
 func (w *Writer) Flush() error { return w.commit() }
 
-// Close releases the connections; uncommitted work is rolled back.
+// Close releases the connection; uncommitted work is rolled back.
 func (w *Writer) Close() error {
-	for _, l := range w.lanes {
-		close(l.work)
-		l.app.Close()
-		if l.inTx {
-			l.conn.ExecContext(context.Background(), "ROLLBACK")
-		}
-		l.conn.Close()
-	}
-	w.lanes = nil
-	return nil
-}
-
-// commit makes every lane flush and drop duplicates, then commits the lanes
-// one after another; the last commit carries the manifest rows.
-func (w *Writer) commit() error {
-	if w.staged == 0 && len(w.pending) == 0 {
+	if w.conn == nil {
 		return nil
 	}
-	// Background, not the run's context: once started, a commit finishes
-	// even on Ctrl-C.
-	ctx := context.Background()
-	for _, l := range w.lanes {
-		l.work <- nil // nil asks the lane to prepare its commit
+	w.app.Close()
+	if w.inTx {
+		w.conn.ExecContext(context.Background(), "ROLLBACK")
 	}
-	var firstErr error
-	for _, l := range w.lanes {
-		if err := <-l.done; err != nil && firstErr == nil {
-			firstErr = err
-		}
-	}
-	if firstErr != nil {
-		return firstErr
-	}
-	last := w.lanes[0]
-	if err := last.begin(); err != nil {
-		return err
-	}
-	if err := insertFiles(last.conn, w.pending); err != nil {
-		return err
-	}
-	for i := len(w.lanes) - 1; i >= 0; i-- {
-		l := w.lanes[i]
-		if !l.inTx {
-			continue
-		}
-		if _, err := l.conn.ExecContext(ctx, "COMMIT"); err != nil {
-			return fmt.Errorf("commit: %w", err)
-		}
-		l.inTx = false
-		w.inserted += int64(l.staged) - l.deduped
-		l.staged, l.deduped = 0, 0
-		clear(l.batch)
-	}
-	w.staged = 0
-	w.pending = w.pending[:0]
-	return nil
+	err := w.conn.Close()
+	w.conn = nil
+	return err
 }
 
-// loop appends the events it is given; a nil batch asks it to flush and
-// remove duplicates so the Writer can commit.
-func (l *lane) loop() {
-	for evs := range l.work {
-		if evs == nil {
-			l.done <- l.prepare()
-			continue
-		}
-		l.done <- l.append(evs)
-	}
-}
-
-func (l *lane) begin() error {
-	if l.inTx {
+func (w *Writer) begin() error {
+	if w.inTx {
 		return nil
 	}
 	ctx := context.Background()
-	if _, err := l.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+	if _, err := w.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	l.inTx = true
+	w.inTx = true
 	// Rows stored before this transaction have lower rowids than the rows
 	// it appends.
-	if err := l.conn.QueryRowContext(ctx, "SELECT coalesce(max(rowid) + 1, 0) FROM event_rows").Scan(&l.watermark); err != nil {
+	if err := w.conn.QueryRowContext(ctx, "SELECT coalesce(max(rowid) + 1, 0) FROM event_rows").Scan(&w.watermark); err != nil {
 		return fmt.Errorf("begin: %w", err)
-	}
-	return nil
-}
-
-// append appends events whose key this transaction has not appended yet.
-func (l *lane) append(events []ingest.Event) error {
-	if err := l.begin(); err != nil {
-		return err
-	}
-	for i := range events {
-		ev := &events[i]
-		k := [2]int64{int64(ev.Key), ev.Time.UnixNano()}
-		if !ev.HasTime {
-			k[1] = -1 << 63
-		}
-		if l.batch[k] {
-			l.deduped++
-			l.staged++
-			continue
-		}
-		l.batch[k] = true
-		eventRow(ev, l.args)
-		if err := l.app.AppendRow(l.args...); err != nil {
-			return fmt.Errorf("append event: %w", err)
-		}
-		l.staged++
 	}
 	return nil
 }
@@ -397,20 +281,37 @@ const dedupeSQL = `DELETE FROM event_rows WHERE rowid IN (
     SELECT 1 FROM event_rows o
     WHERE o.rowid < ? AND o.event_key = n.event_key AND o.event_time IS NOT DISTINCT FROM n.event_time))`
 
-// prepare flushes the appender and deletes this transaction's duplicates.
-func (l *lane) prepare() error {
-	if !l.inTx {
+// commit flushes the appender, deletes this transaction's duplicates and
+// commits the events with the manifest rows of the files they complete.
+// It uses the background context: once started, a commit finishes even
+// on Ctrl-C.
+func (w *Writer) commit() error {
+	if w.staged == 0 && len(w.pending) == 0 {
 		return nil
 	}
-	if err := l.app.Flush(); err != nil {
+	ctx := context.Background()
+	if err := w.begin(); err != nil {
+		return err
+	}
+	if err := w.app.Flush(); err != nil {
 		return fmt.Errorf("append events: %w", err)
 	}
-	res, err := l.conn.ExecContext(context.Background(), dedupeSQL, l.watermark, l.watermark)
+	res, err := w.conn.ExecContext(ctx, dedupeSQL, w.watermark, w.watermark)
 	if err != nil {
 		return fmt.Errorf("remove duplicates: %w", err)
 	}
 	n, _ := res.RowsAffected()
-	l.deduped += n
+	if err := insertFiles(w.conn, w.pending); err != nil {
+		return err
+	}
+	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	w.inTx = false
+	w.inserted += int64(w.staged) - w.deduped - n
+	w.staged, w.deduped = 0, 0
+	w.pending = w.pending[:0]
+	clear(w.batch)
 	return nil
 }
 

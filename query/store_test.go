@@ -16,7 +16,7 @@ func ingestInto(t testing.TB, s *Store, inputs ...string) (ingest.Stats, *Writer
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := s.NewWriter(ctx, 0)
+	w, err := s.NewWriter(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
