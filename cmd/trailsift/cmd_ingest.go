@@ -98,8 +98,6 @@ type ingestSummary struct {
 	Seconds         float64  `json:"seconds"`
 	FailedFiles     []string `json:"failed_files,omitempty"`
 	Interrupted     bool     `json:"interrupted,omitempty"`
-
-	started time.Time
 }
 
 func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, io *streams) error {
@@ -175,6 +173,7 @@ func ingestParquet(cmd *cobra.Command, o *ingestOptions, args []string, io *stre
 // or the store failed) and the summary says how far it got.
 func ingestInto(cmd *cobra.Command, store *query.Store, o *ingestOptions, args []string, io *streams) (*ingestSummary, ingest.Stats, error) {
 	ctx := cmd.Context()
+	start := time.Now()
 	stored, err := store.Manifest(ctx)
 	if err != nil {
 		return nil, ingest.Stats{}, err
@@ -198,20 +197,20 @@ func ingestInto(cmd *cobra.Command, store *query.Store, o *ingestOptions, args [
 	if err := w.Close(); err != nil {
 		return sum, st, err
 	}
-	// Load what is staged even after Ctrl-C: it is committed work. Not the
-	// run's context, which is cancelled then.
 	if io.errIsTerm && !o.quiet {
 		fmt.Fprintf(io.Err, "storing the staged events in %s ...\n", store.Path)
 	}
 	// The staging buffers are garbage now: hand them back to the OS before
 	// DuckDB takes its share, so the peak is one or the other, not both.
 	debug.FreeOSMemory()
+	// Load what is staged even after Ctrl-C: it is committed work. Not the
+	// run's context, which is cancelled then.
 	n, err := lake.LoadStore(context.Background(), store, staging)
 	if err != nil {
 		return sum, st, fmt.Errorf("load %s into %s: %w (run the same command again to finish)", staging, store.Path, err)
 	}
 	sum.EventsNew, sum.EventsDuplicate = n, max(0, sum.EventsRead-n)
-	sum.Seconds = time.Since(sum.started).Seconds()
+	sum.Seconds = time.Since(start).Seconds()
 	return sum, st, runErr
 }
 
@@ -245,7 +244,7 @@ func load(cmd *cobra.Command, w loadSink, m ingest.Manifest, name string, o *ing
 		FilesDuplicate: st.FilesDuplicate, FilesUnchanged: st.FilesUnchanged, EventsRead: st.Events,
 		EventsNew: w.Inserted(), EventsDuplicate: w.Duplicates(), Errors: st.Errors, Warnings: st.Warnings,
 		BytesRead: st.Bytes, Seconds: time.Since(start).Seconds(), FailedFiles: st.Failed,
-		Interrupted: errors.Is(runErr, ingest.ErrInterrupted), started: start,
+		Interrupted: errors.Is(runErr, ingest.ErrInterrupted),
 	}, st, runErr
 }
 
