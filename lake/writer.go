@@ -256,17 +256,17 @@ func (w *Writer) commit(id string, b *batch) error {
 	}
 	if len(b.files) > 0 {
 		files, errRows := manifestRows(b.files)
-		rel := filepath.Join(FilesDir, partName(id))
-		if err := writeParquet(filepath.Join(stagingDir, id, rel), w.dir, files, w.options); err != nil {
+		m := move{filepath.Join(stagingDir, id, FilesDir, partName(id)), filepath.Join(FilesDir, partName(id))}
+		if err := writeParquet(filepath.Join(w.dir, m.From), files, w.options); err != nil {
 			return err
 		}
-		moves = append(moves, move{filepath.Join(stagingDir, id, rel), rel})
+		moves = append(moves, m)
 		if len(errRows) > 0 {
-			rel := filepath.Join(ErrorsDir, partName(id))
-			if err := writeParquet(filepath.Join(stagingDir, id, rel), w.dir, errRows, w.options); err != nil {
+			m := move{filepath.Join(stagingDir, id, ErrorsDir, partName(id)), filepath.Join(ErrorsDir, partName(id))}
+			if err := writeParquet(filepath.Join(w.dir, m.From), errRows, w.options); err != nil {
 				return err
 			}
-			moves = append(moves, move{filepath.Join(stagingDir, id, rel), rel})
+			moves = append(moves, m)
 		}
 	}
 	// The commit file is the commit point: once it exists, the moves happen
@@ -319,7 +319,7 @@ func writeEvents(path string, rows []eventRow, opts []parquet.WriterOption) erro
 		}
 		return a.EventTime.Compare(*b.EventTime)
 	})
-	return writeParquet(path, "", rows, opts)
+	return writeParquet(path, rows, opts)
 }
 
 func boolInt(b bool) int {
@@ -358,13 +358,9 @@ var stagingOptions = []parquet.WriterOption{
 	parquet.CreatedBy("trailsift", "", ""),
 }
 
-// writeParquet writes rows to path (relative to base when base is set),
-// creating its directory, and syncs it so the later rename publishes a
-// whole file.
-func writeParquet[T any](path, base string, rows []T, opts []parquet.WriterOption) error {
-	if base != "" {
-		path = filepath.Join(base, path)
-	}
+// writeParquet writes rows to path, creating its directory, and syncs it
+// so the later rename publishes a whole file.
+func writeParquet[T any](path string, rows []T, opts []parquet.WriterOption) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
