@@ -17,16 +17,28 @@ var ErrNoDataset = errors.New("no trailsift Parquet dataset")
 // Open opens the dataset at dir for reading, as a store with the same
 // tables and views as a DuckDB case database.
 func Open(ctx context.Context, dir string) (*query.Store, error) {
-	events, _ := filepath.Glob(EventsGlob(dir))
-	files, _ := filepath.Glob(filepath.Join(dir, FilesDir, "*.parquet"))
-	if len(events) == 0 && len(files) == 0 {
+	sources := tableSources(dir)
+	if sources["event_rows"] == "" && sources["files"] == "" {
 		if _, err := os.Stat(dir); err != nil {
 			return nil, fmt.Errorf("%w at %s: run `trailsift ingest --parquet %s EVIDENCE...` first", ErrNoDataset, dir, dir)
 		}
 		return nil, fmt.Errorf("%w in %s (no account=*/region=*/date=* partitions and no %s/): run `trailsift ingest --parquet %s EVIDENCE...` first", ErrNoDataset, dir, FilesDir, dir)
 	}
+	s, err := query.OpenSources(ctx, dir, sources)
+	if err != nil {
+		return nil, err
+	}
+	s.Parquet = true
+	return s, nil
+}
+
+// tableSources maps each stored table that has files in the dataset at dir
+// (event_rows, files, ingest_errors) to a SELECT of its columns, in the
+// store's order and types.
+func tableSources(dir string) map[string]string {
+	has := func(glob string) bool { m, _ := filepath.Glob(glob); return len(m) > 0 }
 	sources := map[string]string{}
-	if len(events) > 0 {
+	if has(EventsGlob(dir)) {
 		// The partition columns repeat account_id, aws_region and the day of
 		// event_time; the tables keep the stored columns only. Partition
 		// values are read as text, so account ids keep leading zeros.
@@ -43,18 +55,13 @@ func Open(ctx context.Context, dir string) (*query.Store, error) {
 		sources["event_rows"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, hive_partitioning = true, union_by_name = true, hive_types = {'account': VARCHAR, 'region': VARCHAR, 'date': VARCHAR})",
 			strings.Join(cols, ", "), query.StringLiteral(EventsGlob(dir)))
 	}
-	if len(files) > 0 {
+	if glob := filepath.Join(dir, FilesDir, "*.parquet"); has(glob) {
 		sources["files"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, union_by_name = true)",
-			query.ColumnList(query.FileColumns), query.StringLiteral(filepath.Join(dir, FilesDir, "*.parquet")))
+			query.ColumnList(query.FileColumns), query.StringLiteral(glob))
 	}
-	if errs, _ := filepath.Glob(filepath.Join(dir, ErrorsDir, "*.parquet")); len(errs) > 0 {
+	if glob := filepath.Join(dir, ErrorsDir, "*.parquet"); has(glob) {
 		sources["ingest_errors"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, union_by_name = true)",
-			query.ColumnList(query.ErrorColumns), query.StringLiteral(filepath.Join(dir, ErrorsDir, "*.parquet")))
+			query.ColumnList(query.ErrorColumns), query.StringLiteral(glob))
 	}
-	s, err := query.OpenSources(ctx, dir, sources)
-	if err != nil {
-		return nil, err
-	}
-	s.Parquet = true
-	return s, nil
+	return sources
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/trailsift/trailsift/ingest"
 	"github.com/trailsift/trailsift/query"
@@ -51,9 +50,7 @@ func (ms Manifests) HasContent(sha string) (string, bool) {
 // crash between its commit and the removal of dir adds nothing). The
 // dataset is removed afterwards. It returns the number of new events.
 func LoadStore(ctx context.Context, store *query.Store, dir string) (int64, error) {
-	events, _ := filepath.Glob(EventsGlob(dir))
-	files, _ := filepath.Glob(filepath.Join(dir, FilesDir, "*.parquet"))
-	errs, _ := filepath.Glob(filepath.Join(dir, ErrorsDir, "*.parquet"))
+	sources := tableSources(dir)
 	conn, err := store.DB.Conn(ctx)
 	if err != nil {
 		return 0, err
@@ -69,11 +66,10 @@ func LoadStore(ctx context.Context, store *query.Store, dir string) (int64, erro
 		}
 	}()
 	var inserted int64
-	if len(events) > 0 {
-		res, err := conn.ExecContext(ctx, fmt.Sprintf(`INSERT INTO event_rows SELECT %s FROM read_parquet(%s, union_by_name = true) n
+	if src := sources["event_rows"]; src != "" {
+		res, err := conn.ExecContext(ctx, `INSERT INTO event_rows SELECT * FROM (`+src+`) n
 WHERE NOT EXISTS (SELECT 1 FROM event_rows o
-  WHERE o.event_key = n.event_key AND o.event_time IS NOT DISTINCT FROM n.event_time)`,
-			query.ColumnList(query.StoredEventColumns()), query.StringLiteral(EventsGlob(dir))))
+  WHERE o.event_key = n.event_key AND o.event_time IS NOT DISTINCT FROM n.event_time)`)
 		if err != nil {
 			return 0, fmt.Errorf("store events: %w", err)
 		}
@@ -81,8 +77,8 @@ WHERE NOT EXISTS (SELECT 1 FROM event_rows o
 			return 0, err
 		}
 	}
-	if len(files) > 0 {
-		if err := insertNewFiles(ctx, conn, dir, len(errs) > 0); err != nil {
+	if sources["files"] != "" {
+		if err := insertNewFiles(ctx, conn, sources); err != nil {
 			return 0, err
 		}
 	}
@@ -95,17 +91,15 @@ WHERE NOT EXISTS (SELECT 1 FROM event_rows o
 
 // insertNewFiles copies the staged manifest rows the store lacks, and the
 // errors of those files.
-func insertNewFiles(ctx context.Context, conn *sql.Conn, dir string, haveErrors bool) error {
-	fileCols := query.ColumnList(query.FileColumns)
+func insertNewFiles(ctx context.Context, conn *sql.Conn, sources map[string]string) error {
 	stmts := []string{
-		fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE staged_files AS SELECT %s FROM read_parquet(%s, union_by_name = true) f
+		`CREATE OR REPLACE TEMP TABLE staged_files AS SELECT * FROM (` + sources["files"] + `) f
 WHERE NOT EXISTS (SELECT 1 FROM files o WHERE o.path = f.path AND o.sha256 IS NOT DISTINCT FROM f.sha256 AND o.status = f.status)`,
-			fileCols, query.StringLiteral(filepath.Join(dir, FilesDir, "*.parquet"))),
-		fmt.Sprintf("INSERT INTO files SELECT %s FROM staged_files", fileCols),
+		"INSERT INTO files SELECT * FROM staged_files",
 	}
-	if haveErrors {
-		stmts = append(stmts, fmt.Sprintf(`INSERT INTO ingest_errors SELECT %s FROM read_parquet(%s, union_by_name = true)
-WHERE path IN (SELECT path FROM staged_files)`, query.ColumnList(query.ErrorColumns), query.StringLiteral(filepath.Join(dir, ErrorsDir, "*.parquet"))))
+	if src := sources["ingest_errors"]; src != "" {
+		stmts = append(stmts, `INSERT INTO ingest_errors SELECT * FROM (`+src+`)
+WHERE path IN (SELECT path FROM staged_files)`)
 	}
 	stmts = append(stmts, "DROP TABLE staged_files")
 	for _, q := range stmts {
