@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -165,6 +166,19 @@ func (s *scanner) readKey() (string, error) {
 	}
 }
 
+// stringRun is the length of the run of b before its first quote or
+// backslash (all of b if it has neither).
+func stringRun(b []byte) int {
+	n := bytes.IndexByte(b, '"')
+	if n < 0 {
+		n = len(b)
+	}
+	if k := bytes.IndexByte(b[:n], '\\'); k >= 0 {
+		return k
+	}
+	return n
+}
+
 // readValue consumes one JSON value. When dst is not nil the value's bytes
 // are appended to it; past limit bytes the value is skipped to its end and
 // errValueTooLarge is returned. Only structure is checked here (balanced
@@ -197,6 +211,15 @@ func (s *scanner) readValue(dst *[]byte, limit int) error {
 		for ; i < len(chunk); i++ {
 			c := chunk[i]
 			if inString {
+				if !escaped && c != '"' && c != '\\' {
+					// Jump to the next quote or backslash: most of a
+					// CloudTrail record is string content.
+					i += stringRun(chunk[i:])
+					if i == len(chunk) {
+						break scan
+					}
+					c = chunk[i]
+				}
 				if escaped {
 					escaped = false
 				} else if c == '\\' {
