@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -46,6 +47,9 @@ type Writer struct {
 	lock    *os.File
 	db      *sql.DB // reads back what the dataset holds (keys, manifest)
 	options []parquet.WriterOption
+	// eventWriters keeps idle writers of event parts for reuse (not a
+	// sync.Pool: that drops them at every GC, and the GC runs often here).
+	eventWriters chan *parquet.GenericWriter[eventRow]
 
 	cur      *batch
 	inflight chan error // the result of the commit being written, if any
@@ -85,7 +89,8 @@ func NewWriter(ctx context.Context, dir string) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Writer{dir: dir, run: newRunID(), lock: lock, cur: newBatch(), options: writerOptions}
+	w := &Writer{dir: dir, run: newRunID(), lock: lock, cur: newBatch(), options: writerOptions,
+		eventWriters: make(chan *parquet.GenericWriter[eventRow], runtime.GOMAXPROCS(0))}
 	if err := w.recover(); err != nil {
 		w.Close()
 		return nil, err
@@ -247,7 +252,9 @@ func (w *Writer) commit(id string, b *batch) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			errs[i] = writeEvents(filepath.Join(stage, j.part, partName(id)), j.rows, w.options)
+			pw := w.eventWriter()
+			errs[i] = writeEvents(filepath.Join(stage, j.part, partName(id)), j.rows, pw)
+			w.putEventWriter(pw)
 		}()
 	}
 	wg.Wait()
@@ -257,13 +264,13 @@ func (w *Writer) commit(id string, b *batch) error {
 	if len(b.files) > 0 {
 		files, errRows := manifestRows(b.files)
 		m := move{filepath.Join(stagingDir, id, FilesDir, partName(id)), filepath.Join(FilesDir, partName(id))}
-		if err := writeParquet(filepath.Join(w.dir, m.From), files, w.options); err != nil {
+		if err := writeParquet(filepath.Join(w.dir, m.From), files, newParquetWriter[fileRow](w.options)); err != nil {
 			return err
 		}
 		moves = append(moves, m)
 		if len(errRows) > 0 {
 			m := move{filepath.Join(stagingDir, id, ErrorsDir, partName(id)), filepath.Join(ErrorsDir, partName(id))}
-			if err := writeParquet(filepath.Join(w.dir, m.From), errRows, w.options); err != nil {
+			if err := writeParquet(filepath.Join(w.dir, m.From), errRows, newParquetWriter[errorRow](w.options)); err != nil {
 				return err
 			}
 			moves = append(moves, m)
@@ -305,8 +312,8 @@ func manifestRows(files []*ingest.File) ([]fileRow, []errorRow) {
 // the 100k-event bench corpus), and a reader looking for one kind of event
 // (ConsoleLogin, say) skips the pages whose event_name statistics rule
 // them out.
-func writeEvents(path string, rows []eventRow, opts []parquet.WriterOption) error {
-	slices.SortStableFunc(rows, func(a, b eventRow) int {
+func writeEvents(path string, rows []eventRow, pw *parquet.GenericWriter[eventRow]) error {
+	slices.SortFunc(rows, func(a, b eventRow) int {
 		if c := cmp.Compare(deref(a.EventSource), deref(b.EventSource)); c != 0 {
 			return c
 		}
@@ -319,7 +326,7 @@ func writeEvents(path string, rows []eventRow, opts []parquet.WriterOption) erro
 		}
 		return a.EventTime.Compare(*b.EventTime)
 	})
-	return writeParquet(path, rows, opts)
+	return writeParquet(path, rows, pw)
 }
 
 func boolInt(b bool) int {
@@ -360,7 +367,7 @@ var stagingOptions = []parquet.WriterOption{
 
 // writeParquet writes rows to path, creating its directory, and syncs it
 // so the later rename publishes a whole file.
-func writeParquet[T any](path string, rows []T, opts []parquet.WriterOption) error {
+func writeParquet[T any](path string, rows []T, pw *parquet.GenericWriter[T]) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
@@ -368,7 +375,7 @@ func writeParquet[T any](path string, rows []T, opts []parquet.WriterOption) err
 	if err != nil {
 		return err
 	}
-	pw := parquet.NewGenericWriter[T](f, opts...)
+	pw.Reset(f)
 	if _, err := pw.Write(rows); err != nil {
 		f.Close()
 		return fmt.Errorf("write %s: %w", path, err)
@@ -382,6 +389,31 @@ func writeParquet[T any](path string, rows []T, opts []parquet.WriterOption) err
 		return err
 	}
 	return f.Close()
+}
+
+// newParquetWriter makes a writer for writeParquet, which gives it its file.
+func newParquetWriter[T any](opts []parquet.WriterOption) *parquet.GenericWriter[T] {
+	return parquet.NewGenericWriter[T](io.Discard, opts...)
+}
+
+// eventWriter takes a writer of event parts from the pool. Reusing them
+// keeps their page and compression buffers: a fresh writer grew them from
+// nothing for every part file, which on a profile of the bench corpus cost
+// about as much CPU as the encoding itself.
+func (w *Writer) eventWriter() *parquet.GenericWriter[eventRow] {
+	select {
+	case pw := <-w.eventWriters:
+		return pw
+	default:
+		return newParquetWriter[eventRow](w.options)
+	}
+}
+
+func (w *Writer) putEventWriter(pw *parquet.GenericWriter[eventRow]) {
+	select {
+	case w.eventWriters <- pw:
+	default: // enough are kept already
+	}
 }
 
 func writeCommitFile(dir, id string, moves []move) error {
