@@ -3,16 +3,19 @@
 // reader. samples/bench.sh runs it.
 //
 //	benchfloor gunzip DIR          decompress every .json.gz under DIR on all cores
+//	benchfloor decode DIR          trailsift's decoder alone, events discarded
 //	benchfloor duckdb DIR DB       load DIR with read_json + unnest(Records)
 package main
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,17 +23,26 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2"
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/trailsift/trailsift/ingest"
 )
 
 func main() {
 	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: benchfloor gunzip DIR | benchfloor duckdb DIR DB")
+		fmt.Fprintln(os.Stderr, "usage: benchfloor gunzip DIR | benchfloor decode DIR | benchfloor duckdb DIR DB")
 		os.Exit(2)
 	}
 	var err error
 	switch os.Args[1] {
 	case "gunzip":
 		err = gunzipAll(os.Args[2])
+	case "decode":
+		if p := os.Getenv("TRAILSIFT_CPUPROFILE"); p != "" {
+			f, _ := os.Create(p)
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+		err = decodeAll(os.Args[2])
 	case "duckdb":
 		if len(os.Args) < 4 {
 			err = fmt.Errorf("duckdb needs DIR and DB")
@@ -128,5 +140,26 @@ func duckdbNative(dir, dbPath string) error {
 	db.Close()
 	fi, _ := os.Stat(dbPath)
 	fmt.Printf("duckdb read_json baseline: %d events in %.2fs (%.0f events/s), database %.0f MB\n", n, el.Seconds(), float64(n)/el.Seconds(), float64(fi.Size())/1e6)
+	return nil
+}
+
+// discard is a sink that counts events and keeps none: what decoding costs
+// before any store is written.
+type discard struct{ events int }
+
+func (d *discard) WriteEvents(events []ingest.Event) error { d.events += len(events); return nil }
+func (d *discard) FileDone(*ingest.File) error             { return nil }
+func (d *discard) Flush() error                            { return nil }
+
+func decodeAll(dir string) error {
+	start := time.Now()
+	var sink discard
+	st, err := ingest.Run(context.Background(), []string{dir}, &sink, ingest.Options{})
+	if err != nil {
+		return err
+	}
+	secs := time.Since(start).Seconds()
+	fmt.Printf("decode floor: %d events from %d MB gzipped in %.2fs (%.0f events/s, %d workers)\n",
+		sink.events, st.Bytes/1_000_000, secs, float64(sink.events)/secs, runtime.GOMAXPROCS(0))
 	return nil
 }
