@@ -42,8 +42,6 @@ type Event struct {
 	Actor               string
 	RecipientAccountID  string
 	EventID             string
-	RequestID           string
-	SharedEventID       string
 	LoginResult         string // responseElements.ConsoleLogin
 	MFAUsed             string // additionalEventData.MFAUsed, normalised to Yes/No
 	MFAIdentifier       string

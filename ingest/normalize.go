@@ -123,10 +123,6 @@ func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error)
 			ev.RecipientAccountID = str(val)
 		case "eventid":
 			ev.EventID = str(val)
-		case "requestid":
-			ev.RequestID = str(val)
-		case "sharedeventid":
-			ev.SharedEventID = str(val)
 		case "useridentity":
 			uid = val
 		case "responseelements":

@@ -71,14 +71,14 @@ func AthenaDDL(location string) string {
 	fmt.Fprintf(&b, "CREATE EXTERNAL TABLE trailsift_files (\n%s)\nSTORED AS PARQUET\nLOCATION '%s%s/';\n\n", hiveColumns(query.FileColumns), location, FilesDir)
 	fmt.Fprintf(&b, "CREATE EXTERNAL TABLE trailsift_ingest_errors (\n%s)\nSTORED AS PARQUET\nLOCATION '%s%s/';\n\n", hiveColumns(query.ErrorColumns), location, ErrorsDir)
 	b.WriteString("CREATE OR REPLACE VIEW trailsift_events AS\nSELECT *,\n")
-	parts := query.JSONParts()
-	for i, p := range parts {
-		sep := ","
-		if i == len(parts)-1 {
-			sep = ""
-		}
-		fmt.Fprintf(&b, "  coalesce(json_extract(raw, '$.%s'), json_extract(raw, '$.%s')) AS %s%s\n", p.Key, strings.ToLower(p.Key), p.Name, sep)
+	var computed []string
+	for _, p := range query.RawFields() {
+		computed = append(computed, fmt.Sprintf("  coalesce(json_extract_scalar(raw, '$.%s'), json_extract_scalar(raw, '$.%s')) AS %s", p.Key, strings.ToLower(p.Key), p.Name))
 	}
+	for _, p := range query.JSONParts() {
+		computed = append(computed, fmt.Sprintf("  coalesce(json_extract(raw, '$.%s'), json_extract(raw, '$.%s')) AS %s", p.Key, strings.ToLower(p.Key), p.Name))
+	}
+	b.WriteString(strings.Join(computed, ",\n") + "\n")
 	b.WriteString("FROM trailsift_event_rows;\n")
 	return b.String()
 }

@@ -76,13 +76,13 @@ type (
 func scanEvent(rows *sql.Rows, ev *ingest.Event) error {
 	var (
 		t                                  sql.NullTime
-		s                                  [31]nstr
+		s                                  [29]nstr
 		readOnly, management, mfaAuthentic nbool
 		raw                                string
 	)
 	err := rows.Scan(&ev.Key, &t, &s[0], &s[1], &s[2], &s[3], &s[4], &s[5], &s[6], &s[7], &s[8], &s[9],
 		&readOnly, &management, &s[10], &s[11], &s[12], &s[13], &s[14], &s[15], &s[16], &s[17], &s[18],
-		&mfaAuthentic, &s[19], &s[20], &s[21], &s[22], &s[23], &s[24], &s[25], &s[26], &s[27], &s[28], &s[29], &s[30],
+		&mfaAuthentic, &s[19], &s[20], &s[21], &s[22], &s[23], &s[24], &s[25], &s[26], &s[27], &s[28],
 		&raw, &ev.FileID, &ev.RecordIndex)
 	if err != nil {
 		return err
@@ -93,7 +93,7 @@ func scanEvent(rows *sql.Rows, ev *ingest.Event) error {
 	for i, p := range []*string{&ev.EventVersion, &ev.EventSource, &ev.EventName, &ev.EventType, &ev.EventCategory,
 		&ev.AWSRegion, &ev.SourceIP, &ev.UserAgent, &ev.ErrorCode, &ev.ErrorMessage, &ev.UserType, &ev.UserName,
 		&ev.UserARN, &ev.PrincipalID, &ev.AccountID, &ev.AccessKeyID, &ev.SessionIssuerARN, &ev.SessionIssuerName,
-		&ev.InvokedBy, &ev.Actor, &ev.RecipientAccountID, &ev.EventID, &ev.RequestID, &ev.SharedEventID,
+		&ev.InvokedBy, &ev.Actor, &ev.RecipientAccountID, &ev.EventID,
 		&ev.LoginResult, &ev.MFAUsed, &ev.MFAIdentifier, &ev.CredentialType, &ev.CredentialChallenge,
 		&ev.AuthWorkflowID, &ev.Outcome} {
 		*p = s[i].String

@@ -39,8 +39,6 @@ type eventRow struct {
 	Actor               *string    `parquet:"actor,optional"`
 	RecipientAccountID  *string    `parquet:"recipient_account_id,optional"`
 	EventID             *string    `parquet:"event_id,optional"`
-	RequestID           *string    `parquet:"request_id,optional"`
-	SharedEventID       *string    `parquet:"shared_event_id,optional"`
 	LoginResult         *string    `parquet:"login_result,optional"`
 	MFAUsed             *string    `parquet:"mfa_used,optional"`
 	MFAIdentifier       *string    `parquet:"mfa_identifier,optional"`
@@ -80,8 +78,8 @@ func newEventRow(ev *ingest.Event) eventRow {
 		UserType: str(ev.UserType), UserName: str(ev.UserName), UserARN: str(ev.UserARN), PrincipalID: str(ev.PrincipalID),
 		AccountID: str(ev.AccountID), AccessKeyID: str(ev.AccessKeyID), SessionIssuerARN: str(ev.SessionIssuerARN),
 		SessionIssuerName: str(ev.SessionIssuerName), InvokedBy: str(ev.InvokedBy), MFAAuthenticated: tristate(ev.MFAAuthenticated),
-		Actor: str(ev.Actor), RecipientAccountID: str(ev.RecipientAccountID), EventID: str(ev.EventID), RequestID: str(ev.RequestID),
-		SharedEventID: str(ev.SharedEventID), LoginResult: str(ev.LoginResult), MFAUsed: str(ev.MFAUsed),
+		Actor: str(ev.Actor), RecipientAccountID: str(ev.RecipientAccountID), EventID: str(ev.EventID),
+		LoginResult: str(ev.LoginResult), MFAUsed: str(ev.MFAUsed),
 		MFAIdentifier: str(ev.MFAIdentifier), CredentialType: str(ev.CredentialType), CredentialChallenge: str(ev.CredentialChallenge),
 		AuthWorkflowID: str(ev.AuthWorkflowID), Outcome: str(ev.Outcome), Raw: ev.Raw, FileID: ev.FileID, RecordIndex: ev.RecordIndex,
 	}

@@ -57,8 +57,8 @@ var EventColumns = []Column{
 	{"actor", "VARCHAR", "best human name of who acted: user name, Identity Center user, role/session, root, service"},
 	{"recipient_account_id", "VARCHAR", "recipientAccountId"},
 	{"event_id", "VARCHAR", "eventID as logged"},
-	{"request_id", "VARCHAR", "requestID"},
-	{"shared_event_id", "VARCHAR", "sharedEventID"},
+	rawField("request_id", "requestID"),
+	rawField("shared_event_id", "sharedEventID"),
 	{"login_result", "VARCHAR", "responseElements.ConsoleLogin (Success or Failure)"},
 	{"mfa_used", "VARCHAR", "additionalEventData.MFAUsed normalised to Yes or No (NULL when absent)"},
 	{"mfa_identifier", "VARCHAR", "additionalEventData.MFAIdentifier (the device used)"},
@@ -137,7 +137,23 @@ func jsonPart(name, key string) Column {
 	return Column{Name: name, Type: "JSON", Doc: key + " (computed from raw when read; a part given as a JSON string is parsed)"}
 }
 
-// JSONPart is a JSON column of the events view and the key of raw it reads.
+// rawField is a text column of the events view read from raw when queried.
+// These are random ids that people look up, not filter on: stored, they
+// compressed so badly that they made the database a tenth larger.
+func rawField(name, key string) Column {
+	generated[name] = fmt.Sprintf("coalesce(raw->>'$.%s', raw->>'$.%s')", key, strings.ToLower(key))
+	rawFields = append(rawFields, JSONPart{name, key})
+	return Column{Name: name, Type: "VARCHAR", Doc: key + " (read from raw when queried)"}
+}
+
+var rawFields []JSONPart
+
+// RawFields lists the text columns of the events view read from raw, in
+// order.
+func RawFields() []JSONPart { return rawFields }
+
+// JSONPart is a column of the events view computed from raw, and the key of
+// raw it reads.
 type JSONPart struct{ Name, Key string }
 
 var jsonParts []JSONPart
@@ -288,7 +304,7 @@ func createViewSQL(t Table) string {
 		var cols []string
 		for _, c := range EventColumns {
 			if g := generated[c.Name]; g != "" {
-				cols = append(cols, fmt.Sprintf("%s::JSON AS %s", g, c.Name))
+				cols = append(cols, fmt.Sprintf("(%s)::%s AS %s", g, c.Type, c.Name))
 			} else {
 				cols = append(cols, c.Name)
 			}

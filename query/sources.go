@@ -39,9 +39,14 @@ func OpenSources(ctx context.Context, name string, sources map[string]string) (*
 // ColumnList is the comma-separated names of cols, for a SELECT that reads
 // a table's columns in their documented order.
 func ColumnList(cols []Column) string {
+	return strings.Join(ColumnNames(cols), ", ")
+}
+
+// ColumnNames is the names of cols, in order.
+func ColumnNames(cols []Column) []string {
 	names := make([]string, len(cols))
 	for i, c := range cols {
 		names[i] = c.Name
 	}
-	return strings.Join(names, ", ")
+	return names
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -100,10 +101,40 @@ func (s *Store) createSchema(ctx context.Context) error {
 			return fmt.Errorf("create table %s: %w", t.Name, err)
 		}
 	}
+	if err := s.checkEventColumns(ctx); err != nil {
+		return err
+	}
 	for _, v := range Views {
 		if _, err := s.DB.ExecContext(ctx, createViewSQL(v)); err != nil {
 			return fmt.Errorf("create view %s: %w", v.Name, err)
 		}
+	}
+	return nil
+}
+
+// checkEventColumns refuses a database whose stored event columns are not
+// this version's: appending to it would fail half way or misplace values.
+func (s *Store) checkEventColumns(ctx context.Context) error {
+	rows, err := s.DB.QueryContext(ctx, `SELECT column_name FROM information_schema.columns
+WHERE table_schema = 'main' AND table_name = 'event_rows' ORDER BY ordinal_position`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var have []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return err
+		}
+		have = append(have, name)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	want := ColumnNames(StoredEventColumns())
+	if !slices.Equal(have, want) {
+		return fmt.Errorf("%s was made by another version of trailsift (its events table stores other columns): ingest into a new database with --db NEW.duckdb", displayPath(s.Path))
 	}
 	return nil
 }
@@ -391,7 +422,7 @@ func eventRow(ev *ingest.Event, args []driver.Value) {
 		nullBool(ev.ManagementEvent), nullStr(ev.UserType), nullStr(ev.UserName), nullStr(ev.UserARN),
 		nullStr(ev.PrincipalID), nullStr(ev.AccountID), nullStr(ev.AccessKeyID), nullStr(ev.SessionIssuerARN),
 		nullStr(ev.SessionIssuerName), nullStr(ev.InvokedBy), nullBool(ev.MFAAuthenticated), nullStr(ev.Actor),
-		nullStr(ev.RecipientAccountID), nullStr(ev.EventID), nullStr(ev.RequestID), nullStr(ev.SharedEventID),
+		nullStr(ev.RecipientAccountID), nullStr(ev.EventID),
 		nullStr(ev.LoginResult), nullStr(ev.MFAUsed), nullStr(ev.MFAIdentifier), nullStr(ev.CredentialType),
 		nullStr(ev.CredentialChallenge), nullStr(ev.AuthWorkflowID), nullStr(ev.Outcome),
 		ev.Raw, ev.FileID, ev.RecordIndex,

@@ -2,7 +2,10 @@ package query
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/trailsift/trailsift/ingest"
@@ -127,5 +130,55 @@ func TestStoreFileIsReadableByAnotherConnection(t *testing.T) {
 	}
 	if _, err := ro.DB.Exec("DELETE FROM events"); err == nil {
 		t.Error("a read-only store accepted DELETE")
+	}
+}
+
+func TestRawFieldsReadFromRaw(t *testing.T) {
+	s, err := Open(context.Background(), "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	in := filepath.Join(t.TempDir(), "events.ndjson")
+	lines := `{"eventTime":"2024-01-02T03:04:05Z","eventSource":"iam.amazonaws.com","eventName":"ListUsers","eventID":"e1","requestID":"req-1","sharedEventID":"shared-1"}
+{"eventtime":"2024-01-02T03:04:06Z","eventsource":"iam.amazonaws.com","eventname":"ListRoles","eventid":"e2","requestid":"req-2"}
+{"eventTime":"2024-01-02T03:04:07Z","eventSource":"iam.amazonaws.com","eventName":"ListGroups","eventID":"e3"}
+`
+	if err := os.WriteFile(in, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ingestInto(t, s, in)
+	rows, err := s.DB.Query("SELECT event_id, coalesce(request_id, '-'), coalesce(shared_event_id, '-') FROM events ORDER BY event_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var id, req, shared string
+		if err := rows.Scan(&id, &req, &shared); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, id+" "+req+" "+shared)
+	}
+	want := []string{"e1 req-1 shared-1", "e2 req-2 -", "e3 - -"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("request and shared event ids = %q, want %q", got, want)
+	}
+}
+
+func TestOpenRefusesAnotherVersionsEventColumns(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.duckdb")
+	s, err := Open(context.Background(), path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB.Exec("ALTER TABLE event_rows ADD COLUMN request_id VARCHAR"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	_, err = Open(context.Background(), path, false)
+	if err == nil || !strings.Contains(err.Error(), "another version of trailsift") || !strings.Contains(err.Error(), "--db NEW.duckdb") {
+		t.Fatalf("opening a store with other event columns: %v", err)
 	}
 }
