@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Ingest benchmark: generates a realistic corpus (S3 layout) and measures, on
-# the same files, the gunzip-only floor, trailsift ingest (time, events/s,
+# the same files, the gunzip-only floor, trailsift's decoder alone (events
+# read and discarded), DuckDB alone writing the stored events again (its
+# own share of any ingest), trailsift ingest (time, events/s,
 # peak RSS, database size), trailsift ingest --parquet (time, events/s, peak
 # RSS, dataset size), the rule set over both, and DuckDB's own read_json as a
 # baseline.
@@ -31,6 +33,7 @@ echo "corpus: $EVENTS events, $files files, $((gz / 1000000)) MB gzipped, $(npro
 cat $(find "$CORPUS/AWSLogs" -name '*.json.gz') > /dev/null
 
 "$OUT/benchfloor" gunzip "$CORPUS/AWSLogs"
+"$OUT/benchfloor" decode "$CORPUS/AWSLogs"
 
 rm -f "$OUT/bench.duckdb" "$OUT/bench.duckdb.wal"
 /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$OUT/trailsift" ingest -q --json --db "$OUT/bench.duckdb" "$CORPUS/AWSLogs" > "$OUT/summary.json"
@@ -38,6 +41,9 @@ read -r secs rss < "$OUT/time.txt"
 dbsize=$(stat -c %s "$OUT/bench.duckdb")
 stored=$(grep -o '"events_new": [0-9]*' "$OUT/summary.json" | grep -o '[0-9]*$')
 echo "trailsift ingest: $stored events in ${secs}s ($(awk -v n="$stored" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') events/s), peak RSS $((rss / 1024)) MiB, database $((dbsize / 1000000)) MB ($(awk -v d="$dbsize" -v g="$gz" 'BEGIN{printf "%.2f", d/g}')x the gzipped input)"
+
+"$OUT/benchfloor" store "$OUT/bench.duckdb" "$OUT/copy.duckdb"
+rm -f "$OUT/copy.duckdb" "$OUT/copy.duckdb.wal"
 
 rm -rf "$OUT/lake"
 /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$OUT/trailsift" ingest -q --json --parquet "$OUT/lake" "$CORPUS/AWSLogs" > "$OUT/summary.json"

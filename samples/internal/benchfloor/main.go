@@ -5,6 +5,7 @@
 //	benchfloor gunzip DIR          decompress every .json.gz under DIR on all cores
 //	benchfloor decode DIR          trailsift's decoder alone, events discarded
 //	benchfloor duckdb DIR DB       load DIR with read_json + unnest(Records)
+//	benchfloor store SRC DB        copy the events of store SRC into a new store DB
 package main
 
 import (
@@ -25,11 +26,12 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/trailsift/trailsift/ingest"
+	"github.com/trailsift/trailsift/query"
 )
 
 func main() {
 	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: benchfloor gunzip DIR | benchfloor decode DIR | benchfloor duckdb DIR DB")
+		fmt.Fprintln(os.Stderr, "usage: benchfloor gunzip DIR | benchfloor decode DIR | benchfloor store SRC DB | benchfloor duckdb DIR DB")
 		os.Exit(2)
 	}
 	var err error
@@ -43,6 +45,12 @@ func main() {
 			defer pprof.StopCPUProfile()
 		}
 		err = decodeAll(os.Args[2])
+	case "store":
+		if len(os.Args) < 4 {
+			err = fmt.Errorf("store needs SRC and DB")
+		} else {
+			err = storeFloor(os.Args[2], os.Args[3])
+		}
 	case "duckdb":
 		if len(os.Args) < 4 {
 			err = fmt.Errorf("duckdb needs DIR and DB")
@@ -161,5 +169,40 @@ func decodeAll(dir string) error {
 	secs := time.Since(start).Seconds()
 	fmt.Printf("decode floor: %d events from %d MB gzipped in %.2fs (%.0f events/s, %d workers)\n",
 		sink.events, st.Bytes/1_000_000, secs, float64(sink.events)/secs, runtime.GOMAXPROCS(0))
+	return nil
+}
+
+// storeFloor times DuckDB alone writing a store's events into a new store
+// with trailsift's table definitions and settings: DuckDB's own share of
+// any ingest, whatever feeds it. Reading them back from src is included,
+// so it errs on the high side.
+func storeFloor(src, dst string) error {
+	ctx := context.Background()
+	os.Remove(dst)
+	os.Remove(dst + ".wal")
+	s, err := query.Open(ctx, dst, false)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "ATTACH "+query.StringLiteral(src)+" AS src (READ_ONLY)"); err != nil {
+		return err
+	}
+	start := time.Now()
+	res, err := conn.ExecContext(ctx, "INSERT INTO event_rows SELECT * FROM src.event_rows")
+	if err != nil {
+		return err
+	}
+	n, _ := res.RowsAffected()
+	if _, err := conn.ExecContext(ctx, "CHECKPOINT"); err != nil {
+		return err
+	}
+	fmt.Printf("duckdb store floor: %d stored events written again into a new store in %.2fs (DuckDB's own share of an ingest)\n",
+		n, time.Since(start).Seconds())
 	return nil
 }
