@@ -28,6 +28,7 @@ type normalizer struct {
 	p       fastjson.Parser
 	inner   fastjson.Parser
 	compact []byte
+	strings stringArena
 }
 
 // classify parses a top-level object and says what it is. For a lookup-events
@@ -96,33 +97,33 @@ func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error)
 				timeRaw = val
 			}
 		case "eventversion":
-			ev.EventVersion = str(val)
+			ev.EventVersion = n.str(val)
 		case "eventsource":
-			ev.EventSource = str(val)
+			ev.EventSource = n.str(val)
 		case "eventname":
-			ev.EventName = str(val)
+			ev.EventName = n.str(val)
 		case "eventtype":
-			ev.EventType = str(val)
+			ev.EventType = n.str(val)
 		case "eventcategory":
-			ev.EventCategory = str(val)
+			ev.EventCategory = n.str(val)
 		case "awsregion":
-			ev.AWSRegion = str(val)
+			ev.AWSRegion = n.str(val)
 		case "sourceipaddress":
-			ev.SourceIP = str(val)
+			ev.SourceIP = n.str(val)
 		case "useragent":
-			ev.UserAgent = str(val)
+			ev.UserAgent = n.str(val)
 		case "errorcode":
-			ev.ErrorCode = str(val)
+			ev.ErrorCode = n.str(val)
 		case "errormessage":
-			ev.ErrorMessage = str(val)
+			ev.ErrorMessage = n.str(val)
 		case "readonly":
 			ev.ReadOnly = tristate(val)
 		case "managementevent":
 			ev.ManagementEvent = tristate(val)
 		case "recipientaccountid":
-			ev.RecipientAccountID = str(val)
+			ev.RecipientAccountID = n.str(val)
 		case "eventid":
-			ev.EventID = str(val)
+			ev.EventID = n.str(val)
 		case "useridentity":
 			uid = val
 		case "responseelements":
@@ -138,7 +139,7 @@ func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error)
 	}
 	if add = n.objectOrEmbedded(add); add != nil {
 		ao, _ := add.Object()
-		if ev.MFAUsed = strings.TrimSpace(str(getFold(ao, "MFAUsed"))); ev.MFAUsed != "" {
+		if ev.MFAUsed = strings.TrimSpace(n.str(getFold(ao, "MFAUsed"))); ev.MFAUsed != "" {
 			switch strings.ToLower(ev.MFAUsed) {
 			case "yes", "true":
 				ev.MFAUsed = "Yes"
@@ -146,22 +147,22 @@ func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error)
 				ev.MFAUsed = "No"
 			}
 		}
-		ev.MFAIdentifier = str(getFold(ao, "MFAIdentifier"))
-		ev.CredentialType = str(getFold(ao, "CredentialType"))
-		ev.AuthWorkflowID = str(getFold(ao, "AuthWorkflowID"))
+		ev.MFAIdentifier = n.str(getFold(ao, "MFAIdentifier"))
+		ev.CredentialType = n.str(getFold(ao, "CredentialType"))
+		ev.AuthWorkflowID = n.str(getFold(ao, "AuthWorkflowID"))
 		if ev.UserName == "" {
-			ev.UserName = str(getFold(ao, "UserName"))
+			ev.UserName = n.str(getFold(ao, "UserName"))
 		}
 	}
 	if resp != nil && resp.Type() == fastjson.TypeObject {
 		ro, _ := resp.Object()
-		ev.LoginResult = str(getFold(ro, "ConsoleLogin"))
+		ev.LoginResult = n.str(getFold(ro, "ConsoleLogin"))
 	}
 	if svc = n.objectOrEmbedded(svc); svc != nil {
 		so, _ := svc.Object()
-		ev.CredentialChallenge = str(getFold(so, "CredentialChallenge"))
+		ev.CredentialChallenge = n.str(getFold(so, "CredentialChallenge"))
 		if ev.CredentialChallenge == "" && ev.EventName != "" {
-			ev.CredentialChallenge = str(getFold(so, ev.EventName))
+			ev.CredentialChallenge = n.str(getFold(so, ev.EventName))
 		}
 	}
 	if ev.AccountID == "" {
@@ -170,7 +171,7 @@ func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error)
 	ev.Actor = actorOf(ev)
 	ev.Outcome = outcomeOf(ev)
 
-	ts := str(timeRaw)
+	ts := n.str(timeRaw)
 	if ts != "" {
 		if t, ok := parseTime(ts); ok {
 			ev.Time, ev.HasTime = t, true
@@ -181,26 +182,26 @@ func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error)
 		warn = "event has no eventTime; event kept with no time"
 	}
 
-	ev.Raw = string(n.compactJSON(data))
+	ev.Raw = n.strings.of(n.compactJSON(data))
 	ev.Key = eventKey(ev, ts)
 	return warn, nil
 }
 
 func (n *normalizer) userIdentity(uid *fastjson.Value, ev *Event) {
 	o, _ := uid.Object()
-	ev.UserType = str(getFold(o, "type"))
-	ev.UserName = str(getFold(o, "userName"))
-	ev.UserARN = str(getFold(o, "arn"))
-	ev.PrincipalID = str(getFold(o, "principalId"))
-	ev.AccountID = str(getFold(o, "accountId"))
-	ev.AccessKeyID = str(getFold(o, "accessKeyId"))
-	ev.InvokedBy = str(getFold(o, "invokedBy"))
+	ev.UserType = n.str(getFold(o, "type"))
+	ev.UserName = n.str(getFold(o, "userName"))
+	ev.UserARN = n.str(getFold(o, "arn"))
+	ev.PrincipalID = n.str(getFold(o, "principalId"))
+	ev.AccountID = n.str(getFold(o, "accountId"))
+	ev.AccessKeyID = n.str(getFold(o, "accessKeyId"))
+	ev.InvokedBy = n.str(getFold(o, "invokedBy"))
 	if sc := getFold(o, "sessionContext"); sc != nil && sc.Type() == fastjson.TypeObject {
 		sco, _ := sc.Object()
 		if iss := getFold(sco, "sessionIssuer"); iss != nil && iss.Type() == fastjson.TypeObject {
 			io, _ := iss.Object()
-			ev.SessionIssuerARN = str(getFold(io, "arn"))
-			ev.SessionIssuerName = str(getFold(io, "userName"))
+			ev.SessionIssuerARN = n.str(getFold(io, "arn"))
+			ev.SessionIssuerName = n.str(getFold(io, "userName"))
 		}
 		if at := getFold(sco, "attributes"); at != nil && at.Type() == fastjson.TypeObject {
 			ao, _ := at.Object()
@@ -212,7 +213,7 @@ func (n *normalizer) userIdentity(uid *fastjson.Value, ev *Event) {
 			oo, _ := obo.Object()
 			// Identity Center: the readable name is in additionalEventData.UserName,
 			// filled in later; the user id is the fallback.
-			if id := str(getFold(oo, "userId")); id != "" && ev.PrincipalID == "" {
+			if id := n.str(getFold(oo, "userId")); id != "" && ev.PrincipalID == "" {
 				ev.PrincipalID = id
 			}
 		}
@@ -331,13 +332,15 @@ func getFold(o *fastjson.Object, key string) *fastjson.Value {
 
 // str is a value as text: strings unescaped, numbers and booleans as
 // written, null and containers as "".
-func str(v *fastjson.Value) string {
+// str is v as text: a string's content, a number or boolean as written,
+// "" for anything else.
+func (n *normalizer) str(v *fastjson.Value) string {
 	if v == nil {
 		return ""
 	}
 	switch v.Type() {
 	case fastjson.TypeString:
-		return string(v.GetStringBytes())
+		return n.strings.of(v.GetStringBytes())
 	case fastjson.TypeNumber, fastjson.TypeTrue, fastjson.TypeFalse:
 		return string(v.MarshalTo(nil))
 	}
