@@ -332,8 +332,6 @@ func getFold(o *fastjson.Object, key string) *fastjson.Value {
 
 // str is a value as text: strings unescaped, numbers and booleans as
 // written, null and containers as "".
-// str is v as text: a string's content, a number or boolean as written,
-// "" for anything else.
 func (n *normalizer) str(v *fastjson.Value) string {
 	if v == nil {
 		return ""

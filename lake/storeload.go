@@ -20,8 +20,8 @@ import (
 // the events through DuckDB's Appender (29 s against 87 s), and made a
 // database a third smaller. Feeding DuckDB through a Go table function
 // instead, in transactions of 256k events, took 44 s: its rows went
-// through the write-ahead log. The dataset has the same exactly-once rules as any
-// other, so an interrupted or killed ingest resumes from it.
+// through the write-ahead log. The dataset has the same exactly-once rules
+// as any other, so an interrupted or killed ingest resumes from it.
 func StagingDir(db string) string { return db + ".staging" }
 
 // Manifests joins the manifests of a store and of its staging dataset: a

@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,11 +38,6 @@ func main() {
 	case "gunzip":
 		err = gunzipAll(os.Args[2])
 	case "decode":
-		if p := os.Getenv("TRAILSIFT_CPUPROFILE"); p != "" {
-			f, _ := os.Create(p)
-			pprof.StartCPUProfile(f)
-			defer pprof.StopCPUProfile()
-		}
 		err = decodeAll(os.Args[2])
 	case "store":
 		if len(os.Args) < 4 {
