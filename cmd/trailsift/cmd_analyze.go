@@ -92,7 +92,7 @@ func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, io *stream
 		out = base + "-case"
 	}
 	dbPath := filepath.Join(out, "case.duckdb")
-	if err := checkOutsideEvidence(dbPath, args); err != nil {
+	if err := checkOutsideEvidence("--out", out, args); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {

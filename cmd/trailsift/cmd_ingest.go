@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -101,11 +99,11 @@ type ingestSummary struct {
 }
 
 func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, io *streams) error {
-	target := o.db
+	flag, target := "--db", o.db
 	if o.parquet != "" {
-		target = o.parquet
+		flag, target = "--parquet", o.parquet
 	}
-	if err := checkOutsideEvidence(target, args); err != nil {
+	if err := checkOutsideEvidence(flag, target, args); err != nil {
 		return err
 	}
 	ctx := cmd.Context()
@@ -294,32 +292,6 @@ func where(idx, off *int64) string {
 		return ""
 	}
 	return " (" + strings.Join(parts, ", ") + ")"
-}
-
-// checkOutsideEvidence refuses a database path inside an input folder or
-// equal to an input file: evidence is read-only.
-func checkOutsideEvidence(db string, inputs []string) error {
-	dbAbs, err := filepath.Abs(db)
-	if err != nil {
-		return &usageError{fmt.Sprintf("--db %s: %v", db, err)}
-	}
-	for _, in := range inputs {
-		if in == "-" {
-			continue
-		}
-		abs, err := filepath.Abs(in)
-		if err != nil {
-			continue
-		}
-		fi, err := os.Stat(abs)
-		if err != nil {
-			continue // reported by ingest, with the path
-		}
-		if dbAbs == abs || fi.IsDir() && strings.HasPrefix(dbAbs, abs+string(filepath.Separator)) {
-			return &usageError{fmt.Sprintf("the database %s would be written inside the evidence %s; evidence is read-only: pass --db with a path outside it", db, in)}
-		}
-	}
-	return nil
 }
 
 func humanBytes(n int64) string {
