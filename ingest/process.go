@@ -117,27 +117,28 @@ func (r *run) finish(f *File, status, reason string, offset int64) {
 // readers are a worker's reusable buffers: a corpus of many small files
 // must not allocate (and clear) fresh buffers for every file.
 type readers struct {
-	in, content *bufio.Reader
-	gz          *gzip.Reader
-	scan        []byte
+	in   *bufio.Reader
+	gz   *gzip.Reader
+	scan []byte
+}
+
+// newBufReader always allocates a reader of its own. bufio.NewReaderSize
+// returns its argument when that is already a large enough *bufio.Reader,
+// and a reused buffer that ended up as its own source (or its source's
+// source) reads itself until the stack overflows.
+func newBufReader(rd io.Reader) *bufio.Reader {
+	b := bufio.NewReaderSize(nil, 64<<10)
+	b.Reset(rd)
+	return b
 }
 
 func (b *readers) inReader(rd io.Reader) *bufio.Reader {
 	if b.in == nil {
-		b.in = bufio.NewReaderSize(rd, 64<<10)
+		b.in = newBufReader(rd)
 	} else {
 		b.in.Reset(rd)
 	}
 	return b.in
-}
-
-func (b *readers) contentReader(rd io.Reader) *bufio.Reader {
-	if b.content == nil {
-		b.content = bufio.NewReaderSize(rd, 64<<10)
-	} else {
-		b.content.Reset(rd)
-	}
-	return b.content
 }
 
 // decode unwraps compression, walks nested archives and splits the JSON.
@@ -145,7 +146,7 @@ func (b *readers) contentReader(rd io.Reader) *bufio.Reader {
 // are decoded while the archive's own readers are still in use.
 func (r *run) decode(n *normalizer, f *File, rd io.Reader, depth int) {
 	reuse := depth == 0
-	var br, cb *bufio.Reader
+	var br *bufio.Reader
 	var gz **gzip.Reader
 	var scanBuf []byte
 	if reuse {
@@ -155,7 +156,7 @@ func (r *run) decode(n *normalizer, f *File, rd io.Reader, depth int) {
 		}
 		scanBuf = n.bufs.scan
 	} else {
-		br = bufio.NewReaderSize(rd, 64<<10)
+		br = newBufReader(rd)
 	}
 	content, err := decompressed(br, gz)
 	if err != nil {
@@ -163,10 +164,11 @@ func (r *run) decode(n *normalizer, f *File, rd io.Reader, depth int) {
 		f.addError(-1, 0, SeverityError, f.Reason)
 		return
 	}
-	if reuse {
-		cb = n.bufs.contentReader(content)
-	} else {
-		cb = bufio.NewReaderSize(content, 64<<10)
+	// decompressed hands back br itself for plain input and a buffer of the
+	// innermost layer otherwise; only a bare decompressor needs one more.
+	cb, ok := content.(*bufio.Reader)
+	if !ok {
+		cb = newBufReader(content)
 	}
 	head, _ := cb.Peek(512)
 	switch sniff(head) {
