@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -108,5 +109,157 @@ func TestWorkerBuffersAnyFileOrder(t *testing.T) {
 				t.Fatalf("events = %d, want %d; stats %+v", len(sink.events), want, st)
 			}
 		})
+	}
+}
+
+// strictOK is the strict-parser oracle for a stored raw event: what
+// encoding/json accepts, without lone surrogate escapes (yyjson, inside
+// DuckDB, refuses those where encoding/json does not).
+func strictOK(raw string) error {
+	if !json.Valid([]byte(raw)) {
+		return fmt.Errorf("not valid JSON: %.200q", raw)
+	}
+	for i := 0; i+6 <= len(raw); i++ {
+		if raw[i] == '\\' {
+			if raw[i+1] != 'u' {
+				i++
+				continue
+			}
+			r, _ := hex4([]byte(raw), i+1)
+			if r >= 0xD800 && r <= 0xDBFF {
+				lo, ok := hex4([]byte(raw), i+7)
+				if i+12 > len(raw) || raw[i+6] != '\\' || !ok || lo < 0xDC00 || lo > 0xDFFF {
+					return fmt.Errorf("lone surrogate at %d: %.200q", i, raw)
+				}
+				i += 11
+				continue
+			}
+			if r >= 0xDC00 && r <= 0xDFFF {
+				return fmt.Errorf("lone low surrogate at %d: %.200q", i, raw)
+			}
+			i += 5
+		}
+	}
+	return nil
+}
+
+// One unescaped control byte in a string (NUL, 0x01, TAB, ESC) used to be
+// staged as it came and make DuckDB refuse the whole load. The byte is now
+// escaped in the stored event, kept as it came in the typed fields, and the
+// record gets a warning with its index and offset.
+func TestControlBytesAreRepairedAndWarned(t *testing.T) {
+	dir := t.TempDir()
+	var lines []string
+	for i, b := range []byte{0x00, 0x01, '\t', 0x1b, '\n'} {
+		ev := ctEvent(i, 0)
+		ev = strings.Replace(ev, `"userName":"u`, `"userName":"x`+string(b)+`u`, 1)
+		lines = append(lines, ev)
+	}
+	lines = append(lines, ctEvent(9, 0)) // a clean one
+	writeFile(t, dir, "ctl.json", []byte(`{"Records":[`+strings.Join(lines, ",")+`]}`))
+	sink, st := runInputs(t, []string{dir}, Options{})
+	if len(sink.events) != 6 || st.Errors != 0 {
+		t.Fatalf("events=%d errors=%d, want all 6 kept", len(sink.events), st.Errors)
+	}
+	for _, e := range sink.events {
+		if err := strictOK(e.Raw); err != nil {
+			t.Error(err)
+		}
+		if e.UserName != "u9" && (len(e.UserName) != 4 || e.UserName[1] >= 0x20 && e.UserName[1] != '\t') {
+			t.Errorf("typed userName = %q, want the byte as it came", e.UserName)
+		}
+	}
+	f := sink.files[0]
+	if f.Warnings != 5 || f.Status != StatusLoaded {
+		t.Fatalf("warnings=%d status=%s, want 5 warnings on a loaded file: %+v", f.Warnings, f.Status, f.Errors)
+	}
+	for i, w := range f.Errors {
+		if w.RecordIndex != int64(i) || w.ByteOffset <= 0 && i > 0 || !strings.Contains(w.Message, "control bytes") {
+			t.Errorf("warning %d = %+v", i, w)
+		}
+	}
+}
+
+// Whatever fastjson tolerates, the stored raw event is strict JSON, and
+// what could not be made strict is a reported record error, not a row.
+func TestRawIsStrictJSON(t *testing.T) {
+	tests := []struct {
+		in, warn string
+		reject   bool
+	}{
+		{in: `{"a":"\ud800","eventName":"x"}`, warn: "surrogate"},
+		{in: `{"a":"\udc00\ud800\ud800\udc00","b":"\ud83d\ude00"}`, warn: "surrogate"},
+		{in: `{"a":"\ud800\u0041"}`, warn: "surrogate"},
+		{in: `{"a":"\x41\u12"}`, warn: "invalid escapes"},
+		{in: `{"a":01,"b":NaN,"c":-inf,"d":+1,"e":1.,"f":1e}`, warn: "not JSON numbers"},
+		{in: `{"a":1.5e+3,"b":-0,"c":[true,false,null,{}],"d":[]}`},
+		{in: "{\"a\":\"\x7f\u2028\"}"},
+		{in: `{"a":"\u00e9", "b" : [ 1 , 2 ] }`},
+		{in: "{\"a\":\"\xff\"}", reject: true},
+		{in: `{"a":tru}`, reject: true},
+		{in: `{"a":1,}`, reject: true},
+		{in: `{"a":[1,]}`, reject: true},
+		{in: `{"a":1}}`, reject: true},
+		{in: `{"a":1`, reject: true},
+		{in: `{"a" 1}`, reject: true},
+		{in: `{"a":"x}`, reject: true},
+	}
+	for _, tt := range tests {
+		n := &normalizer{}
+		var ev Event
+		warn, err := n.normalize([]byte(tt.in), &ev)
+		if tt.reject {
+			if err == nil {
+				t.Errorf("%q accepted as %q", tt.in, ev.Raw)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tt.in, err)
+			continue
+		}
+		if err := strictOK(ev.Raw); err != nil {
+			t.Errorf("%q: %v", tt.in, err)
+		}
+		if tt.warn != "" && !strings.Contains(string(warn), tt.warn) {
+			t.Errorf("%q: warning %q, want one about %s", tt.in, warn, tt.warn)
+		}
+	}
+}
+
+// Repeated keys: every column reads the last value (as JSON.parse, Go and
+// Python do), and the stored event is rewritten without the earlier ones at
+// any depth, so DuckDB's JSON functions (which take the first) agree.
+func TestDuplicateKeysLastWins(t *testing.T) {
+	in := `{"eventVersion":"1.08","eventName":"Old","eventSource":"iam.amazonaws.com","eventTime":"2024-03-05T11:00:00Z",` +
+		`"userIdentity":{"userName":"first","type":"IAMUser","userName":"last"},"requestParameters":{"k":[{"x":1,"x":2}],"k2":1},` +
+		`"eventName":"New","eventID":"11111111-2222-3333-4444-555555555555"}`
+	n := &normalizer{}
+	var ev Event
+	warn, err := n.normalize([]byte(in), &ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.EventName != "New" || ev.UserName != "last" {
+		t.Errorf("typed fields %q, %q; want the last values New, last", ev.EventName, ev.UserName)
+	}
+	for _, gone := range []string{`"Old"`, `"first"`, `"x":1`} {
+		if strings.Contains(ev.Raw, gone) {
+			t.Errorf("raw still holds %s: %s", gone, ev.Raw)
+		}
+	}
+	var back map[string]any
+	if err := json.Unmarshal([]byte(ev.Raw), &back); err != nil || back["eventName"] != "New" || !strings.Contains(ev.Raw, `"x":2`) {
+		t.Errorf("raw = %s (%v)", ev.Raw, err)
+	}
+	if !strings.Contains(string(warn), "3 duplicate keys") {
+		t.Errorf("warning = %q", warn)
+	}
+
+	// The lookup-events wrapper: a repeated CloudTrailEvent, the last wins.
+	item := `{"CloudTrailEvent":"{\"eventName\":\"A\"}","CloudTrailEvent":"{\"eventName\":\"B\"}"}`
+	kind, inner, err := n.classify([]byte(item))
+	if err != nil || kind != kindLookupItem || string(inner) != `{"eventName":"B"}` {
+		t.Errorf("lookup item: %v %s %v", kind, inner, err)
 	}
 }

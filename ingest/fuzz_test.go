@@ -78,6 +78,7 @@ func FuzzSplitStream(f *testing.F) {
 func FuzzNormalize(f *testing.F) {
 	seedFixtures(f)
 	f.Add([]byte(`{"eventTime":"2024-02-30T00:00:00Z","userIdentity":{"type":"Root"},"requestParameters":"{\"a\":1}"}`))
+	f.Add([]byte("{\"a\":\"\x00\\ud800\",\"a\":{\"b\":1,\"b\":NaN},\"c\":01}"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		n := &normalizer{}
 		var ev Event
@@ -89,6 +90,9 @@ func FuzzNormalize(f *testing.F) {
 		}
 		if ev.Raw == "" {
 			t.Fatal("accepted event with empty raw")
+		}
+		if err := strictOK(ev.Raw); err != nil {
+			t.Fatalf("raw a strict parser refuses: %v", err)
 		}
 	})
 }

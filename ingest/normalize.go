@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
 	"github.com/zeebo/xxh3"
@@ -27,7 +26,10 @@ type normalizer struct {
 	bufs    readers
 	p       fastjson.Parser
 	inner   fastjson.Parser
-	compact []byte
+	compact []byte // the record as strict compact JSON
+	dedup   []byte // the same without repeated keys, when it has some
+	scratch strictScratch
+	rep     repairs
 	strings stringArena
 }
 
@@ -47,7 +49,8 @@ func (n *normalizer) classify(data []byte) (recordKind, []byte, error) {
 			return kindLookupItem, ct.GetStringBytes(), nil
 		}
 		if ct.Type() == fastjson.TypeObject {
-			return kindLookupItem, ct.MarshalTo(nil), nil
+			// Not MarshalTo: it quotes strings the Go way (\x01), not JSON's.
+			return kindLookupItem, appendJSON(nil, ct, false), nil
 		}
 	}
 	if getFold(o, "digestStartTime") != nil && getFold(o, "logFiles") != nil {
@@ -71,15 +74,32 @@ var errNotObject = &normError{"record is not a JSON object"}
 type warning string
 
 // normalize parses one event's JSON into ev. ev.Raw keeps the event as given,
-// with insignificant white space removed.
+// as compact strict JSON: white space removed, and what a strict parser
+// would refuse repaired, with a warning (see strictJSON).
 func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error) {
-	if !utf8.Valid(data) {
-		return "", &normError{"record is not valid UTF-8"}
+	clean, err := strictJSON(n.compact[:0], data, &n.scratch, &n.rep)
+	n.compact = clean
+	if err != nil {
+		if strings.Contains(err.Error(), "UTF-8") {
+			return "", &normError{"record is not valid UTF-8: " + err.Error()}
+		}
+		return "", &normError{"invalid JSON: " + err.Error()}
 	}
-	v, err := n.p.ParseBytes(data)
+	v, err := n.p.ParseBytes(clean)
 	if err != nil {
 		return "", &normError{"invalid JSON: " + err.Error()}
 	}
+	if n.rep.dupKeys > 0 {
+		// One rule for every column: the last value of a repeated key.
+		// The stored event is rewritten without the earlier ones, so
+		// DuckDB's JSON functions (which take the first) agree.
+		n.dedup = appendJSON(n.dedup[:0], v, true)
+		clean = n.dedup
+		if v, err = n.p.ParseBytes(clean); err != nil {
+			return "", &normError{"invalid JSON: " + err.Error()}
+		}
+	}
+	warns := n.rep.warnings()
 	o, err := v.Object()
 	if err != nil {
 		return "", errNotObject
@@ -176,15 +196,15 @@ func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error)
 		if t, ok := parseTime(ts); ok {
 			ev.Time, ev.HasTime = t, true
 		} else {
-			warn = warning("unparseable eventTime " + quoteShort(ts) + "; event kept with no time")
+			warns = append(warns, "unparseable eventTime "+quoteShort(ts)+"; event kept with no time")
 		}
 	} else {
-		warn = "event has no eventTime; event kept with no time"
+		warns = append(warns, "event has no eventTime; event kept with no time")
 	}
 
-	ev.Raw = n.strings.of(n.compactJSON(data))
+	ev.Raw = n.strings.of(clean)
 	ev.Key = eventKey(ev, ts)
-	return warn, nil
+	return warning(strings.Join(warns, "; ")), nil
 }
 
 func (n *normalizer) userIdentity(uid *fastjson.Value, ev *Event) {
@@ -314,20 +334,26 @@ func lowerKey(dst, k []byte) []byte {
 }
 
 // getFold looks a key up case-insensitively: some exports lower-case keys.
+// An exact match wins over a case-folded one and, like everywhere else in
+// trailsift (see appendJSON), the last of repeated keys wins.
 func getFold(o *fastjson.Object, key string) *fastjson.Value {
 	if o == nil {
 		return nil
 	}
-	if v := o.Get(key); v != nil {
-		return v
-	}
-	var found *fastjson.Value
+	var exact, folded *fastjson.Value
 	o.Visit(func(k []byte, v *fastjson.Value) {
-		if found == nil && len(k) == len(key) && strings.EqualFold(string(k), key) {
-			found = v
+		if len(k) == len(key) {
+			if string(k) == key {
+				exact = v
+			} else if strings.EqualFold(string(k), key) {
+				folded = v
+			}
 		}
 	})
-	return found
+	if exact != nil {
+		return exact
+	}
+	return folded
 }
 
 // str is a value as text: strings unescaped, numbers and booleans as
@@ -383,39 +409,6 @@ func (n *normalizer) objectOrEmbedded(v *fastjson.Value) *fastjson.Value {
 		}
 	}
 	return nil
-}
-
-// compactJSON removes white space outside strings. Most records have none,
-// so the common case costs one scan and no copy.
-func (n *normalizer) compactJSON(data []byte) []byte {
-	data = bytes.TrimSpace(data)
-	if bytes.IndexByte(data, '\n') < 0 && bytes.Index(data, []byte(": ")) < 0 {
-		return data
-	}
-	out := n.compact[:0]
-	inString, escaped := false, false
-	for _, c := range data {
-		if inString {
-			out = append(out, c)
-			if escaped {
-				escaped = false
-			} else if c == '\\' {
-				escaped = true
-			} else if c == '"' {
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case ' ', '\t', '\n', '\r':
-			continue
-		case '"':
-			inString = true
-		}
-		out = append(out, c)
-	}
-	n.compact = out
-	return out
 }
 
 func quoteShort(s string) string {
