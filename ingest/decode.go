@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +38,11 @@ type streamHandler interface {
 // h. It returns the wrapper seen ("Records", "Events", "[" or "") and a
 // fatal error when the stream itself cannot be followed any further; records
 // handed over before that error stay valid.
+//
+// Top-level objects without a wrapper are JSON lines (or concatenated,
+// possibly pretty-printed, objects). Each line stands on its own there: a
+// broken object is one record error, and reading resumes at the line after
+// the one it started on, so the lines it swallowed are read again.
 func splitStream(sc *scanner, limit int, h streamHandler) (wrapper string, err error) {
 	var index int64
 	var buf []byte
@@ -63,22 +69,45 @@ func splitStream(sc *scanner, limit int, h streamHandler) (wrapper string, err e
 				wrapper = w
 			}
 			var se *syntaxError
-			if err != nil && errors.As(err, &se) && wrapper == "" && sc.err == nil {
-				// JSON lines: one broken line must not lose the lines after it.
-				h.recordError(index, se.Offset, se.Msg)
-				index++
-				if sc.lastNewline < objStart {
-					skipLine(sc) // the error is on the object's first line
-				} // else it was found on a later line, which starts a new record
+			if err == nil || w != "" || !errors.As(err, &se) || sc.err != nil && !errors.Is(sc.err, io.EOF) {
+				if err != nil {
+					return wrapper, err
+				}
 				continue
 			}
-			if err != nil {
-				return wrapper, err
-			}
+			resumeAfterLine(sc, objStart)
+			h.recordError(index, objStart, fmt.Sprintf("invalid JSON: %s; skipped to the next line", se.Error()))
+			index++
 		default:
-			return wrapper, &syntaxError{Offset: sc.pos64(), Msg: fmt.Sprintf("expected '{' or '[' at the top level, found %s", quoteByte(c))}
+			if index == 0 || wrapper != "" {
+				return wrapper, &syntaxError{Offset: sc.pos64(), Msg: fmt.Sprintf("expected '{' or '[' at the top level, found %s", quoteByte(c))}
+			}
+			// A line of something else among JSON lines: one bad record.
+			off := sc.pos64()
+			skipLine(sc)
+			h.recordError(index, off, fmt.Sprintf("expected '{' at the start of a line, found %s; line skipped", quoteByte(c)))
+			index++
 		}
 	}
+}
+
+// resumeAfterLine moves the scanner, after a broken top-level object that
+// started at objStart, to the start of the line after the object's first
+// line. The bytes after that newline were captured, so they are read again;
+// when the object was too large to keep, reading goes on from the next
+// line after where the error was found.
+func resumeAfterLine(sc *scanner, objStart int64) {
+	nl := sc.capNewline
+	switch {
+	case nl < 0:
+		skipLine(sc) // the error is on the object's only line so far
+	case !sc.capOver:
+		from := nl + 1 - objStart
+		sc.rewind(append([]byte(nil), sc.captured[from:]...), nl+1)
+	default:
+		skipLine(sc)
+	}
+	sc.capture = false
 }
 
 // skipLine drops input up to and including the next newline.
@@ -86,11 +115,9 @@ func skipLine(sc *scanner) {
 	sc.capture = false
 	for sc.fill() {
 		chunk := sc.buf[sc.pos:sc.end]
-		for i, c := range chunk {
-			if c == '\n' {
-				sc.consume(i + 1)
-				return
-			}
+		if i := bytes.IndexByte(chunk, '\n'); i >= 0 {
+			sc.consume(i + 1)
+			return
 		}
 		sc.consume(len(chunk))
 	}
@@ -100,11 +127,9 @@ func skipLine(sc *scanner) {
 // it is streamed element by element; any other object is handed over whole.
 func splitObject(sc *scanner, limit int, index *int64, buf *[]byte, h streamHandler) (wrapper string, err error) {
 	start := sc.pos64()
-	sc.capture = true
-	sc.captured = sc.captured[:0]
+	sc.startCapture(limit)
 	defer func() { sc.capture = false }()
 	sc.consume(1) // '{'
-	tooLarge := false
 	for first := true; ; first = false {
 		c, ok := sc.peek()
 		if !ok {
@@ -127,16 +152,12 @@ func splitObject(sc *scanner, limit int, index *int64, buf *[]byte, h streamHand
 			if strings.EqualFold(key, "Events") {
 				wrapper = "Events"
 			}
-			sc.capture = false
+			sc.capture = false // the records are handed over one by one
 			if err := streamArray(sc, limit, wrapper, index, buf, h); err != nil {
 				return wrapper, err
 			}
 		} else if err := sc.readValue(nil, 0); err != nil {
 			return wrapper, err
-		}
-		if sc.capture && len(sc.captured) > limit {
-			sc.capture = false
-			tooLarge = true
 		}
 		c, ok = sc.peek()
 		if !ok {
@@ -153,7 +174,7 @@ func splitObject(sc *scanner, limit int, index *int64, buf *[]byte, h streamHand
 	if wrapper != "" {
 		return wrapper, nil
 	}
-	if tooLarge {
+	if sc.capOver {
 		h.recordError(*index, start, fmt.Sprintf("record larger than the %d-byte limit, skipped", limit))
 		*index++
 		return "", nil

@@ -263,3 +263,82 @@ func TestDuplicateKeysLastWins(t *testing.T) {
 		t.Errorf("lookup item: %v %s %v", kind, inner, err)
 	}
 }
+
+// Each JSON line stands on its own: a line cut inside a string used to
+// swallow its newline and the next line with it (silently), and a bad first
+// line lost the file. Record indexes stay equal to line numbers.
+func TestNDJSONEachLineStandsAlone(t *testing.T) {
+	good := func(i int) string { return ctEvent(i, 0) }
+	cut := func(i int) string { e := good(i); return e[:strings.Index(e, `"ListUsers`)+4] } // inside a string
+	tests := []struct {
+		name    string
+		lines   []string
+		badAt   []int // line numbers that are record errors
+		noFinal bool  // no newline after the last line
+	}{
+		{"first line cut in a string", []string{cut(0), good(1), good(2)}, []int{0}, false},
+		{"middle line cut in a string", []string{good(0), cut(1), good(2), good(3)}, []int{1}, false},
+		{"two cut lines in a row", []string{good(0), cut(1), cut(2), good(3)}, []int{1, 2}, false},
+		{"unclosed brace", []string{good(0), `{"a":{"b":1}`, good(2)}, []int{1}, false},
+		{"wrong bracket", []string{`{"a":[1}`, good(1)}, []int{0}, false},
+		{"garbage line", []string{good(0), `garbage`, good(2)}, []int{1}, false},
+		{"last line cut at the end", []string{good(0), good(1), cut(2)}, []int{2}, true},
+		{"only line cut", []string{cut(0)}, []int{0}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			data := strings.Join(tt.lines, "\n")
+			if !tt.noFinal {
+				data += "\n"
+			}
+			writeFile(t, dir, "x.jsonl", []byte(data))
+			sink, _ := runInputs(t, []string{dir}, Options{})
+			f := sink.files[0]
+			bad := map[int]bool{}
+			for _, b := range tt.badAt {
+				bad[b] = true
+			}
+			if len(sink.events)+len(tt.badAt) != len(tt.lines) {
+				t.Fatalf("events=%d for %d lines with %d bad: %+v", len(sink.events), len(tt.lines), len(tt.badAt), f.Errors)
+			}
+			for _, e := range sink.events {
+				want := fmt.Sprintf("%08d-", e.RecordIndex)
+				if !strings.HasPrefix(e.EventID, want) || bad[int(e.RecordIndex)] {
+					t.Errorf("event %s has record index %d", e.EventID, e.RecordIndex)
+				}
+			}
+			if len(f.Errors) != len(tt.badAt) {
+				t.Fatalf("errors = %+v, want one per bad line %v", f.Errors, tt.badAt)
+			}
+			for i, e := range f.Errors {
+				line := tt.badAt[i]
+				off := int64(len(strings.Join(tt.lines[:line], "\n")))
+				if line > 0 {
+					off++
+				}
+				if e.RecordIndex != int64(line) || e.ByteOffset != off {
+					t.Errorf("error %+v, want record %d at byte %d", e, line, off)
+				}
+			}
+		})
+	}
+}
+
+// Valid pretty-printed objects one after another are still read whole.
+func TestConcatenatedPrettyObjects(t *testing.T) {
+	var b strings.Builder
+	for i := range 3 {
+		var v any
+		json.Unmarshal([]byte(ctEvent(i, 0)), &v)
+		out, _ := json.MarshalIndent(v, "", "  ")
+		b.Write(out)
+		b.WriteString("\n")
+	}
+	dir := t.TempDir()
+	writeFile(t, dir, "pretty.json", []byte(b.String()))
+	sink, st := runInputs(t, []string{dir}, Options{})
+	if len(sink.events) != 3 || st.Errors != 0 {
+		t.Fatalf("events=%d errors=%d", len(sink.events), st.Errors)
+	}
+}
