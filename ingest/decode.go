@@ -44,6 +44,18 @@ type streamHandler interface {
 // broken object is one record error, and reading resumes at the line after
 // the one it started on, so the lines it swallowed are read again.
 func splitStream(sc *scanner, limit int, h streamHandler) (wrapper string, err error) {
+	wrapper, err = splitTop(sc, limit, h)
+	if errors.Is(err, errAbandoned) {
+		err = nil // reported as a record error already
+	}
+	return wrapper, err
+}
+
+// errAbandoned ends a stream after a problem already reported: nothing
+// after it could be read.
+var errAbandoned = errors.New("rest of the input abandoned")
+
+func splitTop(sc *scanner, limit int, h streamHandler) (wrapper string, err error) {
 	var index int64
 	var buf []byte
 	for {
@@ -185,6 +197,9 @@ func splitObject(sc *scanner, limit int, index *int64, buf *[]byte, h streamHand
 }
 
 // streamArray reads an array whose '[' is next, handing over each element.
+// A broken element is one record error: reading resumes at the next place
+// that starts a record (see seekRecordStart), searched from just after the
+// broken element's start, so the records it swallowed are read again.
 func streamArray(sc *scanner, limit int, wrapper string, index *int64, buf *[]byte, h streamHandler) error {
 	if err := sc.expect('[', "at array start"); err != nil {
 		return err
@@ -200,9 +215,19 @@ func streamArray(sc *scanner, limit int, wrapper string, index *int64, buf *[]by
 		off := sc.pos64()
 		*buf = (*buf)[:0]
 		err := sc.readValue(buf, limit)
+		var se *syntaxError
 		switch {
 		case errors.Is(err, errValueTooLarge):
 			h.recordError(*index, off, fmt.Sprintf("record larger than the %d-byte limit, skipped", limit))
+		case errors.As(err, &se) && se.Err == nil:
+			if len(*buf) > 1 {
+				sc.rewind(append([]byte(nil), (*buf)[1:]...), off+1)
+			}
+			if err := resync(sc, *index, off, se.Msg, h); err != nil {
+				return err
+			}
+			*index++
+			continue
 		case err != nil:
 			return err
 		default:
@@ -216,11 +241,31 @@ func streamArray(sc *scanner, limit int, wrapper string, index *int64, buf *[]by
 			return sc.readErr("inside an array of records")
 		}
 		if c != ',' && c != ']' {
-			return &syntaxError{Offset: sc.pos64(), Msg: fmt.Sprintf("expected ',' or ']' between records, found %s", quoteByte(c))}
+			// Not a record, so no index: junk between records is skipped
+			// up to the next record and reported.
+			if err := resync(sc, -1, sc.pos64(), fmt.Sprintf("expected ',' or ']' between records, found %s", quoteByte(c)), h); err != nil {
+				return err
+			}
+			continue
 		}
 		sc.consume(1)
 		if c == ']' {
 			return nil
 		}
 	}
+}
+
+// resync skips to the next record start after a problem at byte off, and
+// records what was lost. When no record starts before the end of input, it
+// says how many bytes were not read and returns errAbandoned.
+func resync(sc *scanner, index, off int64, msg string, h streamHandler) error {
+	if sc.seekRecordStart() {
+		h.recordError(index, off, fmt.Sprintf("%s; %d bytes skipped to the next record at byte %d", msg, sc.pos64()-off, sc.pos64()))
+		return nil
+	}
+	if sc.err != nil && !errors.Is(sc.err, io.EOF) {
+		return sc.readErr("")
+	}
+	h.recordError(index, off, fmt.Sprintf("%s; no record starts after it, so the last %d bytes were not read", msg, sc.pos64()-off))
+	return errAbandoned
 }

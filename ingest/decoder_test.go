@@ -342,3 +342,86 @@ func TestConcatenatedPrettyObjects(t *testing.T) {
 		t.Fatalf("events=%d errors=%d", len(sink.events), st.Errors)
 	}
 }
+
+// lookupItem wraps an event as a lookup-events item.
+func lookupItem(ev string) string {
+	q, _ := json.Marshal(ev)
+	return `{"EventId":"x","EventName":"ListUsers","CloudTrailEvent":` + string(q) + `}`
+}
+
+// A broken record inside a Records, Events or bare array used to end the
+// file with a file-level error. Reading now resumes at the next record.
+func TestArrayRecoversAfterBrokenRecord(t *testing.T) {
+	noBrace := func(e string) string { return e[:len(e)-1] }
+	cutString := func(e string) string { return e[:strings.Index(e, `"ListUsers`)+4] }
+	wraps := map[string]func([]string) string{
+		"records": func(r []string) string { return `{"Records":[` + strings.Join(r, ",") + "]}" },
+		"pretty": func(r []string) string {
+			return "{\n  \"Records\": [\n    " + strings.Join(r, ",\n    ") + "\n  ]\n}\n"
+		},
+		"bare":   func(r []string) string { return "[" + strings.Join(r, ", ") + "]" },
+		"events": func(r []string) string { return `{"Events":[` + strings.Join(r, ",") + `],"NextToken":"x"}` },
+	}
+	tests := []struct {
+		name  string
+		n     int
+		bad   int64
+		cut   func(string) string
+		kept  []int64 // record indexes of the events kept
+		fatal bool    // the rest of the file could not be read
+	}{
+		{"missing brace", 4, 1, noBrace, []int64{0, 2, 3}, false},
+		{"cut in a string", 4, 1, cutString, []int64{0, 2, 3}, false},
+		{"first record", 2, 0, noBrace, []int64{1}, false},
+		{"last record", 3, 2, noBrace, []int64{0, 1}, true},
+	}
+	for wname, wrap := range wraps {
+		for _, tt := range tests {
+			t.Run(wname+"/"+tt.name, func(t *testing.T) {
+				var recs []string
+				for i := range tt.n {
+					r := ctEvent(i, 0)
+					if wname == "events" {
+						r = lookupItem(r)
+					}
+					if int64(i) == tt.bad {
+						r = tt.cut(r)
+					}
+					recs = append(recs, r)
+				}
+				dir := t.TempDir()
+				writeFile(t, dir, "f.json", []byte(wrap(recs)))
+				sink, _ := runInputs(t, []string{dir}, Options{})
+				f := sink.files[0]
+				var got []int64
+				for _, e := range sink.events {
+					got = append(got, e.RecordIndex)
+				}
+				if fmt.Sprint(got) != fmt.Sprint(tt.kept) {
+					t.Fatalf("kept records %v, want %v; errors %+v", got, tt.kept, f.Errors)
+				}
+				if len(f.Errors) == 0 || f.Errors[0].RecordIndex != tt.bad || f.Errors[0].ByteOffset <= 0 {
+					t.Fatalf("errors = %+v, want record %d first, with its offset", f.Errors, tt.bad)
+				}
+				msg := f.Errors[len(f.Errors)-1].Message
+				if tt.fatal != strings.Contains(msg, "bytes were not read") || !tt.fatal && !strings.Contains(msg, "bytes skipped to the next record") {
+					t.Errorf("message %q", msg)
+				}
+				if f.Status != StatusFailed {
+					t.Errorf("status %s", f.Status)
+				}
+			})
+		}
+	}
+}
+
+// Junk between two records is skipped to the next record and reported.
+func TestArrayJunkBetweenRecords(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "f.json", []byte(`{"Records":[`+ctEvent(0, 0)+`}} "x", `+ctEvent(1, 0)+`]}`))
+	sink, _ := runInputs(t, []string{dir}, Options{})
+	f := sink.files[0]
+	if len(sink.events) != 2 || len(f.Errors) != 1 || !strings.Contains(f.Errors[0].Message, "8 bytes skipped") {
+		t.Fatalf("events=%d errors=%+v", len(sink.events), f.Errors)
+	}
+}
