@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -423,5 +424,66 @@ func TestArrayJunkBetweenRecords(t *testing.T) {
 	f := sink.files[0]
 	if len(sink.events) != 2 || len(f.Errors) != 1 || !strings.Contains(f.Errors[0].Message, "8 bytes skipped") {
 		t.Fatalf("events=%d errors=%+v", len(sink.events), f.Errors)
+	}
+}
+
+// gzipBomb is prefix, then n MiB of fill, then suffix, gzipped: a small
+// file that decompresses to a huge one.
+func gzipBomb(t testing.TB, prefix string, fill byte, mib int, suffix string) []byte {
+	var b bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+	zw.Write([]byte(prefix))
+	chunk := bytes.Repeat([]byte{fill}, 1<<20)
+	for range mib {
+		zw.Write(chunk)
+	}
+	zw.Write([]byte(suffix))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// --max-record-size bounds memory in every shape: a huge value used to be
+// buffered whole before the limit was checked (a 0.5 MB gzip took 1.2 GB).
+// Each bomb decompresses to 100 MiB; the run may allocate a fraction of it.
+func TestRecordLimitBoundsMemory(t *testing.T) {
+	const limit = 1 << 20
+	good := ctEvent(7, 0)
+	tests := []struct {
+		name           string
+		data           []byte
+		events, errors int
+	}{
+		{"ndjson line", gzipBomb(t, `{"eventVersion":"1.08","x":"`, 'A', 100, "\"}\n"+good+"\n"), 1, 1},
+		{"single object", gzipBomb(t, "{\n  \"x\": \"", 'A', 100, "\"\n}\n"), 0, 1},
+		{"key before Records", gzipBomb(t, `{"junk":"`, 'A', 100, `","Records":[`+good+`]}`), 1, 0},
+		{"lookup event string", gzipBomb(t, `{"Events":[{"EventId":"x","CloudTrailEvent":"`, 'A', 100, `"},`+lookupItem(good)+`]}`), 1, 1},
+		{"deep nesting", gzipBomb(t, `{"eventVersion":"1.08","x":`, '[', 50, strings.Repeat("]", 50<<20)+"}\n"+good+"\n"), 1, 1},
+		{"huge key", gzipBomb(t, `{"`, 'k', 100, "\":1}\n"+good+"\n"), 1, 1},
+		{"records element", gzipBomb(t, `{"Records":[{"eventVersion":"1.08","x":"`, 'A', 100, `"},`+good+`]}`), 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, dir, "bomb.json.gz", tt.data)
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			sink, st := runInputs(t, []string{dir}, Options{MaxRecordSize: limit, Workers: 1})
+			runtime.ReadMemStats(&after)
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 32<<20 {
+				t.Errorf("allocated %d MiB reading a 100 MiB bomb with a 1 MiB record limit", alloc>>20)
+			}
+			if len(sink.events) != tt.events || st.Errors != int64(tt.errors) {
+				t.Fatalf("events=%d errors=%d, want %d and %d: %+v", len(sink.events), st.Errors, tt.events, tt.errors, sink.files[0].Errors)
+			}
+			if tt.errors > 0 {
+				e := sink.files[0].Errors[0]
+				if !strings.Contains(e.Message, "record larger than the 1048576-byte limit, skipped") || e.ByteOffset < 0 {
+					t.Errorf("error = %+v", e)
+				}
+			}
+		})
 	}
 }
