@@ -208,7 +208,8 @@ func TestRawIsStrictJSON(t *testing.T) {
 	for _, tt := range tests {
 		n := &normalizer{}
 		var ev Event
-		warn, err := n.normalize([]byte(tt.in), &ev)
+		in := strings.Replace(tt.in, "{", `{"eventName":"n","eventSource":"s","eventVersion":"1",`, 1)
+		warn, err := n.normalize([]byte(in), &ev)
 		if tt.reject {
 			if err == nil {
 				t.Errorf("%q accepted as %q", tt.in, ev.Raw)
@@ -485,5 +486,59 @@ func TestRecordLimitBoundsMemory(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// One rule for files that are not CloudTrail: skipped with a reason, never
+// failed and never stored, whatever their shape. A file that mixes events
+// with a few other records keeps the events and reports the others.
+func TestNotCloudTrailIsSkipped(t *testing.T) {
+	junk := func(i int) string {
+		return fmt.Sprintf(`{"eventID":"%08d-0000-4000-8000-000000000000","eventName":"click","user":"u%d"}`, i, i)
+	}
+	s3note := `{"eventVersion":"2.1","eventSource":"aws:s3","eventTime":"2024-03-05T11:00:00Z","s3":{}}`
+	files := map[string]string{
+		"lines.jsonl":  junk(0) + "\n" + junk(1) + "\n" + junk(2) + "\n",
+		"array.json":   "[" + junk(0) + "," + junk(1) + "]",
+		"object.json":  `{"name":"config","eventName":"x"}`,
+		"records.json": `{"Records":[` + junk(0) + "," + s3note + "]}",
+		"events.json":  `{"Events":[` + lookupItem(junk(0)) + "]}",
+		"scalars.json": `[1,"a",null]`,
+	}
+	for name, data := range files {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, dir, name, []byte(data))
+			sink, st := runInputs(t, []string{dir}, Options{})
+			f := sink.files[0]
+			if len(sink.events) != 0 || f.Status != StatusSkipped || f.Shape != ShapeUnknown || st.Errors != 0 ||
+				!strings.Contains(f.Reason, "not CloudTrail") {
+				t.Errorf("events=%d status=%s shape=%s reason=%q errors=%d", len(sink.events), f.Status, f.Shape, f.Reason, st.Errors)
+			}
+		})
+	}
+
+	dir := t.TempDir()
+	writeFile(t, dir, "mixed.jsonl", []byte(ctEvent(0, 0)+"\n"+junk(1)+"\n"+ctEvent(2, 0)+"\n"+junk(3)+"\n"))
+	sink, _ := runInputs(t, []string{dir}, Options{})
+	f := sink.files[0]
+	if len(sink.events) != 2 || f.Status != StatusFailed || len(f.Errors) != 2 ||
+		f.Errors[0].RecordIndex != 1 || f.Errors[1].RecordIndex != 3 || !strings.Contains(f.Errors[0].Message, "not a CloudTrail event") {
+		t.Errorf("mixed: events=%d status=%s errors=%+v", len(sink.events), f.Status, f.Errors)
+	}
+}
+
+// The bundled samples of every shape still load whole, with no error.
+func TestSamplesStillLoad(t *testing.T) {
+	for _, name := range []string{"lake-export.ndjson", "lookup-events-page1.json", "event-history.json", "s3-export.zip"} {
+		sink, st := runInputs(t, []string{filepath.Join("..", "samples", name)}, Options{})
+		if len(sink.events) == 0 || st.Errors != 0 || st.FilesFailed != 0 {
+			t.Errorf("%s: events=%d stats=%+v", name, len(sink.events), st)
+		}
+		for _, f := range sink.files {
+			if f.Status == StatusSkipped && !strings.Contains(f.Reason, "digest") && junkName(f.Path) == "" {
+				t.Errorf("%s skipped: %s", f.Path, f.Reason)
+			}
+		}
 	}
 }

@@ -80,6 +80,13 @@ func FuzzNormalize(f *testing.F) {
 	f.Add([]byte(`{"eventTime":"2024-02-30T00:00:00Z","userIdentity":{"type":"Root"},"requestParameters":"{\"a\":1}"}`))
 	f.Add([]byte("{\"a\":\"\x00\\ud800\",\"a\":{\"b\":1,\"b\":NaN},\"c\":01}"))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		var sc strictScratch
+		var rep repairs
+		if out, err := strictJSON(nil, data, &sc, &rep); err == nil {
+			if err := strictOK(string(out)); err != nil {
+				t.Fatalf("strictJSON output a strict parser refuses: %v", err)
+			}
+		}
 		n := &normalizer{}
 		var ev Event
 		if _, err := n.normalize(data, &ev); err != nil {

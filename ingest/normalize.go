@@ -56,12 +56,7 @@ func (n *normalizer) classify(data []byte) (recordKind, []byte, error) {
 	if getFold(o, "digestStartTime") != nil && getFold(o, "logFiles") != nil {
 		return kindDigest, nil, nil
 	}
-	for _, k := range [...]string{"eventName", "eventTime", "eventSource", "eventID", "@timestamp"} {
-		if getFold(o, k) != nil {
-			return kindEvent, nil, nil
-		}
-	}
-	return kindOther, nil, nil
+	return kindEvent, nil, nil // normalize tells whether it is one
 }
 
 type normError struct{ msg string }
@@ -69,6 +64,11 @@ type normError struct{ msg string }
 func (e *normError) Error() string { return e.msg }
 
 var errNotObject = &normError{"record is not a JSON object"}
+
+// errNotEvent is a record that is JSON but not a CloudTrail event: it needs
+// an eventName and an eventSource, and an eventTime, eventVersion or
+// userIdentity. Files whose records are all like this are skipped.
+var errNotEvent = &normError{"record is not a CloudTrail event (it needs eventName, eventSource, and eventTime, eventVersion or userIdentity)"}
 
 // warning is a problem with one field; the event is still stored.
 type warning string
@@ -154,6 +154,9 @@ func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error)
 			svc = val
 		}
 	})
+	if ev.EventName == "" || ev.EventSource == "" || timeRaw == nil && ev.EventVersion == "" && uid == nil {
+		return "", errNotEvent
+	}
 	if uid != nil && uid.Type() == fastjson.TypeObject {
 		n.userIdentity(uid, ev)
 	}

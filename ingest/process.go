@@ -185,6 +185,10 @@ func (r *run) decode(n *normalizer, f *File, rd io.Reader, depth int) {
 		f.ContentSHA256 = hex.EncodeToString(contentHash.Sum(nil))
 	}
 	f.Events = h.events
+	notCloudTrail := h.events == 0 && h.others > 0
+	if h.others > 0 && !notCloudTrail {
+		h.reportNotEvents()
+	}
 	contentBytes := sc.pos64()
 	switch wrapper {
 	case "Records":
@@ -204,6 +208,13 @@ func (r *run) decode(n *normalizer, f *File, rd io.Reader, depth int) {
 		default:
 			f.Shape = ShapeUnknown
 		}
+	}
+	if notCloudTrail {
+		// One rule for files that are not CloudTrail, whatever their shape
+		// and whether they end well: skipped, never failed, never stored.
+		f.Shape = ShapeUnknown
+		f.Status, f.Reason = StatusSkipped, fmt.Sprintf("JSON, but not CloudTrail events (%d records, none of them an event)", h.others)
+		return
 	}
 	if err != nil {
 		var se *syntaxError
@@ -297,8 +308,28 @@ type fileHandler struct {
 	events  int64
 	failed  int64
 	digests int64
-	others  int64
+	others  int64   // records that are not CloudTrail events
+	otherAt []int64 // index and offset pairs of the first of them
 	inner   []byte
+}
+
+// notEvent notes a record that is not a CloudTrail event. Whether that is
+// an error is known at the end of the file: only if the file has events.
+func (h *fileHandler) notEvent(rec rawRecord) {
+	h.others++
+	if len(h.otherAt) < 2*maxStoredErrors {
+		h.otherAt = append(h.otherAt, rec.index, rec.offset)
+	}
+}
+
+// reportNotEvents records the non-events of a file that also has events,
+// one error each.
+func (h *fileHandler) reportNotEvents() {
+	for i := 0; i < len(h.otherAt); i += 2 {
+		h.f.addError(h.otherAt[i], h.otherAt[i+1], SeverityError, errNotEvent.Error())
+	}
+	h.f.ErrorCount += h.others - int64(len(h.otherAt)/2) // past the stored cap
+	h.failed += h.others
 }
 
 func (h *fileHandler) recordError(index, offset int64, msg string) {
@@ -310,28 +341,27 @@ func (h *fileHandler) record(rec rawRecord) error {
 	data := rec.data
 	if rec.wrapper != "Records" {
 		kind, inner, err := h.n.classify(data)
-		if err != nil {
+		switch {
+		case err == errNotObject:
+			h.notEvent(rec)
+			return nil
+		case err != nil:
 			h.recordError(rec.index, rec.offset, "invalid JSON: "+err.Error())
 			return nil
-		}
-		switch kind {
-		case kindDigest:
+		case kind == kindDigest:
 			h.digests++
 			return nil
-		case kindOther:
-			if rec.wrapper != "" {
-				h.recordError(rec.index, rec.offset, "record is not a CloudTrail event (no eventName, eventTime, eventSource or eventID)")
-			} else {
-				h.others++
-			}
-			return nil
-		case kindLookupItem:
+		case kind == kindLookupItem:
 			h.inner = append(h.inner[:0], inner...)
 			data = h.inner
 		}
 	}
 	var ev Event
 	warn, err := h.n.normalize(data, &ev)
+	if err == errNotEvent || err == errNotObject {
+		h.notEvent(rec)
+		return nil
+	}
 	if err != nil {
 		h.recordError(rec.index, rec.offset, err.Error())
 		return nil
