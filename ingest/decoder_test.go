@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -539,6 +540,88 @@ func TestSamplesStillLoad(t *testing.T) {
 			if f.Status == StatusSkipped && !strings.Contains(f.Reason, "digest") && junkName(f.Path) == "" {
 				t.Errorf("%s skipped: %s", f.Path, f.Reason)
 			}
+		}
+	}
+}
+
+// A zone abbreviation means the same instant on every machine: Go's own
+// parsing used the local zone's rules for it. Ambiguous ones are read by
+// the table's choice with a warning; unknown ones leave the event timeless.
+func TestTimeZoneNamesIgnoreLocalZone(t *testing.T) {
+	saved := time.Local
+	defer func() { time.Local = saved }()
+	utc := func(h, m int) time.Time { return time.Date(2024, 3, 5, h, m, 0, 0, time.UTC) }
+	tests := []struct {
+		in   string
+		want time.Time
+		warn string // "" when none; the time is unset when want is zero
+	}{
+		{"2024-03-05 09:00:00 EST", utc(14, 0), ""},
+		{"2024-03-05 09:00:00 PDT", utc(16, 0), ""},
+		{"2024-03-05 09:00:00 UTC", utc(9, 0), ""},
+		{"2024-03-05 09:00:00 GMT", utc(9, 0), ""},
+		{"2024-03-05T09:00:00.5 JST", utc(0, 0).Add(500 * time.Millisecond), ""},
+		{"2024-03-05 09:00:00 CST", utc(15, 0), "ambiguous"},
+		{"2024-03-05 09:00:00 IST", utc(3, 30), "ambiguous"},
+		{"2024-03-05 09:00:00 XYZ", time.Time{}, "unknown time zone XYZ"},
+		{"2024-03-05T09:00:00-05:00", utc(14, 0), ""},
+	}
+	// Local zones that share the abbreviations with other offsets.
+	for _, local := range []*time.Location{time.UTC, time.FixedZone("EST", 3*3600), time.FixedZone("CST", 8*3600), time.FixedZone("JST", -7*3600)} {
+		time.Local = local
+		for _, tt := range tests {
+			n := &normalizer{}
+			var ev Event
+			in := fmt.Sprintf(`{"eventVersion":"1","eventName":"n","eventSource":"s","eventTime":%q}`, tt.in)
+			warn, err := n.normalize([]byte(in), &ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.HasTime != !tt.want.IsZero() || !ev.Time.Equal(tt.want) {
+				t.Errorf("local %s: %q read as %v (has time %v), want %v", local, tt.in, ev.Time, ev.HasTime, tt.want)
+			}
+			if (tt.warn == "") != (warn == "") || !strings.Contains(string(warn), tt.warn) {
+				t.Errorf("local %s: %q warning %q, want %q", local, tt.in, warn, tt.warn)
+			}
+		}
+	}
+}
+
+// Extreme and impossible times parse or warn, never panic; an event
+// without a readable time has HasTime false.
+func TestExtremeTimes(t *testing.T) {
+	tests := []struct {
+		in   string
+		year int // 0: not read
+	}{
+		{"0001-01-01T00:00:00Z", 1},
+		{"9999-12-31T23:59:59Z", 9999},
+		{"9999-12-31T23:59:59.999999999Z", 9999},
+		{"0000-01-01T00:00:00Z", 0},
+		{"9999-12-31T23:00:00-14:00", 0}, // year 10000 in UTC
+		{"0001-01-01T00:00:00+01:00", 0}, // year 0 in UTC
+		{"10000-01-01T00:00:00Z", 0},
+		{"2024-13-01T00:00:00Z", 0},
+		{"2024-02-30T00:00:00Z", 0},
+		{"2024-01-01T24:00:00Z", 0},
+		{"-0001-01-01T00:00:00Z", 0},
+		{"99999999999999999999", 0},
+		{"", 0},
+	}
+	for _, tt := range tests {
+		n := &normalizer{}
+		var ev Event
+		in := fmt.Sprintf(`{"eventVersion":"1","eventName":"n","eventSource":"s","eventTime":%q}`, tt.in)
+		warn, err := n.normalize([]byte(in), &ev)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.in, err)
+		}
+		if tt.year == 0 {
+			if ev.HasTime || !ev.Time.IsZero() || !strings.Contains(string(warn), "no time") {
+				t.Errorf("%q: has time %v (%v), warning %q", tt.in, ev.HasTime, ev.Time, warn)
+			}
+		} else if !ev.HasTime || ev.Time.Year() != tt.year || warn != "" {
+			t.Errorf("%q: read as %v (has time %v), warning %q", tt.in, ev.Time, ev.HasTime, warn)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -196,9 +197,16 @@ func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error)
 
 	ts := n.str(timeRaw)
 	if ts != "" {
-		if t, ok := parseTime(ts); ok {
+		t, note, ok := parseTime(ts)
+		switch {
+		case ok:
 			ev.Time, ev.HasTime = t, true
-		} else {
+			if note != "" {
+				warns = append(warns, "eventTime "+quoteShort(ts)+": "+note)
+			}
+		case note != "":
+			warns = append(warns, "unparseable eventTime "+quoteShort(ts)+" ("+note+"); event kept with no time")
+		default:
 			warns = append(warns, "unparseable eventTime "+quoteShort(ts)+"; event kept with no time")
 		}
 	} else {
@@ -421,7 +429,9 @@ func quoteShort(s string) string {
 	return strings.ToValidUTF8(strconv.Quote(s), "?")
 }
 
-// timeLayouts are the eventTime spellings seen in real exports.
+// timeLayouts are the eventTime spellings seen in real exports. None has a
+// zone name: Go reads those by the machine's local zone rules, so the same
+// text would mean different instants on different laptops (see zoneNames).
 var timeLayouts = []string{
 	time.RFC3339Nano,
 	"2006-01-02 15:04:05.999999999",
@@ -429,20 +439,96 @@ var timeLayouts = []string{
 	"2006-01-02T15:04:05.999999999",
 	"2006-01-02 15:04:05Z07:00",
 	"2006-01-02 15:04:05.999999999Z07:00",
-	"2006-01-02 15:04:05 MST",
 }
 
-// parseTime reads an eventTime; times without a zone are UTC, as CloudTrail's are.
-func parseTime(s string) (time.Time, bool) {
+// zone is a fixed UTC offset for a zone abbreviation; alt names the other
+// zones an ambiguous abbreviation is also used for.
+type zone struct {
+	offset time.Duration
+	name   string
+	alt    string
+}
+
+// zoneNames is the fixed table of abbreviations a time may end with. An
+// ambiguous one is read as the zone listed, with a warning; one not listed
+// makes the time unparseable.
+var zoneNames = map[string]zone{
+	"UTC": {0, "UTC", ""}, "GMT": {0, "GMT", ""}, "UT": {0, "UT", ""}, "Z": {0, "UTC", ""},
+	"EST": {-5 * time.Hour, "US Eastern", ""}, "EDT": {-4 * time.Hour, "US Eastern daylight", ""},
+	"CST": {-6 * time.Hour, "US Central", "China (UTC+8), Cuba (UTC-5)"}, "CDT": {-5 * time.Hour, "US Central daylight", "Cuba daylight (UTC-4)"},
+	"MST": {-7 * time.Hour, "US Mountain", ""}, "MDT": {-6 * time.Hour, "US Mountain daylight", ""},
+	"PST": {-8 * time.Hour, "US Pacific", "Philippines (UTC+8)"}, "PDT": {-7 * time.Hour, "US Pacific daylight", ""},
+	"AKST": {-9 * time.Hour, "Alaska", ""}, "AKDT": {-8 * time.Hour, "Alaska daylight", ""},
+	"HST": {-10 * time.Hour, "Hawaii", ""},
+	"AST": {-4 * time.Hour, "Atlantic", "Arabia (UTC+3)"}, "ADT": {-3 * time.Hour, "Atlantic daylight", ""},
+	"NST": {-(3*time.Hour + 30*time.Minute), "Newfoundland", ""}, "NDT": {-(2*time.Hour + 30*time.Minute), "Newfoundland daylight", ""},
+	"BRT": {-3 * time.Hour, "Brasilia", ""}, "ART": {-3 * time.Hour, "Argentina", ""},
+	"WET": {0, "Western European", ""}, "WEST": {time.Hour, "Western European summer", ""},
+	"BST": {time.Hour, "British summer", "Bangladesh (UTC+6)"},
+	"CET": {time.Hour, "Central European", ""}, "CEST": {2 * time.Hour, "Central European summer", ""},
+	"EET": {2 * time.Hour, "Eastern European", ""}, "EEST": {3 * time.Hour, "Eastern European summer", ""},
+	"MSK": {3 * time.Hour, "Moscow", ""}, "SAST": {2 * time.Hour, "South Africa", ""},
+	"IST": {5*time.Hour + 30*time.Minute, "India", "Ireland (UTC+1), Israel (UTC+2)"},
+	"PKT": {5 * time.Hour, "Pakistan", ""}, "ICT": {7 * time.Hour, "Indochina", ""}, "WIB": {7 * time.Hour, "Western Indonesia", ""},
+	"SGT": {8 * time.Hour, "Singapore", ""}, "HKT": {8 * time.Hour, "Hong Kong", ""}, "AWST": {8 * time.Hour, "Australian Western", ""},
+	"JST": {9 * time.Hour, "Japan", ""}, "KST": {9 * time.Hour, "Korea", ""},
+	"ACST": {9*time.Hour + 30*time.Minute, "Australian Central", ""}, "ACDT": {10*time.Hour + 30*time.Minute, "Australian Central daylight", ""},
+	"AEST": {10 * time.Hour, "Australian Eastern", ""}, "AEDT": {11 * time.Hour, "Australian Eastern daylight", ""},
+	"NZST": {12 * time.Hour, "New Zealand", ""}, "NZDT": {13 * time.Hour, "New Zealand daylight", ""},
+}
+
+// parseTime reads an eventTime; times without a zone are UTC, as
+// CloudTrail's are. note explains an ambiguous zone (ok) or why the time
+// could not be read (not ok). Instants outside the years 1 to 9999 are not
+// read: nothing downstream can show them.
+func parseTime(s string) (t time.Time, note string, ok bool) {
 	if t, ok := parseCanonicalTime(s); ok {
-		return t, true
+		return t, "", true
+	}
+	var offset time.Duration
+	if i := strings.LastIndexByte(s, ' '); i > 0 && isZoneName(s[i+1:]) {
+		z, known := zoneNames[s[i+1:]]
+		if !known {
+			return time.Time{}, "unknown time zone " + s[i+1:], false
+		}
+		if z.alt != "" {
+			note = fmt.Sprintf("time zone %s is ambiguous: read as %s (UTC%s), not %s", s[i+1:], z.name, fmtOffset(z.offset), z.alt)
+		}
+		s, offset = s[:i], z.offset
 	}
 	for _, l := range timeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
-			return t.UTC(), true
+			t = t.Add(-offset).UTC()
+			if y := t.Year(); y < 1 || y > 9999 {
+				return time.Time{}, "outside the years 1 to 9999", false
+			}
+			return t, note, true
 		}
 	}
-	return time.Time{}, false
+	return time.Time{}, "", false
+}
+
+func isZoneName(s string) bool {
+	if len(s) == 0 || len(s) > 5 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'A' || s[i] > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+func fmtOffset(d time.Duration) string {
+	sign := "+"
+	if d < 0 {
+		sign, d = "-", -d
+	}
+	if m := int(d.Minutes()) % 60; m != 0 {
+		return fmt.Sprintf("%s%d:%02d", sign, int(d.Hours()), m)
+	}
+	return fmt.Sprintf("%s%d", sign, int(d.Hours()))
 }
 
 // parseCanonicalTime is the fast path for CloudTrail's own
@@ -468,7 +554,7 @@ func parseCanonicalTime(s string) (time.Time, bool) {
 	h, ok4 := num(11, 13)
 	mi, ok5 := num(14, 16)
 	se, ok6 := num(17, 19)
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60 {
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || y < 1 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60 {
 		return time.Time{}, false
 	}
 	t := time.Date(y, time.Month(mo), d, h, mi, se, 0, time.UTC)
