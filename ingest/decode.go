@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -37,7 +38,24 @@ type streamHandler interface {
 // h. It returns the wrapper seen ("Records", "Events", "[" or "") and a
 // fatal error when the stream itself cannot be followed any further; records
 // handed over before that error stay valid.
+//
+// Top-level objects without a wrapper are JSON lines (or concatenated,
+// possibly pretty-printed, objects). Each line stands on its own there: a
+// broken object is one record error, and reading resumes at the line after
+// the one it started on, so the lines it swallowed are read again.
 func splitStream(sc *scanner, limit int, h streamHandler) (wrapper string, err error) {
+	wrapper, err = splitTop(sc, limit, h)
+	if errors.Is(err, errAbandoned) {
+		err = nil // reported as a record error already
+	}
+	return wrapper, err
+}
+
+// errAbandoned ends a stream after a problem already reported: nothing
+// after it could be read.
+var errAbandoned = errors.New("rest of the input abandoned")
+
+func splitTop(sc *scanner, limit int, h streamHandler) (wrapper string, err error) {
 	var index int64
 	var buf []byte
 	for {
@@ -63,22 +81,45 @@ func splitStream(sc *scanner, limit int, h streamHandler) (wrapper string, err e
 				wrapper = w
 			}
 			var se *syntaxError
-			if err != nil && errors.As(err, &se) && wrapper == "" && sc.err == nil {
-				// JSON lines: one broken line must not lose the lines after it.
-				h.recordError(index, se.Offset, se.Msg)
-				index++
-				if sc.lastNewline < objStart {
-					skipLine(sc) // the error is on the object's first line
-				} // else it was found on a later line, which starts a new record
+			if err == nil || w != "" || !errors.As(err, &se) || sc.err != nil && !errors.Is(sc.err, io.EOF) {
+				if err != nil {
+					return wrapper, err
+				}
 				continue
 			}
-			if err != nil {
-				return wrapper, err
-			}
+			resumeAfterLine(sc, objStart)
+			h.recordError(index, objStart, fmt.Sprintf("invalid JSON: %s; skipped to the next line", se.Error()))
+			index++
 		default:
-			return wrapper, &syntaxError{Offset: sc.pos64(), Msg: fmt.Sprintf("expected '{' or '[' at the top level, found %s", quoteByte(c))}
+			if index == 0 || wrapper != "" {
+				return wrapper, &syntaxError{Offset: sc.pos64(), Msg: fmt.Sprintf("expected '{' or '[' at the top level, found %s", quoteByte(c))}
+			}
+			// A line of something else among JSON lines: one bad record.
+			off := sc.pos64()
+			skipLine(sc)
+			h.recordError(index, off, fmt.Sprintf("expected '{' at the start of a line, found %s; line skipped", quoteByte(c)))
+			index++
 		}
 	}
+}
+
+// resumeAfterLine moves the scanner, after a broken top-level object that
+// started at objStart, to the start of the line after the object's first
+// line. The bytes after that newline were captured, so they are read again;
+// when the object was too large to keep, reading goes on from the next
+// line after where the error was found.
+func resumeAfterLine(sc *scanner, objStart int64) {
+	nl := sc.capNewline
+	switch {
+	case nl < 0:
+		skipLine(sc) // the error is on the object's only line so far
+	case !sc.capOver:
+		from := nl + 1 - objStart
+		sc.rewind(append([]byte(nil), sc.captured[from:]...), nl+1)
+	default:
+		skipLine(sc)
+	}
+	sc.capture = false
 }
 
 // skipLine drops input up to and including the next newline.
@@ -86,11 +127,9 @@ func skipLine(sc *scanner) {
 	sc.capture = false
 	for sc.fill() {
 		chunk := sc.buf[sc.pos:sc.end]
-		for i, c := range chunk {
-			if c == '\n' {
-				sc.consume(i + 1)
-				return
-			}
+		if i := bytes.IndexByte(chunk, '\n'); i >= 0 {
+			sc.consume(i + 1)
+			return
 		}
 		sc.consume(len(chunk))
 	}
@@ -100,11 +139,9 @@ func skipLine(sc *scanner) {
 // it is streamed element by element; any other object is handed over whole.
 func splitObject(sc *scanner, limit int, index *int64, buf *[]byte, h streamHandler) (wrapper string, err error) {
 	start := sc.pos64()
-	sc.capture = true
-	sc.captured = sc.captured[:0]
+	sc.startCapture(limit)
 	defer func() { sc.capture = false }()
 	sc.consume(1) // '{'
-	tooLarge := false
 	for first := true; ; first = false {
 		c, ok := sc.peek()
 		if !ok {
@@ -127,16 +164,12 @@ func splitObject(sc *scanner, limit int, index *int64, buf *[]byte, h streamHand
 			if strings.EqualFold(key, "Events") {
 				wrapper = "Events"
 			}
-			sc.capture = false
+			sc.capture = false // the records are handed over one by one
 			if err := streamArray(sc, limit, wrapper, index, buf, h); err != nil {
 				return wrapper, err
 			}
 		} else if err := sc.readValue(nil, 0); err != nil {
 			return wrapper, err
-		}
-		if sc.capture && len(sc.captured) > limit {
-			sc.capture = false
-			tooLarge = true
 		}
 		c, ok = sc.peek()
 		if !ok {
@@ -153,7 +186,7 @@ func splitObject(sc *scanner, limit int, index *int64, buf *[]byte, h streamHand
 	if wrapper != "" {
 		return wrapper, nil
 	}
-	if tooLarge {
+	if sc.capOver {
 		h.recordError(*index, start, fmt.Sprintf("record larger than the %d-byte limit, skipped", limit))
 		*index++
 		return "", nil
@@ -164,6 +197,9 @@ func splitObject(sc *scanner, limit int, index *int64, buf *[]byte, h streamHand
 }
 
 // streamArray reads an array whose '[' is next, handing over each element.
+// A broken element is one record error: reading resumes at the next place
+// that starts a record (see seekRecordStart), searched from just after the
+// broken element's start, so the records it swallowed are read again.
 func streamArray(sc *scanner, limit int, wrapper string, index *int64, buf *[]byte, h streamHandler) error {
 	if err := sc.expect('[', "at array start"); err != nil {
 		return err
@@ -179,9 +215,19 @@ func streamArray(sc *scanner, limit int, wrapper string, index *int64, buf *[]by
 		off := sc.pos64()
 		*buf = (*buf)[:0]
 		err := sc.readValue(buf, limit)
+		var se *syntaxError
 		switch {
 		case errors.Is(err, errValueTooLarge):
 			h.recordError(*index, off, fmt.Sprintf("record larger than the %d-byte limit, skipped", limit))
+		case errors.As(err, &se) && se.Err == nil:
+			if len(*buf) > 1 {
+				sc.rewind(append([]byte(nil), (*buf)[1:]...), off+1)
+			}
+			if err := resync(sc, *index, off, se.Msg, h); err != nil {
+				return err
+			}
+			*index++
+			continue
 		case err != nil:
 			return err
 		default:
@@ -195,11 +241,31 @@ func streamArray(sc *scanner, limit int, wrapper string, index *int64, buf *[]by
 			return sc.readErr("inside an array of records")
 		}
 		if c != ',' && c != ']' {
-			return &syntaxError{Offset: sc.pos64(), Msg: fmt.Sprintf("expected ',' or ']' between records, found %s", quoteByte(c))}
+			// Not a record, so no index: junk between records is skipped
+			// up to the next record and reported.
+			if err := resync(sc, -1, sc.pos64(), fmt.Sprintf("expected ',' or ']' between records, found %s", quoteByte(c)), h); err != nil {
+				return err
+			}
+			continue
 		}
 		sc.consume(1)
 		if c == ']' {
 			return nil
 		}
 	}
+}
+
+// resync skips to the next record start after a problem at byte off, and
+// records what was lost. When no record starts before the end of input, it
+// says how many bytes were not read and returns errAbandoned.
+func resync(sc *scanner, index, off int64, msg string, h streamHandler) error {
+	if sc.seekRecordStart() {
+		h.recordError(index, off, fmt.Sprintf("%s; %d bytes skipped to the next record at byte %d", msg, sc.pos64()-off, sc.pos64()))
+		return nil
+	}
+	if sc.err != nil && !errors.Is(sc.err, io.EOF) {
+		return sc.readErr("")
+	}
+	h.recordError(index, off, fmt.Sprintf("%s; no record starts after it, so the last %d bytes were not read", msg, sc.pos64()-off))
+	return errAbandoned
 }

@@ -2,10 +2,10 @@ package ingest
 
 import (
 	"bytes"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
 	"github.com/zeebo/xxh3"
@@ -27,7 +27,10 @@ type normalizer struct {
 	bufs    readers
 	p       fastjson.Parser
 	inner   fastjson.Parser
-	compact []byte
+	compact []byte // the record as strict compact JSON
+	dedup   []byte // the same without repeated keys, when it has some
+	scratch strictScratch
+	rep     repairs
 	strings stringArena
 }
 
@@ -47,18 +50,14 @@ func (n *normalizer) classify(data []byte) (recordKind, []byte, error) {
 			return kindLookupItem, ct.GetStringBytes(), nil
 		}
 		if ct.Type() == fastjson.TypeObject {
-			return kindLookupItem, ct.MarshalTo(nil), nil
+			// Not MarshalTo: it quotes strings the Go way (\x01), not JSON's.
+			return kindLookupItem, appendJSON(nil, ct, false), nil
 		}
 	}
 	if getFold(o, "digestStartTime") != nil && getFold(o, "logFiles") != nil {
 		return kindDigest, nil, nil
 	}
-	for _, k := range [...]string{"eventName", "eventTime", "eventSource", "eventID", "@timestamp"} {
-		if getFold(o, k) != nil {
-			return kindEvent, nil, nil
-		}
-	}
-	return kindOther, nil, nil
+	return kindEvent, nil, nil // normalize tells whether it is one
 }
 
 type normError struct{ msg string }
@@ -67,19 +66,41 @@ func (e *normError) Error() string { return e.msg }
 
 var errNotObject = &normError{"record is not a JSON object"}
 
+// errNotEvent is a record that is JSON but not a CloudTrail event: it needs
+// an eventName and an eventSource, and an eventTime, eventVersion or
+// userIdentity. Files whose records are all like this are skipped.
+var errNotEvent = &normError{"record is not a CloudTrail event (it needs eventName, eventSource, and eventTime, eventVersion or userIdentity)"}
+
 // warning is a problem with one field; the event is still stored.
 type warning string
 
 // normalize parses one event's JSON into ev. ev.Raw keeps the event as given,
-// with insignificant white space removed.
+// as compact strict JSON: white space removed, and what a strict parser
+// would refuse repaired, with a warning (see strictJSON).
 func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error) {
-	if !utf8.Valid(data) {
-		return "", &normError{"record is not valid UTF-8"}
+	clean, err := strictJSON(n.compact[:0], data, &n.scratch, &n.rep)
+	n.compact = clean
+	if err != nil {
+		if strings.Contains(err.Error(), "UTF-8") {
+			return "", &normError{"record is not valid UTF-8: " + err.Error()}
+		}
+		return "", &normError{"invalid JSON: " + err.Error()}
 	}
-	v, err := n.p.ParseBytes(data)
+	v, err := n.p.ParseBytes(clean)
 	if err != nil {
 		return "", &normError{"invalid JSON: " + err.Error()}
 	}
+	if n.rep.dupKeys > 0 {
+		// One rule for every column: the last value of a repeated key.
+		// The stored event is rewritten without the earlier ones, so
+		// DuckDB's JSON functions (which take the first) agree.
+		n.dedup = appendJSON(n.dedup[:0], v, true)
+		clean = n.dedup
+		if v, err = n.p.ParseBytes(clean); err != nil {
+			return "", &normError{"invalid JSON: " + err.Error()}
+		}
+	}
+	warns := n.rep.warnings()
 	o, err := v.Object()
 	if err != nil {
 		return "", errNotObject
@@ -134,6 +155,9 @@ func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error)
 			svc = val
 		}
 	})
+	if ev.EventName == "" || ev.EventSource == "" || timeRaw == nil && ev.EventVersion == "" && uid == nil {
+		return "", errNotEvent
+	}
 	if uid != nil && uid.Type() == fastjson.TypeObject {
 		n.userIdentity(uid, ev)
 	}
@@ -173,18 +197,25 @@ func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error)
 
 	ts := n.str(timeRaw)
 	if ts != "" {
-		if t, ok := parseTime(ts); ok {
+		t, note, ok := parseTime(ts)
+		switch {
+		case ok:
 			ev.Time, ev.HasTime = t, true
-		} else {
-			warn = warning("unparseable eventTime " + quoteShort(ts) + "; event kept with no time")
+			if note != "" {
+				warns = append(warns, "eventTime "+quoteShort(ts)+": "+note)
+			}
+		case note != "":
+			warns = append(warns, "unparseable eventTime "+quoteShort(ts)+" ("+note+"); event kept with no time")
+		default:
+			warns = append(warns, "unparseable eventTime "+quoteShort(ts)+"; event kept with no time")
 		}
 	} else {
-		warn = "event has no eventTime; event kept with no time"
+		warns = append(warns, "event has no eventTime; event kept with no time")
 	}
 
-	ev.Raw = n.strings.of(n.compactJSON(data))
+	ev.Raw = n.strings.of(clean)
 	ev.Key = eventKey(ev, ts)
-	return warn, nil
+	return warning(strings.Join(warns, "; ")), nil
 }
 
 func (n *normalizer) userIdentity(uid *fastjson.Value, ev *Event) {
@@ -314,20 +345,26 @@ func lowerKey(dst, k []byte) []byte {
 }
 
 // getFold looks a key up case-insensitively: some exports lower-case keys.
+// An exact match wins over a case-folded one and, like everywhere else in
+// trailsift (see appendJSON), the last of repeated keys wins.
 func getFold(o *fastjson.Object, key string) *fastjson.Value {
 	if o == nil {
 		return nil
 	}
-	if v := o.Get(key); v != nil {
-		return v
-	}
-	var found *fastjson.Value
+	var exact, folded *fastjson.Value
 	o.Visit(func(k []byte, v *fastjson.Value) {
-		if found == nil && len(k) == len(key) && strings.EqualFold(string(k), key) {
-			found = v
+		if len(k) == len(key) {
+			if string(k) == key {
+				exact = v
+			} else if strings.EqualFold(string(k), key) {
+				folded = v
+			}
 		}
 	})
-	return found
+	if exact != nil {
+		return exact
+	}
+	return folded
 }
 
 // str is a value as text: strings unescaped, numbers and booleans as
@@ -385,39 +422,6 @@ func (n *normalizer) objectOrEmbedded(v *fastjson.Value) *fastjson.Value {
 	return nil
 }
 
-// compactJSON removes white space outside strings. Most records have none,
-// so the common case costs one scan and no copy.
-func (n *normalizer) compactJSON(data []byte) []byte {
-	data = bytes.TrimSpace(data)
-	if bytes.IndexByte(data, '\n') < 0 && bytes.Index(data, []byte(": ")) < 0 {
-		return data
-	}
-	out := n.compact[:0]
-	inString, escaped := false, false
-	for _, c := range data {
-		if inString {
-			out = append(out, c)
-			if escaped {
-				escaped = false
-			} else if c == '\\' {
-				escaped = true
-			} else if c == '"' {
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case ' ', '\t', '\n', '\r':
-			continue
-		case '"':
-			inString = true
-		}
-		out = append(out, c)
-	}
-	n.compact = out
-	return out
-}
-
 func quoteShort(s string) string {
 	if len(s) > 64 {
 		s = s[:64] + "..."
@@ -425,7 +429,9 @@ func quoteShort(s string) string {
 	return strings.ToValidUTF8(strconv.Quote(s), "?")
 }
 
-// timeLayouts are the eventTime spellings seen in real exports.
+// timeLayouts are the eventTime spellings seen in real exports. None has a
+// zone name: Go reads those by the machine's local zone rules, so the same
+// text would mean different instants on different laptops (see zoneNames).
 var timeLayouts = []string{
 	time.RFC3339Nano,
 	"2006-01-02 15:04:05.999999999",
@@ -433,20 +439,96 @@ var timeLayouts = []string{
 	"2006-01-02T15:04:05.999999999",
 	"2006-01-02 15:04:05Z07:00",
 	"2006-01-02 15:04:05.999999999Z07:00",
-	"2006-01-02 15:04:05 MST",
 }
 
-// parseTime reads an eventTime; times without a zone are UTC, as CloudTrail's are.
-func parseTime(s string) (time.Time, bool) {
+// zone is a fixed UTC offset for a zone abbreviation; alt names the other
+// zones an ambiguous abbreviation is also used for.
+type zone struct {
+	offset time.Duration
+	name   string
+	alt    string
+}
+
+// zoneNames is the fixed table of abbreviations a time may end with. An
+// ambiguous one is read as the zone listed, with a warning; one not listed
+// makes the time unparseable.
+var zoneNames = map[string]zone{
+	"UTC": {0, "UTC", ""}, "GMT": {0, "GMT", ""}, "UT": {0, "UT", ""}, "Z": {0, "UTC", ""},
+	"EST": {-5 * time.Hour, "US Eastern", ""}, "EDT": {-4 * time.Hour, "US Eastern daylight", ""},
+	"CST": {-6 * time.Hour, "US Central", "China (UTC+8), Cuba (UTC-5)"}, "CDT": {-5 * time.Hour, "US Central daylight", "Cuba daylight (UTC-4)"},
+	"MST": {-7 * time.Hour, "US Mountain", ""}, "MDT": {-6 * time.Hour, "US Mountain daylight", ""},
+	"PST": {-8 * time.Hour, "US Pacific", "Philippines (UTC+8)"}, "PDT": {-7 * time.Hour, "US Pacific daylight", ""},
+	"AKST": {-9 * time.Hour, "Alaska", ""}, "AKDT": {-8 * time.Hour, "Alaska daylight", ""},
+	"HST": {-10 * time.Hour, "Hawaii", ""},
+	"AST": {-4 * time.Hour, "Atlantic", "Arabia (UTC+3)"}, "ADT": {-3 * time.Hour, "Atlantic daylight", ""},
+	"NST": {-(3*time.Hour + 30*time.Minute), "Newfoundland", ""}, "NDT": {-(2*time.Hour + 30*time.Minute), "Newfoundland daylight", ""},
+	"BRT": {-3 * time.Hour, "Brasilia", ""}, "ART": {-3 * time.Hour, "Argentina", ""},
+	"WET": {0, "Western European", ""}, "WEST": {time.Hour, "Western European summer", ""},
+	"BST": {time.Hour, "British summer", "Bangladesh (UTC+6)"},
+	"CET": {time.Hour, "Central European", ""}, "CEST": {2 * time.Hour, "Central European summer", ""},
+	"EET": {2 * time.Hour, "Eastern European", ""}, "EEST": {3 * time.Hour, "Eastern European summer", ""},
+	"MSK": {3 * time.Hour, "Moscow", ""}, "SAST": {2 * time.Hour, "South Africa", ""},
+	"IST": {5*time.Hour + 30*time.Minute, "India", "Ireland (UTC+1), Israel (UTC+2)"},
+	"PKT": {5 * time.Hour, "Pakistan", ""}, "ICT": {7 * time.Hour, "Indochina", ""}, "WIB": {7 * time.Hour, "Western Indonesia", ""},
+	"SGT": {8 * time.Hour, "Singapore", ""}, "HKT": {8 * time.Hour, "Hong Kong", ""}, "AWST": {8 * time.Hour, "Australian Western", ""},
+	"JST": {9 * time.Hour, "Japan", ""}, "KST": {9 * time.Hour, "Korea", ""},
+	"ACST": {9*time.Hour + 30*time.Minute, "Australian Central", ""}, "ACDT": {10*time.Hour + 30*time.Minute, "Australian Central daylight", ""},
+	"AEST": {10 * time.Hour, "Australian Eastern", ""}, "AEDT": {11 * time.Hour, "Australian Eastern daylight", ""},
+	"NZST": {12 * time.Hour, "New Zealand", ""}, "NZDT": {13 * time.Hour, "New Zealand daylight", ""},
+}
+
+// parseTime reads an eventTime; times without a zone are UTC, as
+// CloudTrail's are. note explains an ambiguous zone (ok) or why the time
+// could not be read (not ok). Instants outside the years 1 to 9999 are not
+// read: nothing downstream can show them.
+func parseTime(s string) (t time.Time, note string, ok bool) {
 	if t, ok := parseCanonicalTime(s); ok {
-		return t, true
+		return t, "", true
+	}
+	var offset time.Duration
+	if i := strings.LastIndexByte(s, ' '); i > 0 && isZoneName(s[i+1:]) {
+		z, known := zoneNames[s[i+1:]]
+		if !known {
+			return time.Time{}, "unknown time zone " + s[i+1:], false
+		}
+		if z.alt != "" {
+			note = fmt.Sprintf("time zone %s is ambiguous: read as %s (UTC%s), not %s", s[i+1:], z.name, fmtOffset(z.offset), z.alt)
+		}
+		s, offset = s[:i], z.offset
 	}
 	for _, l := range timeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
-			return t.UTC(), true
+			t = t.Add(-offset).UTC()
+			if y := t.Year(); y < 1 || y > 9999 {
+				return time.Time{}, "outside the years 1 to 9999", false
+			}
+			return t, note, true
 		}
 	}
-	return time.Time{}, false
+	return time.Time{}, "", false
+}
+
+func isZoneName(s string) bool {
+	if len(s) == 0 || len(s) > 5 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'A' || s[i] > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+func fmtOffset(d time.Duration) string {
+	sign := "+"
+	if d < 0 {
+		sign, d = "-", -d
+	}
+	if m := int(d.Minutes()) % 60; m != 0 {
+		return fmt.Sprintf("%s%d:%02d", sign, int(d.Hours()), m)
+	}
+	return fmt.Sprintf("%s%d", sign, int(d.Hours()))
 }
 
 // parseCanonicalTime is the fast path for CloudTrail's own
@@ -472,7 +554,7 @@ func parseCanonicalTime(s string) (time.Time, bool) {
 	h, ok4 := num(11, 13)
 	mi, ok5 := num(14, 16)
 	se, ok6 := num(17, 19)
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60 {
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || y < 1 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60 {
 		return time.Time{}, false
 	}
 	t := time.Date(y, time.Month(mo), d, h, mi, se, 0, time.UTC)

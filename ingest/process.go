@@ -117,27 +117,28 @@ func (r *run) finish(f *File, status, reason string, offset int64) {
 // readers are a worker's reusable buffers: a corpus of many small files
 // must not allocate (and clear) fresh buffers for every file.
 type readers struct {
-	in, content *bufio.Reader
-	gz          *gzip.Reader
-	scan        []byte
+	in   *bufio.Reader
+	gz   *gzip.Reader
+	scan []byte
+}
+
+// newBufReader always allocates a reader of its own. bufio.NewReaderSize
+// returns its argument when that is already a large enough *bufio.Reader,
+// and a reused buffer that ended up as its own source (or its source's
+// source) reads itself until the stack overflows.
+func newBufReader(rd io.Reader) *bufio.Reader {
+	b := bufio.NewReaderSize(nil, 64<<10)
+	b.Reset(rd)
+	return b
 }
 
 func (b *readers) inReader(rd io.Reader) *bufio.Reader {
 	if b.in == nil {
-		b.in = bufio.NewReaderSize(rd, 64<<10)
+		b.in = newBufReader(rd)
 	} else {
 		b.in.Reset(rd)
 	}
 	return b.in
-}
-
-func (b *readers) contentReader(rd io.Reader) *bufio.Reader {
-	if b.content == nil {
-		b.content = bufio.NewReaderSize(rd, 64<<10)
-	} else {
-		b.content.Reset(rd)
-	}
-	return b.content
 }
 
 // decode unwraps compression, walks nested archives and splits the JSON.
@@ -145,7 +146,7 @@ func (b *readers) contentReader(rd io.Reader) *bufio.Reader {
 // are decoded while the archive's own readers are still in use.
 func (r *run) decode(n *normalizer, f *File, rd io.Reader, depth int) {
 	reuse := depth == 0
-	var br, cb *bufio.Reader
+	var br *bufio.Reader
 	var gz **gzip.Reader
 	var scanBuf []byte
 	if reuse {
@@ -155,7 +156,7 @@ func (r *run) decode(n *normalizer, f *File, rd io.Reader, depth int) {
 		}
 		scanBuf = n.bufs.scan
 	} else {
-		br = bufio.NewReaderSize(rd, 64<<10)
+		br = newBufReader(rd)
 	}
 	content, err := decompressed(br, gz)
 	if err != nil {
@@ -163,10 +164,11 @@ func (r *run) decode(n *normalizer, f *File, rd io.Reader, depth int) {
 		f.addError(-1, 0, SeverityError, f.Reason)
 		return
 	}
-	if reuse {
-		cb = n.bufs.contentReader(content)
-	} else {
-		cb = bufio.NewReaderSize(content, 64<<10)
+	// decompressed hands back br itself for plain input and a buffer of the
+	// innermost layer otherwise; only a bare decompressor needs one more.
+	cb, ok := content.(*bufio.Reader)
+	if !ok {
+		cb = newBufReader(content)
 	}
 	head, _ := cb.Peek(512)
 	switch sniff(head) {
@@ -183,6 +185,10 @@ func (r *run) decode(n *normalizer, f *File, rd io.Reader, depth int) {
 		f.ContentSHA256 = hex.EncodeToString(contentHash.Sum(nil))
 	}
 	f.Events = h.events
+	notCloudTrail := h.events == 0 && h.others > 0
+	if h.others > 0 && !notCloudTrail {
+		h.reportNotEvents()
+	}
 	contentBytes := sc.pos64()
 	switch wrapper {
 	case "Records":
@@ -202,6 +208,13 @@ func (r *run) decode(n *normalizer, f *File, rd io.Reader, depth int) {
 		default:
 			f.Shape = ShapeUnknown
 		}
+	}
+	if notCloudTrail {
+		// One rule for files that are not CloudTrail, whatever their shape
+		// and whether they end well: skipped, never failed, never stored.
+		f.Shape = ShapeUnknown
+		f.Status, f.Reason = StatusSkipped, fmt.Sprintf("JSON, but not CloudTrail events (%d records, none of them an event)", h.others)
+		return
 	}
 	if err != nil {
 		var se *syntaxError
@@ -295,8 +308,28 @@ type fileHandler struct {
 	events  int64
 	failed  int64
 	digests int64
-	others  int64
+	others  int64   // records that are not CloudTrail events
+	otherAt []int64 // index and offset pairs of the first of them
 	inner   []byte
+}
+
+// notEvent notes a record that is not a CloudTrail event. Whether that is
+// an error is known at the end of the file: only if the file has events.
+func (h *fileHandler) notEvent(rec rawRecord) {
+	h.others++
+	if len(h.otherAt) < 2*maxStoredErrors {
+		h.otherAt = append(h.otherAt, rec.index, rec.offset)
+	}
+}
+
+// reportNotEvents records the non-events of a file that also has events,
+// one error each.
+func (h *fileHandler) reportNotEvents() {
+	for i := 0; i < len(h.otherAt); i += 2 {
+		h.f.addError(h.otherAt[i], h.otherAt[i+1], SeverityError, errNotEvent.Error())
+	}
+	h.f.ErrorCount += h.others - int64(len(h.otherAt)/2) // past the stored cap
+	h.failed += h.others
 }
 
 func (h *fileHandler) recordError(index, offset int64, msg string) {
@@ -308,28 +341,27 @@ func (h *fileHandler) record(rec rawRecord) error {
 	data := rec.data
 	if rec.wrapper != "Records" {
 		kind, inner, err := h.n.classify(data)
-		if err != nil {
+		switch {
+		case err == errNotObject:
+			h.notEvent(rec)
+			return nil
+		case err != nil:
 			h.recordError(rec.index, rec.offset, "invalid JSON: "+err.Error())
 			return nil
-		}
-		switch kind {
-		case kindDigest:
+		case kind == kindDigest:
 			h.digests++
 			return nil
-		case kindOther:
-			if rec.wrapper != "" {
-				h.recordError(rec.index, rec.offset, "record is not a CloudTrail event (no eventName, eventTime, eventSource or eventID)")
-			} else {
-				h.others++
-			}
-			return nil
-		case kindLookupItem:
+		case kind == kindLookupItem:
 			h.inner = append(h.inner[:0], inner...)
 			data = h.inner
 		}
 	}
 	var ev Event
 	warn, err := h.n.normalize(data, &ev)
+	if err == errNotEvent || err == errNotObject {
+		h.notEvent(rec)
+		return nil
+	}
 	if err != nil {
 		h.recordError(rec.index, rec.offset, err.Error())
 		return nil

@@ -22,9 +22,26 @@ type scanner struct {
 
 	lastNewline int64 // offset of the last newline skipped as white space
 
-	capture  bool // append every consumed byte to captured
-	captured []byte
+	// pending are bytes handed back by rewind, read again before r.
+	pending []byte
+
+	// While capture is on, consumed bytes are appended to captured, up to
+	// capLimit bytes: past it capOver is set and the rest is only scanned,
+	// so a huge value costs no memory. capNewline is the offset of the
+	// first newline consumed while capturing (-1 if none).
+	capture    bool
+	captured   []byte
+	capLimit   int
+	capOver    bool
+	capNewline int64
+
+	// open is a bit per open bracket of the value being read: set for '{'.
+	open [maxTrackedDepth / 64]uint64
 }
+
+// maxTrackedDepth is how deep brackets are matched ('{' closed by '}');
+// deeper values are only counted (the parser refuses them anyway).
+const maxTrackedDepth = 4096
 
 const scanBufSize = 64 << 10
 
@@ -59,11 +76,16 @@ func (s *scanner) fill() bool {
 	if s.pos < s.end {
 		return true
 	}
+	s.offset += int64(s.end)
+	s.pos, s.end = 0, 0
+	if len(s.pending) > 0 {
+		s.end = copy(s.buf, s.pending)
+		s.pending = s.pending[s.end:]
+		return true
+	}
 	if s.err != nil {
 		return false
 	}
-	s.offset += int64(s.end)
-	s.pos, s.end = 0, 0
 	for s.end == 0 && s.err == nil {
 		n, err := s.r.Read(s.buf)
 		s.end = n
@@ -87,9 +109,63 @@ func (s *scanner) readErr(what string) error {
 
 func (s *scanner) consume(n int) {
 	if s.capture {
-		s.captured = append(s.captured, s.buf[s.pos:s.pos+n]...)
+		b := s.buf[s.pos : s.pos+n]
+		if s.capNewline < 0 {
+			if i := bytes.IndexByte(b, '\n'); i >= 0 {
+				s.capNewline = s.pos64() + int64(i)
+			}
+		}
+		if len(s.captured)+n > s.capLimit {
+			s.capOver = true
+		}
+		if !s.capOver {
+			s.captured = append(s.captured, b...)
+		}
 	}
 	s.pos += n
+}
+
+// startCapture begins capturing at the next byte, keeping at most limit bytes.
+func (s *scanner) startCapture(limit int) {
+	s.capture, s.captured, s.capLimit, s.capOver, s.capNewline = true, s.captured[:0], limit, false, -1
+}
+
+// rewind makes the scanner read b again, as the bytes at stream offset off,
+// before what it has not consumed yet. b must not be modified afterwards.
+func (s *scanner) rewind(b []byte, off int64) {
+	rest := make([]byte, 0, len(b)+s.end-s.pos+len(s.pending))
+	rest = append(append(append(rest, b...), s.buf[s.pos:s.end]...), s.pending...)
+	s.pending = rest
+	s.pos, s.end, s.offset = 0, 0, off
+	s.capture = false
+}
+
+// ensure makes at least n unconsumed bytes available in buf, unless the
+// input ends first; it reports whether it could.
+func (s *scanner) ensure(n int) bool {
+	for s.end-s.pos < n {
+		if s.pos > 0 {
+			copy(s.buf, s.buf[s.pos:s.end])
+			s.offset += int64(s.pos)
+			s.end -= s.pos
+			s.pos = 0
+		}
+		if len(s.pending) > 0 {
+			k := copy(s.buf[s.end:], s.pending)
+			s.pending = s.pending[k:]
+			s.end += k
+			continue
+		}
+		if s.err != nil {
+			return false
+		}
+		k, err := s.r.Read(s.buf[s.end:])
+		s.end += k
+		if err != nil {
+			s.err = err
+		}
+	}
+	return true
 }
 
 // peek skips white space and returns the next byte without consuming it;
@@ -181,8 +257,10 @@ func stringRun(b []byte) int {
 
 // readValue consumes one JSON value. When dst is not nil the value's bytes
 // are appended to it; past limit bytes the value is skipped to its end and
-// errValueTooLarge is returned. Only structure is checked here (balanced
-// brackets, closed strings); the full parse happens later, per record.
+// errValueTooLarge is returned. Only structure is checked here (matched
+// brackets, closed strings); the full parse happens later, per record. On a
+// syntax error dst holds the value's bytes up to the error (unless it was
+// too large), so a caller can look for a place to resume in them.
 func (s *scanner) readValue(dst *[]byte, limit int) error {
 	first, ok := s.peek()
 	if !ok {
@@ -207,6 +285,7 @@ func (s *scanner) readValue(dst *[]byte, limit int) error {
 		chunk := s.buf[s.pos:s.end]
 		i := 0
 		done := false
+		var bad error
 	scan:
 		for ; i < len(chunk); i++ {
 			c := chunk[i]
@@ -238,6 +317,14 @@ func (s *scanner) readValue(dst *[]byte, limit int) error {
 			case '"':
 				inString = true
 			case '{', '[':
+				if depth < maxTrackedDepth {
+					w, bit := depth/64, uint64(1)<<(depth%64)
+					if c == '{' {
+						s.open[w] |= bit
+					} else {
+						s.open[w] &^= bit
+					}
+				}
 				depth++
 			case '}', ']':
 				if depth == 0 { // ends a scalar inside the enclosing container
@@ -245,6 +332,12 @@ func (s *scanner) readValue(dst *[]byte, limit int) error {
 					break scan
 				}
 				depth--
+				if depth < maxTrackedDepth {
+					if wasObject := s.open[depth/64]&(1<<(depth%64)) != 0; wasObject != (c == '}') {
+						bad = &syntaxError{Offset: s.pos64() + int64(i), Msg: fmt.Sprintf("%s does not close the %s of the value that starts at byte %d", quoteByte(c), map[bool]string{true: "'{'", false: "'['"}[wasObject], start)}
+						break scan
+					}
+				}
 				if depth == 0 {
 					i++
 					done = true
@@ -266,6 +359,12 @@ func (s *scanner) readValue(dst *[]byte, limit int) error {
 		}
 		size += i
 		s.consume(i)
+		if bad != nil {
+			if tooLarge && dst != nil {
+				*dst = (*dst)[:0]
+			}
+			return bad
+		}
 		if done {
 			if tooLarge {
 				return errValueTooLarge
@@ -273,4 +372,50 @@ func (s *scanner) readValue(dst *[]byte, limit int) error {
 			return nil
 		}
 	}
+}
+
+// recordStartKeys are the first keys that mark the start of a record when
+// resuming after a broken one: a CloudTrail event, a lookup-events item.
+var recordStartKeys = []string{"eventversion", "eventid", "eventtime", "eventname", "eventsource", "cloudtrailevent", "useridentity"}
+
+// seekRecordStart consumes bytes up to the next '{' that opens an object
+// whose first key is one of recordStartKeys, and says whether it found one
+// before the input ended. The bytes skipped are the caller's to report.
+func (s *scanner) seekRecordStart() bool {
+	const look = 24 // '{', white space, and the longest key in quotes
+	for {
+		if !s.fill() {
+			return false
+		}
+		k := bytes.IndexByte(s.buf[s.pos:s.end], '{')
+		if k < 0 {
+			s.consume(s.end - s.pos)
+			continue
+		}
+		s.consume(k)
+		s.ensure(look)
+		if looksLikeRecordStart(s.buf[s.pos:s.end]) {
+			return true
+		}
+		s.consume(1)
+	}
+}
+
+// looksLikeRecordStart reports b starting with '{' then a known first key.
+func looksLikeRecordStart(b []byte) bool {
+	b = bytes.TrimLeft(b[1:], " \t\r\n")
+	if len(b) == 0 || b[0] != '"' {
+		return false
+	}
+	end := bytes.IndexByte(b[1:], '"')
+	if end < 0 {
+		return false
+	}
+	key := b[1 : 1+end]
+	for _, k := range recordStartKeys {
+		if len(key) == len(k) && strings.EqualFold(string(key), k) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,627 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// ctEvent is a compact CloudTrail event with a unique eventID; pad adds
+// hard-to-compress bytes so a file can be made larger than a read buffer.
+func ctEvent(i int, pad int) string {
+	var p strings.Builder
+	x := uint32(i*2654435761 + 12345)
+	for range pad {
+		x = x*1664525 + 1013904223
+		p.WriteByte("0123456789abcdef"[x>>28])
+	}
+	return fmt.Sprintf(`{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","userName":"u%d"},"eventTime":"2024-03-05T11:%02d:%02dZ","eventSource":"iam.amazonaws.com","eventName":"ListUsers","awsRegion":"us-east-1","requestParameters":{"pad":"%s"},"eventID":"%08d-0000-4000-8000-000000000000","recipientAccountId":"111122223333"}`,
+		i, i/60%60, i%60, p.String(), i)
+}
+
+func gzipBytes(t testing.TB, data []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write(data)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func zstdBytes(t testing.TB, data []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw, err := zstd.NewWriter(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw.Write(data)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func writeFile(t testing.TB, dir, name string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func runInputs(t testing.TB, inputs []string, opts Options) (*memSink, Stats) {
+	t.Helper()
+	sink := &memSink{}
+	st, err := Run(context.Background(), inputs, sink, opts)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return sink, st
+}
+
+// A worker reuses its read buffers from file to file. Whatever the order of
+// plain, gzip and zstd files (each larger than a buffer), no buffer may end
+// up reading from itself: that overflowed the stack.
+func TestWorkerBuffersAnyFileOrder(t *testing.T) {
+	kinds := map[string]func([]byte) []byte{
+		"plain": func(b []byte) []byte { return b },
+		"gz":    func(b []byte) []byte { return gzipBytes(t, b) },
+		"zst":   func(b []byte) []byte { return zstdBytes(t, b) },
+		"gzgz":  func(b []byte) []byte { return gzipBytes(t, gzipBytes(t, b)) },
+		"small": func(b []byte) []byte { return gzipBytes(t, b[:strings.IndexByte(string(b), '\n')+1]) },
+	}
+	orders := [][]string{
+		{"plain", "gz"}, {"gz", "plain"}, {"plain", "zst", "plain", "gz"},
+		{"gz", "gz", "plain", "plain", "gzgz", "plain"}, {"small", "plain", "gz", "zst", "gzgz", "small"},
+	}
+	for _, order := range orders {
+		t.Run(strings.Join(order, "-"), func(t *testing.T) {
+			dir := t.TempDir()
+			want := 0
+			for i, kind := range order {
+				var lines strings.Builder
+				for j := range 60 {
+					fmt.Fprintln(&lines, ctEvent(i*1000+j, 3000)) // 180 KB, hardly compressible
+				}
+				data := kinds[kind]([]byte(lines.String()))
+				if kind != "small" && len(data) <= 64<<10 {
+					t.Fatalf("%s file is %d bytes, want more than a read buffer", kind, len(data))
+				}
+				if kind == "small" {
+					want++
+				} else {
+					want += 60
+				}
+				writeFile(t, dir, fmt.Sprintf("%02d-%s.json", i, kind), data)
+			}
+			sink, st := runInputs(t, []string{dir}, Options{Workers: 1})
+			if len(sink.events) != want || st.FilesFailed != 0 {
+				t.Fatalf("events = %d, want %d; stats %+v", len(sink.events), want, st)
+			}
+		})
+	}
+}
+
+// strictOK is the strict-parser oracle for a stored raw event: what
+// encoding/json accepts, without lone surrogate escapes (yyjson, inside
+// DuckDB, refuses those where encoding/json does not).
+func strictOK(raw string) error {
+	if !json.Valid([]byte(raw)) {
+		return fmt.Errorf("not valid JSON: %.200q", raw)
+	}
+	for i := 0; i+6 <= len(raw); i++ {
+		if raw[i] == '\\' {
+			if raw[i+1] != 'u' {
+				i++
+				continue
+			}
+			r, _ := hex4([]byte(raw), i+1)
+			if r >= 0xD800 && r <= 0xDBFF {
+				lo, ok := hex4([]byte(raw), i+7)
+				if i+12 > len(raw) || raw[i+6] != '\\' || !ok || lo < 0xDC00 || lo > 0xDFFF {
+					return fmt.Errorf("lone surrogate at %d: %.200q", i, raw)
+				}
+				i += 11
+				continue
+			}
+			if r >= 0xDC00 && r <= 0xDFFF {
+				return fmt.Errorf("lone low surrogate at %d: %.200q", i, raw)
+			}
+			i += 5
+		}
+	}
+	return nil
+}
+
+// One unescaped control byte in a string (NUL, 0x01, TAB, ESC) used to be
+// staged as it came and make DuckDB refuse the whole load. The byte is now
+// escaped in the stored event, kept as it came in the typed fields, and the
+// record gets a warning with its index and offset.
+func TestControlBytesAreRepairedAndWarned(t *testing.T) {
+	dir := t.TempDir()
+	var lines []string
+	for i, b := range []byte{0x00, 0x01, '\t', 0x1b, '\n'} {
+		ev := ctEvent(i, 0)
+		ev = strings.Replace(ev, `"userName":"u`, `"userName":"x`+string(b)+`u`, 1)
+		lines = append(lines, ev)
+	}
+	lines = append(lines, ctEvent(9, 0)) // a clean one
+	writeFile(t, dir, "ctl.json", []byte(`{"Records":[`+strings.Join(lines, ",")+`]}`))
+	sink, st := runInputs(t, []string{dir}, Options{})
+	if len(sink.events) != 6 || st.Errors != 0 {
+		t.Fatalf("events=%d errors=%d, want all 6 kept", len(sink.events), st.Errors)
+	}
+	for _, e := range sink.events {
+		if err := strictOK(e.Raw); err != nil {
+			t.Error(err)
+		}
+		if e.UserName != "u9" && (len(e.UserName) != 4 || e.UserName[1] >= 0x20 && e.UserName[1] != '\t') {
+			t.Errorf("typed userName = %q, want the byte as it came", e.UserName)
+		}
+	}
+	f := sink.files[0]
+	if f.Warnings != 5 || f.Status != StatusLoaded {
+		t.Fatalf("warnings=%d status=%s, want 5 warnings on a loaded file: %+v", f.Warnings, f.Status, f.Errors)
+	}
+	for i, w := range f.Errors {
+		if w.RecordIndex != int64(i) || w.ByteOffset <= 0 && i > 0 || !strings.Contains(w.Message, "control bytes") {
+			t.Errorf("warning %d = %+v", i, w)
+		}
+	}
+}
+
+// Whatever fastjson tolerates, the stored raw event is strict JSON, and
+// what could not be made strict is a reported record error, not a row.
+func TestRawIsStrictJSON(t *testing.T) {
+	tests := []struct {
+		in, warn string
+		reject   bool
+	}{
+		{in: `{"a":"\ud800","eventName":"x"}`, warn: "surrogate"},
+		{in: `{"a":"\udc00\ud800\ud800\udc00","b":"\ud83d\ude00"}`, warn: "surrogate"},
+		{in: `{"a":"\ud800\u0041"}`, warn: "surrogate"},
+		{in: `{"a":"\x41\u12"}`, warn: "invalid escapes"},
+		{in: `{"a":01,"b":NaN,"c":-inf,"d":+1,"e":1.,"f":1e}`, warn: "not JSON numbers"},
+		{in: `{"a":1.5e+3,"b":-0,"c":[true,false,null,{}],"d":[]}`},
+		{in: "{\"a\":\"\x7f\u2028\"}"},
+		{in: `{"a":"\u00e9", "b" : [ 1 , 2 ] }`},
+		{in: "{\"a\":\"\xff\"}", reject: true},
+		{in: `{"a":tru}`, reject: true},
+		{in: `{"a":1,}`, reject: true},
+		{in: `{"a":[1,]}`, reject: true},
+		{in: `{"a":1}}`, reject: true},
+		{in: `{"a":1`, reject: true},
+		{in: `{"a" 1}`, reject: true},
+		{in: `{"a":"x}`, reject: true},
+	}
+	for _, tt := range tests {
+		n := &normalizer{}
+		var ev Event
+		in := strings.Replace(tt.in, "{", `{"eventName":"n","eventSource":"s","eventVersion":"1",`, 1)
+		warn, err := n.normalize([]byte(in), &ev)
+		if tt.reject {
+			if err == nil {
+				t.Errorf("%q accepted as %q", tt.in, ev.Raw)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tt.in, err)
+			continue
+		}
+		if err := strictOK(ev.Raw); err != nil {
+			t.Errorf("%q: %v", tt.in, err)
+		}
+		if tt.warn != "" && !strings.Contains(string(warn), tt.warn) {
+			t.Errorf("%q: warning %q, want one about %s", tt.in, warn, tt.warn)
+		}
+	}
+}
+
+// Repeated keys: every column reads the last value (as JSON.parse, Go and
+// Python do), and the stored event is rewritten without the earlier ones at
+// any depth, so DuckDB's JSON functions (which take the first) agree.
+func TestDuplicateKeysLastWins(t *testing.T) {
+	in := `{"eventVersion":"1.08","eventName":"Old","eventSource":"iam.amazonaws.com","eventTime":"2024-03-05T11:00:00Z",` +
+		`"userIdentity":{"userName":"first","type":"IAMUser","userName":"last"},"requestParameters":{"k":[{"x":1,"x":2}],"k2":1},` +
+		`"eventName":"New","eventID":"11111111-2222-3333-4444-555555555555"}`
+	n := &normalizer{}
+	var ev Event
+	warn, err := n.normalize([]byte(in), &ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.EventName != "New" || ev.UserName != "last" {
+		t.Errorf("typed fields %q, %q; want the last values New, last", ev.EventName, ev.UserName)
+	}
+	for _, gone := range []string{`"Old"`, `"first"`, `"x":1`} {
+		if strings.Contains(ev.Raw, gone) {
+			t.Errorf("raw still holds %s: %s", gone, ev.Raw)
+		}
+	}
+	var back map[string]any
+	if err := json.Unmarshal([]byte(ev.Raw), &back); err != nil || back["eventName"] != "New" || !strings.Contains(ev.Raw, `"x":2`) {
+		t.Errorf("raw = %s (%v)", ev.Raw, err)
+	}
+	if !strings.Contains(string(warn), "3 duplicate keys") {
+		t.Errorf("warning = %q", warn)
+	}
+
+	// The lookup-events wrapper: a repeated CloudTrailEvent, the last wins.
+	item := `{"CloudTrailEvent":"{\"eventName\":\"A\"}","CloudTrailEvent":"{\"eventName\":\"B\"}"}`
+	kind, inner, err := n.classify([]byte(item))
+	if err != nil || kind != kindLookupItem || string(inner) != `{"eventName":"B"}` {
+		t.Errorf("lookup item: %v %s %v", kind, inner, err)
+	}
+}
+
+// Each JSON line stands on its own: a line cut inside a string used to
+// swallow its newline and the next line with it (silently), and a bad first
+// line lost the file. Record indexes stay equal to line numbers.
+func TestNDJSONEachLineStandsAlone(t *testing.T) {
+	good := func(i int) string { return ctEvent(i, 0) }
+	cut := func(i int) string { e := good(i); return e[:strings.Index(e, `"ListUsers`)+4] } // inside a string
+	tests := []struct {
+		name    string
+		lines   []string
+		badAt   []int // line numbers that are record errors
+		noFinal bool  // no newline after the last line
+	}{
+		{"first line cut in a string", []string{cut(0), good(1), good(2)}, []int{0}, false},
+		{"middle line cut in a string", []string{good(0), cut(1), good(2), good(3)}, []int{1}, false},
+		{"two cut lines in a row", []string{good(0), cut(1), cut(2), good(3)}, []int{1, 2}, false},
+		{"unclosed brace", []string{good(0), `{"a":{"b":1}`, good(2)}, []int{1}, false},
+		{"wrong bracket", []string{`{"a":[1}`, good(1)}, []int{0}, false},
+		{"garbage line", []string{good(0), `garbage`, good(2)}, []int{1}, false},
+		{"last line cut at the end", []string{good(0), good(1), cut(2)}, []int{2}, true},
+		{"only line cut", []string{cut(0)}, []int{0}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			data := strings.Join(tt.lines, "\n")
+			if !tt.noFinal {
+				data += "\n"
+			}
+			writeFile(t, dir, "x.jsonl", []byte(data))
+			sink, _ := runInputs(t, []string{dir}, Options{})
+			f := sink.files[0]
+			bad := map[int]bool{}
+			for _, b := range tt.badAt {
+				bad[b] = true
+			}
+			if len(sink.events)+len(tt.badAt) != len(tt.lines) {
+				t.Fatalf("events=%d for %d lines with %d bad: %+v", len(sink.events), len(tt.lines), len(tt.badAt), f.Errors)
+			}
+			for _, e := range sink.events {
+				want := fmt.Sprintf("%08d-", e.RecordIndex)
+				if !strings.HasPrefix(e.EventID, want) || bad[int(e.RecordIndex)] {
+					t.Errorf("event %s has record index %d", e.EventID, e.RecordIndex)
+				}
+			}
+			if len(f.Errors) != len(tt.badAt) {
+				t.Fatalf("errors = %+v, want one per bad line %v", f.Errors, tt.badAt)
+			}
+			for i, e := range f.Errors {
+				line := tt.badAt[i]
+				off := int64(len(strings.Join(tt.lines[:line], "\n")))
+				if line > 0 {
+					off++
+				}
+				if e.RecordIndex != int64(line) || e.ByteOffset != off {
+					t.Errorf("error %+v, want record %d at byte %d", e, line, off)
+				}
+			}
+		})
+	}
+}
+
+// Valid pretty-printed objects one after another are still read whole.
+func TestConcatenatedPrettyObjects(t *testing.T) {
+	var b strings.Builder
+	for i := range 3 {
+		var v any
+		json.Unmarshal([]byte(ctEvent(i, 0)), &v)
+		out, _ := json.MarshalIndent(v, "", "  ")
+		b.Write(out)
+		b.WriteString("\n")
+	}
+	dir := t.TempDir()
+	writeFile(t, dir, "pretty.json", []byte(b.String()))
+	sink, st := runInputs(t, []string{dir}, Options{})
+	if len(sink.events) != 3 || st.Errors != 0 {
+		t.Fatalf("events=%d errors=%d", len(sink.events), st.Errors)
+	}
+}
+
+// lookupItem wraps an event as a lookup-events item.
+func lookupItem(ev string) string {
+	q, _ := json.Marshal(ev)
+	return `{"EventId":"x","EventName":"ListUsers","CloudTrailEvent":` + string(q) + `}`
+}
+
+// A broken record inside a Records, Events or bare array used to end the
+// file with a file-level error. Reading now resumes at the next record.
+func TestArrayRecoversAfterBrokenRecord(t *testing.T) {
+	noBrace := func(e string) string { return e[:len(e)-1] }
+	cutString := func(e string) string { return e[:strings.Index(e, `"ListUsers`)+4] }
+	wraps := map[string]func([]string) string{
+		"records": func(r []string) string { return `{"Records":[` + strings.Join(r, ",") + "]}" },
+		"pretty": func(r []string) string {
+			return "{\n  \"Records\": [\n    " + strings.Join(r, ",\n    ") + "\n  ]\n}\n"
+		},
+		"bare":   func(r []string) string { return "[" + strings.Join(r, ", ") + "]" },
+		"events": func(r []string) string { return `{"Events":[` + strings.Join(r, ",") + `],"NextToken":"x"}` },
+	}
+	tests := []struct {
+		name  string
+		n     int
+		bad   int64
+		cut   func(string) string
+		kept  []int64 // record indexes of the events kept
+		fatal bool    // the rest of the file could not be read
+	}{
+		{"missing brace", 4, 1, noBrace, []int64{0, 2, 3}, false},
+		{"cut in a string", 4, 1, cutString, []int64{0, 2, 3}, false},
+		{"first record", 2, 0, noBrace, []int64{1}, false},
+		{"last record", 3, 2, noBrace, []int64{0, 1}, true},
+	}
+	for wname, wrap := range wraps {
+		for _, tt := range tests {
+			t.Run(wname+"/"+tt.name, func(t *testing.T) {
+				var recs []string
+				for i := range tt.n {
+					r := ctEvent(i, 0)
+					if wname == "events" {
+						r = lookupItem(r)
+					}
+					if int64(i) == tt.bad {
+						r = tt.cut(r)
+					}
+					recs = append(recs, r)
+				}
+				dir := t.TempDir()
+				writeFile(t, dir, "f.json", []byte(wrap(recs)))
+				sink, _ := runInputs(t, []string{dir}, Options{})
+				f := sink.files[0]
+				var got []int64
+				for _, e := range sink.events {
+					got = append(got, e.RecordIndex)
+				}
+				if fmt.Sprint(got) != fmt.Sprint(tt.kept) {
+					t.Fatalf("kept records %v, want %v; errors %+v", got, tt.kept, f.Errors)
+				}
+				if len(f.Errors) == 0 || f.Errors[0].RecordIndex != tt.bad || f.Errors[0].ByteOffset <= 0 {
+					t.Fatalf("errors = %+v, want record %d first, with its offset", f.Errors, tt.bad)
+				}
+				msg := f.Errors[len(f.Errors)-1].Message
+				if tt.fatal != strings.Contains(msg, "bytes were not read") || !tt.fatal && !strings.Contains(msg, "bytes skipped to the next record") {
+					t.Errorf("message %q", msg)
+				}
+				if f.Status != StatusFailed {
+					t.Errorf("status %s", f.Status)
+				}
+			})
+		}
+	}
+}
+
+// Junk between two records is skipped to the next record and reported.
+func TestArrayJunkBetweenRecords(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "f.json", []byte(`{"Records":[`+ctEvent(0, 0)+`}} "x", `+ctEvent(1, 0)+`]}`))
+	sink, _ := runInputs(t, []string{dir}, Options{})
+	f := sink.files[0]
+	if len(sink.events) != 2 || len(f.Errors) != 1 || !strings.Contains(f.Errors[0].Message, "8 bytes skipped") {
+		t.Fatalf("events=%d errors=%+v", len(sink.events), f.Errors)
+	}
+}
+
+// gzipBomb is prefix, then n MiB of fill, then suffix, gzipped: a small
+// file that decompresses to a huge one.
+func gzipBomb(t testing.TB, prefix string, fill byte, mib int, suffix string) []byte {
+	var b bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+	zw.Write([]byte(prefix))
+	chunk := bytes.Repeat([]byte{fill}, 1<<20)
+	for range mib {
+		zw.Write(chunk)
+	}
+	zw.Write([]byte(suffix))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// --max-record-size bounds memory in every shape: a huge value used to be
+// buffered whole before the limit was checked (a 0.5 MB gzip took 1.2 GB).
+// Each bomb decompresses to 100 MiB; the run may allocate a fraction of it.
+func TestRecordLimitBoundsMemory(t *testing.T) {
+	const limit = 1 << 20
+	good := ctEvent(7, 0)
+	tests := []struct {
+		name           string
+		data           []byte
+		events, errors int
+	}{
+		{"ndjson line", gzipBomb(t, `{"eventVersion":"1.08","x":"`, 'A', 100, "\"}\n"+good+"\n"), 1, 1},
+		{"single object", gzipBomb(t, "{\n  \"x\": \"", 'A', 100, "\"\n}\n"), 0, 1},
+		{"key before Records", gzipBomb(t, `{"junk":"`, 'A', 100, `","Records":[`+good+`]}`), 1, 0},
+		{"lookup event string", gzipBomb(t, `{"Events":[{"EventId":"x","CloudTrailEvent":"`, 'A', 100, `"},`+lookupItem(good)+`]}`), 1, 1},
+		{"deep nesting", gzipBomb(t, `{"eventVersion":"1.08","x":`, '[', 50, strings.Repeat("]", 50<<20)+"}\n"+good+"\n"), 1, 1},
+		{"huge key", gzipBomb(t, `{"`, 'k', 100, "\":1}\n"+good+"\n"), 1, 1},
+		{"records element", gzipBomb(t, `{"Records":[{"eventVersion":"1.08","x":"`, 'A', 100, `"},`+good+`]}`), 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, dir, "bomb.json.gz", tt.data)
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			sink, st := runInputs(t, []string{dir}, Options{MaxRecordSize: limit, Workers: 1})
+			runtime.ReadMemStats(&after)
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 32<<20 {
+				t.Errorf("allocated %d MiB reading a 100 MiB bomb with a 1 MiB record limit", alloc>>20)
+			}
+			if len(sink.events) != tt.events || st.Errors != int64(tt.errors) {
+				t.Fatalf("events=%d errors=%d, want %d and %d: %+v", len(sink.events), st.Errors, tt.events, tt.errors, sink.files[0].Errors)
+			}
+			if tt.errors > 0 {
+				e := sink.files[0].Errors[0]
+				if !strings.Contains(e.Message, "record larger than the 1048576-byte limit, skipped") || e.ByteOffset < 0 {
+					t.Errorf("error = %+v", e)
+				}
+			}
+		})
+	}
+}
+
+// One rule for files that are not CloudTrail: skipped with a reason, never
+// failed and never stored, whatever their shape. A file that mixes events
+// with a few other records keeps the events and reports the others.
+func TestNotCloudTrailIsSkipped(t *testing.T) {
+	junk := func(i int) string {
+		return fmt.Sprintf(`{"eventID":"%08d-0000-4000-8000-000000000000","eventName":"click","user":"u%d"}`, i, i)
+	}
+	s3note := `{"eventVersion":"2.1","eventSource":"aws:s3","eventTime":"2024-03-05T11:00:00Z","s3":{}}`
+	files := map[string]string{
+		"lines.jsonl":  junk(0) + "\n" + junk(1) + "\n" + junk(2) + "\n",
+		"array.json":   "[" + junk(0) + "," + junk(1) + "]",
+		"object.json":  `{"name":"config","eventName":"x"}`,
+		"records.json": `{"Records":[` + junk(0) + "," + s3note + "]}",
+		"events.json":  `{"Events":[` + lookupItem(junk(0)) + "]}",
+		"scalars.json": `[1,"a",null]`,
+	}
+	for name, data := range files {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, dir, name, []byte(data))
+			sink, st := runInputs(t, []string{dir}, Options{})
+			f := sink.files[0]
+			if len(sink.events) != 0 || f.Status != StatusSkipped || f.Shape != ShapeUnknown || st.Errors != 0 ||
+				!strings.Contains(f.Reason, "not CloudTrail") {
+				t.Errorf("events=%d status=%s shape=%s reason=%q errors=%d", len(sink.events), f.Status, f.Shape, f.Reason, st.Errors)
+			}
+		})
+	}
+
+	dir := t.TempDir()
+	writeFile(t, dir, "mixed.jsonl", []byte(ctEvent(0, 0)+"\n"+junk(1)+"\n"+ctEvent(2, 0)+"\n"+junk(3)+"\n"))
+	sink, _ := runInputs(t, []string{dir}, Options{})
+	f := sink.files[0]
+	if len(sink.events) != 2 || f.Status != StatusFailed || len(f.Errors) != 2 ||
+		f.Errors[0].RecordIndex != 1 || f.Errors[1].RecordIndex != 3 || !strings.Contains(f.Errors[0].Message, "not a CloudTrail event") {
+		t.Errorf("mixed: events=%d status=%s errors=%+v", len(sink.events), f.Status, f.Errors)
+	}
+}
+
+// The bundled samples of every shape still load whole, with no error.
+func TestSamplesStillLoad(t *testing.T) {
+	for _, name := range []string{"lake-export.ndjson", "lookup-events-page1.json", "event-history.json", "s3-export.zip"} {
+		sink, st := runInputs(t, []string{filepath.Join("..", "samples", name)}, Options{})
+		if len(sink.events) == 0 || st.Errors != 0 || st.FilesFailed != 0 {
+			t.Errorf("%s: events=%d stats=%+v", name, len(sink.events), st)
+		}
+		for _, f := range sink.files {
+			if f.Status == StatusSkipped && !strings.Contains(f.Reason, "digest") && junkName(f.Path) == "" {
+				t.Errorf("%s skipped: %s", f.Path, f.Reason)
+			}
+		}
+	}
+}
+
+// A zone abbreviation means the same instant on every machine: Go's own
+// parsing used the local zone's rules for it. Ambiguous ones are read by
+// the table's choice with a warning; unknown ones leave the event timeless.
+func TestTimeZoneNamesIgnoreLocalZone(t *testing.T) {
+	saved := time.Local
+	defer func() { time.Local = saved }()
+	utc := func(h, m int) time.Time { return time.Date(2024, 3, 5, h, m, 0, 0, time.UTC) }
+	tests := []struct {
+		in   string
+		want time.Time
+		warn string // "" when none; the time is unset when want is zero
+	}{
+		{"2024-03-05 09:00:00 EST", utc(14, 0), ""},
+		{"2024-03-05 09:00:00 PDT", utc(16, 0), ""},
+		{"2024-03-05 09:00:00 UTC", utc(9, 0), ""},
+		{"2024-03-05 09:00:00 GMT", utc(9, 0), ""},
+		{"2024-03-05T09:00:00.5 JST", utc(0, 0).Add(500 * time.Millisecond), ""},
+		{"2024-03-05 09:00:00 CST", utc(15, 0), "ambiguous"},
+		{"2024-03-05 09:00:00 IST", utc(3, 30), "ambiguous"},
+		{"2024-03-05 09:00:00 XYZ", time.Time{}, "unknown time zone XYZ"},
+		{"2024-03-05T09:00:00-05:00", utc(14, 0), ""},
+	}
+	// Local zones that share the abbreviations with other offsets.
+	for _, local := range []*time.Location{time.UTC, time.FixedZone("EST", 3*3600), time.FixedZone("CST", 8*3600), time.FixedZone("JST", -7*3600)} {
+		time.Local = local
+		for _, tt := range tests {
+			n := &normalizer{}
+			var ev Event
+			in := fmt.Sprintf(`{"eventVersion":"1","eventName":"n","eventSource":"s","eventTime":%q}`, tt.in)
+			warn, err := n.normalize([]byte(in), &ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.HasTime != !tt.want.IsZero() || !ev.Time.Equal(tt.want) {
+				t.Errorf("local %s: %q read as %v (has time %v), want %v", local, tt.in, ev.Time, ev.HasTime, tt.want)
+			}
+			if (tt.warn == "") != (warn == "") || !strings.Contains(string(warn), tt.warn) {
+				t.Errorf("local %s: %q warning %q, want %q", local, tt.in, warn, tt.warn)
+			}
+		}
+	}
+}
+
+// Extreme and impossible times parse or warn, never panic; an event
+// without a readable time has HasTime false.
+func TestExtremeTimes(t *testing.T) {
+	tests := []struct {
+		in   string
+		year int // 0: not read
+	}{
+		{"0001-01-01T00:00:00Z", 1},
+		{"9999-12-31T23:59:59Z", 9999},
+		{"9999-12-31T23:59:59.999999999Z", 9999},
+		{"0000-01-01T00:00:00Z", 0},
+		{"9999-12-31T23:00:00-14:00", 0}, // year 10000 in UTC
+		{"0001-01-01T00:00:00+01:00", 0}, // year 0 in UTC
+		{"10000-01-01T00:00:00Z", 0},
+		{"2024-13-01T00:00:00Z", 0},
+		{"2024-02-30T00:00:00Z", 0},
+		{"2024-01-01T24:00:00Z", 0},
+		{"-0001-01-01T00:00:00Z", 0},
+		{"99999999999999999999", 0},
+		{"", 0},
+	}
+	for _, tt := range tests {
+		n := &normalizer{}
+		var ev Event
+		in := fmt.Sprintf(`{"eventVersion":"1","eventName":"n","eventSource":"s","eventTime":%q}`, tt.in)
+		warn, err := n.normalize([]byte(in), &ev)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.in, err)
+		}
+		if tt.year == 0 {
+			if ev.HasTime || !ev.Time.IsZero() || !strings.Contains(string(warn), "no time") {
+				t.Errorf("%q: has time %v (%v), warning %q", tt.in, ev.HasTime, ev.Time, warn)
+			}
+		} else if !ev.HasTime || ev.Time.Year() != tt.year || warn != "" {
+			t.Errorf("%q: read as %v (has time %v), warning %q", tt.in, ev.Time, ev.HasTime, warn)
+		}
+	}
+}

@@ -1,0 +1,476 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/valyala/fastjson"
+)
+
+// The stored raw event must be JSON that a strict parser (DuckDB's yyjson)
+// accepts, or one record makes the whole load fail. fastjson is lenient, so
+// every record is first rewritten by strictJSON: it checks the grammar,
+// removes white space and repairs what can be repaired without losing
+// anything, counting each repair so the record gets a warning.
+
+// repairs counts what strictJSON changed in one record; first is the byte
+// in the record of the first repair.
+type repairs struct {
+	controls   int // raw bytes below 0x20 in strings, now \u00XX
+	surrogates int // lone UTF-16 surrogate escapes, now \ufffd
+	escapes    int // unknown escapes (\x, short \u): the backslash is now \\
+	numbers    int // NaN, Inf, 01, +1, 1.: now strings
+	dupKeys    int // keys that repeat in an object
+	dupKey     string
+	first      int
+}
+
+func (r *repairs) note(at int) *repairs {
+	if r.controls+r.surrogates+r.escapes+r.numbers == 0 {
+		r.first = at
+	}
+	return r
+}
+
+// warnings describes the repairs for the record's warning.
+func (r *repairs) warnings() []string {
+	var w []string
+	if r.controls > 0 {
+		w = append(w, fmt.Sprintf("%d raw control bytes in strings escaped as \\u00XX", r.controls))
+	}
+	if r.surrogates > 0 {
+		w = append(w, fmt.Sprintf("%d lone UTF-16 surrogate escapes replaced by \\ufffd", r.surrogates))
+	}
+	if r.escapes > 0 {
+		w = append(w, fmt.Sprintf("%d invalid escapes kept as text", r.escapes))
+	}
+	if r.numbers > 0 {
+		w = append(w, fmt.Sprintf("%d values that are not JSON numbers (NaN, Inf, 01...) stored as strings", r.numbers))
+	}
+	if len(w) > 0 {
+		w[0] = fmt.Sprintf("%s (first at byte %d of the record)", w[0], r.first)
+	}
+	if r.dupKeys > 0 {
+		w = append(w, fmt.Sprintf("%d duplicate keys (first %s): the last value of each is kept, earlier ones dropped from the stored event", r.dupKeys, quoteShort(r.dupKey)))
+	}
+	return w
+}
+
+type keySpan struct{ start, end int } // a key's bytes in the output, quotes included
+
+// strictScratch is reused from record to record.
+type strictScratch struct {
+	stack  []byte                // open containers: '{' or '['
+	keys   []keySpan             // keys of the open objects, innermost last
+	levels []int                 // index in keys where each open object's keys start
+	maps   []map[string]struct{} // per open object: its keys, once it has many
+}
+
+func (sc *strictScratch) popObject() {
+	top := len(sc.levels) - 1
+	sc.keys = sc.keys[:sc.levels[top]]
+	sc.levels, sc.maps = sc.levels[:top], sc.maps[:top]
+}
+
+const maxLinearKeys = 64 // past this many keys, duplicates are found with a map
+
+// strictJSON appends data to dst as compact strict JSON, repairing what it
+// can. Invalid UTF-8 and broken structure are errors: the record is lost
+// and reported.
+func strictJSON(dst, data []byte, sc *strictScratch, rep *repairs) ([]byte, error) {
+	*rep = repairs{}
+	sc.stack, sc.keys, sc.levels, sc.maps = sc.stack[:0], sc.keys[:0], sc.levels[:0], sc.maps[:0]
+	i := 0
+	fail := func(msg string) error { return fmt.Errorf("byte %d of the record: %s", i, msg) }
+	skipWS := func() {
+		for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+			i++
+		}
+	}
+	skipWS()
+	if len(data)-i >= 3 && data[i] == 0xEF && data[i+1] == 0xBB && data[i+2] == 0xBF {
+		i += 3 // a byte order mark
+		skipWS()
+	}
+	const (
+		wantValue = iota
+		wantKey   // after '{' or ',' in an object
+		wantColon
+		afterValue
+	)
+	state := wantValue
+	for {
+		skipWS()
+		if i == len(data) {
+			if state == afterValue && len(sc.stack) == 0 {
+				return dst, nil
+			}
+			return dst, fail("unexpected end of the record")
+		}
+		c := data[i]
+		switch state {
+		case wantKey:
+			if c == '}' && len(dst) > 0 && dst[len(dst)-1] == '{' {
+				state = afterValue
+				i++
+				dst = append(dst, '}')
+				sc.stack = sc.stack[:len(sc.stack)-1]
+				sc.popObject()
+				continue
+			}
+			if c != '"' {
+				return dst, fail(fmt.Sprintf("expected an object key, found %s", quoteByte(c)))
+			}
+			start := len(dst)
+			var err error
+			if dst, i, err = strictString(dst, data, i, rep); err != nil {
+				return dst, err
+			}
+			noteKey(dst, keySpan{start, len(dst)}, sc, rep)
+			state = wantColon
+		case wantColon:
+			if c != ':' {
+				return dst, fail(fmt.Sprintf("expected ':' after an object key, found %s", quoteByte(c)))
+			}
+			dst = append(dst, ':')
+			i++
+			state = wantValue
+		case afterValue:
+			if len(sc.stack) == 0 {
+				return dst, fail(fmt.Sprintf("unexpected %s after the record's end", quoteByte(c)))
+			}
+			open := sc.stack[len(sc.stack)-1]
+			switch {
+			case c == ',':
+				dst = append(dst, ',')
+				i++
+				state = wantValue
+				if open == '{' {
+					state = wantKey
+				}
+			case c == '}' && open == '{' || c == ']' && open == '[':
+				dst = append(dst, c)
+				i++
+				sc.stack = sc.stack[:len(sc.stack)-1]
+				if open == '{' {
+					sc.popObject()
+				}
+			default:
+				return dst, fail(fmt.Sprintf("expected ',' or the container's end, found %s", quoteByte(c)))
+			}
+		case wantValue:
+			switch {
+			case c == '{' || c == '[':
+				dst = append(dst, c)
+				i++
+				sc.stack = append(sc.stack, c)
+				if c == '{' {
+					sc.levels = append(sc.levels, len(sc.keys))
+					sc.maps = append(sc.maps, nil)
+					state = wantKey
+					continue
+				}
+				if skipWS(); i < len(data) && data[i] == ']' {
+					dst = append(dst, ']')
+					i++
+					sc.stack = sc.stack[:len(sc.stack)-1]
+					state = afterValue
+				}
+				continue
+			case c == '"':
+				var err error
+				if dst, i, err = strictString(dst, data, i, rep); err != nil {
+					return dst, err
+				}
+			default:
+				end := i
+				for end < len(data) && !isDelimiter(data[end]) {
+					end++
+				}
+				tok := data[i:end]
+				switch {
+				case string(tok) == "true" || string(tok) == "false" || string(tok) == "null" || isStrictNumber(tok):
+					dst = append(dst, tok...)
+				case isLooseNumber(tok):
+					rep.note(i).numbers++
+					dst = append(dst, '"')
+					dst = append(dst, tok...)
+					dst = append(dst, '"')
+				default:
+					return dst, fail(fmt.Sprintf("expected a value, found %s", quoteShort(string(tok))))
+				}
+				i = end
+			}
+			state = afterValue
+		}
+	}
+}
+
+func isDelimiter(c byte) bool {
+	switch c {
+	case ',', ']', '}', ':', ' ', '\t', '\n', '\r', '"', '{', '[':
+		return true
+	}
+	return false
+}
+
+// isStrictNumber is RFC 8259's number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func isStrictNumber(b []byte) bool {
+	i := 0
+	digits := func() int {
+		n := 0
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	start := i
+	if n := digits(); n == 0 || n > 1 && b[start] == '0' {
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(b)
+}
+
+// isLooseNumber is what fastjson reads as a number although strict JSON
+// does not: digits and signs in any order, or NaN and Inf.
+func isLooseNumber(b []byte) bool {
+	s := strings.TrimLeft(string(b), "+-")
+	if strings.EqualFold(s, "nan") || strings.EqualFold(s, "inf") || strings.EqualFold(s, "infinity") {
+		return true
+	}
+	for _, c := range b {
+		if !(c >= '0' && c <= '9' || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E') {
+			return false
+		}
+	}
+	return len(b) > 0
+}
+
+// strictString copies the string that starts at data[i] (a quote).
+func strictString(dst, data []byte, i int, rep *repairs) ([]byte, int, error) {
+	start := i
+	dst = append(dst, '"')
+	i++
+	for {
+		run := i
+		for run < len(data) && data[run] >= 0x20 && data[run] < 0x80 && data[run] != '"' && data[run] != '\\' {
+			run++
+		}
+		dst = append(dst, data[i:run]...)
+		i = run
+		if i == len(data) {
+			return dst, i, fmt.Errorf("byte %d of the record: string never closed", start)
+		}
+		c := data[i]
+		switch {
+		case c == '"':
+			return append(dst, '"'), i + 1, nil
+		case c < 0x20:
+			rep.note(i).controls++
+			dst = fmt.Appendf(dst, `\u%04x`, c)
+			i++
+		case c >= 0x80:
+			r, size := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && size <= 1 {
+				return dst, i, fmt.Errorf("byte %d of the record: not valid UTF-8", i)
+			}
+			dst = append(dst, data[i:i+size]...)
+			i += size
+		default: // a backslash
+			if i+1 < len(data) && bytes.IndexByte([]byte(`"\/bfnrt`), data[i+1]) >= 0 {
+				dst = append(dst, data[i:i+2]...)
+				i += 2
+				continue
+			}
+			hi, ok := hex4(data, i+1)
+			if !ok {
+				rep.note(i).escapes++
+				dst = append(dst, `\\`...)
+				i++
+				continue
+			}
+			switch {
+			case hi < 0xD800 || hi > 0xDFFF:
+				dst = append(dst, data[i:i+6]...)
+				i += 6
+			case hi <= 0xDBFF:
+				if i+6 < len(data) && data[i+6] == '\\' {
+					if lo, ok := hex4(data, i+7); ok && lo >= 0xDC00 && lo <= 0xDFFF {
+						dst = append(dst, data[i:i+12]...)
+						i += 12
+						continue
+					}
+				}
+				fallthrough
+			default:
+				rep.note(i).surrogates++
+				dst = append(dst, `\ufffd`...)
+				i += 6
+			}
+		}
+	}
+}
+
+// hex4 reads the four hex digits of a \u escape whose 'u' is at data[i].
+func hex4(data []byte, i int) (rune, bool) {
+	if i+5 > len(data) || data[i] != 'u' {
+		return 0, false
+	}
+	var r rune
+	for _, c := range data[i+1 : i+5] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// noteKey counts a key that repeats one of its object's earlier keys.
+func noteKey(out []byte, k keySpan, sc *strictScratch, rep *repairs) {
+	level := len(sc.levels) - 1
+	kt := out[k.start:k.end]
+	dup := false
+	if m := sc.maps[level]; m != nil {
+		_, dup = m[keyText(kt)]
+		m[keyText(kt)] = struct{}{}
+	} else {
+		siblings := sc.keys[sc.levels[level]:]
+		for _, s := range siblings {
+			if sameKey(out[s.start:s.end], kt) {
+				dup = true
+				break
+			}
+		}
+		sc.keys = append(sc.keys, k)
+		if len(siblings) >= maxLinearKeys {
+			// A quadratic search would let one hostile object cost
+			// minutes: past this size the object's keys go in a map.
+			m := make(map[string]struct{}, 2*maxLinearKeys)
+			for _, s := range sc.keys[sc.levels[level]:] {
+				m[keyText(out[s.start:s.end])] = struct{}{}
+			}
+			sc.maps[level] = m
+		}
+	}
+	if dup {
+		if rep.dupKeys == 0 {
+			rep.dupKey = keyText(kt)
+		}
+		rep.dupKeys++
+	}
+}
+
+func sameKey(a, b []byte) bool {
+	if bytes.IndexByte(a, '\\') < 0 && bytes.IndexByte(b, '\\') < 0 {
+		return bytes.Equal(a, b)
+	}
+	return keyText(a) == keyText(b)
+}
+
+// keyText is a quoted key as its text ("\u0061" and "a" are the same key).
+func keyText(quoted []byte) string {
+	if bytes.IndexByte(quoted, '\\') < 0 {
+		return string(quoted[1 : len(quoted)-1])
+	}
+	var s string
+	if json.Unmarshal(quoted, &s) != nil {
+		return string(quoted)
+	}
+	return s
+}
+
+// appendJSON writes v as compact strict JSON. With dedupe, an object key
+// that appears again later is left out: the last value wins, as in
+// JSON.parse, Go and Python, and as the typed columns read it.
+func appendJSON(dst []byte, v *fastjson.Value, dedupe bool) []byte {
+	switch v.Type() {
+	case fastjson.TypeObject:
+		o, _ := v.Object()
+		type kv struct {
+			k string
+			v *fastjson.Value
+		}
+		var kvs []kv
+		o.Visit(func(k []byte, v *fastjson.Value) { kvs = append(kvs, kv{string(k), v}) })
+		var last map[string]int
+		if dedupe && len(kvs) > 1 {
+			last = make(map[string]int, len(kvs))
+			for i, e := range kvs {
+				last[e.k] = i
+			}
+		}
+		dst = append(dst, '{')
+		first := true
+		for i, e := range kvs {
+			if last != nil && last[e.k] != i {
+				continue
+			}
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			dst = appendJSONString(dst, e.k)
+			dst = append(dst, ':')
+			dst = appendJSON(dst, e.v, dedupe)
+		}
+		return append(dst, '}')
+	case fastjson.TypeArray:
+		dst = append(dst, '[')
+		for i, e := range v.GetArray() {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSON(dst, e, dedupe)
+		}
+		return append(dst, ']')
+	case fastjson.TypeString:
+		return appendJSONString(dst, string(v.GetStringBytes()))
+	}
+	return v.MarshalTo(dst) // numbers as written, true, false, null
+}
+
+// appendJSONString quotes s for JSON; control bytes become \u00XX.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c < 0x20:
+			dst = fmt.Appendf(dst, `\u%04x`, c)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, '"')
+}
