@@ -95,7 +95,7 @@ func TestReadOnlyGuard(t *testing.T) {
 	ctx := context.Background()
 	for _, q := range []string{
 		"select 1", "SELECT 1;", "from events", "with a as (select 1) select * from a", "values (1)",
-		"describe events", "show tables", "summarize select 1", 
+		"describe events", "show tables", "summarize select 1",
 		"explain select * from events", "EXPLAIN ANALYZE select 1", "-- note\nexplain -- why\n analyze\n select 1",
 		"explain (format json) select 1", "-- a comment first\nselect 1", "select 'a;b', E'\\';'",
 	} {
