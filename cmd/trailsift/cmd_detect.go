@@ -66,7 +66,7 @@ count and every event id, so a timeline can be drawn around it.
 
 The database is opened read-only. Output is data only on stdout (table, json,
 jsonl, csv); the summary goes to stderr. Text from the logs is made safe for the
-terminal in tables and neutralised against formula injection in CSV.` + "\n" + exitStatusHelp,
+terminal in tables and neutralised against formula injection in CSV.` + "\n" + exitHelp("detect"),
 		Example: `  trailsift detect --db case.duckdb
   trailsift detect --db case.duckdb --format jsonl > findings.jsonl
   trailsift detect --db case.duckdb --rule console-mfa-failure --since 2024-03-01 --until 2024-03-08
