@@ -224,6 +224,15 @@ func explain(err error) error {
 	return err
 }
 
+// IsEngineError reports whether err came from DuckDB running a statement
+// (I/O, memory, a corrupt file, a value it could not convert) rather than
+// from SQL it could not accept: not the user's to fix by editing the SQL.
+func IsEngineError(err error) bool {
+	var se *SQLError
+	var de *duckdb.Error
+	return !errors.As(err, &se) && errors.As(err, &de)
+}
+
 func firstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		return s[:i]

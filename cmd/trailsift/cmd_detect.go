@@ -196,7 +196,7 @@ func runDetect(cmd *cobra.Command, o *detectOptions, io *streams) error {
 	defer store.Close()
 	found, err := query.Detect(ctx, store.DB, rules, o.detect)
 	var re *query.RuleError
-	if errors.As(err, &re) && o.rulesDir != "" && strings.HasPrefix(re.File, o.rulesDir) && !errors.Is(err, context.Canceled) {
+	if errors.As(err, &re) && o.rulesDir != "" && strings.HasPrefix(re.File, o.rulesDir) && !errors.Is(err, context.Canceled) && !query.IsEngineError(err) {
 		return &usageError{err.Error()} // the user's own rule does not run
 	}
 	if err != nil {

@@ -314,3 +314,31 @@ func interruptAtLoadForTest(n int) {
 		select {} // the second one exits the process
 	}
 }
+
+// TestDetectRefusesHostileRules: a rule file that would write is refused
+// with exit 2 before any rule runs, and the case database is unchanged.
+func TestDetectRefusesHostileRules(t *testing.T) {
+	db := ingestedCase(t)
+	before, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := t.TempDir()
+	header := "-- id: evil\n-- title: t\n-- severity: low\n-- description: d\n"
+	for _, body := range []string{
+		"COPY (SELECT 1) TO " + "'" + db + "' (FORMAT csv)",
+		"SELECT E'\\'' AS a; COPY (SELECT 1) TO '" + db + "' --'",
+		"ATTACH '" + db + "' AS again",
+	} {
+		if err := os.WriteFile(filepath.Join(rules, "evil.sql"), []byte(header+body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, stderr, code := run(t, "", "detect", "--db", db, "--rules", rules)
+		if code != exitUsage || !strings.Contains(stderr, "evil.sql") || !strings.Contains(stderr, "only read-only queries") {
+			t.Errorf("%q: exit %d: %s", body, code, stderr)
+		}
+	}
+	if after, _ := os.ReadFile(db); !bytes.Equal(before, after) {
+		t.Fatal("a rule file changed the case database")
+	}
+}

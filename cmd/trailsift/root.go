@@ -48,7 +48,7 @@ var exitCodes = []struct {
 	{exitIntegrity, "evidence integrity failed: log or digest files missing, modified or\n       forged (verify, analyze), or trail tampering events found (coverage)", []string{"analyze", "verify", "coverage"}},
 	{exitPartial, "some inputs failed to load, or none held CloudTrail events; the rest\n       were loaded (see ingest_errors)", []string{"analyze", "ingest"}},
 	{exitFindings, "findings at or above --fail-on fired", []string{"analyze", "detect"}},
-	{exitOK, "success (digests missing is a warning: \"not checked\", not failed)", nil},
+	{exitOK, "success", nil},
 }
 
 // longRunning are the commands a Ctrl-C can stop half way.
@@ -59,7 +59,7 @@ var longRunning = []string{"analyze", "ingest", "detect", "query", "export", "ve
 // every code.
 func exitHelp(command string) string {
 	var b strings.Builder
-	b.WriteString("\nExit status (when several apply, the first listed wins):\n")
+	b.WriteString("\nExit status: (when several apply, the first listed wins)\n")
 	for _, c := range exitCodes {
 		if command == "" || c.commands == nil || slices.Contains(c.commands, command) {
 			fmt.Fprintf(&b, "  %-3d  %s\n", c.code, c.meaning)
