@@ -87,6 +87,10 @@ func (r *Report) Failed() bool {
 	return false
 }
 
+// Checked is false when the evidence holds no digest file at all: nothing
+// could be verified, which is "not checked", not "failed".
+func (r *Report) Checked() bool { return r.Digests > 0 }
+
 // Count returns the number of failures and warnings.
 func (r *Report) Count() (fails, warns int) {
 	for _, f := range r.Findings {
@@ -385,11 +389,9 @@ func (v *verifier) logFiles(logs []*found) {
 	sort.Slice(keys, func(i, j int) bool { return keys[i][0]+keys[i][1] < keys[j][0]+keys[j][1] })
 	for _, k := range keys {
 		o := orphans[k]
-		sev := SeverityWarn
-		if len(v.all) == 0 {
-			sev = SeverityFail // nothing at all could be verified
-		}
-		v.add(Finding{Kind: KindNoDigests, Severity: sev, Account: k[0], Region: k[1], File: o.dir, From: o.from, To: o.to,
+		// Not checked is not tampered: without any digest nothing could be
+		// verified, which Report.Checked says; it is a warning, not a failure.
+		v.add(Finding{Kind: KindNoDigests, Severity: SeverityWarn, Account: k[0], Region: k[1], File: o.dir, From: o.from, To: o.to,
 			Detail: fmt.Sprintf("%d log files and no digest file for this account and region: they cannot be verified (is log file validation on? were the CloudTrail-Digest folders copied?)", o.n)})
 	}
 }

@@ -7,8 +7,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/duckdb/duckdb-go/v2"
-
 	"github.com/trailsift/trailsift/ingest"
 	"github.com/trailsift/trailsift/query"
 )
@@ -89,18 +87,10 @@ func readIDs(db *sql.DB, partDir string) (map[eventID]struct{}, error) {
 	return ids, rows.Err()
 }
 
-// openReader opens an in-memory DuckDB for reading the dataset back.
+// openReader opens an in-memory DuckDB for reading the dataset back, with
+// the store's offline settings.
 func openReader() (*sql.DB, error) {
-	c, err := duckdb.NewConnector("", nil)
-	if err != nil {
-		return nil, err
-	}
-	db := sql.OpenDB(c)
-	if _, err := db.Exec("SET memory_limit = '256MB'"); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
+	return query.OpenMemory(context.Background(), "256MB")
 }
 
 // Manifest reads the files manifest of the dataset.

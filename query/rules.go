@@ -236,9 +236,11 @@ func ParseRule(name string, data []byte) (Rule, error) {
 	r.Description = strings.TrimSpace(r.Description)
 	r.SQL = strings.TrimSpace(strings.Join(lines[body:], "\n"))
 	r.SQL = strings.TrimSpace(strings.TrimSuffix(r.SQL, ";"))
-	if err := checkStatement(r.SQL); err != nil {
-		return fail(0, "%v", err)
+	if strings.TrimSpace(stripComments(r.SQL)) == "" {
+		return fail(0, "no SQL after the header")
 	}
+	// Whether the SQL is one read-only SELECT is DuckDB's parser's call,
+	// made by the read-only guard before the rule runs (see Detect).
 	if _, err := r.Render(nil); err != nil {
 		return fail(0, "%v", err)
 	}
@@ -488,40 +490,12 @@ func (r *Rule) Render(values map[string]string) (string, error) {
 	return b.String(), nil
 }
 
-// checkStatement accepts exactly one SELECT (or WITH ... SELECT).
-func checkStatement(q string) error {
-	if q == "" {
-		return errors.New("no SQL after the header")
-	}
-	first := ""
-	err := scanSQL(q, func(tok sqlToken) error {
-		switch tok.kind {
-		case tokSemicolon:
-			return errors.New("more than one SQL statement: a rule is one SELECT")
-		case tokOther:
-			if first == "" && strings.TrimSpace(tok.text) != "" {
-				first = strings.ToUpper(strings.Fields(tok.text)[0])
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	w := strings.TrimLeft(first, "(")
-	if !strings.HasPrefix(w, "SELECT") && !strings.HasPrefix(w, "WITH") {
-		return fmt.Errorf("the SQL must be one SELECT or WITH ... SELECT, not %q", first)
-	}
-	return nil
-}
-
 type tokKind int
 
 const (
-	tokOther     tokKind = iota // SQL text, copied as is
-	tokQuoted                   // a string, quoted identifier or comment
-	tokParam                    // $name
-	tokSemicolon                // a statement separator
+	tokOther  tokKind = iota // SQL text, copied as is
+	tokQuoted                // a string, quoted identifier or comment
+	tokParam                 // $name
 )
 
 type sqlToken struct {
@@ -529,8 +503,10 @@ type sqlToken struct {
 	text string
 }
 
-// scanSQL splits q into parameters, statement separators, quoted text and
-// comments (where a $ or ; means nothing) and the rest.
+// scanSQL splits q into $name parameters, quoted text and comments (where
+// a $ means nothing) and the rest, for Render. It is not a safety check:
+// whatever it makes of the text, the rendered SQL goes through DuckDB's
+// parser in the read-only guard before it runs.
 func scanSQL(q string, emit func(sqlToken) error) error {
 	start := 0
 	flush := func(i int) error {
@@ -561,8 +537,6 @@ func scanSQL(q string, emit func(sqlToken) error) error {
 				return errors.New("a /* comment is not closed")
 			}
 			end = i + 2 + j + 2
-		case c == ';':
-			end, kind = i+1, tokSemicolon
 		case c == '$':
 			j := i + 1
 			for j < len(q) && (isIdent(q[j]) || j > i+1 && q[j] >= '0' && q[j] <= '9') {
@@ -672,6 +646,17 @@ func Detect(ctx context.Context, db *sql.DB, rules []Rule, opts DetectOptions) (
 			return nil, err
 		}
 	}
+	// Every rule passes the read-only guard before any runs, so a hostile
+	// rule file stops the run before it starts.
+	for i := range rules {
+		q, err := rules[i].Query(opts)
+		if err == nil {
+			err = CheckReadOnly(ctx, db, q)
+		}
+		if err != nil {
+			return nil, &RuleError{File: rules[i].Source, Err: fmt.Errorf("rule %s: %w", rules[i].ID, err)}
+		}
+	}
 	var all []Finding
 	for i := range rules {
 		found, err := runRule(ctx, db, &rules[i], opts)
@@ -760,7 +745,7 @@ func runRule(ctx context.Context, db *sql.DB, r *Rule, opts DetectOptions) ([]Fi
 	if err != nil {
 		return fail(err)
 	}
-	rows, err := db.QueryContext(ctx, q)
+	rows, err := Query(ctx, db, q)
 	if err != nil {
 		return fail(err)
 	}

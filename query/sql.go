@@ -4,20 +4,29 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/duckdb/duckdb-go/v2"
 )
 
-// ErrNotReadOnly is returned for statements that would change something:
-// queries over a case are read-only.
-var ErrNotReadOnly = errors.New("only read-only queries (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE) are allowed")
+// ErrNotReadOnly is returned for statements that would change something or
+// reach outside the case: queries and rules are read-only.
+var ErrNotReadOnly = errors.New("only read-only queries (SELECT, WITH, FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) are allowed")
+
+// ErrOneStatement is returned for text that DuckDB reads as several
+// statements (or none).
+var ErrOneStatement = errors.New("give exactly one statement")
 
 const readOnlyHint = "the case database is evidence and never changes; write results out with --format csv|json|jsonl|parquet --out FILE"
 
-// SQLError is a query DuckDB rejected, with a hint for the user.
+// SQLError is SQL the user wrote that cannot run: DuckDB's parser, binder
+// or catalog rejected it, or the read-only guard refused it. It is the
+// user's to fix (a usage error); I/O, memory and corruption errors are
+// not SQLErrors.
 type SQLError struct {
 	Err  error
 	Hint string
@@ -26,61 +35,134 @@ type SQLError struct {
 func (e *SQLError) Error() string { return "sql: " + e.Err.Error() }
 func (e *SQLError) Unwrap() error { return e.Err }
 
-// CheckReadOnly prepares sqlText on its own and refuses anything but a
-// single read-only statement. The store is opened read-only too; this gives
-// the clear message, and also stops COPY ... TO and ATTACH, which a
-// read-only database would still run.
+// CheckReadOnly is the one read-only guard, for `query` and for rules
+// alike: DuckDB's own parser reads sqlText, and it must be exactly one
+// SELECT (or EXPLAIN of one). DuckDB decides, not a scanner of ours, so
+// quoting tricks (E'\” and the like) cannot hide a second statement. The
+// text is parsed without binding first: binding some statements already
+// acts (EXPORT DATABASE creates its folder when prepared). Nothing runs.
+// The case database is opened read-only too, but COPY ... TO, ATTACH,
+// INSTALL and EXPORT would still write files.
 func CheckReadOnly(ctx context.Context, db *sql.DB, sqlText string) error {
-	// Preparing several statements would run all but the last, so the text
-	// is parsed first: json_serialize_sql accepts only SELECT statements,
-	// without running anything.
-	var failed bool
-	var n sql.NullInt64
-	err := db.QueryRowContext(ctx, `SELECT coalesce(json_extract(s, '$.error')::BOOLEAN, false),
-		json_array_length(json_extract(s, '$.statements')) FROM (SELECT json_serialize_sql($1::VARCHAR) AS s)`, sqlText).Scan(&failed, &n)
-	if err != nil {
-		return explain(err)
-	}
-	if failed {
-		return &SQLError{Err: ErrNotReadOnly, Hint: readOnlyHint}
-	}
-	if n.Int64 != 1 {
-		return &SQLError{Err: errors.New("give one statement at a time"), Hint: "run each query separately"}
-	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	return conn.Raw(func(dc any) error {
-		c, ok := dc.(driver.ConnPrepareContext)
+		c, ok := dc.(driver.Conn)
 		if !ok {
-			return errors.New("driver cannot prepare statements")
+			return errors.New("not a DuckDB connection")
 		}
-		st, err := c.PrepareContext(ctx, sqlText)
-		if err != nil {
+		return checkReadOnly(ctx, c, sqlText, false)
+	})
+}
+
+// explainPrefix is the head of an EXPLAIN [ANALYZE] [(options)] statement,
+// with only white space and line comments around its words, so that what
+// follows is the statement explained. Anything fancier is refused.
+var explainPrefix = regexp.MustCompile(`(?is)^(?:\s|--[^\n]*(?:\n|$))*explain\b(?:\s|--[^\n]*(?:\n|$))*(?:analy[sz]e\b(?:\s|--[^\n]*(?:\n|$))*)?(?:\([a-z0-9_\s,]*\))?`)
+
+// firstWord is the statement's first keyword, for messages only.
+var firstWord = regexp.MustCompile(`^(?:\s|--[^\n]*(?:\n|$))*([A-Za-z]+)`)
+
+func checkReadOnly(ctx context.Context, c driver.Conn, text string, explained bool) error {
+	// json_serialize_sql parses without binding and serialises SELECTs
+	// only: it counts the statements and says whether all are SELECTs.
+	var parsed struct {
+		Error      bool              `json:"error"`
+		ErrorType  string            `json:"error_type"`
+		Statements []json.RawMessage `json:"statements"`
+	}
+	var js string
+	err := queryRow(ctx, c, "SELECT json_serialize_sql($1::VARCHAR)::VARCHAR", text, &js)
+	if err == nil {
+		err = json.Unmarshal([]byte(js), &parsed)
+	}
+	if err != nil {
+		return fmt.Errorf("read-only check: %w", err)
+	}
+	switch {
+	case parsed.Error && parsed.ErrorType == "parser":
+		// Prepare fails in the parser, before binding anything, with
+		// DuckDB's full message (line and position).
+		st, err := c.Prepare(text)
+		if err == nil {
+			st.Close()
+			return errors.New("read-only check: DuckDB parsed what json_serialize_sql could not")
+		}
+		return explain(err)
+	case parsed.Error && !explained:
+		if m := explainPrefix.FindStringIndex(text); m != nil {
+			// EXPLAIN ANALYZE runs the statement: it is read-only when
+			// the statement explained is.
+			return checkReadOnly(ctx, c, text[m[1]:], true)
+		}
+		return notReadOnly(text)
+	case parsed.Error:
+		return notReadOnly(text)
+	case len(parsed.Statements) != 1:
+		return &SQLError{Err: fmt.Errorf("%w: DuckDB reads %d here", ErrOneStatement, len(parsed.Statements)), Hint: "run each statement on its own"}
+	}
+	// One SELECT: bind it, for DuckDB's binder and catalog errors, and
+	// make sure the statement prepared is that SELECT.
+	st, err := c.Prepare(text)
+	if err != nil {
+		var de *duckdb.Error
+		if errors.As(err, &de) {
 			return explain(err)
 		}
-		defer st.Close()
-		ds, ok := st.(*duckdb.Stmt)
-		if !ok {
-			return errors.New("not a DuckDB statement")
-		}
-		typ, err := ds.StatementType()
-		if err != nil {
-			return err
-		}
-		switch typ {
-		case duckdb.STATEMENT_TYPE_SELECT, duckdb.STATEMENT_TYPE_EXPLAIN, duckdb.STATEMENT_TYPE_RELATION:
-			return nil
-		case duckdb.STATEMENT_TYPE_PRAGMA:
-			low := strings.ToLower(strings.TrimSpace(sqlText))
-			if strings.HasPrefix(low, "pragma table_info") || strings.HasPrefix(low, "pragma show") {
-				return nil
-			}
-		}
-		return &SQLError{Err: ErrNotReadOnly, Hint: readOnlyHint}
-	})
+		return &SQLError{Err: fmt.Errorf("%w: %v", ErrOneStatement, strings.ReplaceAll(err.Error(), "\n", ": "))}
+	}
+	defer st.Close()
+	ds, ok := st.(*duckdb.Stmt)
+	if !ok {
+		return errors.New("not a DuckDB statement")
+	}
+	if typ, err := ds.StatementType(); err != nil || typ != duckdb.STATEMENT_TYPE_SELECT {
+		return notReadOnly(text)
+	}
+	return nil
+}
+
+// notReadOnly refuses text that is not one SELECT, naming what it starts
+// with when that is not a SELECT.
+func notReadOnly(text string) error {
+	what := ""
+	if m := firstWord.FindStringSubmatch(text); m != nil {
+		what = strings.ToUpper(m[1])
+	}
+	switch what {
+	case "", "SELECT", "WITH", "FROM", "VALUES", "TABLE", "DESCRIBE", "SHOW", "SUMMARIZE", "EXPLAIN":
+		return &SQLError{Err: fmt.Errorf("%w: DuckDB reads a statement here that is not a SELECT", ErrNotReadOnly),
+			Hint: "give one statement at a time; " + readOnlyHint}
+	case "PRAGMA":
+		return &SQLError{Err: fmt.Errorf("%w, not PRAGMA", ErrNotReadOnly), Hint: "DESCRIBE table and SHOW TABLES read the schema"}
+	}
+	return &SQLError{Err: fmt.Errorf("%w, not %s", ErrNotReadOnly, what), Hint: readOnlyHint}
+}
+
+// queryRow runs one query with one argument on a raw connection.
+func queryRow(ctx context.Context, c driver.Conn, q, arg string, dest *string) error {
+	qc, ok := c.(driver.QueryerContext)
+	if !ok {
+		return errors.New("the driver cannot query")
+	}
+	rows, err := qc.QueryContext(ctx, q, []driver.NamedValue{{Ordinal: 1, Value: arg}})
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	vals := make([]driver.Value, 1)
+	if err := rows.Next(vals); err != nil {
+		return err
+	}
+	s, ok := vals[0].(string)
+	if !ok {
+		return fmt.Errorf("want text, got %T", vals[0])
+	}
+	*dest = s
+	return nil
 }
 
 // Query runs one read-only statement.
@@ -105,6 +187,8 @@ func CopyToParquet(ctx context.Context, db *sql.DB, sqlText, path string) error 
 	if err := CheckReadOnly(ctx, db, sqlText); err != nil {
 		return err
 	}
+	// The guard saw one statement; the comment-safe newline keeps a
+	// trailing -- comment from swallowing the closing parenthesis.
 	q := fmt.Sprintf("COPY (%s\n) TO %s (FORMAT parquet, COMPRESSION zstd)", strings.TrimRight(strings.TrimSpace(sqlText), ";"), StringLiteral(path))
 	if _, err := db.ExecContext(ctx, q); err != nil {
 		return explain(err)
@@ -112,16 +196,46 @@ func CopyToParquet(ctx context.Context, db *sql.DB, sqlText, path string) error 
 	return nil
 }
 
-// explain wraps a DuckDB error with a hint when a name is unknown.
+// explain turns a DuckDB error into an SQLError when it is about the SQL
+// (parser, binder, catalog, an extension trailsift will not load), with a
+// hint; any other error (I/O, out of memory, a corrupt file, an
+// interruption) is returned as it is, and is not the user's to fix.
 func explain(err error) error {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "Referenced column") || strings.Contains(msg, "not found in FROM clause"):
-		return &SQLError{Err: err, Hint: "`trailsift schema` lists every table, view and column"}
-	case strings.Contains(msg, "Table with name") || strings.Contains(msg, "does not exist"):
-		return &SQLError{Err: err, Hint: "`trailsift schema` lists the tables (events, files, ingest_errors) and views (signins, mfa_device_changes, root_activity)"}
-	case strings.Contains(msg, "Parser Error"):
-		return &SQLError{Err: err, Hint: "DuckDB SQL; check the statement near the position above"}
+	var de *duckdb.Error
+	if !errors.As(err, &de) {
+		return err
 	}
-	return &SQLError{Err: err}
+	msg := err.Error()
+	switch de.Type {
+	case duckdb.ErrorTypeParser, duckdb.ErrorTypeSyntax:
+		return &SQLError{Err: err, Hint: "DuckDB SQL; check the statement near the position above"}
+	case duckdb.ErrorTypeMissingExtension, duckdb.ErrorTypeAutoLoad:
+		return &SQLError{Err: errors.New(firstLine(msg)), Hint: "trailsift never uses the network and loads no DuckDB extension: copy remote files to this machine first"}
+	case duckdb.ErrorTypeBinder, duckdb.ErrorTypeCatalog, duckdb.ErrorTypeParameterNotResolved, duckdb.ErrorTypeParameterNotAllowed:
+		hint := ""
+		switch {
+		case strings.Contains(msg, "Referenced column") || strings.Contains(msg, "not found in FROM clause"):
+			hint = "`trailsift schema` lists every table, view and column"
+		case strings.Contains(msg, "Table with name") || strings.Contains(msg, "does not exist"):
+			hint = "`trailsift schema` lists the tables (events, files, ingest_errors) and views (signins, mfa_device_changes, root_activity)"
+		}
+		return &SQLError{Err: err, Hint: hint}
+	}
+	return err
+}
+
+// IsEngineError reports whether err came from DuckDB running a statement
+// (I/O, memory, a corrupt file, a value it could not convert) rather than
+// from SQL it could not accept: not the user's to fix by editing the SQL.
+func IsEngineError(err error) bool {
+	var se *SQLError
+	var de *duckdb.Error
+	return !errors.As(err, &se) && errors.As(err, &de)
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -44,7 +45,7 @@ func Open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 		}
 		dsn += "?access_mode=READ_ONLY"
 	}
-	db, err := openDB(ctx, dsn, displayPath(path))
+	db, err := openDB(ctx, dsn, displayPath(path), storeMemoryLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -58,24 +59,43 @@ func Open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 	return s, nil
 }
 
-// openDB opens a DuckDB database with trailsift's session settings; name
-// is what errors call it.
-func openDB(ctx context.Context, dsn, name string) (*sql.DB, error) {
-	// Session settings go on every pooled connection, not just the first.
-	connector, err := duckdb.NewConnector(dsn, func(execer driver.ExecerContext) error {
-		_, err := execer.ExecContext(context.Background(), "SET TimeZone = 'UTC'", nil)
-		return err
-	})
+// offlineSettings keep DuckDB off the network and out of the home folder
+// whatever SQL runs: no extension is installed or loaded behind the user's
+// back (a remote URL in a query would otherwise download httpfs into
+// ~/.duckdb), none from outside DuckDB's signed set, no secret is written to
+// ~/.duckdb, and an explicit INSTALL finds no repository to download from.
+// They go in the DSN, so they hold from the first statement.
+var offlineSettings = []string{
+	"autoinstall_known_extensions=false",
+	"autoload_known_extensions=false",
+	"allow_community_extensions=false",
+	"allow_unsigned_extensions=false",
+	"allow_persistent_secrets=false",
+	"custom_extension_repository=/trailsift-is-offline",
+	"autoinstall_extension_repository=/trailsift-is-offline",
+}
+
+// openDB opens a DuckDB database with trailsift's settings; name is what
+// errors call it, memoryLimit DuckDB's own memory cap.
+func openDB(ctx context.Context, dsn, name, memoryLimit string) (*sql.DB, error) {
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	connector, err := duckdb.NewConnector(dsn+sep+strings.Join(offlineSettings, "&"), nil)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", name, err)
 	}
 	db := sql.OpenDB(connector)
-	// Keep DuckDB's own memory bounded whatever the input size. 400 MB keeps
-	// the whole process under 1 GiB on the 1.25M-event benchmark, and ran
-	// faster there than 1 GB did (84 s against 138 s).
 	for _, q := range []string{
-		"SET memory_limit = '400MB'",
+		// GLOBAL, so every pooled connection gets it: the configuration is
+		// locked below and a per-connection SET would fail.
+		"SET GLOBAL TimeZone = 'UTC'",
+		// Keep DuckDB's own memory bounded whatever the input size.
+		"SET memory_limit = '" + memoryLimit + "'",
 		"SET preserve_insertion_order = false",
+		// Last: no statement can turn the settings above back on.
+		"SET lock_configuration = true",
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			db.Close()
@@ -83,6 +103,18 @@ func openDB(ctx context.Context, dsn, name string) (*sql.DB, error) {
 		}
 	}
 	return db, nil
+}
+
+// storeMemoryLimit caps DuckDB in a store. 400 MB keeps the whole process
+// under 1 GiB on the 1.25M-event benchmark, and ran faster there than 1 GB
+// did (84 s against 138 s).
+const storeMemoryLimit = "400MB"
+
+// OpenMemory opens an empty in-memory DuckDB with the same offline,
+// locked settings as a store, for code that reads files through DuckDB
+// (the Parquet dataset writer reading its keys back).
+func OpenMemory(ctx context.Context, memoryLimit string) (*sql.DB, error) {
+	return openDB(ctx, "", "in-memory database", memoryLimit)
 }
 
 func displayPath(p string) string {

@@ -32,7 +32,7 @@ type ResultOptions struct {
 // WriteRows streams rows to w in the chosen format and returns how many
 // rows it wrote. Rows are never all held in memory: the table format sizes
 // its columns from the first rows and truncates later cells to fit.
-func WriteRows(w io.Writer, rows *sql.Rows, opts ResultOptions) (int64, error) {
+func WriteRows(w io.Writer, rows *sql.Rows, opts ResultOptions) (n int64, err error) {
 	cols, err := rows.Columns()
 	if err != nil {
 		return 0, err
@@ -41,7 +41,12 @@ func WriteRows(w io.Writer, rows *sql.Rows, opts ResultOptions) (int64, error) {
 		opts.Location = time.UTC
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
-	defer bw.Flush()
+	// The last bytes reach w here: a full disk must fail the write.
+	defer func() {
+		if ferr := bw.Flush(); err == nil {
+			err = ferr
+		}
+	}()
 	vals := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
 	for i := range vals {
@@ -53,7 +58,6 @@ func WriteRows(w io.Writer, rows *sql.Rows, opts ResultOptions) (int64, error) {
 		}
 		return true, rows.Scan(ptrs...)
 	}
-	var n int64
 	switch opts.Format {
 	case FormatCSV:
 		cw := csv.NewWriter(bw)

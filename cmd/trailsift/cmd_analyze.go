@@ -48,7 +48,7 @@ The report includes the CloudTrail digest verification of the evidence (as
 trailsift verify does; with --public-keys, signatures too) and the coverage
 gaps and trail tampering of the events (as trailsift coverage does).
 Running it again on the same evidence adds nothing twice and rewrites the
-findings and reports.` + "\n" + exitStatusHelp,
+findings and reports.` + "\n" + exitHelp("analyze"),
 		Example: `  trailsift analyze ./evidence.zip
   trailsift analyze ./evidence.zip --out case1/
   trailsift analyze ./bucket-copy/ lookup-events-*.json --out case1/ --fail-on high`,
@@ -94,6 +94,12 @@ func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, io *stream
 	dbPath := filepath.Join(out, "case.duckdb")
 	if err := checkOutsideEvidence("--out", out, args); err != nil {
 		return err
+	}
+	for _, in := range args {
+		if _, err := os.Stat(in); err != nil && in != "-" {
+			// Before the case folder exists: a wrong path leaves nothing behind.
+			return &usageError{fmt.Sprintf("input %s: %v", in, err)}
+		}
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return fmt.Errorf("create case folder: %w", err)
@@ -159,6 +165,32 @@ func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, io *stream
 		printIngestSummary(io, *ingestSum, store)
 		printAnalyzeSummary(io, found, rep, outputs)
 	}
+	return analyzeExit(found, failRank, o.failOn, rep.Integrity, st.FilesFailed > 0 || st.Errors > 0, caseEvents(ctx, store))
+}
+
+// caseEvents counts the events of the case; -1 when it cannot be read.
+func caseEvents(ctx context.Context, store *query.Store) int64 {
+	var n int64
+	if err := store.DB.QueryRowContext(ctx, "SELECT count(*) FROM event_rows").Scan(&n); err != nil {
+		return -1
+	}
+	return n
+}
+
+// analyzeExit is analyze's exit status: integrity, inputs and findings all
+// count, and exitStatus says which wins.
+func analyzeExit(found []query.Finding, failRank int, failOn string, ir *integrity.Report, inputsFailed bool, events int64) error {
+	var msgs []string
+	o := outcome{partial: inputsFailed}
+	if ir != nil && ir.Failed() {
+		fails, _ := ir.Count()
+		o.integrity = true
+		msgs = append(msgs, fmt.Sprintf("integrity check failed: %d problems", fails))
+	}
+	if events == 0 {
+		o.partial = true
+		msgs = append(msgs, "no CloudTrail events were loaded: the case is empty (check the paths; the summary above says what was skipped or failed)")
+	}
 	n := 0
 	for _, f := range found {
 		if failRank > 0 && f.Severity.Rank() >= failRank {
@@ -166,12 +198,18 @@ func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, io *stream
 		}
 	}
 	if n > 0 {
-		return &exitCodeError{code: exitFindings, err: fmt.Errorf("%d finding(s) at or above %s (--fail-on)", n, o.failOn)}
+		o.findings = true
+		msgs = append(msgs, fmt.Sprintf("%d finding(s) at or above %s (--fail-on)", n, failOn))
 	}
-	if st.FilesFailed > 0 || st.Errors > 0 {
-		return &exitCodeError{code: exitPartial}
+	code := exitStatus(o)
+	if code == exitOK {
+		return nil
 	}
-	return nil
+	var err error
+	if len(msgs) > 0 {
+		err = errors.New(strings.Join(msgs, "; "))
+	}
+	return &exitCodeError{code: code, err: err}
 }
 
 func printAnalyzeSummary(io *streams, found []query.Finding, rep *reports.Report, outputs []string) {
@@ -182,6 +220,8 @@ func printAnalyzeSummary(io *streams, found []query.Finding, rep *reports.Report
 	case ir.Failed():
 		fails, warns := ir.Count()
 		fmt.Fprintf(w, "integrity: FAILED: %d problems, %d warnings in %d digests (the report lists them; trailsift verify too)\n", fails, warns, ir.Digests)
+	case !ir.Checked():
+		fmt.Fprintf(w, "integrity: NOT CHECKED: %d log files and no digest file in the evidence: nothing could be verified (a warning, not a failure)\n", ir.LogFilesFound)
 	default:
 		_, warns := ir.Count()
 		fmt.Fprintf(w, "integrity: OK: %d log files match %d digests, %d warnings\n", ir.LogFilesVerified, ir.Digests, warns)

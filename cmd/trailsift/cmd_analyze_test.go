@@ -57,8 +57,9 @@ func TestAnalyzeSamples(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "case1")
 	args := append([]string{"analyze", "-q", "--out", out}, sampleInputs()...)
 	_, stderr, code := run(t, "", args...)
-	if code != exitPartial { // the deliberately corrupt file
-		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitPartial, stderr)
+	// A corrupt file (3) and a log file deleted from the zip (5): integrity wins.
+	if code != exitIntegrity || !strings.Contains(stderr, "integrity check failed: 1 problems") {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitIntegrity, stderr)
 	}
 	for _, name := range []string{"case.duckdb", "findings.jsonl", "report.html", "report.md"} {
 		if fi, err := os.Stat(filepath.Join(out, name)); err != nil || fi.Size() == 0 {
@@ -103,8 +104,8 @@ func TestAnalyzeSamples(t *testing.T) {
 
 	// Again on the same evidence: nothing is stored twice.
 	_, stderr, code = run(t, "", args...)
-	if code != exitOK {
-		t.Fatalf("second run: exit %d (the corrupt file is known now); %s", code, stderr)
+	if code != exitIntegrity { // the evidence still lacks a log file its digest lists
+		t.Fatalf("second run: exit %d; %s", code, stderr)
 	}
 	if n := queryOnce(t, out, "SELECT count(*) FROM events"); n != "173" {
 		t.Errorf("events after re-run = %s", n)

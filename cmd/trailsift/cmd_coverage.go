@@ -45,7 +45,7 @@ func newCoverageCommand(io *streams) *cobra.Command {
 Quiet accounts have natural silent hours and delivery gaps (CloudTrail writes a
 log file about every 5 minutes only while there is activity): read them next to
 the tampering events. To check that the log files themselves are complete and
-unchanged, run trailsift verify on the evidence.` + "\n" + exitStatusHelp,
+unchanged, run trailsift verify on the evidence.` + "\n" + exitHelp("coverage"),
 		Example: `  trailsift coverage --db case.duckdb
   trailsift coverage --db case.duckdb --delivery-gap 3h
   trailsift coverage --db case.duckdb --format json | jq '.tampering'`,

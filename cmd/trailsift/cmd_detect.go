@@ -66,7 +66,7 @@ count and every event id, so a timeline can be drawn around it.
 
 The database is opened read-only. Output is data only on stdout (table, json,
 jsonl, csv); the summary goes to stderr. Text from the logs is made safe for the
-terminal in tables and neutralised against formula injection in CSV.` + "\n" + exitStatusHelp,
+terminal in tables and neutralised against formula injection in CSV.` + "\n" + exitHelp("detect"),
 		Example: `  trailsift detect --db case.duckdb
   trailsift detect --db case.duckdb --format jsonl > findings.jsonl
   trailsift detect --db case.duckdb --rule console-mfa-failure --since 2024-03-01 --until 2024-03-08
@@ -196,7 +196,7 @@ func runDetect(cmd *cobra.Command, o *detectOptions, io *streams) error {
 	defer store.Close()
 	found, err := query.Detect(ctx, store.DB, rules, o.detect)
 	var re *query.RuleError
-	if errors.As(err, &re) && o.rulesDir != "" && strings.HasPrefix(re.File, o.rulesDir) && !errors.Is(err, context.Canceled) {
+	if errors.As(err, &re) && o.rulesDir != "" && strings.HasPrefix(re.File, o.rulesDir) && !errors.Is(err, context.Canceled) && !query.IsEngineError(err) {
 		return &usageError{err.Error()} // the user's own rule does not run
 	}
 	if err != nil {

@@ -40,7 +40,7 @@ beside them. Every trailsift read command takes --parquet DIR to use it, and
 docs/parquet.md has the DDL for Athena, Trino and Spark.
 
 Exporting into a dataset that already holds some of the events adds only the
-rest; an interrupted export is finished by running it again.` + "\n" + exitStatusHelp,
+rest; an interrupted export is finished by running it again.` + "\n" + exitHelp("export"),
 		Example: `  trailsift export --db case.duckdb --parquet ./lake/
   trailsift detect --parquet ./lake/`,
 		Args: positionalArgs(cobra.NoArgs),

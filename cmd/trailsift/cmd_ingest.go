@@ -59,7 +59,7 @@ recorded as skipped, with the reason.
 Every input file is hashed (SHA-256) into the files table, the evidence
 manifest. An event is stored once however often it is delivered or ingested; a
 file already loaded is not read again. Bad input is recorded in ingest_errors
-and never stops the files around it. Inputs are only ever read.` + "\n" + exitStatusHelp,
+and never stops the files around it. Inputs are only ever read.` + "\n" + exitHelp("ingest"),
 		Example: `  trailsift ingest --db case.duckdb ./evidence/ incident-bucket.zip lookup-events-page*.json
   trailsift ingest --db case.duckdb - < events.ndjson
   trailsift ingest --db case.duckdb --json ./evidence/ > summary.json
@@ -201,16 +201,31 @@ func ingestInto(cmd *cobra.Command, store *query.Store, o *ingestOptions, args [
 	// The staging buffers are garbage now: hand them back to the OS before
 	// DuckDB takes its share, so the peak is one or the other, not both.
 	debug.FreeOSMemory()
-	// Load what is staged even after Ctrl-C: it is committed work. Not the
-	// run's context, which is cancelled then.
+	if atStoreLoad != nil {
+		atStoreLoad(ctx, io)
+	}
+	// Load what is staged even after Ctrl-C: it is committed work, and one
+	// transaction, so a second Ctrl-C (which exits at once) leaves the
+	// store as it was and the staging for the next run. Not the run's
+	// context, which is cancelled then.
 	n, err := lake.LoadStore(context.Background(), store, staging)
 	if err != nil {
 		return sum, st, fmt.Errorf("load %s into %s: %w (run the same command again to finish)", staging, store.Path, err)
+	}
+	if runErr == nil && ctx.Err() != nil {
+		// Ctrl-C came after the files were read: the load finished, but
+		// the user asked to stop, and analyze must not go on.
+		runErr = ingest.ErrInterrupted
+		sum.Interrupted = true
 	}
 	sum.EventsNew, sum.EventsDuplicate = n, max(0, sum.EventsRead-n)
 	sum.Seconds = time.Since(start).Seconds()
 	return sum, st, runErr
 }
+
+// atStoreLoad, when set, runs just before the staged events are loaded
+// into the store: tests interrupt the run there.
+var atStoreLoad func(ctx context.Context, io *streams)
 
 // loadSink is where load puts events: a DuckDB store or a Parquet dataset.
 type loadSink interface {

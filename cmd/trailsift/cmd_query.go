@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	stdio "io"
 	"os"
 	"path/filepath"
 
@@ -16,6 +17,7 @@ import (
 
 type queryOptions struct {
 	source storeSource
+	sql    string
 	file   string
 	format string
 	out    string
@@ -23,7 +25,8 @@ type queryOptions struct {
 
 func (o *queryOptions) AddFlags(f *pflag.FlagSet) {
 	o.source.AddFlags(f)
-	f.StringVarP(&o.file, "file", "f", "", "read the SQL from this file")
+	f.StringVarP(&o.sql, "sql", "e", "", "the SQL to run (instead of the argument)")
+	f.StringVarP(&o.file, "file", "f", "", "read the SQL from this file (- for standard input)")
 	f.StringVar(&o.format, "format", "table", "table, csv, json, jsonl or parquet (parquet needs --out)")
 	f.StringVarP(&o.out, "out", "o", "", "write the result to this file (written atomically) instead of stdout")
 }
@@ -31,7 +34,7 @@ func (o *queryOptions) AddFlags(f *pflag.FlagSet) {
 func newQueryCommand(io *streams) *cobra.Command {
 	o := &queryOptions{}
 	cmd := &cobra.Command{
-		Use:   "query [flags] [SQL]",
+		Use:   "query [flags] [SQL | -]",
 		Short: "Run your own read-only SQL over a case database",
 		Long: `Run your own read-only SQL over a case database.
 
@@ -39,9 +42,20 @@ The database is opened read-only: statements that would change it (INSERT,
 DELETE, DROP, COPY, ATTACH, ...) are refused. Write results out with --format
 and --out instead. Results stream, however large. See ` + "`trailsift schema`" + ` for
 the tables (events, files, ingest_errors) and views (signins,
-mfa_device_changes, root_activity). Times are UTC.` + "\n" + exitStatusHelp,
+mfa_device_changes, root_activity). Times are UTC.
+
+Give the SQL as the argument, with --sql (-e), from a file with --file (-f),
+or on standard input with - (or -f -). SQL that starts with a -- comment
+works as the argument too; everything after a lone -- is the SQL, never a
+flag. SQL DuckDB cannot read gets DuckDB's own message (exit 2). EXPLAIN
+[ANALYZE] of a query is allowed. Nothing reaches the network: remote URLs
+(https://, s3://) and DuckDB extensions are refused.` + "\n" + exitHelp("query"),
 		Example: `  trailsift query --db case.duckdb "select actor, count(*) from signins where result='Failure' group by 1"
   trailsift query --db case.duckdb -f hunt.sql --format csv > out.csv
+  trailsift query --db case.duckdb - < hunt.sql
+  trailsift query --db case.duckdb -e "explain select * from signins"
+  trailsift query --db case.duckdb -- "-- failed sign-ins
+select * from signins where result = 'Failure'"
   trailsift query --db case.duckdb "select * from events where source_ip = '203.0.113.7'" --format parquet --out result.parquet`,
 		Args: positionalArgs(cobra.MaximumNArgs(1)),
 		PreRunE: func(cmd *cobra.Command, args []string) error {
@@ -54,8 +68,14 @@ mfa_device_changes, root_activity). Times are UTC.` + "\n" + exitStatusHelp,
 			default:
 				return &usageError{fmt.Sprintf("unknown --format %q: use table, csv, json, jsonl or parquet", o.format)}
 			}
-			if (len(args) == 1) == (o.file != "") {
-				return &usageError{"give the SQL either as an argument or with -f FILE"}
+			given := 0
+			for _, set := range []bool{len(args) == 1, o.sql != "", o.file != ""} {
+				if set {
+					given++
+				}
+			}
+			if given != 1 {
+				return &usageError{"give the SQL once: as the argument, with --sql, with --file FILE, or - for standard input"}
 			}
 			return nil
 		},
@@ -68,15 +88,9 @@ mfa_device_changes, root_activity). Times are UTC.` + "\n" + exitStatusHelp,
 }
 
 func runQuery(cmd *cobra.Command, o *queryOptions, args []string, io *streams) error {
-	sqlText := ""
-	if len(args) == 1 {
-		sqlText = args[0]
-	} else {
-		b, err := os.ReadFile(o.file)
-		if err != nil {
-			return &usageError{fmt.Sprintf("read SQL: %v", err)}
-		}
-		sqlText = string(b)
+	sqlText, err := readSQL(o, args, io)
+	if err != nil {
+		return err
 	}
 	ctx := cmd.Context()
 	store, err := o.source.open(ctx)
@@ -103,7 +117,7 @@ func runQuery(cmd *cobra.Command, o *queryOptions, args []string, io *streams) e
 			}
 			if _, err := reports.WriteRows(f, rows, opts); err != nil {
 				f.Close()
-				return err
+				return withHint(err)
 			}
 			return f.Close()
 		})
@@ -129,8 +143,42 @@ func withHint(err error) error {
 	return err
 }
 
-// writeAtomically writes to a temporary file beside path, then renames it,
-// so a reader never sees half a file.
+// maxSQLSize bounds SQL read from a file or standard input.
+const maxSQLSize = 16 << 20
+
+// readSQL returns the SQL of the command line: the argument, --sql, --file
+// or standard input (- as the argument or the file).
+func readSQL(o *queryOptions, args []string, io *streams) (string, error) {
+	var r stdio.Reader
+	name := o.file
+	switch {
+	case o.sql != "":
+		return o.sql, nil
+	case len(args) == 1 && args[0] != "-":
+		return args[0], nil
+	case len(args) == 1 || o.file == "-":
+		r, name = io.In, "standard input"
+	default:
+		f, err := os.Open(o.file)
+		if err != nil {
+			return "", &usageError{fmt.Sprintf("read SQL: %v", err)}
+		}
+		defer f.Close()
+		r = f
+	}
+	b, err := stdio.ReadAll(stdio.LimitReader(r, maxSQLSize+1))
+	if err != nil {
+		return "", fmt.Errorf("read SQL from %s: %w", name, err)
+	}
+	if len(b) > maxSQLSize {
+		return "", &usageError{fmt.Sprintf("the SQL in %s is over %d MiB", name, maxSQLSize>>20)}
+	}
+	return string(b), nil
+}
+
+// writeAtomically writes to a temporary file beside path, syncs it and
+// renames it over path only when everything was written, so a reader never
+// sees half a file and a failed write leaves path as it was.
 func writeAtomically(path string, write func(tmp string) error) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
@@ -138,11 +186,34 @@ func writeAtomically(path string, write func(tmp string) error) error {
 		return err
 	}
 	name := tmp.Name()
-	tmp.Close()
+	if err := tmp.Close(); err != nil {
+		return err
+	}
 	os.Remove(name) // DuckDB's COPY wants to create the file itself
 	defer os.Remove(name)
 	if err := write(name); err != nil {
 		return err
 	}
-	return os.Rename(name, path)
+	if err := syncFile(name); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(name, path); err != nil {
+		return err
+	}
+	// Best effort: the rename survives a crash where folders can be synced.
+	_ = syncFile(dir)
+	return nil
+}
+
+// syncFile flushes a file's (or a folder's) contents to the disk.
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -49,7 +49,7 @@ fonts, images or styles from anywhere; a Content Security Policy forbids them)
 and every text from the logs is escaped. Long lists are capped with counts of
 what is not shown; every finding is listed. The built-in rules run on the store
 now (so any store works), unless --stored-findings reads those analyze saved.
-The database is opened read-only.` + "\n" + exitStatusHelp,
+The database is opened read-only.` + "\n" + exitHelp("report"),
 		Example: `  trailsift report --db case.duckdb --out report.html
   trailsift report --db case.duckdb --format md > report.md
   trailsift report --db case/case.duckdb --stored-findings -o case/report.html`,

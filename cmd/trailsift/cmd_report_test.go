@@ -35,7 +35,7 @@ func TestReportGolden(t *testing.T) {
 func TestReportOut(t *testing.T) {
 	dir := t.TempDir()
 	caseDir := filepath.Join(dir, "case")
-	if _, stderr, code := run(t, "", append([]string{"analyze", "-q", "--out", caseDir}, sampleInputs()...)...); code != exitPartial {
+	if _, stderr, code := run(t, "", append([]string{"analyze", "-q", "--out", caseDir}, sampleInputs()...)...); code != exitIntegrity {
 		t.Fatalf("analyze: exit %d %s", code, stderr)
 	}
 	db := filepath.Join(caseDir, "case.duckdb")

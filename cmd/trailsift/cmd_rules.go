@@ -35,7 +35,7 @@ func newRulesCommand(io *streams) *cobra.Command {
 Rules are SQL files with a metadata header; the built-in ones are embedded in
 trailsift, and --rules DIR adds your own in the same format. Show one rule in
 full (description, parameters, false positives, references, SQL) with
-"trailsift rules show ID".` + "\n" + exitStatusHelp,
+"trailsift rules show ID".` + "\n" + exitHelp("rules"),
 		Example: `  trailsift rules
   trailsift rules --rules ./my-rules/
   trailsift rules show console-login-without-mfa`,
@@ -59,7 +59,7 @@ func newRulesShowCommand(io *streams) *cobra.Command {
 		Short: "Show a detection rule in full",
 		Long: `Show a detection rule in full: title, severity, ATT&CK techniques, description,
 parameters with their defaults (change them with detect --set ID.NAME=VALUE),
-known false positives, references and the SQL it runs.` + "\n" + exitStatusHelp,
+known false positives, references and the SQL it runs.` + "\n" + exitHelp("rules"),
 		Example: `  trailsift rules show console-login-without-mfa
   trailsift rules show --rules ./my-rules/ my-rule`,
 		Args: positionalArgs(cobra.ExactArgs(1)),

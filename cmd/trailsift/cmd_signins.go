@@ -48,7 +48,7 @@ A console sign-in is one ConsoleLogin event; an Identity Center sign-in is all
 the steps sharing one AuthWorkflowID. MFA failures are console logins that failed
 with MFAUsed=Yes (the password was right) and failed TOTP or WebAuthn
 verifications. Federated console sign-ins always log MFAUsed=No: MFA happens at
-the identity provider. The database is opened read-only.` + "\n" + exitStatusHelp,
+the identity provider. The database is opened read-only.` + "\n" + exitHelp("signins"),
 		Example: `  trailsift signins --db case.duckdb
   trailsift signins --db case.duckdb --since 2024-03-05 --format csv > signins.csv`,
 		Args: positionalArgs(cobra.NoArgs),

@@ -79,7 +79,7 @@ In table and md, the steps of one IAM Identity Center sign-in (events sharing an
 AuthWorkflowID) are one row telling the story: "password OK → TOTP failed". In
 csv and jsonl every step keeps its own row; auth_workflow_id and story tie them.
 Times are UTC unless --timezone says otherwise (table and md only), and the
-zone is always stated. The database is opened read-only.` + "\n" + exitStatusHelp,
+zone is always stated. The database is opened read-only.` + "\n" + exitHelp("timeline"),
 		Example: `  trailsift timeline --db case.duckdb --actor alice --since 2024-03-01T00:00Z --until 2024-03-02
   trailsift timeline --db case.duckdb --ip 203.0.113.7 --format csv > ip.csv
   trailsift timeline --db case.duckdb --around 3f1c0a9e-... --window 30m

@@ -46,7 +46,8 @@ With --public-keys, digest signatures are checked (SHA256withRSA over the
 signing string AWS documents). A digest's own signature is S3 object metadata,
 lost when the file is copied out of S3; the next digest carries it, so every
 digest but the newest of each chain is checked. Without keys, the output says
-signatures were not checked. Nothing is written.` + "\n" + exitStatusHelp,
+signatures were not checked. Evidence with log files but no digest file at
+all is "not checked": a warning, exit 0, not a failure. Nothing is written.` + "\n" + exitHelp("verify"),
 		Example: `  trailsift verify ./evidence/
   trailsift verify ./evidence/ incident-bucket.zip --public-keys keys.json
   aws cloudtrail list-public-keys --start-time 2024-03-01T00:00:00Z > keys.json   # while online, per region
@@ -129,9 +130,12 @@ func writeVerifyTable(w io.Writer, r *integrity.Report) error {
 		fmt.Fprintln(w)
 	}
 	result := "OK: every log file listed in a digest is present and unchanged, and the chain is complete"
-	if fails > 0 {
+	switch {
+	case fails > 0:
 		result = "FAILED"
-	} else if warns > 0 {
+	case !r.Checked():
+		result = "NOT CHECKED: no digest files in the evidence, so nothing could be verified (a warning, not a failure)"
+	case warns > 0:
 		result = "OK with warnings: read them"
 	}
 	_, err := fmt.Fprintf(w, "result: %s (%d failures, %d warnings)\n", result, fails, warns)

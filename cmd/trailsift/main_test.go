@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,6 +26,9 @@ import (
 // SIGKILL test): the test executable re-runs itself with this variable set.
 func TestMain(m *testing.M) {
 	if os.Getenv("TRAILSIFT_RUN_MAIN") == "1" {
+		if n, err := strconv.Atoi(os.Getenv("TRAILSIFT_TEST_INTERRUPT_AT_LOAD")); err == nil {
+			interruptAtLoadForTest(n)
+		}
 		os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
 	code := m.Run()

@@ -8,6 +8,9 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
+	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -24,23 +27,73 @@ var version = ""
 const (
 	exitOK          = 0
 	exitError       = 1   // something unexpected went wrong
-	exitUsage       = 2   // the command line or an input path is wrong
+	exitUsage       = 2   // the command line, an input path or the user's SQL is wrong
 	exitPartial     = 3   // some inputs failed; the rest were loaded
 	exitFindings    = 4   // detections at or above --fail-on fired
 	exitIntegrity   = 5   // verify or coverage found evidence tampered with or missing
 	exitInterrupted = 130 // Ctrl-C; committed work is kept
 )
 
-const exitStatusHelp = `
-Exit status:
-  0    success
-  1    unexpected error
-  2    usage error (bad flag, missing input path, SQL that DuckDB rejects or that would write)
-  3    some inputs failed to load; the rest were loaded (see ingest_errors)
-  4    findings at or above --fail-on fired (detect, analyze)
-  5    evidence integrity failed: log or digest files missing, modified or forged
-       (verify), or trail tampering events found (coverage)
-  130  interrupted; everything committed is kept, run the same command again to finish`
+// exitCodes is the one list behind every command's --help and the README
+// table, in the order that decides which status wins when several apply.
+// commands lists who can return it; nil means every command.
+var exitCodes = []struct {
+	code     int
+	meaning  string
+	commands []string
+}{
+	{exitUsage, "usage error: bad flag or command, missing input path, SQL that DuckDB\n       cannot read or that would write or reach the network", nil},
+	{exitError, "error: I/O (a full disk too), out of memory, a corrupt database", nil},
+	{exitInterrupted, "interrupted (Ctrl-C); everything committed is kept: run the same\n       command again to finish. A second Ctrl-C exits at once", longRunning},
+	{exitIntegrity, "evidence integrity failed: log or digest files missing, modified or\n       forged (verify, analyze), or trail tampering events found (coverage)", []string{"analyze", "verify", "coverage"}},
+	{exitPartial, "some inputs failed to load, or none held CloudTrail events; the rest\n       were loaded (see ingest_errors)", []string{"analyze", "ingest"}},
+	{exitFindings, "findings at or above --fail-on fired", []string{"analyze", "detect"}},
+	{exitOK, "success", nil},
+}
+
+// longRunning are the commands a Ctrl-C can stop half way.
+var longRunning = []string{"analyze", "ingest", "detect", "query", "export", "verify", "coverage", "report", "timeline", "signins", "samples"}
+
+// exitHelp is the exit status section of a command's --help: the codes it
+// can return, in the order that decides which wins. An empty name lists
+// every code.
+func exitHelp(command string) string {
+	var b strings.Builder
+	b.WriteString("\nExit status: (when several apply, the first listed wins)\n")
+	for _, c := range exitCodes {
+		if command == "" || c.commands == nil || slices.Contains(c.commands, command) {
+			fmt.Fprintf(&b, "  %-3d  %s\n", c.code, c.meaning)
+		}
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// outcome is what a run came to; exitStatus makes it one exit status.
+type outcome struct {
+	usage, failed, interrupted, integrity, partial, findings bool
+}
+
+// exitStatus decides which status wins when several apply: a usage
+// mistake, then an error, then an interruption (the run is not complete),
+// then failed integrity (the evidence itself is in doubt), then inputs that
+// did not load, then findings. The order is exitCodes'.
+func exitStatus(o outcome) int {
+	switch {
+	case o.usage:
+		return exitUsage
+	case o.failed:
+		return exitError
+	case o.interrupted:
+		return exitInterrupted
+	case o.integrity:
+		return exitIntegrity
+	case o.partial:
+		return exitPartial
+	case o.findings:
+		return exitFindings
+	}
+	return exitOK
+}
 
 // streams are where a command reads and writes; packages never touch
 // os.Stdout themselves.
@@ -48,6 +101,8 @@ type streams struct {
 	In        io.Reader
 	Out, Err  io.Writer
 	errIsTerm bool
+	// interrupt acts as a Ctrl-C does (tests call it).
+	interrupt func()
 }
 
 // usageError is a mistake on the command line.
@@ -70,19 +125,80 @@ func (e *exitCodeError) Error() string {
 
 // Main runs the CLI and returns the exit code; tests call it in-process.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	io := &streams{In: stdin, Out: stdout, Err: stderr}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := &interrupts{cancel: cancel, stderr: stderr, exit: os.Exit}
+	stopSignals := h.listen()
+	defer stopSignals()
+	io := &streams{In: stdin, Out: stdout, Err: stderr, interrupt: h.interrupt}
 	if f, ok := stderr.(*os.File); ok {
 		io.errIsTerm = term.IsTerminal(int(f.Fd()))
 	}
 	root := newRootCommand(io)
-	root.SetArgs(args)
+	root.SetArgs(sqlCommentArgs(args))
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	return report(stderr, err)
+}
+
+// sqlCommentArgs keeps an argument that starts with a SQL comment ("--
+// note" followed by a query) from being read as a flag: a flag name has no
+// white space. A leading newline changes nothing in SQL.
+func sqlCommentArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if len(a) > 2 && strings.HasPrefix(a, "--") && strings.ContainsAny(a[2:3], " \t\r\n") {
+			a = "\n" + a
+		}
+		out[i] = a
+	}
+	return out
+}
+
+// interrupts turns the first Ctrl-C (or SIGTERM) into a cancelled context:
+// the command stops at the next safe point, keeps what is committed and
+// exits 130. A second one exits at once, also 130: what DuckDB has not
+// committed is rolled back when the database is next opened, and a
+// re-run finishes the job.
+type interrupts struct {
+	cancel context.CancelFunc
+	n      atomic.Int32
+	stderr io.Writer
+	exit   func(code int)
+}
+
+func (h *interrupts) interrupt() {
+	if h.n.Add(1) == 1 {
+		fmt.Fprintln(h.stderr, "trailsift: stopping; press Ctrl-C again to exit at once")
+		h.cancel()
+		return
+	}
+	fmt.Fprintln(h.stderr, "trailsift: interrupted twice: exiting now; everything committed is kept, run the same command again to finish")
+	h.exit(exitInterrupted)
+}
+
+// listen routes SIGINT and SIGTERM to interrupt until the returned stop
+// is called.
+func (h *interrupts) listen() (stop func()) {
+	sigs := make(chan os.Signal, 2)
+	done := make(chan struct{})
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		for {
+			select {
+			case <-sigs:
+				h.interrupt()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+	}
 }
 
 func report(stderr io.Writer, err error) int {
@@ -126,12 +242,26 @@ zip/tar/gz archives) into an embedded DuckDB database, runs detections for
 sign-in and MFA abuse, writes case reports and lets you query everything in SQL.
 It never uses the network and never writes beside the evidence.
 
-Start with: trailsift analyze EVIDENCE... --out CASE_FOLDER` + "\n" + exitStatusHelp,
+Start with: trailsift analyze EVIDENCE... --out CASE_FOLDER` + "\n" + exitHelp(""),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Version:       buildVersion(),
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err.Error()} })
+	// An unknown command is a usage error like an unknown flag; cobra's own
+	// check would make it a plain error.
+	root.Args = cobra.ArbitraryArgs
+	root.SuggestionsMinimumDistance = 2
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		msg := fmt.Sprintf("unknown command %q for trailsift", args[0])
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "; did you mean " + strings.Join(s, " or ") + "?"
+		}
+		return &usageError{msg}
+	}
 	root.AddCommand(newAnalyzeCommand(io))
 	root.AddCommand(newIngestCommand(io))
 	root.AddCommand(newDetectCommand(io))
