@@ -69,7 +69,7 @@ func TestShapes(t *testing.T) {
 		{"empty-file", ShapeEmpty, StatusFailed, nil},
 		{"not-json", ShapeUnknown, StatusFailed, nil},
 		{"truncated-gzip", ShapeRecords, StatusFailed, []string{"d38ce1b3-4575-4cb8-a632-611b8243bfc3"}}, // the record before the cut is kept
-		{"invalid-utf8", ShapeRecords, StatusFailed, []string{"0f6a7c8e-1111-4c4c-9d9d-222233334444", "d38ce1b3-4575-4cb8-a632-611b8243bfc3"}},
+		{"invalid-utf8", ShapeRecords, StatusLoaded, []string{"0f6a7c8e-1111-4c4c-9d9d-222233334444", "cccccccc-0000-0000-0000-000000000001", "d38ce1b3-4575-4cb8-a632-611b8243bfc3"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.dir, func(t *testing.T) {
@@ -113,14 +113,21 @@ func TestTruncatedGzipKeepsRecordsAndNamesOffset(t *testing.T) {
 	}
 }
 
-func TestInvalidUTF8IsOneRecordError(t *testing.T) {
+// TestInvalidUTF8IsRepaired: a byte that is not UTF-8 must not cost the
+// event; it becomes U+FFFD and the record gets a warning with its place.
+func TestInvalidUTF8IsRepaired(t *testing.T) {
 	sink, st := runDir(t, "invalid-utf8", Options{})
 	f := sink.files[0]
-	if st.Errors != 1 || len(f.Errors) != 1 {
-		t.Fatalf("errors = %v", f.Errors)
+	if st.Errors != 0 || st.Warnings != 1 || len(f.Errors) != 1 {
+		t.Fatalf("errors %d, warnings %d: %v", st.Errors, st.Warnings, f.Errors)
 	}
-	if e := f.Errors[0]; e.RecordIndex != 1 || !strings.Contains(e.Message, "UTF-8") || e.ByteOffset <= 0 {
-		t.Errorf("error = %+v, want record 1 invalid UTF-8 with offset", e)
+	if e := f.Errors[0]; e.RecordIndex != 1 || e.Severity != SeverityWarning || !strings.Contains(e.Message, "not UTF-8") || e.ByteOffset <= 0 {
+		t.Errorf("warning = %+v, want record 1, not UTF-8, with offset", e)
+	}
+	for _, ev := range sink.events {
+		if ev.EventID == "cccccccc-0000-0000-0000-000000000001" && (ev.EventName != "\ufffd\ufffd" || !strings.Contains(ev.Raw, `\ufffd`)) {
+			t.Errorf("repaired event: name %q, raw %s", ev.EventName, ev.Raw)
+		}
 	}
 }
 

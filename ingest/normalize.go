@@ -81,9 +81,6 @@ func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error)
 	clean, err := strictJSON(n.compact[:0], data, &n.scratch, &n.rep)
 	n.compact = clean
 	if err != nil {
-		if strings.Contains(err.Error(), "UTF-8") {
-			return "", &normError{"record is not valid UTF-8: " + err.Error()}
-		}
 		return "", &normError{"invalid JSON: " + err.Error()}
 	}
 	v, err := n.p.ParseBytes(clean)

@@ -375,14 +375,25 @@ func (s *scanner) readValue(dst *[]byte, limit int) error {
 }
 
 // recordStartKeys are the first keys that mark the start of a record when
-// resuming after a broken one: a CloudTrail event, a lookup-events item.
-var recordStartKeys = []string{"eventversion", "eventid", "eventtime", "eventname", "eventsource", "cloudtrailevent", "useridentity"}
+// resuming after a broken one: the top-level fields of a CloudTrail event
+// (exports that sort keys start with any of them) and of a lookup-events
+// item. A nested object that happens to start with one only costs an extra
+// record error: the bytes around it were lost to the broken record anyway.
+var recordStartKeys = []string{
+	"eventversion", "eventid", "eventtime", "eventname", "eventsource", "useridentity",
+	"additionaleventdata", "annotation", "apiversion", "awsregion", "errorcode", "errormessage",
+	"eventcategory", "eventtype", "managementevent", "readonly", "recipientaccountid", "requestid",
+	"requestparameters", "resources", "responseelements", "serviceeventdetails",
+	"sessioncredentialfromconsole", "sharedeventid", "sourceipaddress", "tlsdetails", "useragent",
+	"vpcendpointid", "insightdetails", "edgedevicedetails",
+	"cloudtrailevent", "accesskeyid", "username",
+}
 
 // seekRecordStart consumes bytes up to the next '{' that opens an object
 // whose first key is one of recordStartKeys, and says whether it found one
 // before the input ended. The bytes skipped are the caller's to report.
 func (s *scanner) seekRecordStart() bool {
-	const look = 24 // '{', white space, and the longest key in quotes
+	const look = 40 // '{', white space, and the longest key in quotes
 	for {
 		if !s.fill() {
 			return false

@@ -21,6 +21,7 @@ import (
 type repairs struct {
 	controls   int // raw bytes below 0x20 in strings, now \u00XX
 	surrogates int // lone UTF-16 surrogate escapes, now \ufffd
+	badUTF8    int // bytes in strings that are not UTF-8, now \ufffd
 	escapes    int // unknown escapes (\x, short \u): the backslash is now \\
 	numbers    int // NaN, Inf, 01, +1, 1.: now strings
 	dupKeys    int // keys that repeat in an object
@@ -29,7 +30,7 @@ type repairs struct {
 }
 
 func (r *repairs) note(at int) *repairs {
-	if r.controls+r.surrogates+r.escapes+r.numbers == 0 {
+	if r.controls+r.surrogates+r.badUTF8+r.escapes+r.numbers == 0 {
 		r.first = at
 	}
 	return r
@@ -43,6 +44,9 @@ func (r *repairs) warnings() []string {
 	}
 	if r.surrogates > 0 {
 		w = append(w, fmt.Sprintf("%d lone UTF-16 surrogate escapes replaced by \\ufffd", r.surrogates))
+	}
+	if r.badUTF8 > 0 {
+		w = append(w, fmt.Sprintf("%d bytes that are not UTF-8 replaced by \\ufffd", r.badUTF8))
 	}
 	if r.escapes > 0 {
 		w = append(w, fmt.Sprintf("%d invalid escapes kept as text", r.escapes))
@@ -294,7 +298,12 @@ func strictString(dst, data []byte, i int, rep *repairs) ([]byte, int, error) {
 		case c >= 0x80:
 			r, size := utf8.DecodeRune(data[i:])
 			if r == utf8.RuneError && size <= 1 {
-				return dst, i, fmt.Errorf("byte %d of the record: not valid UTF-8", i)
+				// One bad byte must not cost the event (a mangled user
+				// agent, say): it becomes U+FFFD, and the record is warned.
+				rep.note(i).badUTF8++
+				dst = append(dst, `\ufffd`...)
+				i++
+				continue
 			}
 			dst = append(dst, data[i:i+size]...)
 			i += size
