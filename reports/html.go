@@ -63,21 +63,16 @@ func formatUTC(t time.Time) string {
 // no fonts, no images or styles from anywhere else, and a Content Security
 // Policy that forbids them.
 //
-// Control characters from the logs (an ANSI escape in a user agent) are
-// shown as U+FFFD, as on the terminal; line breaks and tabs are kept.
+// Control and bidi characters from the logs (an ANSI escape in a user
+// agent, a right-to-left override in a file name) are shown escaped, as
+// everywhere (SafeLines): the whole page goes through it, so no value in
+// it, charts included, can reorder or hide text. The page's own line
+// breaks are kept, and the escapes add no markup.
 func WriteHTML(w io.Writer, r *Report) error {
 	var b strings.Builder
 	if err := htmlReport.Execute(&b, r); err != nil {
 		return err
 	}
-	_, err := io.WriteString(w, strings.Map(func(c rune) rune {
-		if c == '\n' || c == '\t' {
-			return c
-		}
-		if c < 0x20 || (c >= 0x7f && c <= 0x9f) {
-			return '\uFFFD'
-		}
-		return c
-	}, b.String()))
+	_, err := io.WriteString(w, SafeLines(b.String()))
 	return err
 }

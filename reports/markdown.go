@@ -7,14 +7,13 @@ import (
 	"time"
 )
 
-// mdCell makes log text safe in a Markdown table cell: no line breaks, no
-// pipes, and no characters a renderer would read as markup or HTML.
-func mdCell(s string) string {
-	s = SafeTerminal(s)
-	r := strings.NewReplacer("\\", "\\\\", "|", "\\|", "<", "&lt;", ">", "&gt;", "`", "\\`", "*", "\\*", "_", "\\_",
-		"[", "\\[", "]", "\\]", "#", "\\#", "\uFFFD", " ")
-	return r.Replace(s)
-}
+// mdCell makes log text safe in a Markdown table cell: controls escaped
+// (SafeText, so no line breaks), no pipes, and no characters a renderer
+// would read as markup, HTML or an entity.
+func mdCell(s string) string { return mdEscaper.Replace(SafeText(s)) }
+
+var mdEscaper = strings.NewReplacer("\\", "\\\\", "|", "\\|", "<", "&lt;", ">", "&gt;", "&", "&amp;", "`", "\\`", "*", "\\*", "_", "\\_",
+	"[", "\\[", "]", "\\]", "#", "\\#")
 
 // WriteMarkdown writes the report as Markdown.
 func WriteMarkdown(w io.Writer, r *Report) error {

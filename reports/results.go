@@ -8,10 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // Formats a result can be written in.
@@ -57,7 +54,11 @@ func WriteRows(w io.Writer, rows *sql.Rows, opts ResultOptions) (int64, error) {
 	switch opts.Format {
 	case FormatCSV:
 		cw := csv.NewWriter(bw)
-		if err := cw.Write(cols); err != nil {
+		header := make([]string, len(cols))
+		for i, c := range cols {
+			header[i] = SafeCSV(c)
+		}
+		if err := cw.Write(header); err != nil {
 			return 0, err
 		}
 		rec := make([]string, len(cols))
@@ -161,13 +162,13 @@ func writeJSONRow(w *bufio.Writer, cols []string, vals []any) error {
 			w.WriteByte(',')
 		}
 		k, _ := json.Marshal(c)
-		w.Write(k)
+		w.Write(escapeJSON(k))
 		w.WriteByte(':')
 		b, err := json.Marshal(jsonValue(vals[i]))
 		if err != nil {
 			return fmt.Errorf("column %s: %w", c, err)
 		}
-		w.Write(b)
+		w.Write(escapeJSON(b))
 	}
 	w.WriteByte('}')
 	return nil
@@ -210,9 +211,11 @@ func Text(v any, loc *time.Location) string {
 	return fmt.Sprint(v)
 }
 
-// SafeCSV neutralises a cell a spreadsheet would treat as a formula by
+// SafeCSV makes log text safe in a CSV cell: controls escaped (SafeText),
+// and a cell a spreadsheet would treat as a formula neutralised by
 // prefixing a single quote.
 func SafeCSV(s string) string {
+	s = SafeText(s)
 	if s == "" {
 		return s
 	}
@@ -221,18 +224,4 @@ func SafeCSV(s string) string {
 		return "'" + s
 	}
 	return s
-}
-
-// SafeTerminal replaces control characters, which is what ANSI escape
-// sequences start with, and invalid UTF-8.
-func SafeTerminal(s string) string {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == '\u202e' || r == '\u202d' {
-			return '\uFFFD'
-		}
-		return r
-	}, s)
 }

@@ -50,7 +50,7 @@ func WriteSignins(w io.Writer, rows []SigninRow, total SigninTotals, format stri
 			return err
 		}
 	case FormatJSONL:
-		enc := json.NewEncoder(bw)
+		enc := json.NewEncoder(JSONWriter{bw})
 		for _, s := range rows {
 			enc.Encode(map[string]any{"actor": s.Actor, "kind": s.Kind, "user_type": s.UserType, "account_id": s.Account,
 				"successes": s.Successes, "failures": s.Failures, "with_mfa": s.WithMFA, "without_mfa": s.WithoutMFA,

@@ -110,7 +110,7 @@ func (t *TimelineWriter) Add(e EventRow) error {
 			v, _ := json.Marshal(rec[i])
 			t.w.Write(k)
 			t.w.WriteByte(':')
-			t.w.Write(v)
+			t.w.Write(escapeJSON(v))
 		}
 		t.w.WriteString("}\n")
 		t.rows++

@@ -2,12 +2,15 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
@@ -102,4 +105,77 @@ func stable(s, dbPath string) string {
 		s = strings.ReplaceAll(s, mdEscapedPath.Replace(repo), "REPO/") // as the Markdown report writes it
 	}
 	return regexp.MustCompile(`Generated \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ`).ReplaceAllString(s, "Generated TIME")
+}
+
+// rawUnsafe lists the characters in s that no output may show raw: C0 and
+// C1 controls, DEL, bidi controls, line separators and bytes that are not
+// UTF-8. Line feeds are allowed between lines, and so are tabs in text that
+// keeps its lines (keepTabs).
+func rawUnsafe(s string, keepTabs bool) []string {
+	var bad []string
+	for i, r := range s {
+		switch {
+		case r == '\n', r == '\t' && keepTabs:
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"),
+			r < 0x20, r >= 0x7f && r <= 0x9f, unicode.Is(unicode.Bidi_Control, r), r == '\u2028', r == '\u2029':
+			bad = append(bad, fmt.Sprintf("%U at byte %d", r, i))
+		}
+	}
+	return bad
+}
+
+// TestHostileEverywhere runs every command that shows log text over the
+// hostile store, in every format: no control or bidi character reaches the
+// output raw, and each is shown escaped (the right-to-left override in a
+// user name, the ANSI escape in another, the NUL, DEL and C1 CSI in a user
+// agent), including through DuckDB's and the tool's own error messages.
+func TestHostileEverywhere(t *testing.T) {
+	db := hostileCase(t)
+	const rlo, esc, nul = `invoice\u202egpj.exe`, `mallory\u001b]0;owned-title\u0007`, `nul\u0000 del\u007f csi\u009b31m`
+	tests := []struct {
+		args []string
+		want []string // visible in stdout and stderr together
+	}{
+		{[]string{"timeline"}, []string{rlo, esc, nul}},
+		{[]string{"timeline", "--format", "csv"}, []string{rlo, esc, nul}},
+		{[]string{"timeline", "--format", "md"}, []string{`invoice\\u202egpj.exe`, `nul\\u0000`}},
+		{[]string{"timeline", "--format", "jsonl"}, []string{rlo, esc, nul}},
+		{[]string{"signins"}, []string{rlo, esc}},
+		{[]string{"signins", "--format", "csv"}, []string{rlo, esc}},
+		{[]string{"signins", "--format", "md"}, []string{`invoice\\u202egpj.exe`}},
+		{[]string{"signins", "--format", "jsonl"}, []string{rlo, esc}},
+		{[]string{"detect"}, []string{esc}},
+		{[]string{"detect", "--format", "csv"}, []string{esc}},
+		{[]string{"detect", "--format", "json"}, []string{esc}},
+		{[]string{"report"}, []string{rlo, esc}},
+		{[]string{"report", "--format", "md"}, []string{`invoice\\u202egpj.exe`}},
+		{[]string{"coverage"}, nil},
+		{[]string{"coverage", "--format", "json"}, nil},
+		{[]string{"query", "select user_name, user_agent, raw from events"}, []string{rlo, nul}},
+		{[]string{"query", "--format", "csv", "select user_name, user_agent from events"}, []string{rlo, esc, nul}},
+		{[]string{"query", "--format", "json", "select user_name, user_agent, raw from events"}, []string{rlo, esc, nul}},
+		{[]string{"query", "--format", "jsonl", "select user_name, user_agent, raw from events"}, []string{rlo, esc, nul}},
+		// DuckDB quotes the evidence in its error messages.
+		{[]string{"query", "select user_agent::int from events where user_agent like 'bidi%'"}, []string{`\u2066evil\u2069`, `del\u007f csi\u009b31m`}},
+		{[]string{"query", "select user_name::int from events where user_name like 'mallory%'"}, []string{esc}},
+	}
+	for _, tt := range tests {
+		out, stderr, code := run(t, "", append([]string{tt.args[0], "--db", db}, tt.args[1:]...)...)
+		if code != exitOK && code != exitUsage && code != exitIntegrity {
+			t.Errorf("%v: exit %d: %s", tt.args, code, stderr)
+		}
+		all := out + stderr
+		keepTabs := tt.args[0] == "report" // the page's own indentation
+		if bad := rawUnsafe(all, keepTabs); len(bad) > 0 {
+			t.Errorf("%v: raw characters reach the output: %v", tt.args, bad[:min(len(bad), 5)])
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(all, w) {
+				t.Errorf("%v: %s is not shown escaped:\n%s", tt.args, w, all)
+			}
+		}
+	}
+	if bad := rawUnsafe("a\u202eb\x1b\xff", false); len(bad) != 3 {
+		t.Errorf("rawUnsafe is blind: %v", bad)
+	}
 }

@@ -70,7 +70,7 @@ unchanged, run trailsift verify on the evidence.` + "\n" + exitStatusHelp,
 				return err
 			}
 			if o.format == "json" {
-				enc := json.NewEncoder(io.Out)
+				enc := json.NewEncoder(reports.JSONWriter{W: io.Out})
 				enc.SetIndent("", "  ")
 				err = enc.Encode(rep)
 			} else {

@@ -147,7 +147,7 @@ func runTimeline(cmd *cobra.Command, o *timelineOptions, io *streams) error {
 			return &usageError{fmt.Sprintf("--around %q: %v", o.around, err)}
 		}
 		if errors.Is(err, reports.ErrAmbiguousEvent) {
-			fmt.Fprintf(io.Err, "trailsift: --around %q: %v\n", o.around, err)
+			fmt.Fprintf(io.Err, "trailsift: --around %q: %s\n", o.around, reports.SafeLines(err.Error()))
 		} else if err != nil {
 			return err
 		}
@@ -181,7 +181,7 @@ func runTimeline(cmd *cobra.Command, o *timelineOptions, io *streams) error {
 		title = append(title, fmt.Sprintf("events of the %d %s finding(s)", len(found), r.ID))
 	}
 	title = append(title, describeFilter(o)...)
-	out, width := terminalOut(io.Out, o.format)
+	out, width := terminalOut(io.Out)
 	tw, err := reports.NewTimelineWriter(out, reports.TimelineOptions{Format: o.format, Location: o.location, MaxWidth: width,
 		Title: timelineTitle(title)})
 	if err != nil {
