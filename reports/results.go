@@ -9,6 +9,8 @@ import (
 	"io"
 	"math/big"
 	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
 )
 
 // Formats a result can be written in.
@@ -69,7 +71,7 @@ func WriteRows(w io.Writer, rows *sql.Rows, opts ResultOptions) (int64, error) {
 				return n, firstErr(err, cw.Error())
 			}
 			for i, v := range vals {
-				rec[i] = SafeCSV(Text(v, opts.Location))
+				rec[i] = csvCell(v, opts.Location)
 			}
 			if err := cw.Write(rec); err != nil {
 				return n, err
@@ -209,6 +211,17 @@ func Text(v any, loc *time.Location) string {
 		return string(b)
 	}
 	return fmt.Sprint(v)
+}
+
+// csvCell writes one value as a CSV cell: text through SafeCSV, a number
+// (or a boolean) as it is, so -5 from a numeric column stays -5 while the
+// text "-5" gets its quote. Only text can carry a formula.
+func csvCell(v any, loc *time.Location) string {
+	switch v.(type) {
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64, *big.Int, duckdb.Decimal, bool:
+		return Text(v, loc)
+	}
+	return SafeCSV(Text(v, loc))
 }
 
 // SafeCSV makes log text safe in a CSV cell: controls escaped (SafeText),

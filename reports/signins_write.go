@@ -38,11 +38,8 @@ func WriteSignins(w io.Writer, rows []SigninRow, total SigninTotals, format stri
 		cw := csv.NewWriter(bw)
 		cw.Write(signinColumns)
 		for _, s := range rows {
-			rec := []string{s.Actor, s.Kind, s.UserType, s.Account, n(s.Successes), n(s.Failures), n(s.WithMFA), n(s.WithoutMFA),
-				n(s.MFAFailures), n(s.IPs), n(s.Agents), tm(s.First, time.UTC), tm(s.Last, time.UTC)}
-			for i := range rec {
-				rec[i] = SafeCSV(rec[i])
-			}
+			rec := []string{SafeCSV(s.Actor), SafeCSV(s.Kind), SafeCSV(s.UserType), SafeCSV(s.Account), n(s.Successes), n(s.Failures),
+				n(s.WithMFA), n(s.WithoutMFA), n(s.MFAFailures), n(s.IPs), n(s.Agents), tm(s.First, time.UTC), tm(s.Last, time.UTC)}
 			cw.Write(rec)
 		}
 		cw.Flush()
