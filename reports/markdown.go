@@ -32,6 +32,9 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		fmt.Fprintf(&b, "Findings by severity: %s.\n\n", strings.Join(sev, ", "))
 	}
 	b.WriteString("## Activity\n\n")
+	if s := outliersText(r); s != "" {
+		fmt.Fprintf(&b, "%s\n\n", s)
+	}
 	t := r.SigninTotals
 	fmt.Fprintf(&b, "Sign-in attempts: %d succeeded with MFA, %d IAM/root without MFA, %d federated (MFA at the identity provider), %d Identity Center without MFA, %d failed (%d at MFA).\n\n",
 		t.WithMFA, t.WithoutMFA, t.FederatedSuccesses, t.IdCSuccesses, t.Failures, t.MFAFailures)
