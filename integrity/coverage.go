@@ -37,8 +37,8 @@ type Scope struct {
 	Account      string    `json:"account"`
 	Region       string    `json:"region"`
 	Events       int64     `json:"events"`
-	FirstEvent   time.Time `json:"first_event"`
-	LastEvent    time.Time `json:"last_event"`
+	FirstEvent   time.Time `json:"first_event,omitzero"` // zero (left out) for a scope with log files but no timed event
+	LastEvent    time.Time `json:"last_event,omitzero"`
 	SilentHours  []Range   `json:"silent_hours"`  // whole hours with no event at all, consecutive ones merged
 	LogFiles     int       `json:"log_files"`     // S3 log files seen for it
 	DeliveryGaps []Range   `json:"delivery_gaps"` // between consecutive log file deliveries, longer than the threshold
@@ -47,7 +47,7 @@ type Scope struct {
 // TamperEvent is a call that stops, deletes or narrows what CloudTrail
 // records. Everything in it comes from the logs: attacker-controlled text.
 type TamperEvent struct {
-	Time      time.Time `json:"time"`
+	Time      time.Time `json:"time,omitzero"` // zero (left out) when the event has no time
 	Account   string    `json:"account"`
 	Region    string    `json:"region"`
 	EventName string    `json:"event_name"`

@@ -52,9 +52,16 @@ func severityNames() []string {
 	return out
 }
 
+// NoTime is how the readable formats (table, Markdown, HTML) show an event
+// without a time, and a finding or principal whose events have none. The
+// data formats (CSV, JSON) leave the time empty instead. A zero time.Time
+// stands for it, so an eventTime of exactly 0001-01-01T00:00:00Z, which no
+// CloudTrail writes, is shown so too.
+const NoTime = "(no time)"
+
 func formatUTC(t time.Time) string {
 	if t.IsZero() {
-		return ""
+		return NoTime
 	}
 	return t.UTC().Format("2006-01-02 15:04:05Z")
 }

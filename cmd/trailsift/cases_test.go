@@ -179,3 +179,65 @@ func TestHostileEverywhere(t *testing.T) {
 		t.Errorf("rawUnsafe is blind: %v", bad)
 	}
 }
+
+// TestUntimedEverywhere: events without an eventTime (a root sign-in, so a
+// finding has no time either) show as "(no time)" in every readable
+// output, with an empty CSV cell or a JSON null in the data formats, and
+// never as 0001-01-01.
+func TestUntimedEverywhere(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	for i, at := range []string{"", "", "2024-03-05T10:00:00Z"} {
+		tm := ""
+		if at != "" {
+			tm = fmt.Sprintf(`"eventTime":%q,`, at)
+		}
+		fmt.Fprintf(&b, `{"eventVersion":"1.08","awsRegion":"us-east-1","recipientAccountId":"111122223333",%s"eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin","eventType":"AwsConsoleSignIn","eventID":"00000000-0000-4000-8000-%012d","sourceIPAddress":"198.51.100.1","userIdentity":{"type":"Root","principalId":"111122223333","accountId":"111122223333","arn":"arn:aws:iam::111122223333:root"},"responseElements":{"ConsoleLogin":"Success"},"additionalEventData":{"MFAUsed":"No"}}`+"\n", tm, i)
+	}
+	// dave signed in once, at no known time.
+	b.WriteString(`{"eventVersion":"1.08","awsRegion":"us-east-1","recipientAccountId":"111122223333","eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin","eventType":"AwsConsoleSignIn","eventID":"00000000-0000-4000-8000-000000000009","sourceIPAddress":"198.51.100.1","userIdentity":{"type":"IAMUser","userName":"dave","accountId":"111122223333","arn":"arn:aws:iam::111122223333:user/dave"},"responseElements":{"ConsoleLogin":"Success"},"additionalEventData":{"MFAUsed":"Yes"}}` + "\n")
+	if err := os.WriteFile(filepath.Join(dir, "untimed.ndjson"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "case")
+	_, stderr, _ := run(t, "", "analyze", "--out", out, dir)
+	if strings.Contains(stderr, "0001-01-01") {
+		t.Errorf("analyze summary shows a zero time:\n%s", stderr)
+	}
+	db := filepath.Join(out, "case.duckdb")
+	const noTime = "(no time)"
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"timeline"}, []string{"\n(no time)            111122223333", "note: 3 events without a time, shown as (no time)"}},
+		{[]string{"timeline", "--format", "md"}, []string{"| (no time) | 111122223333 |"}},
+		{[]string{"timeline", "--format", "csv"}, []string{"\n\"(no time) root ConsoleLogin (signin) from 198.51.100.1: Success, MFA No\",,Event Time,", "note: 3 events without a time: their datetime is empty"}},
+		{[]string{"timeline", "--format", "jsonl"}, []string{`{"message":"(no time) root ConsoleLogin (signin) from 198.51.100.1: Success, MFA No","datetime":null,`}},
+		{[]string{"signins"}, []string{"(no time)             (no time)"}},
+		{[]string{"signins", "--format", "md"}, []string{"| (no time) | (no time) |"}},
+		{[]string{"signins", "--format", "csv"}, []string{"dave,iam,IAMUser,111122223333,1,0,1,0,0,1,0,,\n"}},
+		{[]string{"signins", "--format", "jsonl"}, []string{`"first_seen":null`}},
+		{[]string{"detect"}, []string{noTime}},
+		{[]string{"detect", "--format", "csv"}, []string{"root,111122223333,,,1,"}},
+		{[]string{"detect", "--format", "json"}, []string{`"first_seen": null`, `"last_seen": null`}},
+		{[]string{"report"}, []string{noTime}},
+		{[]string{"report", "--format", "md"}, []string{noTime}},
+		{[]string{"coverage", "--format", "json"}, nil},
+	}
+	for _, tt := range tests {
+		out, stderr, code := run(t, "", append([]string{tt.args[0], "--db", db}, tt.args[1:]...)...)
+		if code != exitOK && code != exitFindings {
+			t.Errorf("%v: exit %d: %s", tt.args, code, stderr)
+		}
+		all := out + stderr
+		if strings.Contains(all, "0001-01-01") {
+			t.Errorf("%v shows a zero time:\n%s", tt.args, all)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(all, w) {
+				t.Errorf("%v lacks %q:\n%s", tt.args, w, all)
+			}
+		}
+	}
+}

@@ -188,7 +188,7 @@ func printAnalyzeSummary(io *streams, found []query.Finding, rep *reports.Report
 	}
 	fmt.Fprintf(w, "findings: %s\n", summarize(found))
 	for _, f := range found {
-		fmt.Fprintf(w, "  %-8s  %-32s  %-24s  %s  x%d\n", f.Severity, reports.SafeText(f.RuleID), reports.SafeText(truncate(f.Actor, 24)), f.FirstSeen.UTC().Format("2006-01-02 15:04:05Z"), f.Count)
+		fmt.Fprintf(w, "  %-8s  %-32s  %-24s  %s  x%d\n", f.Severity, reports.SafeText(f.RuleID), reports.SafeText(truncate(f.Actor, 24)), tsZ(f.FirstSeen), f.Count)
 	}
 	fmt.Fprintln(w, "wrote:")
 	for _, p := range outputs {

@@ -295,7 +295,7 @@ func writeFindingsTable(w io.Writer, found []query.Finding) error {
 
 func formatTime(t time.Time) string {
 	if t.IsZero() {
-		return "-"
+		return reports.NoTime
 	}
 	return t.UTC().Format(timeFormat)
 }

@@ -201,6 +201,9 @@ func runTimeline(cmd *cobra.Command, o *timelineOptions, io *streams) error {
 			fmt.Fprintf(io.Err, "%d more events match; raise --limit to see them\n", more)
 		}
 	}
+	if note := tw.UntimedNote(); note != "" {
+		fmt.Fprintf(io.Err, "note: %s\n", note)
+	}
 	return tw.Close(more)
 }
 

@@ -141,7 +141,7 @@ func writeVerifyTable(w io.Writer, r *integrity.Report) error {
 // tsZ formats a UTC time as the other commands do; empty when unknown.
 func tsZ(t time.Time) string {
 	if t.IsZero() {
-		return "?"
+		return reports.NoTime
 	}
 	return t.UTC().Format("2006-01-02 15:04:05Z")
 }
