@@ -25,16 +25,20 @@ type Range struct {
 	To   time.Time `json:"to"`
 }
 
-// Duration is To - From.
+// Duration is To - From; it saturates past 292 years (an event dated 0001
+// next to one dated 2024): Seconds does not.
 func (r Range) Duration() time.Duration { return r.To.Sub(r.From) }
+
+// Seconds is the length of the range in whole seconds, for any years.
+func (r Range) Seconds() int64 { return r.To.Unix() - r.From.Unix() }
 
 // Scope is the coverage of one account and region.
 type Scope struct {
 	Account      string    `json:"account"`
 	Region       string    `json:"region"`
 	Events       int64     `json:"events"`
-	FirstEvent   time.Time `json:"first_event"`
-	LastEvent    time.Time `json:"last_event"`
+	FirstEvent   time.Time `json:"first_event,omitzero"` // zero (left out) for a scope with log files but no timed event
+	LastEvent    time.Time `json:"last_event,omitzero"`
 	SilentHours  []Range   `json:"silent_hours"`  // whole hours with no event at all, consecutive ones merged
 	LogFiles     int       `json:"log_files"`     // S3 log files seen for it
 	DeliveryGaps []Range   `json:"delivery_gaps"` // between consecutive log file deliveries, longer than the threshold
@@ -43,7 +47,7 @@ type Scope struct {
 // TamperEvent is a call that stops, deletes or narrows what CloudTrail
 // records. Everything in it comes from the logs: attacker-controlled text.
 type TamperEvent struct {
-	Time      time.Time `json:"time"`
+	Time      time.Time `json:"time,omitzero"` // zero (left out) when the event has no time
 	Account   string    `json:"account"`
 	Region    string    `json:"region"`
 	EventName string    `json:"event_name"`
@@ -141,16 +145,19 @@ func silentHours(ctx context.Context, db *sql.DB, scope func(a, r string) *Scope
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("coverage: %w", err)
 	}
-	// Empty hours between the first and the last, merged into ranges.
+	// Empty hours between the first and the last, merged into ranges: the
+	// gap after each hour that has events, up to the next such hour. Only
+	// hours with events are read, so the cost follows the events, never the
+	// span (a grid of every hour from an event dated 0001 to one dated 9999
+	// is 88 million rows).
 	rows, err = db.QueryContext(ctx, `
 		with ev as (
 			select coalesce(recipient_account_id, account_id, '') as acct, coalesce(aws_region, '') as region,
 			       date_trunc('hour', event_time::timestamp) as h
 			from event_rows where event_time is not null group by all),
-		b as (select acct, region, min(h) as lo, max(h) as hi from ev group by all),
-		grid as (select acct, region, unnest(generate_series(lo, hi, interval 1 hour)) as h from b)
-		select acct, region, h from grid
-		anti join ev using (acct, region, h)
+		seq as (select acct, region, h, lead(h) over (partition by acct, region order by h) as next from ev)
+		select acct, region, h + interval 1 hour, next from seq
+		where next > h + interval 1 hour
 		order by 1, 2, 3`)
 	if err != nil {
 		return fmt.Errorf("coverage: silent hours: %w", err)
@@ -158,17 +165,12 @@ func silentHours(ctx context.Context, db *sql.DB, scope func(a, r string) *Scope
 	defer rows.Close()
 	for rows.Next() {
 		var acct, region string
-		var h time.Time
-		if err := rows.Scan(&acct, &region, &h); err != nil {
+		var from, to time.Time
+		if err := rows.Scan(&acct, &region, &from, &to); err != nil {
 			return fmt.Errorf("coverage: %w", err)
 		}
-		h = h.UTC()
 		s := scope(acct, region)
-		if n := len(s.SilentHours); n > 0 && s.SilentHours[n-1].To.Equal(h) {
-			s.SilentHours[n-1].To = h.Add(time.Hour)
-		} else {
-			s.SilentHours = append(s.SilentHours, Range{From: h, To: h.Add(time.Hour)})
-		}
+		s.SilentHours = append(s.SilentHours, Range{From: from.UTC(), To: to.UTC()})
 	}
 	return rows.Err()
 }

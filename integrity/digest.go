@@ -1,6 +1,7 @@
 package integrity
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -11,21 +12,21 @@ import (
 // Digest is one parsed CloudTrail digest file. Field names follow the
 // "CloudTrail digest file structure" page of the CloudTrail user guide.
 type Digest struct {
-	AccountID          string    `json:"awsAccountId"`
-	StartTime          string    `json:"digestStartTime"`
-	EndTime            string    `json:"digestEndTime"` // kept verbatim: it is part of the signing string
-	S3Bucket           string    `json:"digestS3Bucket"`
-	S3Object           string    `json:"digestS3Object"`
-	KeyFingerprint     string    `json:"digestPublicKeyFingerprint"`
-	SignatureAlgorithm string    `json:"digestSignatureAlgorithm"`
-	NewestEventTime    *string   `json:"newestEventTime"`
-	OldestEventTime    *string   `json:"oldestEventTime"`
-	PreviousS3Bucket   *string   `json:"previousDigestS3Bucket"`
-	PreviousS3Object   *string   `json:"previousDigestS3Object"`
-	PreviousHashValue  *string   `json:"previousDigestHashValue"`
-	PreviousHashAlgo   *string   `json:"previousDigestHashAlgorithm"`
-	PreviousSignature  *string   `json:"previousDigestSignature"`
-	LogFiles           []LogFile `json:"logFiles"`
+	AccountID          string   `json:"awsAccountId"`
+	StartTime          string   `json:"digestStartTime"`
+	EndTime            string   `json:"digestEndTime"` // kept verbatim: it is part of the signing string
+	S3Bucket           string   `json:"digestS3Bucket"`
+	S3Object           string   `json:"digestS3Object"`
+	KeyFingerprint     string   `json:"digestPublicKeyFingerprint"`
+	SignatureAlgorithm string   `json:"digestSignatureAlgorithm"`
+	NewestEventTime    *string  `json:"newestEventTime"`
+	OldestEventTime    *string  `json:"oldestEventTime"`
+	PreviousS3Bucket   *string  `json:"previousDigestS3Bucket"`
+	PreviousS3Object   *string  `json:"previousDigestS3Object"`
+	PreviousHashValue  *string  `json:"previousDigestHashValue"`
+	PreviousHashAlgo   *string  `json:"previousDigestHashAlgorithm"`
+	PreviousSignature  *string  `json:"previousDigestSignature"`
+	LogFiles           logFiles `json:"logFiles"`
 
 	// Filled in by Verify, not read from the JSON.
 	Path        string    `json:"-"` // where it was found (archive!member inside archives)
@@ -67,6 +68,42 @@ func s3Key(p string) string {
 		return p[i:]
 	}
 	return p
+}
+
+// maxDigestLogFiles caps the log files one digest may list. A digest
+// covers one hour of one trail in one account and region: a few hundred
+// files at most. The cap, and the rule that each entry names its file and
+// hash, keep a hostile digest (64 MiB of "{}," is 22 million entries) from
+// costing gigabytes.
+const maxDigestLogFiles = 100_000
+
+// logFiles decodes a digest's logFiles array one entry at a time, checking
+// each before keeping it.
+type logFiles []LogFile
+
+func (l *logFiles) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*l = nil
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+		return fmt.Errorf("logFiles is not an array")
+	}
+	for i := 0; dec.More(); i++ {
+		if i >= maxDigestLogFiles {
+			return fmt.Errorf("logFiles lists more than %d files", maxDigestLogFiles)
+		}
+		var f LogFile
+		if err := dec.Decode(&f); err != nil {
+			return fmt.Errorf("logFiles[%d]: %w", i, err)
+		}
+		if f.S3Object == "" || f.HashValue == "" {
+			return fmt.Errorf("logFiles[%d]: s3Object or hashValue missing", i)
+		}
+		*l = append(*l, f)
+	}
+	return nil
 }
 
 func parseDigest(content []byte) (*Digest, error) {

@@ -3,8 +3,30 @@ package query
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"time"
 )
+
+// MarshalJSON writes first_seen and last_seen as null when the finding's
+// events have no time, as every JSON output writes a missing time (a zero
+// time.Time would print as 0001-01-01T00:00:00Z). null reads back as the
+// zero time.
+func (f Finding) MarshalJSON() ([]byte, error) {
+	type plain Finding // without this method
+	ts := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		t = t.UTC()
+		return &t
+	}
+	return json.Marshal(struct {
+		plain
+		FirstSeen *time.Time `json:"first_seen"`
+		LastSeen  *time.Time `json:"last_seen"`
+	}{plain(f), ts(f.FirstSeen), ts(f.LastSeen)})
+}
 
 // SaveFindings replaces the findings table with found, in one transaction,
 // so SQL users can join findings to events.

@@ -11,8 +11,9 @@ import (
 
 // activityChart draws events per time bucket as an inline SVG bar chart,
 // with a strip below it marking, in red, how many findings started in each
-// bucket.
-func activityChart(hours []HourBucket) template.HTML {
+// bucket, and says which events lie too far out to chart.
+func activityChart(r *Report) template.HTML {
+	hours := r.Hours
 	if len(hours) == 0 {
 		return template.HTML(`<p class="muted">No events with a time.</p>`)
 	}
@@ -44,7 +45,10 @@ func activityChart(hours []HourBucket) template.HTML {
 	fmt.Fprintf(&b, `<text x="0" y="10">%d</text><text x="0" y="%.0f">0</text><text x="0" y="%.0f" style="fill:#cf222e">findings</text>`, max, height, height+16)
 	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f">%s</text>`, pad, height+strip+24, formatUTC(hours[0].Hour))
 	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="end">%s</text>`, width, height+strip+24, formatUTC(hours[len(hours)-1].Hour))
-	b.WriteString(`</svg><div class="muted">Events per bucket; the red marks below count the findings that started in it (hover for numbers).</div>`)
+	fmt.Fprintf(&b, `</svg><div class="muted">Events per %s; the red marks below count the findings that started in it (hover for numbers).</div>`, r.ChartStep)
+	if s := outliersText(r); s != "" {
+		fmt.Fprintf(&b, `<p id="chart-outliers">%s</p>`, template.HTMLEscapeString(s))
+	}
 	return template.HTML(b.String())
 }
 

@@ -54,25 +54,44 @@ func describeRanges(rs []integrity.Range) string {
 	if len(rs) == 0 {
 		return "none"
 	}
-	var total time.Duration
+	var total int64
 	for _, g := range rs {
-		total += g.Duration()
+		total += g.Seconds()
 	}
 	var parts []string
 	for _, g := range rs[:min(len(rs), maxRangesShown)] {
-		parts = append(parts, fmt.Sprintf("%s – %s (%s)", formatUTC(g.From), formatUTC(g.To), ShortDuration(g.Duration())))
+		parts = append(parts, fmt.Sprintf("%s – %s (%s)", formatUTC(g.From), formatUTC(g.To), RangeLength(g)))
 	}
 	if len(rs) > maxRangesShown {
 		parts = append(parts, fmt.Sprintf("and %d more", len(rs)-maxRangesShown))
 	}
-	return fmt.Sprintf("%d, %s in all: %s", len(rs), ShortDuration(total), strings.Join(parts, "; "))
+	return fmt.Sprintf("%d, %s in all: %s", len(rs), secondsText(total), strings.Join(parts, "; "))
 }
 
-// ShortDuration writes a gap in whole minutes: 22h, 1h45m, 1h5m, 50m.
+// ShortDuration writes a gap in whole minutes: 22h, 1h45m, 1h5m, 50m; see
+// secondsText for longer ones.
 func ShortDuration(d time.Duration) string {
-	d = d.Round(time.Minute)
-	h, m := d/time.Hour, (d%time.Hour)/time.Minute
+	return secondsText(int64(d.Round(time.Second) / time.Second))
+}
+
+// RangeLength writes the length of a range, from its ends: a Duration
+// cannot hold the years between an event dated 0001 and one dated 2024.
+func RangeLength(r integrity.Range) string { return secondsText(r.Seconds()) }
+
+// secondsText writes a length in whole minutes up to two days (22h,
+// 1h45m, 50m), then in days and hours (3d4h), then in years of 365.25 days
+// past a thousand days (2023y).
+func secondsText(s int64) string {
+	m := (s + 30) / 60
+	h, m := m/60, m%60
 	switch {
+	case h >= 1000*24:
+		return fmt.Sprintf("%dy", h*100/(36525*24))
+	case h >= 48:
+		if h%24 == 0 {
+			return fmt.Sprintf("%dd", h/24)
+		}
+		return fmt.Sprintf("%dd%dh", h/24, h%24)
 	case h == 0:
 		return fmt.Sprintf("%dm", m)
 	case m == 0:

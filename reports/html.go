@@ -52,9 +52,16 @@ func severityNames() []string {
 	return out
 }
 
+// NoTime is how the readable formats (table, Markdown, HTML) show an event
+// without a time, and a finding or principal whose events have none. The
+// data formats (CSV, JSON) leave the time empty instead. A zero time.Time
+// stands for it, so an eventTime of exactly 0001-01-01T00:00:00Z, which no
+// CloudTrail writes, is shown so too.
+const NoTime = "(no time)"
+
 func formatUTC(t time.Time) string {
 	if t.IsZero() {
-		return ""
+		return NoTime
 	}
 	return t.UTC().Format("2006-01-02 15:04:05Z")
 }
@@ -63,21 +70,16 @@ func formatUTC(t time.Time) string {
 // no fonts, no images or styles from anywhere else, and a Content Security
 // Policy that forbids them.
 //
-// Control characters from the logs (an ANSI escape in a user agent) are
-// shown as U+FFFD, as on the terminal; line breaks and tabs are kept.
+// Control and bidi characters from the logs (an ANSI escape in a user
+// agent, a right-to-left override in a file name) are shown escaped, as
+// everywhere (SafeLines): the whole page goes through it, so no value in
+// it, charts included, can reorder or hide text. The page's own line
+// breaks are kept, and the escapes add no markup.
 func WriteHTML(w io.Writer, r *Report) error {
 	var b strings.Builder
 	if err := htmlReport.Execute(&b, r); err != nil {
 		return err
 	}
-	_, err := io.WriteString(w, strings.Map(func(c rune) rune {
-		if c == '\n' || c == '\t' {
-			return c
-		}
-		if c < 0x20 || (c >= 0x7f && c <= 0x9f) {
-			return '\uFFFD'
-		}
-		return c
-	}, b.String()))
+	_, err := io.WriteString(w, SafeLines(b.String()))
 	return err
 }

@@ -7,14 +7,13 @@ import (
 	"time"
 )
 
-// mdCell makes log text safe in a Markdown table cell: no line breaks, no
-// pipes, and no characters a renderer would read as markup or HTML.
-func mdCell(s string) string {
-	s = SafeTerminal(s)
-	r := strings.NewReplacer("\\", "\\\\", "|", "\\|", "<", "&lt;", ">", "&gt;", "`", "\\`", "*", "\\*", "_", "\\_",
-		"[", "\\[", "]", "\\]", "#", "\\#", "\uFFFD", " ")
-	return r.Replace(s)
-}
+// mdCell makes log text safe in a Markdown table cell: controls escaped
+// (SafeText, so no line breaks), no pipes, and no characters a renderer
+// would read as markup, HTML or an entity.
+func mdCell(s string) string { return mdEscaper.Replace(SafeText(s)) }
+
+var mdEscaper = strings.NewReplacer("\\", "\\\\", "|", "\\|", "<", "&lt;", ">", "&gt;", "&", "&amp;", "`", "\\`", "*", "\\*", "_", "\\_",
+	"[", "\\[", "]", "\\]", "#", "\\#")
 
 // WriteMarkdown writes the report as Markdown.
 func WriteMarkdown(w io.Writer, r *Report) error {
@@ -33,6 +32,9 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		fmt.Fprintf(&b, "Findings by severity: %s.\n\n", strings.Join(sev, ", "))
 	}
 	b.WriteString("## Activity\n\n")
+	if s := outliersText(r); s != "" {
+		fmt.Fprintf(&b, "%s\n\n", s)
+	}
 	t := r.SigninTotals
 	fmt.Fprintf(&b, "Sign-in attempts: %d succeeded with MFA, %d IAM/root without MFA, %d federated (MFA at the identity provider), %d Identity Center without MFA, %d failed (%d at MFA).\n\n",
 		t.WithMFA, t.WithoutMFA, t.FederatedSuccesses, t.IdCSuccesses, t.Failures, t.MFAFailures)

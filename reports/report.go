@@ -22,19 +22,25 @@ const (
 
 // Report is everything a case report shows, gathered from a store.
 type Report struct {
-	Generated     time.Time
-	Database      string
-	First, Last   time.Time
-	Events        int64
-	Accounts      []string
-	Regions       []string
-	Files         map[string]int64 // by status
-	Findings      []FindingReport
-	BySeverity    map[string]int
-	Signins       []SigninRow
-	SigninsTotal  int64
-	SigninTotals  SigninTotals
-	Hours         []HourBucket
+	Generated    time.Time
+	Database     string
+	First, Last  time.Time
+	Events       int64
+	Accounts     []string
+	Regions      []string
+	Files        map[string]int64 // by status
+	Findings     []FindingReport
+	BySeverity   map[string]int
+	Signins      []SigninRow
+	SigninsTotal int64
+	SigninTotals SigninTotals
+	Hours        []HourBucket // the activity chart's buckets, ChartStep wide
+	ChartStep    string
+	// Outliers are the first events far outside the bulk of the case (a
+	// year 9999 typo or forgery), listed instead of charted; OutliersTotal
+	// counts them all.
+	Outliers      []TimeCount
+	OutliersTotal int64
 	TopIPs        []IPCount
 	Manifest      []FileRow
 	ManifestTotal int64
@@ -58,8 +64,9 @@ type IPCount struct {
 	Events, Failures int64
 }
 
-// HourBucket counts events in one hour; Findings counts findings that
-// started in it.
+// HourBucket counts events in one bucket of the activity chart (an hour
+// unless the case spans weeks); Findings counts findings that started in
+// it.
 type HourBucket struct {
 	Hour     time.Time
 	Events   int64
@@ -167,53 +174,6 @@ func (r *Report) loadSignins(ctx context.Context, db *sql.DB) error {
 	r.Signins, r.SigninTotals, err = Signins(ctx, db, SigninFilter{}, maxSigninRows)
 	r.SigninsTotal = r.SigninTotals.Principals
 	return err
-}
-
-// loadHours buckets events per hour (per day when the case spans more than
-// two weeks) for the activity chart.
-func (r *Report) loadHours(ctx context.Context, db *sql.DB) error {
-	unit := "hour"
-	if r.Last.Sub(r.First) > 14*24*time.Hour {
-		unit = "day"
-	}
-	rows, err := db.QueryContext(ctx, `SELECT date_trunc('`+unit+`', event_time) AS h, count(*) FROM event_rows WHERE event_time IS NOT NULL GROUP BY 1 ORDER BY 1`)
-	if err != nil {
-		return fmt.Errorf("activity: %w", err)
-	}
-	defer rows.Close()
-	step := time.Hour
-	if unit == "day" {
-		step = 24 * time.Hour
-	}
-	idx := map[time.Time]int{}
-	for rows.Next() {
-		var b HourBucket
-		if err := rows.Scan(&b.Hour, &b.Events); err != nil {
-			return err
-		}
-		b.Hour = b.Hour.UTC()
-		// Quiet hours are drawn as empty buckets, so the time axis is even.
-		for n := len(r.Hours); n > 0 && len(r.Hours) < 5000; n = len(r.Hours) {
-			next := r.Hours[n-1].Hour.Add(step)
-			if !next.Before(b.Hour) {
-				break
-			}
-			idx[next] = n
-			r.Hours = append(r.Hours, HourBucket{Hour: next})
-		}
-		idx[b.Hour] = len(r.Hours)
-		r.Hours = append(r.Hours, b)
-	}
-	for _, f := range r.Findings {
-		h := f.FirstSeen.UTC().Truncate(time.Hour)
-		if unit == "day" {
-			h = time.Date(h.Year(), h.Month(), h.Day(), 0, 0, 0, 0, time.UTC)
-		}
-		if i, ok := idx[h]; ok {
-			r.Hours[i].Findings++
-		}
-	}
-	return rows.Err()
 }
 
 func (r *Report) loadManifest(ctx context.Context, db *sql.DB) error {

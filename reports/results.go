@@ -8,10 +8,9 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/duckdb/duckdb-go/v2"
 )
 
 // Formats a result can be written in.
@@ -61,7 +60,11 @@ func WriteRows(w io.Writer, rows *sql.Rows, opts ResultOptions) (n int64, err er
 	switch opts.Format {
 	case FormatCSV:
 		cw := csv.NewWriter(bw)
-		if err := cw.Write(cols); err != nil {
+		header := make([]string, len(cols))
+		for i, c := range cols {
+			header[i] = SafeCSV(c)
+		}
+		if err := cw.Write(header); err != nil {
 			return 0, err
 		}
 		rec := make([]string, len(cols))
@@ -72,7 +75,7 @@ func WriteRows(w io.Writer, rows *sql.Rows, opts ResultOptions) (n int64, err er
 				return n, firstErr(err, cw.Error())
 			}
 			for i, v := range vals {
-				rec[i] = SafeCSV(Text(v, opts.Location))
+				rec[i] = csvCell(v, opts.Location)
 			}
 			if err := cw.Write(rec); err != nil {
 				return n, err
@@ -165,13 +168,13 @@ func writeJSONRow(w *bufio.Writer, cols []string, vals []any) error {
 			w.WriteByte(',')
 		}
 		k, _ := json.Marshal(c)
-		w.Write(k)
+		w.Write(escapeJSON(k))
 		w.WriteByte(':')
 		b, err := json.Marshal(jsonValue(vals[i]))
 		if err != nil {
 			return fmt.Errorf("column %s: %w", c, err)
 		}
-		w.Write(b)
+		w.Write(escapeJSON(b))
 	}
 	w.WriteByte('}')
 	return nil
@@ -214,9 +217,22 @@ func Text(v any, loc *time.Location) string {
 	return fmt.Sprint(v)
 }
 
-// SafeCSV neutralises a cell a spreadsheet would treat as a formula by
+// csvCell writes one value as a CSV cell: text through SafeCSV, a number
+// (or a boolean) as it is, so -5 from a numeric column stays -5 while the
+// text "-5" gets its quote. Only text can carry a formula.
+func csvCell(v any, loc *time.Location) string {
+	switch v.(type) {
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64, *big.Int, duckdb.Decimal, bool:
+		return Text(v, loc)
+	}
+	return SafeCSV(Text(v, loc))
+}
+
+// SafeCSV makes log text safe in a CSV cell: controls escaped (SafeText),
+// and a cell a spreadsheet would treat as a formula neutralised by
 // prefixing a single quote.
 func SafeCSV(s string) string {
+	s = SafeText(s)
 	if s == "" {
 		return s
 	}
@@ -225,18 +241,4 @@ func SafeCSV(s string) string {
 		return "'" + s
 	}
 	return s
-}
-
-// SafeTerminal replaces control characters, which is what ANSI escape
-// sequences start with, and invalid UTF-8.
-func SafeTerminal(s string) string {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == '\u202e' || r == '\u202d' {
-			return '\uFFFD'
-		}
-		return r
-	}, s)
 }

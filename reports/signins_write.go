@@ -22,11 +22,15 @@ func WriteSignins(w io.Writer, rows []SigninRow, total SigninTotals, format stri
 		loc = time.UTC
 	}
 	bw := bufio.NewWriter(w)
+	// csv and jsonl: RFC 3339 UTC, empty without a time; md and table: in
+	// loc, NoTime without one.
 	tm := func(t time.Time, l *time.Location) string {
-		if t.IsZero() {
+		switch {
+		case t.IsZero() && l == nil:
 			return ""
-		}
-		if l == time.UTC {
+		case t.IsZero():
+			return NoTime
+		case l == nil || l == time.UTC:
 			return t.UTC().Format(time.RFC3339Nano)
 		}
 		return t.In(l).Format("2006-01-02 15:04:05")
@@ -38,11 +42,8 @@ func WriteSignins(w io.Writer, rows []SigninRow, total SigninTotals, format stri
 		cw := csv.NewWriter(bw)
 		cw.Write(signinColumns)
 		for _, s := range rows {
-			rec := []string{s.Actor, s.Kind, s.UserType, s.Account, n(s.Successes), n(s.Failures), n(s.WithMFA), n(s.WithoutMFA),
-				n(s.MFAFailures), n(s.IPs), n(s.Agents), tm(s.First, time.UTC), tm(s.Last, time.UTC)}
-			for i := range rec {
-				rec[i] = SafeCSV(rec[i])
-			}
+			rec := []string{SafeCSV(s.Actor), SafeCSV(s.Kind), SafeCSV(s.UserType), SafeCSV(s.Account), n(s.Successes), n(s.Failures),
+				n(s.WithMFA), n(s.WithoutMFA), n(s.MFAFailures), n(s.IPs), n(s.Agents), tm(s.First, nil), tm(s.Last, nil)}
 			cw.Write(rec)
 		}
 		cw.Flush()
@@ -50,12 +51,12 @@ func WriteSignins(w io.Writer, rows []SigninRow, total SigninTotals, format stri
 			return err
 		}
 	case FormatJSONL:
-		enc := json.NewEncoder(bw)
+		enc := json.NewEncoder(JSONWriter{bw})
 		for _, s := range rows {
 			enc.Encode(map[string]any{"actor": s.Actor, "kind": s.Kind, "user_type": s.UserType, "account_id": s.Account,
 				"successes": s.Successes, "failures": s.Failures, "with_mfa": s.WithMFA, "without_mfa": s.WithoutMFA,
 				"mfa_failures": s.MFAFailures, "source_ips": s.IPs, "user_agents": s.Agents,
-				"first_seen": tm(s.First, time.UTC), "last_seen": tm(s.Last, time.UTC)})
+				"first_seen": jsonTime(s.First), "last_seen": jsonTime(s.Last)})
 		}
 	case FormatMarkdown:
 		fmt.Fprintf(bw, "| principal | kind | account | OK | failed | OK with MFA | OK without MFA | MFA failed | IPs | user agents | first (%[1]s) | last (%[1]s) |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n", zoneName(loc))
@@ -90,4 +91,12 @@ func WriteSignins(w io.Writer, rows []SigninRow, total SigninTotals, format stri
 		return fmt.Errorf("unknown format %q (use table, csv, jsonl or md)", format)
 	}
 	return bw.Flush()
+}
+
+// jsonTime is a time for JSON output: RFC 3339 UTC, or null for none.
+func jsonTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }

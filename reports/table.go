@@ -23,7 +23,7 @@ type Table struct {
 func NewTable(cols []string, maxWidth int) *Table {
 	t := &Table{maxWidth: maxWidth}
 	for _, c := range cols {
-		t.cols = append(t.cols, SafeTerminal(c))
+		t.cols = append(t.cols, SafeText(c))
 	}
 	return t
 }
@@ -31,7 +31,7 @@ func NewTable(cols []string, maxWidth int) *Table {
 // Add adds a row.
 func (t *Table) Add(w io.Writer, cells []string) error {
 	for i, c := range cells {
-		cells[i] = SafeTerminal(c)
+		cells[i] = SafeText(c)
 	}
 	if t.sized {
 		return t.writeRow(w, cells)
@@ -117,7 +117,6 @@ func (t *Table) writeRow(w io.Writer, cells []string) error {
 		if i < len(cells) {
 			c = cells[i]
 		}
-		c = strings.ReplaceAll(c, "\n", " ")
 		if n := utf8.RuneCountInString(c); n > wd {
 			c = string([]rune(c)[:max(wd-1, 0)]) + "…"
 		}

@@ -1,7 +1,6 @@
 package reports
 
 import (
-	"bytes"
 	"os"
 	"strings"
 	"testing"
@@ -40,14 +39,6 @@ func ExampleTimelineWriter() {
 	// "bob@example.com CredentialChallenge (signin) from 203.0.113.66: Success, PASSWORD, sign-in: password OK → TOTP failed",2024-03-05T13:41:09Z,Event Time,e1,CredentialChallenge,signin.amazonaws.com,,bob@example.com,,,,111111111111,us-east-1,203.0.113.66,Mozilla/5.0,Success,,,,PASSWORD,0850e394-1f26,password OK → TOTP failed,
 	// "bob@example.com CredentialVerification (signin) from 203.0.113.66: Failure, TOTP, sign-in: password OK → TOTP failed",2024-03-05T13:41:36Z,Event Time,e2,CredentialVerification,signin.amazonaws.com,,bob@example.com,,,,111111111111,us-east-1,203.0.113.66,Mozilla/5.0,Failure,,,,TOTP,0850e394-1f26,password OK → TOTP failed,
 	// '=cmd|' /C calc'!A0 CreateUser (iam) from 203.0.113.66: error AccessDenied,2024-03-05T14:00:00Z,Event Time,e3,CreateUser,iam.amazonaws.com,,'=cmd|' /C calc'!A0,,,,111111111111,us-east-1,203.0.113.66,Mozilla/5.0,,AccessDenied,,,,,,
-}
-
-func TestTerminalWriter(t *testing.T) {
-	var b bytes.Buffer
-	TerminalWriter{&b}.Write([]byte("a\x1b[31mb\x07c\r\nd\té"))
-	if got := b.String(); got != "a\uFFFD[31mb\uFFFDc\uFFFD\nd\té" {
-		t.Errorf("got %q", got)
-	}
 }
 
 func TestStoryOutcome(t *testing.T) {

@@ -46,6 +46,7 @@ type TimelineWriter struct {
 	seen    map[string]bool // sign-in workflows already shown as one row
 	rows    int64           // rows written
 	events  int64           // events received
+	untimed int64           // events without a time
 	grouped int64           // sign-ins collapsed
 }
 
@@ -91,6 +92,9 @@ func zoneName(loc *time.Location) string {
 // Add writes one event (or, in table and md, folds it into its sign-in).
 func (t *TimelineWriter) Add(e EventRow) error {
 	t.events++
+	if e.Time.IsZero() {
+		t.untimed++
+	}
 	switch t.opts.Format {
 	case FormatCSV:
 		rec := timesketchFields(e)
@@ -108,9 +112,12 @@ func (t *TimelineWriter) Add(e EventRow) error {
 			}
 			k, _ := json.Marshal(c)
 			v, _ := json.Marshal(rec[i])
+			if c == "datetime" && rec[i] == "" {
+				v = []byte("null") // no time, as every JSON output writes it
+			}
 			t.w.Write(k)
 			t.w.WriteByte(':')
-			t.w.Write(v)
+			t.w.Write(escapeJSON(v))
 		}
 		t.w.WriteString("}\n")
 		t.rows++
@@ -153,7 +160,7 @@ func (t *TimelineWriter) readable(e EventRow) (cells []string, ok bool) {
 		detail = fmt.Sprintf("workflow %s: %s", abbreviate(e.AuthWorkflowID, 8), e.Story)
 		outcome = storyOutcome(e.Story)
 	}
-	tm := ""
+	tm := NoTime
 	if !e.Time.IsZero() {
 		tm = e.Time.In(t.opts.Location).Format("2006-01-02 15:04:05")
 	}
@@ -179,13 +186,16 @@ func abbreviate(s string, n int) string {
 	return string(r[:n]) + "…"
 }
 
-// timesketchFields are the values of one row in timelineColumns order.
+// timesketchFields are the values of one row in timelineColumns order. An
+// event without a time has an empty datetime (null in JSON lines;
+// Timesketch skips such rows on import: UntimedNote says so) and a message
+// that starts with NoTime.
 func timesketchFields(e EventRow) []string {
-	dt := ""
+	dt, msg := "", NoTime+" "+e.Message()
 	if !e.Time.IsZero() {
-		dt = e.Time.UTC().Format(time.RFC3339Nano)
+		dt, msg = e.Time.UTC().Format(time.RFC3339Nano), e.Message()
 	}
-	return []string{e.Message(), dt, TimesketchDesc, e.EventID, e.Name, e.Source, e.Type, e.Actor, e.UserType, e.UserName,
+	return []string{msg, dt, TimesketchDesc, e.EventID, e.Name, e.Source, e.Type, e.Actor, e.UserType, e.UserName,
 		e.UserARN, e.Account, e.Region, e.SourceIP, e.UserAgent, e.Outcome, e.ErrorCode, e.ErrorMessage, e.MFAUsed,
 		e.CredentialType, e.AuthWorkflowID, e.Story, e.RequestParameters}
 }
@@ -223,3 +233,17 @@ func (t *TimelineWriter) summary(more int64) string {
 
 // Events is how many events were written or folded into a sign-in.
 func (t *TimelineWriter) Events() int64 { return t.events }
+
+// UntimedNote says how many events had no time and how the format shows
+// them, or "" when all had one.
+func (t *TimelineWriter) UntimedNote() string {
+	if t.untimed == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("%d event%s without a time", t.untimed, plural(t.untimed))
+	if t.csv != nil || t.opts.Format == FormatJSONL {
+		return s + ": their datetime is empty (null in JSON lines) and their message starts with " + NoTime +
+			"; Timesketch skips rows without a datetime on import"
+	}
+	return s + ", shown as " + NoTime + " after the timed ones"
+}

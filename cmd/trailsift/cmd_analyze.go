@@ -155,7 +155,7 @@ func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, io *stream
 	}
 	sum := analyzeSummary{Case: out, Ingest: ingestSum, Findings: len(found), BySeverity: rep.BySeverity, Outputs: outputs}
 	if o.ingest.json {
-		enc := json.NewEncoder(io.Out)
+		enc := json.NewEncoder(reports.JSONWriter{W: io.Out})
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(sum); err != nil {
 			return err
@@ -216,7 +216,7 @@ func printAnalyzeSummary(io *streams, found []query.Finding, rep *reports.Report
 	w := io.Err
 	switch ir := rep.Integrity; {
 	case ir == nil:
-		fmt.Fprintf(w, "integrity: %s\n", rep.IntegrityNote)
+		fmt.Fprintf(w, "integrity: %s\n", reports.SafeLines(rep.IntegrityNote))
 	case ir.Failed():
 		fails, warns := ir.Count()
 		fmt.Fprintf(w, "integrity: FAILED: %d problems, %d warnings in %d digests (the report lists them; trailsift verify too)\n", fails, warns, ir.Digests)
@@ -228,7 +228,7 @@ func printAnalyzeSummary(io *streams, found []query.Finding, rep *reports.Report
 	}
 	fmt.Fprintf(w, "findings: %s\n", summarize(found))
 	for _, f := range found {
-		fmt.Fprintf(w, "  %-8s  %-32s  %-24s  %s  x%d\n", f.Severity, f.RuleID, reports.SafeTerminal(truncate(f.Actor, 24)), f.FirstSeen.UTC().Format("2006-01-02 15:04:05Z"), f.Count)
+		fmt.Fprintf(w, "  %-8s  %-32s  %-24s  %s  x%d\n", f.Severity, reports.SafeText(f.RuleID), reports.SafeText(truncate(f.Actor, 24)), tsZ(f.FirstSeen), f.Count)
 	}
 	fmt.Fprintln(w, "wrote:")
 	for _, p := range outputs {

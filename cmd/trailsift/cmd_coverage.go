@@ -70,7 +70,7 @@ unchanged, run trailsift verify on the evidence.` + "\n" + exitHelp("coverage"),
 				return err
 			}
 			if o.format == "json" {
-				enc := json.NewEncoder(io.Out)
+				enc := json.NewEncoder(reports.JSONWriter{W: io.Out})
 				enc.SetIndent("", "  ")
 				err = enc.Encode(rep)
 			} else {
@@ -92,12 +92,12 @@ unchanged, run trailsift verify on the evidence.` + "\n" + exitHelp("coverage"),
 func writeCoverageTable(w io.Writer, r *integrity.CoverageReport) error {
 	t := reports.NewTable([]string{"account", "region", "events", "first event", "last event", "silent hours", "log files", "delivery gaps >" + reports.ShortDuration(r.DeliveryGap)}, 0)
 	for _, s := range r.Scopes {
-		silent := 0 * time.Hour
+		var silent int64 // seconds; a Duration overflows past 292 years
 		for _, g := range s.SilentHours {
-			silent += g.Duration()
+			silent += g.Seconds()
 		}
 		if err := t.Add(w, []string{s.Account, s.Region, fmt.Sprint(s.Events), tsZ(s.FirstEvent), tsZ(s.LastEvent),
-			fmt.Sprintf("%d in %d ranges", int(silent.Hours()), len(s.SilentHours)), fmt.Sprint(s.LogFiles), fmt.Sprint(len(s.DeliveryGaps))}); err != nil {
+			fmt.Sprintf("%d in %d ranges", silent/3600, len(s.SilentHours)), fmt.Sprint(s.LogFiles), fmt.Sprint(len(s.DeliveryGaps))}); err != nil {
 			return err
 		}
 	}
@@ -114,7 +114,7 @@ func writeCoverageTable(w io.Writer, r *integrity.CoverageReport) error {
 		}{{"silent", s.SilentHours}, {"delivery gap", s.DeliveryGaps}} {
 			for _, g := range kind.ranges {
 				n++
-				if err := gt.Add(w, []string{s.Account, s.Region, kind.name, tsZ(g.From), tsZ(g.To), reports.ShortDuration(g.Duration())}); err != nil {
+				if err := gt.Add(w, []string{s.Account, s.Region, kind.name, tsZ(g.From), tsZ(g.To), reports.RangeLength(g)}); err != nil {
 					return err
 				}
 			}

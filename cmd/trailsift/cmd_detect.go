@@ -246,14 +246,14 @@ func summarize(found []query.Finding) string {
 func writeFindings(w io.Writer, format string, found []query.Finding) error {
 	switch format {
 	case "json":
-		enc := json.NewEncoder(w)
+		enc := json.NewEncoder(reports.JSONWriter{W: w})
 		enc.SetIndent("", "  ")
 		if found == nil {
 			found = []query.Finding{}
 		}
 		return enc.Encode(found)
 	case "jsonl":
-		enc := json.NewEncoder(w)
+		enc := json.NewEncoder(reports.JSONWriter{W: w})
 		for _, f := range found {
 			if err := enc.Encode(f); err != nil {
 				return err
@@ -295,7 +295,7 @@ func writeFindingsTable(w io.Writer, found []query.Finding) error {
 
 func formatTime(t time.Time) string {
 	if t.IsZero() {
-		return "-"
+		return reports.NoTime
 	}
 	return t.UTC().Format(timeFormat)
 }

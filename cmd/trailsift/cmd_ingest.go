@@ -134,7 +134,7 @@ func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, io *streams)
 		return err
 	}
 	if o.json {
-		enc := json.NewEncoder(io.Out)
+		enc := json.NewEncoder(reports.JSONWriter{W: io.Out})
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(sum); err != nil {
 			return err
@@ -281,7 +281,7 @@ func printIngestSummary(io *streams, s ingestSummary, store *query.Store) {
 				var p, sev, msg string
 				var idx, off *int64
 				if rows.Scan(&p, &idx, &off, &sev, &msg) == nil {
-					fmt.Fprintf(w, "  %s: %s%s: %s\n", sev, reports.SafeTerminal(p), where(idx, off), reports.SafeTerminal(msg))
+					fmt.Fprintf(w, "  %s: %s%s: %s\n", sev, reports.SafeText(p), where(idx, off), reports.SafeText(msg))
 				}
 			}
 			rows.Close()

@@ -251,3 +251,68 @@ func TestBrowserHarnessSees(t *testing.T) {
 		t.Errorf("the harness missed something: requests %v, problems %v, dom %v", pl.Requests, pl.Problems, pl.DOM)
 	}
 }
+
+// extremeTimesInput writes 18 events on 2024-03-05 (10:00 to 19:00) and one
+// each dated 0001 and 9999.
+func extremeTimesInput(t *testing.T) string {
+	dir := t.TempDir()
+	var b strings.Builder
+	ev := func(i int, at string) {
+		fmt.Fprintf(&b, `{"eventVersion":"1.08","awsRegion":"us-east-1","recipientAccountId":"111122223333","eventTime":%q,"eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin","eventType":"AwsConsoleSignIn","eventID":"00000000-0000-4000-8000-%012d","sourceIPAddress":"198.51.100.1","userIdentity":{"type":"IAMUser","userName":"alice","accountId":"111122223333","arn":"arn:aws:iam::111122223333:user/alice"},"responseElements":{"ConsoleLogin":"Success"},"additionalEventData":{"MFAUsed":"No"}}`+"\n", at, i)
+	}
+	for i := range 18 {
+		ev(i, fmt.Sprintf("2024-03-05T%02d:%02d:00Z", 10+i%10, i))
+	}
+	ev(100, "0001-01-01T12:00:00Z")
+	ev(101, "9999-12-31T23:00:00Z")
+	if err := os.WriteFile(filepath.Join(dir, "extreme.ndjson"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestReportExtremeTimes: events dated 0001 and 9999 next to a day of 2024
+// cost what 20 events cost. analyze writes its report (before, DuckDB ran
+// out of memory filling every silent hour between them), the chart buckets
+// the real day by the hour and lists the two outliers, and the silent
+// ranges are the two gaps around the day, their length in years.
+func TestReportExtremeTimes(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "case")
+	_, stderr, code := run(t, "", "analyze", "-q", "--out", out, extremeTimesInput(t))
+	if _, err := os.Stat(filepath.Join(out, "report.html")); err != nil {
+		t.Fatalf("no report (exit %d): %v\n%s", code, err, stderr)
+	}
+	db := openStore(t, filepath.Join(out, "case.duckdb"))
+	r, err := reports.Build(context.Background(), db, "x", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ChartStep != "hour" || len(r.Hours) != 10 || !r.Hours[0].Hour.Equal(time.Date(2024, 3, 5, 10, 0, 0, 0, time.UTC)) {
+		t.Errorf("chart: %d %s buckets from %v, want the 10 hours of 2024-03-05 from 10:00", len(r.Hours), r.ChartStep, r.Hours[0].Hour)
+	}
+	var charted int64
+	for _, h := range r.Hours {
+		charted += h.Events
+	}
+	if charted != 18 || r.OutliersTotal != 2 || len(r.Outliers) != 2 || r.Outliers[0].Time.Year() != 1 || r.Outliers[1].Time.Year() != 9999 {
+		t.Errorf("charted %d, outliers %d %+v; want 18 charted and the 0001 and 9999 events listed", charted, r.OutliersTotal, r.Outliers)
+	}
+	cov := r.Coverage.Scopes
+	if len(cov) != 1 || len(r.Coverage.Scopes[0].Silent) == 0 {
+		t.Fatalf("coverage: %+v", cov)
+	}
+	if !strings.HasPrefix(cov[0].Silent, "2, 9998y in all: 0001-01-01 13:00:00Z – 2024-03-05 10:00:00Z (2023y); 2024-03-05 20:00:00Z – 9999-12-31 23:00:00Z (7975y)") {
+		t.Errorf("silent hours: %s", cov[0].Silent)
+	}
+	var md bytes.Buffer
+	if err := reports.WriteMarkdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "2 events far outside the bulk of the case are not charted: 0001-01-01 12:00:00Z (1), 9999-12-31 23:00:00Z (1).") {
+		t.Errorf("the outliers are not listed:\n%s", md.String())
+	}
+	cout, stderr, code := run(t, "", "coverage", "--db", filepath.Join(out, "case.duckdb"))
+	if code != exitOK || !strings.Contains(cout, "87649392 in 2 ranges") {
+		t.Errorf("coverage: exit %d\n%s%s", code, cout, stderr)
+	}
+}

@@ -117,34 +117,34 @@ func runRules(o *rulesOptions, io *streams) error {
 			}
 			out = append(out, j)
 		}
-		enc := json.NewEncoder(io.Out)
+		enc := json.NewEncoder(reports.JSONWriter{W: io.Out})
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
 	tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSEVERITY\tATT&CK\tTITLE")
 	for _, r := range rules {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", reports.SafeTerminal(r.ID), r.Severity, reports.SafeTerminal(strings.Join(r.Attack, ",")), reports.SafeTerminal(r.Title))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", reports.SafeText(r.ID), r.Severity, reports.SafeText(strings.Join(r.Attack, ",")), reports.SafeText(r.Title))
 	}
 	return tw.Flush()
 }
 
 func printRule(w io.Writer, r query.Rule) {
-	fmt.Fprintf(w, "%s: %s\n\n", reports.SafeTerminal(r.ID), reports.SafeTerminal(r.Title))
+	fmt.Fprintf(w, "%s: %s\n\n", reports.SafeText(r.ID), reports.SafeText(r.Title))
 	fmt.Fprintf(w, "severity:  %s\n", r.Severity)
 	if len(r.Attack) > 0 {
-		fmt.Fprintf(w, "ATT&CK:    %s\n", reports.SafeTerminal(strings.Join(r.Attack, ", ")))
+		fmt.Fprintf(w, "ATT&CK:    %s\n", reports.SafeText(strings.Join(r.Attack, ", ")))
 	}
-	fmt.Fprintf(w, "source:    %s\n\n", reports.SafeTerminal(r.Source))
+	fmt.Fprintf(w, "source:    %s\n\n", reports.SafeText(r.Source))
 	for _, para := range strings.Split(r.Description, "\n\n") {
-		fmt.Fprintf(w, "%s\n\n", wrap(reports.SafeTerminal(para), 78, ""))
+		fmt.Fprintf(w, "%s\n\n", wrap(reports.SafeText(para), 78, ""))
 	}
 	if len(r.Params) > 0 {
 		fmt.Fprintf(w, "Parameters (detect --set %s.NAME=VALUE):\n", r.ID)
 		for _, p := range r.Params {
-			fmt.Fprintf(w, "  %s = %s  (%s)", reports.SafeTerminal(p.Name), reports.SafeTerminal(p.Default), p.Kind)
+			fmt.Fprintf(w, "  %s = %s  (%s)", reports.SafeText(p.Name), reports.SafeText(p.Default), p.Kind)
 			if p.Doc != "" {
-				fmt.Fprintf(w, ": %s", reports.SafeTerminal(p.Doc))
+				fmt.Fprintf(w, ": %s", reports.SafeText(p.Doc))
 			}
 			fmt.Fprintln(w)
 		}
@@ -154,7 +154,7 @@ func printRule(w io.Writer, r query.Rule) {
 	printList(w, "References:", r.References)
 	fmt.Fprintln(w, "SQL:")
 	for _, line := range strings.Split(r.SQL, "\n") {
-		fmt.Fprintf(w, "  %s\n", reports.SafeTerminal(line))
+		fmt.Fprintf(w, "  %s\n", reports.SafeText(line))
 	}
 	if r.ReadsSigninAttempts() {
 		fmt.Fprintln(w, "\nsignin_attempts, which the SQL reads, is defined over the same events as:")
@@ -170,7 +170,7 @@ func printList(w io.Writer, title string, items []string) {
 	}
 	fmt.Fprintln(w, title)
 	for _, it := range items {
-		fmt.Fprintf(w, "  - %s\n", wrap(reports.SafeTerminal(it), 74, "    "))
+		fmt.Fprintf(w, "  - %s\n", wrap(reports.SafeText(it), 74, "    "))
 	}
 	fmt.Fprintln(w)
 }
@@ -217,14 +217,14 @@ func loadRuleSet(dir string, io *streams) ([]query.Rule, error) {
 		return nil, &usageError{fmt.Sprintf("--rules %s: %v", dir, err)}
 	}
 	if len(mine) == 0 {
-		fmt.Fprintf(io.Err, "trailsift: note: no *.sql rule files in %s\n", reports.SafeTerminal(dir))
+		fmt.Fprintf(io.Err, "trailsift: note: no *.sql rule files in %s\n", reports.SafeText(dir))
 	}
 	for _, m := range mine {
 		m.Source = dir + string(os.PathSeparator) + m.Source
 		replaced := false
 		for i := range rules {
 			if rules[i].ID == m.ID {
-				fmt.Fprintf(io.Err, "trailsift: note: rule %s from %s replaces the built-in one\n", m.ID, reports.SafeTerminal(m.Source))
+				fmt.Fprintf(io.Err, "trailsift: note: rule %s from %s replaces the built-in one\n", m.ID, reports.SafeText(m.Source))
 				rules[i], replaced = m, true
 			}
 		}

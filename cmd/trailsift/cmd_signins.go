@@ -81,7 +81,7 @@ the identity provider. The database is opened read-only.` + "\n" + exitHelp("sig
 			if err != nil {
 				return err
 			}
-			out, width := terminalOut(io.Out, o.format)
+			out, width := terminalOut(io.Out)
 			return reports.WriteSignins(out, rows, total, o.format, o.location, width)
 		},
 	}
@@ -89,17 +89,14 @@ the identity provider. The database is opened read-only.` + "\n" + exitHelp("sig
 	return cmd
 }
 
-// terminalOut is where a command writes data: when stdout is a terminal,
-// its width (for tables), and CSV made unable to carry control characters
-// to it (JSON lines escape them, tables and Markdown replace them).
-func terminalOut(w io.Writer, format string) (io.Writer, int) {
+// terminalOut is where a command writes data, and the terminal's width
+// when stdout is one (for tables). Every format already shows log text's
+// control characters escaped, so nothing more is needed for a terminal.
+func terminalOut(w io.Writer) (io.Writer, int) {
 	fh, ok := w.(*os.File)
 	if !ok || !term.IsTerminal(int(fh.Fd())) {
 		return w, 0
 	}
 	width, _, _ := term.GetSize(int(fh.Fd()))
-	if format == "csv" {
-		return reports.TerminalWriter{W: w}, width
-	}
 	return w, width
 }

@@ -147,7 +147,7 @@ func runTimeline(cmd *cobra.Command, o *timelineOptions, io *streams) error {
 			return &usageError{fmt.Sprintf("--around %q: %v", o.around, err)}
 		}
 		if errors.Is(err, reports.ErrAmbiguousEvent) {
-			fmt.Fprintf(io.Err, "trailsift: --around %q: %v\n", o.around, err)
+			fmt.Fprintf(io.Err, "trailsift: --around %q: %s\n", o.around, reports.SafeLines(err.Error()))
 		} else if err != nil {
 			return err
 		}
@@ -181,7 +181,7 @@ func runTimeline(cmd *cobra.Command, o *timelineOptions, io *streams) error {
 		title = append(title, fmt.Sprintf("events of the %d %s finding(s)", len(found), r.ID))
 	}
 	title = append(title, describeFilter(o)...)
-	out, width := terminalOut(io.Out, o.format)
+	out, width := terminalOut(io.Out)
 	tw, err := reports.NewTimelineWriter(out, reports.TimelineOptions{Format: o.format, Location: o.location, MaxWidth: width,
 		Title: timelineTitle(title)})
 	if err != nil {
@@ -200,6 +200,9 @@ func runTimeline(cmd *cobra.Command, o *timelineOptions, io *streams) error {
 		if more > 0 {
 			fmt.Fprintf(io.Err, "%d more events match; raise --limit to see them\n", more)
 		}
+	}
+	if note := tw.UntimedNote(); note != "" {
+		fmt.Fprintf(io.Err, "note: %s\n", note)
 	}
 	return tw.Close(more)
 }

@@ -84,7 +84,7 @@ func runVerify(cmd *cobra.Command, o *verifyOptions, args []string, io *streams)
 		return err
 	}
 	if o.format == "json" {
-		enc := json.NewEncoder(io.Out)
+		enc := json.NewEncoder(reports.JSONWriter{W: io.Out})
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
 			return err
@@ -103,7 +103,7 @@ func writeVerifyTable(w io.Writer, r *integrity.Report) error {
 	fails, warns := r.Count()
 	fmt.Fprintf(w, "digests:    %d in %d chains\n", r.Digests, len(r.Chains))
 	for _, c := range r.Chains {
-		fmt.Fprintf(w, "  %s %-14s %-20s %s – %s  %d digests\n", c.Account, c.Region, reports.SafeTerminal(c.Trail), tsZ(c.From), tsZ(c.To), c.Digests)
+		fmt.Fprintf(w, "  %s %-14s %-20s %s – %s  %d digests\n", reports.SafeText(c.Account), reports.SafeText(c.Region), reports.SafeText(c.Trail), tsZ(c.From), tsZ(c.To), c.Digests)
 	}
 	fmt.Fprintf(w, "log files:  %d found, %d listed in digests, %d of them verified\n", r.LogFilesFound, r.LogFilesListed, r.LogFilesVerified)
 	if r.SignaturesChecked {
@@ -113,17 +113,17 @@ func writeVerifyTable(w io.Writer, r *integrity.Report) error {
 		fmt.Fprintf(w, "signatures: not checked (no --public-keys)\n")
 	}
 	for _, n := range r.Notes {
-		fmt.Fprintf(w, "note: %s\n", n)
+		fmt.Fprintf(w, "note: %s\n", reports.SafeLines(n))
 	}
 	for _, f := range r.Findings {
 		when := tsZ(f.From) + " – " + tsZ(f.To)
 		if f.From.Equal(f.To) {
 			when = tsZ(f.From)
 		}
-		fmt.Fprintf(w, "\n%-4s  %s  %s %s  %s\n      %s\n      %s\n", strings.ToUpper(f.Severity), f.Kind, f.Account, f.Region, when,
-			reports.SafeTerminal(f.File), reports.SafeTerminal(f.Detail))
+		fmt.Fprintf(w, "\n%-4s  %s  %s %s  %s\n      %s\n      %s\n", strings.ToUpper(f.Severity), f.Kind, reports.SafeText(f.Account), reports.SafeText(f.Region), when,
+			reports.SafeText(f.File), reports.SafeText(f.Detail))
 		if f.Digest != "" {
-			fmt.Fprintf(w, "      digest: %s\n", reports.SafeTerminal(f.Digest))
+			fmt.Fprintf(w, "      digest: %s\n", reports.SafeText(f.Digest))
 		}
 	}
 	if len(r.Findings) > 0 {
@@ -145,7 +145,7 @@ func writeVerifyTable(w io.Writer, r *integrity.Report) error {
 // tsZ formats a UTC time as the other commands do; empty when unknown.
 func tsZ(t time.Time) string {
 	if t.IsZero() {
-		return "?"
+		return reports.NoTime
 	}
 	return t.UTC().Format("2006-01-02 15:04:05Z")
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/trailsift/trailsift/ingest"
 	"github.com/trailsift/trailsift/query"
+	"github.com/trailsift/trailsift/reports"
 )
 
 // version is set with -ldflags "-X main.version=...".
@@ -205,10 +206,13 @@ func report(stderr io.Writer, err error) int {
 	if err == nil {
 		return exitOK
 	}
+	// Messages quote evidence (file names, DuckDB's "could not convert
+	// string ..."): they reach the terminal through SafeLines like any log text.
+	say := func(format string, e error) { fmt.Fprintf(stderr, format, reports.SafeLines(e.Error())) }
 	var ce *exitCodeError
 	if errors.As(err, &ce) {
 		if ce.err != nil {
-			fmt.Fprintf(stderr, "trailsift: %v\n", ce.err)
+			say("trailsift: %s\n", ce.err)
 		}
 		return ce.code
 	}
@@ -216,19 +220,19 @@ func report(stderr io.Writer, err error) int {
 	var ie *ingest.InputError
 	switch {
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "trailsift: %v\nhint: run with --help for usage and examples\n", err)
+		say("trailsift: %s\nhint: run with --help for usage and examples\n", err)
 		return exitUsage
 	case errors.As(err, new(*query.SQLError)):
-		fmt.Fprintf(stderr, "trailsift: %v\n", err)
+		say("trailsift: %s\n", err)
 		return exitUsage
 	case errors.As(err, &ie):
-		fmt.Fprintf(stderr, "trailsift: %v\nhint: check the path; nothing was loaded\n", err)
+		say("trailsift: %s\nhint: check the path; nothing was loaded\n", err)
 		return exitUsage
 	case errors.Is(err, ingest.ErrInterrupted), errors.Is(err, context.Canceled):
 		fmt.Fprintf(stderr, "trailsift: interrupted; everything committed so far is kept\nhint: run the same command again to finish\n")
 		return exitInterrupted
 	}
-	fmt.Fprintf(stderr, "trailsift: %v\n", err)
+	say("trailsift: %s\n", err)
 	return exitError
 }
 
