@@ -211,6 +211,11 @@ func explain(err error) error {
 		return &SQLError{Err: err, Hint: "DuckDB SQL; check the statement near the position above"}
 	case duckdb.ErrorTypeMissingExtension, duckdb.ErrorTypeAutoLoad:
 		return &SQLError{Err: errors.New(firstLine(msg)), Hint: "trailsift never uses the network and loads no DuckDB extension: copy remote files to this machine first"}
+	case duckdb.ErrorTypeConversion, duckdb.ErrorTypeOutOfRange, duckdb.ErrorTypeDivideByZero, duckdb.ErrorTypeMismatchType,
+		duckdb.ErrorTypeInvalidType, duckdb.ErrorTypeDecimal, duckdb.ErrorTypeExpression:
+		// The SQL asked for something the data cannot give (a cast, an
+		// overflow): the user's to fix by editing it.
+		return &SQLError{Err: err, Hint: "DuckDB could not compute the query on these events; try_cast() and nullif() skip the values that fail"}
 	case duckdb.ErrorTypeBinder, duckdb.ErrorTypeCatalog, duckdb.ErrorTypeParameterNotResolved, duckdb.ErrorTypeParameterNotAllowed:
 		hint := ""
 		switch {
@@ -225,7 +230,7 @@ func explain(err error) error {
 }
 
 // IsEngineError reports whether err came from DuckDB running a statement
-// (I/O, memory, a corrupt file, a value it could not convert) rather than
+// (I/O, memory, a corrupt file, an internal error) rather than
 // from SQL it could not accept: not the user's to fix by editing the SQL.
 func IsEngineError(err error) bool {
 	var se *SQLError

@@ -87,6 +87,16 @@ func openDB(ctx context.Context, dsn, name, memoryLimit string) (*sql.DB, error)
 		return nil, fmt.Errorf("open %s: %w", name, err)
 	}
 	db := sql.OpenDB(connector)
+	// A file already open in this process shares its DuckDB instance, whose
+	// settings are already made and locked: setting them again would fail.
+	var locked bool
+	if err := db.QueryRowContext(ctx, "SELECT current_setting('lock_configuration')").Scan(&locked); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", name, err)
+	}
+	if locked {
+		return db, nil
+	}
 	for _, q := range []string{
 		// GLOBAL, so every pooled connection gets it: the configuration is
 		// locked below and a per-connection SET would fail.

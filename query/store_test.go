@@ -182,3 +182,24 @@ func TestOpenRefusesAnotherVersionsEventColumns(t *testing.T) {
 		t.Fatalf("opening a store with other event columns: %v", err)
 	}
 }
+
+// TestOpenTwiceInOneProcess: a second open of a file shares DuckDB's
+// instance, whose settings are already locked; it must still open.
+func TestOpenTwiceInOneProcess(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "case.duckdb")
+	first, err := Open(ctx, path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	second, err := Open(ctx, path, false)
+	if err != nil {
+		t.Fatalf("second open: %v", err)
+	}
+	defer second.Close()
+	var tz string
+	if err := second.DB.QueryRow("select current_setting('TimeZone')").Scan(&tz); err != nil || tz != "UTC" {
+		t.Errorf("TimeZone %q, %v", tz, err)
+	}
+}

@@ -139,6 +139,9 @@ func TestQuerySQLInputs(t *testing.T) {
 		{[]string{"select nope from events"}, exitUsage, `Referenced column "nope" not found`},
 		{[]string{"explain delete from event_rows"}, exitUsage, "not DELETE"},
 		{[]string{"select 1", "--sql", "select 2"}, exitUsage, "give the SQL once"},
+		// SQL the events cannot satisfy is the user's to change.
+		{[]string{"select event_name::int from events"}, exitUsage, "Conversion Error"},
+		{[]string{"select 2147483647::int + 1::int"}, exitUsage, "Out of Range Error"},
 		{[]string{}, exitUsage, "give the SQL once"},
 		// Not the user's SQL: an I/O error is an error, not a usage error.
 		{[]string{"select * from read_parquet('/nonexistent/trailsift.parquet')"}, exitError, "IO Error"},
