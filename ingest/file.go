@@ -64,6 +64,12 @@ func FileID(path, contentSHA256 string) int64 {
 	return int64(binary.BigEndian.Uint64(h.Sum(nil)) >> 1)
 }
 
+// AddError records a problem with the file, for a sink that finds one as it
+// stores the file's events; errors past the cap are counted, not stored.
+func (f *File) AddError(index, offset int64, severity, msg string) {
+	f.addError(index, offset, severity, msg)
+}
+
 func (f *File) addError(index, offset int64, severity, msg string) {
 	if severity == SeverityWarning {
 		f.Warnings++

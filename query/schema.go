@@ -79,7 +79,7 @@ var EventColumns = []Column{
 
 // FileColumns are the columns of the files table: the evidence manifest.
 var FileColumns = []Column{
-	{"file_id", "BIGINT", "stable id of the path (a hash of it)"},
+	{"file_id", "BIGINT", "id of the input: a hash of its path and its sha256, the same in every run"},
 	{"path", "VARCHAR", "input path; members of archives as archive!member"},
 	{"size", "BIGINT", "bytes as stored (compressed size for .gz)"},
 	{"sha256", "VARCHAR", "hex SHA-256 of the file's bytes as stored"},

@@ -205,10 +205,13 @@ func ingestInto(cmd *cobra.Command, store *query.Store, o *ingestOptions, args [
 	debug.FreeOSMemory()
 	// Load what is staged even after Ctrl-C: it is committed work. Not the
 	// run's context, which is cancelled then.
-	n, err := lake.LoadStore(context.Background(), store, staging)
+	n, rejected, err := lake.LoadStore(context.Background(), store, staging)
 	if err != nil {
 		return sum, st, fmt.Errorf("load %s into %s: %w (run the same command again to finish)", staging, store.Path, err)
 	}
+	// Records the store refused are in ingest_errors; they make the run partial.
+	sum.Errors += rejected
+	st.Errors += rejected
 	sum.EventsNew, sum.EventsDuplicate = n, max(0, sum.EventsRead-n)
 	sum.Seconds = time.Since(start).Seconds()
 	return sum, st, runErr
