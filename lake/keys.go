@@ -143,15 +143,32 @@ type recordedFile struct{ path, sha, status string }
 
 // lockDir takes an exclusive lock on the dataset for this run, so two runs
 // never write (or recover) the same directory at once. The lock goes with
-// the process, however it ends.
+// the process, however it ends; unlockDir removes the file on a clean end.
 func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, "_lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("lock dataset %s: %w", dir, err)
-	}
-	if err := flock(f); err != nil {
+	name := filepath.Join(dir, "_lock")
+	for {
+		f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("lock dataset %s: %w", dir, err)
+		}
+		if err := flock(f); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("dataset %s is being written by another trailsift run: %w", dir, err)
+		}
+		// The run before may have removed the file between our open and our
+		// lock: a lock on a removed file guards nothing, so take it again.
+		held, err1 := f.Stat()
+		now, err2 := os.Stat(name)
+		if err1 == nil && err2 == nil && os.SameFile(held, now) {
+			return f, nil
+		}
 		f.Close()
-		return nil, fmt.Errorf("dataset %s is being written by another trailsift run: %w", dir, err)
 	}
-	return f, nil
+}
+
+// unlockDir removes the lock file, while still holding the lock (see
+// lockDir), and releases it.
+func unlockDir(f *os.File) {
+	os.Remove(f.Name())
+	f.Close()
 }

@@ -46,6 +46,7 @@ type Writer struct {
 	run     string
 	seq     int
 	lock    *os.File
+	created bool    // the directory did not exist before this run
 	db      *sql.DB // reads back what the dataset holds (keys, manifest)
 	options []parquet.WriterOption
 	// eventWriters keeps idle writers of event parts for reuse (not a
@@ -89,6 +90,8 @@ const ingestBatchSlack = 4096
 // NewWriter opens (creating) the dataset at dir for one ingest run. It
 // first finishes or discards what a killed run left behind.
 func NewWriter(ctx context.Context, dir string) (*Writer, error) {
+	_, statErr := os.Stat(dir)
+	created := errors.Is(statErr, os.ErrNotExist)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create dataset %s: %w", dir, err)
 	}
@@ -96,7 +99,7 @@ func NewWriter(ctx context.Context, dir string) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Writer{dir: dir, run: newRunID(), lock: lock, cur: newBatch(), options: writerOptions,
+	w := &Writer{dir: dir, run: newRunID(), lock: lock, created: created, cur: newBatch(), options: writerOptions,
 		eventWriters:  make(chan *parquet.GenericWriter[eventRow], runtime.GOMAXPROCS(0)),
 		stagedWriters: make(chan *parquet.GenericWriter[stagedEventRow], runtime.GOMAXPROCS(0)),
 		rejected:      map[int64][]int64{}, recorded: map[recordedFile]bool{}}
@@ -182,8 +185,15 @@ func (w *Writer) Close() error {
 		w.db = nil
 	}
 	if w.lock != nil {
-		w.lock.Close() // releases the lock
+		// Empty bookkeeping goes, and so does a directory this run made and
+		// left empty (os.Remove fails on a directory that holds anything).
+		os.Remove(filepath.Join(w.dir, stagingDir))
+		os.Remove(filepath.Join(w.dir, commitsDir))
+		unlockDir(w.lock)
 		w.lock = nil
+		if w.created {
+			os.Remove(w.dir)
+		}
 	}
 	// Let go of the buffers and the seen keys now: a DuckDB ingest keeps
 	// the writer in scope while it loads the staged events, and these

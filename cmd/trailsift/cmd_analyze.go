@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/trailsift/trailsift/ingest"
 	"github.com/trailsift/trailsift/integrity"
 	"github.com/trailsift/trailsift/query"
 	"github.com/trailsift/trailsift/reports"
@@ -94,6 +95,9 @@ func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, io *stream
 	dbPath := filepath.Join(out, "case.duckdb")
 	if err := checkOutsideEvidence(dbPath, args); err != nil {
 		return err
+	}
+	if err := ingest.CheckInputs(args); err != nil {
+		return err // before the case folder exists
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return fmt.Errorf("create case folder: %w", err)

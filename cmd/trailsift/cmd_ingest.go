@@ -108,6 +108,10 @@ func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, io *streams)
 	if err := checkOutsideEvidence(target, args); err != nil {
 		return err
 	}
+	// A mistyped path creates nothing: no database, no staging, no lock.
+	if err := ingest.CheckInputs(args); err != nil {
+		return err
+	}
 	ctx := cmd.Context()
 	var (
 		sum   *ingestSummary
