@@ -122,6 +122,9 @@ func (r *run) walkInput(display string, rd io.Reader, seekable *os.File) error {
 		r.failUnit(display, 0, "", fmt.Sprintf("cannot read: %v", err))
 		return nil
 	}
+	if seekable == nil {
+		r.total.Add(src.size) // a stream's size is known only now
+	}
 	if display == "stdin" {
 		display = "stdin:" + src.sha[:16]
 	}
