@@ -269,3 +269,22 @@ func TestFailedFileStaysFailed(t *testing.T) {
 		}
 	}
 }
+
+func TestValidJSON(t *testing.T) {
+	for s, want := range map[string]bool{
+		`{"a":"b"}`:              true,
+		"{\"a\":\n\t\"b\"}":      true,
+		"{\"a\":\"b\x01\"}":      false,
+		"{\"a\":\"b\tc\"}":       false,
+		"{\"a\\\"\":\"\\\\\"}":   true,
+		`{"a":nan}`:              false,
+		`{"a":1.2.3}`:            false,
+		`{"a":"\x"}`:             false,
+		"{\"a\":\"\xff\"}":       false,
+		`{"a":[1,-0.5e+3,true]}`: true,
+	} {
+		if got := validJSON(s); got != want {
+			t.Errorf("validJSON(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

@@ -77,7 +77,7 @@ func readIDs(db *sql.DB, partDir string) (map[[32]byte]struct{}, error) {
 	}
 	rows, err := db.Query(fmt.Sprintf(`SELECT event_key, coalesce(epoch_us(event_time), %d),
   coalesce(event_id, ''), coalesce(event_source, ''), coalesce(event_name, ''), coalesce(recipient_account_id, ''),
-  coalesce(aws_region, ''), coalesce(account_id, ''), CASE WHEN event_key >= %d THEN raw::VARCHAR ELSE '' END
+  coalesce(aws_region, ''), coalesce(account_id, ''), CASE WHEN event_key >= %d::UBIGINT THEN raw::VARCHAR ELSE '' END
 FROM read_parquet(%s)`, int64(ingest.NoTime), ingest.RawKeyBit, query.StringLiteral(filepath.Join(partDir, "*.parquet"))))
 	if err != nil {
 		return nil, fmt.Errorf("read stored events of %s: %w", partDir, err)

@@ -308,17 +308,21 @@ func (w *Writer) begin() error {
 // SameEventSQL is the condition under which row o (stored) and row n (new)
 // of event_rows are one event. The 64-bit key is only the index: the
 // identity itself is compared (the fields of ingest.Identity), so a key
-// collision, crafted or not, can never drop an event. Every condition is
-// an equality, which DuckDB runs as a hash join.
+// collision, crafted or not, can never drop an event. For an event
+// identified by its content (ingest.RawKeyBit set) that is raw itself.
 func SameEventSQL(o, n string) string {
-	raw := func(t string) string {
-		return fmt.Sprintf("CASE WHEN %[1]s.event_key >= %[2]d THEN %[1]s.raw END", t, ingest.RawKeyBit)
-	}
+	return SameEventColumnsSQL(o, n) + fmt.Sprintf("\n    AND (%[2]s.event_key < %[3]d::UBIGINT OR %[1]s.raw = %[2]s.raw)", o, n, ingest.RawKeyBit)
+}
+
+// SameEventColumnsSQL is SameEventSQL without raw: equalities only, which
+// DuckDB runs as a hash join without reading the stored events' raw.
+// Alone it decides for events identified by their eventID (a key below
+// ingest.RawKeyBit).
+func SameEventColumnsSQL(o, n string) string {
 	cond := []string{fmt.Sprintf("%s.event_key = %s.event_key", o, n)}
 	for _, c := range []string{"event_time", "event_id", "event_source", "event_name", "recipient_account_id", "aws_region", "account_id"} {
 		cond = append(cond, fmt.Sprintf("%[1]s.%[3]s IS NOT DISTINCT FROM %[2]s.%[3]s", o, n, c))
 	}
-	cond = append(cond, raw(o)+" IS NOT DISTINCT FROM "+raw(n))
 	return strings.Join(cond, "\n    AND ")
 }
 
