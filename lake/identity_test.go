@@ -288,3 +288,23 @@ func TestValidJSON(t *testing.T) {
 		}
 	}
 }
+
+// Inputs that have no sha256 (a dangling link, a folder that cannot be
+// listed) are reported by every run, with one manifest row.
+func TestRowsWithoutHashAreNotRepeated(t *testing.T) {
+	in := t.TempDir()
+	writeInput(t, in, "good.jsonl", login("2024-03-05T11:00:00Z", "us-east-1"))
+	must(t, os.Symlink(filepath.Join(in, "gone"), filepath.Join(in, "dangling.json")))
+	db := filepath.Join(t.TempDir(), "case.duckdb")
+	ds := filepath.Join(t.TempDir(), "lake")
+	for range 2 {
+		runDB(t, db, in)
+		runParquet(t, ds, in)
+	}
+	for _, parquet := range []bool{false, true} {
+		target := map[bool]string{false: db, true: ds}[parquet]
+		if n := storeCount(t, target, parquet, "SELECT count(*) FROM files WHERE path LIKE '%dangling.json' AND status = 'skipped'"); n != 1 {
+			t.Errorf("parquet=%v: %d rows for the dangling link, want 1", parquet, n)
+		}
+	}
+}

@@ -121,7 +121,13 @@ func (w *Writer) Manifest() (ingest.Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", w.dir, err)
 	}
-	rows, err := w.db.Query(q)
+	// Every row, those without a sha256 too (a folder that could not be
+	// listed, a dangling link): they are recorded again by every run.
+	all := "SELECT path, coalesce(sha256, ''), status FROM read_parquet(" + query.StringLiteral(glob) + ")"
+	if files, _ := filepath.Glob(glob); len(files) == 0 {
+		all = "SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR WHERE false"
+	}
+	rows, err := w.db.Query(all)
 	if err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", w.dir, err)
 	}
