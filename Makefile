@@ -21,6 +21,8 @@ test:
 fuzz:
 	go test ./ingest/ -run XXX -fuzz FuzzSplitStream -fuzztime 60s
 	go test ./ingest/ -run XXX -fuzz FuzzNormalize -fuzztime 60s
+	go test ./ingest/ -run XXX -fuzz FuzzZipWalker -fuzztime 60s
+	go test ./ingest/ -run XXX -fuzz FuzzTarWalker -fuzztime 60s
 
 bench: build
 	bash samples/bench.sh

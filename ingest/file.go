@@ -1,7 +1,8 @@
 package ingest
 
 import (
-	"hash/fnv"
+	"crypto/sha256"
+	"encoding/binary"
 )
 
 // File statuses in the evidence manifest.
@@ -48,12 +49,25 @@ const (
 // maxStoredErrors caps the errors kept per file; the rest are counted.
 const maxStoredErrors = 100
 
-// FileID is the stable id of an input path: the same path gets the same id
-// in every run, so an interrupted run resumed later gives identical rows.
-func FileID(path string) int64 {
-	h := fnv.New64a()
+// FileID identifies one input: its path together with its content. The
+// same bytes at the same path get the same id in every run (an interrupted
+// run resumed later gives identical rows); a path read again with other
+// content, or two different stdin inputs, get different ids. contentSHA256 is
+// "" for an input that could not be read.
+func FileID(path, contentSHA256 string) int64 {
+	// SHA-256, not a fast hash: paths inside archives are chosen by whoever
+	// made the archive, and a crafted pair must not share an id.
+	h := sha256.New()
 	h.Write([]byte(path))
-	return int64(h.Sum64() >> 1)
+	h.Write([]byte{0})
+	h.Write([]byte(contentSHA256))
+	return int64(binary.BigEndian.Uint64(h.Sum(nil)) >> 1)
+}
+
+// AddError records a problem with the file, for a sink that finds one as it
+// stores the file's events; errors past the cap are counted, not stored.
+func (f *File) AddError(index, offset int64, severity, msg string) {
+	f.addError(index, offset, severity, msg)
 }
 
 func (f *File) addError(index, offset int64, severity, msg string) {

@@ -39,6 +39,12 @@ type Options struct {
 	Stdin         io.Reader
 	// Progress, when set, is called from time to time from the writer goroutine.
 	Progress func(Progress)
+
+	// For tests: the in-memory threshold (see inMemory), and a stand-in for
+	// os.ReadDir that can fail on purpose (tests run as root, where chmod
+	// 000 does not stop a read).
+	inMemory int64
+	readDir  func(string) ([]os.DirEntry, error)
 }
 
 // Progress is a snapshot of a running ingest.
@@ -79,7 +85,11 @@ func Run(ctx context.Context, inputs []string, sink Sink, opts Options) (Stats, 
 	if opts.MaxRecordSize <= 0 {
 		opts.MaxRecordSize = defaultMaxRecord
 	}
-	tops, total, err := expandInputs(inputs)
+	readDir := opts.readDir
+	if readDir == nil {
+		readDir = os.ReadDir
+	}
+	tops, total, err := expandInputs(inputs, readDir)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -208,16 +218,39 @@ func (r *run) send(m message) bool {
 	}
 }
 
-// topInput is one file to read: a path, or stdin.
+// topInput is one file to read: a path, or stdin; or a path found in a
+// folder that cannot be read, with the reason, for the manifest.
 type topInput struct {
-	path string // absolute path, or "-"
-	size int64
+	path    string // absolute path, or "-"
+	size    int64
+	problem string // why it is not read
+	skip    bool   // the problem is a skip (a dangling link, a socket), not a failure
+}
+
+// CheckInputs reports the first command-line input that does not exist, so
+// a caller can refuse a mistyped path before it creates anything.
+func CheckInputs(inputs []string) error {
+	for _, in := range inputs {
+		if in == "-" {
+			continue
+		}
+		if _, err := os.Stat(in); err != nil {
+			return &InputError{Path: in, Err: err}
+		}
+	}
+	return nil
 }
 
 // expandInputs resolves the command-line inputs to files, walking
-// directories (following symbolic links, surviving loops). A path that does
-// not exist is a usage error, reported before anything is read.
-func expandInputs(inputs []string) ([]topInput, int64, error) {
+// directories (following symbolic links, surviving loops). A path given
+// that does not exist is a usage error, reported before anything is read;
+// what goes wrong inside a folder (a subfolder that cannot be listed, a
+// dangling link, a socket) is an entry of its own for the manifest, and the
+// rest of the folder is still read.
+func expandInputs(inputs []string, readDir func(string) ([]os.DirEntry, error)) ([]topInput, int64, error) {
+	if err := CheckInputs(inputs); err != nil {
+		return nil, 0, err
+	}
 	var out []topInput
 	var total int64
 	for _, in := range inputs {
@@ -234,17 +267,16 @@ func expandInputs(inputs []string) ([]topInput, int64, error) {
 			return nil, 0, &InputError{Path: in, Err: err}
 		}
 		if !fi.IsDir() {
+			// A FIFO or a device named on the command line is read as given.
 			out = append(out, topInput{path: abs, size: fi.Size()})
 			total += fi.Size()
 			continue
 		}
-		visited := map[fileKey]bool{}
-		if err := walkDir(abs, visited, func(p string, size int64) {
-			out = append(out, topInput{path: p, size: size})
-			total += size
-		}); err != nil {
-			return nil, 0, &InputError{Path: in, Err: err}
-		}
+		w := dirWalker{readDir: readDir, visited: map[fileKey]bool{}, add: func(t topInput) {
+			out = append(out, t)
+			total += t.size
+		}}
+		w.walk(abs, fi)
 	}
 	return out, total, nil
 }
@@ -258,36 +290,57 @@ type InputError struct {
 func (e *InputError) Error() string { return fmt.Sprintf("input %s: %v", e.Path, e.Err) }
 func (e *InputError) Unwrap() error { return e.Err }
 
-func walkDir(dir string, visited map[fileKey]bool, add func(string, int64)) error {
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return err
-	}
+type dirWalker struct {
+	readDir func(string) ([]os.DirEntry, error)
+	visited map[fileKey]bool
+	add     func(topInput)
+}
+
+func (w *dirWalker) walk(dir string, fi os.FileInfo) {
 	if k, ok := keyOf(fi); ok {
-		if visited[k] {
-			return nil // a symbolic link loop, or the same folder twice
+		if w.visited[k] {
+			return // a symbolic link loop, or the same folder twice
 		}
-		visited[k] = true
+		w.visited[k] = true
 	}
-	entries, err := os.ReadDir(dir)
+	entries, err := w.readDir(dir)
 	if err != nil {
-		return err
+		// The entries listed before the error are still read.
+		w.add(topInput{path: dir, problem: fmt.Sprintf("cannot read folder: %v", err)})
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
 	for _, e := range entries {
 		p := filepath.Join(dir, e.Name())
 		fi, err := os.Stat(p) // follows links
 		if err != nil {
-			continue // a dangling link
+			if target, lerr := os.Readlink(p); lerr == nil {
+				w.add(topInput{path: p, problem: fmt.Sprintf("dangling symbolic link to %s: not read", target), skip: true})
+			} else {
+				w.add(topInput{path: p, problem: fmt.Sprintf("cannot read: %v", err)})
+			}
+			continue
 		}
 		switch {
 		case fi.IsDir():
-			if err := walkDir(p, visited, add); err != nil {
-				return err
-			}
+			w.walk(p, fi)
 		case fi.Mode().IsRegular():
-			add(p, fi.Size())
+			w.add(topInput{path: p, size: fi.Size()})
+		default:
+			// Reading a FIFO found in a folder could wait forever; a socket
+			// or a device is not a log file.
+			w.add(topInput{path: p, problem: fmt.Sprintf("not a regular file (%s): not read", fileType(fi.Mode())), skip: true})
 		}
 	}
-	return nil
+}
+
+func fileType(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	case m&os.ModeDevice != 0:
+		return "device"
+	}
+	return m.Type().String()
 }

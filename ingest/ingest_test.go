@@ -283,7 +283,7 @@ func TestStdin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.FilesLoaded != 1 || len(sink.events) != 3 || sink.files[0].Path != "stdin" {
+	if st.FilesLoaded != 1 || len(sink.events) != 3 || sink.files[0].Path != "stdin:"+sink.files[0].SHA256[:16] {
 		t.Errorf("stats = %+v files=%+v", st, sink.files)
 	}
 }

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
@@ -299,21 +300,36 @@ func outcomeOf(ev *Event) string {
 	return "Success"
 }
 
+// RawKeyBit is set in the key of an event identified by its whole content
+// (Event.Key); it is clear in the key of one identified by its eventID.
+// Stores read it to know what to compare when two keys are equal.
+const RawKeyBit uint64 = 1 << 63
+
 // eventKey identifies an event for deduplication. A real eventID, together
-// with the fields that pin the event down, identifies it across deliveries
-// and export shapes; a missing or placeholder eventID falls back to the whole
-// content, so different events that share a placeholder are all kept.
-func eventKey(ev *Event, timeRaw string) uint64 {
-	if usableEventID(ev.EventID) {
-		var b []byte
-		b = append(b, ev.EventID...)
-		for _, s := range [...]string{timeRaw, ev.EventSource, ev.EventName, ev.RecipientAccountID} {
-			b = append(b, 0)
+// with the instant and the fields that pin the event down, identifies it
+// across deliveries and export shapes (the instant, not its text: S3 and a
+// Lake export write the same time differently). Every field that decides
+// the event's partition in a dataset (account, region, day) is part of it,
+// so two copies always meet in one partition. A missing or placeholder
+// eventID, or a time that cannot be read, falls back to the whole content,
+// so different events that share a placeholder are all kept.
+//
+// The key is a 64-bit hash, an index only: stores compare the identity
+// itself before they call two events the same (see query.SameEventSQL).
+// The time's text is not used: an unreadable time is in the raw content.
+func eventKey(ev *Event, _ string) uint64 {
+	if usableEventID(ev.EventID) && ev.HasTime {
+		b := make([]byte, 0, 160)
+		b = binary.BigEndian.AppendUint64(b, uint64(ev.Time.Unix()))
+		b = binary.BigEndian.AppendUint32(b, uint32(ev.Time.Nanosecond()))
+		for _, s := range [...]string{ev.EventID, ev.EventSource, ev.EventName, ev.RecipientAccountID, ev.AWSRegion, ev.AccountID} {
+			// Length-prefixed, so no field's bytes can pass for another's.
+			b = binary.AppendUvarint(b, uint64(len(s)))
 			b = append(b, s...)
 		}
-		return xxh3.Hash(b)
+		return xxh3.Hash(b) &^ RawKeyBit
 	}
-	return xxh3.HashString(ev.Raw) ^ 0x9e3779b97f4a7c15
+	return xxh3.HashString(ev.Raw) | RawKeyBit
 }
 
 // usableEventID is false for empty, short and placeholder ids ("redacted",

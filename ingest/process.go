@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"strings"
 
@@ -20,54 +19,24 @@ import (
 // keep memory flat.
 const eventsPerMessage = 2048
 
-// processUnit reads one input file: hash, skip if stored already, decode.
+// processUnit decodes one input file that the walker has read and hashed,
+// unless it is stored already.
 func (r *run) processUnit(n *normalizer, u *unit) {
-	f := &File{ID: FileID(u.path), Path: u.path, Size: u.size}
-	var rd io.Reader
-	hasher := sha256.New()
-	switch {
-	case u.data != nil:
-		sum := sha256.Sum256(u.data)
-		f.SHA256 = hex.EncodeToString(sum[:])
-		rd = bytes.NewReader(u.data)
-	case u.file != "":
-		sum, err := hashFile(u.file, &r.read)
-		if err != nil {
-			r.finish(f, StatusFailed, fmt.Sprintf("cannot read: %v", err), -1)
-			return
-		}
-		f.SHA256 = sum
-		fh, err := os.Open(u.file)
-		if err != nil {
-			r.finish(f, StatusFailed, fmt.Sprintf("cannot read: %v", err), -1)
-			return
-		}
-		defer fh.Close()
-		rd = fh
-	default:
-		rd = io.TeeReader(u.stream, hasher)
-	}
-	if f.SHA256 != "" && r.skipKnown(f) {
+	defer u.src.close()
+	f := &File{ID: FileID(u.path, u.src.sha), Path: u.path, Size: u.src.size, SHA256: u.src.sha}
+	if r.skipKnown(f) {
 		return
 	}
 	if reason := junkName(u.path); reason != "" {
 		r.finish(f, StatusSkipped, reason, -1)
 		return
 	}
-	r.decode(n, f, rd, u.depth)
+	r.decode(n, f, u.src.reader(), u.depth)
 	if r.ctx.Err() != nil {
 		// Interrupted: some of the file's events may not have reached the
 		// writer, so the file must not be recorded as done. The next run
 		// reads it again; events already stored are not stored twice.
 		return
-	}
-	if u.stream != nil {
-		io.Copy(hasher, u.stream) // the hash covers the whole member even if decoding stopped early
-		f.SHA256 = hex.EncodeToString(hasher.Sum(nil))
-		if r.opts.Manifest != nil && r.opts.Manifest.Has(f.Path, f.SHA256) {
-			r.unchanged.Add(1)
-			return
-		}
 	}
 	r.send(message{file: f})
 }
@@ -286,11 +255,11 @@ func (r *run) decodeNested(n *normalizer, f *File, rd *bufio.Reader, depth int) 
 		case len(data) > memberInMemory:
 			err = fmt.Errorf("zip inside an archive larger than %d MiB: extract it first", memberInMemory>>20)
 		default:
-			err = r.walkZip(bytes.NewReader(data), int64(len(data)), f.Path, depth+1, submit, f)
+			err = r.walkZip(bytes.NewReader(data), int64(len(data)), f.Path, depth+1, submit)
 		}
 	} else {
 		f.Shape = "tar"
-		err = r.walkTar(rd, f.Path, depth+1, submit, f)
+		err = r.walkTar(rd, f.Path, depth+1, submit)
 	}
 	f.Status, f.Reason = StatusLoaded, fmt.Sprintf("archive with %d members", members)
 	if err != nil {

@@ -4,8 +4,6 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -19,20 +17,25 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// unit is one input file for a worker: a file on disk, an archive member
-// held in memory, or a one-pass stream (a large archive member).
+// unit is one input file for a worker, read already: its content is in
+// memory, or in a seekable file (a large input on disk, or a spooled copy of
+// a large stream). Its sha256 is known before it is decoded, so its file id
+// (which depends on it) goes on every event.
 type unit struct {
-	path   string // display path; members are "archive!member"
-	size   int64
-	data   []byte    // content held in memory
-	file   string    // or a file on disk (it may be read twice: hash, then decode)
-	stream io.Reader // or a stream, read once
-	done   chan struct{}
-	depth  int // archive nesting depth
+	path  string // display path; members are "archive!member"
+	src   *source
+	done  chan struct{}
+	depth int // archive nesting depth
 }
 
-// memberInMemory is the largest archive member held in memory; larger ones
-// are streamed once. CloudTrail log files are far smaller.
+// inMemory is the largest input held in memory; larger ones are read from
+// their file, or spooled once to an unlinked temporary file when they cannot
+// be read twice (a pipe, stdin, an archive member). CloudTrail log files are
+// kilobytes.
+const inMemory = 16 << 20
+
+// memberInMemory is the largest zip found inside another archive that is
+// read into memory to be walked.
 const memberInMemory = 64 << 20
 
 // maxNesting bounds archives inside archives.
@@ -63,98 +66,108 @@ func sniff(head []byte) container {
 }
 
 // walk hands every input to the workers, opening archives here so their
-// members spread across the workers.
+// members spread across the workers. Each input is opened and read once
+// here; the workers decode what was read.
 func (r *run) walk(tops []topInput) error {
 	for _, t := range tops {
 		if r.ctx.Err() != nil {
 			return r.ctx.Err()
 		}
-		if t.path == "-" {
-			if err := r.walkStdin(); err != nil {
+		switch {
+		case t.problem != "" && t.skip:
+			f := &File{ID: FileID(t.path, ""), Path: t.path, Status: StatusSkipped, Reason: t.problem}
+			r.send(message{file: f})
+		case t.problem != "":
+			r.failUnit(t.path, 0, "", t.problem)
+		case t.path == "-":
+			in := r.opts.Stdin
+			if in == nil {
+				in = os.Stdin
+			}
+			if err := r.walkInput("stdin", in, nil); err != nil {
 				return err
 			}
-			continue
-		}
-		if err := r.walkFile(t.path, t.path, t.size); err != nil {
-			return err
+		default:
+			fh, err := os.Open(t.path)
+			if err != nil {
+				r.failUnit(t.path, t.size, "", fmt.Sprintf("cannot read: %v", err))
+				continue
+			}
+			var seekable *os.File
+			if fi, err := fh.Stat(); err == nil && fi.Mode().IsRegular() {
+				seekable = fh // a pipe or a device cannot be read twice
+			}
+			err = r.walkInput(t.path, fh, seekable)
+			if seekable == nil {
+				fh.Close()
+			}
+			if err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// walkStdin copies standard input to a temporary file (never beside the
-// evidence) so it can be hashed and, if it is a zip, read at random.
-func (r *run) walkStdin() error {
-	in := r.opts.Stdin
-	if in == nil {
-		in = os.Stdin
+// walkInput reads one input (a file, a FIFO, stdin), then hands it to the
+// workers, or walks it if it is an archive. display is the name recorded in
+// the manifest; stdin is named by its content ("stdin:<sha256 prefix>"), so
+// two different stdin ingests are two different files.
+func (r *run) walkInput(display string, rd io.Reader, seekable *os.File) error {
+	src, err := r.reading().readSource(rd, seekable)
+	if seekable != nil && (err != nil || src.file == nil) {
+		seekable.Close() // held in memory, or failed: the descriptor is done
 	}
-	tmp, err := os.CreateTemp("", "trailsift-stdin-*")
 	if err != nil {
-		return fmt.Errorf("buffer stdin: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	n, err := io.Copy(tmp, in)
-	if err != nil {
-		return fmt.Errorf("read stdin: %w", err)
-	}
-	r.total.Add(n)
-	return r.walkFile("stdin", tmp.Name(), n)
-}
-
-// walkFile sends a file on disk to the workers, or walks it if it is an
-// archive. display is the name recorded in the manifest.
-func (r *run) walkFile(display, name string, size int64) error {
-	kind, err := sniffFile(name)
-	if err != nil {
-		r.failUnit(display, size, "", fmt.Sprintf("cannot read: %v", err))
+		r.failUnit(display, 0, "", fmt.Sprintf("cannot read: %v", err))
 		return nil
 	}
-	if kind != zipped && kind != tarred {
-		u := &unit{path: display, size: size, file: name, done: make(chan struct{})}
+	if seekable == nil {
+		r.total.Add(src.size) // a stream's size is known only now
+	}
+	if display == "stdin" {
+		display = "stdin:" + src.sha[:16]
+	}
+	if kind := sniffSource(display, src); kind != zipped && kind != tarred {
+		u := &unit{path: display, src: src, done: make(chan struct{})}
 		if !r.queue(u) {
+			src.close()
 			return r.ctx.Err()
 		}
-		if display == "stdin" {
-			<-u.done // the temporary file goes away when we return
-		}
 		return nil
 	}
-	// An archive: its own manifest row, then one per member.
-	sum, err := hashFile(name, nil)
-	if err != nil {
-		r.failUnit(display, size, "", fmt.Sprintf("cannot read: %v", err))
-		return nil
-	}
-	if r.opts.Manifest != nil && r.opts.Manifest.Has(display, sum) {
+	defer src.close()
+	return r.walkArchive(display, src)
+}
+
+func (r *run) reading() reading {
+	return reading{inMemory: r.opts.inMemory, progress: &r.read}
+}
+
+// walkArchive records an archive (its own manifest row, then one per
+// member) unless it is stored already. A zip is read at random from its
+// content; a tar is streamed once more from it.
+func (r *run) walkArchive(display string, src *source) error {
+	if r.opts.Manifest != nil && r.opts.Manifest.Has(display, src.sha) {
 		r.unchanged.Add(1)
-		r.read.Add(size)
 		return nil
 	}
-	f := &File{ID: FileID(display), Path: display, Size: size, SHA256: sum, Status: StatusLoaded}
+	f := &File{ID: FileID(display, src.sha), Path: display, Size: src.size, SHA256: src.sha, Status: StatusLoaded}
 	var members []*unit
 	submit := func(u *unit) bool {
 		members = append(members, u)
 		return r.queue(u)
 	}
-	fh, err := os.Open(name)
-	if err != nil {
-		r.failUnit(display, size, sum, fmt.Sprintf("cannot read: %v", err))
-		return nil
-	}
-	defer fh.Close()
-	counted := &countingReader{r: fh, n: &r.read}
-	if kind == zipped {
+	var err error
+	if sniff(src.head(512)) == zipped {
 		f.Shape = "zip"
-		err = r.walkZip(fh, size, display, 1, submit, f)
-		r.read.Add(size)
+		err = r.walkZip(src.section(), src.size, display, 1, submit)
 	} else {
 		f.Shape = "tar"
 		var tr io.Reader
-		tr, err = decompressed(bufio.NewReaderSize(counted, 1<<20), nil)
+		tr, err = decompressed(bufio.NewReaderSize(src.reader(), 1<<20), nil)
 		if err == nil {
-			err = r.walkTar(tr, display, 1, submit, f)
+			err = r.walkTar(tr, display, 1, submit)
 		}
 	}
 	for _, m := range members {
@@ -183,36 +196,31 @@ func (r *run) queue(u *unit) bool {
 }
 
 // failUnit records an input that could not be read at all.
-func (r *run) failUnit(display string, size int64, sum, msg string) {
-	f := &File{ID: FileID(display), Path: display, Size: size, SHA256: sum, Status: StatusFailed, Reason: msg}
+func (r *run) failUnit(display string, size int64, sha, msg string) {
+	f := &File{ID: FileID(display, sha), Path: display, Size: size, SHA256: sha, Status: StatusFailed, Reason: msg}
 	f.addError(-1, -1, SeverityError, msg)
 	r.send(message{file: f})
 }
 
-func sniffFile(name string) (container, error) {
-	fh, err := os.Open(name)
-	if err != nil {
-		return plain, err
-	}
-	defer fh.Close()
-	br := bufio.NewReaderSize(fh, 4096)
-	head, _ := br.Peek(512)
+// sniffSource tells an archive from a log file by its content.
+func sniffSource(name string, src *source) container {
+	head := src.head(512)
 	kind := sniff(head)
 	if (kind == gzipped || kind == zstded) && !strings.Contains(strings.ToLower(filepath.Base(name)), ".json") {
 		// A compressed tar is walked like a tar. Names that say JSON (every
-		// CloudTrail log file) are not opened here: the worker still finds
+		// CloudTrail log file) are not unpacked here: the worker still finds
 		// an archive inside by its content, it just reads it alone.
-		inner, err := decompressed(br, nil)
+		inner, err := decompressed(bufio.NewReaderSize(src.reader(), 4096), nil)
 		if err != nil {
-			return kind, nil // the worker reports the bad stream
+			return kind // the worker reports the bad stream
 		}
 		ib := bufio.NewReaderSize(inner, 4096)
 		ihead, _ := ib.Peek(512)
 		if sniff(ihead) == tarred {
-			return tarred, nil
+			return tarred
 		}
 	}
-	return kind, nil
+	return kind
 }
 
 // decompressed unwraps gzip or zstd layers (up to maxNesting); plain input
@@ -254,7 +262,9 @@ func decompressed(br *bufio.Reader, reuse **gzip.Reader) (io.Reader, error) {
 	return rd, nil
 }
 
-func (r *run) walkZip(ra io.ReaderAt, size int64, display string, depth int, submit func(*unit) bool, f *File) error {
+// walkZip hands every member of a zip to submit; a member that cannot be
+// read gets a failed manifest row of its own.
+func (r *run) walkZip(ra io.ReaderAt, size int64, display string, depth int, submit func(*unit) bool) error {
 	zr, err := zip.NewReader(ra, size)
 	if err != nil {
 		return fmt.Errorf("zip: %w", err)
@@ -269,25 +279,22 @@ func (r *run) walkZip(ra io.ReaderAt, size int64, display string, depth int, sub
 			r.failUnit(member, int64(zf.UncompressedSize64), "", fmt.Sprintf("zip member: %v", err))
 			continue
 		}
-		u, err := r.memberUnit(member, int64(zf.UncompressedSize64), rc, depth)
+		u, err := r.memberUnit(member, rc, depth)
+		rc.Close()
 		if err != nil {
-			rc.Close()
 			r.failUnit(member, int64(zf.UncompressedSize64), "", fmt.Sprintf("zip member: %v", err))
 			continue
 		}
-		ok := submit(u)
-		if u.stream != nil {
-			<-u.done
-		}
-		rc.Close()
-		if !ok {
+		if !submit(u) {
+			u.src.close()
 			return r.ctx.Err()
 		}
 	}
 	return nil
 }
 
-func (r *run) walkTar(rd io.Reader, display string, depth int, submit func(*unit) bool, f *File) error {
+// walkTar hands every regular member of a tar stream to submit.
+func (r *run) walkTar(rd io.Reader, display string, depth int, submit func(*unit) bool) error {
 	tr := tar.NewReader(rd)
 	for {
 		h, err := tr.Next()
@@ -301,34 +308,26 @@ func (r *run) walkTar(rd io.Reader, display string, depth int, submit func(*unit
 			continue
 		}
 		member := display + "!" + strings.TrimPrefix(h.Name, "./")
-		u, err := r.memberUnit(member, h.Size, tr, depth)
+		u, err := r.memberUnit(member, tr, depth)
 		if err != nil {
 			r.failUnit(member, h.Size, "", fmt.Sprintf("tar member: %v", err))
 			return fmt.Errorf("tar member %s: %w", h.Name, err)
 		}
-		ok := submit(u)
-		if u.stream != nil {
-			<-u.done // the tar reader cannot move on before the member is read
-		}
-		if !ok {
+		if !submit(u) {
+			u.src.close()
 			return r.ctx.Err()
 		}
 	}
 }
 
-// memberUnit holds a small member in memory and streams a large one.
-func (r *run) memberUnit(display string, size int64, rd io.Reader, depth int) (*unit, error) {
-	u := &unit{path: display, size: size, done: make(chan struct{}), depth: depth}
-	if size >= 0 && size <= memberInMemory {
-		data, err := io.ReadAll(io.LimitReader(rd, memberInMemory+1))
-		if err != nil {
-			return nil, err
-		}
-		u.data, u.size = data, int64(len(data))
-		return u, nil
+// memberUnit reads one archive member, once: in memory, or spooled when it
+// is large.
+func (r *run) memberUnit(display string, rd io.Reader, depth int) (*unit, error) {
+	src, err := reading{inMemory: r.opts.inMemory}.readSource(rd, nil)
+	if err != nil {
+		return nil, err
 	}
-	u.stream = rd
-	return u, nil
+	return &unit{path: display, src: src, done: make(chan struct{}), depth: depth}, nil
 }
 
 // countingReader adds the bytes it reads to a progress counter.
@@ -341,23 +340,6 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n.Add(int64(n))
 	return n, err
-}
-
-func hashFile(name string, progress interface{ Add(int64) int64 }) (string, error) {
-	fh, err := os.Open(name)
-	if err != nil {
-		return "", err
-	}
-	defer fh.Close()
-	h := sha256.New()
-	var rd io.Reader = fh
-	if progress != nil {
-		rd = &countingReader{r: fh, n: progress}
-	}
-	if _, err := io.Copy(h, rd); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // looksLikeJSONName is true for names a CloudTrail export would have; other

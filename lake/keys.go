@@ -11,26 +11,20 @@ import (
 	"github.com/trailsift/trailsift/query"
 )
 
-// eventID is what makes two events the same: their key and their time, as
-// in the DuckDB store.
-type eventID struct {
-	key  uint64
-	time int64
-}
-
-const noTime = -1 << 63
-
-// keyCache holds the event ids of the partitions this run has written to.
-// An event always lands in the partition of its own account, region and
-// day, so checking that partition is enough to store it once. The cache is
-// cleared when it grows past maxCachedKeys, which bounds memory however
-// large the dataset; a partition touched again is read back from disk.
+// keyCache holds the identities (ingest.Identity digests) of the events in
+// the partitions this run has written to. An event always lands in the
+// partition of its own account, region and day, all part of its identity,
+// so checking that partition is enough to store it once. The identity is
+// compared, not the 64-bit key: a key collision cannot drop an event. The
+// cache is cleared when it grows past maxCachedKeys, which bounds memory
+// however large the dataset; a partition touched again is read back from
+// disk.
 type keyCache struct {
-	parts map[string]map[eventID]struct{}
+	parts map[string]map[[32]byte]struct{}
 	size  int
 }
 
-const maxCachedKeys = 4_000_000
+const maxCachedKeys = 3_000_000
 
 // filter returns the rows of partition part that the dataset does not hold
 // yet, and remembers them.
@@ -50,10 +44,7 @@ func (c *keyCache) filter(db *sql.DB, dir, part string, rows []eventRow) ([]even
 	}
 	fresh := rows[:0]
 	for _, r := range rows {
-		id := eventID{r.EventKey, noTime}
-		if r.EventTime != nil {
-			id.time = r.EventTime.UnixMicro()
-		}
+		id := r.identity().Digest()
 		if _, dup := ids[id]; dup {
 			continue
 		}
@@ -64,25 +55,39 @@ func (c *keyCache) filter(db *sql.DB, dir, part string, rows []eventRow) ([]even
 	return fresh, nil
 }
 
-// readIDs reads the event ids stored in one partition directory: two
-// narrow columns, not the events.
-func readIDs(db *sql.DB, partDir string) (map[eventID]struct{}, error) {
-	ids := map[eventID]struct{}{}
+func (r *eventRow) identity() ingest.Identity {
+	id := ingest.Identity{Key: r.EventKey, TimeMicros: ingest.NoTime, EventID: deref(r.EventID), EventSource: deref(r.EventSource),
+		EventName: deref(r.EventName), RecipientAccountID: deref(r.RecipientAccountID), AWSRegion: deref(r.AWSRegion),
+		AccountID: deref(r.AccountID), Raw: r.Raw}
+	if r.EventTime != nil {
+		id.TimeMicros = r.EventTime.UnixMicro()
+	}
+	return id
+}
+
+// readIDs reads the identities of the events stored in one partition
+// directory: narrow columns, and raw only for the events it identifies.
+func readIDs(db *sql.DB, partDir string) (map[[32]byte]struct{}, error) {
+	ids := map[[32]byte]struct{}{}
 	files, _ := filepath.Glob(filepath.Join(partDir, "*.parquet"))
 	if len(files) == 0 {
 		return ids, nil
 	}
-	rows, err := db.Query(fmt.Sprintf("SELECT event_key, coalesce(epoch_us(event_time), %d) FROM read_parquet(%s)", int64(noTime), query.StringLiteral(filepath.Join(partDir, "*.parquet"))))
+	rows, err := db.Query(fmt.Sprintf(`SELECT event_key, coalesce(epoch_us(event_time), %d),
+  coalesce(event_id, ''), coalesce(event_source, ''), coalesce(event_name, ''), coalesce(recipient_account_id, ''),
+  coalesce(aws_region, ''), coalesce(account_id, ''), CASE WHEN event_key >= %d::UBIGINT THEN raw::VARCHAR ELSE '' END
+FROM read_parquet(%s)`, int64(ingest.NoTime), ingest.RawKeyBit, query.StringLiteral(filepath.Join(partDir, "*.parquet"))))
 	if err != nil {
 		return nil, fmt.Errorf("read stored events of %s: %w", partDir, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id eventID
-		if err := rows.Scan(&id.key, &id.time); err != nil {
+		var id ingest.Identity
+		if err := rows.Scan(&id.Key, &id.TimeMicros, &id.EventID, &id.EventSource, &id.EventName, &id.RecipientAccountID,
+			&id.AWSRegion, &id.AccountID, &id.Raw); err != nil {
 			return nil, err
 		}
-		ids[id] = struct{}{}
+		ids[id.Digest()] = struct{}{}
 	}
 	return ids, rows.Err()
 }
@@ -93,31 +98,73 @@ func openReader() (*sql.DB, error) {
 	return query.OpenMemory(context.Background(), "256MB")
 }
 
-// Manifest reads the files manifest of the dataset.
+// Manifest reads the files manifest of the dataset. It also remembers
+// every row, so a file recorded again with the same outcome (a failed file
+// is read again by each run) does not get a second row.
 func (w *Writer) Manifest() (ingest.Manifest, error) {
 	glob := filepath.Join(w.dir, FilesDir, "*.parquet")
-	q := "SELECT path, sha256 FROM read_parquet(" + query.StringLiteral(glob) + ") WHERE sha256 IS NOT NULL"
+	q := "SELECT path, sha256, status FROM read_parquet(" + query.StringLiteral(glob) + ") WHERE sha256 IS NOT NULL"
 	if files, _ := filepath.Glob(glob); len(files) == 0 {
-		q = "SELECT NULL::VARCHAR, NULL::VARCHAR WHERE false" // read_parquet fails on no files
+		q = "SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR WHERE false" // read_parquet fails on no files
 	}
 	m, err := query.ReadManifest(context.Background(), w.db, q)
 	if err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", w.dir, err)
 	}
-	return m, nil
+	// Every row, those without a sha256 too (a folder that could not be
+	// listed, a dangling link): they are recorded again by every run.
+	all := "SELECT path, coalesce(sha256, ''), status FROM read_parquet(" + query.StringLiteral(glob) + ")"
+	if files, _ := filepath.Glob(glob); len(files) == 0 {
+		all = "SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR WHERE false"
+	}
+	rows, err := w.db.Query(all)
+	if err != nil {
+		return nil, fmt.Errorf("dataset %s: %w", w.dir, err)
+	}
+	defer rows.Close()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for rows.Next() {
+		var r recordedFile
+		if err := rows.Scan(&r.path, &r.sha, &r.status); err != nil {
+			return nil, err
+		}
+		w.recorded[r] = true
+	}
+	return m, rows.Err()
 }
+
+// recordedFile is a manifest row as far as a repeat is concerned.
+type recordedFile struct{ path, sha, status string }
 
 // lockDir takes an exclusive lock on the dataset for this run, so two runs
 // never write (or recover) the same directory at once. The lock goes with
-// the process, however it ends.
+// the process, however it ends; unlockDir removes the file on a clean end.
 func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, "_lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("lock dataset %s: %w", dir, err)
-	}
-	if err := flock(f); err != nil {
+	name := filepath.Join(dir, "_lock")
+	for {
+		f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("lock dataset %s: %w", dir, err)
+		}
+		if err := flock(f); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("dataset %s is being written by another trailsift run: %w", dir, err)
+		}
+		// The run before may have removed the file between our open and our
+		// lock: a lock on a removed file guards nothing, so take it again.
+		held, err1 := f.Stat()
+		now, err2 := os.Stat(name)
+		if err1 == nil && err2 == nil && os.SameFile(held, now) {
+			return f, nil
+		}
 		f.Close()
-		return nil, fmt.Errorf("dataset %s is being written by another trailsift run: %w", dir, err)
 	}
-	return f, nil
+}
+
+// unlockDir removes the lock file, while still holding the lock (see
+// lockDir), and releases it.
+func unlockDir(f *os.File) {
+	os.Remove(f.Name())
+	f.Close()
 }

@@ -54,6 +54,51 @@ type eventRow struct {
 	RecordIndex int64  `parquet:"record_index"`
 }
 
+// stagedEventRow is eventRow as a staging dataset stores it (see
+// StagingDir): raw without the JSON logical type, so DuckDB's reader does
+// not fail the whole load on one record it finds invalid; LoadStore checks
+// each row's JSON itself and reports the rejects. Converting between the
+// two types is a plain Go conversion: their fields are the same.
+type stagedEventRow struct {
+	EventKey            uint64     `parquet:"event_key"`
+	EventTime           *time.Time `parquet:"event_time,timestamp(microsecond)"`
+	EventVersion        *string    `parquet:"event_version,optional"`
+	EventSource         *string    `parquet:"event_source,optional"`
+	EventName           *string    `parquet:"event_name,optional"`
+	EventType           *string    `parquet:"event_type,optional"`
+	EventCategory       *string    `parquet:"event_category,optional"`
+	AWSRegion           *string    `parquet:"aws_region,optional"`
+	SourceIP            *string    `parquet:"source_ip,optional"`
+	UserAgent           *string    `parquet:"user_agent,optional"`
+	ErrorCode           *string    `parquet:"error_code,optional"`
+	ErrorMessage        *string    `parquet:"error_message,optional"`
+	ReadOnly            *bool      `parquet:"read_only,optional"`
+	ManagementEvent     *bool      `parquet:"management_event,optional"`
+	UserType            *string    `parquet:"user_type,optional"`
+	UserName            *string    `parquet:"user_name,optional"`
+	UserARN             *string    `parquet:"user_arn,optional"`
+	PrincipalID         *string    `parquet:"principal_id,optional"`
+	AccountID           *string    `parquet:"account_id,optional"`
+	AccessKeyID         *string    `parquet:"access_key_id,optional"`
+	SessionIssuerARN    *string    `parquet:"session_issuer_arn,optional"`
+	SessionIssuerName   *string    `parquet:"session_issuer_name,optional"`
+	InvokedBy           *string    `parquet:"invoked_by,optional"`
+	MFAAuthenticated    *bool      `parquet:"mfa_authenticated,optional"`
+	Actor               *string    `parquet:"actor,optional"`
+	RecipientAccountID  *string    `parquet:"recipient_account_id,optional"`
+	EventID             *string    `parquet:"event_id,optional"`
+	LoginResult         *string    `parquet:"login_result,optional"`
+	MFAUsed             *string    `parquet:"mfa_used,optional"`
+	MFAIdentifier       *string    `parquet:"mfa_identifier,optional"`
+	CredentialType      *string    `parquet:"credential_type,optional"`
+	CredentialChallenge *string    `parquet:"credential_challenge,optional"`
+	AuthWorkflowID      *string    `parquet:"auth_workflow_id,optional"`
+	Outcome             *string    `parquet:"outcome,optional"`
+	Raw                 string     `parquet:"raw,plain"`
+	FileID              int64      `parquet:"file_id"`
+	RecordIndex         int64      `parquet:"record_index"`
+}
+
 var (
 	yes = true
 	no  = false

@@ -15,9 +15,11 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
+	"github.com/valyala/fastjson"
 
 	"github.com/trailsift/trailsift/ingest"
 )
@@ -45,19 +47,26 @@ type Writer struct {
 	run     string
 	seq     int
 	lock    *os.File
+	created bool    // the directory did not exist before this run
 	db      *sql.DB // reads back what the dataset holds (keys, manifest)
 	options []parquet.WriterOption
 	// eventWriters keeps idle writers of event parts for reuse (not a
 	// sync.Pool: that drops them at every GC, and the GC runs often here).
-	eventWriters chan *parquet.GenericWriter[eventRow]
+	eventWriters  chan *parquet.GenericWriter[eventRow]
+	stagedWriters chan *parquet.GenericWriter[stagedEventRow]
+	// staging writes raw as plain text, checked by LoadStore (see
+	// stagedEventRow); a dataset checks each raw itself before writing it.
+	staging bool
 
 	cur      *batch
 	inflight chan error // the result of the commit being written, if any
 	keys     keyCache
 
-	mu       sync.Mutex // guards the counters, written by the committer
+	mu       sync.Mutex // guards the counters and rejected, written by the committer
 	inserted int64
 	seen     int64
+	rejected map[int64][]int64 // file id -> record indexes of events whose raw is not valid JSON
+	recorded map[recordedFile]bool
 }
 
 // batch is what the next commit writes. Rows sit in one slice sized for a
@@ -82,6 +91,8 @@ const ingestBatchSlack = 4096
 // NewWriter opens (creating) the dataset at dir for one ingest run. It
 // first finishes or discards what a killed run left behind.
 func NewWriter(ctx context.Context, dir string) (*Writer, error) {
+	_, statErr := os.Stat(dir)
+	created := errors.Is(statErr, os.ErrNotExist)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create dataset %s: %w", dir, err)
 	}
@@ -89,8 +100,10 @@ func NewWriter(ctx context.Context, dir string) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Writer{dir: dir, run: newRunID(), lock: lock, cur: newBatch(), options: writerOptions,
-		eventWriters: make(chan *parquet.GenericWriter[eventRow], runtime.GOMAXPROCS(0))}
+	w := &Writer{dir: dir, run: newRunID(), lock: lock, created: created, cur: newBatch(), options: writerOptions,
+		eventWriters:  make(chan *parquet.GenericWriter[eventRow], runtime.GOMAXPROCS(0)),
+		stagedWriters: make(chan *parquet.GenericWriter[stagedEventRow], runtime.GOMAXPROCS(0)),
+		rejected:      map[int64][]int64{}, recorded: map[recordedFile]bool{}}
 	if err := w.recover(); err != nil {
 		w.Close()
 		return nil, err
@@ -99,7 +112,7 @@ func NewWriter(ctx context.Context, dir string) (*Writer, error) {
 		w.Close()
 		return nil, err
 	}
-	w.keys = keyCache{parts: map[string]map[eventID]struct{}{}}
+	w.keys = keyCache{parts: map[string]map[[32]byte]struct{}{}}
 	return w, nil
 }
 
@@ -109,7 +122,7 @@ func NewWriter(ctx context.Context, dir string) (*Writer, error) {
 func NewStagingWriter(ctx context.Context, dir string) (*Writer, error) {
 	w, err := NewWriter(ctx, dir)
 	if err == nil {
-		w.options = stagingOptions
+		w.options, w.staging = stagingOptions, true
 	}
 	return w, err
 }
@@ -173,8 +186,15 @@ func (w *Writer) Close() error {
 		w.db = nil
 	}
 	if w.lock != nil {
-		w.lock.Close() // releases the lock
+		// Empty bookkeeping goes, and so does a directory this run made and
+		// left empty (os.Remove fails on a directory that holds anything).
+		os.Remove(filepath.Join(w.dir, stagingDir))
+		os.Remove(filepath.Join(w.dir, commitsDir))
+		unlockDir(w.lock)
 		w.lock = nil
+		if w.created {
+			os.Remove(w.dir)
+		}
 	}
 	// Let go of the buffers and the seen keys now: a DuckDB ingest keeps
 	// the writer in scope while it loads the staged events, and these
@@ -183,6 +203,9 @@ func (w *Writer) Close() error {
 	w.cur = &batch{parts: map[string][]int32{}}
 	for len(w.eventWriters) > 0 {
 		<-w.eventWriters
+	}
+	for len(w.stagedWriters) > 0 {
+		<-w.stagedWriters
 	}
 	return err
 }
@@ -260,17 +283,25 @@ func (w *Writer) commit(id string, b *batch) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			pw := w.eventWriter()
-			errs[i] = writeEvents(filepath.Join(stage, j.part, partName(id)), j.rows, pw)
-			w.putEventWriter(pw)
+			errs[i] = w.writePart(filepath.Join(stage, j.part, partName(id)), j.rows)
 		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	if len(b.files) > 0 {
-		files, errRows := manifestRows(b.files)
+	var fresh []*ingest.File
+	w.mu.Lock()
+	for _, f := range b.files {
+		w.reportRejected(f)
+		if r := (recordedFile{f.Path, f.SHA256, f.Status}); !w.recorded[r] {
+			w.recorded[r] = true
+			fresh = append(fresh, f)
+		}
+	}
+	w.mu.Unlock()
+	if len(fresh) > 0 {
+		files, errRows := manifestRows(fresh)
 		m := move{filepath.Join(stagingDir, id, FilesDir, partName(id)), filepath.Join(FilesDir, partName(id))}
 		if err := writeParquet(filepath.Join(w.dir, m.From), files, newParquetWriter[fileRow](w.options)); err != nil {
 			return err
@@ -314,13 +345,16 @@ func manifestRows(files []*ingest.File) ([]fileRow, []errorRow) {
 	return fr, er
 }
 
-// writeEvents writes one partition's rows of a commit ordered by event
+// writePart writes one partition's rows of a commit ordered by event
 // source, event name and time. A partition is one day already; within it,
 // like events side by side compress better (8% smaller than time order on
 // the 100k-event bench corpus), and a reader looking for one kind of event
 // (ConsoleLogin, say) skips the pages whose event_name statistics rule
 // them out.
-func writeEvents(path string, rows []eventRow, pw *parquet.GenericWriter[eventRow]) error {
+func (w *Writer) writePart(path string, rows []eventRow) error {
+	if !w.staging {
+		rows = w.dropInvalidJSON(rows)
+	}
 	slices.SortFunc(rows, func(a, b eventRow) int {
 		if c := cmp.Compare(deref(a.EventSource), deref(b.EventSource)); c != 0 {
 			return c
@@ -334,7 +368,85 @@ func writeEvents(path string, rows []eventRow, pw *parquet.GenericWriter[eventRo
 		}
 		return a.EventTime.Compare(*b.EventTime)
 	})
+	if w.staging {
+		staged := make([]stagedEventRow, len(rows))
+		for i := range rows {
+			staged[i] = stagedEventRow(rows[i])
+		}
+		pw := takeWriter(w.stagedWriters, w.options)
+		defer putWriter(w.stagedWriters, pw)
+		return writeParquet(path, staged, pw)
+	}
+	pw := takeWriter(w.eventWriters, w.options)
+	defer putWriter(w.eventWriters, pw)
 	return writeParquet(path, rows, pw)
+}
+
+// dropInvalidJSON keeps the rows whose raw is valid JSON and remembers the
+// others for their file's manifest row. raw has Parquet's JSON logical type
+// here, and one invalid value would make every read of the dataset fail
+// (DuckDB checks the whole column as it reads it).
+func (w *Writer) dropInvalidJSON(rows []eventRow) []eventRow {
+	kept := rows[:0]
+	for _, r := range rows {
+		if validJSON(r.Raw) {
+			kept = append(kept, r)
+			continue
+		}
+		w.mu.Lock()
+		w.rejected[r.FileID] = append(w.rejected[r.FileID], r.RecordIndex)
+		w.inserted-- // counted as new by the key filter
+		w.mu.Unlock()
+	}
+	return kept
+}
+
+// validJSON is true for what DuckDB takes as JSON. fastjson's validator
+// (3x faster than encoding/json's here) is strict on numbers and escapes
+// but lets raw control bytes through inside strings; those are checked
+// apart, and only a value that holds one pays for the scan that finds
+// whether it is inside a string (where it is invalid) or white space.
+func validJSON(s string) bool {
+	if !utf8.ValidString(s) || fastjson.Validate(s) != nil {
+		return false
+	}
+	i := 0
+	for i < len(s) && s[i] >= 0x20 {
+		i++
+	}
+	if i == len(s) {
+		return true
+	}
+	inString := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case c < 0x20 && inString:
+			return false
+		}
+	}
+	return true
+}
+
+// reportRejected records on f the events of f that were not stored
+// because their JSON was invalid. Called with w.mu held, after the events
+// of f were written (they come before f, in this commit or an earlier one).
+func (w *Writer) reportRejected(f *ingest.File) {
+	idx := w.rejected[f.ID]
+	if len(idx) == 0 {
+		return
+	}
+	delete(w.rejected, f.ID)
+	slices.Sort(idx)
+	for _, i := range idx {
+		f.AddError(i, -1, ingest.SeverityError, "record not stored: its JSON is not valid (a raw control character or a bad number)")
+	}
+	f.Events -= int64(len(idx))
+	f.Status = ingest.StatusFailed
+	f.Reason = fmt.Sprintf("%d records not stored: not valid JSON (see ingest_errors); the rest were kept", len(idx))
 }
 
 func boolInt(b bool) int {
@@ -404,22 +516,22 @@ func newParquetWriter[T any](opts []parquet.WriterOption) *parquet.GenericWriter
 	return parquet.NewGenericWriter[T](io.Discard, opts...)
 }
 
-// eventWriter takes a writer of event parts from the pool. Reusing them
+// takeWriter takes a writer of event parts from a pool. Reusing them
 // keeps their page and compression buffers: a fresh writer grew them from
 // nothing for every part file, which on a profile of the bench corpus cost
 // about as much CPU as the encoding itself.
-func (w *Writer) eventWriter() *parquet.GenericWriter[eventRow] {
+func takeWriter[T any](pool chan *parquet.GenericWriter[T], opts []parquet.WriterOption) *parquet.GenericWriter[T] {
 	select {
-	case pw := <-w.eventWriters:
+	case pw := <-pool:
 		return pw
 	default:
-		return newParquetWriter[eventRow](w.options)
+		return newParquetWriter[T](opts)
 	}
 }
 
-func (w *Writer) putEventWriter(pw *parquet.GenericWriter[eventRow]) {
+func putWriter[T any](pool chan *parquet.GenericWriter[T], pw *parquet.GenericWriter[T]) {
 	select {
-	case w.eventWriters <- pw:
+	case pool <- pw:
 	default: // enough are kept already
 	}
 }

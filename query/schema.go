@@ -30,7 +30,7 @@ type Table struct {
 
 // EventColumns are the columns of the events table, in storage order.
 var EventColumns = []Column{
-	{"event_key", "UBIGINT", "deduplication key: hash of eventID, time, source, name and account, or of the whole event when eventID is missing or a placeholder"},
+	{"event_key", "UBIGINT", "deduplication index: hash of eventID, instant, source, name, recipient account, region and account (top bit clear), or of the whole event (top bit set) when eventID is missing or a placeholder or the time unreadable; equal keys are then compared field by field"},
 	{"event_time", "TIMESTAMPTZ", "eventTime in UTC (NULL when missing or unparseable; see ingest_errors)"},
 	{"event_version", "VARCHAR", "eventVersion"},
 	{"event_source", "VARCHAR", "eventSource, e.g. signin.amazonaws.com"},
@@ -79,7 +79,7 @@ var EventColumns = []Column{
 
 // FileColumns are the columns of the files table: the evidence manifest.
 var FileColumns = []Column{
-	{"file_id", "BIGINT", "stable id of the path (a hash of it)"},
+	{"file_id", "BIGINT", "id of the input: a hash of its path and its sha256, the same in every run"},
 	{"path", "VARCHAR", "input path; members of archives as archive!member"},
 	{"size", "BIGINT", "bytes as stored (compressed size for .gz)"},
 	{"sha256", "VARCHAR", "hex SHA-256 of the file's bytes as stored"},

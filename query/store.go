@@ -196,12 +196,13 @@ func (m *manifest) HasContent(sha string) (string, bool) {
 
 // Manifest loads the stored files, so a re-run skips what it holds.
 func (s *Store) Manifest(ctx context.Context) (ingest.Manifest, error) {
-	return ReadManifest(ctx, s.DB, "SELECT path, sha256 FROM files WHERE sha256 IS NOT NULL")
+	return ReadManifest(ctx, s.DB, "SELECT path, sha256, status FROM files WHERE sha256 IS NOT NULL")
 }
 
-// ReadManifest builds a manifest from q, a query returning the path and
-// sha256 of every stored file: from a store's files table, or from a
-// Parquet dataset's.
+// ReadManifest builds a manifest from q, a query returning the path, sha256
+// and status of every stored file: from a store's files table, or from a
+// Parquet dataset's. A failed file is not stored: it is read again (and
+// fails again, visibly) until it loads.
 func ReadManifest(ctx context.Context, db *sql.DB, q string) (ingest.Manifest, error) {
 	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
@@ -210,9 +211,12 @@ func ReadManifest(ctx context.Context, db *sql.DB, q string) (ingest.Manifest, e
 	defer rows.Close()
 	m := &manifest{paths: map[[2]string]bool{}, contents: map[string]string{}}
 	for rows.Next() {
-		var p, sha string
-		if err := rows.Scan(&p, &sha); err != nil {
+		var p, sha, status string
+		if err := rows.Scan(&p, &sha, &status); err != nil {
 			return nil, err
+		}
+		if status == ingest.StatusFailed {
+			continue
 		}
 		m.paths[[2]string{p, sha}] = true
 		if _, ok := m.contents[sha]; !ok {
@@ -234,8 +238,8 @@ type Writer struct {
 	conn      *sql.Conn
 	app       *duckdb.Appender
 	inTx      bool
-	watermark int64 // rowids below it were stored before this transaction
-	batch     map[[2]int64]bool
+	watermark int64             // rowids below it were stored before this transaction
+	batch     map[[32]byte]bool // identity digests appended in this transaction
 	args      []driver.Value
 	pending   []*ingest.File
 	staged    int // events handed over since the last commit
@@ -253,7 +257,7 @@ func (s *Store) NewWriter(ctx context.Context) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Writer{conn: conn, batch: map[[2]int64]bool{}, args: make([]driver.Value, len(StoredEventColumns()))}
+	w := &Writer{conn: conn, batch: map[[32]byte]bool{}, args: make([]driver.Value, len(StoredEventColumns()))}
 	err = conn.Raw(func(dc any) error {
 		a, err := duckdb.NewAppender(dc.(driver.Conn), "", "main", "event_rows")
 		w.app = a
@@ -279,10 +283,7 @@ func (w *Writer) WriteEvents(events []ingest.Event) error {
 	}
 	for i := range events {
 		ev := &events[i]
-		k := [2]int64{int64(ev.Key), ev.Time.UnixNano()}
-		if !ev.HasTime {
-			k[1] = -1 << 63
-		}
+		k := ingest.IdentityOf(ev).Digest()
 		if w.batch[k] {
 			w.deduped++
 			continue
@@ -345,14 +346,35 @@ func (w *Writer) begin() error {
 	return nil
 }
 
+// SameEventSQL is the condition under which row o (stored) and row n (new)
+// of event_rows are one event. The 64-bit key is only the index: the
+// identity itself is compared (the fields of ingest.Identity), so a key
+// collision, crafted or not, can never drop an event. For an event
+// identified by its content (ingest.RawKeyBit set) that is raw itself.
+func SameEventSQL(o, n string) string {
+	return SameEventColumnsSQL(o, n) + fmt.Sprintf("\n    AND (%[2]s.event_key < %[3]d::UBIGINT OR %[1]s.raw = %[2]s.raw)", o, n, ingest.RawKeyBit)
+}
+
+// SameEventColumnsSQL is SameEventSQL without raw: equalities only, which
+// DuckDB runs as a hash join without reading the stored events' raw.
+// Alone it decides for events identified by their eventID (a key below
+// ingest.RawKeyBit).
+func SameEventColumnsSQL(o, n string) string {
+	cond := []string{fmt.Sprintf("%s.event_key = %s.event_key", o, n)}
+	for _, c := range []string{"event_time", "event_id", "event_source", "event_name", "recipient_account_id", "aws_region", "account_id"} {
+		cond = append(cond, fmt.Sprintf("%[1]s.%[3]s IS NOT DISTINCT FROM %[2]s.%[3]s", o, n, c))
+	}
+	return strings.Join(cond, "\n    AND ")
+}
+
 // dedupeSQL deletes the events appended in this transaction (rowid at or
 // above the watermark taken at its start) whose key and time were stored
 // before. It reads two narrow columns, not the events themselves.
-const dedupeSQL = `DELETE FROM event_rows WHERE rowid IN (
+var dedupeSQL = `DELETE FROM event_rows WHERE rowid IN (
   SELECT n.rowid FROM event_rows n
   WHERE n.rowid >= ? AND EXISTS (
     SELECT 1 FROM event_rows o
-    WHERE o.rowid < ? AND o.event_key = n.event_key AND o.event_time IS NOT DISTINCT FROM n.event_time))`
+    WHERE o.rowid < ? AND ` + SameEventSQL("o", "n") + `))`
 
 // commit flushes the appender, deletes this transaction's duplicates and
 // commits the events with the manifest rows of the files they complete.

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/trailsift/trailsift/ingest"
 	"github.com/trailsift/trailsift/integrity"
 	"github.com/trailsift/trailsift/query"
 	"github.com/trailsift/trailsift/reports"
@@ -95,11 +96,8 @@ func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, io *stream
 	if err := checkOutsideEvidence("--out", out, args); err != nil {
 		return err
 	}
-	for _, in := range args {
-		if _, err := os.Stat(in); err != nil && in != "-" {
-			// Before the case folder exists: a wrong path leaves nothing behind.
-			return &usageError{fmt.Sprintf("input %s: %v", in, err)}
-		}
+	if err := ingest.CheckInputs(args); err != nil {
+		return err // before the case folder exists
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return fmt.Errorf("create case folder: %w", err)

@@ -102,9 +102,11 @@ func TestAnalyzeSamples(t *testing.T) {
 		}
 	}
 
-	// Again on the same evidence: nothing is stored twice.
+	// Again on the same evidence: nothing is stored twice, and the corrupt
+	// file, read again, still fails the run.
 	_, stderr, code = run(t, "", args...)
-	if code != exitIntegrity { // the evidence still lacks a log file its digest lists
+	// The corrupt file still fails (3), but the missing log file wins (5).
+	if code != exitIntegrity {
 		t.Fatalf("second run: exit %d; %s", code, stderr)
 	}
 	if n := queryOnce(t, out, "SELECT count(*) FROM events"); n != "173" {

@@ -106,6 +106,10 @@ func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, io *streams)
 	if err := checkOutsideEvidence(flag, target, args); err != nil {
 		return err
 	}
+	// A mistyped path creates nothing: no database, no staging, no lock.
+	if err := ingest.CheckInputs(args); err != nil {
+		return err
+	}
 	ctx := cmd.Context()
 	var (
 		sum   *ingestSummary
@@ -208,10 +212,13 @@ func ingestInto(cmd *cobra.Command, store *query.Store, o *ingestOptions, args [
 	// transaction, so a second Ctrl-C (which exits at once) leaves the
 	// store as it was and the staging for the next run. Not the run's
 	// context, which is cancelled then.
-	n, err := lake.LoadStore(context.Background(), store, staging)
+	n, rejected, err := lake.LoadStore(context.Background(), store, staging)
 	if err != nil {
 		return sum, st, fmt.Errorf("load %s into %s: %w (run the same command again to finish)", staging, store.Path, err)
 	}
+	// Records the store refused are in ingest_errors; they make the run partial.
+	sum.Errors += rejected
+	st.Errors += rejected
 	if runErr == nil && ctx.Err() != nil {
 		// Ctrl-C came after the files were read: the load finished, but
 		// the user asked to stop, and analyze must not go on.

@@ -94,13 +94,14 @@ func TestIngestCLI(t *testing.T) {
 	if !strings.Contains(stderr, "cut.json.gz") || !strings.Contains(stderr, "unexpected EOF") {
 		t.Errorf("stderr does not name the bad file and problem:\n%s", stderr)
 	}
-	// A second run adds nothing and exits 0: the failed file is known.
+	// A second run adds nothing, but the failed file is read again and
+	// still fails: it is not "unchanged since last run".
 	stdout, stderr, code = run(t, "", "ingest", "--db", db, "--json", fixture("records"), fixture("lookup-events"), fixture("truncated-gzip"), fixture("digest-file"))
-	if code != exitOK {
+	if code != exitPartial {
 		t.Fatalf("re-run exit %d; stderr:\n%s", code, stderr)
 	}
 	json.Unmarshal([]byte(stdout), &sum)
-	if sum.EventsRead != 0 || sum.FilesUnchanged != 4 {
+	if sum.EventsNew != 0 || sum.FilesUnchanged != 3 || sum.FilesFailed != 1 {
 		t.Errorf("re-run summary = %+v", sum)
 	}
 	d := openStore(t, db)

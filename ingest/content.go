@@ -1,0 +1,117 @@
+package ingest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+)
+
+// source is the content of one input, read once: hashed while it was read,
+// and then decoded from memory or from a seekable file. Nothing is opened
+// twice, so a pipe, a FIFO or stdin gives all of its bytes to both the hash
+// and the decoder.
+type source struct {
+	data []byte   // the content, when it fits in memory
+	file *os.File // or a seekable file holding it
+	size int64
+	sha  string
+}
+
+// reader reads the content from the start, however often it is called.
+func (s *source) reader() io.Reader { return s.section() }
+
+// section gives random access, as zip needs.
+func (s *source) section() *io.SectionReader {
+	if s.file != nil {
+		return io.NewSectionReader(s.file, 0, s.size)
+	}
+	return io.NewSectionReader(bytes.NewReader(s.data), 0, s.size)
+}
+
+// head is the first bytes of the content, for sniffing.
+func (s *source) head(n int) []byte {
+	if s.file == nil {
+		return s.data[:min(n, len(s.data))]
+	}
+	b := make([]byte, n)
+	m, _ := s.file.ReadAt(b, 0)
+	return b[:m]
+}
+
+// close releases the file, if any; a spooled copy is already unlinked, so
+// its space goes with it.
+func (s *source) close() {
+	if s.file != nil {
+		s.file.Close()
+		s.file = nil
+	}
+	s.data = nil
+}
+
+// reading are the knobs of readSource; tests make the threshold small.
+type reading struct {
+	inMemory int64
+	progress interface{ Add(int64) int64 }
+}
+
+// readSource reads rd once. seekable, when given, is the open regular file
+// behind rd: a large one is hashed and then read again from it for decoding,
+// instead of being copied. Any other input larger than inMemory is spooled
+// to an unlinked temporary file while it is hashed.
+func (c reading) readSource(rd io.Reader, seekable *os.File) (*source, error) {
+	h := sha256.New()
+	counted := io.TeeReader(rd, h)
+	if c.progress != nil {
+		counted = &countingReader{r: counted, n: c.progress}
+	}
+	limit := c.inMemory
+	if limit <= 0 {
+		limit = inMemory
+	}
+	data, err := io.ReadAll(io.LimitReader(counted, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) <= limit {
+		return &source{data: data, size: int64(len(data)), sha: sum(h)}, nil
+	}
+	if seekable != nil {
+		n, err := io.Copy(io.Discard, counted)
+		if err != nil {
+			return nil, err
+		}
+		return &source{file: seekable, size: int64(len(data)) + n, sha: sum(h)}, nil
+	}
+	tmp, err := unlinkedTemp()
+	if err != nil {
+		return nil, fmt.Errorf("spool a large stream: %w", err)
+	}
+	n, err := io.Copy(tmp, io.MultiReader(bytes.NewReader(data), counted))
+	if err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	return &source{file: tmp, size: n, sha: sum(h)}, nil
+}
+
+func sum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
+
+// unlinkedTemp makes a temporary file (in the temp folder, never beside the
+// evidence) and removes its name at once: the open descriptor keeps the
+// data, and a killed process leaves nothing behind.
+func unlinkedTemp() (*os.File, error) {
+	f, err := os.CreateTemp("", "trailsift-spool-*")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		return nil, errors.Join(err, os.Remove(f.Name()))
+	}
+	return f, nil
+}

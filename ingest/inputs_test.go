@@ -1,0 +1,211 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+const recordsFixture = "testdata/records/111122223333_CloudTrail_us-east-1_20230824T2110Z_abc.json.gz"
+
+func hexSHA(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+
+// ndjsonEvents makes n distinct CloudTrail events as JSON lines.
+func ndjsonEvents(n int) []byte {
+	var b bytes.Buffer
+	for i := range n {
+		b.WriteString(`{"eventVersion":"1.08","eventTime":"2024-03-05T11:00:00Z","eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin","awsRegion":"us-east-1","recipientAccountId":"111122223333","eventID":"`)
+		b.WriteString(strings.Repeat("0", 24) + hex.EncodeToString([]byte{byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}))
+		b.WriteString("\"}\n")
+	}
+	return b.Bytes()
+}
+
+// A FIFO is read once: every event is stored and the sha256 is of the whole
+// content, in memory and when the content is too large for it (spooled).
+func TestFIFOIsReadOnce(t *testing.T) {
+	gz, err := os.ReadFile(recordsFixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := ndjsonEvents(500)
+	for _, tc := range []struct {
+		name     string
+		data     []byte
+		inMemory int64
+		events   int
+		shape    string
+	}{
+		{"gzip records in memory", gz, 0, 3, ShapeRecords},
+		{"ndjson spooled", big, 4096, 500, ShapeNDJSON},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("TMPDIR", t.TempDir())
+			fifo := filepath.Join(t.TempDir(), "events.pipe")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+				if err != nil {
+					return
+				}
+				w.Write(tc.data)
+				w.Close()
+			}()
+			sink := &memSink{}
+			st, err := Run(context.Background(), []string{fifo}, sink, Options{inMemory: tc.inMemory})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(sink.events) != tc.events || st.FilesLoaded != 1 {
+				t.Fatalf("events = %d, stats = %+v; want %d events, 1 file loaded", len(sink.events), st, tc.events)
+			}
+			f := sink.files[0]
+			if f.SHA256 != hexSHA(tc.data) || f.Size != int64(len(tc.data)) || f.Shape != tc.shape {
+				t.Errorf("file = %s size %d shape %s; want sha %s size %d shape %s", f.SHA256, f.Size, f.Shape, hexSHA(tc.data), len(tc.data), tc.shape)
+			}
+			for _, ev := range sink.events {
+				if ev.FileID != f.ID {
+					t.Fatalf("event of file %d, file is %d", ev.FileID, f.ID)
+				}
+			}
+		})
+	}
+}
+
+// A regular file larger than the memory threshold is hashed, then decoded
+// from the start: the same result as a small one.
+func TestLargeRegularFile(t *testing.T) {
+	data := ndjsonEvents(300)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "big.jsonl"), data, 0o644)
+	sink := &memSink{}
+	if _, err := Run(context.Background(), []string{dir}, sink, Options{inMemory: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.events) != 300 || sink.files[0].SHA256 != hexSHA(data) {
+		t.Fatalf("events = %d sha = %s", len(sink.events), sink.files[0].SHA256)
+	}
+}
+
+// tmpWatcher is stdin that looks at the temp folder on every read.
+type tmpWatcher struct {
+	r    io.Reader
+	dir  string
+	seen []string
+}
+
+func (w *tmpWatcher) Read(p []byte) (int, error) {
+	if names, _ := os.ReadDir(w.dir); len(names) > 0 {
+		w.seen = append(w.seen, names[0].Name())
+	}
+	return w.r.Read(p[:min(len(p), 512)])
+}
+
+// Reading stdin leaves no file in the temp folder, while it is read (a
+// SIGKILL then would leave it) or after.
+func TestStdinLeavesNoTempFile(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	data := ndjsonEvents(200)
+	in := &tmpWatcher{r: bytes.NewReader(data), dir: tmp}
+	sink := &memSink{}
+	if _, err := Run(context.Background(), []string{"-"}, sink, Options{Stdin: in, inMemory: 2048}); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.events) != 200 {
+		t.Fatalf("events = %d, want 200", len(sink.events))
+	}
+	if names, _ := os.ReadDir(tmp); len(names) > 0 || len(in.seen) > 0 {
+		t.Errorf("temp folder held %v while reading stdin, %d entries after", in.seen, len(names))
+	}
+}
+
+// A folder that cannot be listed is a failed manifest row; the rest loads.
+// Dangling links and special files are skipped with a reason. Tests run as
+// root, where chmod 000 stops nothing, so the listing fails through the
+// walker's injectable ReadDir.
+func TestWalkProblemsAreRecordedAndTheRestLoads(t *testing.T) {
+	dir := t.TempDir()
+	data, _ := os.ReadFile("testdata/ndjson/lake.ndjson")
+	os.WriteFile(filepath.Join(dir, "a.ndjson"), data, 0o644)
+	os.Mkdir(filepath.Join(dir, "locked"), 0o755)
+	os.WriteFile(filepath.Join(dir, "locked", "hidden.json"), data, 0o644)
+	os.Symlink(filepath.Join(dir, "gone.json"), filepath.Join(dir, "dangling.json"))
+	syscall.Mkfifo(filepath.Join(dir, "pipe.json"), 0o600)
+	ln, err := net.Listen("unix", filepath.Join(dir, "sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	readDir := func(p string) ([]os.DirEntry, error) {
+		if filepath.Base(p) == "locked" {
+			return nil, &os.PathError{Op: "open", Path: p, Err: syscall.EACCES}
+		}
+		return os.ReadDir(p)
+	}
+	sink := &memSink{}
+	st, err := Run(context.Background(), []string{dir}, sink, Options{readDir: readDir})
+	if err != nil {
+		t.Fatalf("Run: %v (a bad subfolder must not stop the ingest)", err)
+	}
+	if len(sink.events) != 3 || st.FilesLoaded != 1 || st.FilesFailed != 1 || st.FilesSkipped != 3 {
+		t.Fatalf("events = %d, stats = %+v", len(sink.events), st)
+	}
+	locked := sink.file(t, "/locked")
+	if locked.Status != StatusFailed || !strings.Contains(locked.Reason, "cannot read folder") || !strings.Contains(locked.Reason, "permission denied") || len(locked.Errors) != 1 {
+		t.Errorf("locked folder: %+v", locked)
+	}
+	for suffix, want := range map[string]string{"dangling.json": "dangling symbolic link", "pipe.json": "named pipe", "sock": "socket"} {
+		if f := sink.file(t, suffix); f.Status != StatusSkipped || !strings.Contains(f.Reason, want) {
+			t.Errorf("%s: %s %q, want skipped, %q", suffix, f.Status, f.Reason, want)
+		}
+	}
+}
+
+// A file's id depends on its path and its content.
+func TestFileIDIsPathAndContent(t *testing.T) {
+	run := func(inputs []string, stdin []byte) *File {
+		sink := &memSink{}
+		if _, err := Run(context.Background(), inputs, sink, Options{Stdin: bytes.NewReader(stdin)}); err != nil {
+			t.Fatal(err)
+		}
+		return sink.files[0]
+	}
+	a, b := ndjsonEvents(1), ndjsonEvents(2)
+	s1, s2, s1again := run([]string{"-"}, a), run([]string{"-"}, b), run([]string{"-"}, a)
+	if s1.ID == s2.ID || s1.Path == s2.Path || !strings.HasPrefix(s1.Path, "stdin:") {
+		t.Errorf("two stdin inputs: %s %d and %s %d", s1.Path, s1.ID, s2.Path, s2.ID)
+	}
+	if s1.ID != s1again.ID || s1.Path != s1again.Path {
+		t.Errorf("same stdin twice: %s %d and %s %d", s1.Path, s1.ID, s1again.Path, s1again.ID)
+	}
+	p := filepath.Join(t.TempDir(), "x.jsonl")
+	os.WriteFile(p, a, 0o644)
+	f1 := run([]string{p}, nil)
+	os.WriteFile(p, b, 0o644)
+	f2 := run([]string{p}, nil)
+	if f1.ID == f2.ID {
+		t.Errorf("a path re-read with new content kept its id %d", f1.ID)
+	}
+	if f1.ID != FileID(p, hexSHA(a)) {
+		t.Errorf("id %d is not FileID(path, sha256)", f1.ID)
+	}
+}
+
+func TestMissingInputCreatesNothing(t *testing.T) {
+	var ie *InputError
+	if err := CheckInputs([]string{"-", "testdata/records", "testdata/nope"}); !errors.As(err, &ie) || ie.Path != "testdata/nope" {
+		t.Fatalf("CheckInputs = %v", err)
+	}
+}

@@ -1,0 +1,310 @@
+package lake
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trailsift/trailsift/ingest"
+	"github.com/trailsift/trailsift/query"
+)
+
+// runDB ingests inputs into the DuckDB store at db as trailsift ingest
+// does: staged as Parquet, then loaded.
+func runDB(t *testing.T, db string, inputs ...string) (st ingest.Stats, inserted, rejected int64) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := query.Open(ctx, db, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	stored, err := s.Manifest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := NewStagingWriter(ctx, StagingDir(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	staged, err := w.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err = ingest.Run(ctx, inputs, w, ingest.Options{Manifest: Manifests{stored, staged}}); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if inserted, rejected, err = LoadStore(ctx, s, StagingDir(db)); err != nil {
+		t.Fatal(err)
+	}
+	return st, inserted, rejected
+}
+
+// runParquet ingests inputs into the dataset at dir.
+func runParquet(t *testing.T, dir string, inputs ...string) ingest.Stats {
+	t.Helper()
+	w, err := NewWriter(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	m, err := w.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := ingest.Run(context.Background(), inputs, w, ingest.Options{Manifest: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func storeCount(t *testing.T, db string, parquet bool, q string) int64 {
+	t.Helper()
+	var s *query.Store
+	var err error
+	if parquet {
+		s, err = Open(context.Background(), db)
+	} else {
+		s, err = query.Open(context.Background(), db, true)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	return count(t, s, q)
+}
+
+func writeInput(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	must(t, os.WriteFile(p, []byte(content), 0o644))
+	return p
+}
+
+const loginID = "3038ebd2-c98a-4c65-9b6e-e22506292313"
+
+func login(time, region string) string {
+	return `{"eventVersion":"1.08","eventTime":"` + time + `","eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin","awsRegion":"` + region + `","recipientAccountId":"111122223333","eventID":"` + loginID + `"}` + "\n"
+}
+
+// The same event is stored once whatever the input order and the split into
+// runs, in a DuckDB store and in a dataset alike: the same instant written
+// two ways is one event; copies that differ in awsRegion are two (a
+// responder keeps the evidence of a double delivery or of tampering).
+func TestSameRowsWhateverTheSplit(t *testing.T) {
+	in := t.TempDir()
+	s3 := writeInput(t, in, "s3.json", `{"Records":[`+strings.TrimSpace(login("2024-03-05T11:00:00Z", "us-east-1"))+`]}`)
+	lake := writeInput(t, in, "lake.jsonl", login("2024-03-05 11:00:00.000", "us-east-1"))
+	other := writeInput(t, in, "other-region.jsonl", login("2024-03-05T11:00:00Z", "eu-west-1"))
+	splits := map[string][][]string{
+		"one run":          {{s3, lake, other}},
+		"one run reversed": {{other, lake, s3}},
+		"three runs":       {{other}, {lake}, {s3}},
+		"two runs":         {{s3}, {other, lake}},
+	}
+	for name, runs := range splits {
+		t.Run(name, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "case.duckdb")
+			ds := filepath.Join(t.TempDir(), "lake")
+			for _, inputs := range runs {
+				runDB(t, db, inputs...)
+				runParquet(t, ds, inputs...)
+			}
+			const q = "SELECT count(*) FROM events"
+			const regions = "SELECT count(DISTINCT aws_region) FROM events"
+			for _, parquet := range []bool{false, true} {
+				target := map[bool]string{false: db, true: ds}[parquet]
+				if n, r := storeCount(t, target, parquet, q), storeCount(t, target, parquet, regions); n != 2 || r != 2 {
+					t.Errorf("parquet=%v: %d events in %d regions, want 2 in 2", parquet, n, r)
+				}
+			}
+		})
+	}
+}
+
+// Two different events whose 64-bit keys collide are both stored: the
+// identity decides, in the dataset's key cache and in the store's load.
+func TestKeyCollisionKeepsBothEvents(t *testing.T) {
+	at := time.Date(2024, 3, 5, 11, 0, 0, 0, time.UTC)
+	ev := func(id, raw string, key uint64) ingest.Event {
+		return ingest.Event{Key: key, Time: at, HasTime: true, EventID: id, EventName: "ConsoleLogin",
+			EventSource: "signin.amazonaws.com", AccountID: "111122223333", AWSRegion: "us-east-1", Raw: raw, FileID: 1}
+	}
+	byID := []ingest.Event{ev("aaaaaaaa-0000-0000-0000-000000000001", `{"eventID":"a"}`, 42), ev("bbbbbbbb-0000-0000-0000-000000000002", `{"eventID":"b"}`, 42)}
+	byRaw := []ingest.Event{ev("", `{"n":1}`, 7|ingest.RawKeyBit), ev("", `{"n":2}`, 7|ingest.RawKeyBit)}
+	for name, evs := range map[string][]ingest.Event{"eventID": byID, "raw": byRaw} {
+		t.Run(name, func(t *testing.T) {
+			// Dataset: one run, then the second event again in a later run.
+			ds := t.TempDir()
+			writeDataset(t, ds, evs[:1])
+			writeDataset(t, ds, evs)
+			if n := storeCount(t, ds, true, "SELECT count(*) FROM events"); n != 2 {
+				t.Errorf("dataset: %d events, want 2", n)
+			}
+			// Store: the first event stored, the second loaded by a later run.
+			db := filepath.Join(t.TempDir(), "case.duckdb")
+			s, err := query.Open(context.Background(), db, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			for _, batch := range [][]ingest.Event{evs[:1], evs, evs} {
+				w, err := NewStagingWriter(context.Background(), StagingDir(db))
+				if err != nil {
+					t.Fatal(err)
+				}
+				must(t, w.WriteEvents(batch))
+				must(t, w.Flush())
+				w.Close()
+				if _, _, err := LoadStore(context.Background(), s, StagingDir(db)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := count(t, s, "SELECT count(*) FROM events"); n != 2 {
+				t.Errorf("store: %d events, want 2 (and no copy of either)", n)
+			}
+		})
+	}
+}
+
+// A staged row whose JSON DuckDB rejects costs only itself: the rest of
+// the run loads, the row is reported with its file and record index, the
+// file is failed, and the next run loads normally.
+func TestInvalidRawDoesNotWedgeTheLoad(t *testing.T) {
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "case.duckdb")
+	s, err := query.Open(ctx, db, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	evs := testEvents(5, "111122223333")
+	evs[3].Raw = "{\"eventName\":\"x\x01y\"}" // a raw control byte, staged as it is
+	f := &ingest.File{ID: 1, Path: "in.jsonl", SHA256: "aa", Events: 5, Status: ingest.StatusLoaded}
+	w, err := NewStagingWriter(ctx, StagingDir(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, w.WriteEvents(evs))
+	must(t, w.FileDone(f))
+	must(t, w.Flush())
+	w.Close()
+	inserted, rejected, err := LoadStore(ctx, s, StagingDir(db))
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if inserted != 4 || rejected != 1 {
+		t.Errorf("inserted %d, rejected %d; want 4 and 1", inserted, rejected)
+	}
+	if n := count(t, s, "SELECT count(*) FROM ingest_errors WHERE file_id = 1 AND path = 'in.jsonl' AND record_index = 3 AND severity = 'error'"); n != 1 {
+		t.Errorf("%d ingest_errors rows for the rejected record", n)
+	}
+	if n := count(t, s, "SELECT count(*) FROM files WHERE path = 'in.jsonl' AND status = 'failed' AND events = 4"); n != 1 {
+		t.Errorf("the file is not recorded failed with 4 events")
+	}
+	if _, err := os.Stat(StagingDir(db)); !os.IsNotExist(err) {
+		t.Errorf("staging left behind: %v", err)
+	}
+	// The next run works.
+	in := writeInput(t, t.TempDir(), "next.jsonl", login("2024-03-06T10:00:00Z", "us-east-1"))
+	if _, inserted, _ := runDB(t, db, in); inserted != 1 {
+		t.Errorf("next run stored %d events, want 1", inserted)
+	}
+}
+
+// A dataset never holds a raw that is not valid JSON: DuckDB would then
+// refuse every read of it. The event is reported on its file instead.
+func TestDatasetRefusesInvalidRaw(t *testing.T) {
+	dir := t.TempDir()
+	evs := testEvents(5, "111122223333")
+	evs[2].Raw = "{\"eventName\":\"x\x00y\"}"
+	f := &ingest.File{ID: 1, Path: "in.jsonl", SHA256: "aa", Events: 5, Status: ingest.StatusLoaded}
+	w := writeDataset(t, dir, evs, f)
+	if w.Inserted() != 4 {
+		t.Errorf("inserted %d, want 4", w.Inserted())
+	}
+	if n := storeCount(t, dir, true, "SELECT count(*) FROM events WHERE event_name IS NOT NULL"); n != 4 {
+		t.Errorf("dataset reads %d events, want 4", n)
+	}
+	if f.Status != ingest.StatusFailed || f.ErrorCount != 1 || f.Errors[0].RecordIndex != 2 {
+		t.Errorf("file: %+v", f)
+	}
+	if n := storeCount(t, dir, true, "SELECT count(*) FROM ingest_errors WHERE record_index = 2"); n != 1 {
+		t.Errorf("%d ingest_errors rows, want 1", n)
+	}
+}
+
+// A failed input is not "stored": every run reads it again and reports it
+// failed, without a second manifest row.
+func TestFailedFileStaysFailed(t *testing.T) {
+	in := t.TempDir()
+	good := writeInput(t, in, "good.jsonl", login("2024-03-05T11:00:00Z", "us-east-1"))
+	bad := writeInput(t, in, "bad.json", `{"Records":[`+strings.TrimSpace(login("2024-03-05T12:00:00Z", "us-east-1"))+`,{"eventID":`)
+	db := filepath.Join(t.TempDir(), "case.duckdb")
+	ds := filepath.Join(t.TempDir(), "lake")
+	for run := range 3 {
+		st, _, _ := runDB(t, db, good, bad)
+		pst := runParquet(t, ds, good, bad)
+		for name, s := range map[string]ingest.Stats{"db": st, "parquet": pst} {
+			if s.FilesFailed != 1 || (run > 0 && s.FilesUnchanged != 1) {
+				t.Errorf("run %d, %s: %+v; want the bad file failed each time", run, name, s)
+			}
+		}
+	}
+	for _, parquet := range []bool{false, true} {
+		target := map[bool]string{false: db, true: ds}[parquet]
+		if n := storeCount(t, target, parquet, "SELECT count(*) FROM files WHERE status = 'failed'"); n != 1 {
+			t.Errorf("parquet=%v: %d failed manifest rows, want 1", parquet, n)
+		}
+		if n := storeCount(t, target, parquet, "SELECT count(*) FROM ingest_errors WHERE path LIKE '%bad.json'"); n != 1 {
+			t.Errorf("parquet=%v: %d ingest_errors rows for the bad file, want 1", parquet, n)
+		}
+		if n := storeCount(t, target, parquet, "SELECT count(*) FROM events"); n != 2 {
+			t.Errorf("parquet=%v: %d events, want 2", parquet, n)
+		}
+	}
+}
+
+func TestValidJSON(t *testing.T) {
+	for s, want := range map[string]bool{
+		`{"a":"b"}`:              true,
+		"{\"a\":\n\t\"b\"}":      true,
+		"{\"a\":\"b\x01\"}":      false,
+		"{\"a\":\"b\tc\"}":       false,
+		"{\"a\\\"\":\"\\\\\"}":   true,
+		`{"a":nan}`:              false,
+		`{"a":1.2.3}`:            false,
+		`{"a":"\x"}`:             false,
+		"{\"a\":\"\xff\"}":       false,
+		`{"a":[1,-0.5e+3,true]}`: true,
+	} {
+		if got := validJSON(s); got != want {
+			t.Errorf("validJSON(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+// Inputs that have no sha256 (a dangling link, a folder that cannot be
+// listed) are reported by every run, with one manifest row.
+func TestRowsWithoutHashAreNotRepeated(t *testing.T) {
+	in := t.TempDir()
+	writeInput(t, in, "good.jsonl", login("2024-03-05T11:00:00Z", "us-east-1"))
+	must(t, os.Symlink(filepath.Join(in, "gone"), filepath.Join(in, "dangling.json")))
+	db := filepath.Join(t.TempDir(), "case.duckdb")
+	ds := filepath.Join(t.TempDir(), "lake")
+	for range 2 {
+		runDB(t, db, in)
+		runParquet(t, ds, in)
+	}
+	for _, parquet := range []bool{false, true} {
+		target := map[bool]string{false: db, true: ds}[parquet]
+		if n := storeCount(t, target, parquet, "SELECT count(*) FROM files WHERE path LIKE '%dangling.json' AND status = 'skipped'"); n != 1 {
+			t.Errorf("parquet=%v: %d rows for the dangling link, want 1", parquet, n)
+		}
+	}
+}
