@@ -3,6 +3,13 @@
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 BIN := ./trailsift
+# Linters, pinned, built once into .tools/ from the Go module proxy.
+TOOLS := $(CURDIR)/.tools
+GOLANGCI_LINT := $(TOOLS)/golangci-lint
+GOLANGCI_LINT_VERSION := v2.15.0
+DEADCODE := $(TOOLS)/deadcode
+DEADCODE_VERSION := v0.52.0
+FUZZTIME ?= 60s
 
 .PHONY: build demo test fuzz bench lint clean
 
@@ -12,20 +19,36 @@ build:
 demo: build
 	$(BIN) analyze --out demo-case samples/s3-export.zip samples/event-history.json samples/lookup-events-page*.json samples/lake-export.ndjson samples/corrupt/ ; test $$? -le 5
 
-test:
-	gofmt -l . | (! grep .) || (echo "gofmt needed on the files above" && exit 1)
-	go vet ./...
+test: lint
 	go test ./...
 	go test -race ./ingest/ ./lake/
 
+# gofmt, go vet, golangci-lint (.golangci.yml: errcheck, staticcheck,
+# depguard for the layers...) and deadcode.
+lint: $(GOLANGCI_LINT) $(DEADCODE)
+	@echo "lint: gofmt, go vet, golangci-lint $(GOLANGCI_LINT_VERSION), deadcode"
+	gofmt -l . | (! grep .) || (echo "gofmt needed on the files above" && exit 1)
+	go vet ./...
+	$(GOLANGCI_LINT) run ./...
+	@out=$$($(DEADCODE) -test ./...); if [ -n "$$out" ]; then echo "$$out"; echo "deadcode: the functions above are never called"; exit 1; fi
+
+$(GOLANGCI_LINT):
+	GOBIN=$(TOOLS) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+$(DEADCODE):
+	GOBIN=$(TOOLS) go install golang.org/x/tools/cmd/deadcode@$(DEADCODE_VERSION)
+
+# Every fuzz target, FUZZTIME each (make fuzz FUZZTIME=10m).
 fuzz:
-	go test ./ingest/ -run XXX -fuzz FuzzSplitStream -fuzztime 60s
-	go test ./ingest/ -run XXX -fuzz FuzzNormalize -fuzztime 60s
-	go test ./ingest/ -run XXX -fuzz FuzzZipWalker -fuzztime 60s
-	go test ./ingest/ -run XXX -fuzz FuzzTarWalker -fuzztime 60s
+	go test ./ingest/ -run XXX -fuzz FuzzSplitStream -fuzztime $(FUZZTIME)
+	go test ./ingest/ -run XXX -fuzz FuzzNormalize -fuzztime $(FUZZTIME)
+	go test ./ingest/ -run XXX -fuzz FuzzZipWalker -fuzztime $(FUZZTIME)
+	go test ./ingest/ -run XXX -fuzz FuzzTarWalker -fuzztime $(FUZZTIME)
+	go test ./integrity/ -run XXX -fuzz FuzzParseDigest -fuzztime $(FUZZTIME)
+	go test ./query/ -run XXX -fuzz FuzzParseRule -fuzztime $(FUZZTIME)
 
 bench: build
 	bash samples/bench.sh
 
 clean:
-	rm -rf $(BIN) demo-case bench-out
+	rm -rf $(BIN) demo-case bench-out $(TOOLS)

@@ -149,7 +149,9 @@ func (r *run) decode(n *normalizer, f *File, rd io.Reader, depth int) {
 	h := &fileHandler{r: r, n: n, f: f}
 	sc := newScannerBuf(io.TeeReader(cb, contentHash), scanBuf)
 	wrapper, err := splitStream(sc, r.opts.MaxRecordSize, h)
-	h.flush()
+	if ferr := h.flush(); err == nil {
+		err = ferr // only ever the run's own cancellation
+	}
 	if err == nil {
 		f.ContentSHA256 = hex.EncodeToString(contentHash.Sum(nil))
 	}

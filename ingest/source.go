@@ -304,7 +304,7 @@ func (r *run) walkTar(rd io.Reader, display string, depth int, submit func(*unit
 		if err != nil {
 			return fmt.Errorf("tar: %w (archive truncated or corrupt; members before it were read)", err)
 		}
-		if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeRegA {
+		if h.Typeflag != tar.TypeReg { // the reader reports old TypeRegA members as TypeReg
 			continue
 		}
 		member := display + "!" + strings.TrimPrefix(h.Name, "./")

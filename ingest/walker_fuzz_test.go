@@ -136,7 +136,7 @@ func FuzzTarWalker(f *testing.F) {
 			if err != nil {
 				break
 			}
-			if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA {
+			if h.Typeflag == tar.TypeReg {
 				members = append(members, strings.TrimPrefix(h.Name, "./"))
 			}
 		}

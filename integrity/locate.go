@@ -218,7 +218,7 @@ func readDigest(display string, br *bufio.Reader) *found {
 func hashStream(br *bufio.Reader, limit int64, keep ...io.Writer) (stored, content string, n int64, err error) {
 	hs, hc := sha256.New(), sha256.New()
 	head, _ := br.Peek(2)
-	var r io.Reader = io.TeeReader(br, hs)
+	r := io.TeeReader(br, hs)
 	if len(head) == 2 && head[0] == 0x1f && head[1] == 0x8b {
 		gz, gerr := gzip.NewReader(r)
 		if gerr != nil {

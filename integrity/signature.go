@@ -88,11 +88,11 @@ func parseRSAPublicKey(der []byte) (*rsa.PublicKey, error) {
 	}
 	k, err := x509.ParsePKIXPublicKey(der)
 	if err != nil {
-		return nil, errors.New("Value is not a DER RSA public key (PKCS#1)")
+		return nil, errors.New("value is not a DER RSA public key (PKCS#1)")
 	}
 	pub, ok := k.(*rsa.PublicKey)
 	if !ok {
-		return nil, errors.New("Value is not an RSA public key")
+		return nil, errors.New("value is not an RSA public key")
 	}
 	return pub, nil
 }

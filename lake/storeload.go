@@ -68,7 +68,7 @@ func LoadStore(ctx context.Context, store *query.Store, dir string) (inserted, r
 	committed := false
 	defer func() {
 		if !committed {
-			conn.ExecContext(context.Background(), "ROLLBACK")
+			_, _ = conn.ExecContext(context.Background(), "ROLLBACK") // the load's own error is the one to report
 		}
 	}()
 	rejects := "SELECT NULL::BIGINT AS file_id, NULL::BIGINT AS record_index WHERE false"

@@ -105,12 +105,10 @@ func NewWriter(ctx context.Context, dir string) (*Writer, error) {
 		stagedWriters: make(chan *parquet.GenericWriter[stagedEventRow], runtime.GOMAXPROCS(0)),
 		rejected:      map[int64][]int64{}, recorded: map[recordedFile]bool{}}
 	if err := w.recover(); err != nil {
-		w.Close()
-		return nil, err
+		return nil, errors.Join(err, w.Close())
 	}
 	if w.db, err = openReader(); err != nil {
-		w.Close()
-		return nil, err
+		return nil, errors.Join(err, w.Close())
 	}
 	w.keys = keyCache{parts: map[string]map[[32]byte]struct{}{}}
 	return w, nil
@@ -188,12 +186,12 @@ func (w *Writer) Close() error {
 	if w.lock != nil {
 		// Empty bookkeeping goes, and so does a directory this run made and
 		// left empty (os.Remove fails on a directory that holds anything).
-		os.Remove(filepath.Join(w.dir, stagingDir))
-		os.Remove(filepath.Join(w.dir, commitsDir))
+		_ = os.Remove(filepath.Join(w.dir, stagingDir)) // fails, as it should, when not empty
+		_ = os.Remove(filepath.Join(w.dir, commitsDir))
 		unlockDir(w.lock)
 		w.lock = nil
 		if w.created {
-			os.Remove(w.dir)
+			_ = os.Remove(w.dir)
 		}
 	}
 	// Let go of the buffers and the seen keys now: a DuckDB ingest keeps

@@ -35,7 +35,7 @@ func (s *Store) SaveFindings(ctx context.Context, found []Finding) error {
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer func() { _ = tx.Rollback() }() // a no-op after Commit
 	if _, err := tx.ExecContext(ctx, "DELETE FROM findings"); err != nil {
 		return fmt.Errorf("clear findings: %w", err)
 	}

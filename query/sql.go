@@ -88,7 +88,7 @@ func checkReadOnly(ctx context.Context, c driver.Conn, text string, explained bo
 		// DuckDB's full message (line and position).
 		st, err := c.Prepare(text)
 		if err == nil {
-			st.Close()
+			_ = st.Close()
 			return errors.New("read-only check: DuckDB parsed what json_serialize_sql could not")
 		}
 		return explain(err)
@@ -114,7 +114,7 @@ func checkReadOnly(ctx context.Context, c driver.Conn, text string, explained bo
 		}
 		return &SQLError{Err: fmt.Errorf("%w: %v", ErrOneStatement, strings.ReplaceAll(err.Error(), "\n", ": "))}
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	ds, ok := st.(*duckdb.Stmt)
 	if !ok {
 		return errors.New("not a DuckDB statement")
@@ -152,7 +152,7 @@ func queryRow(ctx context.Context, c driver.Conn, q, arg string, dest *string) e
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	vals := make([]driver.Value, 1)
 	if err := rows.Next(vals); err != nil {
 		return err

@@ -320,11 +320,11 @@ func (w *Writer) Close() error {
 	if w.conn == nil {
 		return nil
 	}
-	w.app.Close()
+	err := w.app.Close()
 	if w.inTx {
-		w.conn.ExecContext(context.Background(), "ROLLBACK")
+		_, _ = w.conn.ExecContext(context.Background(), "ROLLBACK") // uncommitted work goes, as documented
 	}
-	err := w.conn.Close()
+	err = errors.Join(err, w.conn.Close())
 	w.conn = nil
 	return err
 }
@@ -421,12 +421,12 @@ func insertFiles(conn *sql.Conn, files []*ingest.File) error {
 		if err != nil {
 			return err
 		}
-		defer fa.Close()
+		defer func() { _ = fa.Close() }() // the rows are flushed and checked below
 		ea, err := duckdb.NewAppender(dc.(driver.Conn), "", "main", "ingest_errors")
 		if err != nil {
 			return err
 		}
-		defer ea.Close()
+		defer func() { _ = ea.Close() }()
 		now := time.Now().UTC()
 		for _, f := range files {
 			if err := fa.AppendRow(f.ID, f.Path, f.Size, nullStr(f.SHA256), nullStr(f.ContentSHA256),

@@ -101,11 +101,19 @@ func Build(ctx context.Context, db *sql.DB, dbName string, findings []query.Find
 	for rows.Next() {
 		var s string
 		var n int64
-		rows.Scan(&s, &n)
+		if err := rows.Scan(&s, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
 		r.Files[s] = n
 	}
 	rows.Close()
-	db.QueryRowContext(ctx, `SELECT count(*) FROM ingest_errors WHERE severity = 'error'`).Scan(&r.Errors)
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM ingest_errors WHERE severity = 'error'`).Scan(&r.Errors); err != nil {
+		return nil, err
+	}
 
 	// Every finding is in the report; the first ones (most severe) also get
 	// their own short timeline, read in one query for all of them.
@@ -177,7 +185,9 @@ func (r *Report) loadSignins(ctx context.Context, db *sql.DB) error {
 }
 
 func (r *Report) loadManifest(ctx context.Context, db *sql.DB) error {
-	db.QueryRowContext(ctx, `SELECT count(*) FROM files`).Scan(&r.ManifestTotal)
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM files`).Scan(&r.ManifestTotal); err != nil {
+		return err
+	}
 	rows, err := db.QueryContext(ctx, fmt.Sprintf(`SELECT path, coalesce(sha256, ''), coalesce(shape, ''), status, coalesce(reason, ''), size, events
 FROM files ORDER BY status = 'loaded', path LIMIT %d`, maxManifestRows))
 	if err != nil {

@@ -53,10 +53,12 @@ func WriteSignins(w io.Writer, rows []SigninRow, total SigninTotals, format stri
 	case FormatJSONL:
 		enc := json.NewEncoder(JSONWriter{bw})
 		for _, s := range rows {
-			enc.Encode(map[string]any{"actor": s.Actor, "kind": s.Kind, "user_type": s.UserType, "account_id": s.Account,
+			if err := enc.Encode(map[string]any{"actor": s.Actor, "kind": s.Kind, "user_type": s.UserType, "account_id": s.Account,
 				"successes": s.Successes, "failures": s.Failures, "with_mfa": s.WithMFA, "without_mfa": s.WithoutMFA,
 				"mfa_failures": s.MFAFailures, "source_ips": s.IPs, "user_agents": s.Agents,
-				"first_seen": jsonTime(s.First), "last_seen": jsonTime(s.Last)})
+				"first_seen": jsonTime(s.First), "last_seen": jsonTime(s.Last)}); err != nil {
+				return err
+			}
 		}
 	case FormatMarkdown:
 		fmt.Fprintf(bw, "| principal | kind | account | OK | failed | OK with MFA | OK without MFA | MFA failed | IPs | user agents | first (%[1]s) | last (%[1]s) |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n", zoneName(loc))

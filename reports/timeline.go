@@ -171,17 +171,6 @@ ORDER BY event_time NULLS LAST, event_id, event_key`
 	return rows.Err()
 }
 
-// Timeline returns the events the filter selects, in time order, at most
-// limit (0: no limit).
-func Timeline(ctx context.Context, db *sql.DB, f TimelineFilter, limit int) ([]EventRow, error) {
-	var out []EventRow
-	err := EachEvent(ctx, db, f, limit, func(e EventRow) error {
-		out = append(out, e)
-		return nil
-	})
-	return out, err
-}
-
 // CountEvents counts the events the filter selects.
 func CountEvents(ctx context.Context, db *sql.DB, f TimelineFilter) (int64, error) {
 	where, args := f.where()

@@ -189,7 +189,7 @@ FROM events WHERE mfa_used = 'Yes' GROUP BY ALL HAVING count(*) >= $min
 	if !slices.Equal(got, []string{"my-mfa-users:alice"}) {
 		t.Errorf("user rule: %v", got)
 	}
-	stdout, stderr, code := run(t, "", "rules", "--rules", rules)
+	stdout, _, code := run(t, "", "rules", "--rules", rules)
 	if code != 0 || !strings.Contains(stdout, "my-mfa-users") || !strings.Contains(stdout, "mfa-failure-burst") {
 		t.Errorf("rules --rules:\n%s", stdout)
 	}
@@ -219,7 +219,7 @@ FROM events WHERE mfa_used = 'Yes' GROUP BY ALL HAVING count(*) >= $min
 
 	// A rule of the user's that fails when run is a usage error too.
 	os.WriteFile(filepath.Join(rules, "bad-column.sql"), []byte("-- id: bad-column\n-- title: x\n-- severity: low\n-- description: d\nSELECT no_such_column FROM events"), 0o644)
-	_, stderr, code = run(t, "", "detect", "--db", db, "--rules", rules, "--rule", "bad-column")
+	_, stderr, code := run(t, "", "detect", "--db", db, "--rules", rules, "--rule", "bad-column")
 	if code != exitUsage || !strings.Contains(stderr, "bad-column.sql: rule bad-column: ") || !strings.Contains(stderr, "no_such_column") {
 		t.Errorf("failing user rule: exit %d, %q", code, stderr)
 	}

@@ -58,7 +58,7 @@ rest; an interrupted export is finished by running it again.` + "\n" + exitHelp(
 	return cmd
 }
 
-func runExport(cmd *cobra.Command, o *exportOptions, io *streams) error {
+func runExport(cmd *cobra.Command, o *exportOptions, io *streams) (err error) {
 	ctx := cmd.Context()
 	start := time.Now()
 	src, err := query.Open(ctx, o.db, true)
@@ -73,7 +73,7 @@ func runExport(cmd *cobra.Command, o *exportOptions, io *streams) error {
 	if err != nil {
 		return err
 	}
-	defer w.Close()
+	defer func() { err = errors.Join(err, w.Close()) }()
 	m, err := w.Manifest()
 	if err != nil {
 		return err

@@ -157,12 +157,12 @@ func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, io *streams)
 }
 
 // ingestParquet loads args into the Parquet dataset of --parquet.
-func ingestParquet(cmd *cobra.Command, o *ingestOptions, args []string, io *streams) (*ingestSummary, ingest.Stats, error) {
+func ingestParquet(cmd *cobra.Command, o *ingestOptions, args []string, io *streams) (sum *ingestSummary, st ingest.Stats, err error) {
 	w, err := lake.NewWriter(cmd.Context(), o.parquet)
 	if err != nil {
 		return nil, ingest.Stats{}, err
 	}
-	defer w.Close()
+	defer func() { err = errors.Join(err, w.Close()) }()
 	m, err := w.Manifest()
 	if err != nil {
 		return nil, ingest.Stats{}, err
@@ -187,7 +187,7 @@ func ingestInto(cmd *cobra.Command, store *query.Store, o *ingestOptions, args [
 	if err != nil {
 		return nil, ingest.Stats{}, err
 	}
-	defer w.Close()
+	defer func() { _ = w.Close() }() // on early returns; the load below closes it and checks
 	staged, err := w.Manifest()
 	if err != nil {
 		return nil, ingest.Stats{}, err

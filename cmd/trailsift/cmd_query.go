@@ -189,8 +189,8 @@ func writeAtomically(path string, write func(tmp string) error) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	os.Remove(name) // DuckDB's COPY wants to create the file itself
-	defer os.Remove(name)
+	_ = os.Remove(name)                    // DuckDB's COPY wants to create the file itself
+	defer func() { _ = os.Remove(name) }() // gone after the rename; left over on failure
 	if err := write(name); err != nil {
 		return err
 	}

@@ -119,7 +119,7 @@ func gunzipAll(dir string) error {
 }
 
 func duckdbNative(dir, dbPath string) error {
-	os.Remove(dbPath)
+	_ = os.Remove(dbPath) // from an earlier run, if any
 	db, err := sql.Open("duckdb", dbPath)
 	if err != nil {
 		return err
@@ -172,8 +172,8 @@ func decodeAll(dir string) error {
 // so it errs on the high side.
 func storeFloor(src, dst string) error {
 	ctx := context.Background()
-	os.Remove(dst)
-	os.Remove(dst + ".wal")
+	_ = os.Remove(dst) // from an earlier run, if any
+	_ = os.Remove(dst + ".wal")
 	s, err := query.Open(ctx, dst, false)
 	if err != nil {
 		return err

@@ -67,20 +67,11 @@ func pick(r *rand.Rand, alphabet string, n int) string {
 	return string(b)
 }
 
-// Chars returns n random characters from alphabet.
-func Chars(r *rand.Rand, alphabet string, n int) string { return pick(r, alphabet, n) }
-
 // Alnum returns n random characters from [A-Za-z0-9] (S3 object suffixes).
 func Alnum(r *rand.Rand, n int) string { return pick(r, alnum, n) }
 
-// UpperAlnum returns n random characters from [A-Z0-9].
-func UpperAlnum(r *rand.Rand, n int) string { return pick(r, upperAlnum, n) }
-
 // Hex returns n random lower-case hex digits.
 func Hex(r *rand.Rand, n int) string { return pick(r, lowerHex, n) }
-
-// UpperHex returns n random upper-case hex digits.
-func UpperHex(r *rand.Rand, n int) string { return pick(r, upperHex, n) }
 
 // Base64 returns n random base64 characters (no padding).
 func Base64(r *rand.Rand, n int) string { return pick(r, base64Std, n) }
