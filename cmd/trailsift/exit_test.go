@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -343,5 +344,20 @@ func TestDetectRefusesHostileRules(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(db); !bytes.Equal(before, after) {
 		t.Fatal("a rule file changed the case database")
+	}
+}
+
+// TestVersion: both spellings name trailsift's and DuckDB's versions.
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		stdout, stderr, code := run(t, "", args...)
+		if code != exitOK || !strings.Contains(stdout, "trailsift ") || !strings.Contains(stdout, "DuckDB v1.") {
+			t.Errorf("%v: exit %d\n%s%s", args, code, stdout, stderr)
+		}
+	}
+	stdout, _, _ := run(t, "", "version", "--json")
+	var v versionInfo
+	if err := json.Unmarshal([]byte(stdout), &v); err != nil || v.DuckDB == "" || v.DuckDB == "unknown" {
+		t.Errorf("version --json: %q, %v", stdout, err)
 	}
 }

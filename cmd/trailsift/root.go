@@ -279,6 +279,10 @@ Start with: trailsift analyze EVIDENCE... --out CASE_FOLDER` + "\n" + exitHelp("
 	root.AddCommand(newCoverageCommand(io))
 	root.AddCommand(newSchemaCommand(io))
 	root.AddCommand(newSamplesCommand(io))
+	root.AddCommand(newVersionCommand(io))
+	// --version prints what `trailsift version` prints, computed only then.
+	cobra.AddTemplateFunc("versionText", func() string { return currentVersion(context.Background()).String() })
+	root.SetVersionTemplate(`{{versionText}}`)
 	return root
 }
 
