@@ -211,7 +211,7 @@ func timelineTitle(parts []string) string {
 	if len(parts) == 0 {
 		return "All events"
 	}
-	return "Events " + strings.Join(parts, "; ")
+	return "Events matching " + strings.Join(parts, "; ")
 }
 
 // describeFilter names the filters in words for the Markdown title.
@@ -224,7 +224,11 @@ func describeFilter(o *timelineOptions) []string {
 		}
 	}
 	if len(o.eventNames) > 0 {
-		out = append(out, "events "+strings.Join(o.eventNames, ", "))
+		name := "event name "
+		if len(o.eventNames) > 1 {
+			name = "event names "
+		}
+		out = append(out, name+strings.Join(o.eventNames, ", "))
 	}
 	if o.errorsOnly {
 		out = append(out, "errors only")

@@ -178,3 +178,20 @@ func TestTimelineUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestTimelineTitleReads: the Markdown heading names each filter once, in
+// words (it once read "Events events ConsoleLogin").
+func TestTimelineTitleReads(t *testing.T) {
+	for _, tt := range []struct {
+		o    timelineOptions
+		want string
+	}{
+		{timelineOptions{}, "All events"},
+		{timelineOptions{eventNames: []string{"ConsoleLogin"}, errorsOnly: true}, "Events matching event name ConsoleLogin; errors only"},
+		{timelineOptions{actor: "alice", eventNames: []string{"A", "B"}}, "Events matching actor alice; event names A, B"},
+	} {
+		if got := timelineTitle(describeFilter(&tt.o)); got != tt.want {
+			t.Errorf("%+v: %q, want %q", tt.o, got, tt.want)
+		}
+	}
+}
