@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // TestExitStatusPrecedence: one function decides which status wins.
@@ -360,4 +363,24 @@ func TestVersion(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &v); err != nil || v.DuckDB == "" || v.DuckDB == "unknown" {
 		t.Errorf("version --json: %q, %v", stdout, err)
 	}
+}
+
+// TestFlagArgumentNames: pflag takes a back-quoted word in a flag's help as
+// the argument's name, so every such word must be one, in capitals (the
+// help once showed "--public-keys aws cloudtrail list-public-keys").
+func TestFlagArgumentNames(t *testing.T) {
+	argName := regexp.MustCompile(`^[A-Z][A-Z0-9_.=-]*$`)
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			name, _ := pflag.UnquoteUsage(f)
+			if strings.Contains(f.Usage, "`") && !argName.MatchString(name) {
+				t.Errorf("%s --%s: the argument shows as %q", c.CommandPath(), f.Name, name)
+			}
+		})
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRootCommand(&streams{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard}))
 }
