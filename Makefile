@@ -9,6 +9,8 @@ GOLANGCI_LINT := $(TOOLS)/golangci-lint
 GOLANGCI_LINT_VERSION := v2.15.0
 DEADCODE := $(TOOLS)/deadcode
 DEADCODE_VERSION := v0.52.0
+GOTESTSUM := $(TOOLS)/gotestsum
+GOTESTSUM_VERSION := v1.13.0
 FUZZTIME ?= 60s
 
 .PHONY: build demo test fuzz bench lint clean
@@ -19,9 +21,11 @@ build:
 demo: build
 	$(BIN) analyze --out demo-case samples/s3-export.zip samples/event-history.json samples/lookup-events-page*.json samples/lake-export.ndjson samples/corrupt/ ; test $$? -le 5
 
-test: lint
-	go test ./...
-	go test -race ./ingest/ ./lake/
+# Tests print each test as it ends, and the summary lists what was skipped
+# (the headless-browser check, when Chromium is missing).
+test: lint $(GOTESTSUM)
+	$(GOTESTSUM) --format testname --format-hide-empty-pkg -- ./...
+	$(GOTESTSUM) --format pkgname --format-hide-empty-pkg -- -race ./ingest/ ./lake/
 
 # gofmt, go vet, golangci-lint (.golangci.yml: errcheck, staticcheck,
 # depguard for the layers...) and deadcode.
@@ -34,6 +38,9 @@ lint: $(GOLANGCI_LINT) $(DEADCODE)
 
 $(GOLANGCI_LINT):
 	GOBIN=$(TOOLS) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+$(GOTESTSUM):
+	GOBIN=$(TOOLS) go install gotest.tools/gotestsum@$(GOTESTSUM_VERSION)
 
 $(DEADCODE):
 	GOBIN=$(TOOLS) go install golang.org/x/tools/cmd/deadcode@$(DEADCODE_VERSION)
