@@ -3,12 +3,15 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/trailsift/trailsift/samples"
 )
@@ -224,5 +227,19 @@ FROM events WHERE mfa_used = 'Yes' GROUP BY ALL HAVING count(*) >= $min
 	}
 	if _, err := os.Stat(other); err == nil {
 		t.Error("a refused analyze created its case folder")
+	}
+}
+
+// TestFlagArgumentNames: a back-quoted word in a flag's help becomes its
+// argument name in --help, so it must be one word (FILE, DIR), never a
+// quoted command line.
+func TestFlagArgumentNames(t *testing.T) {
+	root := newRootCommand(&streams{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard})
+	for _, c := range root.Commands() {
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if name, _ := pflag.UnquoteUsage(f); strings.ContainsAny(name, " \t") {
+				t.Errorf("%s --%s shows the argument name %q", c.Name(), f.Name, name)
+			}
+		})
 	}
 }

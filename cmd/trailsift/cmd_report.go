@@ -31,7 +31,7 @@ type reportOptions struct {
 func (o *reportOptions) AddFlags(f *pflag.FlagSet) {
 	o.source.AddFlags(f)
 	f.StringVarP(&o.out, "out", "o", "", "write the report to `FILE` (written atomically; an existing FILE only with --force; default: stdout)")
-	f.StringVar(&o.format, "format", "", "html or md (default: from --out's extension, else html)")
+	f.StringVar(&o.format, "format", "", "`FORMAT`: html or md (default: from --out's extension, else html)")
 	f.BoolVar(&o.stored, "stored-findings", false, "use the findings table written by the last analyze instead of running the rules now")
 	f.BoolVar(&o.force, "force", false, "replace the --out file if it exists (the report analyze wrote, say)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no summary on stderr")
