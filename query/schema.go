@@ -117,12 +117,24 @@ var FindingTableColumns = []Column{
 	{"details", "VARCHAR", "what happened, in words"},
 }
 
+// IntegrityCheckColumns are the columns of the integrity_checks table.
+var IntegrityCheckColumns = []Column{
+	{"checked_at", "TIMESTAMPTZ", "when the evidence was checked"},
+	{"inputs", "VARCHAR[]", "the evidence paths checked, as given to analyze"},
+	{"result", "VARCHAR", "ok, failed, not-checked (log files but no digest file) or not-run (see note)"},
+	{"failures", "BIGINT", "problems that fail the check (files missing, modified or forged)"},
+	{"warnings", "BIGINT", "problems for a human to judge"},
+	{"note", "VARCHAR", "why the check did not run"},
+	{"report", "JSON", "the whole check, as `trailsift verify --format json` prints it (NULL when it did not run)"},
+}
+
 // Tables lists the stored tables.
 var Tables = []Table{
 	{Name: "event_rows", Doc: "the stored events: the columns of the events view without its JSON parts; query events instead", Columns: StoredEventColumns()},
 	{Name: "files", Doc: "every input file seen: the evidence manifest", Columns: FileColumns},
 	{Name: "ingest_errors", Doc: "bad input: what was wrong and where", Columns: ErrorColumns},
 	{Name: "findings", Doc: "the findings of the last `trailsift analyze` (detect prints findings without storing them)", Columns: FindingTableColumns},
+	{Name: "integrity_checks", Doc: "the CloudTrail digest check of the evidence (as `trailsift verify`), one row per `trailsift analyze`; `trailsift report` shows the newest", Columns: IntegrityCheckColumns},
 }
 
 // jsonPart is a virtual JSON column for one nested part of raw. It reads

@@ -1,26 +1,22 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/trailsift/trailsift/ingest"
-	"github.com/trailsift/trailsift/integrity"
+	"github.com/trailsift/trailsift/cases"
 	"github.com/trailsift/trailsift/query"
 	"github.com/trailsift/trailsift/reports"
 )
 
 type analyzeOptions struct {
 	ingest     ingestOptions
+	rules      ruleFlags
 	out        string
 	failOn     string
 	publicKeys string
@@ -28,8 +24,9 @@ type analyzeOptions struct {
 
 func (o *analyzeOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.out, "out", "", "case folder to create or add to (default: <first input's name>-case in the current folder)")
-	f.StringVar(&o.failOn, "fail-on", "none", "exit 4 when a finding at or above this severity fires (info, low, medium, high, critical, none)")
-	f.StringVar(&o.publicKeys, "public-keys", "", "`FILE` of JSON saved from aws cloudtrail list-public-keys (while online), to check digest signatures too")
+	f.StringVar(&o.failOn, "fail-on", "none", "exit 4 when a finding at or above `SEVERITY` fires: none, info, low, medium, high, critical")
+	f.StringVar(&o.publicKeys, "public-keys", "", "`FILE` of JSON saved from \"aws cloudtrail list-public-keys\" (while online) to check digest signatures too")
+	o.rules.AddFlags(f)
 	o.ingest.addLoadFlags(f)
 }
 
@@ -41,7 +38,9 @@ func newAnalyzeCommand(io *streams) *cobra.Command {
 		Long: `Ingest evidence, run every detection and write the case report: the main job.
 
 It creates a case folder (never inside the evidence) holding:
-  case.duckdb     the events, the evidence manifest and the findings (query it with trailsift query)
+  case.duckdb     the events, the evidence manifest, the findings and the digest
+                  check (query it with trailsift query; trailsift report rewrites
+                  the report from it)
   findings.jsonl  one finding per line
   report.html     one self-contained HTML report (opens offline)
   report.md       the same report in Markdown
@@ -49,10 +48,12 @@ The report includes the CloudTrail digest verification of the evidence (as
 trailsift verify does; with --public-keys, signatures too) and the coverage
 gaps and trail tampering of the events (as trailsift coverage does).
 Running it again on the same evidence adds nothing twice and rewrites the
-findings and reports.` + "\n" + exitHelp("analyze"),
+findings and reports. The rules are the built-in ones, with those of --rules
+and the parameters of --set, as in trailsift detect.` + "\n" + exitHelp("analyze"),
 		Example: `  trailsift analyze ./evidence.zip
   trailsift analyze ./evidence.zip --out case1/
-  trailsift analyze ./bucket-copy/ lookup-events-*.json --out case1/ --fail-on high`,
+  trailsift analyze ./bucket-copy/ lookup-events-*.json --out case1/ --fail-on high
+  trailsift analyze ./evidence.zip --out case1/ --rules ./my-rules/ --set mfa-failure-burst.threshold=3`,
 		Args: positionalArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runAnalyze(cmd, o, args, io)
@@ -65,7 +66,7 @@ findings and reports.` + "\n" + exitHelp("analyze"),
 // analyzeSummary is what analyze prints with --json.
 type analyzeSummary struct {
 	Case       string         `json:"case"`
-	Ingest     *ingestSummary `json:"ingest"`
+	Ingest     *cases.Loaded  `json:"ingest"`
 	Findings   int            `json:"findings"`
 	BySeverity map[string]int `json:"by_severity"`
 	Outputs    []string       `json:"outputs"`
@@ -84,75 +85,21 @@ func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, io *stream
 		}
 		failRank = sev.Rank()
 	}
-	out := o.out
-	if out == "" {
-		base := strings.TrimSuffix(filepath.Base(filepath.Clean(args[0])), filepath.Ext(args[0]))
-		if args[0] == "-" || base == "" || base == "." || base == string(filepath.Separator) {
-			base = "trailsift"
-		}
-		out = base + "-case"
-	}
-	dbPath := filepath.Join(out, "case.duckdb")
-	if err := checkOutsideEvidence("--out", out, args); err != nil {
-		return err
-	}
-	if err := ingest.CheckInputs(args); err != nil {
-		return err // before the case folder exists
-	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return fmt.Errorf("create case folder: %w", err)
-	}
-	ctx := cmd.Context()
-	store, err := query.Open(ctx, dbPath, false)
+	rules, params, err := o.rules.load(io)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	o.ingest.db = dbPath
-	ingestSum, st, runErr := ingestInto(cmd, store, &o.ingest, args, io)
-	if ingestSum == nil {
-		return runErr
+	res, err := cases.Analyze(cmd.Context(), args, cases.Options{
+		Out:   o.out,
+		Load:  o.ingest.loadOptions(io),
+		Rules: cases.Rules{Rules: rules, Options: query.DetectOptions{Params: params}},
+		Keys:  keys,
+	})
+	if res.Loaded == nil || err != nil {
+		return o.rules.runError(err)
 	}
-	if runErr != nil { // interrupted: keep what is stored, skip the rest
-		return runErr
-	}
-	rules, err := query.BuiltinRules()
-	if err != nil {
-		return err
-	}
-	found, err := query.Detect(ctx, store.DB, rules, query.DetectOptions{})
-	if err != nil {
-		return err
-	}
-	if err := store.SaveFindings(ctx, found); err != nil {
-		return err
-	}
-	rep, err := reports.Build(ctx, store.DB, dbPath, found)
-	if err != nil {
-		return err
-	}
-	rep.Integrity, rep.IntegrityNote = verifyEvidence(ctx, args, keys)
-	outputs := []string{dbPath}
-	for _, w := range []struct {
-		name  string
-		write func(*bytes.Buffer) error
-	}{
-		{"findings.jsonl", func(b *bytes.Buffer) error { return writeFindings(b, "jsonl", found) }},
-		{"report.html", func(b *bytes.Buffer) error { return reports.WriteHTML(b, rep) }},
-		{"report.md", func(b *bytes.Buffer) error { return reports.WriteMarkdown(b, rep) }},
-	} {
-		var b bytes.Buffer
-		if err := w.write(&b); err != nil {
-			return fmt.Errorf("%s: %w", w.name, err)
-		}
-		p := filepath.Join(out, w.name)
-		if err := writeFileAtomically(p, b.Bytes()); err != nil {
-			return fmt.Errorf("write %s: %w", p, err)
-		}
-		outputs = append(outputs, p)
-	}
-	sum := analyzeSummary{Case: out, Ingest: ingestSum, Findings: len(found), BySeverity: rep.BySeverity, Outputs: outputs}
 	if o.ingest.json {
+		sum := analyzeSummary{Case: res.Case, Ingest: res.Loaded, Findings: len(res.Findings), BySeverity: res.Report.BySeverity, Outputs: res.Outputs}
 		enc := json.NewEncoder(reports.JSONWriter{W: io.Out})
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(sum); err != nil {
@@ -160,37 +107,28 @@ func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, io *stream
 		}
 	}
 	if !o.ingest.quiet {
-		printIngestSummary(io, *ingestSum, store)
-		printAnalyzeSummary(io, found, rep, outputs)
+		printIngestSummary(io, res.Loaded, false)
+		printAnalyzeSummary(io, res)
 	}
-	return analyzeExit(found, failRank, o.failOn, rep.Integrity, st.FilesFailed > 0 || st.Errors > 0, caseEvents(ctx, store))
-}
-
-// caseEvents counts the events of the case; -1 when it cannot be read.
-func caseEvents(ctx context.Context, store *query.Store) int64 {
-	var n int64
-	if err := store.DB.QueryRowContext(ctx, "SELECT count(*) FROM event_rows").Scan(&n); err != nil {
-		return -1
-	}
-	return n
+	return analyzeExit(res, failRank, o.failOn)
 }
 
 // analyzeExit is analyze's exit status: integrity, inputs and findings all
 // count, and exitStatus says which wins.
-func analyzeExit(found []query.Finding, failRank int, failOn string, ir *integrity.Report, inputsFailed bool, events int64) error {
+func analyzeExit(res cases.Result, failRank int, failOn string) error {
 	var msgs []string
-	o := outcome{partial: inputsFailed}
-	if ir != nil && ir.Failed() {
+	o := outcome{partial: res.Loaded.Partial()}
+	if ir := res.Integrity.Report; ir != nil && ir.Failed() {
 		fails, _ := ir.Count()
 		o.integrity = true
 		msgs = append(msgs, fmt.Sprintf("integrity check failed: %d problems", fails))
 	}
-	if events == 0 {
+	if res.Events == 0 {
 		o.partial = true
 		msgs = append(msgs, "no CloudTrail events were loaded: the case is empty (check the paths; the summary above says what was skipped or failed)")
 	}
 	n := 0
-	for _, f := range found {
+	for _, f := range res.Findings {
 		if failRank > 0 && f.Severity.Rank() >= failRank {
 			n++
 		}
@@ -210,11 +148,11 @@ func analyzeExit(found []query.Finding, failRank int, failOn string, ir *integri
 	return &exitCodeError{code: code, err: err}
 }
 
-func printAnalyzeSummary(io *streams, found []query.Finding, rep *reports.Report, outputs []string) {
+func printAnalyzeSummary(io *streams, res cases.Result) {
 	w := io.Err
-	switch ir := rep.Integrity; {
+	switch ir := res.Integrity.Report; {
 	case ir == nil:
-		fmt.Fprintf(w, "integrity: %s\n", reports.SafeLines(rep.IntegrityNote))
+		fmt.Fprintf(w, "integrity: %s\n", reports.SafeLines(res.Integrity.Note))
 	case ir.Failed():
 		fails, warns := ir.Count()
 		fmt.Fprintf(w, "integrity: FAILED: %d problems, %d warnings in %d digests (the report lists them; trailsift verify too)\n", fails, warns, ir.Digests)
@@ -224,12 +162,12 @@ func printAnalyzeSummary(io *streams, found []query.Finding, rep *reports.Report
 		_, warns := ir.Count()
 		fmt.Fprintf(w, "integrity: OK: %d log files match %d digests, %d warnings\n", ir.LogFilesVerified, ir.Digests, warns)
 	}
-	fmt.Fprintf(w, "findings: %s\n", summarize(found))
-	for _, f := range found {
-		fmt.Fprintf(w, "  %-8s  %-32s  %-24s  %s  x%d\n", f.Severity, reports.SafeText(f.RuleID), reports.SafeText(truncate(f.Actor, 24)), tsZ(f.FirstSeen), f.Count)
+	fmt.Fprintf(w, "findings: %s\n", summarize(res.Findings))
+	for _, f := range res.Findings {
+		fmt.Fprintf(w, "  %-8s  %-32s  %-24s  %s  x%d\n", f.Severity, reports.SafeText(f.RuleID), reports.SafeText(truncate(f.Actor, 24)), reports.TimeZ(f.FirstSeen), f.Count)
 	}
 	fmt.Fprintln(w, "wrote:")
-	for _, p := range outputs {
+	for _, p := range res.Outputs {
 		fmt.Fprintf(w, "  %s\n", p)
 	}
 }
@@ -240,33 +178,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
-}
-
-// writeFileAtomically writes data to a temporary file beside path and
-// renames it, so a reader never sees half a report.
-func writeFileAtomically(path string, data []byte) error {
-	return writeAtomically(path, func(tmp string) error { return os.WriteFile(tmp, data, 0o644) })
-}
-
-// verifyEvidence checks the CloudTrail digests of the inputs for the
-// report. It never fails the analysis: what could not be checked is said
-// in the note instead.
-func verifyEvidence(ctx context.Context, inputs []string, keys integrity.Keys) (*integrity.Report, string) {
-	var files []string
-	for _, in := range inputs {
-		if in != "-" { // standard input was read once, by ingest
-			files = append(files, in)
-		}
-	}
-	if len(files) == 0 {
-		return nil, "The evidence came on standard input: run trailsift verify on the files to check their digests."
-	}
-	rep, err := integrity.Verify(ctx, files, integrity.VerifyOptions{Keys: keys})
-	switch {
-	case errors.Is(err, integrity.ErrNothingFound):
-		return nil, "No CloudTrail digest files or S3-layout log files in the evidence: nothing to verify."
-	case err != nil:
-		return nil, "Digest verification could not run: " + err.Error()
-	}
-	return rep, ""
 }

@@ -162,3 +162,67 @@ func queryOnce(t *testing.T, caseDir, q string) string {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	return lines[len(lines)-1]
 }
+
+// TestAnalyzeAndReportTakeRuleFlags: the user's rules (--rules) and
+// parameters (--set) reach analyze's findings and report, as in detect.
+func TestAnalyzeAndReportTakeRuleFlags(t *testing.T) {
+	rules := t.TempDir()
+	mine := `-- id: my-mfa-users
+-- title: Everyone who used MFA at sign-in
+-- severity: low
+-- description: Lists users whose sign-ins used MFA.
+-- param: min = 2  (sign-ins)
+SELECT actor, account_id, list(DISTINCT source_ip) AS source_ips, list(DISTINCT user_agent) AS user_agents,
+  min(event_time) AS first_seen, max(event_time) AS last_seen, count(*) AS count, list(event_id) AS event_ids
+FROM events WHERE mfa_used = 'Yes' GROUP BY ALL HAVING count(*) >= $min
+`
+	if err := os.WriteFile(filepath.Join(rules, "my-mfa-users.sql"), []byte(mine), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	caseDir := filepath.Join(dir, "case")
+	flags := []string{"--rules", rules, "--set", "my-mfa-users.min=3", "--set", "mfa-failure-burst.threshold=99"}
+	args := append(append([]string{"analyze", "-q", "--out", caseDir}, flags...), sampleInputs()...)
+	if _, stderr, code := run(t, "", args...); code != exitIntegrity {
+		t.Fatalf("analyze: exit %d %s", code, stderr)
+	}
+	ruleIDs := func(keys []string) map[string]bool {
+		ids := map[string]bool{}
+		for _, k := range keys {
+			parts := strings.SplitN(k, "|", 3) // rule|actor|...
+			ids[parts[0]+"|"+parts[1]] = true
+		}
+		return ids
+	}
+	got := ruleIDs(findingKeys(t, filepath.Join(caseDir, "findings.jsonl")))
+	if !got["my-mfa-users|alice"] || len(got) < 5 {
+		t.Errorf("analyze --rules: the user's rule did not run with min=3: %v", got)
+	}
+	for k := range got {
+		if strings.HasPrefix(k, "mfa-failure-burst|") || (strings.HasPrefix(k, "my-mfa-users|") && k != "my-mfa-users|alice") {
+			t.Errorf("analyze --set was not applied: %s", k)
+		}
+	}
+
+	db := filepath.Join(caseDir, "case.duckdb")
+	md, stderr, code := run(t, "", append([]string{"report", "--db", db, "--format", "md"}, flags...)...)
+	if code != exitOK || !strings.Contains(md, "my-mfa-users") || strings.Contains(md, "mfa-failure-burst") {
+		t.Errorf("report --rules --set: exit %d %s", code, stderr)
+	}
+	if md, _, _ := run(t, "", "report", "--db", db, "--format", "md"); strings.Contains(md, "my-mfa-users") || !strings.Contains(md, "mfa-failure-burst") {
+		t.Errorf("report without rule flags does not run the built-in rules alone")
+	}
+	if _, stderr, code := run(t, "", "report", "--db", db, "--stored-findings", "--rules", rules); code != exitUsage {
+		t.Errorf("--stored-findings with --rules: exit %d %s", code, stderr)
+	}
+
+	// A mistyped --set is refused before the case folder exists.
+	other := filepath.Join(dir, "other")
+	_, stderr, code = run(t, "", append([]string{"analyze", "--out", other, "--set", "no-such-rule.window=1h"}, sampleInputs()...)...)
+	if code != exitUsage || !strings.Contains(stderr, `no rule "no-such-rule"`) {
+		t.Errorf("analyze --set no-such-rule: exit %d %s", code, stderr)
+	}
+	if _, err := os.Stat(other); err == nil {
+		t.Error("a refused analyze created its case folder")
+	}
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -74,7 +73,7 @@ unchanged, run trailsift verify on the evidence.` + "\n" + exitHelp("coverage"),
 				enc.SetIndent("", "  ")
 				err = enc.Encode(rep)
 			} else {
-				err = writeCoverageTable(io.Out, rep)
+				err = reports.WriteCoverage(io.Out, rep)
 			}
 			if err != nil {
 				return err
@@ -87,54 +86,4 @@ unchanged, run trailsift verify on the evidence.` + "\n" + exitHelp("coverage"),
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd
-}
-
-func writeCoverageTable(w io.Writer, r *integrity.CoverageReport) error {
-	t := reports.NewTable([]string{"account", "region", "events", "first event", "last event", "silent hours", "log files", "delivery gaps >" + reports.ShortDuration(r.DeliveryGap)}, 0)
-	for _, s := range r.Scopes {
-		var silent int64 // seconds; a Duration overflows past 292 years
-		for _, g := range s.SilentHours {
-			silent += g.Seconds()
-		}
-		if err := t.Add(w, []string{s.Account, s.Region, fmt.Sprint(s.Events), tsZ(s.FirstEvent), tsZ(s.LastEvent),
-			fmt.Sprintf("%d in %d ranges", silent/3600, len(s.SilentHours)), fmt.Sprint(s.LogFiles), fmt.Sprint(len(s.DeliveryGaps))}); err != nil {
-			return err
-		}
-	}
-	if err := t.Close(w); err != nil {
-		return err
-	}
-	fmt.Fprintln(w)
-	gt := reports.NewTable([]string{"account", "region", "kind", "from", "to", "length"}, 0)
-	n := 0
-	for _, s := range r.Scopes {
-		for _, kind := range []struct {
-			name   string
-			ranges []integrity.Range
-		}{{"silent", s.SilentHours}, {"delivery gap", s.DeliveryGaps}} {
-			for _, g := range kind.ranges {
-				n++
-				if err := gt.Add(w, []string{s.Account, s.Region, kind.name, tsZ(g.From), tsZ(g.To), reports.RangeLength(g)}); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	if n == 0 {
-		fmt.Fprintln(w, "gaps: none")
-	} else if err := gt.Close(w); err != nil {
-		return err
-	}
-	fmt.Fprintln(w)
-	if len(r.Tampering) == 0 {
-		_, err := fmt.Fprintln(w, "tampering: no StopLogging, DeleteTrail, UpdateTrail, narrowing PutEventSelectors or event data store deletion")
-		return err
-	}
-	tt := reports.NewTable([]string{"time", "account", "region", "event", "actor", "source ip", "target", "detail", "event id"}, 0)
-	for _, e := range r.Tampering {
-		if err := tt.Add(w, []string{tsZ(e.Time), e.Account, e.Region, e.EventName, e.Actor, e.SourceIP, e.Target, e.Detail, e.EventID}); err != nil {
-			return err
-		}
-	}
-	return tt.Close(w)
 }

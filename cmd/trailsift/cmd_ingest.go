@@ -3,17 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"runtime/debug"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/trailsift/trailsift/cases"
 	"github.com/trailsift/trailsift/ingest"
-	"github.com/trailsift/trailsift/lake"
 	"github.com/trailsift/trailsift/query"
 	"github.com/trailsift/trailsift/reports"
 )
@@ -79,31 +75,12 @@ and never stops the files around it. Inputs are only ever read.` + "\n" + exitHe
 	return cmd
 }
 
-// ingestSummary is the run's result, printed as text or JSON.
-type ingestSummary struct {
-	Database        string   `json:"database"`
-	FilesLoaded     int64    `json:"files_loaded"`
-	FilesSkipped    int64    `json:"files_skipped"`
-	FilesFailed     int64    `json:"files_failed"`
-	FilesDuplicate  int64    `json:"files_duplicate"`
-	FilesUnchanged  int64    `json:"files_unchanged"`
-	EventsRead      int64    `json:"events_read"`
-	EventsNew       int64    `json:"events_new"`
-	EventsDuplicate int64    `json:"events_duplicate"`
-	Errors          int64    `json:"errors"`
-	Warnings        int64    `json:"warnings"`
-	BytesRead       int64    `json:"bytes_read"`
-	Seconds         float64  `json:"seconds"`
-	FailedFiles     []string `json:"failed_files,omitempty"`
-	Interrupted     bool     `json:"interrupted,omitempty"`
-}
-
 func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, io *streams) error {
 	flag, target := "--db", o.db
 	if o.parquet != "" {
 		flag, target = "--parquet", o.parquet
 	}
-	if err := checkOutsideEvidence(flag, target, args); err != nil {
+	if err := cases.CheckOutsideEvidence(flag, target, args); err != nil {
 		return err
 	}
 	// A mistyped path creates nothing: no database, no staging, no lock.
@@ -112,29 +89,20 @@ func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, io *streams)
 	}
 	ctx := cmd.Context()
 	var (
-		sum   *ingestSummary
-		st    ingest.Stats
-		err   error
-		store *query.Store
+		sum *cases.Loaded
+		err error
 	)
 	if o.parquet != "" {
-		sum, st, err = ingestParquet(cmd, o, args, io)
-		if sum != nil && !o.quiet {
-			// Reopen the dataset to show the problems this run recorded.
-			if s, openErr := lake.Open(ctx, o.parquet); openErr == nil {
-				store = s
-				defer s.Close()
-			}
-		}
+		sum, err = cases.LoadDataset(ctx, o.parquet, args, o.loadOptions(io))
 	} else {
-		store, err = query.Open(ctx, o.db, false)
-		if err != nil {
-			return err
+		store, openErr := query.Open(ctx, o.db, false)
+		if openErr != nil {
+			return openErr
 		}
 		defer store.Close()
-		sum, st, err = ingestInto(cmd, store, o, args, io)
+		sum, err = cases.Load(ctx, store, args, o.loadOptions(io))
 	}
-	if err != nil && sum == nil {
+	if sum == nil {
 		return err
 	}
 	if o.json {
@@ -145,130 +113,41 @@ func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, io *streams)
 		}
 	}
 	if !o.quiet {
-		printIngestSummary(io, *sum, store)
+		printIngestSummary(io, sum, o.parquet != "")
 	}
 	if err != nil {
 		return err
 	}
-	if st.FilesFailed > 0 || st.Errors > 0 {
+	if sum.Partial() {
 		return &exitCodeError{code: exitPartial}
 	}
 	return nil
 }
 
-// ingestParquet loads args into the Parquet dataset of --parquet.
-func ingestParquet(cmd *cobra.Command, o *ingestOptions, args []string, io *streams) (sum *ingestSummary, st ingest.Stats, err error) {
-	w, err := lake.NewWriter(cmd.Context(), o.parquet)
-	if err != nil {
-		return nil, ingest.Stats{}, err
+// loadOptions are the options of a load, with progress on a terminal.
+func (o *ingestOptions) loadOptions(io *streams) cases.LoadOptions {
+	opts := cases.LoadOptions{Workers: o.workers, MaxRecordSize: o.maxRecordSize, Stdin: io.In}
+	show := io.errIsTerm && !o.quiet
+	if show {
+		prog := newProgressLine(io.Err)
+		opts.Progress, opts.AfterRead = prog.update, prog.done
 	}
-	defer func() { err = errors.Join(err, w.Close()) }()
-	m, err := w.Manifest()
-	if err != nil {
-		return nil, ingest.Stats{}, err
+	opts.BeforeStoreLoad = func(ctx context.Context, path string) {
+		if show {
+			fmt.Fprintf(io.Err, "storing the staged events in %s ...\n", path)
+		}
+		if atStoreLoad != nil {
+			atStoreLoad(ctx, io)
+		}
 	}
-	return load(cmd, w, m, o.parquet, o, args, io)
-}
-
-// ingestInto loads args into store with progress on a terminal. A nil
-// summary means nothing ran; otherwise the error is the run's (interrupted,
-// or the store failed) and the summary says how far it got.
-func ingestInto(cmd *cobra.Command, store *query.Store, o *ingestOptions, args []string, io *streams) (*ingestSummary, ingest.Stats, error) {
-	ctx := cmd.Context()
-	start := time.Now()
-	stored, err := store.Manifest(ctx)
-	if err != nil {
-		return nil, ingest.Stats{}, err
-	}
-	// Events are staged as Parquet beside the database, then loaded in one
-	// transaction (see lake.StagingDir for why).
-	staging := lake.StagingDir(store.Path)
-	w, err := lake.NewStagingWriter(ctx, staging)
-	if err != nil {
-		return nil, ingest.Stats{}, err
-	}
-	defer func() { _ = w.Close() }() // on early returns; the load below closes it and checks
-	staged, err := w.Manifest()
-	if err != nil {
-		return nil, ingest.Stats{}, err
-	}
-	sum, st, runErr := load(cmd, w, lake.Manifests{stored, staged}, store.Path, o, args, io)
-	if sum == nil {
-		return nil, st, runErr
-	}
-	if err := w.Close(); err != nil {
-		return sum, st, err
-	}
-	if io.errIsTerm && !o.quiet {
-		fmt.Fprintf(io.Err, "storing the staged events in %s ...\n", store.Path)
-	}
-	// The staging buffers are garbage now: hand them back to the OS before
-	// DuckDB takes its share, so the peak is one or the other, not both.
-	debug.FreeOSMemory()
-	if atStoreLoad != nil {
-		atStoreLoad(ctx, io)
-	}
-	// Load what is staged even after Ctrl-C: it is committed work, and one
-	// transaction, so a second Ctrl-C (which exits at once) leaves the
-	// store as it was and the staging for the next run. Not the run's
-	// context, which is cancelled then.
-	n, rejected, err := lake.LoadStore(context.Background(), store, staging)
-	if err != nil {
-		return sum, st, fmt.Errorf("load %s into %s: %w (run the same command again to finish)", staging, store.Path, err)
-	}
-	// Records the store refused are in ingest_errors; they make the run partial.
-	sum.Errors += rejected
-	st.Errors += rejected
-	if runErr == nil && ctx.Err() != nil {
-		// Ctrl-C came after the files were read: the load finished, but
-		// the user asked to stop, and analyze must not go on.
-		runErr = ingest.ErrInterrupted
-		sum.Interrupted = true
-	}
-	sum.EventsNew, sum.EventsDuplicate = n, max(0, sum.EventsRead-n)
-	sum.Seconds = time.Since(start).Seconds()
-	return sum, st, runErr
+	return opts
 }
 
 // atStoreLoad, when set, runs just before the staged events are loaded
 // into the store: tests interrupt the run there.
 var atStoreLoad func(ctx context.Context, io *streams)
 
-// loadSink is where load puts events: a DuckDB store or a Parquet dataset.
-type loadSink interface {
-	ingest.Sink
-	Inserted() int64
-	Duplicates() int64
-}
-
-// load runs ingest into w, with progress on a terminal.
-func load(cmd *cobra.Command, w loadSink, m ingest.Manifest, name string, o *ingestOptions, args []string, io *streams) (*ingestSummary, ingest.Stats, error) {
-	ctx := cmd.Context()
-	start := time.Now()
-	opts := ingest.Options{Workers: o.workers, MaxRecordSize: o.maxRecordSize, Manifest: m, Stdin: io.In}
-	var prog *progressLine
-	if io.errIsTerm && !o.quiet {
-		prog = newProgressLine(io.Err)
-		opts.Progress = prog.update
-	}
-	st, runErr := ingest.Run(ctx, args, w, opts)
-	if prog != nil {
-		prog.done()
-	}
-	var ie *ingest.InputError
-	if errors.As(runErr, &ie) {
-		return nil, st, runErr
-	}
-	return &ingestSummary{
-		Database: name, FilesLoaded: st.FilesLoaded, FilesSkipped: st.FilesSkipped, FilesFailed: st.FilesFailed,
-		FilesDuplicate: st.FilesDuplicate, FilesUnchanged: st.FilesUnchanged, EventsRead: st.Events,
-		EventsNew: w.Inserted(), EventsDuplicate: w.Duplicates(), Errors: st.Errors, Warnings: st.Warnings,
-		BytesRead: st.Bytes, Seconds: time.Since(start).Seconds(), FailedFiles: st.Failed,
-		Interrupted: errors.Is(runErr, ingest.ErrInterrupted),
-	}, st, runErr
-}
-
-func printIngestSummary(io *streams, s ingestSummary, store *query.Store) {
+func printIngestSummary(io *streams, s *cases.Loaded, parquet bool) {
 	w := io.Err
 	fmt.Fprintf(w, "files:  %d loaded, %d skipped, %d failed, %d duplicate content, %d unchanged since last run\n",
 		s.FilesLoaded, s.FilesSkipped, s.FilesFailed, s.FilesDuplicate, s.FilesUnchanged)
@@ -278,42 +157,16 @@ func printIngestSummary(io *streams, s ingestSummary, store *query.Store) {
 		rate = float64(s.EventsRead) / s.Seconds
 	}
 	fmt.Fprintf(w, "time:   %.1fs, %s read, %.0f events/s\n", s.Seconds, humanBytes(s.BytesRead), rate)
-	if (s.Errors > 0 || s.Warnings > 0) && store != nil {
+	flag, kind := "--db", "database"
+	if parquet {
+		flag, kind = "--parquet", "dataset"
+	}
+	if s.Errors > 0 || s.Warnings > 0 {
 		fmt.Fprintf(w, "problems: %d errors, %d warnings; first ones:\n", s.Errors, s.Warnings)
-		rows, err := store.DB.Query(`SELECT path, record_index, byte_offset, severity, message FROM ingest_errors
-			WHERE file_id IN (SELECT file_id FROM files WHERE ingested_at >= now() - INTERVAL (? || ' seconds'))
-			ORDER BY severity, path LIMIT 10`, fmt.Sprint(int(s.Seconds)+5))
-		if err == nil {
-			for rows.Next() {
-				var p, sev, msg string
-				var idx, off *int64
-				if rows.Scan(&p, &idx, &off, &sev, &msg) == nil {
-					fmt.Fprintf(w, "  %s: %s%s: %s\n", sev, reports.SafeText(p), where(idx, off), reports.SafeText(msg))
-				}
-			}
-			rows.Close()
-		}
-		fmt.Fprintf(w, "  all of them: trailsift query %s \"select * from ingest_errors\"\n", storeFlag(store))
+		reports.WriteProblems(w, s.Problems)
+		fmt.Fprintf(w, "  all of them: trailsift query %s %s \"select * from ingest_errors\"\n", flag, s.Database)
 	}
-	if store != nil && store.Parquet {
-		fmt.Fprintf(w, "dataset: %s\n", s.Database)
-	} else {
-		fmt.Fprintf(w, "database: %s\n", s.Database)
-	}
-}
-
-func where(idx, off *int64) string {
-	var parts []string
-	if idx != nil {
-		parts = append(parts, fmt.Sprintf("record %d", *idx))
-	}
-	if off != nil {
-		parts = append(parts, fmt.Sprintf("byte %d", *off))
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return " (" + strings.Join(parts, ", ") + ")"
+	fmt.Fprintf(w, "%s: %s\n", kind, s.Database)
 }
 
 func humanBytes(n int64) string {

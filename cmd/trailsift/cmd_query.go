@@ -5,7 +5,6 @@ import (
 	"fmt"
 	stdio "io"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -99,7 +98,7 @@ func runQuery(cmd *cobra.Command, o *queryOptions, args []string, io *streams) e
 	}
 	defer store.Close()
 	if o.format == "parquet" {
-		return writeAtomically(o.out, func(tmp string) error {
+		return reports.WriteAtomically(o.out, func(tmp string) error {
 			return withHint(query.CopyToParquet(ctx, store.DB, sqlText, tmp))
 		})
 	}
@@ -110,7 +109,7 @@ func runQuery(cmd *cobra.Command, o *queryOptions, args []string, io *streams) e
 	defer rows.Close()
 	opts := reports.ResultOptions{Format: o.format}
 	if o.out != "" {
-		return writeAtomically(o.out, func(tmp string) error {
+		return reports.WriteAtomically(o.out, func(tmp string) error {
 			f, err := os.Create(tmp)
 			if err != nil {
 				return err
@@ -174,46 +173,4 @@ func readSQL(o *queryOptions, args []string, io *streams) (string, error) {
 		return "", &usageError{fmt.Sprintf("the SQL in %s is over %d MiB", name, maxSQLSize>>20)}
 	}
 	return string(b), nil
-}
-
-// writeAtomically writes to a temporary file beside path, syncs it and
-// renames it over path only when everything was written, so a reader never
-// sees half a file and a failed write leaves path as it was.
-func writeAtomically(path string, write func(tmp string) error) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	_ = os.Remove(name)                    // DuckDB's COPY wants to create the file itself
-	defer func() { _ = os.Remove(name) }() // gone after the rename; left over on failure
-	if err := write(name); err != nil {
-		return err
-	}
-	if err := syncFile(name); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(name, path); err != nil {
-		return err
-	}
-	// Best effort: the rename survives a crash where folders can be synced.
-	_ = syncFile(dir)
-	return nil
-}
-
-// syncFile flushes a file's (or a folder's) contents to the disk.
-func syncFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -10,24 +13,29 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/trailsift/trailsift/cases"
 	"github.com/trailsift/trailsift/query"
 	"github.com/trailsift/trailsift/reports"
 )
 
 type reportOptions struct {
 	source storeSource
+	rules  ruleFlags
 	out    string
 	format string
 	stored bool
+	force  bool
 	quiet  bool
 }
 
 func (o *reportOptions) AddFlags(f *pflag.FlagSet) {
 	o.source.AddFlags(f)
-	f.StringVarP(&o.out, "out", "o", "", "write the report to `FILE` (written atomically; default: stdout)")
-	f.StringVar(&o.format, "format", "", "html or md (default: from --out's extension, else html)")
-	f.BoolVar(&o.stored, "stored-findings", false, "use the findings table written by the last analyze instead of running the built-in rules now")
+	f.StringVarP(&o.out, "out", "o", "", "write the report to `FILE` (written atomically; an existing FILE only with --force; default: stdout)")
+	f.StringVar(&o.format, "format", "", "`FORMAT`: html or md (default: from --out's extension, else html)")
+	f.BoolVar(&o.stored, "stored-findings", false, "use the findings table written by the last analyze instead of running the rules now")
+	f.BoolVar(&o.force, "force", false, "replace the --out file if it exists (the report analyze wrote, say)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no summary on stderr")
+	o.rules.AddFlags(f)
 }
 
 func newReportCommand(io *streams) *cobra.Command {
@@ -38,21 +46,25 @@ func newReportCommand(io *streams) *cobra.Command {
 		Long: `Write the case report of a store: the case summary (time range, accounts,
 regions, event counts), the findings by severity each with its own short
 timeline, the sign-in summary, charts (events per hour with findings marked,
-sign-in outcomes, top source IPs), the coverage gaps and trail tampering calls,
-and the evidence manifest (every input file with its size and sha256, and the
-files that failed or were skipped, and why). The CloudTrail digest check of the
-evidence files is in the report analyze writes (it has the files; a store does
-not), or run trailsift verify.
+sign-in outcomes, top source IPs), the CloudTrail digest check of the evidence
+(the newest one analyze stored in the case; a store made by ingest has none:
+run trailsift verify), the coverage gaps and trail tampering calls, and the
+evidence manifest (every input file with its size and sha256, and the files
+that failed or were skipped, and why). On a case folder's case.duckdb it
+writes the report analyze wrote, with the findings of the rules run now.
 
 The HTML file opens offline in any browser: it loads nothing (no scripts,
 fonts, images or styles from anywhere; a Content Security Policy forbids them)
 and every text from the logs is escaped. Long lists are capped with counts of
-what is not shown; every finding is listed. The built-in rules run on the store
-now (so any store works), unless --stored-findings reads those analyze saved.
-The database is opened read-only.` + "\n" + exitHelp("report"),
+what is not shown; every finding is listed. The rules (the built-in ones, with
+--rules and --set as in trailsift detect) run on the store now, so any store
+works, unless --stored-findings reads those analyze saved. The database is
+opened read-only. An existing --out file is never replaced silently: the
+command refuses it unless --force is given, and then says it replaced it.` + "\n" + exitHelp("report"),
 		Example: `  trailsift report --db case.duckdb --out report.html
   trailsift report --db case.duckdb --format md > report.md
-  trailsift report --db case/case.duckdb --stored-findings -o case/report.html`,
+  trailsift report --db case/case.duckdb --stored-findings -o case/report.html --force
+  trailsift report --db case/case.duckdb --rules ./my-rules/ --set mfa-failure-burst.threshold=3 -o report2.html`,
 		Args: positionalArgs(cobra.NoArgs),
 		PreRunE: func(*cobra.Command, []string) error {
 			if o.format == "" {
@@ -60,6 +72,9 @@ The database is opened read-only.` + "\n" + exitHelp("report"),
 				if ext := strings.ToLower(filepath.Ext(o.out)); ext == ".md" || ext == ".markdown" {
 					o.format = "md"
 				}
+			}
+			if o.stored && (o.rules.dir != "" || len(o.rules.sets) > 0) {
+				return &usageError{"--stored-findings reads the findings analyze stored: --rules and --set do not apply to it"}
 			}
 			return checkChoice("--format", o.format, "html", "md")
 		},
@@ -73,7 +88,17 @@ The database is opened read-only.` + "\n" + exitHelp("report"),
 
 func runReport(cmd *cobra.Command, o *reportOptions, io *streams) error {
 	start := time.Now()
+	replacing, err := checkReplace("--out", o.out, o.force)
+	if err != nil {
+		return err
+	}
 	ctx := cmd.Context()
+	var rules cases.Rules
+	if !o.stored {
+		if rules.Rules, rules.Options.Params, err = o.rules.load(io); err != nil {
+			return err
+		}
+	}
 	store, err := o.source.open(ctx)
 	if err != nil {
 		return err
@@ -83,15 +108,12 @@ func runReport(cmd *cobra.Command, o *reportOptions, io *streams) error {
 	if o.stored {
 		found, err = query.LoadFindings(ctx, store.DB)
 	} else {
-		var rules []query.Rule
-		if rules, err = query.BuiltinRules(); err == nil {
-			found, err = query.Detect(ctx, store.DB, rules, query.DetectOptions{})
-		}
+		found, err = rules.Run(ctx, store)
 	}
 	if err != nil {
-		return err
+		return o.rules.runError(err)
 	}
-	rep, err := reports.Build(ctx, store.DB, store.Path, found)
+	rep, err := cases.Report(ctx, store, found)
 	if err != nil {
 		return err
 	}
@@ -108,11 +130,36 @@ func runReport(cmd *cobra.Command, o *reportOptions, io *streams) error {
 		_, err = io.Out.Write(b.Bytes())
 		return err
 	}
-	if err := writeFileAtomically(o.out, b.Bytes()); err != nil {
+	if err := reports.WriteFileAtomically(o.out, b.Bytes()); err != nil {
 		return fmt.Errorf("write %s: %w", o.out, err)
 	}
 	if !o.quiet {
-		fmt.Fprintf(io.Err, "%s; %d events; wrote %s (%s) in %.1fs\n", summarize(found), rep.Events, o.out, humanBytes(int64(b.Len())), time.Since(start).Seconds())
+		verb := "wrote"
+		if replacing {
+			verb = "replaced"
+		}
+		fmt.Fprintf(io.Err, "%s; %d events; %s %s (%s) in %.1fs\n", summarize(found), rep.Events, verb, o.out, humanBytes(int64(b.Len())), time.Since(start).Seconds())
 	}
 	return nil
+}
+
+// checkReplace refuses an output file that exists unless force is given:
+// a report the user already has (the one analyze wrote, say) is never
+// replaced silently. It says whether path will be replaced.
+func checkReplace(flag, path string, force bool) (bool, error) {
+	if path == "" {
+		return false, nil
+	}
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, &usageError{fmt.Sprintf("%s %s: %v", flag, path, err)}
+	case fi.IsDir():
+		return false, &usageError{fmt.Sprintf("%s %s is a folder: give a file name", flag, path)}
+	case !force:
+		return false, &usageError{fmt.Sprintf("%s %s exists: give --force to replace it, or another file name", flag, path)}
+	}
+	return true, nil
 }

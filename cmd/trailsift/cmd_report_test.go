@@ -48,7 +48,7 @@ func TestReportOut(t *testing.T) {
 	if !bytes.HasPrefix(ran, []byte("# trailsift case report")) {
 		t.Errorf("%s is not Markdown:\n%.200s", md, ran)
 	}
-	_, stderr, code = run(t, "", "report", "-q", "--db", db, "--stored-findings", "--out", md)
+	_, stderr, code = run(t, "", "report", "-q", "--db", db, "--stored-findings", "--out", md, "--force")
 	if code != exitOK || stderr != "" {
 		t.Fatalf("--stored-findings: exit %d: %s", code, stderr)
 	}
@@ -68,6 +68,67 @@ func TestReportOut(t *testing.T) {
 	if _, stderr, code := run(t, "", "report", "--db", db, "--format", "pdf"); code != exitUsage {
 		t.Errorf("--format pdf: exit %d %s", code, stderr)
 	}
+}
+
+// TestReportOnCaseIsAnalyzes: report on a case folder writes the report
+// analyze wrote, its digest check included, and never replaces a file
+// without --force.
+func TestReportOnCaseIsAnalyzes(t *testing.T) {
+	caseDir := filepath.Join(t.TempDir(), "case")
+	if _, stderr, code := run(t, "", append([]string{"analyze", "-q", "--out", caseDir}, sampleInputs()...)...); code != exitIntegrity {
+		t.Fatalf("analyze: exit %d %s", code, stderr)
+	}
+	db := filepath.Join(caseDir, "case.duckdb")
+	for _, name := range []string{"report.md", "report.html"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(caseDir, name)
+			analyzed, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, stderr, code := run(t, "", "report", "--db", db, "--out", path)
+			if code != exitUsage || !strings.Contains(stderr, "exists: give --force") {
+				t.Errorf("an existing --out: exit %d: %s", code, stderr)
+			}
+			if now, _ := os.ReadFile(path); !bytes.Equal(now, analyzed) {
+				t.Fatalf("a refused report changed %s", path)
+			}
+			_, stderr, code = run(t, "", "report", "--db", db, "--out", path, "--force")
+			if code != exitOK || !strings.Contains(stderr, "replaced "+path) {
+				t.Fatalf("--force: exit %d: %s", code, stderr)
+			}
+			again, _ := os.ReadFile(path)
+			heading := "## Log file integrity (CloudTrail digests)"
+			if name == "report.html" {
+				heading = "<h2>Log file integrity (CloudTrail digests)</h2>"
+			}
+			was, is := section(string(analyzed), heading), section(string(again), heading)
+			if was == "" || !strings.Contains(was, "FAILED") || is != was {
+				t.Errorf("integrity sections differ:\nanalyze:\n%s\nreport:\n%s", was, is)
+			}
+			if stable(string(again), db) != stable(string(analyzed), db) {
+				t.Errorf("report on the case differs from the report analyze wrote")
+			}
+		})
+	}
+}
+
+// section is the text of s from heading up to the next heading of the same
+// kind ("## " or "<h2>"); empty when s has no heading.
+func section(s, heading string) string {
+	i := strings.Index(s, heading)
+	if i < 0 {
+		return ""
+	}
+	rest := s[i+len(heading):]
+	next := "\n## "
+	if strings.HasPrefix(heading, "<h2>") {
+		next = "<h2>"
+	}
+	if j := strings.Index(rest, next); j >= 0 {
+		rest = rest[:j]
+	}
+	return heading + rest
 }
 
 // externalRef finds, in a tag or a style sheet, anything a browser would

@@ -4,10 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -22,7 +20,7 @@ type verifyOptions struct {
 }
 
 func (o *verifyOptions) AddFlags(f *pflag.FlagSet) {
-	f.StringVar(&o.publicKeys, "public-keys", "", "`FILE` of JSON saved from aws cloudtrail list-public-keys (while online), to check digest signatures")
+	f.StringVar(&o.publicKeys, "public-keys", "", "`FILE` of JSON saved from \"aws cloudtrail list-public-keys\" (while online) to check digest signatures")
 	f.StringVar(&o.format, "format", "table", "table or json")
 }
 
@@ -89,7 +87,7 @@ func runVerify(cmd *cobra.Command, o *verifyOptions, args []string, io *streams)
 		if err := enc.Encode(rep); err != nil {
 			return err
 		}
-	} else if err := writeVerifyTable(io.Out, rep); err != nil {
+	} else if err := reports.WriteVerify(io.Out, rep); err != nil {
 		return err
 	}
 	if rep.Failed() {
@@ -97,57 +95,6 @@ func runVerify(cmd *cobra.Command, o *verifyOptions, args []string, io *streams)
 		return &exitCodeError{code: exitIntegrity, err: fmt.Errorf("integrity check failed: %d problems", fails)}
 	}
 	return nil
-}
-
-func writeVerifyTable(w io.Writer, r *integrity.Report) error {
-	fails, warns := r.Count()
-	fmt.Fprintf(w, "digests:    %d in %d chains\n", r.Digests, len(r.Chains))
-	for _, c := range r.Chains {
-		fmt.Fprintf(w, "  %s %-14s %-20s %s – %s  %d digests\n", reports.SafeText(c.Account), reports.SafeText(c.Region), reports.SafeText(c.Trail), tsZ(c.From), tsZ(c.To), c.Digests)
-	}
-	fmt.Fprintf(w, "log files:  %d found, %d listed in digests, %d of them verified\n", r.LogFilesFound, r.LogFilesListed, r.LogFilesVerified)
-	if r.SignaturesChecked {
-		fmt.Fprintf(w, "signatures: %d verified, %d failed, %d not checkable offline (newest digest of each chain)\n",
-			r.SignaturesVerified, r.SignaturesFailed, r.SignaturesUnknown)
-	} else {
-		fmt.Fprintf(w, "signatures: not checked (no --public-keys)\n")
-	}
-	for _, n := range r.Notes {
-		fmt.Fprintf(w, "note: %s\n", reports.SafeLines(n))
-	}
-	for _, f := range r.Findings {
-		when := tsZ(f.From) + " – " + tsZ(f.To)
-		if f.From.Equal(f.To) {
-			when = tsZ(f.From)
-		}
-		fmt.Fprintf(w, "\n%-4s  %s  %s %s  %s\n      %s\n      %s\n", strings.ToUpper(f.Severity), f.Kind, reports.SafeText(f.Account), reports.SafeText(f.Region), when,
-			reports.SafeText(f.File), reports.SafeText(f.Detail))
-		if f.Digest != "" {
-			fmt.Fprintf(w, "      digest: %s\n", reports.SafeText(f.Digest))
-		}
-	}
-	if len(r.Findings) > 0 {
-		fmt.Fprintln(w)
-	}
-	result := "OK: every log file listed in a digest is present and unchanged, and the chain is complete"
-	switch {
-	case fails > 0:
-		result = "FAILED"
-	case !r.Checked():
-		result = "NOT CHECKED: no digest files in the evidence, so nothing could be verified (a warning, not a failure)"
-	case warns > 0:
-		result = "OK with warnings: read them"
-	}
-	_, err := fmt.Fprintf(w, "result: %s (%d failures, %d warnings)\n", result, fails, warns)
-	return err
-}
-
-// tsZ formats a UTC time as the other commands do; empty when unknown.
-func tsZ(t time.Time) string {
-	if t.IsZero() {
-		return reports.NoTime
-	}
-	return t.UTC().Format("2006-01-02 15:04:05Z")
 }
 
 // readPublicKeys reads --public-keys; no file means no keys (signatures are

@@ -19,6 +19,8 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/trailsift/trailsift/reports"
 )
 
 // TestExitStatusPrecedence: one function decides which status wins.
@@ -201,7 +203,7 @@ func TestQueryWriteErrors(t *testing.T) {
 	if err := os.WriteFile(out, []byte("before\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err = writeAtomically(out, func(tmp string) error {
+	err = reports.WriteAtomically(out, func(tmp string) error {
 		if err := os.WriteFile(tmp, []byte("half"), 0o644); err != nil {
 			return err
 		}

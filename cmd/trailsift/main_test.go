@@ -18,6 +18,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/trailsift/trailsift/cases"
 	"github.com/trailsift/trailsift/lake"
 	"github.com/trailsift/trailsift/query"
 )
@@ -84,7 +85,7 @@ func TestIngestCLI(t *testing.T) {
 	if code != exitPartial {
 		t.Fatalf("exit %d, want %d (a truncated file); stderr:\n%s", code, exitPartial, stderr)
 	}
-	var sum ingestSummary
+	var sum cases.Loaded
 	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
 		t.Fatalf("--json output is not JSON: %v\n%s", err, stdout)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/trailsift/trailsift/cases"
 	"github.com/trailsift/trailsift/ingest"
 	"github.com/trailsift/trailsift/query"
 	"github.com/trailsift/trailsift/reports"
@@ -219,7 +220,7 @@ func report(stderr io.Writer, err error) int {
 	var ue *usageError
 	var ie *ingest.InputError
 	switch {
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), errors.As(err, new(*cases.OutputError)):
 		say("trailsift: %s\nhint: run with --help for usage and examples\n", err)
 		return exitUsage
 	case errors.As(err, new(*query.SQLError)):

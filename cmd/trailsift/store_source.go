@@ -45,11 +45,3 @@ func (s *storeSource) open(ctx context.Context) (*query.Store, error) {
 	}
 	return store, err
 }
-
-// storeFlag is the flag that names store on a command line.
-func storeFlag(store *query.Store) string {
-	if store.Parquet {
-		return "--parquet " + store.Path
-	}
-	return "--db " + store.Path
-}

@@ -1,4 +1,4 @@
-package main
+package cases
 
 import (
 	"errors"
@@ -9,16 +9,22 @@ import (
 	"strings"
 )
 
-// checkOutsideEvidence refuses an output path (a database, a case or
-// dataset folder) inside the folder of any input: evidence is read-only,
-// and the folder an evidence file was copied into is evidence too. Paths
-// are compared after resolving symbolic links, so a link to the evidence
-// folder does not get around the rule. flag names the option to change in
-// the message.
-func checkOutsideEvidence(flag, output string, inputs []string) error {
+// OutputError says an output path (a database, a case or dataset folder)
+// cannot be used: it is inside the evidence, or cannot be resolved. It is a
+// usage mistake: the user gives another path.
+type OutputError struct{ msg string }
+
+func (e *OutputError) Error() string { return e.msg }
+
+// CheckOutsideEvidence refuses an output path inside the folder of any
+// input: evidence is read-only, and the folder an evidence file was copied
+// into is evidence too. Paths are compared after resolving symbolic links,
+// so a link to the evidence folder does not get around the rule. flag
+// names the option to change in the message.
+func CheckOutsideEvidence(flag, output string, inputs []string) error {
 	out, err := resolvePath(output)
 	if err != nil {
-		return &usageError{fmt.Sprintf("%s %s: %v", flag, output, err)}
+		return &OutputError{fmt.Sprintf("%s %s: %v", flag, output, err)}
 	}
 	for _, in := range inputs {
 		if in == "-" {
@@ -37,7 +43,7 @@ func checkOutsideEvidence(flag, output string, inputs []string) error {
 			folder = filepath.Dir(abs)
 		}
 		if out == abs || within(out, folder) {
-			return &usageError{fmt.Sprintf("%s %s would be written inside the evidence folder %s (it holds the input %s); evidence is read-only: give %s a path outside it",
+			return &OutputError{fmt.Sprintf("%s %s would be written inside the evidence folder %s (it holds the input %s); evidence is read-only: give %s a path outside it",
 				flag, output, folder, in, flag)}
 		}
 	}
