@@ -6,6 +6,7 @@ package query
 
 import (
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -22,7 +23,8 @@ var detectionFiles embed.FS
 type Rule struct {
 	ID             string
 	Title          string
-	Severity       Severity // default severity; a row's severity column overrides it
+	Severity       Severity // of every finding, unless its row's severity column raises it
+	EscalatesTo    Severity // the highest a severity column may raise it to; "" when it never does
 	Attack         []string // MITRE ATT&CK technique ids
 	Description    string
 	References     []string
@@ -30,6 +32,15 @@ type Rule struct {
 	Params         []Param
 	SQL            string // the SELECT as written, with $param placeholders
 	Source         string // the file the rule was read from
+}
+
+// SeverityRange is the lowest and highest severity of the rule's findings:
+// its severity, and escalates_to when a row's severity column may raise it.
+func (r *Rule) SeverityRange() (lowest, highest Severity) {
+	if r.EscalatesTo == "" {
+		return r.Severity, r.Severity
+	}
+	return r.Severity, r.EscalatesTo
 }
 
 // RuleError is a rule file that cannot be used.
@@ -58,39 +69,60 @@ func BuiltinRules() ([]Rule, error) {
 }
 
 // LoadRules reads every *.sql file under fsys (recursively) as a rule and
-// returns them sorted by id. Any broken file fails the whole load with a
-// RuleError naming the file: a rule set that silently lost a rule would
-// report fewer findings than it should.
+// returns them sorted by id. A file that cannot be used does not stop the
+// others: it is named, with the reason, in the RuleErrors returned beside
+// the rules that loaded, never left out silently (a rule set that lost a
+// rule reports fewer findings than it should). Only when fsys itself cannot
+// be read is the error returned alone.
 func LoadRules(fsys fs.FS) ([]Rule, error) {
 	var rules []Rule
+	var failed RuleErrors
 	seen := map[string]string{}
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return err
+			if p == "." {
+				return err
+			}
+			failed = append(failed, &RuleError{File: p, Err: err})
+			return nil // a directory that cannot be read is skipped
 		}
 		if d.IsDir() || !strings.HasSuffix(p, ".sql") {
 			return nil
 		}
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
+		r, err := readRule(fsys, p)
+		if err == nil {
+			if prev, ok := seen[r.ID]; ok {
+				err = &RuleError{File: p, Err: fmt.Errorf("rule id %q is already used by %s", r.ID, prev)}
+			}
 		}
-		r, err := ParseRule(p, data)
-		if err != nil {
-			return err
+		var re *RuleError
+		switch {
+		case errors.As(err, &re):
+			failed = append(failed, re)
+		case err != nil:
+			failed = append(failed, &RuleError{File: p, Err: err})
+		default:
+			seen[r.ID] = p
+			rules = append(rules, r)
 		}
-		if prev, ok := seen[r.ID]; ok {
-			return &RuleError{File: p, Err: fmt.Errorf("rule id %q is already used by %s", r.ID, prev)}
-		}
-		seen[r.ID] = p
-		rules = append(rules, r)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	sort.Slice(rules, func(i, j int) bool { return rules[i].ID < rules[j].ID })
+	if len(failed) > 0 {
+		return rules, failed
+	}
 	return rules, nil
+}
+
+func readRule(fsys fs.FS, p string) (Rule, error) {
+	data, err := fs.ReadFile(fsys, p)
+	if err != nil {
+		return Rule{}, err
+	}
+	return ParseRule(p, data)
 }
 
 var (
@@ -153,6 +185,9 @@ func ParseRule(name string, data []byte) (Rule, error) {
 			return fail(0, "the header has no %q (every rule needs id, title, severity and description)", k)
 		}
 	}
+	if r.EscalatesTo != "" && r.EscalatesTo.Rank() <= r.Severity.Rank() {
+		return fail(0, "escalates_to %s is not above severity %s", r.EscalatesTo, r.Severity)
+	}
 	if want := strings.TrimSuffix(path.Base(name), ".sql"); r.ID != want {
 		return fail(0, "rule id %q does not match the file name: name the file %s.sql", r.ID, r.ID)
 	}
@@ -194,6 +229,12 @@ func (r *Rule) set(key, val string) error {
 			return err
 		}
 		r.Severity = s
+	case "escalates_to":
+		s, err := ParseSeverity(val)
+		if err != nil {
+			return fmt.Errorf("escalates_to: %v", err)
+		}
+		r.EscalatesTo = s
 	case "description":
 		r.Description = val
 	case "attack":
@@ -229,7 +270,7 @@ func (r *Rule) set(key, val string) error {
 		}
 		r.Params = append(r.Params, p)
 	default:
-		return fmt.Errorf("unknown key %q (known: id, title, severity, attack, description, references, false_positives, param)", key)
+		return fmt.Errorf("unknown key %q (known: id, title, severity, escalates_to, attack, description, references, false_positives, param)", key)
 	}
 	return nil
 }

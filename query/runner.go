@@ -7,6 +7,7 @@ import (
 	"context"
 	"database/sql"
 	_ "embed" // signin_attempts.sql
+	"errors"
 	"fmt"
 	"math/big"
 	"regexp"
@@ -41,8 +42,14 @@ type DetectOptions struct {
 }
 
 // Detect runs rules over the events table of db and returns their findings,
-// most severe first, then by time. A rule that fails stops the run with a
-// RuleError naming it.
+// most severe first, then by time.
+//
+// A rule that cannot run (the read-only guard or DuckDB refuses its SQL, or
+// it returns the wrong columns) does not stop the others: their findings
+// come back with a RuleErrors naming each rule that failed and why. A
+// failure of the engine itself (I/O, memory, a corrupt database), a
+// cancelled ctx, or parameters that no rule in the set takes stop the run:
+// no findings, and that error.
 func Detect(ctx context.Context, db *sql.DB, rules []Rule, opts DetectOptions) ([]Finding, error) {
 	for id, vals := range opts.Params {
 		i := slices.IndexFunc(rules, func(r Rule) bool { return r.ID == id })
@@ -53,27 +60,100 @@ func Detect(ctx context.Context, db *sql.DB, rules []Rule, opts DetectOptions) (
 			return nil, err
 		}
 	}
-	// Every rule passes the read-only guard before any runs, so a hostile
-	// rule file stops the run before it starts.
+	var queries []RuleQuery
+	var failed RuleErrors
 	for i := range rules {
-		q, err := rules[i].Query(opts)
-		if err == nil {
-			err = CheckReadOnly(ctx, db, q)
-		}
+		q, err := rules[i].Render(opts.Params[rules[i].ID])
 		if err != nil {
-			return nil, &RuleError{File: rules[i].Source, Err: fmt.Errorf("rule %s: %w", rules[i].ID, err)}
+			failed = append(failed, ruleFailed(rules[i:i+1], rules[i].Source, err))
+			continue
 		}
+		queries = append(queries, RuleQuery{Rules: rules[i : i+1], SQL: q})
 	}
+	found, err := RunQueries(ctx, db, queries, opts)
+	var more RuleErrors
+	if err != nil && !errors.As(err, &more) {
+		return nil, err
+	}
+	if failed = append(failed, more...); len(failed) > 0 {
+		return found, failed
+	}
+	return found, nil
+}
+
+// RuleQuery is one SELECT for the runner and the rules whose findings it
+// returns. With one rule, every row is a finding of that rule. With several
+// (a rule language that tests many rules in one scan of the events, as
+// Sigma does), the SELECT also returns rule_id, the id of each row's rule.
+// Every rule language runs through RunQueries, so time ranges, the
+// read-only guard, the finding columns and failures are the same for all.
+type RuleQuery struct {
+	Rules  []Rule // id, title and severity of the findings; SQL and Params are not used
+	SQL    string // a SELECT over the events table, parameters rendered
+	Source string // the file named in errors; Rules[0].Source when empty
+}
+
+// RunQueries runs each query over the events of db, narrowed as opts says,
+// and returns the findings sorted with SortFindings. Failures are handled as
+// Detect does: a query that cannot run is skipped and named in the
+// RuleErrors returned with the other findings; an engine failure or a
+// cancelled ctx stops the run. opts.Params is not used: render first.
+func RunQueries(ctx context.Context, db *sql.DB, queries []RuleQuery, opts DetectOptions) ([]Finding, error) {
 	var all []Finding
-	for i := range rules {
-		found, err := runRule(ctx, db, &rules[i], opts)
-		if err != nil {
-			return nil, err
+	var failed RuleErrors
+	for _, q := range queries {
+		found, err := runQuery(ctx, db, q, opts)
+		if err == nil {
+			all = append(all, found...)
+			continue
 		}
-		all = append(all, found...)
+		re := ruleFailed(q.Rules, q.Source, err)
+		if ctx.Err() != nil || IsEngineError(err) {
+			return nil, re
+		}
+		failed = append(failed, re)
 	}
 	SortFindings(all)
+	if len(failed) > 0 {
+		return all, failed
+	}
 	return all, nil
+}
+
+// RuleErrors are the rules that could not be loaded or run; the others
+// were. errors.As finds each *RuleError in it.
+type RuleErrors []*RuleError
+
+func (e RuleErrors) Error() string {
+	lines := make([]string, len(e))
+	for i, re := range e {
+		lines[i] = re.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (e RuleErrors) Unwrap() []error {
+	out := make([]error, len(e))
+	for i, re := range e {
+		out[i] = re
+	}
+	return out
+}
+
+// ruleFailed names the rules of a query that failed, and the file.
+func ruleFailed(rules []Rule, source string, err error) *RuleError {
+	var ids []string
+	for _, r := range rules {
+		ids = append(ids, r.ID)
+	}
+	if source == "" && len(rules) > 0 {
+		source = rules[0].Source
+	}
+	what := "rule " + strings.Join(ids, ", ")
+	if len(ids) != 1 {
+		what = fmt.Sprintf("%d rules (%s)", len(ids), strings.Join(ids, ", "))
+	}
+	return &RuleError{File: source, Err: fmt.Errorf("%s: %w", what, err)}
 }
 
 // Query returns the statement Detect runs for r: the rendered rule, with
@@ -83,6 +163,12 @@ func (r *Rule) Query(opts DetectOptions) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return narrow(q, opts), nil
+}
+
+// narrow wraps a rule's SELECT so that the events table it reads holds only
+// the events in [since, until), and signin_attempts is there when it reads it.
+func narrow(q string, opts DetectOptions) string {
 	var conds []string
 	if !opts.Since.IsZero() {
 		conds = append(conds, "event_time >= "+timestampLiteral(opts.Since))
@@ -100,9 +186,9 @@ func (r *Rule) Query(opts DetectOptions) (string, error) {
 		ctes = append(ctes, "signin_attempts AS (\n"+signinAttemptsSQL+")")
 	}
 	if len(ctes) == 0 {
-		return q, nil
+		return q
 	}
-	return "WITH " + strings.Join(ctes, ",\n") + "\nSELECT * FROM (\n" + q + "\n)", nil
+	return "WITH " + strings.Join(ctes, ",\n") + "\nSELECT * FROM (\n" + q + "\n)"
 }
 
 // stripComments drops -- comments, so a rule that only mentions a name in
@@ -123,35 +209,40 @@ func timestampLiteral(t time.Time) string {
 	return "TIMESTAMPTZ '" + t.UTC().Format("2006-01-02 15:04:05.999999") + "+00'"
 }
 
-func runRule(ctx context.Context, db *sql.DB, r *Rule, opts DetectOptions) ([]Finding, error) {
-	fail := func(err error) ([]Finding, error) {
-		return nil, &RuleError{File: r.Source, Err: fmt.Errorf("rule %s: %w", r.ID, err)}
+// runQuery runs one query and reads its rows as findings; errors do not
+// name the rule yet (RunQueries does).
+func runQuery(ctx context.Context, db *sql.DB, q RuleQuery, opts DetectOptions) ([]Finding, error) {
+	if len(q.Rules) == 0 {
+		return nil, errors.New("a query with no rule")
 	}
-	q, err := r.Query(opts)
-	if err != nil {
-		return fail(err)
+	byID := map[string]*Rule{}
+	for i := range q.Rules {
+		byID[q.Rules[i].ID] = &q.Rules[i]
 	}
-	rows, err := Query(ctx, db, q)
+	rows, err := Query(ctx, db, narrow(q.SQL, opts))
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
 	idx := map[string]int{}
 	for i, c := range cols {
 		c = strings.ToLower(c)
-		if !slices.ContainsFunc(FindingColumns, func(fc Column) bool { return fc.Name == c }) {
-			return fail(fmt.Errorf("the SELECT returns an unknown column %q; a rule returns exactly: %s", cols[i], findingColumnNames()))
+		if !slices.ContainsFunc(FindingColumns, func(fc Column) bool { return fc.Name == c }) && c != "rule_id" {
+			return nil, fmt.Errorf("the SELECT returns an unknown column %q; a rule returns exactly: %s", cols[i], findingColumnNames())
 		}
 		idx[c] = i
 	}
 	for _, fc := range FindingColumns {
 		if _, ok := idx[fc.Name]; !ok && fc.Name != "details" && fc.Name != "severity" {
-			return fail(fmt.Errorf("the SELECT has no %q column; a rule returns: %s", fc.Name, findingColumnNames()))
+			return nil, fmt.Errorf("the SELECT has no %q column; a rule returns: %s", fc.Name, findingColumnNames())
 		}
+	}
+	if _, ok := idx["rule_id"]; !ok && len(q.Rules) > 1 {
+		return nil, errors.New("a query for several rules returns rule_id, the rule of each row")
 	}
 	vals := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
@@ -161,7 +252,7 @@ func runRule(ctx context.Context, db *sql.DB, r *Rule, opts DetectOptions) ([]Fi
 	var out []Finding
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
-			return fail(err)
+			return nil, err
 		}
 		get := func(name string) any {
 			if i, ok := idx[name]; ok {
@@ -169,40 +260,58 @@ func runRule(ctx context.Context, db *sql.DB, r *Rule, opts DetectOptions) ([]Fi
 			}
 			return nil
 		}
-		f := Finding{
-			RuleID:     r.ID,
-			Title:      r.Title,
-			Severity:   r.Severity,
-			Actor:      asString(get("actor")),
-			AccountID:  asString(get("account_id")),
-			SourceIPs:  sortedSet(asStrings(get("source_ips"))),
-			UserAgents: sortedSet(asStrings(get("user_agents"))),
-			EventIDs:   uniq(asStrings(get("event_ids"))),
-			Details:    asString(get("details")),
-		}
-		if f.FirstSeen, err = asTime(get("first_seen")); err != nil {
-			return fail(fmt.Errorf("first_seen: %w", err))
-		}
-		if f.LastSeen, err = asTime(get("last_seen")); err != nil {
-			return fail(fmt.Errorf("last_seen: %w", err))
-		}
-		if f.Count, err = asInt(get("count")); err != nil {
-			return fail(fmt.Errorf("count: %w", err))
-		}
-		if f.Count == 0 {
-			f.Count = int64(len(f.EventIDs))
-		}
-		if s := asString(get("severity")); s != "" {
-			if f.Severity, err = ParseSeverity(s); err != nil {
-				return fail(fmt.Errorf("severity column: %w", err))
+		r := &q.Rules[0]
+		if _, ok := idx["rule_id"]; ok {
+			id := asString(get("rule_id"))
+			if r = byID[id]; r == nil {
+				return nil, fmt.Errorf("rule_id %q is not a rule of this query", id)
 			}
+		}
+		f, err := readFinding(r, get)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, f)
 	}
-	if err := rows.Err(); err != nil {
-		return fail(err)
+	return out, rows.Err()
+}
+
+// readFinding makes one row of rule r a finding.
+func readFinding(r *Rule, get func(column string) any) (Finding, error) {
+	f := Finding{
+		RuleID:     r.ID,
+		Title:      r.Title,
+		Severity:   r.Severity,
+		Actor:      asString(get("actor")),
+		AccountID:  asString(get("account_id")),
+		SourceIPs:  sortedSet(asStrings(get("source_ips"))),
+		UserAgents: sortedSet(asStrings(get("user_agents"))),
+		EventIDs:   uniq(asStrings(get("event_ids"))),
+		Details:    asString(get("details")),
 	}
-	return out, nil
+	var err error
+	if f.FirstSeen, err = asTime(get("first_seen")); err != nil {
+		return f, fmt.Errorf("first_seen: %w", err)
+	}
+	if f.LastSeen, err = asTime(get("last_seen")); err != nil {
+		return f, fmt.Errorf("last_seen: %w", err)
+	}
+	if f.Count, err = asInt(get("count")); err != nil {
+		return f, fmt.Errorf("count: %w", err)
+	}
+	if f.Count == 0 {
+		f.Count = int64(len(f.EventIDs))
+	}
+	if s := asString(get("severity")); s != "" {
+		if f.Severity, err = ParseSeverity(s); err != nil {
+			return f, fmt.Errorf("severity column: %w", err)
+		}
+		// `rules` lists the range from the header: findings keep to it.
+		if lo, hi := r.SeverityRange(); f.Severity.Rank() < lo.Rank() || f.Severity.Rank() > hi.Rank() {
+			return f, fmt.Errorf("severity column: %s is outside the rule's %s to %s (the header's severity, up to its escalates_to if any)", f.Severity, lo, hi)
+		}
+	}
+	return f, nil
 }
 
 func findingColumnNames() string {
