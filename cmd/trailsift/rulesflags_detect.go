@@ -21,13 +21,14 @@ type ruleSetFlags struct {
 	params   map[string]map[string]string // from sets, by parse: rule id → name → value
 }
 
+// AddFlags registers --rules and --set.
 func (f *ruleSetFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.rulesDir, "rules", "", "also load the rule files (*.sql) in `DIR`; one with a built-in rule's id replaces it")
 	fs.StringArrayVar(&f.sets, "set", nil, "set a rule parameter: `ID.NAME=VALUE` (repeatable), e.g. mfa-failure-burst.window=10m")
 }
 
 // parse reads the --set values; whether the rules take them is checked
-// once the rules are loaded (check).
+// once the rules are loaded (load).
 func (f *ruleSetFlags) parse() error {
 	f.params = map[string]map[string]string{}
 	for _, s := range f.sets {
