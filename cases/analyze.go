@@ -3,6 +3,7 @@ package cases
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,6 +47,8 @@ type Result struct {
 	// earlier ones'); -1 when it could not be read.
 	Events  int64
 	Outputs []string // the files written, the database first
+	// RuleFailures are the rules that could not run; the others did.
+	RuleFailures query.RuleErrors
 }
 
 // Analyze is the main job: load inputs into the case folder's database,
@@ -78,7 +81,11 @@ func Analyze(ctx context.Context, inputs []string, opts Options) (Result, error)
 	if res.Loaded == nil || err != nil { // interrupted: keep what is stored, skip the rest
 		return res, err
 	}
-	if res.Findings, err = opts.Rules.Run(ctx, store); err != nil {
+	res.Findings, err = opts.Rules.Run(ctx, store)
+	if errors.As(err, &res.RuleFailures) {
+		err = nil // the other rules' findings make the case; the caller says which failed
+	}
+	if err != nil {
 		return res, err
 	}
 	if err := store.SaveFindings(ctx, res.Findings); err != nil {

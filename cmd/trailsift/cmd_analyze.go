@@ -16,7 +16,7 @@ import (
 
 type analyzeOptions struct {
 	ingest     ingestOptions
-	rules      ruleFlags
+	rules      ruleSetFlags
 	out        string
 	failOn     string
 	publicKeys string
@@ -85,19 +85,23 @@ func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, io *stream
 		}
 		failRank = sev.Rank()
 	}
-	rules, params, err := o.rules.load(io)
+	if err := o.rules.parse(); err != nil {
+		return err
+	}
+	set, err := o.rules.load(io)
 	if err != nil {
 		return err
 	}
 	res, err := cases.Analyze(cmd.Context(), args, cases.Options{
 		Out:   o.out,
 		Load:  o.ingest.loadOptions(io),
-		Rules: cases.Rules{Rules: rules, Options: query.DetectOptions{Params: params}},
+		Rules: cases.Rules{Rules: set.rules, Options: query.DetectOptions{Params: o.rules.params}},
 		Keys:  keys,
 	})
 	if res.Loaded == nil || err != nil {
-		return o.rules.runError(err)
+		return err
 	}
+	set.fail(io, res.RuleFailures)
 	if o.ingest.json {
 		sum := analyzeSummary{Case: res.Case, Ingest: res.Loaded, Findings: len(res.Findings), BySeverity: res.Report.BySeverity, Outputs: res.Outputs}
 		enc := json.NewEncoder(reports.JSONWriter{W: io.Out})
@@ -109,6 +113,9 @@ func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, io *stream
 	if !o.ingest.quiet {
 		printIngestSummary(io, res.Loaded, false)
 		printAnalyzeSummary(io, res)
+	}
+	if err := set.exitErr(); err != nil {
+		return err // a rule that failed to load or run outranks the findings of the others
 	}
 	return analyzeExit(res, failRank, o.failOn)
 }

@@ -226,3 +226,25 @@ FROM events WHERE mfa_used = 'Yes' GROUP BY ALL HAVING count(*) >= $min
 		t.Error("a refused analyze created its case folder")
 	}
 }
+
+// TestAnalyzeBrokenUserRule: a rule of the user's that does not run is said
+// and makes the exit status a usage error, but the case still gets the
+// other rules' findings and its report.
+func TestAnalyzeBrokenUserRule(t *testing.T) {
+	rules := t.TempDir()
+	broken := "-- id: broken\n-- title: x\n-- severity: low\n-- description: d\nSELECT no_such_column FROM events\n"
+	if err := os.WriteFile(filepath.Join(rules, "broken.sql"), []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	caseDir := filepath.Join(t.TempDir(), "case")
+	_, stderr, code := run(t, "", append([]string{"analyze", "-q", "--out", caseDir, "--rules", rules}, sampleInputs()...)...)
+	if code != exitUsage || !strings.Contains(stderr, "broken") {
+		t.Fatalf("exit %d, want %d naming the rule: %s", code, exitUsage, stderr)
+	}
+	if keys := findingKeys(t, filepath.Join(caseDir, "findings.jsonl")); len(keys) < 10 {
+		t.Errorf("the other rules' findings were lost: %v", keys)
+	}
+	if _, err := os.Stat(filepath.Join(caseDir, "report.html")); err != nil {
+		t.Errorf("no report: %v", err)
+	}
+}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -15,15 +13,14 @@ import (
 )
 
 type detectOptions struct {
-	source   storeSource
-	ruleIDs  []string
-	since    string
-	until    string
-	sets     []string
-	rulesDir string
-	format   string
-	failOn   string
-	quiet    bool
+	source  storeSource
+	ruleIDs []string
+	since   string
+	until   string
+	rules   ruleSetFlags
+	format  string
+	failOn  string
+	quiet   bool
 
 	// parsed in PreRunE
 	detect   query.DetectOptions
@@ -35,8 +32,7 @@ func (o *detectOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringSliceVar(&o.ruleIDs, "rule", nil, "run only this rule `ID` (repeat, or separate with commas; default: all)")
 	f.StringVar(&o.since, "since", "", "only events at or after `TIME` (2024-03-01, 2024-03-01T10:00:00Z; UTC unless a zone is given)")
 	f.StringVar(&o.until, "until", "", "only events up to `TIME`, inclusive (a date means to the end of that day)")
-	f.StringArrayVar(&o.sets, "set", nil, "set a rule parameter: `ID.NAME=VALUE` (repeatable), e.g. mfa-failure-burst.window=10m")
-	f.StringVar(&o.rulesDir, "rules", "", "also load the rule files (*.sql) in `DIR`; one with a built-in rule's id replaces it")
+	o.rules.AddFlags(f)
 	f.StringVar(&o.format, "format", "table", "output format: table, json, jsonl or csv")
 	f.StringVar(&o.failOn, "fail-on", "none", "exit with status 4 when a finding at or above `SEVERITY` fired: none, info, low, medium, high, critical")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no summary on stderr")
@@ -99,19 +95,10 @@ func (o *detectOptions) parse() error {
 	if !o.detect.Since.IsZero() && !o.detect.Until.IsZero() && !o.detect.Since.Before(o.detect.Until) {
 		return &usageError{fmt.Sprintf("--since %s is not before --until %s", o.since, o.until)}
 	}
-	o.detect.Params = map[string]map[string]string{}
-	for _, s := range o.sets {
-		key, val, ok := strings.Cut(s, "=")
-		dot := strings.LastIndexByte(key, '.')
-		if !ok || dot <= 0 || dot == len(key)-1 || val == "" {
-			return &usageError{fmt.Sprintf("--set %q: want RULE-ID.PARAM=VALUE, e.g. mfa-failure-burst.window=10m", s)}
-		}
-		id, name := key[:dot], key[dot+1:]
-		if o.detect.Params[id] == nil {
-			o.detect.Params[id] = map[string]string{}
-		}
-		o.detect.Params[id][name] = val
+	if err := o.rules.parse(); err != nil {
+		return err
 	}
+	o.detect.Params = o.rules.params
 	return nil
 }
 
@@ -150,19 +137,11 @@ func parseTimeFlag(flag, s string, end bool) (time.Time, error) {
 
 func runDetect(cmd *cobra.Command, o *detectOptions, io *streams) error {
 	start := time.Now()
-	rules, err := loadRuleSet(o.rulesDir, io)
+	set, err := o.rules.load(io)
 	if err != nil {
 		return err
 	}
-	for id, vals := range o.detect.Params {
-		r, err := findRule(rules, id)
-		if err != nil {
-			return &usageError{fmt.Sprintf("--set: %v", err)}
-		}
-		if err := r.CheckParams(vals); err != nil {
-			return &usageError{"--set: " + err.Error()}
-		}
-	}
+	rules := set.rules
 	if len(o.ruleIDs) > 0 {
 		var picked []query.Rule
 		for _, id := range o.ruleIDs {
@@ -188,11 +167,7 @@ func runDetect(cmd *cobra.Command, o *detectOptions, io *streams) error {
 	}
 	defer store.Close()
 	found, err := query.Detect(ctx, store.DB, rules, o.detect)
-	var re *query.RuleError
-	if errors.As(err, &re) && o.rulesDir != "" && strings.HasPrefix(re.File, o.rulesDir) && !errors.Is(err, context.Canceled) && !query.IsEngineError(err) {
-		return &usageError{err.Error()} // the user's own rule does not run
-	}
-	if err != nil {
+	if err := set.detectErr(io, err); err != nil {
 		return err
 	}
 	if err := writeFindings(io.Out, o.format, found); err != nil {
@@ -200,6 +175,10 @@ func runDetect(cmd *cobra.Command, o *detectOptions, io *streams) error {
 	}
 	if !o.quiet {
 		fmt.Fprintf(io.Err, "%s from %d rules in %.1fs\n", summarize(found), len(rules), time.Since(start).Seconds())
+	}
+	// A rule that failed says the findings are incomplete: that wins.
+	if err := set.exitErr(); err != nil {
+		return err
 	}
 	if o.failRank > 0 {
 		n := 0

@@ -265,3 +265,109 @@ func TestRulesCLI(t *testing.T) {
 		}
 	}
 }
+
+// userRule is a rule file of the user's: id, severity and a SELECT.
+func userRule(id, severity, sel string) string {
+	return "-- id: " + id + "\n-- title: " + id + "\n-- severity: " + severity + "\n-- description: a test rule.\n" + sel + "\n"
+}
+
+// TestBrokenUserRulesDoNotStopTheOthers: a rule folder with a file that
+// does not load and a rule that does not run: each is named with why, the
+// other rules (built-in and the user's) run and print their findings, and
+// the exit status is a usage error, whatever --fail-on says.
+func TestBrokenUserRulesDoNotStopTheOthers(t *testing.T) {
+	db := samplesCase(t)
+	dir := t.TempDir()
+	const sel = "SELECT actor, account_id, list(DISTINCT source_ip) AS source_ips, list(DISTINCT user_agent) AS user_agents,\n" +
+		"  min(event_time) AS first_seen, max(event_time) AS last_seen, count(*) AS count, list(event_id) AS event_ids\n" +
+		"FROM events WHERE event_name = 'ListUsers' GROUP BY ALL"
+	for name, src := range map[string]string{
+		"list-users.sql":       userRule("list-users", "low", sel),
+		"bad-severity.sql":     userRule("bad-severity", "urgent", sel),
+		"sub/bad-column.sql":   userRule("bad-column", "low", "SELECT no_such_column FROM events"),
+		"sub/raises-high.sql":  userRule("raises-high", "low", strings.Replace(sel, " AS event_ids", " AS event_ids, 'high' AS severity", 1)),
+		"notes/not-a-rule.txt": "ignored",
+	} {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stdout, stderr, code := run(t, "", "detect", "--db", db, "--format", "jsonl", "--rules", dir+string(os.PathSeparator), "--fail-on", "info")
+	if code != exitUsage {
+		t.Errorf("exit %d, want %d (a rule of the user's failed)\n%s", code, exitUsage, stderr)
+	}
+	rules := map[string]int{}
+	for _, f := range decodeJSONL(t, stdout) {
+		rules[f.RuleID]++
+	}
+	if rules["list-users"] != 1 || rules["mfa-device-change"] != 2 || rules["console-brute-force"] != 1 || len(rules) != 12 {
+		t.Errorf("findings by rule: %v; want the built-in ones and list-users", rules)
+	}
+	for _, want := range []string{
+		filepath.Join(dir, "bad-severity.sql") + `, line 3: unknown severity "urgent"`,
+		filepath.Join(dir, "sub", "bad-column.sql") + ": rule bad-column: ",
+		"no_such_column",
+		filepath.Join(dir, "sub", "raises-high.sql") + ": rule raises-high: severity column: high is outside the rule's low to low",
+		"3 rule(s) could not be loaded or run (said above); the other rules ran",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr, string(os.PathSeparator)+string(os.PathSeparator)) {
+		t.Errorf("a doubled separator in a path:\n%s", stderr)
+	}
+
+	// rules lists the rules that loaded, names the one that did not.
+	stdout, stderr, code = run(t, "", "rules", "--rules", dir)
+	if code != exitUsage || !strings.Contains(stdout, "list-users") || !strings.Contains(stdout, "mfa-device-change") ||
+		strings.Contains(stdout, "bad-severity") || !strings.Contains(stderr, `bad-severity.sql, line 3: unknown severity`) {
+		t.Errorf("rules: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	// One good rule picked still says that a file beside it is broken;
+	// without --rules, the built-in rules exit 0.
+	if _, stderr, code := run(t, "", "detect", "--db", db, "-q", "--rules", dir, "--rule", "list-users"); code != exitUsage || !strings.Contains(stderr, "could not be loaded") {
+		t.Errorf("--rule list-users with a broken file beside it: exit %d %q", code, stderr)
+	}
+	if _, stderr, code := run(t, "", "detect", "--db", db, "-q"); code != exitOK {
+		t.Errorf("built-in rules: exit %d %q", code, stderr)
+	}
+}
+
+// TestRulesShowEscalation: a rule whose findings can be raised lists its
+// range, in the table, in JSON and in rules show.
+func TestRulesShowEscalation(t *testing.T) {
+	stdout, _, _ := run(t, "", "rules")
+	lines := map[string]string{}
+	for _, l := range strings.Split(stdout, "\n") {
+		if f := strings.Fields(l); len(f) > 2 {
+			lines[f[0]] = f[1]
+		}
+	}
+	for id, want := range map[string]string{"mfa-device-change": "medium→high", "console-brute-force": "medium→high",
+		"console-mfa-failure": "medium", "root-console-login-without-mfa": "critical"} {
+		if lines[id] != want {
+			t.Errorf("rules lists %s as %q, want %q", id, lines[id], want)
+		}
+	}
+	stdout, _, _ = run(t, "", "rules", "--format", "json")
+	var rules []ruleJSON
+	if err := json.Unmarshal([]byte(stdout), &rules); err != nil {
+		t.Fatal(err)
+	}
+	escalates := map[string]string{}
+	for _, r := range rules {
+		escalates[r.ID] = r.Severity + "→" + r.EscalatesTo
+	}
+	if escalates["mfa-device-change"] != "medium→high" || escalates["mfa-failure-burst"] != "high→" {
+		t.Errorf("rules --format json: severity→escalates_to %v", escalates)
+	}
+	stdout, _, _ = run(t, "", "rules", "show", "mfa-device-change")
+	if !strings.Contains(stdout, "severity:  medium→high\n") {
+		t.Errorf("rules show:\n%s", stdout)
+	}
+}

@@ -20,7 +20,7 @@ import (
 
 type reportOptions struct {
 	source storeSource
-	rules  ruleFlags
+	rules  ruleSetFlags
 	out    string
 	format string
 	stored bool
@@ -73,7 +73,7 @@ command refuses it unless --force is given, and then says it replaced it.` + "\n
 					o.format = "md"
 				}
 			}
-			if o.stored && (o.rules.dir != "" || len(o.rules.sets) > 0) {
+			if o.stored && (o.rules.rulesDir != "" || len(o.rules.sets) > 0) {
 				return &usageError{"--stored-findings reads the findings analyze stored: --rules and --set do not apply to it"}
 			}
 			return checkChoice("--format", o.format, "html", "md")
@@ -94,10 +94,15 @@ func runReport(cmd *cobra.Command, o *reportOptions, io *streams) error {
 	}
 	ctx := cmd.Context()
 	var rules cases.Rules
+	set := &ruleSet{}
 	if !o.stored {
-		if rules.Rules, rules.Options.Params, err = o.rules.load(io); err != nil {
+		if err := o.rules.parse(); err != nil {
 			return err
 		}
+		if set, err = o.rules.load(io); err != nil {
+			return err
+		}
+		rules.Rules, rules.Options.Params = set.rules, o.rules.params
 	}
 	store, err := o.source.open(ctx)
 	if err != nil {
@@ -109,9 +114,10 @@ func runReport(cmd *cobra.Command, o *reportOptions, io *streams) error {
 		found, err = query.LoadFindings(ctx, store.DB)
 	} else {
 		found, err = rules.Run(ctx, store)
+		err = set.detectErr(io, err) // rules that failed are said; the others' findings stay
 	}
 	if err != nil {
-		return o.rules.runError(err)
+		return err
 	}
 	rep, err := cases.Report(ctx, store, found)
 	if err != nil {
@@ -127,8 +133,10 @@ func runReport(cmd *cobra.Command, o *reportOptions, io *streams) error {
 		return err
 	}
 	if o.out == "" {
-		_, err = io.Out.Write(b.Bytes())
-		return err
+		if _, err := io.Out.Write(b.Bytes()); err != nil {
+			return err
+		}
+		return set.exitErr()
 	}
 	if err := reports.WriteFileAtomically(o.out, b.Bytes()); err != nil {
 		return fmt.Errorf("write %s: %w", o.out, err)
@@ -140,7 +148,7 @@ func runReport(cmd *cobra.Command, o *reportOptions, io *streams) error {
 		}
 		fmt.Fprintf(io.Err, "%s; %d events; %s %s (%s) in %.1fs\n", summarize(found), rep.Events, verb, o.out, humanBytes(int64(b.Len())), time.Since(start).Seconds())
 	}
-	return nil
+	return set.exitErr() // a rule that could not run makes the exit status say so
 }
 
 // checkReplace refuses an output file that exists unless force is given:

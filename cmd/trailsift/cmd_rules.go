@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -64,16 +63,16 @@ known false positives, references and the SQL it runs.` + "\n" + exitHelp("rules
   trailsift rules show --rules ./my-rules/ my-rule`,
 		Args: positionalArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rules, err := loadRuleSet(o.rulesDir, io)
+			set, err := loadRuleSet(o.rulesDir, io)
 			if err != nil {
 				return err
 			}
-			r, err := findRule(rules, args[0])
+			r, err := findRule(set.rules, args[0])
 			if err != nil {
 				return err
 			}
 			printRule(io.Out, r)
-			return nil
+			return set.exitErr()
 		},
 	}
 	cmd.Flags().StringVar(&o.rulesDir, "rules", "", "also load the rule files (*.sql) in `DIR`")
@@ -85,6 +84,7 @@ type ruleJSON struct {
 	ID             string      `json:"id"`
 	Title          string      `json:"title"`
 	Severity       string      `json:"severity"`
+	EscalatesTo    string      `json:"escalates_to"` // "" when findings keep severity
 	Attack         []string    `json:"attack"`
 	Description    string      `json:"description"`
 	Params         []paramJSON `json:"params"`
@@ -102,14 +102,21 @@ type paramJSON struct {
 }
 
 func runRules(o *rulesOptions, io *streams) error {
-	rules, err := loadRuleSet(o.rulesDir, io)
+	set, err := loadRuleSet(o.rulesDir, io)
 	if err != nil {
 		return err
 	}
-	if o.format == "json" {
+	if err := writeRules(io.Out, o.format, set.rules); err != nil {
+		return err
+	}
+	return set.exitErr()
+}
+
+func writeRules(w io.Writer, format string, rules []query.Rule) error {
+	if format == "json" {
 		out := []ruleJSON{}
 		for _, r := range rules {
-			j := ruleJSON{ID: r.ID, Title: r.Title, Severity: string(r.Severity), Attack: nonNil(r.Attack),
+			j := ruleJSON{ID: r.ID, Title: r.Title, Severity: string(r.Severity), EscalatesTo: string(r.EscalatesTo), Attack: nonNil(r.Attack),
 				Description: r.Description, Params: []paramJSON{}, FalsePositives: nonNil(r.FalsePositives),
 				References: nonNil(r.References), Source: r.Source, SQL: r.SQL}
 			for _, p := range r.Params {
@@ -117,21 +124,24 @@ func runRules(o *rulesOptions, io *streams) error {
 			}
 			out = append(out, j)
 		}
-		enc := json.NewEncoder(reports.JSONWriter{W: io.Out})
+		enc := json.NewEncoder(reports.JSONWriter{W: w})
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
-	tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSEVERITY\tATT&CK\tTITLE")
 	for _, r := range rules {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", reports.SafeText(r.ID), r.Severity, reports.SafeText(strings.Join(r.Attack, ",")), reports.SafeText(r.Title))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", reports.SafeText(r.ID), severityRange(r), reports.SafeText(strings.Join(r.Attack, ",")), reports.SafeText(r.Title))
 	}
 	return tw.Flush()
 }
 
 func printRule(w io.Writer, r query.Rule) {
 	fmt.Fprintf(w, "%s: %s\n\n", reports.SafeText(r.ID), reports.SafeText(r.Title))
-	fmt.Fprintf(w, "severity:  %s\n", r.Severity)
+	fmt.Fprintf(w, "severity:  %s\n", severityRange(r))
+	if r.EscalatesTo != "" {
+		fmt.Fprintf(w, "           (%s for the findings the description names)\n", r.EscalatesTo)
+	}
 	if len(r.Attack) > 0 {
 		fmt.Fprintf(w, "ATT&CK:    %s\n", reports.SafeText(strings.Join(r.Attack, ", ")))
 	}
@@ -164,6 +174,16 @@ func printRule(w io.Writer, r query.Rule) {
 	}
 }
 
+// severityRange is "medium" for a rule whose findings keep its severity,
+// "medium→high" for one that raises some.
+func severityRange(r query.Rule) string {
+	lo, hi := r.SeverityRange()
+	if lo == hi {
+		return string(lo)
+	}
+	return string(lo) + "→" + string(hi)
+}
+
 func printList(w io.Writer, title string, items []string) {
 	if len(items) == 0 {
 		return
@@ -193,46 +213,6 @@ func wrap(s string, width int, indent string) string {
 		n += len(word)
 	}
 	return b.String()
-}
-
-// loadRuleSet is the built-in rules plus those in dir (when set); a rule in
-// dir with a built-in's id replaces it, which is said on stderr.
-func loadRuleSet(dir string, io *streams) ([]query.Rule, error) {
-	rules, err := query.BuiltinRules()
-	if err != nil {
-		return nil, fmt.Errorf("built-in rules: %w", err)
-	}
-	if dir == "" {
-		return rules, nil
-	}
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return nil, &usageError{fmt.Sprintf("--rules %s: %v", dir, err)}
-	}
-	if !fi.IsDir() {
-		return nil, &usageError{fmt.Sprintf("--rules %s: not a directory", dir)}
-	}
-	mine, err := query.LoadRules(os.DirFS(dir))
-	if err != nil {
-		return nil, &usageError{fmt.Sprintf("--rules %s: %v", dir, err)}
-	}
-	if len(mine) == 0 {
-		fmt.Fprintf(io.Err, "trailsift: note: no *.sql rule files in %s\n", reports.SafeText(dir))
-	}
-	for _, m := range mine {
-		m.Source = dir + string(os.PathSeparator) + m.Source
-		replaced := false
-		for i := range rules {
-			if rules[i].ID == m.ID {
-				fmt.Fprintf(io.Err, "trailsift: note: rule %s from %s replaces the built-in one\n", m.ID, reports.SafeText(m.Source))
-				rules[i], replaced = m, true
-			}
-		}
-		if !replaced {
-			rules = append(rules, m)
-		}
-	}
-	return rules, nil
 }
 
 func findRule(rules []query.Rule, id string) (query.Rule, error) {

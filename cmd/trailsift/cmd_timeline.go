@@ -27,6 +27,7 @@ type timelineOptions struct {
 	around     string
 	window     string
 	finding    string
+	rules      ruleSetFlags
 	format     string
 	timezone   string
 	limit      int
@@ -51,6 +52,7 @@ func (o *timelineOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.around, "around", "", "only events within --window of the event with this `EVENT-ID`")
 	f.StringVar(&o.window, "window", "30m", "with --around: how far before and after, e.g. 10m, 2h")
 	f.StringVar(&o.finding, "finding", "", "only the events of the findings of this `RULE-ID` (the rule is run now)")
+	o.rules.AddFlags(f)
 	f.StringVar(&o.format, "format", "table", "output format: table, csv, jsonl (csv and jsonl import into Timesketch) or md")
 	f.StringVar(&o.timezone, "timezone", "UTC", "display times of table and md in this `ZONE` (e.g. Europe/Berlin); csv and jsonl are always UTC")
 	f.IntVar(&o.limit, "limit", 0, "write at most `N` events (0: all); the rest are counted")
@@ -64,7 +66,8 @@ func newTimelineCommand(io *streams) *cobra.Command {
 		Long: `List events in time order. Filters combine (AND): actor, user ARN, source IP,
 account, region, event names, errors only, a time window, a window around one
 event (--around ID --window 30m), and the events of a rule's findings
-(--finding RULE-ID, which runs that rule now, so it works on any store).
+(--finding RULE-ID, which runs that rule now, so it works on any store; with
+--rules DIR and --set ID.NAME=VALUE as detect takes them).
 
 Formats:
   table  aligned, for the terminal (control characters and ANSI escapes from the
@@ -84,6 +87,8 @@ zone is always stated. The database is opened read-only.` + "\n" + exitHelp("tim
   trailsift timeline --db case.duckdb --ip 203.0.113.7 --format csv > ip.csv
   trailsift timeline --db case.duckdb --around 3f1c0a9e-... --window 30m
   trailsift timeline --db case.duckdb --finding console-mfa-failure --format jsonl
+  trailsift timeline --db case.duckdb --finding console-brute-force --set console-brute-force.threshold=3
+  trailsift timeline --db case.duckdb --finding my-rule --rules ./my-rules/
   trailsift timeline --db case.duckdb --errors --event ConsoleLogin --timezone America/New_York`,
 		Args: positionalArgs(cobra.NoArgs),
 		PreRunE: func(*cobra.Command, []string) error {
@@ -128,6 +133,12 @@ func (o *timelineOptions) parse() error {
 		return &usageError{fmt.Sprintf("--window %q: want a duration such as 30m or 2h", o.window)}
 	}
 	f.WithRequestParameters = o.format == "csv" || o.format == "jsonl"
+	if o.finding == "" && (o.rules.rulesDir != "" || len(o.rules.sets) > 0) {
+		return &usageError{"--rules and --set choose how --finding runs its rule: give --finding RULE-ID too"}
+	}
+	if err := o.rules.parse(); err != nil {
+		return err
+	}
 	o.filter = f
 	return nil
 }
@@ -160,18 +171,26 @@ func runTimeline(cmd *cobra.Command, o *timelineOptions, io *streams) error {
 		}
 		title = append(title, fmt.Sprintf("within %s of event %s", o.window, o.around))
 	}
+	var rules *ruleSet
 	if o.finding != "" {
-		rules, err := query.BuiltinRules()
+		if rules, err = o.rules.load(io); err != nil {
+			return err
+		}
+		r, err := findRule(rules.rules, o.finding)
 		if err != nil {
 			return err
 		}
-		r, err := findRule(rules, o.finding)
-		if err != nil {
+		params := map[string]map[string]string{}
+		if p, ok := o.rules.params[r.ID]; ok {
+			params[r.ID] = p // the others' are checked by load, and not used
+		}
+		loadFailures := len(rules.failed)
+		found, err := query.Detect(ctx, store.DB, []query.Rule{r}, query.DetectOptions{Params: params})
+		if err := rules.detectErr(io, err); err != nil {
 			return err
 		}
-		found, err := query.Detect(ctx, store.DB, []query.Rule{r}, query.DetectOptions{})
-		if err != nil {
-			return err
+		if len(rules.failed) > loadFailures {
+			return rules.exitErr() // the rule did not run: no events to show
 		}
 		f.EventIDs = []string{}
 		for _, fd := range found {
@@ -204,7 +223,13 @@ func runTimeline(cmd *cobra.Command, o *timelineOptions, io *streams) error {
 	if note := tw.UntimedNote(); note != "" {
 		fmt.Fprintf(io.Err, "note: %s\n", note)
 	}
-	return tw.Close(more)
+	if err := tw.Close(more); err != nil {
+		return err
+	}
+	if rules != nil {
+		return rules.exitErr()
+	}
+	return nil
 }
 
 func timelineTitle(parts []string) string {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -192,6 +194,57 @@ func TestTimelineTitleReads(t *testing.T) {
 	} {
 		if got := timelineTitle(describeFilter(&tt.o)); got != tt.want {
 			t.Errorf("%+v: %q, want %q", tt.o, got, tt.want)
+		}
+	}
+}
+
+// TestTimelineFindingRuleFlags: --finding runs its rule with --set and
+// --rules as detect does.
+func TestTimelineFindingRuleFlags(t *testing.T) {
+	db := samplesCase(t)
+	events := func(args ...string) (string, string, int) {
+		t.Helper()
+		out, stderr, code := run(t, "", append([]string{"timeline", "--db", db, "--format", "jsonl"}, args...)...)
+		return strconv.Itoa(strings.Count(out, "\n")), stderr, code
+	}
+	if n, stderr, code := events("--finding", "console-brute-force"); n != "6" || code != 0 {
+		t.Errorf("default threshold: %s events, exit %d %s", n, code, stderr)
+	}
+	if n, stderr, code := events("--finding", "console-brute-force", "--set", "console-brute-force.threshold=7"); n != "0" || code != 0 {
+		t.Errorf("threshold 7: %s events, exit %d %s", n, code, stderr)
+	}
+	dir := t.TempDir()
+	rule := "-- id: list-users\n-- title: ListUsers\n-- severity: low\n-- description: d.\n-- param: min = 1  (calls)\n" +
+		"SELECT actor, account_id, list(DISTINCT source_ip) AS source_ips, list(DISTINCT user_agent) AS user_agents,\n" +
+		"  min(event_time) AS first_seen, max(event_time) AS last_seen, count(*) AS count, list(event_id) AS event_ids\n" +
+		"FROM events WHERE event_name IN ('ListUsers', 'ListAccessKeys') GROUP BY ALL HAVING count(*) >= $min"
+	if err := os.WriteFile(filepath.Join(dir, "list-users.sql"), []byte(rule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if n, stderr, code := events("--finding", "list-users", "--rules", dir); n != "2" || code != 0 {
+		t.Errorf("a rule of --rules: %s events, exit %d %s", n, code, stderr)
+	}
+	if n, stderr, code := events("--finding", "list-users", "--rules", dir, "--set", "list-users.min=3"); n != "0" || code != 0 {
+		t.Errorf("a rule of --rules with --set: %s events, exit %d %s", n, code, stderr)
+	}
+	// A broken file beside it is named, and the exit status says so.
+	if err := os.WriteFile(filepath.Join(dir, "broken.sql"), []byte("-- id: broken\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if n, stderr, code := events("--finding", "list-users", "--rules", dir); n != "2" || code != exitUsage || !strings.Contains(stderr, "broken.sql: the header has no") {
+		t.Errorf("a broken rule file beside: %s events, exit %d %s", n, code, stderr)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--rules", dir}, "give --finding RULE-ID too"},
+		{[]string{"--set", "console-brute-force.threshold=3"}, "give --finding RULE-ID too"},
+		{[]string{"--finding", "console-brute-force", "--set", "console-brute-force.depth=3"}, `has no parameter "depth"`},
+		{[]string{"--finding", "console-brute-force", "--set", "threshold"}, "want RULE-ID.PARAM=VALUE"},
+	} {
+		if _, stderr, code := events(tt.args...); code != exitUsage || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%v: exit %d %q, want %q", tt.args, code, stderr, tt.want)
 		}
 	}
 }

@@ -53,6 +53,16 @@ var exitCodes = []struct {
 	{exitOK, "success", nil},
 }
 
+// exitNotes add what a code also means for one command.
+var exitNotes = map[string]map[int]string{
+	"detect": {exitUsage: "also: a rule file of --rules that cannot be loaded or run (each is\n" +
+		"       named on stderr with why); the other rules ran and their findings\n       were printed"},
+	"timeline": {exitUsage: "also: a rule file of --rules that cannot be loaded or run (each is\n" +
+		"       named on stderr with why)"},
+	"rules": {exitUsage: "also: a rule file of --rules that cannot be loaded (each is named on\n" +
+		"       stderr with why); the others are listed"},
+}
+
 // longRunning are the commands a Ctrl-C can stop half way.
 var longRunning = []string{"analyze", "ingest", "detect", "query", "export", "verify", "coverage", "report", "timeline", "signins", "samples"}
 
@@ -65,6 +75,9 @@ func exitHelp(command string) string {
 	for _, c := range exitCodes {
 		if command == "" || c.commands == nil || slices.Contains(c.commands, command) {
 			fmt.Fprintf(&b, "  %-3d  %s\n", c.code, c.meaning)
+			if note := exitNotes[command][c.code]; note != "" {
+				fmt.Fprintf(&b, "       %s\n", note)
+			}
 		}
 	}
 	return strings.TrimRight(b.String(), "\n")

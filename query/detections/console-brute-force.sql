@@ -1,6 +1,7 @@
 -- id: console-brute-force
 -- title: Many failed console passwords for one user
 -- severity: medium
+-- escalates_to: high
 -- attack: T1110.001
 -- description: Failed console passwords for one user (root included, and IAM Identity
 --   Center password failures) at least threshold times, the failures closer together

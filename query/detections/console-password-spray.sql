@@ -1,6 +1,7 @@
 -- id: console-password-spray
 -- title: Failed console passwords for many users from one IP address
 -- severity: medium
+-- escalates_to: high
 -- attack: T1110.003
 -- description: Failed console passwords (ConsoleLogin without MFAUsed Yes, and IAM Identity
 --   Center PASSWORD verifications) for at least threshold distinct user names from one

@@ -1,6 +1,7 @@
 -- id: mfa-device-change
 -- title: MFA device created, enabled, deactivated, deleted or resynchronised
 -- severity: medium
+-- escalates_to: high
 -- attack: T1556.006, T1098
 -- description: A change to an MFA device: the IAM calls CreateVirtualMFADevice,
 --   EnableMFADevice, DeactivateMFADevice, DeleteVirtualMFADevice and ResyncMFADevice, and

@@ -1,6 +1,7 @@
 -- id: signin-after-mfa-failure
 -- title: Successful sign-in soon after MFA failures
 -- severity: medium
+-- escalates_to: high
 -- attack: T1078.004, T1111
 -- description: A user failed the second factor (console or IAM Identity Center) and then
 --   signed in successfully within the window. The failures are attached to the next

@@ -1,0 +1,411 @@
+package query
+
+// The runner: every rule's SELECT narrowed to the time range asked for,
+// checked by the read-only guard, run, and its rows read as findings.
+
+import (
+	"context"
+	"database/sql"
+	_ "embed" // signin_attempts.sql
+	"errors"
+	"fmt"
+	"math/big"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// signinAttemptsSQL classifies every sign-in attempt; rules that read
+// signin_attempts get it as a CTE over the events they see.
+//
+//go:embed detections/shared/signin_attempts.sql
+var signinAttemptsSQL string
+
+var readsSigninAttempts = regexp.MustCompile(`(?i)\bsignin_attempts\b`)
+
+// SigninAttemptsSQL is the query behind signin_attempts, which rules may
+// read as a table.
+func SigninAttemptsSQL() string { return signinAttemptsSQL }
+
+// ReadsSigninAttempts reports whether the rule's SQL reads signin_attempts.
+func (r *Rule) ReadsSigninAttempts() bool {
+	return readsSigninAttempts.MatchString(stripComments(r.SQL))
+}
+
+// DetectOptions narrow a detection run.
+type DetectOptions struct {
+	Since time.Time // only events at or after Since (zero: no limit)
+	Until time.Time // only events before Until (zero: no limit)
+	// Params overrides parameters: rule id → parameter name → value.
+	Params map[string]map[string]string
+}
+
+// Detect runs rules over the events table of db and returns their findings,
+// most severe first, then by time.
+//
+// A rule that cannot run (the read-only guard or DuckDB refuses its SQL, or
+// it returns the wrong columns) does not stop the others: their findings
+// come back with a RuleErrors naming each rule that failed and why. A
+// failure of the engine itself (I/O, memory, a corrupt database), a
+// cancelled ctx, or parameters that no rule in the set takes stop the run:
+// no findings, and that error.
+func Detect(ctx context.Context, db *sql.DB, rules []Rule, opts DetectOptions) ([]Finding, error) {
+	for id, vals := range opts.Params {
+		i := slices.IndexFunc(rules, func(r Rule) bool { return r.ID == id })
+		if i < 0 {
+			return nil, fmt.Errorf("parameters given for rule %q, which is not in the rule set", id)
+		}
+		if err := rules[i].CheckParams(vals); err != nil {
+			return nil, err
+		}
+	}
+	var queries []RuleQuery
+	var failed RuleErrors
+	for i := range rules {
+		q, err := rules[i].Render(opts.Params[rules[i].ID])
+		if err != nil {
+			failed = append(failed, ruleFailed(rules[i:i+1], rules[i].Source, err))
+			continue
+		}
+		queries = append(queries, RuleQuery{Rules: rules[i : i+1], SQL: q})
+	}
+	found, err := RunQueries(ctx, db, queries, opts)
+	var more RuleErrors
+	if err != nil && !errors.As(err, &more) {
+		return nil, err
+	}
+	if failed = append(failed, more...); len(failed) > 0 {
+		return found, failed
+	}
+	return found, nil
+}
+
+// RuleQuery is one SELECT for the runner and the rules whose findings it
+// returns. With one rule, every row is a finding of that rule. With several
+// (a rule language that tests many rules in one scan of the events, as
+// Sigma does), the SELECT also returns rule_id, the id of each row's rule.
+// Every rule language runs through RunQueries, so time ranges, the
+// read-only guard, the finding columns and failures are the same for all.
+type RuleQuery struct {
+	Rules  []Rule // id, title and severity of the findings; SQL and Params are not used
+	SQL    string // a SELECT over the events table, parameters rendered
+	Source string // the file named in errors; Rules[0].Source when empty
+}
+
+// RunQueries runs each query over the events of db, narrowed as opts says,
+// and returns the findings sorted with SortFindings. Failures are handled as
+// Detect does: a query that cannot run is skipped and named in the
+// RuleErrors returned with the other findings; an engine failure or a
+// cancelled ctx stops the run. opts.Params is not used: render first.
+func RunQueries(ctx context.Context, db *sql.DB, queries []RuleQuery, opts DetectOptions) ([]Finding, error) {
+	var all []Finding
+	var failed RuleErrors
+	for _, q := range queries {
+		found, err := runQuery(ctx, db, q, opts)
+		if err == nil {
+			all = append(all, found...)
+			continue
+		}
+		re := ruleFailed(q.Rules, q.Source, err)
+		if ctx.Err() != nil || IsEngineError(err) {
+			return nil, re
+		}
+		failed = append(failed, re)
+	}
+	SortFindings(all)
+	if len(failed) > 0 {
+		return all, failed
+	}
+	return all, nil
+}
+
+// RuleErrors are the rules that could not be loaded or run; the others
+// were. errors.As finds each *RuleError in it.
+type RuleErrors []*RuleError
+
+func (e RuleErrors) Error() string {
+	lines := make([]string, len(e))
+	for i, re := range e {
+		lines[i] = re.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (e RuleErrors) Unwrap() []error {
+	out := make([]error, len(e))
+	for i, re := range e {
+		out[i] = re
+	}
+	return out
+}
+
+// ruleFailed names the rules of a query that failed, and the file.
+func ruleFailed(rules []Rule, source string, err error) *RuleError {
+	var ids []string
+	for _, r := range rules {
+		ids = append(ids, r.ID)
+	}
+	if source == "" && len(rules) > 0 {
+		source = rules[0].Source
+	}
+	what := "rule " + strings.Join(ids, ", ")
+	if len(ids) != 1 {
+		what = fmt.Sprintf("%d rules (%s)", len(ids), strings.Join(ids, ", "))
+	}
+	return &RuleError{File: source, Err: fmt.Errorf("%s: %w", what, err)}
+}
+
+// Query returns the statement Detect runs for r: the rendered rule, with
+// the events table narrowed to [since, until) when either is set.
+func (r *Rule) Query(opts DetectOptions) (string, error) {
+	q, err := r.Render(opts.Params[r.ID])
+	if err != nil {
+		return "", err
+	}
+	return narrow(q, opts), nil
+}
+
+// narrow wraps a rule's SELECT so that the events table it reads holds only
+// the events in [since, until), and signin_attempts is there when it reads it.
+func narrow(q string, opts DetectOptions) string {
+	var conds []string
+	if !opts.Since.IsZero() {
+		conds = append(conds, "event_time >= "+timestampLiteral(opts.Since))
+	}
+	if !opts.Until.IsZero() {
+		conds = append(conds, "event_time < "+timestampLiteral(opts.Until))
+	}
+	var ctes []string
+	if len(conds) > 0 {
+		// The CTE shadows the events table inside the rule; NOT MATERIALIZED
+		// keeps it a filter pushed into each scan rather than a copy.
+		ctes = append(ctes, "events AS NOT MATERIALIZED (SELECT * FROM main.events WHERE "+strings.Join(conds, " AND ")+")")
+	}
+	if readsSigninAttempts.MatchString(stripComments(q)) {
+		ctes = append(ctes, "signin_attempts AS (\n"+signinAttemptsSQL+")")
+	}
+	if len(ctes) == 0 {
+		return q
+	}
+	return "WITH " + strings.Join(ctes, ",\n") + "\nSELECT * FROM (\n" + q + "\n)"
+}
+
+// stripComments drops -- comments, so a rule that only mentions a name in
+// its description does not pull it in.
+func stripComments(q string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(q, "\n") {
+		if i := strings.Index(l, "--"); i >= 0 {
+			l = l[:i]
+		}
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func timestampLiteral(t time.Time) string {
+	return "TIMESTAMPTZ '" + t.UTC().Format("2006-01-02 15:04:05.999999") + "+00'"
+}
+
+// runQuery runs one query and reads its rows as findings; errors do not
+// name the rule yet (RunQueries does).
+func runQuery(ctx context.Context, db *sql.DB, q RuleQuery, opts DetectOptions) ([]Finding, error) {
+	if len(q.Rules) == 0 {
+		return nil, errors.New("a query with no rule")
+	}
+	byID := map[string]*Rule{}
+	for i := range q.Rules {
+		byID[q.Rules[i].ID] = &q.Rules[i]
+	}
+	rows, err := Query(ctx, db, narrow(q.SQL, opts))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	idx := map[string]int{}
+	for i, c := range cols {
+		c = strings.ToLower(c)
+		if !slices.ContainsFunc(FindingColumns, func(fc Column) bool { return fc.Name == c }) && c != "rule_id" {
+			return nil, fmt.Errorf("the SELECT returns an unknown column %q; a rule returns exactly: %s", cols[i], findingColumnNames())
+		}
+		idx[c] = i
+	}
+	for _, fc := range FindingColumns {
+		if _, ok := idx[fc.Name]; !ok && fc.Name != "details" && fc.Name != "severity" {
+			return nil, fmt.Errorf("the SELECT has no %q column; a rule returns: %s", fc.Name, findingColumnNames())
+		}
+	}
+	if _, ok := idx["rule_id"]; !ok && len(q.Rules) > 1 {
+		return nil, errors.New("a query for several rules returns rule_id, the rule of each row")
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	var out []Finding
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		get := func(name string) any {
+			if i, ok := idx[name]; ok {
+				return vals[i]
+			}
+			return nil
+		}
+		r := &q.Rules[0]
+		if _, ok := idx["rule_id"]; ok {
+			id := asString(get("rule_id"))
+			if r = byID[id]; r == nil {
+				return nil, fmt.Errorf("rule_id %q is not a rule of this query", id)
+			}
+		}
+		f, err := readFinding(r, get)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// readFinding makes one row of rule r a finding.
+func readFinding(r *Rule, get func(column string) any) (Finding, error) {
+	f := Finding{
+		RuleID:     r.ID,
+		Title:      r.Title,
+		Severity:   r.Severity,
+		Actor:      asString(get("actor")),
+		AccountID:  asString(get("account_id")),
+		SourceIPs:  sortedSet(asStrings(get("source_ips"))),
+		UserAgents: sortedSet(asStrings(get("user_agents"))),
+		EventIDs:   uniq(asStrings(get("event_ids"))),
+		Details:    asString(get("details")),
+	}
+	var err error
+	if f.FirstSeen, err = asTime(get("first_seen")); err != nil {
+		return f, fmt.Errorf("first_seen: %w", err)
+	}
+	if f.LastSeen, err = asTime(get("last_seen")); err != nil {
+		return f, fmt.Errorf("last_seen: %w", err)
+	}
+	if f.Count, err = asInt(get("count")); err != nil {
+		return f, fmt.Errorf("count: %w", err)
+	}
+	if f.Count == 0 {
+		f.Count = int64(len(f.EventIDs))
+	}
+	if s := asString(get("severity")); s != "" {
+		if f.Severity, err = ParseSeverity(s); err != nil {
+			return f, fmt.Errorf("severity column: %w", err)
+		}
+		// `rules` lists the range from the header: findings keep to it.
+		if lo, hi := r.SeverityRange(); f.Severity.Rank() < lo.Rank() || f.Severity.Rank() > hi.Rank() {
+			return f, fmt.Errorf("severity column: %s is outside the rule's %s to %s (the header's severity, up to its escalates_to if any)", f.Severity, lo, hi)
+		}
+	}
+	return f, nil
+}
+
+func findingColumnNames() string {
+	var names []string
+	for _, c := range FindingColumns {
+		n := c.Name
+		if n == "details" || n == "severity" {
+			n += " (optional)"
+		}
+		names = append(names, n)
+	}
+	return strings.Join(names, ", ")
+}
+
+func asString(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	}
+	return fmt.Sprint(v)
+}
+
+// asStrings reads a list column (or a single value) as strings, dropping
+// NULLs and empty strings.
+func asStrings(v any) []string {
+	var out []string
+	add := func(x any) {
+		if s := asString(x); s != "" {
+			out = append(out, s)
+		}
+	}
+	if l, ok := v.([]any); ok {
+		for _, x := range l {
+			add(x)
+		}
+	} else {
+		add(v)
+	}
+	return out
+}
+
+func sortedSet(s []string) []string {
+	s = append([]string{}, s...)
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+// uniq drops repeats, keeping the first of each.
+func uniq(s []string) []string {
+	seen := map[string]bool{}
+	out := []string{}
+	for _, x := range s {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func asTime(v any) (time.Time, error) {
+	switch x := v.(type) {
+	case nil:
+		return time.Time{}, nil
+	case time.Time:
+		return x.UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("want a TIMESTAMPTZ, got %T", v)
+}
+
+func asInt(v any) (int64, error) {
+	switch x := v.(type) {
+	case nil:
+		return 0, nil
+	case int64:
+		return x, nil
+	case int32:
+		return int64(x), nil
+	case int16:
+		return int64(x), nil
+	case int8:
+		return int64(x), nil
+	case uint64:
+		return int64(x), nil
+	case uint32:
+		return int64(x), nil
+	case *big.Int:
+		return x.Int64(), nil
+	case float64:
+		return int64(x), nil
+	}
+	return 0, fmt.Errorf("want an integer, got %T", v)
+}

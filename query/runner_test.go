@@ -1,0 +1,190 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+// ruleFile is a rule with id, severity and the SELECT given.
+func ruleFile(id, header, sel string) string {
+	return "-- id: " + id + "\n-- title: t\n-- description: d\n" + header + sel
+}
+
+// TestBrokenFileLeavesTheOthers: a rule set with broken files loads the
+// good ones and names every broken one, with why.
+func TestBrokenFileLeavesTheOthers(t *testing.T) {
+	rules, err := LoadRules(fstest.MapFS{
+		"a-good.sql":         {Data: []byte(ruleFile("a-good", "-- severity: low\n", okSelect))},
+		"b-broken.sql":       {Data: []byte(ruleFile("b-broken", "-- severity: urgent\n", okSelect))},
+		"c-good.sql":         {Data: []byte(ruleFile("c-good", "-- severity: low\n", okSelect))},
+		"dup/a-good.sql":     {Data: []byte(ruleFile("a-good", "-- severity: low\n", okSelect))},
+		"misnamed.sql":       {Data: []byte(ruleFile("other", "-- severity: low\n", okSelect))},
+		"notes/README.md":    {Data: []byte("not a rule")},
+		"z-no-select.sql":    {Data: []byte(ruleFile("z-no-select", "-- severity: low\n", ""))},
+		"z-param-unused.sql": {Data: []byte(ruleFile("z-param-unused", "-- severity: low\n-- param: n = 1\n", okSelect))},
+	})
+	var ids []string
+	for _, r := range rules {
+		ids = append(ids, r.ID)
+	}
+	if !slices.Equal(ids, []string{"a-good", "c-good"}) {
+		t.Errorf("loaded %v, want the two good rules", ids)
+	}
+	var failed RuleErrors
+	if !errors.As(err, &failed) {
+		t.Fatalf("error %v (%T), want RuleErrors", err, err)
+	}
+	var files []string
+	for _, re := range failed {
+		files = append(files, re.File)
+	}
+	if want := []string{"b-broken.sql", "dup/a-good.sql", "misnamed.sql", "z-no-select.sql", "z-param-unused.sql"}; !slices.Equal(files, want) {
+		t.Errorf("failed files %v, want %v", files, want)
+	}
+	for _, want := range []string{`b-broken.sql, line 4: unknown severity "urgent"`, `dup/a-good.sql: rule id "a-good" is already used by a-good.sql`,
+		"misnamed.sql: rule id \"other\" does not match", "z-no-select.sql: no SQL", "z-param-unused.sql: param n is declared but"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%s", want, err)
+		}
+	}
+}
+
+// TestFailingRuleLeavesTheOthers: a rule that cannot run (DuckDB refuses
+// it, the read-only guard refuses it, wrong columns) is named and skipped,
+// and the findings of the rules around it come back.
+func TestFailingRuleLeavesTheOthers(t *testing.T) {
+	fsys := fstest.MapFS{}
+	for id, sel := range map[string]string{
+		"a-ok":          okSelect,
+		"b-no-column":   "SELECT no_such_column FROM events",
+		"c-writes":      "COPY (SELECT 1) TO 'x.csv'",
+		"d-ok":          okSelect + ", 'it fired' AS details",
+		"e-bad-columns": okSelect + ", 1 AS extra",
+	} {
+		fsys[id+".sql"] = &fstest.MapFile{Data: []byte(ruleFile(id, "-- severity: low\n", sel))}
+	}
+	rules, err := LoadRules(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, err := Detect(context.Background(), openTestStore(t).DB, rules, DetectOptions{})
+	var got []string
+	for _, f := range found {
+		got = append(got, f.RuleID)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"a-ok", "d-ok"}) {
+		t.Errorf("findings of %v, want those of the two rules that run", got)
+	}
+	var failed RuleErrors
+	if !errors.As(err, &failed) || len(failed) != 3 {
+		t.Fatalf("error %v, want RuleErrors naming 3 rules", err)
+	}
+	for i, want := range []string{"b-no-column.sql: rule b-no-column: ", "c-writes.sql: rule c-writes: ", "e-bad-columns.sql: rule e-bad-columns: "} {
+		if !strings.Contains(failed[i].Error(), want) {
+			t.Errorf("failure %d is %q, want %q", i, failed[i], want)
+		}
+	}
+	if !strings.Contains(failed[0].Error(), "no_such_column") || !strings.Contains(failed[1].Error(), "COPY") || !strings.Contains(failed[2].Error(), `unknown column "extra"`) {
+		t.Errorf("failures do not say why:\n%v", err)
+	}
+
+	// A cancelled run is not a rule's failure: it stops with no findings.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	found, err = Detect(ctx, openTestStore(t).DB, rules, DetectOptions{})
+	if found != nil || !errors.Is(err, context.Canceled) || errors.As(err, new(RuleErrors)) {
+		t.Errorf("cancelled: %d findings, error %v", len(found), err)
+	}
+}
+
+// TestQueryForSeveralRules: a language that runs many rules in one scan
+// (Sigma) returns rule_id; each row becomes a finding of its rule.
+func TestQueryForSeveralRules(t *testing.T) {
+	db := openTestStore(t).DB
+	rules := []Rule{
+		{ID: "one", Title: "One", Severity: Low, Source: "set.yml"},
+		{ID: "two", Title: "Two", Severity: High, Source: "set.yml"},
+	}
+	sel := func(id string) string {
+		return "SELECT '" + id + "' AS rule_id, " + strings.TrimPrefix(okSelect, "SELECT ")
+	}
+	found, err := RunQueries(context.Background(), db, []RuleQuery{
+		{Rules: rules, SQL: sel("two") + " UNION ALL " + sel("one")},
+		{Rules: rules, SQL: sel("three"), Source: "more.yml"},
+		{Rules: rules, SQL: okSelect},
+	}, DetectOptions{})
+	var got []string
+	for _, f := range found {
+		got = append(got, f.RuleID+" "+f.Title+" "+string(f.Severity))
+	}
+	if !slices.Equal(got, []string{"two Two high", "one One low"}) {
+		t.Errorf("findings %q", got)
+	}
+	var failed RuleErrors
+	if !errors.As(err, &failed) || len(failed) != 2 ||
+		!strings.Contains(failed[0].Error(), `rule file more.yml: 2 rules (one, two): rule_id "three" is not a rule of this query`) ||
+		!strings.Contains(failed[1].Error(), "rule file set.yml: 2 rules (one, two): a query for several rules returns rule_id") {
+		t.Errorf("error %v", err)
+	}
+}
+
+// TestEscalation: a rule whose severity column raises its findings says
+// how far in the header, and findings keep to what the header says.
+func TestEscalation(t *testing.T) {
+	parse := func(header, sel string) (Rule, error) { return ParseRule("r.sql", []byte(ruleFile("r", header, sel))) }
+	r, err := parse("-- severity: medium\n-- escalates_to: high\n", okSelect)
+	if lo, hi := r.SeverityRange(); err != nil || lo != Medium || hi != High {
+		t.Fatalf("range %s-%s, %v", lo, hi, err)
+	}
+	for _, tt := range []struct{ header, want string }{
+		{"-- severity: high\n-- escalates_to: medium\n", "escalates_to medium is not above severity high"},
+		{"-- severity: high\n-- escalates_to: high\n", "escalates_to high is not above severity high"},
+		{"-- severity: low\n-- escalates_to: max\n", `line 5: escalates_to: unknown severity "max"`},
+	} {
+		if _, err := parse(tt.header, okSelect); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: error %v, want %q", tt.header, err, tt.want)
+		}
+	}
+
+	db := openTestStore(t).DB
+	for _, tt := range []struct{ header, severity, want string }{
+		{"-- severity: medium\n-- escalates_to: high\n", "high", ""},
+		{"-- severity: medium\n-- escalates_to: high\n", "medium", ""},
+		{"-- severity: medium\n-- escalates_to: high\n", "critical", "severity column: critical is outside the rule's medium to high"},
+		{"-- severity: medium\n-- escalates_to: high\n", "low", "severity column: low is outside the rule's medium to high"},
+		{"-- severity: medium\n", "high", "severity column: high is outside the rule's medium to medium"},
+	} {
+		r, err := parse(tt.header, okSelect+", '"+tt.severity+"' AS severity")
+		if err != nil {
+			t.Fatal(err)
+		}
+		found, err := Detect(context.Background(), db, []Rule{r}, DetectOptions{})
+		switch {
+		case tt.want == "" && (err != nil || len(found) != 1 || string(found[0].Severity) != tt.severity):
+			t.Errorf("%q %s: %v %v", tt.header, tt.severity, found, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%q %s: error %v, want %q", tt.header, tt.severity, err, tt.want)
+		}
+	}
+}
+
+// TestBuiltinEscalationsDeclared: a built-in rule that returns a severity
+// column declares escalates_to, and one that does not, does not.
+func TestBuiltinEscalationsDeclared(t *testing.T) {
+	rules, err := BuiltinRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	column := regexp.MustCompile(`(?i)\bAS\s+severity\b`)
+	for _, r := range rules {
+		if has := column.MatchString(stripComments(r.SQL)); has != (r.EscalatesTo != "") {
+			t.Errorf("%s: returns a severity column: %v, declares escalates_to: %q", r.ID, has, r.EscalatesTo)
+		}
+	}
+}
