@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -170,64 +169,33 @@ func ingestParquet(cmd *cobra.Command, o *ingestOptions, args []string, io *stre
 	return load(cmd, w, m, o.parquet, o, args, io)
 }
 
-// ingestInto loads args into store with progress on a terminal. A nil
-// summary means nothing ran; otherwise the error is the run's (interrupted,
-// or the store failed) and the summary says how far it got.
+// ingestInto loads args into store with progress on a terminal, through
+// lake.IngestStore (as the tests build their stores). A nil summary means
+// nothing ran; otherwise the error is the run's (interrupted, or the store
+// failed) and the summary says how far it got.
 func ingestInto(cmd *cobra.Command, store *query.Store, o *ingestOptions, args []string, io *streams) (*ingestSummary, ingest.Stats, error) {
 	ctx := cmd.Context()
 	start := time.Now()
-	stored, err := store.Manifest(ctx)
-	if err != nil {
-		return nil, ingest.Stats{}, err
+	opts, prog := runOptions(o, io)
+	beforeLoad := func() {
+		if prog != nil {
+			prog.done()
+			prog = nil
+			fmt.Fprintf(io.Err, "storing the staged events in %s ...\n", store.Path)
+		}
+		if atStoreLoad != nil {
+			atStoreLoad(ctx, io)
+		}
 	}
-	// Events are staged as Parquet beside the database, then loaded in one
-	// transaction (see lake.StagingDir for why).
-	staging := lake.StagingDir(store.Path)
-	w, err := lake.NewStagingWriter(ctx, staging)
-	if err != nil {
-		return nil, ingest.Stats{}, err
+	run, err := lake.IngestStore(ctx, store, args, opts, beforeLoad)
+	if prog != nil {
+		prog.done()
 	}
-	defer func() { _ = w.Close() }() // on early returns; the load below closes it and checks
-	staged, err := w.Manifest()
-	if err != nil {
-		return nil, ingest.Stats{}, err
+	if !run.Ran {
+		return nil, run.Stats, err
 	}
-	sum, st, runErr := load(cmd, w, lake.Manifests{stored, staged}, store.Path, o, args, io)
-	if sum == nil {
-		return nil, st, runErr
-	}
-	if err := w.Close(); err != nil {
-		return sum, st, err
-	}
-	if io.errIsTerm && !o.quiet {
-		fmt.Fprintf(io.Err, "storing the staged events in %s ...\n", store.Path)
-	}
-	// The staging buffers are garbage now: hand them back to the OS before
-	// DuckDB takes its share, so the peak is one or the other, not both.
-	debug.FreeOSMemory()
-	if atStoreLoad != nil {
-		atStoreLoad(ctx, io)
-	}
-	// Load what is staged even after Ctrl-C: it is committed work, and one
-	// transaction, so a second Ctrl-C (which exits at once) leaves the
-	// store as it was and the staging for the next run. Not the run's
-	// context, which is cancelled then.
-	n, rejected, err := lake.LoadStore(context.Background(), store, staging)
-	if err != nil {
-		return sum, st, fmt.Errorf("load %s into %s: %w (run the same command again to finish)", staging, store.Path, err)
-	}
-	// Records the store refused are in ingest_errors; they make the run partial.
-	sum.Errors += rejected
-	st.Errors += rejected
-	if runErr == nil && ctx.Err() != nil {
-		// Ctrl-C came after the files were read: the load finished, but
-		// the user asked to stop, and analyze must not go on.
-		runErr = ingest.ErrInterrupted
-		sum.Interrupted = true
-	}
-	sum.EventsNew, sum.EventsDuplicate = n, max(0, sum.EventsRead-n)
-	sum.Seconds = time.Since(start).Seconds()
-	return sum, st, runErr
+	sum := summaryOf(run.Stats, store.Path, run.Inserted, run.Events-run.Inserted, start, err)
+	return sum, run.Stats, err
 }
 
 // atStoreLoad, when set, runs just before the staged events are loaded
@@ -243,29 +211,39 @@ type loadSink interface {
 
 // load runs ingest into w, with progress on a terminal.
 func load(cmd *cobra.Command, w loadSink, m ingest.Manifest, name string, o *ingestOptions, args []string, io *streams) (*ingestSummary, ingest.Stats, error) {
-	ctx := cmd.Context()
 	start := time.Now()
-	opts := ingest.Options{Workers: o.workers, MaxRecordSize: o.maxRecordSize, Manifest: m, Stdin: io.In}
+	opts, prog := runOptions(o, io)
+	opts.Manifest = m
+	st, runErr := ingest.Run(cmd.Context(), args, w, opts)
+	if prog != nil {
+		prog.done()
+	}
+	if _, refused := errors.AsType[*ingest.InputError](runErr); refused {
+		return nil, st, runErr
+	}
+	return summaryOf(st, name, w.Inserted(), w.Duplicates(), start, runErr), st, runErr
+}
+
+// runOptions are the ingest options of the flags, with a progress line on
+// a terminal (nil otherwise).
+func runOptions(o *ingestOptions, io *streams) (ingest.Options, *progressLine) {
+	opts := ingest.Options{Workers: o.workers, MaxRecordSize: o.maxRecordSize, Stdin: io.In}
 	var prog *progressLine
 	if io.errIsTerm && !o.quiet {
 		prog = newProgressLine(io.Err)
 		opts.Progress = prog.update
 	}
-	st, runErr := ingest.Run(ctx, args, w, opts)
-	if prog != nil {
-		prog.done()
-	}
-	var ie *ingest.InputError
-	if errors.As(runErr, &ie) {
-		return nil, st, runErr
-	}
+	return opts, prog
+}
+
+func summaryOf(st ingest.Stats, name string, inserted, duplicates int64, start time.Time, runErr error) *ingestSummary {
 	return &ingestSummary{
 		Database: name, FilesLoaded: st.FilesLoaded, FilesSkipped: st.FilesSkipped, FilesFailed: st.FilesFailed,
 		FilesDuplicate: st.FilesDuplicate, FilesUnchanged: st.FilesUnchanged, EventsRead: st.Events,
-		EventsNew: w.Inserted(), EventsDuplicate: w.Duplicates(), Errors: st.Errors, Warnings: st.Warnings,
+		EventsNew: inserted, EventsDuplicate: max(0, duplicates), Errors: st.Errors, Warnings: st.Warnings,
 		BytesRead: st.Bytes, Seconds: time.Since(start).Seconds(), FailedFiles: st.Failed,
 		Interrupted: errors.Is(runErr, ingest.ErrInterrupted),
-	}, st, runErr
+	}
 }
 
 func printIngestSummary(io *streams, s ingestSummary, store *query.Store) {
