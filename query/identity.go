@@ -85,6 +85,15 @@ FROM %s`, int64(NoTime), ingest.RawKeyBit, from))
 	return ids, rows.Err()
 }
 
+// sameEventSQL is the condition under which row o (stored) and row n (new)
+// of event_rows are one event: Identity in SQL. The 64-bit key is only the
+// index: the identity itself is compared, so a key collision, crafted or
+// not, can never drop an event. For an event identified by its content
+// (ingest.RawKeyBit set) that is raw itself.
+func sameEventSQL(o, n string) string {
+	return sameEventColumnsSQL(o, n) + fmt.Sprintf("\n    AND (%[2]s.event_key < %[3]d::UBIGINT OR %[1]s.raw = %[2]s.raw)", o, n, ingest.RawKeyBit)
+}
+
 // sameEventColumnsSQL is the condition under which row o (stored) and row
 // n (new) of event_rows have the same identity columns: equalities only,
 // which DuckDB runs as a hash join without reading the stored events' raw.

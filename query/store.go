@@ -20,7 +20,14 @@ type Store struct {
 	DB       *sql.DB
 	Path     string
 	ReadOnly bool
-	Parquet  bool // a Parquet dataset read through views (see package lake)
+	Parquet  bool       // a Parquet dataset read through views (see package lake)
+	Migrated *Migration // set when Open migrated an older store
+}
+
+// Migration says what Open did to a store made by an older trailsift.
+type Migration struct {
+	From   int   // the schema version it had
+	Merged int64 // stored events that this version finds to be copies of another, kept once
 }
 
 // ErrNoStore is returned when a read-only open finds no database.
@@ -48,13 +55,43 @@ func Open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{DB: db, Path: path, ReadOnly: readOnly}
-	if !readOnly {
-		if err := s.createSchema(ctx); err != nil {
-			db.Close()
-			return nil, err
-		}
+	v, err := storedVersion(ctx, db)
+	if err == nil {
+		err = checkVersion(v, path)
+	}
+	if err == nil && !readOnly {
+		err = s.prepare(ctx, v)
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
 	}
 	return s, nil
+}
+
+// prepare makes the database at version v a store of SchemaVersion to
+// write into: it creates what is missing and migrates an older store.
+func (s *Store) prepare(ctx context.Context, v int) error {
+	if err := s.createSchema(ctx); err != nil {
+		return err
+	}
+	switch v {
+	case SchemaVersion:
+		return nil
+	case 0:
+		conn, err := s.DB.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		return setVersion(ctx, conn)
+	}
+	merged, err := s.migrate(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate %s from store schema version %d to %d: %w (the store is unchanged)", displayPath(s.Path), v, SchemaVersion, err)
+	}
+	s.Migrated = &Migration{From: v, Merged: merged}
+	return nil
 }
 
 // offlineSettings keep DuckDB off the network and out of the home folder

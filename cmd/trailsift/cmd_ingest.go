@@ -131,6 +131,10 @@ func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, io *streams)
 			return err
 		}
 		defer store.Close()
+		if m := store.Migrated; m != nil && !o.quiet {
+			fmt.Fprintf(io.Err, "migrated %s from store schema version %d to %d (%d stored events were copies of another and are kept once)\n",
+				o.db, m.From, query.SchemaVersion, m.Merged)
+		}
 		sum, st, err = ingestInto(cmd, store, o, args, io)
 	}
 	if err != nil && sum == nil {
