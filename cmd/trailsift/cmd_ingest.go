@@ -180,7 +180,7 @@ func ingestParquet(cmd *cobra.Command, o *ingestOptions, args []string, io *stre
 func ingestInto(cmd *cobra.Command, store *query.Store, o *ingestOptions, args []string, io *streams) (*ingestSummary, ingest.Stats, error) {
 	ctx := cmd.Context()
 	start := time.Now()
-	opts, prog := runOptions(o, io)
+	opts, prog := runOptions(ctx, o, io)
 	beforeLoad := func() {
 		if prog != nil {
 			prog.done()
@@ -216,7 +216,7 @@ type loadSink interface {
 // load runs ingest into w, with progress on a terminal.
 func load(cmd *cobra.Command, w loadSink, m ingest.Manifest, name string, o *ingestOptions, args []string, io *streams) (*ingestSummary, ingest.Stats, error) {
 	start := time.Now()
-	opts, prog := runOptions(o, io)
+	opts, prog := runOptions(cmd.Context(), o, io)
 	opts.Manifest = m
 	st, runErr := ingest.Run(cmd.Context(), args, w, opts)
 	if prog != nil {
@@ -230,15 +230,32 @@ func load(cmd *cobra.Command, w loadSink, m ingest.Manifest, name string, o *ing
 
 // runOptions are the ingest options of the flags, with a progress line on
 // a terminal (nil otherwise).
-func runOptions(o *ingestOptions, io *streams) (ingest.Options, *progressLine) {
+func runOptions(ctx context.Context, o *ingestOptions, io *streams) (ingest.Options, *progressLine) {
 	opts := ingest.Options{Workers: o.workers, MaxRecordSize: o.maxRecordSize, Stdin: io.In}
 	var prog *progressLine
 	if io.errIsTerm && !o.quiet {
 		prog = newProgressLine(io.Err)
 		opts.Progress = prog.update
 	}
+	if atFilesDone != nil {
+		show, done := opts.Progress, int64(0)
+		opts.Progress = func(p ingest.Progress) {
+			if show != nil {
+				show(p)
+			}
+			if p.Files != done {
+				done = p.Files
+				atFilesDone(ctx, done)
+			}
+		}
+	}
 	return opts, prog
 }
+
+// atFilesDone, when set, runs each time the sink has taken one more file:
+// tests interrupt or kill the run there, at a point that does not depend
+// on timing.
+var atFilesDone func(ctx context.Context, files int64)
 
 func summaryOf(st ingest.Stats, name string, inserted, duplicates int64, start time.Time, runErr error) *ingestSummary {
 	return &ingestSummary{
