@@ -151,8 +151,8 @@ func openDB(ctx context.Context, dsn, name, memoryLimit string) (*sql.DB, error)
 }
 
 // storeMemoryLimit caps DuckDB in a store. 400 MB keeps the whole process
-// under 1 GiB on the 1.25M-event benchmark, and ran faster there than 1 GB
-// did (84 s against 138 s).
+// under 1 GiB on the bench corpus, and ran faster there than a higher cap
+// (samples/bench.sh measures it).
 const storeMemoryLimit = "400MB"
 
 // OpenMemory opens an empty in-memory DuckDB with the same offline,
