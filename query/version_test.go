@@ -71,6 +71,19 @@ func rebuildV1(t *testing.T) (db string, inputs []string) {
 func TestMigratesPreviousRelease(t *testing.T) {
 	ctx := context.Background()
 	db, inputs := rebuildV1(t)
+	// Version 1 keyed an event by its time's text: a copy of one event with
+	// the time written another way (as a Lake export writes it) was a second
+	// event there, and is the same event now.
+	raw, err := sql.Open("duckdb", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`INSERT INTO event_rows SELECT * REPLACE (event_key + 1 AS event_key,
+  replace(raw, '"eventTime":"2023-08-24T21:10:00Z"', '"eventTime":"2023-08-24 21:10:00.000"') AS raw)
+FROM event_rows WHERE raw LIKE '%"eventTime":"2023-08-24T21:10:00Z"%'`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
 
 	ro, err := query.Open(ctx, db, true)
 	if err != nil {
@@ -78,8 +91,8 @@ func TestMigratesPreviousRelease(t *testing.T) {
 	}
 	before := count(t, ro, "SELECT count(*) FROM events")
 	ro.Close()
-	if before != 10 {
-		t.Fatalf("the version 1 store holds %d events, want 10", before)
+	if before != 11 {
+		t.Fatalf("the version 1 store holds %d events, want 11", before)
 	}
 
 	s, err := query.Open(ctx, db, false)
@@ -87,8 +100,8 @@ func TestMigratesPreviousRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if s.Migrated == nil || s.Migrated.From != 1 {
-		t.Fatalf("Migrated = %+v, want from version 1", s.Migrated)
+	if s.Migrated == nil || s.Migrated.From != 1 || s.Migrated.Merged != 1 {
+		t.Fatalf("Migrated = %+v, want from version 1 with the copy merged", s.Migrated)
 	}
 	if v := count(t, s, "SELECT schema_version FROM trailsift_meta"); v != query.SchemaVersion {
 		t.Errorf("schema_version = %d", v)
