@@ -3,9 +3,7 @@ package cases
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"runtime/debug"
 	"time"
 
 	"github.com/trailsift/trailsift/ingest"
@@ -58,60 +56,32 @@ type Loaded struct {
 // Partial is true when some input failed to load, whole or in part.
 func (l *Loaded) Partial() bool { return l.FilesFailed > 0 || l.Errors > 0 }
 
-// Load loads inputs into a DuckDB store. A nil Loaded means nothing ran (an
-// input path is wrong, or the store cannot be read); otherwise the error is
-// the run's (interrupted, or the store failed) and Loaded says how far it
-// got.
+// Load loads inputs into a DuckDB store, through lake.IngestStore (the
+// path every store is built by, tests' too). A nil Loaded means nothing ran
+// (an input path is wrong, or the store cannot be read); otherwise the
+// error is the run's (interrupted, or the store failed) and Loaded says how
+// far it got.
 func Load(ctx context.Context, store *query.Store, inputs []string, opts LoadOptions) (*Loaded, error) {
 	start := time.Now()
-	stored, err := store.Manifest(ctx)
-	if err != nil {
-		return nil, err
+	read := false
+	afterRead := func() {
+		if !read && opts.AfterRead != nil {
+			opts.AfterRead()
+		}
+		read = true
 	}
-	// Events are staged as Parquet beside the database, then loaded in one
-	// transaction (see lake.StagingDir for why).
-	staging := lake.StagingDir(store.Path)
-	w, err := lake.NewStagingWriter(ctx, staging)
-	if err != nil {
-		return nil, err
+	beforeLoad := func() {
+		afterRead()
+		if opts.BeforeStoreLoad != nil {
+			opts.BeforeStoreLoad(ctx, store.Path)
+		}
 	}
-	defer func() { _ = w.Close() }() // on early returns; the load below closes it and checks
-	staged, err := w.Manifest()
-	if err != nil {
-		return nil, err
-	}
-	sum, runErr := run(ctx, w, lake.Manifests{stored, staged}, store.Path, inputs, opts)
-	if sum == nil {
+	r, runErr := lake.IngestStore(ctx, store, inputs, opts.ingestOptions(), beforeLoad)
+	afterRead()
+	if !r.Ran {
 		return nil, runErr
 	}
-	sum.started = start
-	if err := w.Close(); err != nil {
-		return sum, err
-	}
-	// The staging buffers are garbage now: hand them back to the OS before
-	// DuckDB takes its share, so the peak is one or the other, not both.
-	debug.FreeOSMemory()
-	if opts.BeforeStoreLoad != nil {
-		opts.BeforeStoreLoad(ctx, store.Path)
-	}
-	// Load what is staged even after Ctrl-C: it is committed work, and one
-	// transaction, so a second Ctrl-C (which exits at once) leaves the
-	// store as it was and the staging for the next run. Not the run's
-	// context, which is cancelled then.
-	n, rejected, err := lake.LoadStore(context.Background(), store, staging)
-	if err != nil {
-		return sum, fmt.Errorf("load %s into %s: %w (run the same command again to finish)", staging, store.Path, err)
-	}
-	// Records the store refused are in ingest_errors; they make the run partial.
-	sum.Errors += rejected
-	if runErr == nil && ctx.Err() != nil {
-		// Ctrl-C came after the files were read: the load finished, but
-		// the user asked to stop, and analyze must not go on.
-		runErr = ingest.ErrInterrupted
-		sum.Interrupted = true
-	}
-	sum.EventsNew, sum.EventsDuplicate = n, max(0, sum.EventsRead-n)
-	sum.Seconds = time.Since(start).Seconds()
+	sum := loadedOf(r.Stats, store.Path, r.Inserted, r.Events-r.Inserted, start, runErr)
 	sum.readProblems(ctx, store)
 	return sum, runErr
 }
@@ -119,7 +89,6 @@ func Load(ctx context.Context, store *query.Store, inputs []string, opts LoadOpt
 // LoadDataset loads inputs into the Parquet dataset in dir, as Load does
 // into a store.
 func LoadDataset(ctx context.Context, dir string, inputs []string, opts LoadOptions) (sum *Loaded, err error) {
-	start := time.Now()
 	w, err := lake.NewWriter(ctx, dir)
 	if err != nil {
 		return nil, err
@@ -132,7 +101,6 @@ func LoadDataset(ctx context.Context, dir string, inputs []string, opts LoadOpti
 	if err = errors.Join(err, w.Close()); sum == nil {
 		return nil, err
 	}
-	sum.started = start
 	// Reopen the dataset to read the problems this run recorded.
 	if s, openErr := lake.Open(ctx, dir); openErr == nil {
 		sum.readProblems(ctx, s)
@@ -152,20 +120,18 @@ func (l *Loaded) readProblems(ctx context.Context, store *query.Store) {
 	l.Problems, _ = reports.Problems(context.WithoutCancel(ctx), store.DB, l.started.Truncate(time.Second), maxProblems)
 }
 
-// sink is where run puts events: a DuckDB store's staging or a Parquet
-// dataset.
-type sink interface {
-	ingest.Sink
-	Inserted() int64
-	Duplicates() int64
+// ingestOptions are the options of ingest.Run; the manifest is the
+// caller's.
+func (o LoadOptions) ingestOptions() ingest.Options {
+	return ingest.Options{Workers: o.Workers, MaxRecordSize: o.MaxRecordSize, Stdin: o.Stdin, Progress: o.Progress}
 }
 
-// run reads inputs into w.
-func run(ctx context.Context, w sink, m ingest.Manifest, name string, inputs []string, opts LoadOptions) (*Loaded, error) {
+// run reads inputs into a Parquet dataset.
+func run(ctx context.Context, w *lake.Writer, m ingest.Manifest, name string, inputs []string, opts LoadOptions) (*Loaded, error) {
 	start := time.Now()
-	st, runErr := ingest.Run(ctx, inputs, w, ingest.Options{
-		Workers: opts.Workers, MaxRecordSize: opts.MaxRecordSize, Manifest: m, Stdin: opts.Stdin, Progress: opts.Progress,
-	})
+	iopts := opts.ingestOptions()
+	iopts.Manifest = m
+	st, runErr := ingest.Run(ctx, inputs, w, iopts)
 	if opts.AfterRead != nil {
 		opts.AfterRead()
 	}
@@ -173,11 +139,16 @@ func run(ctx context.Context, w sink, m ingest.Manifest, name string, inputs []s
 	if errors.As(runErr, &ie) {
 		return nil, runErr
 	}
+	return loadedOf(st, name, w.Inserted(), w.Duplicates(), start, runErr), runErr
+}
+
+// loadedOf is the summary of a run.
+func loadedOf(st ingest.Stats, name string, inserted, duplicates int64, start time.Time, runErr error) *Loaded {
 	return &Loaded{
 		Database: name, FilesLoaded: st.FilesLoaded, FilesSkipped: st.FilesSkipped, FilesFailed: st.FilesFailed,
 		FilesDuplicate: st.FilesDuplicate, FilesUnchanged: st.FilesUnchanged, EventsRead: st.Events,
-		EventsNew: w.Inserted(), EventsDuplicate: w.Duplicates(), Errors: st.Errors, Warnings: st.Warnings,
+		EventsNew: inserted, EventsDuplicate: max(0, duplicates), Errors: st.Errors, Warnings: st.Warnings,
 		BytesRead: st.Bytes, Seconds: time.Since(start).Seconds(), FailedFiles: st.Failed,
-		Interrupted: errors.Is(runErr, ingest.ErrInterrupted),
-	}, runErr
+		Interrupted: errors.Is(runErr, ingest.ErrInterrupted), started: start,
+	}
 }

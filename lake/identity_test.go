@@ -22,26 +22,11 @@ func runDB(t *testing.T, db string, inputs ...string) (st ingest.Stats, inserted
 		t.Fatal(err)
 	}
 	defer s.Close()
-	stored, err := s.Manifest(ctx)
+	run, err := IngestStore(ctx, s, inputs, ingest.Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := NewStagingWriter(ctx, StagingDir(db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	staged, err := w.Manifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st, err = ingest.Run(ctx, inputs, w, ingest.Options{Manifest: Manifests{stored, staged}}); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	if inserted, rejected, err = LoadStore(ctx, s, StagingDir(db)); err != nil {
-		t.Fatal(err)
-	}
-	return st, inserted, rejected
+	return run.Stats, run.Inserted, run.Rejected
 }
 
 // runParquet ingests inputs into the dataset at dir.

@@ -11,7 +11,7 @@ import (
 	"github.com/trailsift/trailsift/query"
 )
 
-// keyCache holds the identities (ingest.Identity digests) of the events in
+// keyCache holds the identities (query.Identity digests) of the events in
 // the partitions this run has written to. An event always lands in the
 // partition of its own account, region and day, all part of its identity,
 // so checking that partition is enough to store it once. The identity is
@@ -55,8 +55,8 @@ func (c *keyCache) filter(db *sql.DB, dir, part string, rows []eventRow) ([]even
 	return fresh, nil
 }
 
-func (r *eventRow) identity() ingest.Identity {
-	id := ingest.Identity{Key: r.EventKey, TimeMicros: ingest.NoTime, EventID: deref(r.EventID), EventSource: deref(r.EventSource),
+func (r *eventRow) identity() query.Identity {
+	id := query.Identity{Key: r.EventKey, TimeMicros: query.NoTime, EventID: deref(r.EventID), EventSource: deref(r.EventSource),
 		EventName: deref(r.EventName), RecipientAccountID: deref(r.RecipientAccountID), AWSRegion: deref(r.AWSRegion),
 		AccountID: deref(r.AccountID), Raw: r.Raw}
 	if r.EventTime != nil {
@@ -66,30 +66,17 @@ func (r *eventRow) identity() ingest.Identity {
 }
 
 // readIDs reads the identities of the events stored in one partition
-// directory: narrow columns, and raw only for the events it identifies.
+// directory.
 func readIDs(db *sql.DB, partDir string) (map[[32]byte]struct{}, error) {
-	ids := map[[32]byte]struct{}{}
-	files, _ := filepath.Glob(filepath.Join(partDir, "*.parquet"))
-	if len(files) == 0 {
-		return ids, nil
+	glob := filepath.Join(partDir, "*.parquet")
+	if files, _ := filepath.Glob(glob); len(files) == 0 {
+		return map[[32]byte]struct{}{}, nil
 	}
-	rows, err := db.Query(fmt.Sprintf(`SELECT event_key, coalesce(epoch_us(event_time), %d),
-  coalesce(event_id, ''), coalesce(event_source, ''), coalesce(event_name, ''), coalesce(recipient_account_id, ''),
-  coalesce(aws_region, ''), coalesce(account_id, ''), CASE WHEN event_key >= %d::UBIGINT THEN raw::VARCHAR ELSE '' END
-FROM read_parquet(%s)`, int64(ingest.NoTime), ingest.RawKeyBit, query.StringLiteral(filepath.Join(partDir, "*.parquet"))))
+	ids, err := query.ReadIdentities(context.Background(), db, "read_parquet("+query.StringLiteral(glob)+")")
 	if err != nil {
 		return nil, fmt.Errorf("read stored events of %s: %w", partDir, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id ingest.Identity
-		if err := rows.Scan(&id.Key, &id.TimeMicros, &id.EventID, &id.EventSource, &id.EventName, &id.RecipientAccountID,
-			&id.AWSRegion, &id.AccountID, &id.Raw); err != nil {
-			return nil, err
-		}
-		ids[id.Digest()] = struct{}{}
-	}
-	return ids, rows.Err()
+	return ids, nil
 }
 
 // openReader opens an in-memory DuckDB for reading the dataset back, with

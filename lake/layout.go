@@ -1,17 +1,3 @@
-// Package lake writes and reads trailsift's Parquet datasets: the events of
-// a case as hive-partitioned Parquet files that DuckDB, Spark, Trino and
-// Athena read directly.
-//
-// A dataset directory looks like this:
-//
-//	account=<id>/region=<r>/date=<YYYY-MM-DD>/part-<run>-<seq>.parquet   events
-//	_files/part-<run>-<seq>.parquet            the evidence manifest (files table)
-//	_ingest_errors/part-<run>-<seq>.parquet    bad input (ingest_errors table)
-//	_staging/<run>-<seq>/...                   a commit being written
-//	_commits/<run>-<seq>.json                  a commit being moved into place
-//
-// Names starting with "_" are ignored by Spark, Hive and Athena's
-// partition discovery, so work in progress is never read as data.
 package lake
 
 import (

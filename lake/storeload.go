@@ -2,9 +2,11 @@ package lake
 
 import (
 	"context"
-	"database/sql"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime/debug"
 
 	"github.com/trailsift/trailsift/ingest"
 	"github.com/trailsift/trailsift/query"
@@ -13,15 +15,13 @@ import (
 // StagingDir is where an ingest into the DuckDB store at db stages its
 // events: a Parquet dataset beside the database, never beside the evidence.
 //
-// Loading a DuckDB store goes through Parquet because it measured faster:
-// on the 1.25M-event bench corpus, writing the dataset in parallel and
-// then one INSERT ... SELECT from it (DuckDB reads Parquet on every core
-// and compresses full row groups) took a third of the time of appending
-// the events through DuckDB's Appender (29 s against 87 s), and made a
-// database a third smaller. Feeding DuckDB through a Go table function
-// instead, in transactions of 256k events, took 44 s: its rows went
-// through the write-ahead log. The dataset has the same exactly-once rules
-// as any other, so an interrupted or killed ingest resumes from it.
+// Loading a DuckDB store goes through Parquet because it is faster than
+// the alternatives measured (DuckDB's Appender, a Go table function): the
+// dataset is written on every core, and one INSERT ... SELECT from it lets
+// DuckDB read Parquet in parallel and compress full row groups, without
+// the write-ahead log; the database comes out smaller too. samples/bench.sh
+// measures it. The dataset has the same exactly-once rules as any other,
+// so an interrupted or killed ingest resumes from it.
 func StagingDir(db string) string { return db + ".staging" }
 
 // Manifests joins the manifests of a store and of its staging dataset: a
@@ -46,110 +46,87 @@ func (ms Manifests) HasContent(sha string) (string, bool) {
 	return "", false
 }
 
-// LoadStore moves the staging dataset at dir into store in one
-// transaction: the events the store does not hold yet, and the files and
-// ingest_errors rows it does not hold yet (so a load repeated after a
-// crash between its commit and the removal of dir adds nothing). The
-// dataset is removed afterwards. It returns the number of new events, and
-// the number of staged events not stored because DuckDB finds their JSON
-// invalid: those are reported in ingest_errors (their file is marked
-// failed) instead of failing the load, so one bad record never costs the
-// others, nor wedges the next run on the same staging dataset.
+// LoadStore moves the staging dataset at dir into store through the
+// store's own load (query.Store.Load: what counts as the same event is
+// decided there), then removes dir. See Store.Load for what it returns.
 func LoadStore(ctx context.Context, store *query.Store, dir string) (inserted, rejected int64, err error) {
-	sources := tableSources(dir)
-	conn, err := store.DB.Conn(ctx)
+	inserted, rejected, err = store.Load(ctx, tableSources(dir))
 	if err != nil {
 		return 0, 0, err
 	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
-		return 0, 0, fmt.Errorf("begin: %w", err)
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			_, _ = conn.ExecContext(context.Background(), "ROLLBACK") // the load's own error is the one to report
-		}
-	}()
-	rejects := "SELECT NULL::BIGINT AS file_id, NULL::BIGINT AS record_index WHERE false"
-	if src := sources["event_rows"]; src != "" {
-		rejects = `SELECT file_id, record_index FROM (` + src + `) WHERE NOT coalesce(json_valid(raw), false)`
-	}
-	if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE staged_rejects AS "+rejects); err != nil {
-		return 0, 0, fmt.Errorf("check staged events: %w", err)
-	}
-	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM staged_rejects").Scan(&rejected); err != nil {
-		return 0, 0, err
-	}
-	if src := sources["event_rows"]; src != "" {
-		// Two inserts, so that only events identified by their content
-		// compare raw, against the stored events identified the same way:
-		// comparing raw for every row read every stored event's raw (2.5x
-		// slower), and one join over both kinds ran DuckDB out of memory on
-		// 200k events. The key bound is typed: an untyped literal this large
-		// made DuckDB compare every key as a wider type (twice as slow).
-		fresh := ""
-		if rejected > 0 {
-			fresh = ` AND NOT EXISTS (SELECT 1 FROM staged_rejects r WHERE r.file_id = n.file_id AND r.record_index = n.record_index)`
-		}
-		bound := fmt.Sprintf("%d::UBIGINT", ingest.RawKeyBit)
-		for _, q := range []string{
-			fmt.Sprintf(`INSERT INTO event_rows SELECT * FROM (%[1]s) n WHERE n.event_key < %[2]s%[3]s
-AND NOT EXISTS (SELECT 1 FROM event_rows o WHERE %[4]s)`, src, bound, fresh, query.SameEventColumnsSQL("o", "n")),
-			fmt.Sprintf(`INSERT INTO event_rows SELECT * FROM (%[1]s) n WHERE n.event_key >= %[2]s%[3]s
-AND NOT EXISTS (SELECT 1 FROM (SELECT * FROM event_rows WHERE event_key >= %[2]s) o WHERE %[4]s AND o.raw = n.raw)`, src, bound, fresh, query.SameEventColumnsSQL("o", "n")),
-		} {
-			res, err := conn.ExecContext(ctx, q)
-			if err != nil {
-				return 0, 0, fmt.Errorf("store events: %w", err)
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return 0, 0, err
-			}
-			inserted += n
-		}
-	}
-	if sources["files"] != "" {
-		if err := insertNewFiles(ctx, conn, sources); err != nil {
-			return 0, 0, err
-		}
-	}
-	if _, err := conn.ExecContext(ctx, "DROP TABLE staged_rejects"); err != nil {
-		return 0, 0, err
-	}
-	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
-		return 0, 0, fmt.Errorf("commit: %w", err)
-	}
-	committed = true
 	return inserted, rejected, os.RemoveAll(dir)
 }
 
-// insertNewFiles copies the staged manifest rows the store lacks, and the
-// errors of those files. A file with rejected events is failed first, so a
-// file that fails again in a later run (a failed file is always read
-// again) matches its stored row and is not recorded twice.
-func insertNewFiles(ctx context.Context, conn *sql.Conn, sources map[string]string) error {
-	stmts := []string{
-		`CREATE OR REPLACE TEMP TABLE staged_files AS ` + sources["files"],
-		`UPDATE staged_files f SET status = 'failed', events = f.events - r.n,
-  reason = r.n || ' records not stored: not valid JSON for the store (see ingest_errors); the rest were kept'
-FROM (SELECT file_id, count(*) AS n FROM staged_rejects GROUP BY file_id) r WHERE f.file_id = r.file_id`,
-		`DELETE FROM staged_files f WHERE EXISTS (SELECT 1 FROM files o
-  WHERE o.path = f.path AND o.sha256 IS NOT DISTINCT FROM f.sha256 AND o.status = f.status)`,
-		"INSERT INTO files SELECT * FROM staged_files",
-	}
-	if src := sources["ingest_errors"]; src != "" {
-		stmts = append(stmts, `INSERT INTO ingest_errors SELECT * FROM (`+src+`)
-WHERE file_id IN (SELECT file_id FROM staged_files)`)
-	}
-	stmts = append(stmts, `INSERT INTO ingest_errors SELECT r.file_id, f.path, r.record_index, NULL, 'error',
-  'record not stored: the store finds its JSON invalid'
-FROM staged_rejects r JOIN staged_files f USING (file_id) ORDER BY r.file_id, r.record_index`, "DROP TABLE staged_files")
-	for _, q := range stmts {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("store the files manifest: %w", err)
+// StoreRun is what IngestStore did.
+type StoreRun struct {
+	ingest.Stats
+	Ran      bool  // the inputs were read (false: an error stopped the run before)
+	Inserted int64 // events the store did not hold before
+	Rejected int64 // staged events the store finds invalid JSON: in ingest_errors, their file failed
+}
+
+// IngestStore reads inputs into store the way `trailsift ingest --db`
+// does: the events are staged as a Parquet dataset beside the database
+// (StagingDir; a temporary folder for an in-memory store), then loaded in
+// one transaction (LoadStore). opts.Manifest is set here, from the store
+// and the staging. beforeLoad, when not nil, runs just before the load.
+//
+// What was staged is loaded even after ctx is cancelled: it is finished
+// work, and one transaction, so a second interrupt (which exits at once)
+// leaves the store as it was and the staging for the next run. A run
+// cancelled at any point returns ingest.ErrInterrupted, so that nothing
+// goes on after it.
+func IngestStore(ctx context.Context, store *query.Store, inputs []string, opts ingest.Options, beforeLoad func()) (StoreRun, error) {
+	var run StoreRun
+	staging := StagingDir(store.Path)
+	if store.Path == "" {
+		tmp, err := os.MkdirTemp("", "trailsift-staging-")
+		if err != nil {
+			return run, err
 		}
+		defer func() { _ = os.RemoveAll(tmp) }() // temporary; nothing in it outlives the load
+		staging = filepath.Join(tmp, "staging")
 	}
-	return nil
+	stored, err := store.Manifest(ctx)
+	if err != nil {
+		return run, err
+	}
+	w, err := NewStagingWriter(ctx, staging)
+	if err != nil {
+		return run, err
+	}
+	defer func() { _ = w.Close() }() // on early returns; closed and checked below
+	staged, err := w.Manifest()
+	if err != nil {
+		return run, err
+	}
+	opts.Manifest = Manifests{stored, staged}
+	var runErr error
+	run.Stats, runErr = ingest.Run(ctx, inputs, w, opts)
+	if _, refused := errors.AsType[*ingest.InputError](runErr); refused {
+		return run, runErr
+	}
+	run.Ran = true
+	if err := w.Close(); err != nil {
+		return run, err
+	}
+	// The staging buffers are garbage now: hand them back to the OS before
+	// DuckDB takes its share, so the peak is one or the other, not both.
+	debug.FreeOSMemory()
+	if beforeLoad != nil {
+		beforeLoad()
+	}
+	// Not ctx, which an interrupt cancels: see above.
+	run.Inserted, run.Rejected, err = LoadStore(context.Background(), store, staging)
+	if err != nil {
+		return run, fmt.Errorf("load %s into %s: %w (run the same command again to finish)", staging, store.Path, err)
+	}
+	// Records the store refused are in ingest_errors; they make the run partial.
+	run.Errors += run.Rejected
+	if runErr == nil && ctx.Err() != nil {
+		// Cancelled after the files were read: the load finished, but the
+		// caller asked to stop.
+		runErr = ingest.ErrInterrupted
+	}
+	return run, runErr
 }

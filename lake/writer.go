@@ -29,8 +29,8 @@ import (
 // fewer, larger files (better for scanning) at the cost of memory: two
 // batches live at once, one filling while the other is written, and the
 // column buffers of the files being written hold a partition's share of a
-// batch. 25k events kept the Go heap well under its soft limit; 50k made
-// the GC run constantly and the ingest twice as slow.
+// batch. 25k events keeps the Go heap under its soft limit; larger commits
+// made the GC run constantly (samples/bench.sh measures it).
 const (
 	commitEvents = 25_000
 	commitBytes  = 24 << 20
@@ -345,8 +345,7 @@ func manifestRows(files []*ingest.File) ([]fileRow, []errorRow) {
 
 // writePart writes one partition's rows of a commit ordered by event
 // source, event name and time. A partition is one day already; within it,
-// like events side by side compress better (8% smaller than time order on
-// the 100k-event bench corpus), and a reader looking for one kind of event
+// like events side by side compress better than in time order, and a reader looking for one kind of event
 // (ConsoleLogin, say) skips the pages whose event_name statistics rule
 // them out.
 func (w *Writer) writePart(path string, rows []eventRow) error {
@@ -460,11 +459,10 @@ func boolInt(b bool) int {
 // small. Pages are cut at 8 MiB of values, which only the raw column
 // reaches: the original JSON compresses better in big pages, and the typed
 // columns stay in a page or two each, so a reader filtering on event_time
-// or event_name reads a few small pages per file. On the 100k-event bench
-// corpus, zstd's "better" level with 8 MiB pages made the dataset 12%
-// smaller than the default level with 1 MiB pages (31.4 MB against
-// 35.8 MB) at about the same speed; the "best" level gained 1% more at
-// nearly twice the time.
+// or event_name reads a few small pages per file. zstd's "better" level
+// with 8 MiB pages makes a dataset markedly smaller than the default level
+// with 1 MiB pages at about the same speed; the "best" level gains little
+// more at nearly twice the time (samples/bench.sh measures it).
 var writerOptions = []parquet.WriterOption{
 	parquet.Compression(&zstd.Codec{Level: zstd.SpeedBetterCompression}),
 	parquet.PageBufferSize(8 << 20),
@@ -472,10 +470,10 @@ var writerOptions = []parquet.WriterOption{
 	parquet.CreatedBy("trailsift", "", ""),
 }
 
-// stagingOptions write a staging dataset: zstd's fastest level. Ingesting
-// the 1.25M-event bench corpus into a DuckDB store took 29-36 s with it,
-// 29 s with snappy (whose staging files are larger), 33 s uncompressed and
-// 50 s with lz4, against 37-43 s with the dataset settings above.
+// stagingOptions write a staging dataset, read once and deleted: zstd's
+// fastest level, which loaded a store as fast as snappy with smaller
+// staging files, and faster than no compression, lz4 or the dataset
+// settings above (samples/bench.sh measures it).
 var stagingOptions = []parquet.WriterOption{
 	parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest}),
 	parquet.PageBufferSize(8 << 20),

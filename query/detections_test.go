@@ -1,4 +1,4 @@
-package query
+package query_test
 
 import (
 	"bufio"
@@ -14,17 +14,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trailsift/trailsift/ingest"
+	"github.com/trailsift/trailsift/query"
 )
 
 // loadEvents ingests CloudTrail files through the real ingest path into a
 // fresh in-memory store.
-func loadEvents(t testing.TB, inputs ...string) *Store {
+func loadEvents(t testing.TB, inputs ...string) *query.Store {
 	t.Helper()
-	s := openTestStore(t)
-	st, _ := ingestInto(t, s, inputs...)
-	if st.Errors > 0 || st.FilesFailed > 0 {
-		t.Fatalf("ingest of %v: %+v", inputs, st)
+	s := openMemory(t)
+	run := ingestInto(t, s, inputs...)
+	if run.Errors > 0 || run.FilesFailed > 0 {
+		t.Fatalf("ingest of %v: %+v", inputs, run)
 	}
 	return s
 }
@@ -62,7 +62,7 @@ func readWant(t *testing.T, path string) wantFile {
 	return w
 }
 
-func findingLine(f Finding) string {
+func findingLine(f query.Finding) string {
 	return string(f.Severity) + " " + f.Actor + ": " + strings.Join(f.EventIDs, " ")
 }
 
@@ -71,7 +71,7 @@ func findingLine(f Finding) string {
 // CloudTrail's own shapes) and checks exactly which events fire, grouped
 // into which findings, at which severity, for each want*.txt.
 func TestDetectionFixtures(t *testing.T) {
-	rules, err := BuiltinRules()
+	rules, err := query.BuiltinRules()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestDetectionFixtures(t *testing.T) {
 			s := loadEvents(t, filepath.Join(dir, "events.ndjson"))
 			for _, wf := range wants {
 				want := readWant(t, wf)
-				found, err := Detect(context.Background(), s.DB, []Rule{r}, DetectOptions{Params: map[string]map[string]string{r.ID: want.params}})
+				found, err := query.Detect(context.Background(), s.DB, []query.Rule{r}, query.DetectOptions{Params: map[string]map[string]string{r.ID: want.params}})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -120,11 +120,11 @@ func TestBundledSamples(t *testing.T) {
 	s := loadEvents(t, filepath.Join(dir, "s3-export.zip"), filepath.Join(dir, "event-history.json"),
 		filepath.Join(dir, "lookup-events-page1.json"), filepath.Join(dir, "lookup-events-page2.json"),
 		filepath.Join(dir, "lake-export.ndjson"))
-	rules, err := BuiltinRules()
+	rules, err := query.BuiltinRules()
 	if err != nil {
 		t.Fatal(err)
 	}
-	found, err := Detect(context.Background(), s.DB, rules, DetectOptions{})
+	found, err := query.Detect(context.Background(), s.DB, rules, query.DetectOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestBundledSamples(t *testing.T) {
 			f.FirstSeen.Format(time.RFC3339), strings.Join(f.SourceIPs, ","), strings.Join(f.EventIDs, " "), f.Details)
 	}
 	golden := filepath.Join("testdata", "detections", "samples.golden")
-	if *update {
+	if *query.UpdateGolden {
 		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -170,7 +170,7 @@ func TestBundledSamples(t *testing.T) {
 		}{&e.RuleID, &e.Actor, &e.AccountID, &e.SourceIP, &e.EventIDs}); err != nil {
 			t.Fatal(err)
 		}
-		ok := slices.ContainsFunc(found, func(f Finding) bool {
+		ok := slices.ContainsFunc(found, func(f query.Finding) bool {
 			return f.RuleID == e.RuleID && f.Actor == e.Actor && f.AccountID == e.AccountID &&
 				slices.Contains(f.SourceIPs, e.SourceIP) && !slices.ContainsFunc(e.EventIDs, func(id string) bool { return !slices.Contains(f.EventIDs, id) })
 		})
@@ -268,38 +268,31 @@ func BenchmarkDetect(b *testing.B) {
 	dir := b.TempDir()
 	writeSyntheticEvents(b, dir, n)
 	path := filepath.Join(b.TempDir(), "bench.duckdb")
-	s, err := Open(ctx, path, false)
+	s, err := query.Open(ctx, path, false)
 	if err != nil {
 		b.Fatal(err)
 	}
-	w, err := s.NewWriter(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := ingest.Run(ctx, []string{dir}, w, ingest.Options{}); err != nil {
-		b.Fatal(err)
-	}
-	w.Close()
+	ingestInto(b, s, dir)
 	s.Close()
-	ro, err := Open(ctx, path, true)
+	ro, err := query.Open(ctx, path, true)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer ro.Close()
-	rules, err := BuiltinRules()
+	rules, err := query.BuiltinRules()
 	if err != nil {
 		b.Fatal(err)
 	}
 	// A first run reads the database into DuckDB's buffers, as any earlier
 	// query of a session would have.
-	if _, err := Detect(ctx, ro.DB, rules, DetectOptions{}); err != nil {
+	if _, err := query.Detect(ctx, ro.DB, rules, query.DetectOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	bench := func(rules []Rule) func(*testing.B) {
+	bench := func(rules []query.Rule) func(*testing.B) {
 		return func(b *testing.B) {
-			var found []Finding
+			var found []query.Finding
 			for b.Loop() {
-				if found, err = Detect(ctx, ro.DB, rules, DetectOptions{}); err != nil {
+				if found, err = query.Detect(ctx, ro.DB, rules, query.DetectOptions{}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -309,6 +302,6 @@ func BenchmarkDetect(b *testing.B) {
 	}
 	b.Run("all", bench(rules))
 	for _, r := range rules {
-		b.Run(r.ID, bench([]Rule{r}))
+		b.Run(r.ID, bench([]query.Rule{r}))
 	}
 }

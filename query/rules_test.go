@@ -8,8 +8,6 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
-
-	"github.com/trailsift/trailsift/ingest"
 )
 
 func openTestStore(t testing.TB) *Store {
@@ -269,36 +267,6 @@ func TestSeverity(t *testing.T) {
 	}
 }
 
-func ExampleDetect() {
-	ctx := context.Background()
-	store, _ := Open(ctx, "", false) // in memory; use query.Open(ctx, path, true) on a case
-	defer store.Close()
-	w, _ := store.NewWriter(ctx)
-	ingest.Run(ctx, []string{"testdata/detections/root-console-login/events.ndjson"}, w, ingest.Options{})
-	w.Close()
-
-	rules, _ := BuiltinRules()
-	found, err := Detect(ctx, store.DB, rules, DetectOptions{
-		Since:  time.Date(2024, 3, 4, 11, 0, 0, 0, time.UTC),
-		Params: map[string]map[string]string{"console-brute-force": {"threshold": "3"}},
-	})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	for _, f := range found {
-		fmt.Println(f.Severity, f.RuleID, f.Actor, f.EventIDs)
-	}
-	// Output:
-	// critical root-console-login-without-mfa root [root-success-mfa-no]
-	// critical root-console-login-without-mfa root [root-success-mfa-absent]
-	// high root-console-login root [root-success-mfa-no]
-	// high root-console-login root [root-success-mfa-absent]
-	// medium console-mfa-failure root [root-neg-failure-mfa-yes]
-	// medium console-login-without-mfa root [root-neg-iam-user-named-root]
-	// medium console-login-without-mfa alice [root-neg-iam-user-alice]
-}
-
 func ExampleLoadRules() {
 	rule := `-- id: many-regions
 -- title: A user active in many regions
@@ -322,56 +290,4 @@ HAVING count(DISTINCT aws_region) > $regions`
 	// Output:
 	// many-regions low regions integer 5
 	// HAVING count(DISTINCT aws_region) > (8)
-}
-
-// TestSigninAttemptsSeeTheWindow checks that signin_attempts, shared by the
-// sessionised rules, reads the events narrowed by Since like the rule does:
-// alice's six failed passwords from 10:00 make a burst, the four from 10:03
-// on do not.
-func TestSigninAttemptsSeeTheWindow(t *testing.T) {
-	s := openTestStore(t)
-	ctx := context.Background()
-	w, err := s.NewWriter(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ingest.Run(ctx, []string{"testdata/detections/console-brute-force/events.ndjson"}, w, ingest.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	r, err := findBuiltin("console-brute-force")
-	if err != nil {
-		t.Fatal(err)
-	}
-	alice := func(opts DetectOptions) []string {
-		found, err := Detect(ctx, s.DB, []Rule{r}, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range found {
-			if f.Actor == "alice" {
-				return f.EventIDs
-			}
-		}
-		return nil
-	}
-	if ids := alice(DetectOptions{}); len(ids) != 6 {
-		t.Fatalf("without a window alice's burst has %v", ids)
-	}
-	if ids := alice(DetectOptions{Since: time.Date(2024, 3, 4, 10, 3, 0, 0, time.UTC)}); ids != nil {
-		t.Errorf("from 10:03 alice has 4 failures, under the threshold, but fired with %v", ids)
-	}
-}
-
-func findBuiltin(id string) (Rule, error) {
-	rules, err := BuiltinRules()
-	if err != nil {
-		return Rule{}, err
-	}
-	for _, r := range rules {
-		if r.ID == id {
-			return r, nil
-		}
-	}
-	return Rule{}, fmt.Errorf("no rule %s", id)
 }

@@ -17,7 +17,7 @@ type Column struct {
 // generated holds the expressions of computed columns of the events view:
 // the nested JSON parts are read from raw when queried, never stored, so the
 // database holds each event's JSON once. (DuckDB's virtual generated columns
-// would do the same, but they slow the Appender down by half.)
+// would do the same, but they made loading markedly slower.)
 var generated = map[string]string{}
 
 // Table is a table or view of the store.

@@ -3,13 +3,11 @@ package query
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
 
@@ -22,7 +20,14 @@ type Store struct {
 	DB       *sql.DB
 	Path     string
 	ReadOnly bool
-	Parquet  bool // a Parquet dataset read through views (see package lake)
+	Parquet  bool       // a Parquet dataset read through views (see package lake)
+	Migrated *Migration // set when Open migrated an older store
+}
+
+// Migration says what Open did to a store made by an older trailsift.
+type Migration struct {
+	From   int   // the schema version it had
+	Merged int64 // stored events that this version finds to be copies of another, kept once
 }
 
 // ErrNoStore is returned when a read-only open finds no database.
@@ -50,13 +55,43 @@ func Open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{DB: db, Path: path, ReadOnly: readOnly}
-	if !readOnly {
-		if err := s.createSchema(ctx); err != nil {
-			db.Close()
-			return nil, err
-		}
+	v, err := storedVersion(ctx, db)
+	if err == nil {
+		err = checkVersion(v, path)
+	}
+	if err == nil && !readOnly {
+		err = s.prepare(ctx, v)
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
 	}
 	return s, nil
+}
+
+// prepare makes the database at version v a store of SchemaVersion to
+// write into: it creates what is missing and migrates an older store.
+func (s *Store) prepare(ctx context.Context, v int) error {
+	if err := s.createSchema(ctx); err != nil {
+		return err
+	}
+	switch v {
+	case SchemaVersion:
+		return nil
+	case 0:
+		conn, err := s.DB.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		return setVersion(ctx, conn)
+	}
+	merged, err := s.migrate(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate %s from store schema version %d to %d: %w (the store is unchanged)", displayPath(s.Path), v, SchemaVersion, err)
+	}
+	s.Migrated = &Migration{From: v, Merged: merged}
+	return nil
 }
 
 // offlineSettings keep DuckDB off the network and out of the home folder
@@ -116,8 +151,8 @@ func openDB(ctx context.Context, dsn, name, memoryLimit string) (*sql.DB, error)
 }
 
 // storeMemoryLimit caps DuckDB in a store. 400 MB keeps the whole process
-// under 1 GiB on the 1.25M-event benchmark, and ran faster there than 1 GB
-// did (84 s against 138 s).
+// under 1 GiB on the bench corpus, and ran faster there than a higher cap
+// (samples/bench.sh measures it).
 const storeMemoryLimit = "400MB"
 
 // OpenMemory opens an empty in-memory DuckDB with the same offline,
@@ -226,272 +261,10 @@ func ReadManifest(ctx context.Context, db *sql.DB, q string) (ingest.Manifest, e
 	return m, rows.Err()
 }
 
-// Writer is an ingest.Sink that appends to the store through DuckDB's
-// Appender. trailsift ingest does not use it: staging the events as
-// Parquet and loading them in one INSERT measured twice as fast (see
-// lake.StagingDir). It loads small sets in process, as the tests of this
-// package do. Events are appended inside a transaction; the manifest rows
-// of the files they complete commit with them, so a crash loses nothing a
-// re-run does not redo. Before a commit, events already stored are deleted
-// again, so a re-run stores nothing twice.
-type Writer struct {
-	conn      *sql.Conn
-	app       *duckdb.Appender
-	inTx      bool
-	watermark int64             // rowids below it were stored before this transaction
-	batch     map[[32]byte]bool // identity digests appended in this transaction
-	args      []driver.Value
-	pending   []*ingest.File
-	staged    int // events handed over since the last commit
-	deduped   int64
-	inserted  int64
-	seen      int64
-}
-
-// CommitEvery is the number of appended events that triggers a commit.
-const CommitEvery = 50_000
-
-// NewWriter prepares the store for appending events.
-func (s *Store) NewWriter(ctx context.Context) (*Writer, error) {
-	conn, err := s.DB.Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	w := &Writer{conn: conn, batch: map[[32]byte]bool{}, args: make([]driver.Value, len(StoredEventColumns()))}
-	err = conn.Raw(func(dc any) error {
-		a, err := duckdb.NewAppender(dc.(driver.Conn), "", "main", "event_rows")
-		w.app = a
-		return err
-	})
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("create appender: %w", err)
-	}
-	return w, nil
-}
-
-// Inserted and Duplicates count the events of this run that were new and
-// that were already stored (or seen twice).
-func (w *Writer) Inserted() int64   { return w.inserted }
-func (w *Writer) Duplicates() int64 { return w.seen - w.inserted }
-
-// WriteEvents appends the events whose key this transaction has not
-// appended yet; it commits when enough are appended.
-func (w *Writer) WriteEvents(events []ingest.Event) error {
-	if err := w.begin(); err != nil {
-		return err
-	}
-	for i := range events {
-		ev := &events[i]
-		k := ingest.IdentityOf(ev).Digest()
-		if w.batch[k] {
-			w.deduped++
-			continue
-		}
-		w.batch[k] = true
-		eventRow(ev, w.args)
-		if err := w.app.AppendRow(w.args...); err != nil {
-			return fmt.Errorf("append event: %w", err)
-		}
-	}
-	w.seen += int64(len(events))
-	w.staged += len(events)
-	if w.staged >= CommitEvery {
-		return w.commit()
-	}
-	return nil
-}
-
-// FileDone queues a file's manifest row for the next commit, which holds
-// all of its events.
-func (w *Writer) FileDone(f *ingest.File) error {
-	w.pending = append(w.pending, f)
-	if len(w.pending) >= 20_000 {
-		return w.commit()
-	}
-	return nil
-}
-
-// Flush commits whatever is pending.
-func (w *Writer) Flush() error { return w.commit() }
-
-// Close releases the connection; uncommitted work is rolled back.
-func (w *Writer) Close() error {
-	if w.conn == nil {
-		return nil
-	}
-	err := w.app.Close()
-	if w.inTx {
-		_, _ = w.conn.ExecContext(context.Background(), "ROLLBACK") // uncommitted work goes, as documented
-	}
-	err = errors.Join(err, w.conn.Close())
-	w.conn = nil
-	return err
-}
-
-func (w *Writer) begin() error {
-	if w.inTx {
-		return nil
-	}
-	ctx := context.Background()
-	if _, err := w.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	w.inTx = true
-	// Rows stored before this transaction have lower rowids than the rows
-	// it appends.
-	if err := w.conn.QueryRowContext(ctx, "SELECT coalesce(max(rowid) + 1, 0) FROM event_rows").Scan(&w.watermark); err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	return nil
-}
-
-// SameEventSQL is the condition under which row o (stored) and row n (new)
-// of event_rows are one event. The 64-bit key is only the index: the
-// identity itself is compared (the fields of ingest.Identity), so a key
-// collision, crafted or not, can never drop an event. For an event
-// identified by its content (ingest.RawKeyBit set) that is raw itself.
-func SameEventSQL(o, n string) string {
-	return SameEventColumnsSQL(o, n) + fmt.Sprintf("\n    AND (%[2]s.event_key < %[3]d::UBIGINT OR %[1]s.raw = %[2]s.raw)", o, n, ingest.RawKeyBit)
-}
-
-// SameEventColumnsSQL is SameEventSQL without raw: equalities only, which
-// DuckDB runs as a hash join without reading the stored events' raw.
-// Alone it decides for events identified by their eventID (a key below
-// ingest.RawKeyBit).
-func SameEventColumnsSQL(o, n string) string {
-	cond := []string{fmt.Sprintf("%s.event_key = %s.event_key", o, n)}
-	for _, c := range []string{"event_time", "event_id", "event_source", "event_name", "recipient_account_id", "aws_region", "account_id"} {
-		cond = append(cond, fmt.Sprintf("%[1]s.%[3]s IS NOT DISTINCT FROM %[2]s.%[3]s", o, n, c))
-	}
-	return strings.Join(cond, "\n    AND ")
-}
-
-// dedupeSQL deletes the events appended in this transaction (rowid at or
-// above the watermark taken at its start) whose key and time were stored
-// before. It reads two narrow columns, not the events themselves.
-var dedupeSQL = `DELETE FROM event_rows WHERE rowid IN (
-  SELECT n.rowid FROM event_rows n
-  WHERE n.rowid >= ? AND EXISTS (
-    SELECT 1 FROM event_rows o
-    WHERE o.rowid < ? AND ` + SameEventSQL("o", "n") + `))`
-
-// commit flushes the appender, deletes this transaction's duplicates and
-// commits the events with the manifest rows of the files they complete.
-// It uses the background context: once started, a commit finishes even
-// on Ctrl-C.
-func (w *Writer) commit() error {
-	if w.staged == 0 && len(w.pending) == 0 {
-		return nil
-	}
-	ctx := context.Background()
-	if err := w.begin(); err != nil {
-		return err
-	}
-	if err := w.app.Flush(); err != nil {
-		return fmt.Errorf("append events: %w", err)
-	}
-	res, err := w.conn.ExecContext(ctx, dedupeSQL, w.watermark, w.watermark)
-	if err != nil {
-		return fmt.Errorf("remove duplicates: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	if err := insertFiles(w.conn, w.pending); err != nil {
-		return err
-	}
-	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	w.inTx = false
-	w.inserted += int64(w.staged) - w.deduped - n
-	w.staged, w.deduped = 0, 0
-	w.pending = w.pending[:0]
-	clear(w.batch)
-	return nil
-}
-
-// insertFiles appends manifest and error rows on conn, inside its open
-// transaction.
-func insertFiles(conn *sql.Conn, files []*ingest.File) error {
-	if len(files) == 0 {
-		return nil
-	}
-	return conn.Raw(func(dc any) error {
-		fa, err := duckdb.NewAppender(dc.(driver.Conn), "", "main", "files")
-		if err != nil {
-			return err
-		}
-		defer func() { _ = fa.Close() }() // the rows are flushed and checked below
-		ea, err := duckdb.NewAppender(dc.(driver.Conn), "", "main", "ingest_errors")
-		if err != nil {
-			return err
-		}
-		defer func() { _ = ea.Close() }()
-		now := time.Now().UTC()
-		for _, f := range files {
-			if err := fa.AppendRow(f.ID, f.Path, f.Size, nullStr(f.SHA256), nullStr(f.ContentSHA256),
-				nullStr(f.Shape), f.Events, f.Status, nullStr(f.Reason), now); err != nil {
-				return fmt.Errorf("record file %s: %w", f.Path, err)
-			}
-			for _, e := range f.Errors {
-				if err := ea.AppendRow(e.FileID, e.Path, nullInt(e.RecordIndex), nullInt(e.ByteOffset), e.Severity, e.Message); err != nil {
-					return fmt.Errorf("record error of %s: %w", f.Path, err)
-				}
-			}
-		}
-		if err := fa.Flush(); err != nil {
-			return fmt.Errorf("record files: %w", err)
-		}
-		if err := ea.Flush(); err != nil {
-			return fmt.Errorf("record errors: %w", err)
-		}
-		return nil
-	})
-}
-
+// nullStr stores an empty string as NULL, as every text column does.
 func nullStr(s string) any {
 	if s == "" {
 		return nil
 	}
 	return s
-}
-
-func nullInt(v int64) any {
-	if v < 0 {
-		return nil
-	}
-	return v
-}
-
-func nullBool(t ingest.Tristate) any {
-	switch t {
-	case ingest.True:
-		return true
-	case ingest.False:
-		return false
-	}
-	return nil
-}
-
-// eventRow fills args in StoredEventColumns order.
-func eventRow(ev *ingest.Event, args []driver.Value) {
-	var ts any
-	if ev.HasTime {
-		ts = ev.Time
-	}
-	vals := [...]any{
-		ev.Key, ts, nullStr(ev.EventVersion), nullStr(ev.EventSource), nullStr(ev.EventName),
-		nullStr(ev.EventType), nullStr(ev.EventCategory), nullStr(ev.AWSRegion), nullStr(ev.SourceIP),
-		nullStr(ev.UserAgent), nullStr(ev.ErrorCode), nullStr(ev.ErrorMessage), nullBool(ev.ReadOnly),
-		nullBool(ev.ManagementEvent), nullStr(ev.UserType), nullStr(ev.UserName), nullStr(ev.UserARN),
-		nullStr(ev.PrincipalID), nullStr(ev.AccountID), nullStr(ev.AccessKeyID), nullStr(ev.SessionIssuerARN),
-		nullStr(ev.SessionIssuerName), nullStr(ev.InvokedBy), nullBool(ev.MFAAuthenticated), nullStr(ev.Actor),
-		nullStr(ev.RecipientAccountID), nullStr(ev.EventID),
-		nullStr(ev.LoginResult), nullStr(ev.MFAUsed), nullStr(ev.MFAIdentifier), nullStr(ev.CredentialType),
-		nullStr(ev.CredentialChallenge), nullStr(ev.AuthWorkflowID), nullStr(ev.Outcome),
-		ev.Raw, ev.FileID, ev.RecordIndex,
-	}
-	for i, v := range vals {
-		args[i] = v
-	}
 }

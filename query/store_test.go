@@ -1,4 +1,4 @@
-package query
+package query_test
 
 import (
 	"context"
@@ -9,29 +9,32 @@ import (
 	"testing"
 
 	"github.com/trailsift/trailsift/ingest"
+	"github.com/trailsift/trailsift/lake"
+	"github.com/trailsift/trailsift/query"
 )
 
 // ingestInto loads inputs into the store the way `trailsift ingest` does.
-func ingestInto(t testing.TB, s *Store, inputs ...string) (ingest.Stats, *Writer) {
+func ingestInto(t testing.TB, s *query.Store, inputs ...string) lake.StoreRun {
 	t.Helper()
-	ctx := context.Background()
-	m, err := s.Manifest(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := s.NewWriter(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	st, err := ingest.Run(ctx, inputs, w, ingest.Options{Manifest: m})
+	run, err := lake.IngestStore(context.Background(), s, inputs, ingest.Options{}, nil)
 	if err != nil {
 		t.Fatalf("ingest %v: %v", inputs, err)
 	}
-	return st, w
+	return run
 }
 
-func count(t testing.TB, s *Store, q string, args ...any) int64 {
+// openMemory opens an empty in-memory store, closed when the test ends.
+func openMemory(t testing.TB) *query.Store {
+	t.Helper()
+	s, err := query.Open(context.Background(), "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func count(t testing.TB, s *query.Store, q string, args ...any) int64 {
 	t.Helper()
 	var n int64
 	if err := s.DB.QueryRow(q, args...).Scan(&n); err != nil {
@@ -43,29 +46,25 @@ func count(t testing.TB, s *Store, q string, args ...any) int64 {
 func fixture(name string) string { return filepath.Join("..", "ingest", "testdata", name) }
 
 func TestStoreDedupesAcrossShapesAndRuns(t *testing.T) {
-	s, err := Open(context.Background(), "", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openMemory(t)
 
 	// The same three events arrive as an S3 file, a console download and
 	// lookup-events pages: they are stored once.
-	_, w := ingestInto(t, s, fixture("records"), fixture("event-history"), fixture("lookup-events"))
+	run := ingestInto(t, s, fixture("records"), fixture("event-history"), fixture("lookup-events"))
 	if got := count(t, s, "SELECT count(*) FROM events"); got != 3 {
 		t.Fatalf("events = %d, want 3", got)
 	}
-	if w.Inserted() != 3 || w.Duplicates() != 6 {
-		t.Errorf("inserted=%d duplicates=%d, want 3 and 6", w.Inserted(), w.Duplicates())
+	if run.Inserted != 3 || run.Events != 9 {
+		t.Errorf("inserted=%d read=%d, want 3 and 9", run.Inserted, run.Events)
 	}
 	if got := count(t, s, "SELECT count(*) FROM files WHERE status = 'loaded'"); got != 3 {
 		t.Errorf("loaded files = %d, want 3", got)
 	}
 
 	// Running again reads nothing and stores nothing.
-	st, w := ingestInto(t, s, fixture("records"), fixture("event-history"), fixture("lookup-events"))
-	if st.FilesUnchanged != 3 || st.Events != 0 || w.Inserted() != 0 {
-		t.Errorf("re-run: %+v inserted=%d", st, w.Inserted())
+	run = ingestInto(t, s, fixture("records"), fixture("event-history"), fixture("lookup-events"))
+	if run.FilesUnchanged != 3 || run.Events != 0 || run.Inserted != 0 {
+		t.Errorf("re-run: %+v", run)
 	}
 	if got := count(t, s, "SELECT count(*) FROM files"); got != 3 {
 		t.Errorf("files after re-run = %d, want 3", got)
@@ -73,14 +72,10 @@ func TestStoreDedupesAcrossShapesAndRuns(t *testing.T) {
 }
 
 func TestStoreColumnsAreTypedAndQueryable(t *testing.T) {
-	s, err := Open(context.Background(), "", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openMemory(t)
 	ingestInto(t, s, fixture("records"), fixture("truncated-gzip"), fixture("time-formats"))
 	var actor, mfa, ip, when string
-	err = s.DB.QueryRow(`SELECT actor, mfa_used, source_ip, strftime(event_time, '%Y-%m-%dT%H:%M:%SZ')
+	err := s.DB.QueryRow(`SELECT actor, mfa_used, source_ip, strftime(event_time, '%Y-%m-%dT%H:%M:%SZ')
 		FROM events WHERE event_id = 'd38ce1b3-4575-4cb8-a632-611b8243bfc3' AND login_result = 'Failure'`).Scan(&actor, &mfa, &ip, &when)
 	if err != nil {
 		t.Fatal(err)
@@ -114,13 +109,13 @@ func TestStoreColumnsAreTypedAndQueryable(t *testing.T) {
 
 func TestStoreFileIsReadableByAnotherConnection(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "case.duckdb")
-	s, err := Open(context.Background(), path, false)
+	s, err := query.Open(context.Background(), path, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ingestInto(t, s, fixture("records"))
 	s.Close()
-	ro, err := Open(context.Background(), path, true)
+	ro, err := query.Open(context.Background(), path, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,11 +129,7 @@ func TestStoreFileIsReadableByAnotherConnection(t *testing.T) {
 }
 
 func TestRawFieldsReadFromRaw(t *testing.T) {
-	s, err := Open(context.Background(), "", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openMemory(t)
 	in := filepath.Join(t.TempDir(), "events.ndjson")
 	lines := `{"eventTime":"2024-01-02T03:04:05Z","eventSource":"iam.amazonaws.com","eventName":"ListUsers","eventID":"e1","requestID":"req-1","sharedEventID":"shared-1"}
 {"eventtime":"2024-01-02T03:04:06Z","eventsource":"iam.amazonaws.com","eventname":"ListRoles","eventid":"e2","requestid":"req-2"}
@@ -169,7 +160,7 @@ func TestRawFieldsReadFromRaw(t *testing.T) {
 
 func TestOpenRefusesAnotherVersionsEventColumns(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "old.duckdb")
-	s, err := Open(context.Background(), path, false)
+	s, err := query.Open(context.Background(), path, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +168,7 @@ func TestOpenRefusesAnotherVersionsEventColumns(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	_, err = Open(context.Background(), path, false)
+	_, err = query.Open(context.Background(), path, false)
 	if err == nil || !strings.Contains(err.Error(), "another version of trailsift") || !strings.Contains(err.Error(), "--db NEW.duckdb") {
 		t.Fatalf("opening a store with other event columns: %v", err)
 	}
@@ -188,12 +179,12 @@ func TestOpenRefusesAnotherVersionsEventColumns(t *testing.T) {
 func TestOpenTwiceInOneProcess(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "case.duckdb")
-	first, err := Open(ctx, path, false)
+	first, err := query.Open(ctx, path, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer first.Close()
-	second, err := Open(ctx, path, false)
+	second, err := query.Open(ctx, path, false)
 	if err != nil {
 		t.Fatalf("second open: %v", err)
 	}

@@ -94,7 +94,7 @@ func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, io *stream
 	}
 	res, err := cases.Analyze(cmd.Context(), args, cases.Options{
 		Out:   o.out,
-		Load:  o.ingest.loadOptions(io),
+		Load:  o.ingest.loadOptions(cmd.Context(), io),
 		Rules: cases.Rules{Rules: set.rules, Options: query.DetectOptions{Params: o.rules.params}},
 		Keys:  keys,
 	})

@@ -93,14 +93,18 @@ func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, io *streams)
 		err error
 	)
 	if o.parquet != "" {
-		sum, err = cases.LoadDataset(ctx, o.parquet, args, o.loadOptions(io))
+		sum, err = cases.LoadDataset(ctx, o.parquet, args, o.loadOptions(ctx, io))
 	} else {
 		store, openErr := query.Open(ctx, o.db, false)
 		if openErr != nil {
 			return openErr
 		}
 		defer store.Close()
-		sum, err = cases.Load(ctx, store, args, o.loadOptions(io))
+		if m := store.Migrated; m != nil && !o.quiet {
+			fmt.Fprintf(io.Err, "migrated %s from store schema version %d to %d (%d stored events were copies of another and are kept once)\n",
+				o.db, m.From, query.SchemaVersion, m.Merged)
+		}
+		sum, err = cases.Load(ctx, store, args, o.loadOptions(ctx, io))
 	}
 	if sum == nil {
 		return err
@@ -125,12 +129,24 @@ func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, io *streams)
 }
 
 // loadOptions are the options of a load, with progress on a terminal.
-func (o *ingestOptions) loadOptions(io *streams) cases.LoadOptions {
+func (o *ingestOptions) loadOptions(ctx context.Context, io *streams) cases.LoadOptions {
 	opts := cases.LoadOptions{Workers: o.workers, MaxRecordSize: o.maxRecordSize, Stdin: io.In}
 	show := io.errIsTerm && !o.quiet
 	if show {
 		prog := newProgressLine(io.Err)
 		opts.Progress, opts.AfterRead = prog.update, prog.done
+	}
+	if atFilesDone != nil {
+		show, done := opts.Progress, int64(0)
+		opts.Progress = func(p ingest.Progress) {
+			if show != nil {
+				show(p)
+			}
+			if p.Files != done {
+				done = p.Files
+				atFilesDone(ctx, done)
+			}
+		}
 	}
 	opts.BeforeStoreLoad = func(ctx context.Context, path string) {
 		if show {
@@ -146,6 +162,11 @@ func (o *ingestOptions) loadOptions(io *streams) cases.LoadOptions {
 // atStoreLoad, when set, runs just before the staged events are loaded
 // into the store: tests interrupt the run there.
 var atStoreLoad func(ctx context.Context, io *streams)
+
+// atFilesDone, when set, runs each time the sink has taken one more file:
+// tests interrupt or kill the run there, at a point that does not depend
+// on timing.
+var atFilesDone func(ctx context.Context, files int64)
 
 func printIngestSummary(io *streams, s *cases.Loaded, parquet bool) {
 	w := io.Err

@@ -12,9 +12,8 @@ func main() {
 	// A soft cap on the Go heap keeps a large ingest's memory flat: the GC
 	// works harder near it instead of letting the heap double. DuckDB's own
 	// memory is capped separately (query.Open). GOMEMLIMIT overrides it.
-	// Measured on half the bench corpus with --parquet: 512 MiB left the GC
-	// too little room (21.4 s), 640 MiB ran 18.2 s at 695 MB peak RSS, no
-	// cap 17.2 s at 1,130 MB.
+	// 640 MiB costs little time against no cap and keeps the peak far lower;
+	// less left the GC too little room (samples/bench.sh measures it).
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(640 << 20)
 	}

@@ -30,6 +30,24 @@ func TestMain(m *testing.M) {
 		if n, err := strconv.Atoi(os.Getenv("TRAILSIFT_TEST_INTERRUPT_AT_LOAD")); err == nil {
 			interruptAtLoadForTest(n)
 		}
+		if n, err := strconv.ParseInt(os.Getenv("TRAILSIFT_TEST_KILL_AFTER_FILES"), 10, 64); err == nil {
+			atFilesDone = func(_ context.Context, files int64) {
+				if files == n {
+					syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				}
+			}
+		}
+		if os.Getenv("TRAILSIFT_TEST_KILL_AT_LOAD") == "1" {
+			atStoreLoad = func(context.Context, *streams) { syscall.Kill(os.Getpid(), syscall.SIGKILL) }
+		}
+		if n, err := strconv.ParseInt(os.Getenv("TRAILSIFT_TEST_INTERRUPT_AFTER_FILES"), 10, 64); err == nil {
+			atFilesDone = func(ctx context.Context, files int64) {
+				if files == n {
+					syscall.Kill(os.Getpid(), syscall.SIGINT)
+					<-ctx.Done() // the run is cancelled before it takes another file
+				}
+			}
+		}
 		os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
 	code := m.Run()
@@ -229,15 +247,26 @@ func fingerprint(t *testing.T, flag, path string) string {
 		(SELECT count(*) FROM files), (SELECT sum(hash(path, sha256, status, events)) FROM files)) FROM events`)
 }
 
-// TestKillAndRerun kills ingest with SIGKILL at random moments, then runs
-// it to the end: the store must equal the one a single clean run makes.
+// TestKillAndRerun kills ingest with SIGKILL at set points (after some
+// files, with commits written or in flight, and, for a store, just before
+// the load), then runs it to the end: the store must equal the one a single
+// clean run makes. The kills come from hooks in the child, so every one
+// lands, however fast the machine.
 func TestKillAndRerun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a corpus and runs ingest many times")
 	}
 	evidence := t.TempDir()
-	writeCorpus(t, evidence, 240, 1000)
-	for _, kind := range []struct{ flag, name string }{{"--db", "case.duckdb"}, {"--parquet", "lake"}} {
+	// 60 files of 1000 events: a commit holds 25k events, so the kills
+	// after 30 and 20 files come with commits made and in flight.
+	writeCorpus(t, evidence, 60, 1000)
+	for _, kind := range []struct {
+		flag, name string
+		kills      []string // the hook of each killed run
+	}{
+		{"--db", "case.duckdb", []string{"TRAILSIFT_TEST_KILL_AFTER_FILES=30", "TRAILSIFT_TEST_KILL_AFTER_FILES=20", "TRAILSIFT_TEST_KILL_AFTER_FILES=5", "TRAILSIFT_TEST_KILL_AT_LOAD=1"}},
+		{"--parquet", "lake", []string{"TRAILSIFT_TEST_KILL_AFTER_FILES=30", "TRAILSIFT_TEST_KILL_AFTER_FILES=20", "TRAILSIFT_TEST_KILL_AFTER_FILES=5"}},
+	} {
 		t.Run(kind.flag[2:], func(t *testing.T) {
 			dir := t.TempDir()
 			clean := filepath.Join(dir, "clean-"+kind.name)
@@ -245,37 +274,24 @@ func TestKillAndRerun(t *testing.T) {
 				t.Fatalf("clean run: exit %d %s", code, stderr)
 			}
 			want := fingerprint(t, kind.flag, clean)
-			if !strings.HasPrefix(want, "240000 events, 240000 keys") {
+			if !strings.HasPrefix(want, "60000 events, 60000 keys") {
 				t.Fatalf("clean run stored %s", want)
 			}
 
 			killed := filepath.Join(dir, "killed-"+kind.name)
-			rng := rand.New(rand.NewPCG(7, 7))
-			kills := 0
-			for attempt := 0; attempt < 4; attempt++ {
+			for _, hook := range kind.kills {
 				cmd := exec.Command(os.Args[0], "ingest", "-q", kind.flag, killed, evidence)
-				cmd.Env = append(os.Environ(), "TRAILSIFT_RUN_MAIN=1")
-				if err := cmd.Start(); err != nil {
-					t.Fatal(err)
+				cmd.Env = append(os.Environ(), "TRAILSIFT_RUN_MAIN=1", hook)
+				err := cmd.Run()
+				if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+					t.Fatalf("%s: the run was not killed (%v)", hook, err)
 				}
-				done := make(chan error, 1)
-				go func() { done <- cmd.Wait() }()
-				select {
-				case <-done: // finished before the kill: fine, the next attempt re-runs
-				case <-time.After(time.Duration(100+rng.IntN(1200)) * time.Millisecond):
-					cmd.Process.Signal(syscall.SIGKILL)
-					<-done
-					kills++
-				}
-			}
-			if kills == 0 {
-				t.Fatal("ingest always finished before the kill; the corpus is too small to test anything")
 			}
 			if _, stderr, code := run(t, "", "ingest", "-q", kind.flag, killed, evidence); code != 0 {
 				t.Fatalf("final run: exit %d %s", code, stderr)
 			}
 			if got := fingerprint(t, kind.flag, killed); got != want {
-				t.Errorf("after %d kills and a re-run:\n got %s\nwant %s", kills, got, want)
+				t.Errorf("after %d kills and a re-run:\n got %s\nwant %s", len(kind.kills), got, want)
 			}
 		})
 	}
@@ -289,22 +305,26 @@ func TestInterruptStopsCleanly(t *testing.T) {
 		t.Skip("builds a corpus")
 	}
 	evidence := t.TempDir()
-	writeCorpus(t, evidence, 240, 1000)
+	writeCorpus(t, evidence, 60, 1000)
 	dir := t.TempDir()
 	db := filepath.Join(dir, "case.duckdb")
+	// The child sends itself SIGINT after 30 of the 60 files and waits for
+	// the run to be cancelled: the interrupt always lands mid-run.
 	cmd := exec.Command(os.Args[0], "ingest", "--db", db, evidence)
-	cmd.Env = append(os.Environ(), "TRAILSIFT_RUN_MAIN=1")
+	cmd.Env = append(os.Environ(), "TRAILSIFT_RUN_MAIN=1", "TRAILSIFT_TEST_INTERRUPT_AFTER_FILES=30")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(400 * time.Millisecond)
-	cmd.Process.Signal(os.Interrupt)
-	err := cmd.Wait()
+	err := cmd.Run()
 	code := cmd.ProcessState.ExitCode()
-	if code == 0 {
-		t.Fatal("ingest finished before the interrupt; the corpus is too small to test anything")
+	s, openErr := query.Open(context.Background(), db, true)
+	if openErr != nil {
+		t.Fatal(openErr)
+	}
+	var stored int
+	openErr = s.DB.QueryRow("select count(*) from events").Scan(&stored)
+	s.Close()
+	if openErr != nil || stored == 0 || stored == 60000 {
+		t.Fatalf("the interrupted run stored %d events (%v): the interrupt did not land mid-run", stored, openErr)
 	}
 	if code != exitInterrupted || !strings.Contains(stderr.String(), "run the same command again") {
 		t.Fatalf("exit %d (%v), stderr:\n%s", code, err, stderr.String())

@@ -1,0 +1,4 @@
+package query
+
+// UpdateGolden is the -update flag, for the tests of package query_test.
+var UpdateGolden = update

@@ -1,0 +1,85 @@
+package query_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/trailsift/trailsift/ingest"
+	"github.com/trailsift/trailsift/lake"
+	"github.com/trailsift/trailsift/query"
+)
+
+func ExampleDetect() {
+	ctx := context.Background()
+	store, _ := query.Open(ctx, "", false) // in memory; use query.Open(ctx, path, true) on a case
+	defer store.Close()
+	// As `trailsift ingest` loads it.
+	_, _ = lake.IngestStore(ctx, store, []string{"testdata/detections/root-console-login/events.ndjson"}, ingest.Options{}, nil)
+
+	rules, _ := query.BuiltinRules()
+	found, err := query.Detect(ctx, store.DB, rules, query.DetectOptions{
+		Since:  time.Date(2024, 3, 4, 11, 0, 0, 0, time.UTC),
+		Params: map[string]map[string]string{"console-brute-force": {"threshold": "3"}},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, f := range found {
+		fmt.Println(f.Severity, f.RuleID, f.Actor, f.EventIDs)
+	}
+	// Output:
+	// critical root-console-login-without-mfa root [root-success-mfa-no]
+	// critical root-console-login-without-mfa root [root-success-mfa-absent]
+	// high root-console-login root [root-success-mfa-no]
+	// high root-console-login root [root-success-mfa-absent]
+	// medium console-mfa-failure root [root-neg-failure-mfa-yes]
+	// medium console-login-without-mfa root [root-neg-iam-user-named-root]
+	// medium console-login-without-mfa alice [root-neg-iam-user-alice]
+}
+
+// TestSigninAttemptsSeeTheWindow checks that signin_attempts, shared by the
+// sessionised rules, reads the events narrowed by Since like the rule does:
+// alice's six failed passwords from 10:00 make a burst, the four from 10:03
+// on do not.
+func TestSigninAttemptsSeeTheWindow(t *testing.T) {
+	s := loadEvents(t, "testdata/detections/console-brute-force/events.ndjson")
+	ctx := context.Background()
+	r, err := findBuiltin("console-brute-force")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := func(opts query.DetectOptions) []string {
+		found, err := query.Detect(ctx, s.DB, []query.Rule{r}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range found {
+			if f.Actor == "alice" {
+				return f.EventIDs
+			}
+		}
+		return nil
+	}
+	if ids := alice(query.DetectOptions{}); len(ids) != 6 {
+		t.Fatalf("without a window alice's burst has %v", ids)
+	}
+	if ids := alice(query.DetectOptions{Since: time.Date(2024, 3, 4, 10, 3, 0, 0, time.UTC)}); ids != nil {
+		t.Errorf("from 10:03 alice has 4 failures, under the threshold, but fired with %v", ids)
+	}
+}
+
+func findBuiltin(id string) (query.Rule, error) {
+	rules, err := query.BuiltinRules()
+	if err != nil {
+		return query.Rule{}, err
+	}
+	for _, r := range rules {
+		if r.ID == id {
+			return r, nil
+		}
+	}
+	return query.Rule{}, fmt.Errorf("no rule %s", id)
+}
