@@ -27,6 +27,7 @@ type correlation struct {
 	op       string // gt, gte, lt, lte, eq; "" for temporal without condition
 	n        int64
 	field    string // value_count: the field whose distinct values count
+	generate bool   // the rules named also report their own matches
 
 	base []*Rule // resolved rules, in the order written
 }
@@ -47,7 +48,7 @@ func parseTimespan(s string) (time.Duration, error) {
 }
 
 func parseCorrelation(raw *rawCorrRule) (*correlation, error) {
-	c := &correlation{typ: raw.Type, rules: raw.Rules, groupBy: raw.GroupBy}
+	c := &correlation{typ: raw.Type, rules: raw.Rules, groupBy: raw.GroupBy, generate: raw.Generate}
 	switch c.typ {
 	case "event_count", "value_count", "temporal", "temporal_ordered":
 	case "":
@@ -182,7 +183,9 @@ func compileCorrelation(r *Rule, timeFilter string) string {
 				"(SELECT %s t, start, 0 AS step FROM c%d UNION ALL SELECT %s t, NULL, 1 FROM m WHERE r = %d)) WHERE step = 1 AND start >= t - %s),\n",
 				k, prefix(gcols), partition, prefix(gcols), k-1, prefix(gcols), k, span)
 		}
-		fmt.Fprintf(&q, "w AS (SELECT %s start, t AS stop, %d AS n FROM c%d),\n", prefix(gcols), len(c.base), len(c.base))
+		// The chain's events are reported with those around them, as the
+		// other types report their whole window.
+		fmt.Fprintf(&q, "w AS (SELECT %s t - %s AS start, t AS stop, %d AS n FROM c%d),\n", prefix(gcols), span, len(c.base), len(c.base))
 	}
 	fmt.Fprintf(&q, "best AS (SELECT %s start, stop, n FROM w WHERE %s QUALIFY row_number() OVER (%sORDER BY n DESC, stop) = 1)\n", prefix(gcols), cond("n"), partition)
 	var on []string

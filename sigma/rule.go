@@ -37,6 +37,7 @@ type Rule struct {
 	Source         string // file it was read from
 	Doc            int    // 1-based YAML document in the file
 
+	quiet       bool         // named by a correlation without generate: no findings of its own
 	detection   *detection   // nil for a correlation rule
 	correlation *correlation // nil for a detection rule
 	// Where is the compiled condition: a boolean expression over the

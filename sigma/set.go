@@ -20,6 +20,9 @@ import (
 // Set is the compiled Sigma rules of a load.
 type Set struct {
 	rules []*Rule
+	// explicit sets were picked by id: every rule in them runs, the
+	// inputs of correlations too.
+	explicit bool
 }
 
 // Report says what a load read: rules compiled, documents that are not
@@ -140,6 +143,13 @@ func build(rules []*Rule) (*Set, []Problem) {
 				continue
 			}
 			r.Where = compileCorrelation(r, "")
+			// As the specification says, the rules a correlation names
+			// report nothing on their own unless it says generate: true.
+			if !r.correlation.generate {
+				for _, b := range r.correlation.base {
+					b.quiet = true
+				}
+			}
 		}
 		set.rules = append(set.rules, r)
 	}
@@ -149,6 +159,18 @@ func build(rules []*Rule) (*Set, []Problem) {
 
 // Rules returns the compiled rules, sorted by id.
 func (s *Set) Rules() []*Rule { return s.rules }
+
+// Only is the set of the rules with these ids (a correlation rule keeps
+// the rules it names, without running them on their own).
+func (s *Set) Only(ids []string) *Set {
+	out := &Set{explicit: true}
+	for _, r := range s.rules {
+		if slices.Contains(ids, r.ID) {
+			out.rules = append(out.rules, r)
+		}
+	}
+	return out
+}
 
 // Len is the number of compiled rules.
 func (s *Set) Len() int { return len(s.rules) }
@@ -179,9 +201,10 @@ func (r *Rule) SQL() string {
 func (s *Set) Detect(ctx context.Context, db *sql.DB, opts query.DetectOptions) ([]query.Finding, error) {
 	var plain, corr []*Rule
 	for _, r := range s.rules {
-		if r.correlation != nil {
+		switch {
+		case r.correlation != nil:
 			corr = append(corr, r)
-		} else {
+		case !r.quiet || s.explicit:
 			plain = append(plain, r)
 		}
 	}

@@ -31,6 +31,7 @@ type detectOptions struct {
 	format   string
 	failOn   string
 	quiet    bool
+	sigma    sigmaFlags
 
 	// parsed in PreRunE
 	detect   query.DetectOptions
@@ -47,6 +48,7 @@ func (o *detectOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.format, "format", "table", "output format: table, json, jsonl or csv")
 	f.StringVar(&o.failOn, "fail-on", "none", "exit with status 4 when a finding at or above `SEVERITY` fired: none, info, low, medium, high, critical")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no summary on stderr")
+	o.sigma.AddFlags(f, true)
 }
 
 func newDetectCommand(io *streams) *cobra.Command {
@@ -71,7 +73,8 @@ terminal in tables and neutralised against formula injection in CSV.` + "\n" + e
   trailsift detect --db case.duckdb --format jsonl > findings.jsonl
   trailsift detect --db case.duckdb --rule console-mfa-failure --since 2024-03-01 --until 2024-03-08
   trailsift detect --db case.duckdb --set mfa-failure-burst.threshold=3 --set mfa-failure-burst.window=10m
-  trailsift detect --db case.duckdb --rules ./my-rules/ --fail-on high`,
+  trailsift detect --db case.duckdb --rules ./my-rules/ --fail-on high
+  trailsift detect --db case.duckdb --sigma ~/sigma/rules/cloud/aws/cloudtrail/`,
 		Args: positionalArgs(cobra.NoArgs),
 		PreRunE: func(*cobra.Command, []string) error {
 			return o.parse()
@@ -161,6 +164,9 @@ func runDetect(cmd *cobra.Command, o *detectOptions, io *streams) error {
 	if err != nil {
 		return err
 	}
+	if rules, err = o.sigma.pick(rules, &o.ruleIDs, io, o.quiet); err != nil {
+		return err
+	}
 	for id, vals := range o.detect.Params {
 		r, err := findRule(rules, id)
 		if err != nil {
@@ -200,6 +206,9 @@ func runDetect(cmd *cobra.Command, o *detectOptions, io *streams) error {
 		return &usageError{err.Error()} // the user's own rule does not run
 	}
 	if err != nil {
+		return err
+	}
+	if found, err = o.sigma.detect(ctx, store.DB, o.detect, found); err != nil {
 		return err
 	}
 	if err := writeFindings(io.Out, o.format, found); err != nil {

@@ -5,7 +5,7 @@ WITH m AS (
 ),
 c1 AS (SELECT g0,  t AS start, t FROM m WHERE r = 1),
 c2 AS (SELECT * EXCLUDE (step) FROM (SELECT g0,  t, step, max(start) OVER (PARTITION BY g0 ORDER BY t, step ROWS UNBOUNDED PRECEDING) AS start FROM (SELECT g0,  t, start, 0 AS step FROM c1 UNION ALL SELECT g0,  t, NULL, 1 FROM m WHERE r = 2)) WHERE step = 1 AND start >= t - INTERVAL '900' SECOND),
-w AS (SELECT g0,  start, t AS stop, 2 AS n FROM c2),
+w AS (SELECT g0,  t - INTERVAL '900' SECOND AS start, t AS stop, 2 AS n FROM c2),
 best AS (SELECT g0,  start, stop, n FROM w WHERE n = 2 QUALIFY row_number() OVER (PARTITION BY g0 ORDER BY n DESC, stop) = 1)
 SELECT array_to_string(list_sort(list(DISTINCT m.actor)), ', ') AS actor,
   min(m.account_id) AS account_id,
