@@ -48,7 +48,7 @@ full (description, parameters, false positives, references, SQL) with
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(o.sigma.paths) > 0 {
-				return o.sigma.list(io.Out, o.format, io)
+				return o.sigma.list(io.Out, o.format)
 			}
 			return runRules(o, io)
 		},
@@ -71,7 +71,7 @@ known false positives, references and the SQL it runs.` + "\n" + exitHelp("rules
 		Args: positionalArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(o.sigma.paths) > 0 {
-				return o.sigma.show(io.Out, args[0], io)
+				return o.sigma.show(io.Out, args[0])
 			}
 			rules, err := loadRuleSet(o.rulesDir, io)
 			if err != nil {

@@ -39,8 +39,8 @@ func (s *sigmaFlags) AddFlags(f *pflag.FlagSet, strict bool) {
 	}
 }
 
-// load reads the --sigma paths once and says on stderr what was compiled.
-func (s *sigmaFlags) load(io *streams, quiet bool) error {
+// read loads the --sigma paths once.
+func (s *sigmaFlags) read() error {
 	if len(s.paths) == 0 || s.set != nil {
 		return nil
 	}
@@ -49,6 +49,19 @@ func (s *sigmaFlags) load(io *streams, quiet bool) error {
 		return &usageError{"--sigma: " + err.Error()}
 	}
 	s.set, s.report = set, rep
+	return nil
+}
+
+// load reads the --sigma paths for a run and says on stderr what was
+// compiled; rules that were not are listed even with --quiet.
+func (s *sigmaFlags) load(io *streams, quiet bool) error {
+	if s.set != nil || len(s.paths) == 0 {
+		return nil
+	}
+	if err := s.read(); err != nil {
+		return err
+	}
+	rep := s.report
 	if !quiet || len(rep.Failed) > 0 {
 		fmt.Fprintf(io.Err, "trailsift: sigma: %s\n", sigmaSummary(rep))
 	}
@@ -113,8 +126,8 @@ func (s *sigmaFlags) detect(ctx context.Context, db *sql.DB, opts query.DetectOp
 
 // rules lists the Sigma rules of --sigma: compiled ones, then the others
 // with the reason.
-func (s *sigmaFlags) list(w io.Writer, format string, io *streams) error {
-	if err := s.load(io, true); err != nil {
+func (s *sigmaFlags) list(w io.Writer, format string) error {
+	if err := s.read(); err != nil {
 		return err
 	}
 	if format == "json" {
@@ -175,8 +188,8 @@ func sigmaKind(r *sigma.Rule) string {
 }
 
 // show prints one Sigma rule and the SQL it became.
-func (s *sigmaFlags) show(w io.Writer, id string, io *streams) error {
-	if err := s.load(io, true); err != nil {
+func (s *sigmaFlags) show(w io.Writer, id string) error {
+	if err := s.read(); err != nil {
 		return err
 	}
 	r, ok := s.set.Rule(id)
