@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -247,11 +248,13 @@ func timeFilter(opts query.DetectOptions) string {
 }
 
 // detectionQuery is the one query of all detection rules. Each field
-// expression the rules read is computed once per event; a rule that can
-// only match some eventNames is only tried on those (a hash join on the
-// name), the others on every event; each (event, rule) pair is then
-// checked by that rule's condition alone, and matches are grouped by rule,
-// actor and account.
+// expression the rules read is computed once per event. Rules that can only
+// match some eventNames are grouped by name, and a hash join gives each
+// event its name's group: only that group's rules are tried on the event
+// (a CASE tree finds the group in a few comparisons), with the rules no
+// eventName narrows, which are tried on every event. The numbers of the
+// rules that matched come out as one text per event, unnested, and grouped
+// by rule, actor and account into findings.
 func detectionQuery(rules []*Rule, filter string) (string, error) {
 	cols := map[string]string{}
 	var order []string
@@ -265,44 +268,97 @@ func detectionQuery(rules []*Rule, filter string) (string, error) {
 		return c
 	}
 	eventName := name("lower(event_name)")
-	var dispatch, rest, cases []string
+	groupOf := map[string]int{}
+	var groups [][]string // per group: its rules' tests
+	var names []string
+	var always []string
 	for i, r := range rules {
 		where, err := compileDetection(r.detection, name)
 		if err != nil {
 			return "", fmt.Errorf("sigma rule %s: %w", r.ID, err)
 		}
-		cases = append(cases, fmt.Sprintf("WHEN %d THEN %s", i+1, where))
-		names, ok := requiredNames(r.detection, r.detection.cond)
+		test := fmt.Sprintf("CASE WHEN %s THEN '%d' END", where, i+1)
+		req, ok := requiredNames(r.detection, r.detection.cond)
 		if !ok {
-			rest = append(rest, fmt.Sprintf("(%d)", i+1))
+			always = append(always, test)
 			continue
 		}
-		for _, n := range names {
-			dispatch = append(dispatch, fmt.Sprintf("(%s, %d)", sqlString(n), i+1))
+		for _, n := range req {
+			g, ok := groupOf[n]
+			if !ok {
+				g = len(groups)
+				groupOf[n] = g
+				groups = append(groups, nil)
+				names = append(names, n)
+			}
+			groups[g] = append(groups[g], test)
+		}
+	}
+	// The stored event is parsed once per event for all the JSON paths the
+	// rules read, not once per path.
+	var paths []string
+	for _, e := range order {
+		for _, m := range rawPathRef.FindAllStringSubmatch(e, -1) {
+			if !slices.Contains(paths, m[1]) {
+				paths = append(paths, m[1])
+			}
 		}
 	}
 	var proj []string
 	for _, e := range order {
-		proj = append(proj, e+" AS "+cols[e])
+		col := cols[e]
+		e = rawPathRef.ReplaceAllStringFunc(e, func(ref string) string {
+			return fmt.Sprintf("rawx[%d]", slices.Index(paths, rawPathRef.FindStringSubmatch(ref)[1])+1)
+		})
+		proj = append(proj, e+" AS "+col)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "WITH x AS (SELECT event_time, event_id, actor, account_id, source_ip, user_agent,\n  %s\n  FROM events WHERE true%s),\n", strings.Join(proj, ",\n  "), filter)
-	var hits []string
-	if len(dispatch) > 0 {
-		hits = append(hits, fmt.Sprintf("SELECT x.*, d.r FROM x JOIN (VALUES %s) d(n, r) ON x.%s = d.n", strings.Join(dispatch, ", "), eventName))
+	raws := "NULL"
+	if len(paths) > 0 {
+		raws = "json_extract_string(raw, [" + strings.Join(paths, ", ") + "])"
 	}
-	if len(rest) > 0 {
-		hits = append(hits, fmt.Sprintf("SELECT x.*, u.r FROM x CROSS JOIN (VALUES %s) u(r)", strings.Join(rest, ", ")))
+	fmt.Fprintf(&b, "WITH x0 AS MATERIALIZED (SELECT event_time, event_id, actor, account_id, source_ip, user_agent, event_name, event_source, event_type, event_category, event_version,\n  aws_region, error_code, error_message, recipient_account_id, user_type, user_arn, principal_id, access_key_id, invoked_by, session_issuer_arn, session_issuer_name,\n  %s AS rawx FROM events WHERE true%s),\n", raws, filter)
+	fmt.Fprintf(&b, "x AS (SELECT event_time, event_id, actor, account_id, source_ip, user_agent,\n  %s\n  FROM x0),\n", strings.Join(proj, ",\n  "))
+	tests := always
+	from := "x"
+	if len(groups) > 0 {
+		var vals []string
+		for g, n := range names {
+			vals = append(vals, fmt.Sprintf("(%s, %d)", sqlString(n), g))
+		}
+		fmt.Fprintf(&b, "d AS (SELECT * FROM (VALUES %s) v(n, g)),\n", strings.Join(vals, ", "))
+		from = "x LEFT JOIN d ON x." + eventName + " = d.n"
+		tests = append([]string{"nullif(" + groupTree(groups, 0, len(groups)) + ", '')"}, always...)
 	}
-	fmt.Fprintf(&b, "hits AS (%s)\n", strings.Join(hits, "\n  UNION ALL\n  "))
-	fmt.Fprintf(&b, `SELECT r, actor, account_id,
+	fmt.Fprintf(&b, "m AS (SELECT x.*, concat_ws(',', %s) AS rs FROM %s),\n", strings.Join(tests, ",\n  "), from)
+	b.WriteString("hits AS (SELECT * EXCLUDE (rs), CAST(unnest(string_split(rs, ',')) AS INTEGER) AS r FROM m WHERE rs <> '')\n")
+	b.WriteString(`SELECT r, actor, account_id,
   list(DISTINCT source_ip) AS source_ips, list(DISTINCT user_agent) AS user_agents,
   min(event_time) AS first_seen, max(event_time) AS last_seen, count(*) AS count,
   list(event_id ORDER BY event_time, event_id) AS event_ids, NULL AS details
 FROM hits
-WHERE CASE r %s ELSE false END
-GROUP BY r, actor, account_id`, strings.Join(cases, "\n  "))
+GROUP BY r, actor, account_id`)
 	return b.String(), nil
+}
+
+// rawPathRef finds the JSON paths that rawPath writes.
+var rawPathRef = regexp.MustCompile(`json_extract_string\(raw, ('(?:[^']|'')*')\)`)
+
+// groupTree gives, for the event's group g, the numbers of its rules that
+// match, by halving the range of groups: a flat CASE would compare g with
+// every group before its own.
+func groupTree(groups [][]string, lo, hi int) string {
+	if hi-lo <= 4 {
+		var b strings.Builder
+		b.WriteString("CASE g")
+		for g := lo; g < hi; g++ {
+			fmt.Fprintf(&b, " WHEN %d THEN concat_ws(',', %s)", g, strings.Join(groups[g], ", "))
+		}
+		b.WriteString(" END")
+		return b.String()
+	}
+	mid := (lo + hi) / 2
+	return fmt.Sprintf("CASE WHEN g < %d THEN %s\n ELSE %s END", mid, groupTree(groups, lo, mid), groupTree(groups, mid, hi))
 }
 
 // requiredNames returns lower-cased eventNames of which an event must have
