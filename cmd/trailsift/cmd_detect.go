@@ -215,7 +215,7 @@ func runDetect(cmd *cobra.Command, o *detectOptions, io *streams) error {
 		return err
 	}
 	if !o.quiet {
-		fmt.Fprintf(io.Err, "%s from %d rules in %.1fs\n", summarize(found), len(rules), time.Since(start).Seconds())
+		fmt.Fprintf(io.Err, "%s from %d rules in %.1fs\n", summarize(found), len(rules)+o.sigma.ran, time.Since(start).Seconds())
 	}
 	if o.failRank > 0 {
 		n := 0

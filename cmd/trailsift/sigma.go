@@ -30,6 +30,7 @@ type sigmaFlags struct {
 	report sigma.Report
 	picked []string // --rule ids that name Sigma rules
 	ruled  bool     // --rule was given: only the rules it names run
+	ran    int      // Sigma rules run
 }
 
 func (s *sigmaFlags) AddFlags(f *pflag.FlagSet, strict bool) {
@@ -115,6 +116,7 @@ func (s *sigmaFlags) detect(ctx context.Context, db *sql.DB, opts query.DetectOp
 		}
 		set = set.Only(s.picked)
 	}
+	s.ran = set.Len()
 	more, err := set.Detect(ctx, db, opts)
 	if err != nil {
 		return nil, err

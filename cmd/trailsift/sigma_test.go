@@ -54,6 +54,16 @@ func TestDetectSigmaCLI(t *testing.T) {
 		t.Errorf("correlation finding: %+v", found)
 	}
 
+	// The README's example prints what the command prints.
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, _, code = run(t, "", "detect", "--db", db, "--sigma", sampleSigma, "--rule", sigmaMFARemoved, "--rule", sigmaFailedThen)
+	if code != exitOK || !strings.Contains(string(readme), "\n"+stdout) {
+		t.Errorf("the README's Sigma example is not what detect prints:\n%s", stdout)
+	}
+
 	stdout, _, code = run(t, "", "detect", "--db", db, "--sigma", sampleSigma, "--rule", sigmaMFARemoved, "--format", "jsonl", "--fail-on", "high")
 	found = decodeJSONL(t, stdout)
 	if code != exitFindings || len(found) != 1 || found[0].RuleID != sigmaMFARemoved {
