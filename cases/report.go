@@ -2,6 +2,8 @@ package cases
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 
 	"github.com/trailsift/trailsift/query"
 	"github.com/trailsift/trailsift/reports"
@@ -11,6 +13,9 @@ import (
 type Rules struct {
 	Rules   []query.Rule // nil: the built-in rules
 	Options query.DetectOptions
+	// More, when set, runs after them (another rule language: Sigma) and
+	// returns found with its own findings added.
+	More func(ctx context.Context, db *sql.DB, opts query.DetectOptions, found []query.Finding) ([]query.Finding, error)
 }
 
 // Run runs the rules over the store's events.
@@ -22,7 +27,18 @@ func (r Rules) Run(ctx context.Context, store *query.Store) ([]query.Finding, er
 			return nil, err
 		}
 	}
-	return query.Detect(ctx, store.DB, rules, r.Options)
+	found, err := query.Detect(ctx, store.DB, rules, r.Options)
+	if failed := (query.RuleErrors)(nil); err != nil && !errors.As(err, &failed) {
+		return found, err // not a rule's own failure: nothing more runs
+	}
+	if r.More != nil {
+		more, merr := r.More(ctx, store.DB, r.Options, found)
+		if merr != nil {
+			return found, merr
+		}
+		found = more
+	}
+	return found, err
 }
 
 // Report gathers the case report of store for found: everything in it is

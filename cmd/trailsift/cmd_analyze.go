@@ -17,6 +17,7 @@ import (
 type analyzeOptions struct {
 	ingest     ingestOptions
 	rules      ruleSetFlags
+	sigma      sigmaFlags
 	out        string
 	failOn     string
 	publicKeys string
@@ -27,6 +28,7 @@ func (o *analyzeOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.failOn, "fail-on", "none", "exit 4 when a finding at or above `SEVERITY` fires: none, info, low, medium, high, critical")
 	f.StringVar(&o.publicKeys, "public-keys", "", "`FILE` of JSON saved from \"aws cloudtrail list-public-keys\" (while online) to check digest signatures too")
 	o.rules.AddFlags(f)
+	o.sigma.AddFlags(f, true)
 	o.ingest.addLoadFlags(f)
 }
 
@@ -53,7 +55,8 @@ and the parameters of --set, as in trailsift detect.` + "\n" + exitHelp("analyze
 		Example: `  trailsift analyze ./evidence.zip
   trailsift analyze ./evidence.zip --out case1/
   trailsift analyze ./bucket-copy/ lookup-events-*.json --out case1/ --fail-on high
-  trailsift analyze ./evidence.zip --out case1/ --rules ./my-rules/ --set mfa-failure-burst.threshold=3`,
+  trailsift analyze ./evidence.zip --out case1/ --rules ./my-rules/ --set mfa-failure-burst.threshold=3
+  trailsift analyze ./evidence.zip --out case1/ --sigma ~/sigma/rules/cloud/aws/`,
 		Args: positionalArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runAnalyze(cmd, o, args, io)
@@ -92,10 +95,17 @@ func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, io *stream
 	if err != nil {
 		return err
 	}
+	if err := o.sigma.load(io, o.ingest.quiet); err != nil {
+		return err
+	}
+	more := o.sigma.detect
+	if len(o.sigma.paths) == 0 {
+		more = nil
+	}
 	res, err := cases.Analyze(cmd.Context(), args, cases.Options{
 		Out:   o.out,
 		Load:  o.ingest.loadOptions(cmd.Context(), io),
-		Rules: cases.Rules{Rules: set.rules, Options: query.DetectOptions{Params: o.rules.params}},
+		Rules: cases.Rules{Rules: set.rules, Options: query.DetectOptions{Params: o.rules.params}, More: more},
 		Keys:  keys,
 	})
 	if res.Loaded == nil || err != nil {

@@ -248,3 +248,23 @@ func TestAnalyzeBrokenUserRule(t *testing.T) {
 		t.Errorf("no report: %v", err)
 	}
 }
+
+// TestAnalyzeSigma: --sigma rules run in analyze too, and their findings
+// reach the case's findings and its report.
+func TestAnalyzeSigma(t *testing.T) {
+	caseDir := filepath.Join(t.TempDir(), "case")
+	_, stderr, code := run(t, "", append([]string{"analyze", "-q", "--out", caseDir, "--sigma", filepath.Join("..", "..", "samples", "sigma")}, sampleInputs()...)...)
+	if code != exitIntegrity {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	keys := strings.Join(findingKeys(t, filepath.Join(caseDir, "findings.jsonl")), "\n")
+	html, err := os.ReadFile(filepath.Join(caseDir, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"4a1e6f0c-2b8d-4d3e-9a57-0c1f3e8b6d21", "9f3c1e7a-4b2d-4a8e-9c6f-5d0b8e2a1f47"} {
+		if !strings.Contains(keys, id) || !strings.Contains(string(html), id) {
+			t.Errorf("Sigma rule %s: not in findings.jsonl or the report", id)
+		}
+	}
+}

@@ -21,6 +21,7 @@ type detectOptions struct {
 	format  string
 	failOn  string
 	quiet   bool
+	sigma   sigmaFlags
 
 	// parsed in PreRunE
 	detect   query.DetectOptions
@@ -36,6 +37,7 @@ func (o *detectOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.format, "format", "table", "output format: table, json, jsonl or csv")
 	f.StringVar(&o.failOn, "fail-on", "none", "exit with status 4 when a finding at or above `SEVERITY` fired: none, info, low, medium, high, critical")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no summary on stderr")
+	o.sigma.AddFlags(f, true)
 }
 
 func newDetectCommand(io *streams) *cobra.Command {
@@ -60,7 +62,8 @@ terminal in tables and neutralised against formula injection in CSV.` + "\n" + e
   trailsift detect --db case.duckdb --format jsonl > findings.jsonl
   trailsift detect --db case.duckdb --rule console-mfa-failure --since 2024-03-01 --until 2024-03-08
   trailsift detect --db case.duckdb --set mfa-failure-burst.threshold=3 --set mfa-failure-burst.window=10m
-  trailsift detect --db case.duckdb --rules ./my-rules/ --fail-on high`,
+  trailsift detect --db case.duckdb --rules ./my-rules/ --fail-on high
+  trailsift detect --db case.duckdb --sigma ~/sigma/rules/cloud/aws/cloudtrail/`,
 		Args: positionalArgs(cobra.NoArgs),
 		PreRunE: func(*cobra.Command, []string) error {
 			return o.parse()
@@ -141,7 +144,10 @@ func runDetect(cmd *cobra.Command, o *detectOptions, io *streams) error {
 	if err != nil {
 		return err
 	}
-	rules := set.rules
+	rules, err := o.sigma.pick(set.rules, &o.ruleIDs, io, o.quiet)
+	if err != nil {
+		return err
+	}
 	if len(o.ruleIDs) > 0 {
 		var picked []query.Rule
 		for _, id := range o.ruleIDs {
@@ -170,11 +176,14 @@ func runDetect(cmd *cobra.Command, o *detectOptions, io *streams) error {
 	if err := set.detectErr(io, err); err != nil {
 		return err
 	}
+	if found, err = o.sigma.detect(ctx, store.DB, o.detect, found); err != nil {
+		return err
+	}
 	if err := writeFindings(io.Out, o.format, found); err != nil {
 		return err
 	}
 	if !o.quiet {
-		fmt.Fprintf(io.Err, "%s from %d rules in %.1fs\n", summarize(found), len(rules), time.Since(start).Seconds())
+		fmt.Fprintf(io.Err, "%s from %d rules in %.1fs\n", summarize(found), len(rules)+o.sigma.ran, time.Since(start).Seconds())
 	}
 	// A rule that failed says the findings are incomplete: that wins.
 	if err := set.exitErr(); err != nil {

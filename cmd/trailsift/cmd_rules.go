@@ -17,11 +17,13 @@ import (
 type rulesOptions struct {
 	rulesDir string
 	format   string
+	sigma    sigmaFlags
 }
 
 func (o *rulesOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.rulesDir, "rules", "", "also load the rule files (*.sql) in `DIR`; one with a built-in rule's id replaces it")
 	f.StringVar(&o.format, "format", "table", "output format: table or json")
+	o.sigma.AddFlags(f, false)
 }
 
 func newRulesCommand(io *streams) *cobra.Command {
@@ -37,12 +39,16 @@ full (description, parameters, false positives, references, SQL) with
 "trailsift rules show ID".` + "\n" + exitHelp("rules"),
 		Example: `  trailsift rules
   trailsift rules --rules ./my-rules/
-  trailsift rules show console-login-without-mfa`,
+  trailsift rules show console-login-without-mfa
+  trailsift rules --sigma ~/sigma/rules/cloud/aws/`,
 		Args: positionalArgs(cobra.NoArgs),
 		PreRunE: func(*cobra.Command, []string) error {
 			return checkChoice("--format", o.format, "table", "json")
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(o.sigma.paths) > 0 {
+				return o.sigma.list(io.Out, o.format)
+			}
 			return runRules(o, io)
 		},
 	}
@@ -63,6 +69,9 @@ known false positives, references and the SQL it runs.` + "\n" + exitHelp("rules
   trailsift rules show --rules ./my-rules/ my-rule`,
 		Args: positionalArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(o.sigma.paths) > 0 {
+				return o.sigma.show(io.Out, args[0])
+			}
 			set, err := loadRuleSet(o.rulesDir, io)
 			if err != nil {
 				return err
@@ -76,6 +85,7 @@ known false positives, references and the SQL it runs.` + "\n" + exitHelp("rules
 		},
 	}
 	cmd.Flags().StringVar(&o.rulesDir, "rules", "", "also load the rule files (*.sql) in `DIR`")
+	o.sigma.AddFlags(cmd.Flags(), false)
 	return cmd
 }
 

@@ -1,0 +1,19 @@
+WITH m AS (
+  SELECT event_time AS t, event_key, event_id, actor, account_id, source_ip, user_agent, 1 AS r, json_extract_string(raw, '/userIdentity/userName') AS g0 FROM events WHERE event_time IS NOT NULL AND (coalesce((lower(event_name) = 'deactivatemfadevice'), false))
+  UNION ALL
+  SELECT event_time AS t, event_key, event_id, actor, account_id, source_ip, user_agent, 2 AS r, json_extract_string(raw, '/userIdentity/userName') AS g0 FROM events WHERE event_time IS NOT NULL AND (coalesce((lower(event_name) = 'consolelogin'), false) AND coalesce((lower(json_extract_string(raw, '/responseElements/ConsoleLogin')) = 'failure'), false))
+),
+c1 AS (SELECT g0,  t AS start, t FROM m WHERE r = 1),
+c2 AS (SELECT * EXCLUDE (step) FROM (SELECT g0,  t, step, max(start) OVER (PARTITION BY g0 ORDER BY t, step ROWS UNBOUNDED PRECEDING) AS start FROM (SELECT g0,  t, start, 0 AS step FROM c1 UNION ALL SELECT g0,  t, NULL, 1 FROM m WHERE r = 2)) WHERE step = 1 AND start >= t - INTERVAL '900' SECOND),
+w AS (SELECT g0,  t - INTERVAL '900' SECOND AS start, t AS stop, 2 AS n FROM c2),
+best AS (SELECT g0,  start, stop, n FROM w WHERE n = 2 QUALIFY row_number() OVER (PARTITION BY g0 ORDER BY n DESC, stop) = 1)
+SELECT array_to_string(list_sort(list(DISTINCT m.actor)), ', ') AS actor,
+  min(m.account_id) AS account_id,
+  list(DISTINCT m.source_ip) AS source_ips,
+  list(DISTINCT m.user_agent) AS user_agents,
+  min(m.t) AS first_seen, max(m.t) AS last_seen,
+  count(DISTINCT m.event_key) AS count,
+  list(m.event_id ORDER BY m.t, m.event_id) AS event_ids,
+  CAST(any_value(best.n) AS VARCHAR) || ' rules in order within 15m' || ' for ' || 'userIdentity.userName' || '=' || coalesce(best.g0, '(none)') AS details
+FROM m JOIN best ON m.g0 IS NOT DISTINCT FROM best.g0 AND m.t BETWEEN best.start AND best.stop
+GROUP BY best.start, best.stop, best.g0
