@@ -47,6 +47,10 @@ type locator struct {
 	digests []*found
 	logs    []*found
 	other   int // files that are neither
+	known   map[string]Hashes
+	open    func(string) (*os.File, error)
+	// top is the input file being walked and topKey its name in known.
+	top, topKey string
 }
 
 func (l *locator) walk(inputs []string) error {
@@ -83,7 +87,14 @@ func (l *locator) walk(inputs []string) error {
 // file handles one file on disk: a zip is opened at random, anything else
 // is read as a stream.
 func (l *locator) file(p string) error {
-	fh, err := os.Open(p)
+	l.top, l.topKey = p, p
+	if abs, err := filepath.Abs(p); err == nil {
+		l.topKey = abs // ingest names files by their absolute path
+	}
+	if l.knownLog(p) {
+		return nil
+	}
+	fh, err := l.open(p)
 	if err != nil {
 		return &InputError{Path: p, Err: err}
 	}
@@ -107,6 +118,9 @@ func (l *locator) stream(display string, br *bufio.Reader, depth int) error {
 	}
 	if m := digestName.FindStringSubmatch(display); m != nil {
 		l.digests = append(l.digests, readDigest(display, br))
+		return nil
+	}
+	if l.knownLog(display) {
 		return nil
 	}
 	if m := logName.FindStringSubmatch(display); m != nil {
@@ -157,6 +171,9 @@ func (l *locator) zip(ra io.ReaderAt, size int64, display string, depth int) err
 			continue
 		}
 		name := display + "!" + zf.Name
+		if l.knownLog(name) {
+			continue
+		}
 		rc, err := zf.Open()
 		if err != nil {
 			l.unreadable(name, err)
@@ -190,6 +207,25 @@ func (l *locator) tar(r io.Reader, display string, depth int) error {
 			return err
 		}
 	}
+}
+
+// knownLog records a log file whose hashes were computed already, without
+// reading it; false when display is not a log file or not known. (A file
+// changed since then is not detected: it would take reading it again.)
+func (l *locator) knownLog(display string) bool {
+	if len(l.known) == 0 || digestName.MatchString(display) || !strings.HasPrefix(display, l.top) {
+		return false
+	}
+	m := logName.FindStringSubmatch(display)
+	if m == nil {
+		return false
+	}
+	h, ok := l.known[l.topKey+strings.TrimPrefix(display, l.top)]
+	if !ok || h.Stored == "" || h.Content == "" {
+		return false
+	}
+	l.logs = append(l.logs, &found{path: display, key: m[1], account: m[2], region: m[3], stamp: m[5], storedHash: h.Stored, contentHash: h.Content})
+	return true
 }
 
 // unreadable records a member that could not be opened, if its name says
