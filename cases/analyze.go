@@ -91,7 +91,11 @@ func Analyze(ctx context.Context, inputs []string, opts Options) (Result, error)
 	if err := store.SaveFindings(ctx, res.Findings); err != nil {
 		return res, err
 	}
-	res.Integrity = VerifyEvidence(ctx, inputs, opts.Keys)
+	known, err := KnownHashes(ctx, store.DB)
+	if err != nil {
+		return res, err
+	}
+	res.Integrity = VerifyEvidence(ctx, inputs, opts.Keys, known)
 	if err := SaveIntegrity(ctx, store, res.Integrity); err != nil {
 		return res, err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/trailsift/trailsift/integrity"
@@ -40,21 +41,25 @@ func (c IntegrityCheck) Result() string {
 // Parquet dataset.
 const noCheckNote = "No digest check is recorded in this store (trailsift analyze records one; trailsift ingest does not): run trailsift verify on the evidence files."
 
-// VerifyEvidence checks the CloudTrail digests of the inputs. It never
-// fails the analysis: what could not be checked is said in the note.
-func VerifyEvidence(ctx context.Context, inputs []string, keys integrity.Keys) IntegrityCheck {
+// VerifyEvidence checks the CloudTrail digests of the inputs. known are
+// the hashes of the log files ingest read (KnownHashes), which are not
+// read again. It never fails the analysis: what could not be checked is
+// said in the note.
+func VerifyEvidence(ctx context.Context, inputs []string, keys integrity.Keys, known map[string]integrity.Hashes) IntegrityCheck {
 	c := IntegrityCheck{CheckedAt: time.Now().UTC(), Inputs: inputs}
-	var files []string
+	var files, streams []string
 	for _, in := range inputs {
-		if in != "-" { // standard input was read once, by ingest
+		if isStream(in) { // read once, by ingest: it cannot be read again
+			streams = append(streams, in)
+		} else {
 			files = append(files, in)
 		}
 	}
 	if len(files) == 0 {
-		c.Note = "The evidence came on standard input: run trailsift verify on the files to check their digests."
+		c.Note = "The evidence came on standard input or a pipe: run trailsift verify on the files to check their digests."
 		return c
 	}
-	rep, err := integrity.Verify(ctx, files, integrity.VerifyOptions{Keys: keys})
+	rep, err := integrity.Verify(ctx, files, integrity.VerifyOptions{Keys: keys, Known: known})
 	switch {
 	case errors.Is(err, integrity.ErrNothingFound):
 		c.Note = "No CloudTrail digest files or S3-layout log files in the evidence: nothing to verify."
@@ -62,8 +67,57 @@ func VerifyEvidence(ctx context.Context, inputs []string, keys integrity.Keys) I
 		c.Note = "Digest verification could not run: " + err.Error()
 	default:
 		c.Report = rep
+		for _, s := range streams {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s came on standard input or a pipe and was read once, by ingest: its digests were not checked (run trailsift verify on the files).", s))
+		}
 	}
 	return c
+}
+
+// isStream is true for standard input and for an input that is neither a
+// folder nor a regular file (a pipe, <(zcat f.gz)): reading it again would
+// wait for a writer that is gone.
+func isStream(in string) bool {
+	if in == "-" {
+		return true
+	}
+	fi, err := os.Stat(in)
+	return err == nil && !fi.IsDir() && !fi.Mode().IsRegular()
+}
+
+// KnownHashes are the hashes of the CloudTrail log files the store holds,
+// by path as the files table names them, so the digest check does not read
+// them again. A path stored more than once (its content changed between
+// runs) takes its newest row; a path without a content hash (it could not
+// be read to the end) is left out, and read by the check.
+func KnownHashes(ctx context.Context, db *sql.DB) (map[string]integrity.Hashes, error) {
+	rows, err := db.QueryContext(ctx, `WITH latest AS (
+  SELECT path, sha256, content_sha256 FROM files
+  WHERE path LIKE '%AWSLogs/%/CloudTrail/%'
+  QUALIFY row_number() OVER (PARTITION BY path ORDER BY ingested_at DESC, rowid DESC) = 1)
+SELECT l.path, l.sha256,
+  -- a duplicate (same bytes as a file loaded before) was not decoded: its content is the other file's
+  coalesce(l.content_sha256, (SELECT max(f.content_sha256) FROM files f WHERE f.sha256 = l.sha256))
+FROM latest l WHERE l.sha256 IS NOT NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("read the files table: %w", err)
+	}
+	defer rows.Close()
+	known := map[string]integrity.Hashes{}
+	for rows.Next() {
+		var p, stored string
+		var content sql.NullString
+		if err := rows.Scan(&p, &stored, &content); err != nil {
+			return nil, fmt.Errorf("read the files table: %w", err)
+		}
+		if content.Valid {
+			known[p] = integrity.Hashes{Stored: stored, Content: content.String}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the files table: %w", err)
+	}
+	return known, nil
 }
 
 // SaveIntegrity adds c to the store's integrity_checks; earlier checks are
