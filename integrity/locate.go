@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,18 +64,42 @@ func (l *locator) walk(inputs []string) error {
 			}
 			continue
 		}
-		err = filepath.WalkDir(in, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if l.ctx.Err() != nil {
-				return l.ctx.Err()
-			}
-			if !d.Type().IsRegular() {
-				return nil
-			}
-			return l.file(p)
-		})
+		if err := l.dir(in, map[string]bool{}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dir walks a folder the way ingest does, so every log file ingest loads
+// is checked too: symbolic links are followed, to files and to folders,
+// and a folder reached again (a link loop) is walked once.
+func (l *locator) dir(dir string, seen map[string]bool) error {
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		if seen[real] {
+			return nil
+		}
+		seen[real] = true
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return &InputError{Path: dir, Err: err}
+	}
+	for _, e := range entries {
+		if l.ctx.Err() != nil {
+			return l.ctx.Err()
+		}
+		p := filepath.Join(dir, e.Name())
+		st, err := os.Stat(p) // follows links
+		if err != nil {
+			continue // a dangling link: nothing to read
+		}
+		switch {
+		case st.IsDir():
+			err = l.dir(p, seen)
+		case st.Mode().IsRegular():
+			err = l.file(p)
+		}
 		if err != nil {
 			return err
 		}

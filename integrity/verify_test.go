@@ -425,3 +425,58 @@ func TestReadKeysISOTimes(t *testing.T) {
 		t.Fatal("a file that is not list-public-keys output must be refused")
 	}
 }
+
+// TestVerifyFollowsLinks: a folder is walked as ingest walks it, links to
+// files and folders followed and a link loop walked once, so a log file
+// that ingest loads through a link is checked, not reported missing.
+func TestVerifyFollowsLinks(t *testing.T) {
+	awsK, _ := testKeys(t)
+	c := buildChain(t, 2, func(int) *rsa.PrivateKey { return awsK })
+	copyDigests := func(evidence string) {
+		for _, d := range c.digests {
+			data, err := os.ReadFile(c.path(d))
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, filepath.Join(evidence, d), data)
+		}
+	}
+	logsFolder := filepath.Dir(c.path(c.logs[0][0]))
+	rel, err := filepath.Rel(c.dir, logsFolder)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The folder of the log files is a link, and a link loops back.
+	byFolder := t.TempDir()
+	copyDigests(byFolder)
+	if err := os.MkdirAll(filepath.Dir(filepath.Join(byFolder, rel)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(logsFolder, filepath.Join(byFolder, rel)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(byFolder, filepath.Join(byFolder, "loop")); err != nil {
+		t.Fatal(err)
+	}
+
+	// Each log file is a link.
+	byFile := t.TempDir()
+	copyDigests(byFile)
+	if err := os.MkdirAll(filepath.Join(byFile, rel), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, keys := range c.logs {
+		for _, key := range keys {
+			if err := os.Symlink(c.path(key), filepath.Join(byFile, key)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, evidence := range []string{byFolder, byFile} {
+		r := verify(t, c, nil, evidence)
+		if fails, _ := r.Count(); fails != 0 || r.LogFilesVerified != 4 {
+			t.Errorf("%d failures, %d log files verified, want 0 and 4: %v", fails, r.LogFilesVerified, summary(c, r))
+		}
+	}
+}
