@@ -32,7 +32,7 @@ func (o *analyzeOptions) AddFlags(f *pflag.FlagSet) {
 	o.ingest.addLoadFlags(f)
 }
 
-func newAnalyzeCommand(io *streams) *cobra.Command {
+func newAnalyzeCommand(ios *streams) *cobra.Command {
 	o := &analyzeOptions{}
 	cmd := &cobra.Command{
 		Use:   "analyze [flags] PATH...",
@@ -59,7 +59,7 @@ and the parameters of --set, as in trailsift detect.` + "\n" + exitHelp("analyze
   trailsift analyze ./evidence.zip --out case1/ --sigma ~/sigma/rules/cloud/aws/`,
 		Args: positionalArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runAnalyze(cmd, o, args, io)
+			return runAnalyze(cmd, o, args, ios)
 		},
 	}
 	o.AddFlags(cmd.Flags())
@@ -75,7 +75,7 @@ type analyzeSummary struct {
 	Outputs    []string       `json:"outputs"`
 }
 
-func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, io *streams) error {
+func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, ios *streams) error {
 	keys, err := readPublicKeys(o.publicKeys)
 	if err != nil {
 		return err
@@ -91,11 +91,11 @@ func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, io *stream
 	if err := o.rules.parse(); err != nil {
 		return err
 	}
-	set, err := o.rules.load(io)
+	set, err := o.rules.load(ios)
 	if err != nil {
 		return err
 	}
-	if err := o.sigma.load(io, o.ingest.quiet); err != nil {
+	if err := o.sigma.load(ios, o.ingest.quiet); err != nil {
 		return err
 	}
 	more := o.sigma.detect
@@ -104,25 +104,25 @@ func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, io *stream
 	}
 	res, err := cases.Analyze(cmd.Context(), args, cases.Options{
 		Out:   o.out,
-		Load:  o.ingest.loadOptions(cmd.Context(), io),
+		Load:  o.ingest.loadOptions(cmd.Context(), ios),
 		Rules: cases.Rules{Rules: set.rules, Options: query.DetectOptions{Params: o.rules.params}, More: more},
 		Keys:  keys,
 	})
 	if res.Loaded == nil || err != nil {
 		return err
 	}
-	set.fail(io, res.RuleFailures)
+	set.fail(ios, res.RuleFailures)
 	if o.ingest.json {
 		sum := analyzeSummary{Case: res.Case, Ingest: res.Loaded, Findings: len(res.Findings), BySeverity: res.Report.BySeverity, Outputs: res.Outputs}
-		enc := json.NewEncoder(reports.JSONWriter{W: io.Out})
+		enc := json.NewEncoder(reports.JSONWriter{W: ios.Out})
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(sum); err != nil {
 			return err
 		}
 	}
 	if !o.ingest.quiet {
-		printIngestSummary(io, res.Loaded, false)
-		printAnalyzeSummary(io, res)
+		printIngestSummary(ios, res.Loaded, false)
+		printAnalyzeSummary(ios, res)
 	}
 	if err := set.exitErr(); err != nil {
 		return err // a rule that failed to load or run outranks the findings of the others
@@ -165,8 +165,8 @@ func analyzeExit(res cases.Result, failRank int, failOn string) error {
 	return &exitCodeError{code: code, err: err}
 }
 
-func printAnalyzeSummary(io *streams, res cases.Result) {
-	w := io.Err
+func printAnalyzeSummary(ios *streams, res cases.Result) {
+	w := ios.Err
 	switch ir := res.Integrity.Report; {
 	case ir == nil:
 		fmt.Fprintf(w, "integrity: %s\n", reports.SafeLines(res.Integrity.Note))

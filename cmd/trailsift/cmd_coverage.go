@@ -24,7 +24,7 @@ func (o *coverageOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.format, "format", "table", "table or json")
 }
 
-func newCoverageCommand(io *streams) *cobra.Command {
+func newCoverageCommand(ios *streams) *cobra.Command {
 	o := &coverageOptions{}
 	cmd := &cobra.Command{
 		Use:   "coverage [flags]",
@@ -69,11 +69,11 @@ unchanged, run trailsift verify on the evidence.` + "\n" + exitHelp("coverage"),
 				return err
 			}
 			if o.format == "json" {
-				enc := json.NewEncoder(reports.JSONWriter{W: io.Out})
+				enc := json.NewEncoder(reports.JSONWriter{W: ios.Out})
 				enc.SetIndent("", "  ")
 				err = enc.Encode(rep)
 			} else {
-				err = reports.WriteCoverage(io.Out, rep)
+				err = reports.WriteCoverage(ios.Out, rep)
 			}
 			if err != nil {
 				return err

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/trailsift/trailsift/query"
+	"github.com/trailsift/trailsift/reports"
 )
 
 type detectOptions struct {
@@ -40,7 +41,7 @@ func (o *detectOptions) AddFlags(f *pflag.FlagSet) {
 	o.sigma.AddFlags(f, true)
 }
 
-func newDetectCommand(io *streams) *cobra.Command {
+func newDetectCommand(ios *streams) *cobra.Command {
 	o := &detectOptions{}
 	cmd := &cobra.Command{
 		Use:   "detect [flags]",
@@ -69,7 +70,7 @@ terminal in tables and neutralised against formula injection in CSV.` + "\n" + e
 			return o.parse()
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runDetect(cmd, o, io)
+			return runDetect(cmd, o, ios)
 		},
 	}
 	o.AddFlags(cmd.Flags())
@@ -138,13 +139,13 @@ func parseTimeFlag(flag, s string, end bool) (time.Time, error) {
 	return time.Time{}, &usageError{fmt.Sprintf("%s %q: want a date or time like 2024-03-01 or 2024-03-01T10:00:00Z", flag, s)}
 }
 
-func runDetect(cmd *cobra.Command, o *detectOptions, io *streams) error {
+func runDetect(cmd *cobra.Command, o *detectOptions, ios *streams) error {
 	start := time.Now()
-	set, err := o.rules.load(io)
+	set, err := o.rules.load(ios)
 	if err != nil {
 		return err
 	}
-	rules, err := o.sigma.pick(set.rules, &o.ruleIDs, io, o.quiet)
+	rules, err := o.sigma.pick(set.rules, &o.ruleIDs, ios, o.quiet)
 	if err != nil {
 		return err
 	}
@@ -173,17 +174,17 @@ func runDetect(cmd *cobra.Command, o *detectOptions, io *streams) error {
 	}
 	defer store.Close()
 	found, err := query.Detect(ctx, store.DB, rules, o.detect)
-	if err := set.detectErr(io, err); err != nil {
+	if err := set.detectErr(ios, err); err != nil {
 		return err
 	}
 	if found, err = o.sigma.detect(ctx, store.DB, o.detect, found); err != nil {
 		return err
 	}
-	if err := writeFindings(io.Out, o.format, found); err != nil {
+	if err := reports.WriteFindings(ios.Out, o.format, found, ios.outWidth); err != nil {
 		return err
 	}
 	if !o.quiet {
-		fmt.Fprintf(io.Err, "%s from %d rules in %.1fs\n", summarize(found), len(rules)+o.sigma.ran, time.Since(start).Seconds())
+		fmt.Fprintf(ios.Err, "%s from %d rules in %.1fs\n", summarize(found), len(rules)+o.sigma.ran, time.Since(start).Seconds())
 	}
 	// A rule that failed says the findings are incomplete: that wins.
 	if err := set.exitErr(); err != nil {

@@ -28,7 +28,7 @@ func (o *exportOptions) AddFlags(f *pflag.FlagSet) {
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no summary on stderr")
 }
 
-func newExportCommand(io *streams) *cobra.Command {
+func newExportCommand(ios *streams) *cobra.Command {
 	o := &exportOptions{}
 	cmd := &cobra.Command{
 		Use:   "export --db DB --parquet DIR",
@@ -51,14 +51,14 @@ rest; an interrupted export is finished by running it again.` + "\n" + exitHelp(
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runExport(cmd, o, io)
+			return runExport(cmd, o, ios)
 		},
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd
 }
 
-func runExport(cmd *cobra.Command, o *exportOptions, io *streams) (err error) {
+func runExport(cmd *cobra.Command, o *exportOptions, ios *streams) (err error) {
 	ctx := cmd.Context()
 	start := time.Now()
 	src, err := query.Open(ctx, o.db, true)
@@ -96,14 +96,14 @@ func runExport(cmd *cobra.Command, o *exportOptions, io *streams) (err error) {
 		Seconds    float64 `json:"seconds"`
 	}{o.parquet, st.Files, st.Events, w.Inserted(), time.Since(start).Seconds()}
 	if o.json {
-		enc := json.NewEncoder(io.Out)
+		enc := json.NewEncoder(ios.Out)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(sum); err != nil {
 			return err
 		}
 	}
 	if !o.quiet {
-		fmt.Fprintf(io.Err, "exported %d events (%d new) and %d file records to %s in %.1fs\n",
+		fmt.Fprintf(ios.Err, "exported %d events (%d new) and %d file records to %s in %.1fs\n",
 			sum.EventsRead, sum.EventsNew, sum.Files, sum.Dataset, sum.Seconds)
 	}
 	return nil

@@ -3,12 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	stdio "io"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"golang.org/x/term"
 
 	"github.com/trailsift/trailsift/query"
 	"github.com/trailsift/trailsift/reports"
@@ -30,7 +29,7 @@ func (o *queryOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVarP(&o.out, "out", "o", "", "write the result to this file (written atomically) instead of stdout")
 }
 
-func newQueryCommand(io *streams) *cobra.Command {
+func newQueryCommand(ios *streams) *cobra.Command {
 	o := &queryOptions{}
 	cmd := &cobra.Command{
 		Use:   "query [flags] [SQL | -]",
@@ -79,15 +78,15 @@ select * from signins where result = 'Failure'"
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runQuery(cmd, o, args, io)
+			return runQuery(cmd, o, args, ios)
 		},
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd
 }
 
-func runQuery(cmd *cobra.Command, o *queryOptions, args []string, io *streams) error {
-	sqlText, err := readSQL(o, args, io)
+func runQuery(cmd *cobra.Command, o *queryOptions, args []string, ios *streams) error {
+	sqlText, err := readSQL(o, args, ios)
 	if err != nil {
 		return err
 	}
@@ -121,12 +120,8 @@ func runQuery(cmd *cobra.Command, o *queryOptions, args []string, io *streams) e
 			return f.Close()
 		})
 	}
-	if f, ok := io.Out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		if w, _, err := term.GetSize(int(f.Fd())); err == nil {
-			opts.MaxWidth = w
-		}
-	}
-	_, err = reports.WriteRows(io.Out, rows, opts)
+	opts.MaxWidth = ios.outWidth
+	_, err = reports.WriteRows(ios.Out, rows, opts)
 	return withHint(err)
 }
 
@@ -147,8 +142,8 @@ const maxSQLSize = 16 << 20
 
 // readSQL returns the SQL of the command line: the argument, --sql, --file
 // or standard input (- as the argument or the file).
-func readSQL(o *queryOptions, args []string, io *streams) (string, error) {
-	var r stdio.Reader
+func readSQL(o *queryOptions, args []string, ios *streams) (string, error) {
+	var r io.Reader
 	name := o.file
 	switch {
 	case o.sql != "":
@@ -156,7 +151,7 @@ func readSQL(o *queryOptions, args []string, io *streams) (string, error) {
 	case len(args) == 1 && args[0] != "-":
 		return args[0], nil
 	case len(args) == 1 || o.file == "-":
-		r, name = io.In, "standard input"
+		r, name = ios.In, "standard input"
 	default:
 		f, err := os.Open(o.file)
 		if err != nil {
@@ -165,7 +160,7 @@ func readSQL(o *queryOptions, args []string, io *streams) (string, error) {
 		defer f.Close()
 		r = f
 	}
-	b, err := stdio.ReadAll(stdio.LimitReader(r, maxSQLSize+1))
+	b, err := io.ReadAll(io.LimitReader(r, maxSQLSize+1))
 	if err != nil {
 		return "", fmt.Errorf("read SQL from %s: %w", name, err)
 	}

@@ -38,7 +38,7 @@ func (o *reportOptions) AddFlags(f *pflag.FlagSet) {
 	o.rules.AddFlags(f)
 }
 
-func newReportCommand(io *streams) *cobra.Command {
+func newReportCommand(ios *streams) *cobra.Command {
 	o := &reportOptions{}
 	cmd := &cobra.Command{
 		Use:   "report [flags]",
@@ -79,14 +79,14 @@ command refuses it unless --force is given, and then says it replaced it.` + "\n
 			return checkChoice("--format", o.format, "html", "md")
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runReport(cmd, o, io)
+			return runReport(cmd, o, ios)
 		},
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd
 }
 
-func runReport(cmd *cobra.Command, o *reportOptions, io *streams) error {
+func runReport(cmd *cobra.Command, o *reportOptions, ios *streams) error {
 	start := time.Now()
 	replacing, err := checkReplace("--out", o.out, o.force)
 	if err != nil {
@@ -99,7 +99,7 @@ func runReport(cmd *cobra.Command, o *reportOptions, io *streams) error {
 		if err := o.rules.parse(); err != nil {
 			return err
 		}
-		if set, err = o.rules.load(io); err != nil {
+		if set, err = o.rules.load(ios); err != nil {
 			return err
 		}
 		rules.Rules, rules.Options.Params = set.rules, o.rules.params
@@ -114,7 +114,7 @@ func runReport(cmd *cobra.Command, o *reportOptions, io *streams) error {
 		found, err = query.LoadFindings(ctx, store.DB)
 	} else {
 		found, err = rules.Run(ctx, store)
-		err = set.detectErr(io, err) // rules that failed are said; the others' findings stay
+		err = set.detectErr(ios, err) // rules that failed are said; the others' findings stay
 	}
 	if err != nil {
 		return err
@@ -133,7 +133,7 @@ func runReport(cmd *cobra.Command, o *reportOptions, io *streams) error {
 		return err
 	}
 	if o.out == "" {
-		if _, err := io.Out.Write(b.Bytes()); err != nil {
+		if _, err := ios.Out.Write(b.Bytes()); err != nil {
 			return err
 		}
 		return set.exitErr()
@@ -146,7 +146,7 @@ func runReport(cmd *cobra.Command, o *reportOptions, io *streams) error {
 		if replacing {
 			verb = "replaced"
 		}
-		fmt.Fprintf(io.Err, "%s; %d events; %s %s (%s) in %.1fs\n", summarize(found), rep.Events, verb, o.out, humanBytes(int64(b.Len())), time.Since(start).Seconds())
+		fmt.Fprintf(ios.Err, "%s; %d events; %s %s (%s) in %.1fs\n", summarize(found), rep.Events, verb, o.out, humanBytes(int64(b.Len())), time.Since(start).Seconds())
 	}
 	return set.exitErr() // a rule that could not run makes the exit status say so
 }

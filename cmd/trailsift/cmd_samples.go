@@ -33,7 +33,7 @@ func (o *generateOptions) AddFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON on stdout")
 }
 
-func newSamplesCommand(io *streams) *cobra.Command {
+func newSamplesCommand(ios *streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "samples",
 		Short: "Generate realistic CloudTrail corpora for tests and benchmarks",
@@ -65,9 +65,9 @@ the planted incidents must produce. Output is deterministic for a seed.`,
 				return err
 			}
 			if o.json {
-				return json.NewEncoder(io.Out).Encode(sum)
+				return json.NewEncoder(ios.Out).Encode(sum)
 			}
-			fmt.Fprintf(io.Err, "wrote %d events in %d files (%s gzipped) with %d planted incidents to %s in %.1fs\n",
+			fmt.Fprintf(ios.Err, "wrote %d events in %d files (%s gzipped) with %d planted incidents to %s in %.1fs\n",
 				sum.Events, sum.Files, humanBytes(sum.Bytes), len(sum.Planted), o.out, time.Since(t0).Seconds())
 			return nil
 		},

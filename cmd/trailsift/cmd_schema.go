@@ -9,7 +9,7 @@ import (
 	"github.com/trailsift/trailsift/query"
 )
 
-func newSchemaCommand(io *streams) *cobra.Command {
+func newSchemaCommand(ios *streams) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
 		Use:   "schema",
@@ -23,10 +23,10 @@ read them with DuckDB's JSON operators, e.g. request_parameters->>'userName'.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch format {
 			case "markdown", "md", "text":
-				_, err := fmt.Fprint(io.Out, query.SchemaMarkdown())
+				_, err := fmt.Fprint(ios.Out, query.SchemaMarkdown())
 				return err
 			case "json":
-				enc := json.NewEncoder(io.Out)
+				enc := json.NewEncoder(ios.Out)
 				enc.SetIndent("", "  ")
 				return enc.Encode(query.Documented())
 			}

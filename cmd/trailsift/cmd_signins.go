@@ -2,13 +2,10 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"golang.org/x/term"
 
 	"github.com/trailsift/trailsift/reports"
 )
@@ -34,7 +31,7 @@ func (o *signinsOptions) AddFlags(f *pflag.FlagSet) {
 	f.IntVar(&o.limit, "limit", 0, "show at most `N` principals (0: all); the rest are counted")
 }
 
-func newSigninsCommand(io *streams) *cobra.Command {
+func newSigninsCommand(ios *streams) *cobra.Command {
 	o := &signinsOptions{}
 	cmd := &cobra.Command{
 		Use:   "signins [flags]",
@@ -81,22 +78,9 @@ the identity provider. The database is opened read-only.` + "\n" + exitHelp("sig
 			if err != nil {
 				return err
 			}
-			out, width := terminalOut(io.Out)
-			return reports.WriteSignins(out, rows, total, o.format, o.location, width)
+			return reports.WriteSignins(ios.Out, rows, total, o.format, o.location, ios.outWidth)
 		},
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd
-}
-
-// terminalOut is where a command writes data, and the terminal's width
-// when stdout is one (for tables). Every format already shows log text's
-// control characters escaped, so nothing more is needed for a terminal.
-func terminalOut(w io.Writer) (io.Writer, int) {
-	fh, ok := w.(*os.File)
-	if !ok || !term.IsTerminal(int(fh.Fd())) {
-		return w, 0
-	}
-	width, _, _ := term.GetSize(int(fh.Fd()))
-	return w, width
 }

@@ -58,7 +58,7 @@ func (o *timelineOptions) AddFlags(f *pflag.FlagSet) {
 	f.IntVar(&o.limit, "limit", 0, "write at most `N` events (0: all); the rest are counted")
 }
 
-func newTimelineCommand(io *streams) *cobra.Command {
+func newTimelineCommand(ios *streams) *cobra.Command {
 	o := &timelineOptions{}
 	cmd := &cobra.Command{
 		Use:   "timeline [flags]",
@@ -95,7 +95,7 @@ zone is always stated. The database is opened read-only.` + "\n" + exitHelp("tim
 			return o.parse()
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runTimeline(cmd, o, io)
+			return runTimeline(cmd, o, ios)
 		},
 	}
 	o.AddFlags(cmd.Flags())
@@ -143,7 +143,7 @@ func (o *timelineOptions) parse() error {
 	return nil
 }
 
-func runTimeline(cmd *cobra.Command, o *timelineOptions, io *streams) error {
+func runTimeline(cmd *cobra.Command, o *timelineOptions, ios *streams) error {
 	ctx := cmd.Context()
 	store, err := o.source.open(ctx)
 	if err != nil {
@@ -158,7 +158,7 @@ func runTimeline(cmd *cobra.Command, o *timelineOptions, io *streams) error {
 			return &usageError{fmt.Sprintf("--around %q: %v", o.around, err)}
 		}
 		if errors.Is(err, reports.ErrAmbiguousEvent) {
-			fmt.Fprintf(io.Err, "trailsift: --around %q: %s\n", o.around, reports.SafeLines(err.Error()))
+			fmt.Fprintf(ios.Err, "trailsift: --around %q: %s\n", o.around, reports.SafeLines(err.Error()))
 		} else if err != nil {
 			return err
 		}
@@ -173,7 +173,7 @@ func runTimeline(cmd *cobra.Command, o *timelineOptions, io *streams) error {
 	}
 	var rules *ruleSet
 	if o.finding != "" {
-		if rules, err = o.rules.load(io); err != nil {
+		if rules, err = o.rules.load(ios); err != nil {
 			return err
 		}
 		r, err := findRule(rules.rules, o.finding)
@@ -186,7 +186,7 @@ func runTimeline(cmd *cobra.Command, o *timelineOptions, io *streams) error {
 		}
 		loadFailures := len(rules.failed)
 		found, err := query.Detect(ctx, store.DB, []query.Rule{r}, query.DetectOptions{Params: params})
-		if err := rules.detectErr(io, err); err != nil {
+		if err := rules.detectErr(ios, err); err != nil {
 			return err
 		}
 		if len(rules.failed) > loadFailures {
@@ -196,12 +196,11 @@ func runTimeline(cmd *cobra.Command, o *timelineOptions, io *streams) error {
 		for _, fd := range found {
 			f.EventIDs = append(f.EventIDs, fd.EventIDs...)
 		}
-		fmt.Fprintf(io.Err, "%s: %d finding(s), %d event(s)\n", r.ID, len(found), len(f.EventIDs))
+		fmt.Fprintf(ios.Err, "%s: %d finding(s), %d event(s)\n", r.ID, len(found), len(f.EventIDs))
 		title = append(title, fmt.Sprintf("events of the %d %s finding(s)", len(found), r.ID))
 	}
 	title = append(title, describeFilter(o)...)
-	out, width := terminalOut(io.Out)
-	tw, err := reports.NewTimelineWriter(out, reports.TimelineOptions{Format: o.format, Location: o.location, MaxWidth: width,
+	tw, err := reports.NewTimelineWriter(ios.Out, reports.TimelineOptions{Format: o.format, Location: o.location, MaxWidth: ios.outWidth,
 		Title: timelineTitle(title)})
 	if err != nil {
 		return err
@@ -217,11 +216,11 @@ func runTimeline(cmd *cobra.Command, o *timelineOptions, io *streams) error {
 		}
 		more = total - tw.Events()
 		if more > 0 {
-			fmt.Fprintf(io.Err, "%d more events match; raise --limit to see them\n", more)
+			fmt.Fprintf(ios.Err, "%d more events match; raise --limit to see them\n", more)
 		}
 	}
 	if note := tw.UntimedNote(); note != "" {
-		fmt.Fprintf(io.Err, "note: %s\n", note)
+		fmt.Fprintf(ios.Err, "note: %s\n", note)
 	}
 	if err := tw.Close(more); err != nil {
 		return err

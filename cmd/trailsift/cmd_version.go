@@ -34,7 +34,7 @@ func (v versionInfo) String() string {
 	return fmt.Sprintf("trailsift %s\nDuckDB %s (linked in; extensions are never downloaded)\n%s %s\n", v.Trailsift, v.DuckDB, v.Go, v.Platform)
 }
 
-func newVersionCommand(io *streams) *cobra.Command {
+func newVersionCommand(ios *streams) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "version",
@@ -48,9 +48,9 @@ evidence. trailsift --version prints the same.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			v := currentVersion(cmd.Context())
 			if asJSON {
-				return json.NewEncoder(io.Out).Encode(v)
+				return json.NewEncoder(ios.Out).Encode(v)
 			}
-			_, err := fmt.Fprint(io.Out, v)
+			_, err := fmt.Fprint(ios.Out, v)
 			return err
 		},
 	}

@@ -271,7 +271,7 @@ func TestAnalyzeNothingLoaded(t *testing.T) {
 // TestInterruptAtLoad: a Ctrl-C that arrives while the staged events are
 // loaded lets the load finish (one transaction) and exits 130, not 0.
 func TestInterruptAtLoad(t *testing.T) {
-	atStoreLoad = func(_ context.Context, io *streams) { io.interrupt() }
+	atStoreLoad = func(_ context.Context, ios *streams) { ios.interrupt() }
 	defer func() { atStoreLoad = nil }()
 	db := filepath.Join(t.TempDir(), "case.duckdb")
 	_, stderr, code := run(t, "", "ingest", "--db", db, fixture("records"), fixture("ndjson"))
