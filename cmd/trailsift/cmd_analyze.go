@@ -24,7 +24,7 @@ type analyzeOptions struct {
 }
 
 func (o *analyzeOptions) AddFlags(f *pflag.FlagSet) {
-	f.StringVar(&o.out, "out", "", "case folder to create or add to (default: <first input's name>-case in the current folder)")
+	f.StringVar(&o.out, "out", "", "case `FOLDER` to create or add to (default: <first input's name>-case in the current folder)")
 	f.StringVar(&o.failOn, "fail-on", "none", "exit 4 when a finding at or above `SEVERITY` fires: none, info, low, medium, high, critical")
 	f.StringVar(&o.publicKeys, "public-keys", "", "`FILE` of JSON saved from \"aws cloudtrail list-public-keys\" (while online) to check digest signatures too")
 	o.rules.AddFlags(f)

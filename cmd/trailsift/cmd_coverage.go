@@ -20,8 +20,8 @@ type coverageOptions struct {
 
 func (o *coverageOptions) AddFlags(f *pflag.FlagSet) {
 	o.source.AddFlags(f)
-	f.DurationVar(&o.gap, "delivery-gap", time.Hour, "report gaps between log file deliveries longer than this")
-	f.StringVar(&o.format, "format", "table", "table or json")
+	f.DurationVar(&o.gap, "delivery-gap", time.Hour, "report gaps between log file deliveries longer than this `DURATION` (e.g. 30m, 2h)")
+	f.StringVar(&o.format, "format", "table", "output `FORMAT`: table or json")
 }
 
 func newCoverageCommand(ios *streams) *cobra.Command {

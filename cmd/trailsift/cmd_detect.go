@@ -35,7 +35,7 @@ func (o *detectOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.since, "since", "", "only events at or after `TIME` (2024-03-01, 2024-03-01T10:00:00Z; UTC unless a zone is given)")
 	f.StringVar(&o.until, "until", "", "only events up to `TIME`, inclusive (a date means to the end of that day)")
 	o.rules.AddFlags(f)
-	f.StringVar(&o.format, "format", "table", "output format: table, json, jsonl or csv")
+	f.StringVar(&o.format, "format", "table", "output `FORMAT`: table, json, jsonl or csv")
 	f.StringVar(&o.failOn, "fail-on", "none", "exit with status 4 when a finding at or above `SEVERITY` fired: none, info, low, medium, high, critical")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no summary on stderr")
 	o.sigma.AddFlags(f, true)

@@ -22,8 +22,8 @@ type exportOptions struct {
 }
 
 func (o *exportOptions) AddFlags(f *pflag.FlagSet) {
-	f.StringVar(&o.db, "db", "trailsift.duckdb", "DuckDB database to export (opened read-only)")
-	f.StringVar(&o.parquet, "parquet", "", "Parquet dataset directory to write (created, or added to)")
+	f.StringVar(&o.db, "db", "trailsift.duckdb", "DuckDB database `FILE` to export (opened read-only)")
+	f.StringVar(&o.parquet, "parquet", "", "Parquet dataset `DIR` to write (created, or added to)")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON on stdout")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no summary on stderr")
 }

@@ -24,16 +24,16 @@ type ingestOptions struct {
 }
 
 func (o *ingestOptions) AddFlags(f *pflag.FlagSet) {
-	f.StringVar(&o.db, "db", "trailsift.duckdb", "DuckDB database file to create or add to")
-	f.StringVar(&o.parquet, "parquet", "", "write a Parquet dataset in this directory instead of a DuckDB database (see docs/parquet.md)")
+	f.StringVar(&o.db, "db", "trailsift.duckdb", "DuckDB database `FILE` to create or add to")
+	f.StringVar(&o.parquet, "parquet", "", "write a Parquet dataset in `DIR` instead of a DuckDB database (see docs/parquet.md)")
 	o.addLoadFlags(f)
 }
 
 // addLoadFlags are the flags of loading, shared by ingest and analyze.
 func (o *ingestOptions) addLoadFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON on stdout")
-	f.IntVar(&o.workers, "workers", 0, "decoders in parallel (default: number of CPUs)")
-	f.IntVar(&o.maxRecordSize, "max-record-size", 32<<20, "largest single event in bytes; larger ones are reported and skipped")
+	f.IntVar(&o.workers, "workers", 0, "run `N` decoders in parallel (default: number of CPUs)")
+	f.IntVar(&o.maxRecordSize, "max-record-size", 32<<20, "largest single event, in `BYTES`; larger ones are reported and skipped")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress and no summary on stderr")
 }
 

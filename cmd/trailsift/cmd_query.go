@@ -23,10 +23,10 @@ type queryOptions struct {
 
 func (o *queryOptions) AddFlags(f *pflag.FlagSet) {
 	o.source.AddFlags(f)
-	f.StringVarP(&o.sql, "sql", "e", "", "the SQL to run (instead of the argument)")
-	f.StringVarP(&o.file, "file", "f", "", "read the SQL from this file (- for standard input)")
-	f.StringVar(&o.format, "format", "table", "table, csv, json, jsonl or parquet (parquet needs --out)")
-	f.StringVarP(&o.out, "out", "o", "", "write the result to this file (written atomically) instead of stdout")
+	f.StringVarP(&o.sql, "sql", "e", "", "the `SQL` to run (instead of the argument)")
+	f.StringVarP(&o.file, "file", "f", "", "read the SQL from `FILE` (- for standard input)")
+	f.StringVar(&o.format, "format", "table", "output `FORMAT`: table, csv, json, jsonl or parquet (parquet needs --out)")
+	f.StringVarP(&o.out, "out", "o", "", "write the result to `FILE` (written atomically) instead of stdout")
 }
 
 func newQueryCommand(ios *streams) *cobra.Command {

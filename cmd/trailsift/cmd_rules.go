@@ -22,7 +22,7 @@ type rulesOptions struct {
 
 func (o *rulesOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.rulesDir, "rules", "", "also load the rule files (*.sql) in `DIR`; one with a built-in rule's id replaces it")
-	f.StringVar(&o.format, "format", "table", "output format: table or json")
+	f.StringVar(&o.format, "format", "table", "output `FORMAT`: table or json")
 	o.sigma.AddFlags(f, false)
 }
 

@@ -23,13 +23,13 @@ type generateOptions struct {
 }
 
 func (o *generateOptions) AddFlags(f *pflag.FlagSet) {
-	f.StringVar(&o.out, "out", "", "folder to write the corpus to (must not exist or be empty)")
-	f.IntVar(&o.events, "events", 100_000, "number of events")
-	f.IntVar(&o.accounts, "accounts", 2, "AWS accounts")
-	f.IntVar(&o.regions, "regions", 3, "regions per account")
-	f.IntVar(&o.days, "days", 7, "days of activity")
-	f.StringVar(&o.start, "start", "2024-03-01", "first day (UTC), YYYY-MM-DD")
-	f.Int64Var(&o.seed, "seed", 1, "random seed: the same seed and options give the same files")
+	f.StringVar(&o.out, "out", "", "`FOLDER` to write the corpus to (must not exist or be empty)")
+	f.IntVar(&o.events, "events", 100_000, "write `N` events")
+	f.IntVar(&o.accounts, "accounts", 2, "`N` AWS accounts")
+	f.IntVar(&o.regions, "regions", 3, "`N` regions per account")
+	f.IntVar(&o.days, "days", 7, "`N` days of activity")
+	f.StringVar(&o.start, "start", "2024-03-01", "first day (UTC), `YYYY-MM-DD`")
+	f.Int64Var(&o.seed, "seed", 1, "random `SEED`: the same seed and options give the same files")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON on stdout")
 }
 

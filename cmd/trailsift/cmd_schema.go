@@ -33,6 +33,6 @@ read them with DuckDB's JSON operators, e.g. request_parameters->>'userName'.`,
 			return &usageError{fmt.Sprintf("unknown --format %q: use text or json", format)}
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "text", "text (Markdown) or json")
+	cmd.Flags().StringVar(&format, "format", "text", "output `FORMAT`: text (Markdown) or json")
 	return cmd
 }

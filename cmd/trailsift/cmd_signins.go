@@ -26,7 +26,7 @@ func (o *signinsOptions) AddFlags(f *pflag.FlagSet) {
 	o.source.AddFlags(f)
 	f.StringVar(&o.since, "since", "", "only sign-ins at or after `TIME` (UTC unless a zone is given)")
 	f.StringVar(&o.until, "until", "", "only sign-ins up to `TIME`, inclusive (a date means to the end of that day)")
-	f.StringVar(&o.format, "format", "table", "output format: table, csv, jsonl or md")
+	f.StringVar(&o.format, "format", "table", "output `FORMAT`: table, csv, jsonl or md")
 	f.StringVar(&o.timezone, "timezone", "UTC", "display times of table and md in this `ZONE`; csv and jsonl are always UTC")
 	f.IntVar(&o.limit, "limit", 0, "show at most `N` principals (0: all); the rest are counted")
 }

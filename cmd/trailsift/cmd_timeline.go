@@ -50,10 +50,10 @@ func (o *timelineOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.since, "since", "", "only events at or after `TIME` (2024-03-01, 2024-03-01T10:00Z; UTC unless a zone is given)")
 	f.StringVar(&o.until, "until", "", "only events up to `TIME`, inclusive (a date means to the end of that day)")
 	f.StringVar(&o.around, "around", "", "only events within --window of the event with this `EVENT-ID`")
-	f.StringVar(&o.window, "window", "30m", "with --around: how far before and after, e.g. 10m, 2h")
+	f.StringVar(&o.window, "window", "30m", "with --around: how far before and after, a `DURATION` (e.g. 10m, 2h)")
 	f.StringVar(&o.finding, "finding", "", "only the events of the findings of this `RULE-ID` (the rule is run now)")
 	o.rules.AddFlags(f)
-	f.StringVar(&o.format, "format", "table", "output format: table, csv, jsonl (csv and jsonl import into Timesketch) or md")
+	f.StringVar(&o.format, "format", "table", "output `FORMAT`: table, csv, jsonl (csv and jsonl import into Timesketch) or md")
 	f.StringVar(&o.timezone, "timezone", "UTC", "display times of table and md in this `ZONE` (e.g. Europe/Berlin); csv and jsonl are always UTC")
 	f.IntVar(&o.limit, "limit", 0, "write at most `N` events (0: all); the rest are counted")
 }

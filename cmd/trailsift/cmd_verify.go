@@ -21,7 +21,7 @@ type verifyOptions struct {
 
 func (o *verifyOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.publicKeys, "public-keys", "", "`FILE` of JSON saved from \"aws cloudtrail list-public-keys\" (while online) to check digest signatures")
-	f.StringVar(&o.format, "format", "table", "table or json")
+	f.StringVar(&o.format, "format", "table", "output `FORMAT`: table or json")
 }
 
 func newVerifyCommand(ios *streams) *cobra.Command {
