@@ -32,8 +32,8 @@ type detectOptions struct {
 func (o *detectOptions) AddFlags(f *pflag.FlagSet) {
 	o.source.AddFlags(f)
 	f.StringSliceVar(&o.ruleIDs, "rule", nil, "run only this rule `ID` (repeat, or separate with commas; default: all)")
-	f.StringVar(&o.since, "since", "", "only events at or after `TIME` (2024-03-01, 2024-03-01T10:00:00Z; UTC unless a zone is given)")
-	f.StringVar(&o.until, "until", "", "only events up to `TIME`, inclusive (a date means to the end of that day)")
+	f.StringVar(&o.since, "since", "", "only events at or after `TIME` (2024-03-01, 2024-03-01T10:00, 2024-03-01T10:00+01:00; UTC unless it has a zone or Z)")
+	f.StringVar(&o.until, "until", "", "only events up to `TIME`, inclusive (a date means to the end of that day; UTC unless it has a zone or Z)")
 	o.rules.AddFlags(f)
 	f.StringVar(&o.format, "format", "table", "output `FORMAT`: table, json, jsonl or csv")
 	f.StringVar(&o.failOn, "fail-on", "none", "exit with status 4 when a finding at or above `SEVERITY` fired: none, info, low, medium, high, critical")
@@ -90,10 +90,10 @@ func (o *detectOptions) parse() error {
 		o.failRank = s.Rank()
 	}
 	var err error
-	if o.detect.Since, err = parseTimeFlag("--since", o.since, false); err != nil {
+	if o.detect.Since, err = parseTimeFlag("--since", o.since, false, time.UTC); err != nil {
 		return err
 	}
-	if o.detect.Until, err = parseTimeFlag("--until", o.until, true); err != nil {
+	if o.detect.Until, err = parseTimeFlag("--until", o.until, true, time.UTC); err != nil {
 		return err
 	}
 	if !o.detect.Since.IsZero() && !o.detect.Until.IsZero() && !o.detect.Since.Before(o.detect.Until) {
@@ -106,7 +106,8 @@ func (o *detectOptions) parse() error {
 	return nil
 }
 
-// timeLayouts are what --since and --until accept; without a zone, UTC.
+// timeLayouts are what --since and --until accept; a time without a zone
+// is in the zone the command shows times in (--timezone, else UTC).
 var timeLayouts = []string{
 	time.RFC3339Nano,
 	"2006-01-02T15:04Z07:00",
@@ -116,20 +117,21 @@ var timeLayouts = []string{
 	"2006-01-02 15:04",
 }
 
-// parseTimeFlag reads a --since or --until value. For --until (end), a bare
-// date means the end of that day, and a time is inclusive.
-func parseTimeFlag(flag, s string, end bool) (time.Time, error) {
+// parseTimeFlag reads a --since or --until value; a date or time without a
+// zone is in loc, one with a zone or Z keeps it. For --until (end), a bare
+// date means the end of that day in loc, and a time is inclusive.
+func parseTimeFlag(flag, s string, end bool, loc *time.Location) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	if t, err := time.Parse("2006-01-02", s); err == nil {
+	if t, err := time.ParseInLocation("2006-01-02", s, loc); err == nil {
 		if end {
 			t = t.AddDate(0, 0, 1)
 		}
-		return t, nil
+		return t.UTC(), nil
 	}
 	for _, l := range timeLayouts {
-		if t, err := time.Parse(l, s); err == nil {
+		if t, err := time.ParseInLocation(l, s, loc); err == nil {
 			if end {
 				t = t.Add(time.Microsecond) // DuckDB's precision
 			}

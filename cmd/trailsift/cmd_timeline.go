@@ -47,8 +47,8 @@ func (o *timelineOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.region, "region", "", "only events in this `REGION`")
 	f.StringSliceVar(&o.eventNames, "event", nil, "only these event `NAMES` (repeat, or separate with commas)")
 	f.BoolVar(&o.errorsOnly, "errors", false, "only events with an error code or a failed sign-in")
-	f.StringVar(&o.since, "since", "", "only events at or after `TIME` (2024-03-01, 2024-03-01T10:00Z; UTC unless a zone is given)")
-	f.StringVar(&o.until, "until", "", "only events up to `TIME`, inclusive (a date means to the end of that day)")
+	f.StringVar(&o.since, "since", "", "only events at or after `TIME` (2024-03-01, 2024-03-01T10:00, 2024-03-01T10:00Z); a time without a zone or Z is in --timezone")
+	f.StringVar(&o.until, "until", "", "only events up to `TIME`, inclusive (a date means to the end of that day); a time without a zone or Z is in --timezone")
 	f.StringVar(&o.around, "around", "", "only events within --window of the event with this `EVENT-ID`")
 	f.StringVar(&o.window, "window", "30m", "with --around: how far before and after, a `DURATION` (e.g. 10m, 2h)")
 	f.StringVar(&o.finding, "finding", "", "only the events of the findings of this `RULE-ID` (the rule is run now)")
@@ -82,7 +82,8 @@ In table and md, the steps of one IAM Identity Center sign-in (events sharing an
 AuthWorkflowID) are one row telling the story: "password OK → TOTP failed". In
 csv and jsonl every step keeps its own row; auth_workflow_id and story tie them.
 Times are UTC unless --timezone says otherwise (table and md only), and the
-zone is always stated. The database is opened read-only.` + "\n" + exitHelp("timeline"),
+zone is always stated. A --since or --until without a zone is in --timezone
+too: --timezone Europe/Berlin --since 2024-03-05T10:00 is 10:00 in Berlin. The database is opened read-only.` + "\n" + exitHelp("timeline"),
 		Example: `  trailsift timeline --db case.duckdb --actor alice --since 2024-03-01T00:00Z --until 2024-03-02
   trailsift timeline --db case.duckdb --ip 203.0.113.7 --format csv > ip.csv
   trailsift timeline --db case.duckdb --around 3f1c0a9e-... --window 30m
@@ -120,10 +121,10 @@ func (o *timelineOptions) parse() error {
 			f.EventNames = append(f.EventNames, n)
 		}
 	}
-	if f.Since, err = parseTimeFlag("--since", o.since, false); err != nil {
+	if f.Since, err = parseTimeFlag("--since", o.since, false, loc); err != nil {
 		return err
 	}
-	if f.Until, err = parseTimeFlag("--until", o.until, true); err != nil {
+	if f.Until, err = parseTimeFlag("--until", o.until, true, loc); err != nil {
 		return err
 	}
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
