@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +21,9 @@ type queryOptions struct {
 	file   string
 	format string
 	out    string
+	force  bool
+	// replacing is set when --out names a file that --force lets us replace.
+	replacing bool
 }
 
 func (o *queryOptions) AddFlags(f *pflag.FlagSet) {
@@ -26,7 +31,8 @@ func (o *queryOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVarP(&o.sql, "sql", "e", "", "the `SQL` to run (instead of the argument)")
 	f.StringVarP(&o.file, "file", "f", "", "read the SQL from `FILE` (- for standard input)")
 	f.StringVar(&o.format, "format", "table", "output `FORMAT`: table, csv, json, jsonl or parquet (parquet needs --out)")
-	f.StringVarP(&o.out, "out", "o", "", "write the result to `FILE` (written atomically) instead of stdout")
+	f.StringVarP(&o.out, "out", "o", "", "write the result to `FILE` (written atomically; an existing FILE only with --force) instead of stdout")
+	f.BoolVar(&o.force, "force", false, "replace the --out file if it exists")
 }
 
 func newQueryCommand(ios *streams) *cobra.Command {
@@ -75,7 +81,9 @@ select * from signins where result = 'Failure'"
 			if given != 1 {
 				return &usageError{"give the SQL once: as the argument, with --sql, with --file FILE, or - for standard input"}
 			}
-			return nil
+			var err error
+			o.replacing, err = checkReplace("--out", o.out, o.force)
+			return err
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runQuery(cmd, o, args, ios)
@@ -96,33 +104,48 @@ func runQuery(cmd *cobra.Command, o *queryOptions, args []string, ios *streams) 
 		return err
 	}
 	defer store.Close()
-	if o.format == "parquet" {
-		return reports.WriteAtomically(o.out, func(tmp string) error {
-			return withHint(query.CopyToParquet(ctx, store.DB, sqlText, tmp))
-		})
+	if o.out != "" {
+		if err := writeQueryFile(ctx, store.DB, sqlText, o); err != nil {
+			return err
+		}
+		if o.replacing {
+			fmt.Fprintf(ios.Err, "replaced %s\n", reports.SafeText(o.out))
+		}
+		return nil
 	}
 	rows, err := query.Query(ctx, store.DB, sqlText)
 	if err != nil {
 		return withHint(err)
 	}
 	defer rows.Close()
-	opts := reports.ResultOptions{Format: o.format}
-	if o.out != "" {
+	_, err = reports.WriteRows(ios.Out, rows, reports.ResultOptions{Format: o.format, MaxWidth: ios.outWidth})
+	return withHint(err)
+}
+
+// writeQueryFile writes the result to --out atomically: a failed query
+// leaves what was there.
+func writeQueryFile(ctx context.Context, db *sql.DB, sqlText string, o *queryOptions) error {
+	if o.format == "parquet" {
 		return reports.WriteAtomically(o.out, func(tmp string) error {
-			f, err := os.Create(tmp)
-			if err != nil {
-				return err
-			}
-			if _, err := reports.WriteRows(f, rows, opts); err != nil {
-				f.Close()
-				return withHint(err)
-			}
-			return f.Close()
+			return withHint(query.CopyToParquet(ctx, db, sqlText, tmp))
 		})
 	}
-	opts.MaxWidth = ios.outWidth
-	_, err = reports.WriteRows(ios.Out, rows, opts)
-	return withHint(err)
+	rows, err := query.Query(ctx, db, sqlText)
+	if err != nil {
+		return withHint(err)
+	}
+	defer rows.Close()
+	return reports.WriteAtomically(o.out, func(tmp string) error {
+		f, err := os.Create(tmp)
+		if err != nil {
+			return err
+		}
+		if _, err := reports.WriteRows(f, rows, reports.ResultOptions{Format: o.format}); err != nil {
+			f.Close()
+			return withHint(err)
+		}
+		return f.Close()
+	})
 }
 
 // withHint adds the hint of a SQL error to its message.
