@@ -121,7 +121,7 @@ func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, ios *strea
 		}
 	}
 	if !o.ingest.quiet {
-		printIngestSummary(ios, res.Loaded, false)
+		printIngestSummary(ios, res.Loaded, false, newTypedPaths(args))
 		printAnalyzeSummary(ios, res)
 	}
 	if err := set.exitErr(); err != nil {

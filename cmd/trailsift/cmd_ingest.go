@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -117,7 +118,7 @@ func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, ios *streams
 		}
 	}
 	if !o.quiet {
-		printIngestSummary(ios, sum, o.parquet != "")
+		printIngestSummary(ios, sum, o.parquet != "", newTypedPaths(args))
 	}
 	if err != nil {
 		return err
@@ -168,7 +169,7 @@ var atStoreLoad func(ctx context.Context, ios *streams)
 // on timing.
 var atFilesDone func(ctx context.Context, files int64)
 
-func printIngestSummary(ios *streams, s *cases.Loaded, parquet bool) {
+func printIngestSummary(ios *streams, s *cases.Loaded, parquet bool, paths typedPaths) {
 	w := ios.Err
 	fmt.Fprintf(w, "files:  %d loaded, %d skipped, %d failed, %d duplicate content, %d unchanged since last run\n",
 		s.FilesLoaded, s.FilesSkipped, s.FilesFailed, s.FilesDuplicate, s.FilesUnchanged)
@@ -184,7 +185,11 @@ func printIngestSummary(ios *streams, s *cases.Loaded, parquet bool) {
 	}
 	if s.Errors > 0 || s.Warnings > 0 {
 		fmt.Fprintf(w, "problems: %d errors, %d warnings; first ones:\n", s.Errors, s.Warnings)
-		reports.WriteProblems(w, s.Problems)
+		problems := slices.Clone(s.Problems)
+		for i := range problems {
+			problems[i].Path = paths.show(problems[i].Path)
+		}
+		reports.WriteProblems(w, problems)
 		fmt.Fprintf(w, "  all of them: trailsift query %s %s \"select * from ingest_errors\"\n", flag, s.Database)
 	}
 	fmt.Fprintf(w, "%s: %s\n", kind, s.Database)
