@@ -112,6 +112,7 @@ func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, ios *strea
 		return err
 	}
 	set.fail(ios, res.RuleFailures)
+	res.Loaded.FailedFiles = newTypedPaths(args).showAll(res.Loaded.FailedFiles)
 	if o.ingest.json {
 		sum := analyzeSummary{Case: res.Case, Ingest: res.Loaded, Findings: len(res.Findings), BySeverity: res.Report.BySeverity, Outputs: res.Outputs}
 		enc := json.NewEncoder(reports.JSONWriter{W: ios.Out})

@@ -110,6 +110,7 @@ func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, ios *streams
 	if sum == nil {
 		return err
 	}
+	sum.FailedFiles = newTypedPaths(args).showAll(sum.FailedFiles)
 	if o.json {
 		enc := json.NewEncoder(reports.JSONWriter{W: ios.Out})
 		enc.SetIndent("", "  ")

@@ -45,3 +45,12 @@ func (t typedPaths) show(p string) string {
 	}
 	return p
 }
+
+// showAll is show of each path, in a new slice.
+func (t typedPaths) showAll(paths []string) []string {
+	out := make([]string, 0, len(paths))
+	for _, p := range paths {
+		out = append(out, t.show(p))
+	}
+	return out
+}

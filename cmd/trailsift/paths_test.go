@@ -66,6 +66,10 @@ func TestProblemsShowTypedPaths(t *testing.T) {
 			if code != exitPartial {
 				t.Fatalf("%s %s: exit %d %s", cmd, tt.input, code, stderr)
 			}
+			out, _, _ := run(t, "", append([]string{args[0], "--json", "-q"}, args[1:]...)...)
+			if want := strings.TrimSuffix(strings.TrimPrefix(tt.want[0], "error: "), " ("); !strings.Contains(out, `"`+want+`"`) {
+				t.Errorf("%s --json %s: failed_files has no %q:\n%s", cmd, tt.input, want, out)
+			}
 			for _, want := range tt.want {
 				if !strings.Contains(stderr, want) {
 					t.Errorf("%s %s: no %q in\n%s", cmd, tt.input, want, stderr)
