@@ -1,10 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -73,9 +73,11 @@ type analyzeSummary struct {
 	Findings   int            `json:"findings"`
 	BySeverity map[string]int `json:"by_severity"`
 	Outputs    []string       `json:"outputs"`
+	Seconds    float64        `json:"seconds"`
 }
 
 func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, ios *streams) error {
+	start := time.Now()
 	keys, err := readPublicKeys(o.publicKeys)
 	if err != nil {
 		return err
@@ -114,10 +116,9 @@ func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, ios *strea
 	set.fail(ios, res.RuleFailures)
 	res.Loaded.FailedFiles = newTypedPaths(args).showAll(res.Loaded.FailedFiles)
 	if o.ingest.json {
-		sum := analyzeSummary{Case: res.Case, Ingest: res.Loaded, Findings: len(res.Findings), BySeverity: res.Report.BySeverity, Outputs: res.Outputs}
-		enc := json.NewEncoder(reports.JSONWriter{W: ios.Out})
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(sum); err != nil {
+		sum := analyzeSummary{Case: res.Case, Ingest: res.Loaded, Findings: len(res.Findings), BySeverity: bySeverity(res.Findings),
+			Outputs: res.Outputs, Seconds: time.Since(start).Seconds()}
+		if err := writeJSONSummary(ios.Out, sum); err != nil {
 			return err
 		}
 	}

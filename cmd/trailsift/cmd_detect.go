@@ -22,6 +22,7 @@ type detectOptions struct {
 	format  string
 	failOn  string
 	quiet   bool
+	json    bool
 	sigma   sigmaFlags
 
 	// parsed in PreRunE
@@ -38,6 +39,7 @@ func (o *detectOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.format, "format", "table", "output `FORMAT`: table, json, jsonl or csv")
 	f.StringVar(&o.failOn, "fail-on", "none", "exit with status 4 when a finding at or above `SEVERITY` fired: none, info, low, medium, high, critical")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no summary on stderr")
+	f.BoolVar(&o.json, "json", false, "print the summary as JSON on stderr instead of a line (stdout has the findings)")
 	o.sigma.AddFlags(f, true)
 }
 
@@ -141,6 +143,14 @@ func parseTimeFlag(flag, s string, end bool, loc *time.Location) (time.Time, err
 	return time.Time{}, &usageError{fmt.Sprintf("%s %q: want a date or time like 2024-03-01 or 2024-03-01T10:00:00Z", flag, s)}
 }
 
+// detectSummary is detect --json, on stderr: stdout holds the findings.
+type detectSummary struct {
+	Findings   int            `json:"findings"`
+	BySeverity map[string]int `json:"by_severity"`
+	Rules      int            `json:"rules"`
+	Seconds    float64        `json:"seconds"`
+}
+
 func runDetect(cmd *cobra.Command, o *detectOptions, ios *streams) error {
 	start := time.Now()
 	set, err := o.rules.load(ios)
@@ -185,8 +195,14 @@ func runDetect(cmd *cobra.Command, o *detectOptions, ios *streams) error {
 	if err := reports.WriteFindings(ios.Out, o.format, found, ios.outWidth); err != nil {
 		return err
 	}
-	if !o.quiet {
-		fmt.Fprintf(ios.Err, "%s from %d rules in %.1fs\n", summarize(found), len(rules)+o.sigma.ran, time.Since(start).Seconds())
+	sum := detectSummary{Findings: len(found), BySeverity: bySeverity(found), Rules: len(rules) + o.sigma.ran, Seconds: time.Since(start).Seconds()}
+	switch {
+	case o.json:
+		if err := writeJSONSummary(ios.Err, sum); err != nil {
+			return err
+		}
+	case !o.quiet:
+		fmt.Fprintf(ios.Err, "%s from %d rules in %.1fs\n", summarize(found), sum.Rules, sum.Seconds)
 	}
 	// A rule that failed says the findings are incomplete: that wins.
 	if err := set.exitErr(); err != nil {

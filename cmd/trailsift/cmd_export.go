@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -96,9 +95,7 @@ func runExport(cmd *cobra.Command, o *exportOptions, ios *streams) (err error) {
 		Seconds    float64 `json:"seconds"`
 	}{o.parquet, st.Files, st.Events, w.Inserted(), time.Since(start).Seconds()}
 	if o.json {
-		enc := json.NewEncoder(ios.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(sum); err != nil {
+		if err := writeJSONSummary(ios.Out, sum); err != nil {
 			return err
 		}
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -112,9 +111,7 @@ func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, ios *streams
 	}
 	sum.FailedFiles = newTypedPaths(args).showAll(sum.FailedFiles)
 	if o.json {
-		enc := json.NewEncoder(reports.JSONWriter{W: ios.Out})
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(sum); err != nil {
+		if err := writeJSONSummary(ios.Out, sum); err != nil {
 			return err
 		}
 	}

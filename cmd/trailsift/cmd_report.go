@@ -26,6 +26,7 @@ type reportOptions struct {
 	stored bool
 	force  bool
 	quiet  bool
+	json   bool
 }
 
 func (o *reportOptions) AddFlags(f *pflag.FlagSet) {
@@ -35,6 +36,7 @@ func (o *reportOptions) AddFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.stored, "stored-findings", false, "use the findings table written by the last analyze instead of running the rules now")
 	f.BoolVar(&o.force, "force", false, "replace the --out file if it exists (the report analyze wrote, say)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no summary on stderr")
+	f.BoolVar(&o.json, "json", false, "print the summary as JSON on stdout (needs --out: without it the report is on stdout)")
 	o.rules.AddFlags(f)
 }
 
@@ -73,6 +75,9 @@ command refuses it unless --force is given, and then says it replaced it.` + "\n
 					o.format = "md"
 				}
 			}
+			if o.json && o.out == "" {
+				return &usageError{"--json prints the summary on stdout, where the report goes without --out: give --out FILE"}
+			}
 			if o.stored && (o.rules.rulesDir != "" || len(o.rules.sets) > 0) {
 				return &usageError{"--stored-findings reads the findings analyze stored: --rules and --set do not apply to it"}
 			}
@@ -84,6 +89,17 @@ command refuses it unless --force is given, and then says it replaced it.` + "\n
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd
+}
+
+// reportSummary is report --json: the keys analyze and detect use too.
+type reportSummary struct {
+	Findings   int            `json:"findings"`
+	BySeverity map[string]int `json:"by_severity"`
+	Events     int64          `json:"events"`
+	Outputs    []string       `json:"outputs"`
+	Replaced   bool           `json:"replaced"`
+	Bytes      int64          `json:"bytes"`
+	Seconds    float64        `json:"seconds"`
 }
 
 func runReport(cmd *cobra.Command, o *reportOptions, ios *streams) error {
@@ -141,12 +157,19 @@ func runReport(cmd *cobra.Command, o *reportOptions, ios *streams) error {
 	if err := reports.WriteFileAtomically(o.out, b.Bytes()); err != nil {
 		return fmt.Errorf("write %s: %w", o.out, err)
 	}
+	sum := reportSummary{Findings: len(found), BySeverity: bySeverity(found), Events: rep.Events,
+		Outputs: []string{o.out}, Replaced: replacing, Bytes: int64(b.Len()), Seconds: time.Since(start).Seconds()}
+	if o.json {
+		if err := writeJSONSummary(ios.Out, sum); err != nil {
+			return err
+		}
+	}
 	if !o.quiet {
 		verb := "wrote"
 		if replacing {
 			verb = "replaced"
 		}
-		fmt.Fprintf(ios.Err, "%s; %d events; %s %s (%s) in %.1fs\n", summarize(found), rep.Events, verb, o.out, humanBytes(int64(b.Len())), time.Since(start).Seconds())
+		fmt.Fprintf(ios.Err, "%s; %d events; %s %s (%s) in %.1fs\n", summarize(found), sum.Events, verb, o.out, humanBytes(sum.Bytes), sum.Seconds)
 	}
 	return set.exitErr() // a rule that could not run makes the exit status say so
 }

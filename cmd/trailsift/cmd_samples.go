@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -20,6 +19,7 @@ type generateOptions struct {
 	start    string
 	seed     int64
 	json     bool
+	quiet    bool
 }
 
 func (o *generateOptions) AddFlags(f *pflag.FlagSet) {
@@ -31,6 +31,7 @@ func (o *generateOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.start, "start", "2024-03-01", "first day (UTC), `YYYY-MM-DD`")
 	f.Int64Var(&o.seed, "seed", 1, "random `SEED`: the same seed and options give the same files")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON on stdout")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "no summary on stderr")
 }
 
 func newSamplesCommand(ios *streams) *cobra.Command {
@@ -64,11 +65,23 @@ the planted incidents must produce. Output is deterministic for a seed.`,
 			if err != nil {
 				return err
 			}
+			out := struct {
+				Corpus  string  `json:"corpus"`
+				Files   int     `json:"files"`
+				Events  int     `json:"events"`
+				Bytes   int64   `json:"bytes"`
+				Planted int     `json:"planted"`
+				Seconds float64 `json:"seconds"`
+			}{o.out, sum.Files, sum.Events, sum.Bytes, len(sum.Planted), time.Since(t0).Seconds()}
 			if o.json {
-				return json.NewEncoder(ios.Out).Encode(sum)
+				if err := writeJSONSummary(ios.Out, out); err != nil {
+					return err
+				}
 			}
-			fmt.Fprintf(ios.Err, "wrote %d events in %d files (%s gzipped) with %d planted incidents to %s in %.1fs\n",
-				sum.Events, sum.Files, humanBytes(sum.Bytes), len(sum.Planted), o.out, time.Since(t0).Seconds())
+			if !o.quiet {
+				fmt.Fprintf(ios.Err, "wrote %d events in %d files (%s gzipped) with %d planted incidents to %s in %.1fs\n",
+					out.Events, out.Files, humanBytes(out.Bytes), out.Planted, out.Corpus, out.Seconds)
+			}
 			return nil
 		},
 	}
