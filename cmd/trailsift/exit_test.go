@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/trailsift/trailsift/query"
 	"github.com/trailsift/trailsift/reports"
 )
 
@@ -352,17 +353,19 @@ func TestDetectRefusesHostileRules(t *testing.T) {
 	}
 }
 
-// TestVersion: both spellings name trailsift's and DuckDB's versions.
+// TestVersion: both spellings name trailsift's and DuckDB's versions, and
+// the store schema version this build writes.
 func TestVersion(t *testing.T) {
 	for _, args := range [][]string{{"version"}, {"--version"}} {
 		stdout, stderr, code := run(t, "", args...)
-		if code != exitOK || !strings.Contains(stdout, "trailsift ") || !strings.Contains(stdout, "DuckDB v1.") {
+		if code != exitOK || !strings.Contains(stdout, "trailsift ") || !strings.Contains(stdout, "DuckDB v1.") ||
+			!strings.Contains(stdout, fmt.Sprintf("store schema version %d\n", query.SchemaVersion)) {
 			t.Errorf("%v: exit %d\n%s%s", args, code, stdout, stderr)
 		}
 	}
 	stdout, _, _ := run(t, "", "version", "--json")
 	var v versionInfo
-	if err := json.Unmarshal([]byte(stdout), &v); err != nil || v.DuckDB == "" || v.DuckDB == "unknown" {
+	if err := json.Unmarshal([]byte(stdout), &v); err != nil || v.DuckDB == "" || v.DuckDB == "unknown" || v.StoreSchema != query.SchemaVersion {
 		t.Errorf("version --json: %q, %v", stdout, err)
 	}
 }
