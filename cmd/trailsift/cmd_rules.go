@@ -68,6 +68,12 @@ known false positives, references and the SQL it runs.` + "\n" + exitHelp("rules
 		Example: `  trailsift rules show console-login-without-mfa
   trailsift rules show --rules ./my-rules/ my-rule`,
 		Args: positionalArgs(cobra.ExactArgs(1)),
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return completeRuleIDs(cmd, args, toComplete)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(o.sigma.paths) > 0 {
 				return o.sigma.show(ios.Out, args[0])

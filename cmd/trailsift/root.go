@@ -301,6 +301,7 @@ Start with: trailsift analyze EVIDENCE... --out CASE_FOLDER` + "\n" + exitHelp("
 	root.AddCommand(newSchemaCommand(ios))
 	root.AddCommand(newSamplesCommand(ios))
 	root.AddCommand(newVersionCommand(ios))
+	addCompletions(root)
 	// --version prints what `trailsift version` prints, computed only then.
 	cobra.AddTemplateFunc("versionText", func() string { return currentVersion(context.Background()).String() })
 	root.SetVersionTemplate(`{{versionText}}`)
