@@ -1,10 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -24,7 +24,7 @@ type analyzeOptions struct {
 }
 
 func (o *analyzeOptions) AddFlags(f *pflag.FlagSet) {
-	f.StringVar(&o.out, "out", "", "case folder to create or add to (default: <first input's name>-case in the current folder)")
+	f.StringVar(&o.out, "out", "", "case `FOLDER` to create or add to (default: <first input's name>-case in the current folder)")
 	f.StringVar(&o.failOn, "fail-on", "none", "exit 4 when a finding at or above `SEVERITY` fires: none, info, low, medium, high, critical")
 	f.StringVar(&o.publicKeys, "public-keys", "", "`FILE` of JSON saved from \"aws cloudtrail list-public-keys\" (while online) to check digest signatures too")
 	o.rules.AddFlags(f)
@@ -32,7 +32,7 @@ func (o *analyzeOptions) AddFlags(f *pflag.FlagSet) {
 	o.ingest.addLoadFlags(f)
 }
 
-func newAnalyzeCommand(io *streams) *cobra.Command {
+func newAnalyzeCommand(ios *streams) *cobra.Command {
 	o := &analyzeOptions{}
 	cmd := &cobra.Command{
 		Use:   "analyze [flags] PATH...",
@@ -59,7 +59,7 @@ and the parameters of --set, as in trailsift detect.` + "\n" + exitHelp("analyze
   trailsift analyze ./evidence.zip --out case1/ --sigma ~/sigma/rules/cloud/aws/`,
 		Args: positionalArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runAnalyze(cmd, o, args, io)
+			return runAnalyze(cmd, o, args, ios)
 		},
 	}
 	o.AddFlags(cmd.Flags())
@@ -73,9 +73,11 @@ type analyzeSummary struct {
 	Findings   int            `json:"findings"`
 	BySeverity map[string]int `json:"by_severity"`
 	Outputs    []string       `json:"outputs"`
+	Seconds    float64        `json:"seconds"`
 }
 
-func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, io *streams) error {
+func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, ios *streams) error {
+	start := time.Now()
 	keys, err := readPublicKeys(o.publicKeys)
 	if err != nil {
 		return err
@@ -91,11 +93,11 @@ func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, io *stream
 	if err := o.rules.parse(); err != nil {
 		return err
 	}
-	set, err := o.rules.load(io)
+	set, err := o.rules.load(ios)
 	if err != nil {
 		return err
 	}
-	if err := o.sigma.load(io, o.ingest.quiet); err != nil {
+	if err := o.sigma.load(ios, o.ingest.quiet); err != nil {
 		return err
 	}
 	more := o.sigma.detect
@@ -104,25 +106,25 @@ func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, io *stream
 	}
 	res, err := cases.Analyze(cmd.Context(), args, cases.Options{
 		Out:   o.out,
-		Load:  o.ingest.loadOptions(cmd.Context(), io),
+		Load:  o.ingest.loadOptions(cmd.Context(), ios),
 		Rules: cases.Rules{Rules: set.rules, Options: query.DetectOptions{Params: o.rules.params}, More: more},
 		Keys:  keys,
 	})
 	if res.Loaded == nil || err != nil {
 		return err
 	}
-	set.fail(io, res.RuleFailures)
+	set.fail(ios, res.RuleFailures)
+	res.Loaded.FailedFiles = newTypedPaths(args).showAll(res.Loaded.FailedFiles)
 	if o.ingest.json {
-		sum := analyzeSummary{Case: res.Case, Ingest: res.Loaded, Findings: len(res.Findings), BySeverity: res.Report.BySeverity, Outputs: res.Outputs}
-		enc := json.NewEncoder(reports.JSONWriter{W: io.Out})
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(sum); err != nil {
+		sum := analyzeSummary{Case: res.Case, Ingest: res.Loaded, Findings: len(res.Findings), BySeverity: bySeverity(res.Findings),
+			Outputs: res.Outputs, Seconds: time.Since(start).Seconds()}
+		if err := writeJSONSummary(ios.Out, sum); err != nil {
 			return err
 		}
 	}
 	if !o.ingest.quiet {
-		printIngestSummary(io, res.Loaded, false)
-		printAnalyzeSummary(io, res)
+		printIngestSummary(ios, res.Loaded, false, newTypedPaths(args))
+		printAnalyzeSummary(ios, res)
 	}
 	if err := set.exitErr(); err != nil {
 		return err // a rule that failed to load or run outranks the findings of the others
@@ -165,8 +167,8 @@ func analyzeExit(res cases.Result, failRank int, failOn string) error {
 	return &exitCodeError{code: code, err: err}
 }
 
-func printAnalyzeSummary(io *streams, res cases.Result) {
-	w := io.Err
+func printAnalyzeSummary(ios *streams, res cases.Result) {
+	w := ios.Err
 	switch ir := res.Integrity.Report; {
 	case ir == nil:
 		fmt.Fprintf(w, "integrity: %s\n", reports.SafeLines(res.Integrity.Note))

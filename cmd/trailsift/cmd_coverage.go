@@ -20,11 +20,11 @@ type coverageOptions struct {
 
 func (o *coverageOptions) AddFlags(f *pflag.FlagSet) {
 	o.source.AddFlags(f)
-	f.DurationVar(&o.gap, "delivery-gap", time.Hour, "report gaps between log file deliveries longer than this")
-	f.StringVar(&o.format, "format", "table", "table or json")
+	f.DurationVar(&o.gap, "delivery-gap", time.Hour, "report gaps between log file deliveries longer than this `DURATION` (e.g. 30m, 2h)")
+	f.StringVar(&o.format, "format", "table", "output `FORMAT`: table or json")
 }
 
-func newCoverageCommand(io *streams) *cobra.Command {
+func newCoverageCommand(ios *streams) *cobra.Command {
 	o := &coverageOptions{}
 	cmd := &cobra.Command{
 		Use:   "coverage [flags]",
@@ -69,11 +69,11 @@ unchanged, run trailsift verify on the evidence.` + "\n" + exitHelp("coverage"),
 				return err
 			}
 			if o.format == "json" {
-				enc := json.NewEncoder(reports.JSONWriter{W: io.Out})
+				enc := json.NewEncoder(reports.JSONWriter{W: ios.Out})
 				enc.SetIndent("", "  ")
 				err = enc.Encode(rep)
 			} else {
-				err = reports.WriteCoverage(io.Out, rep)
+				err = reports.WriteCoverage(ios.Out, rep)
 			}
 			if err != nil {
 				return err

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/trailsift/trailsift/query"
+	"github.com/trailsift/trailsift/reports"
 )
 
 type detectOptions struct {
@@ -21,6 +22,7 @@ type detectOptions struct {
 	format  string
 	failOn  string
 	quiet   bool
+	json    bool
 	sigma   sigmaFlags
 
 	// parsed in PreRunE
@@ -31,16 +33,17 @@ type detectOptions struct {
 func (o *detectOptions) AddFlags(f *pflag.FlagSet) {
 	o.source.AddFlags(f)
 	f.StringSliceVar(&o.ruleIDs, "rule", nil, "run only this rule `ID` (repeat, or separate with commas; default: all)")
-	f.StringVar(&o.since, "since", "", "only events at or after `TIME` (2024-03-01, 2024-03-01T10:00:00Z; UTC unless a zone is given)")
-	f.StringVar(&o.until, "until", "", "only events up to `TIME`, inclusive (a date means to the end of that day)")
+	f.StringVar(&o.since, "since", "", "only events at or after `TIME` (2024-03-01, 2024-03-01T10:00, 2024-03-01T10:00+01:00; UTC unless it has a zone or Z)")
+	f.StringVar(&o.until, "until", "", "only events up to `TIME`, inclusive (a date means to the end of that day; UTC unless it has a zone or Z)")
 	o.rules.AddFlags(f)
-	f.StringVar(&o.format, "format", "table", "output format: table, json, jsonl or csv")
+	f.StringVar(&o.format, "format", "table", "output `FORMAT`: table, json, jsonl or csv")
 	f.StringVar(&o.failOn, "fail-on", "none", "exit with status 4 when a finding at or above `SEVERITY` fired: none, info, low, medium, high, critical")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no summary on stderr")
+	f.BoolVar(&o.json, "json", false, "print the summary as JSON on stderr instead of a line (stdout has the findings)")
 	o.sigma.AddFlags(f, true)
 }
 
-func newDetectCommand(io *streams) *cobra.Command {
+func newDetectCommand(ios *streams) *cobra.Command {
 	o := &detectOptions{}
 	cmd := &cobra.Command{
 		Use:   "detect [flags]",
@@ -69,7 +72,7 @@ terminal in tables and neutralised against formula injection in CSV.` + "\n" + e
 			return o.parse()
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runDetect(cmd, o, io)
+			return runDetect(cmd, o, ios)
 		},
 	}
 	o.AddFlags(cmd.Flags())
@@ -89,10 +92,10 @@ func (o *detectOptions) parse() error {
 		o.failRank = s.Rank()
 	}
 	var err error
-	if o.detect.Since, err = parseTimeFlag("--since", o.since, false); err != nil {
+	if o.detect.Since, err = parseTimeFlag("--since", o.since, false, time.UTC); err != nil {
 		return err
 	}
-	if o.detect.Until, err = parseTimeFlag("--until", o.until, true); err != nil {
+	if o.detect.Until, err = parseTimeFlag("--until", o.until, true, time.UTC); err != nil {
 		return err
 	}
 	if !o.detect.Since.IsZero() && !o.detect.Until.IsZero() && !o.detect.Since.Before(o.detect.Until) {
@@ -105,7 +108,8 @@ func (o *detectOptions) parse() error {
 	return nil
 }
 
-// timeLayouts are what --since and --until accept; without a zone, UTC.
+// timeLayouts are what --since and --until accept; a time without a zone
+// is in the zone the command shows times in (--timezone, else UTC).
 var timeLayouts = []string{
 	time.RFC3339Nano,
 	"2006-01-02T15:04Z07:00",
@@ -115,20 +119,21 @@ var timeLayouts = []string{
 	"2006-01-02 15:04",
 }
 
-// parseTimeFlag reads a --since or --until value. For --until (end), a bare
-// date means the end of that day, and a time is inclusive.
-func parseTimeFlag(flag, s string, end bool) (time.Time, error) {
+// parseTimeFlag reads a --since or --until value; a date or time without a
+// zone is in loc, one with a zone or Z keeps it. For --until (end), a bare
+// date means the end of that day in loc, and a time is inclusive.
+func parseTimeFlag(flag, s string, end bool, loc *time.Location) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	if t, err := time.Parse("2006-01-02", s); err == nil {
+	if t, err := time.ParseInLocation("2006-01-02", s, loc); err == nil {
 		if end {
 			t = t.AddDate(0, 0, 1)
 		}
-		return t, nil
+		return t.UTC(), nil
 	}
 	for _, l := range timeLayouts {
-		if t, err := time.Parse(l, s); err == nil {
+		if t, err := time.ParseInLocation(l, s, loc); err == nil {
 			if end {
 				t = t.Add(time.Microsecond) // DuckDB's precision
 			}
@@ -138,13 +143,21 @@ func parseTimeFlag(flag, s string, end bool) (time.Time, error) {
 	return time.Time{}, &usageError{fmt.Sprintf("%s %q: want a date or time like 2024-03-01 or 2024-03-01T10:00:00Z", flag, s)}
 }
 
-func runDetect(cmd *cobra.Command, o *detectOptions, io *streams) error {
+// detectSummary is detect --json, on stderr: stdout holds the findings.
+type detectSummary struct {
+	Findings   int            `json:"findings"`
+	BySeverity map[string]int `json:"by_severity"`
+	Rules      int            `json:"rules"`
+	Seconds    float64        `json:"seconds"`
+}
+
+func runDetect(cmd *cobra.Command, o *detectOptions, ios *streams) error {
 	start := time.Now()
-	set, err := o.rules.load(io)
+	set, err := o.rules.load(ios)
 	if err != nil {
 		return err
 	}
-	rules, err := o.sigma.pick(set.rules, &o.ruleIDs, io, o.quiet)
+	rules, err := o.sigma.pick(set.rules, &o.ruleIDs, ios, o.quiet)
 	if err != nil {
 		return err
 	}
@@ -173,17 +186,23 @@ func runDetect(cmd *cobra.Command, o *detectOptions, io *streams) error {
 	}
 	defer store.Close()
 	found, err := query.Detect(ctx, store.DB, rules, o.detect)
-	if err := set.detectErr(io, err); err != nil {
+	if err := set.detectErr(ios, err); err != nil {
 		return err
 	}
 	if found, err = o.sigma.detect(ctx, store.DB, o.detect, found); err != nil {
 		return err
 	}
-	if err := writeFindings(io.Out, o.format, found); err != nil {
+	if err := reports.WriteFindings(ios.Out, o.format, found, ios.outWidth); err != nil {
 		return err
 	}
-	if !o.quiet {
-		fmt.Fprintf(io.Err, "%s from %d rules in %.1fs\n", summarize(found), len(rules)+o.sigma.ran, time.Since(start).Seconds())
+	sum := detectSummary{Findings: len(found), BySeverity: bySeverity(found), Rules: len(rules) + o.sigma.ran, Seconds: time.Since(start).Seconds()}
+	switch {
+	case o.json:
+		if err := writeJSONSummary(ios.Err, sum); err != nil {
+			return err
+		}
+	case !o.quiet:
+		fmt.Fprintf(ios.Err, "%s from %d rules in %.1fs\n", summarize(found), sum.Rules, sum.Seconds)
 	}
 	// A rule that failed says the findings are incomplete: that wins.
 	if err := set.exitErr(); err != nil {

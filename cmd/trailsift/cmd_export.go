@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -22,13 +21,13 @@ type exportOptions struct {
 }
 
 func (o *exportOptions) AddFlags(f *pflag.FlagSet) {
-	f.StringVar(&o.db, "db", "trailsift.duckdb", "DuckDB database to export (opened read-only)")
-	f.StringVar(&o.parquet, "parquet", "", "Parquet dataset directory to write (created, or added to)")
+	f.StringVar(&o.db, "db", "trailsift.duckdb", "DuckDB database `FILE` to export (opened read-only)")
+	f.StringVar(&o.parquet, "parquet", "", "Parquet dataset `DIR` to write (created, or added to)")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON on stdout")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no summary on stderr")
 }
 
-func newExportCommand(io *streams) *cobra.Command {
+func newExportCommand(ios *streams) *cobra.Command {
 	o := &exportOptions{}
 	cmd := &cobra.Command{
 		Use:   "export --db DB --parquet DIR",
@@ -51,14 +50,14 @@ rest; an interrupted export is finished by running it again.` + "\n" + exitHelp(
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runExport(cmd, o, io)
+			return runExport(cmd, o, ios)
 		},
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd
 }
 
-func runExport(cmd *cobra.Command, o *exportOptions, io *streams) (err error) {
+func runExport(cmd *cobra.Command, o *exportOptions, ios *streams) (err error) {
 	ctx := cmd.Context()
 	start := time.Now()
 	src, err := query.Open(ctx, o.db, true)
@@ -96,14 +95,12 @@ func runExport(cmd *cobra.Command, o *exportOptions, io *streams) (err error) {
 		Seconds    float64 `json:"seconds"`
 	}{o.parquet, st.Files, st.Events, w.Inserted(), time.Since(start).Seconds()}
 	if o.json {
-		enc := json.NewEncoder(io.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(sum); err != nil {
+		if err := writeJSONSummary(ios.Out, sum); err != nil {
 			return err
 		}
 	}
 	if !o.quiet {
-		fmt.Fprintf(io.Err, "exported %d events (%d new) and %d file records to %s in %.1fs\n",
+		fmt.Fprintf(ios.Err, "exported %d events (%d new) and %d file records to %s in %.1fs\n",
 			sum.EventsRead, sum.EventsNew, sum.Files, sum.Dataset, sum.Seconds)
 	}
 	return nil

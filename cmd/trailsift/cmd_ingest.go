@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -24,20 +24,20 @@ type ingestOptions struct {
 }
 
 func (o *ingestOptions) AddFlags(f *pflag.FlagSet) {
-	f.StringVar(&o.db, "db", "trailsift.duckdb", "DuckDB database file to create or add to")
-	f.StringVar(&o.parquet, "parquet", "", "write a Parquet dataset in this directory instead of a DuckDB database (see docs/parquet.md)")
+	f.StringVar(&o.db, "db", "trailsift.duckdb", "DuckDB database `FILE` to create or add to")
+	f.StringVar(&o.parquet, "parquet", "", "write a Parquet dataset in `DIR` instead of a DuckDB database (see docs/parquet.md)")
 	o.addLoadFlags(f)
 }
 
 // addLoadFlags are the flags of loading, shared by ingest and analyze.
 func (o *ingestOptions) addLoadFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON on stdout")
-	f.IntVar(&o.workers, "workers", 0, "decoders in parallel (default: number of CPUs)")
-	f.IntVar(&o.maxRecordSize, "max-record-size", 32<<20, "largest single event in bytes; larger ones are reported and skipped")
+	f.IntVar(&o.workers, "workers", 0, "run `N` decoders in parallel (default: number of CPUs)")
+	f.IntVar(&o.maxRecordSize, "max-record-size", 32<<20, "largest single event, in `BYTES`; larger ones are reported and skipped")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress and no summary on stderr")
 }
 
-func newIngestCommand(io *streams) *cobra.Command {
+func newIngestCommand(ios *streams) *cobra.Command {
 	o := &ingestOptions{}
 	cmd := &cobra.Command{
 		Use:   "ingest [flags] PATH...",
@@ -68,14 +68,14 @@ and never stops the files around it. Inputs are only ever read.` + "\n" + exitHe
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runIngest(cmd, o, args, io)
+			return runIngest(cmd, o, args, ios)
 		},
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd
 }
 
-func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, io *streams) error {
+func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, ios *streams) error {
 	flag, target := "--db", o.db
 	if o.parquet != "" {
 		flag, target = "--parquet", o.parquet
@@ -93,7 +93,7 @@ func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, io *streams)
 		err error
 	)
 	if o.parquet != "" {
-		sum, err = cases.LoadDataset(ctx, o.parquet, args, o.loadOptions(ctx, io))
+		sum, err = cases.LoadDataset(ctx, o.parquet, args, o.loadOptions(ctx, ios))
 	} else {
 		store, openErr := query.Open(ctx, o.db, false)
 		if openErr != nil {
@@ -101,23 +101,22 @@ func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, io *streams)
 		}
 		defer store.Close()
 		if m := store.Migrated; m != nil && !o.quiet {
-			fmt.Fprintf(io.Err, "migrated %s from store schema version %d to %d (%d stored events were copies of another and are kept once)\n",
+			fmt.Fprintf(ios.Err, "migrated %s from store schema version %d to %d (%d stored events were copies of another and are kept once)\n",
 				o.db, m.From, query.SchemaVersion, m.Merged)
 		}
-		sum, err = cases.Load(ctx, store, args, o.loadOptions(ctx, io))
+		sum, err = cases.Load(ctx, store, args, o.loadOptions(ctx, ios))
 	}
 	if sum == nil {
 		return err
 	}
+	sum.FailedFiles = newTypedPaths(args).showAll(sum.FailedFiles)
 	if o.json {
-		enc := json.NewEncoder(reports.JSONWriter{W: io.Out})
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(sum); err != nil {
+		if err := writeJSONSummary(ios.Out, sum); err != nil {
 			return err
 		}
 	}
 	if !o.quiet {
-		printIngestSummary(io, sum, o.parquet != "")
+		printIngestSummary(ios, sum, o.parquet != "", newTypedPaths(args))
 	}
 	if err != nil {
 		return err
@@ -129,11 +128,11 @@ func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, io *streams)
 }
 
 // loadOptions are the options of a load, with progress on a terminal.
-func (o *ingestOptions) loadOptions(ctx context.Context, io *streams) cases.LoadOptions {
-	opts := cases.LoadOptions{Workers: o.workers, MaxRecordSize: o.maxRecordSize, Stdin: io.In}
-	show := io.errIsTerm && !o.quiet
+func (o *ingestOptions) loadOptions(ctx context.Context, ios *streams) cases.LoadOptions {
+	opts := cases.LoadOptions{Workers: o.workers, MaxRecordSize: o.maxRecordSize, Stdin: ios.In}
+	show := ios.errIsTerm && !o.quiet
 	if show {
-		prog := newProgressLine(io.Err)
+		prog := newProgressLine(ios.Err)
 		opts.Progress, opts.AfterRead = prog.update, prog.done
 	}
 	if atFilesDone != nil {
@@ -150,10 +149,10 @@ func (o *ingestOptions) loadOptions(ctx context.Context, io *streams) cases.Load
 	}
 	opts.BeforeStoreLoad = func(ctx context.Context, path string) {
 		if show {
-			fmt.Fprintf(io.Err, "storing the staged events in %s ...\n", path)
+			fmt.Fprintf(ios.Err, "storing the staged events in %s ...\n", path)
 		}
 		if atStoreLoad != nil {
-			atStoreLoad(ctx, io)
+			atStoreLoad(ctx, ios)
 		}
 	}
 	return opts
@@ -161,15 +160,15 @@ func (o *ingestOptions) loadOptions(ctx context.Context, io *streams) cases.Load
 
 // atStoreLoad, when set, runs just before the staged events are loaded
 // into the store: tests interrupt the run there.
-var atStoreLoad func(ctx context.Context, io *streams)
+var atStoreLoad func(ctx context.Context, ios *streams)
 
 // atFilesDone, when set, runs each time the sink has taken one more file:
 // tests interrupt or kill the run there, at a point that does not depend
 // on timing.
 var atFilesDone func(ctx context.Context, files int64)
 
-func printIngestSummary(io *streams, s *cases.Loaded, parquet bool) {
-	w := io.Err
+func printIngestSummary(ios *streams, s *cases.Loaded, parquet bool, paths typedPaths) {
+	w := ios.Err
 	fmt.Fprintf(w, "files:  %d loaded, %d skipped, %d failed, %d duplicate content, %d unchanged since last run\n",
 		s.FilesLoaded, s.FilesSkipped, s.FilesFailed, s.FilesDuplicate, s.FilesUnchanged)
 	fmt.Fprintf(w, "events: %d read, %d new, %d already stored or delivered twice\n", s.EventsRead, s.EventsNew, s.EventsDuplicate)
@@ -184,7 +183,11 @@ func printIngestSummary(io *streams, s *cases.Loaded, parquet bool) {
 	}
 	if s.Errors > 0 || s.Warnings > 0 {
 		fmt.Fprintf(w, "problems: %d errors, %d warnings; first ones:\n", s.Errors, s.Warnings)
-		reports.WriteProblems(w, s.Problems)
+		problems := slices.Clone(s.Problems)
+		for i := range problems {
+			problems[i].Path = paths.show(problems[i].Path)
+		}
+		reports.WriteProblems(w, problems)
 		fmt.Fprintf(w, "  all of them: trailsift query %s %s \"select * from ingest_errors\"\n", flag, s.Database)
 	}
 	fmt.Fprintf(w, "%s: %s\n", kind, s.Database)

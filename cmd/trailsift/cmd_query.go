@@ -1,14 +1,15 @@
 package main
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"fmt"
-	stdio "io"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"golang.org/x/term"
 
 	"github.com/trailsift/trailsift/query"
 	"github.com/trailsift/trailsift/reports"
@@ -20,17 +21,21 @@ type queryOptions struct {
 	file   string
 	format string
 	out    string
+	force  bool
+	// replacing is set when --out names a file that --force lets us replace.
+	replacing bool
 }
 
 func (o *queryOptions) AddFlags(f *pflag.FlagSet) {
 	o.source.AddFlags(f)
-	f.StringVarP(&o.sql, "sql", "e", "", "the SQL to run (instead of the argument)")
-	f.StringVarP(&o.file, "file", "f", "", "read the SQL from this file (- for standard input)")
-	f.StringVar(&o.format, "format", "table", "table, csv, json, jsonl or parquet (parquet needs --out)")
-	f.StringVarP(&o.out, "out", "o", "", "write the result to this file (written atomically) instead of stdout")
+	f.StringVarP(&o.sql, "sql", "e", "", "the `SQL` to run (instead of the argument)")
+	f.StringVarP(&o.file, "file", "f", "", "read the SQL from `FILE` (- for standard input)")
+	f.StringVar(&o.format, "format", "table", "output `FORMAT`: table, csv, json, jsonl or parquet (parquet needs --out)")
+	f.StringVarP(&o.out, "out", "o", "", "write the result to `FILE` (written atomically; an existing FILE only with --force) instead of stdout")
+	f.BoolVar(&o.force, "force", false, "replace the --out file if it exists")
 }
 
-func newQueryCommand(io *streams) *cobra.Command {
+func newQueryCommand(ios *streams) *cobra.Command {
 	o := &queryOptions{}
 	cmd := &cobra.Command{
 		Use:   "query [flags] [SQL | -]",
@@ -76,18 +81,20 @@ select * from signins where result = 'Failure'"
 			if given != 1 {
 				return &usageError{"give the SQL once: as the argument, with --sql, with --file FILE, or - for standard input"}
 			}
-			return nil
+			var err error
+			o.replacing, err = checkReplace("--out", o.out, o.force)
+			return err
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runQuery(cmd, o, args, io)
+			return runQuery(cmd, o, args, ios)
 		},
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd
 }
 
-func runQuery(cmd *cobra.Command, o *queryOptions, args []string, io *streams) error {
-	sqlText, err := readSQL(o, args, io)
+func runQuery(cmd *cobra.Command, o *queryOptions, args []string, ios *streams) error {
+	sqlText, err := readSQL(o, args, ios)
 	if err != nil {
 		return err
 	}
@@ -97,37 +104,48 @@ func runQuery(cmd *cobra.Command, o *queryOptions, args []string, io *streams) e
 		return err
 	}
 	defer store.Close()
-	if o.format == "parquet" {
-		return reports.WriteAtomically(o.out, func(tmp string) error {
-			return withHint(query.CopyToParquet(ctx, store.DB, sqlText, tmp))
-		})
+	if o.out != "" {
+		if err := writeQueryFile(ctx, store.DB, sqlText, o); err != nil {
+			return err
+		}
+		if o.replacing {
+			fmt.Fprintf(ios.Err, "replaced %s\n", reports.SafeText(o.out))
+		}
+		return nil
 	}
 	rows, err := query.Query(ctx, store.DB, sqlText)
 	if err != nil {
 		return withHint(err)
 	}
 	defer rows.Close()
-	opts := reports.ResultOptions{Format: o.format}
-	if o.out != "" {
+	_, err = reports.WriteRows(ios.Out, rows, reports.ResultOptions{Format: o.format, MaxWidth: ios.outWidth})
+	return withHint(err)
+}
+
+// writeQueryFile writes the result to --out atomically: a failed query
+// leaves what was there.
+func writeQueryFile(ctx context.Context, db *sql.DB, sqlText string, o *queryOptions) error {
+	if o.format == "parquet" {
 		return reports.WriteAtomically(o.out, func(tmp string) error {
-			f, err := os.Create(tmp)
-			if err != nil {
-				return err
-			}
-			if _, err := reports.WriteRows(f, rows, opts); err != nil {
-				f.Close()
-				return withHint(err)
-			}
-			return f.Close()
+			return withHint(query.CopyToParquet(ctx, db, sqlText, tmp))
 		})
 	}
-	if f, ok := io.Out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		if w, _, err := term.GetSize(int(f.Fd())); err == nil {
-			opts.MaxWidth = w
-		}
+	rows, err := query.Query(ctx, db, sqlText)
+	if err != nil {
+		return withHint(err)
 	}
-	_, err = reports.WriteRows(io.Out, rows, opts)
-	return withHint(err)
+	defer rows.Close()
+	return reports.WriteAtomically(o.out, func(tmp string) error {
+		f, err := os.Create(tmp)
+		if err != nil {
+			return err
+		}
+		if _, err := reports.WriteRows(f, rows, reports.ResultOptions{Format: o.format}); err != nil {
+			f.Close()
+			return withHint(err)
+		}
+		return f.Close()
+	})
 }
 
 // withHint adds the hint of a SQL error to its message.
@@ -147,8 +165,8 @@ const maxSQLSize = 16 << 20
 
 // readSQL returns the SQL of the command line: the argument, --sql, --file
 // or standard input (- as the argument or the file).
-func readSQL(o *queryOptions, args []string, io *streams) (string, error) {
-	var r stdio.Reader
+func readSQL(o *queryOptions, args []string, ios *streams) (string, error) {
+	var r io.Reader
 	name := o.file
 	switch {
 	case o.sql != "":
@@ -156,7 +174,7 @@ func readSQL(o *queryOptions, args []string, io *streams) (string, error) {
 	case len(args) == 1 && args[0] != "-":
 		return args[0], nil
 	case len(args) == 1 || o.file == "-":
-		r, name = io.In, "standard input"
+		r, name = ios.In, "standard input"
 	default:
 		f, err := os.Open(o.file)
 		if err != nil {
@@ -165,7 +183,7 @@ func readSQL(o *queryOptions, args []string, io *streams) (string, error) {
 		defer f.Close()
 		r = f
 	}
-	b, err := stdio.ReadAll(stdio.LimitReader(r, maxSQLSize+1))
+	b, err := io.ReadAll(io.LimitReader(r, maxSQLSize+1))
 	if err != nil {
 		return "", fmt.Errorf("read SQL from %s: %w", name, err)
 	}

@@ -96,3 +96,29 @@ func TestQueryCSVNeutralisesFormulas(t *testing.T) {
 		t.Errorf("csv not neutralised: %q", out)
 	}
 }
+
+// TestQueryOutRefusesToReplace: query --out, like report --out, never
+// replaces an existing file without --force, in any format.
+func TestQueryOutRefusesToReplace(t *testing.T) {
+	db := ingestedCase(t)
+	for _, format := range []string{"csv", "parquet"} {
+		out := filepath.Join(t.TempDir(), "result."+format)
+		if err := os.WriteFile(out, []byte("earlier work"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, stderr, code := run(t, "", "query", "--db", db, "--format", format, "--out", out, "select count(*) as n from events")
+		if code != exitUsage || !strings.Contains(stderr, out+" exists: give --force") {
+			t.Errorf("%s: exit %d, %s", format, code, stderr)
+		}
+		if b, _ := os.ReadFile(out); string(b) != "earlier work" {
+			t.Errorf("%s: the existing file was changed: %q", format, b)
+		}
+		_, stderr, code = run(t, "", "query", "--db", db, "--format", format, "--out", out, "--force", "select count(*) as n from events")
+		if code != exitOK || !strings.Contains(stderr, "replaced "+out) {
+			t.Errorf("%s --force: exit %d, %s", format, code, stderr)
+		}
+		if b, _ := os.ReadFile(out); string(b) == "earlier work" {
+			t.Errorf("%s --force: the file was not replaced", format)
+		}
+	}
+}

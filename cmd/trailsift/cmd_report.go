@@ -26,6 +26,7 @@ type reportOptions struct {
 	stored bool
 	force  bool
 	quiet  bool
+	json   bool
 }
 
 func (o *reportOptions) AddFlags(f *pflag.FlagSet) {
@@ -35,10 +36,11 @@ func (o *reportOptions) AddFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.stored, "stored-findings", false, "use the findings table written by the last analyze instead of running the rules now")
 	f.BoolVar(&o.force, "force", false, "replace the --out file if it exists (the report analyze wrote, say)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no summary on stderr")
+	f.BoolVar(&o.json, "json", false, "print the summary as JSON on stdout (needs --out: without it the report is on stdout)")
 	o.rules.AddFlags(f)
 }
 
-func newReportCommand(io *streams) *cobra.Command {
+func newReportCommand(ios *streams) *cobra.Command {
 	o := &reportOptions{}
 	cmd := &cobra.Command{
 		Use:   "report [flags]",
@@ -73,20 +75,34 @@ command refuses it unless --force is given, and then says it replaced it.` + "\n
 					o.format = "md"
 				}
 			}
+			if o.json && o.out == "" {
+				return &usageError{"--json prints the summary on stdout, where the report goes without --out: give --out FILE"}
+			}
 			if o.stored && (o.rules.rulesDir != "" || len(o.rules.sets) > 0) {
 				return &usageError{"--stored-findings reads the findings analyze stored: --rules and --set do not apply to it"}
 			}
 			return checkChoice("--format", o.format, "html", "md")
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runReport(cmd, o, io)
+			return runReport(cmd, o, ios)
 		},
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd
 }
 
-func runReport(cmd *cobra.Command, o *reportOptions, io *streams) error {
+// reportSummary is report --json: the keys analyze and detect use too.
+type reportSummary struct {
+	Findings   int            `json:"findings"`
+	BySeverity map[string]int `json:"by_severity"`
+	Events     int64          `json:"events"`
+	Outputs    []string       `json:"outputs"`
+	Replaced   bool           `json:"replaced"`
+	Bytes      int64          `json:"bytes"`
+	Seconds    float64        `json:"seconds"`
+}
+
+func runReport(cmd *cobra.Command, o *reportOptions, ios *streams) error {
 	start := time.Now()
 	replacing, err := checkReplace("--out", o.out, o.force)
 	if err != nil {
@@ -99,7 +115,7 @@ func runReport(cmd *cobra.Command, o *reportOptions, io *streams) error {
 		if err := o.rules.parse(); err != nil {
 			return err
 		}
-		if set, err = o.rules.load(io); err != nil {
+		if set, err = o.rules.load(ios); err != nil {
 			return err
 		}
 		rules.Rules, rules.Options.Params = set.rules, o.rules.params
@@ -114,7 +130,7 @@ func runReport(cmd *cobra.Command, o *reportOptions, io *streams) error {
 		found, err = query.LoadFindings(ctx, store.DB)
 	} else {
 		found, err = rules.Run(ctx, store)
-		err = set.detectErr(io, err) // rules that failed are said; the others' findings stay
+		err = set.detectErr(ios, err) // rules that failed are said; the others' findings stay
 	}
 	if err != nil {
 		return err
@@ -133,7 +149,7 @@ func runReport(cmd *cobra.Command, o *reportOptions, io *streams) error {
 		return err
 	}
 	if o.out == "" {
-		if _, err := io.Out.Write(b.Bytes()); err != nil {
+		if _, err := ios.Out.Write(b.Bytes()); err != nil {
 			return err
 		}
 		return set.exitErr()
@@ -141,12 +157,19 @@ func runReport(cmd *cobra.Command, o *reportOptions, io *streams) error {
 	if err := reports.WriteFileAtomically(o.out, b.Bytes()); err != nil {
 		return fmt.Errorf("write %s: %w", o.out, err)
 	}
+	sum := reportSummary{Findings: len(found), BySeverity: bySeverity(found), Events: rep.Events,
+		Outputs: []string{o.out}, Replaced: replacing, Bytes: int64(b.Len()), Seconds: time.Since(start).Seconds()}
+	if o.json {
+		if err := writeJSONSummary(ios.Out, sum); err != nil {
+			return err
+		}
+	}
 	if !o.quiet {
 		verb := "wrote"
 		if replacing {
 			verb = "replaced"
 		}
-		fmt.Fprintf(io.Err, "%s; %d events; %s %s (%s) in %.1fs\n", summarize(found), rep.Events, verb, o.out, humanBytes(int64(b.Len())), time.Since(start).Seconds())
+		fmt.Fprintf(ios.Err, "%s; %d events; %s %s (%s) in %.1fs\n", summarize(found), sum.Events, verb, o.out, humanBytes(sum.Bytes), sum.Seconds)
 	}
 	return set.exitErr() // a rule that could not run makes the exit status say so
 }

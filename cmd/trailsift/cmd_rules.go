@@ -22,11 +22,11 @@ type rulesOptions struct {
 
 func (o *rulesOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.rulesDir, "rules", "", "also load the rule files (*.sql) in `DIR`; one with a built-in rule's id replaces it")
-	f.StringVar(&o.format, "format", "table", "output format: table or json")
+	f.StringVar(&o.format, "format", "table", "output `FORMAT`: table or json")
 	o.sigma.AddFlags(f, false)
 }
 
-func newRulesCommand(io *streams) *cobra.Command {
+func newRulesCommand(ios *streams) *cobra.Command {
 	o := &rulesOptions{}
 	cmd := &cobra.Command{
 		Use:   "rules [flags]",
@@ -47,17 +47,17 @@ full (description, parameters, false positives, references, SQL) with
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(o.sigma.paths) > 0 {
-				return o.sigma.list(io.Out, o.format)
+				return o.sigma.list(ios.Out, o.format)
 			}
-			return runRules(o, io)
+			return runRules(o, ios)
 		},
 	}
 	o.AddFlags(cmd.Flags())
-	cmd.AddCommand(newRulesShowCommand(io))
+	cmd.AddCommand(newRulesShowCommand(ios))
 	return cmd
 }
 
-func newRulesShowCommand(io *streams) *cobra.Command {
+func newRulesShowCommand(ios *streams) *cobra.Command {
 	o := &rulesOptions{}
 	cmd := &cobra.Command{
 		Use:   "show [flags] ID",
@@ -68,11 +68,17 @@ known false positives, references and the SQL it runs.` + "\n" + exitHelp("rules
 		Example: `  trailsift rules show console-login-without-mfa
   trailsift rules show --rules ./my-rules/ my-rule`,
 		Args: positionalArgs(cobra.ExactArgs(1)),
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return completeRuleIDs(cmd, args, toComplete)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(o.sigma.paths) > 0 {
-				return o.sigma.show(io.Out, args[0])
+				return o.sigma.show(ios.Out, args[0])
 			}
-			set, err := loadRuleSet(o.rulesDir, io)
+			set, err := loadRuleSet(o.rulesDir, ios)
 			if err != nil {
 				return err
 			}
@@ -80,7 +86,7 @@ known false positives, references and the SQL it runs.` + "\n" + exitHelp("rules
 			if err != nil {
 				return err
 			}
-			printRule(io.Out, r)
+			printRule(ios.Out, r)
 			return set.exitErr()
 		},
 	}
@@ -111,12 +117,12 @@ type paramJSON struct {
 	Doc     string `json:"description"`
 }
 
-func runRules(o *rulesOptions, io *streams) error {
-	set, err := loadRuleSet(o.rulesDir, io)
+func runRules(o *rulesOptions, ios *streams) error {
+	set, err := loadRuleSet(o.rulesDir, ios)
 	if err != nil {
 		return err
 	}
-	if err := writeRules(io.Out, o.format, set.rules); err != nil {
+	if err := writeRules(ios.Out, o.format, set.rules); err != nil {
 		return err
 	}
 	return set.exitErr()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -20,20 +19,22 @@ type generateOptions struct {
 	start    string
 	seed     int64
 	json     bool
+	quiet    bool
 }
 
 func (o *generateOptions) AddFlags(f *pflag.FlagSet) {
-	f.StringVar(&o.out, "out", "", "folder to write the corpus to (must not exist or be empty)")
-	f.IntVar(&o.events, "events", 100_000, "number of events")
-	f.IntVar(&o.accounts, "accounts", 2, "AWS accounts")
-	f.IntVar(&o.regions, "regions", 3, "regions per account")
-	f.IntVar(&o.days, "days", 7, "days of activity")
-	f.StringVar(&o.start, "start", "2024-03-01", "first day (UTC), YYYY-MM-DD")
-	f.Int64Var(&o.seed, "seed", 1, "random seed: the same seed and options give the same files")
+	f.StringVar(&o.out, "out", "", "`FOLDER` to write the corpus to (must not exist or be empty)")
+	f.IntVar(&o.events, "events", 100_000, "write `N` events")
+	f.IntVar(&o.accounts, "accounts", 2, "`N` AWS accounts")
+	f.IntVar(&o.regions, "regions", 3, "`N` regions per account")
+	f.IntVar(&o.days, "days", 7, "`N` days of activity")
+	f.StringVar(&o.start, "start", "2024-03-01", "first day (UTC), `YYYY-MM-DD`")
+	f.Int64Var(&o.seed, "seed", 1, "random `SEED`: the same seed and options give the same files")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON on stdout")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "no summary on stderr")
 }
 
-func newSamplesCommand(io *streams) *cobra.Command {
+func newSamplesCommand(ios *streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "samples",
 		Short: "Generate realistic CloudTrail corpora for tests and benchmarks",
@@ -64,11 +65,23 @@ the planted incidents must produce. Output is deterministic for a seed.`,
 			if err != nil {
 				return err
 			}
+			out := struct {
+				Corpus  string  `json:"corpus"`
+				Files   int     `json:"files"`
+				Events  int     `json:"events"`
+				Bytes   int64   `json:"bytes"`
+				Planted int     `json:"planted"`
+				Seconds float64 `json:"seconds"`
+			}{o.out, sum.Files, sum.Events, sum.Bytes, len(sum.Planted), time.Since(t0).Seconds()}
 			if o.json {
-				return json.NewEncoder(io.Out).Encode(sum)
+				if err := writeJSONSummary(ios.Out, out); err != nil {
+					return err
+				}
 			}
-			fmt.Fprintf(io.Err, "wrote %d events in %d files (%s gzipped) with %d planted incidents to %s in %.1fs\n",
-				sum.Events, sum.Files, humanBytes(sum.Bytes), len(sum.Planted), o.out, time.Since(t0).Seconds())
+			if !o.quiet {
+				fmt.Fprintf(ios.Err, "wrote %d events in %d files (%s gzipped) with %d planted incidents to %s in %.1fs\n",
+					out.Events, out.Files, humanBytes(out.Bytes), out.Planted, out.Corpus, out.Seconds)
+			}
 			return nil
 		},
 	}

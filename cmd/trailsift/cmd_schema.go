@@ -9,7 +9,7 @@ import (
 	"github.com/trailsift/trailsift/query"
 )
 
-func newSchemaCommand(io *streams) *cobra.Command {
+func newSchemaCommand(ios *streams) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
 		Use:   "schema",
@@ -23,16 +23,16 @@ read them with DuckDB's JSON operators, e.g. request_parameters->>'userName'.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch format {
 			case "markdown", "md", "text":
-				_, err := fmt.Fprint(io.Out, query.SchemaMarkdown())
+				_, err := fmt.Fprint(ios.Out, query.SchemaMarkdown())
 				return err
 			case "json":
-				enc := json.NewEncoder(io.Out)
+				enc := json.NewEncoder(ios.Out)
 				enc.SetIndent("", "  ")
 				return enc.Encode(query.Documented())
 			}
 			return &usageError{fmt.Sprintf("unknown --format %q: use text or json", format)}
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "text", "text (Markdown) or json")
+	cmd.Flags().StringVar(&format, "format", "text", "output `FORMAT`: text (Markdown) or json")
 	return cmd
 }

@@ -2,13 +2,10 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"golang.org/x/term"
 
 	"github.com/trailsift/trailsift/reports"
 )
@@ -27,14 +24,14 @@ type signinsOptions struct {
 
 func (o *signinsOptions) AddFlags(f *pflag.FlagSet) {
 	o.source.AddFlags(f)
-	f.StringVar(&o.since, "since", "", "only sign-ins at or after `TIME` (UTC unless a zone is given)")
-	f.StringVar(&o.until, "until", "", "only sign-ins up to `TIME`, inclusive (a date means to the end of that day)")
-	f.StringVar(&o.format, "format", "table", "output format: table, csv, jsonl or md")
+	f.StringVar(&o.since, "since", "", "only sign-ins at or after `TIME` (2024-03-01, 2024-03-01T10:00Z); a time without a zone or Z is in --timezone")
+	f.StringVar(&o.until, "until", "", "only sign-ins up to `TIME`, inclusive (a date means to the end of that day); a time without a zone or Z is in --timezone")
+	f.StringVar(&o.format, "format", "table", "output `FORMAT`: table, csv, jsonl or md")
 	f.StringVar(&o.timezone, "timezone", "UTC", "display times of table and md in this `ZONE`; csv and jsonl are always UTC")
 	f.IntVar(&o.limit, "limit", 0, "show at most `N` principals (0: all); the rest are counted")
 }
 
-func newSigninsCommand(io *streams) *cobra.Command {
+func newSigninsCommand(ios *streams) *cobra.Command {
 	o := &signinsOptions{}
 	cmd := &cobra.Command{
 		Use:   "signins [flags]",
@@ -64,10 +61,10 @@ the identity provider. The database is opened read-only.` + "\n" + exitHelp("sig
 			if o.limit < 0 {
 				return &usageError{"--limit must not be negative"}
 			}
-			if o.filter.Since, err = parseTimeFlag("--since", o.since, false); err != nil {
+			if o.filter.Since, err = parseTimeFlag("--since", o.since, false, loc); err != nil {
 				return err
 			}
-			o.filter.Until, err = parseTimeFlag("--until", o.until, true)
+			o.filter.Until, err = parseTimeFlag("--until", o.until, true, loc)
 			return err
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -81,22 +78,9 @@ the identity provider. The database is opened read-only.` + "\n" + exitHelp("sig
 			if err != nil {
 				return err
 			}
-			out, width := terminalOut(io.Out)
-			return reports.WriteSignins(out, rows, total, o.format, o.location, width)
+			return reports.WriteSignins(ios.Out, rows, total, o.format, o.location, ios.outWidth)
 		},
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd
-}
-
-// terminalOut is where a command writes data, and the terminal's width
-// when stdout is one (for tables). Every format already shows log text's
-// control characters escaped, so nothing more is needed for a terminal.
-func terminalOut(w io.Writer) (io.Writer, int) {
-	fh, ok := w.(*os.File)
-	if !ok || !term.IsTerminal(int(fh.Fd())) {
-		return w, 0
-	}
-	width, _, _ := term.GetSize(int(fh.Fd()))
-	return w, width
 }

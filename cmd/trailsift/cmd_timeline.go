@@ -47,18 +47,18 @@ func (o *timelineOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.region, "region", "", "only events in this `REGION`")
 	f.StringSliceVar(&o.eventNames, "event", nil, "only these event `NAMES` (repeat, or separate with commas)")
 	f.BoolVar(&o.errorsOnly, "errors", false, "only events with an error code or a failed sign-in")
-	f.StringVar(&o.since, "since", "", "only events at or after `TIME` (2024-03-01, 2024-03-01T10:00Z; UTC unless a zone is given)")
-	f.StringVar(&o.until, "until", "", "only events up to `TIME`, inclusive (a date means to the end of that day)")
+	f.StringVar(&o.since, "since", "", "only events at or after `TIME` (2024-03-01, 2024-03-01T10:00, 2024-03-01T10:00Z); a time without a zone or Z is in --timezone")
+	f.StringVar(&o.until, "until", "", "only events up to `TIME`, inclusive (a date means to the end of that day); a time without a zone or Z is in --timezone")
 	f.StringVar(&o.around, "around", "", "only events within --window of the event with this `EVENT-ID`")
-	f.StringVar(&o.window, "window", "30m", "with --around: how far before and after, e.g. 10m, 2h")
+	f.StringVar(&o.window, "window", "30m", "with --around: how far before and after, a `DURATION` (e.g. 10m, 2h)")
 	f.StringVar(&o.finding, "finding", "", "only the events of the findings of this `RULE-ID` (the rule is run now)")
 	o.rules.AddFlags(f)
-	f.StringVar(&o.format, "format", "table", "output format: table, csv, jsonl (csv and jsonl import into Timesketch) or md")
+	f.StringVar(&o.format, "format", "table", "output `FORMAT`: table, csv, jsonl (csv and jsonl import into Timesketch) or md")
 	f.StringVar(&o.timezone, "timezone", "UTC", "display times of table and md in this `ZONE` (e.g. Europe/Berlin); csv and jsonl are always UTC")
 	f.IntVar(&o.limit, "limit", 0, "write at most `N` events (0: all); the rest are counted")
 }
 
-func newTimelineCommand(io *streams) *cobra.Command {
+func newTimelineCommand(ios *streams) *cobra.Command {
 	o := &timelineOptions{}
 	cmd := &cobra.Command{
 		Use:   "timeline [flags]",
@@ -82,7 +82,8 @@ In table and md, the steps of one IAM Identity Center sign-in (events sharing an
 AuthWorkflowID) are one row telling the story: "password OK → TOTP failed". In
 csv and jsonl every step keeps its own row; auth_workflow_id and story tie them.
 Times are UTC unless --timezone says otherwise (table and md only), and the
-zone is always stated. The database is opened read-only.` + "\n" + exitHelp("timeline"),
+zone is always stated. A --since or --until without a zone is in --timezone
+too: --timezone Europe/Berlin --since 2024-03-05T10:00 is 10:00 in Berlin. The database is opened read-only.` + "\n" + exitHelp("timeline"),
 		Example: `  trailsift timeline --db case.duckdb --actor alice --since 2024-03-01T00:00Z --until 2024-03-02
   trailsift timeline --db case.duckdb --ip 203.0.113.7 --format csv > ip.csv
   trailsift timeline --db case.duckdb --around 3f1c0a9e-... --window 30m
@@ -95,7 +96,7 @@ zone is always stated. The database is opened read-only.` + "\n" + exitHelp("tim
 			return o.parse()
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runTimeline(cmd, o, io)
+			return runTimeline(cmd, o, ios)
 		},
 	}
 	o.AddFlags(cmd.Flags())
@@ -120,10 +121,10 @@ func (o *timelineOptions) parse() error {
 			f.EventNames = append(f.EventNames, n)
 		}
 	}
-	if f.Since, err = parseTimeFlag("--since", o.since, false); err != nil {
+	if f.Since, err = parseTimeFlag("--since", o.since, false, loc); err != nil {
 		return err
 	}
-	if f.Until, err = parseTimeFlag("--until", o.until, true); err != nil {
+	if f.Until, err = parseTimeFlag("--until", o.until, true, loc); err != nil {
 		return err
 	}
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
@@ -143,7 +144,7 @@ func (o *timelineOptions) parse() error {
 	return nil
 }
 
-func runTimeline(cmd *cobra.Command, o *timelineOptions, io *streams) error {
+func runTimeline(cmd *cobra.Command, o *timelineOptions, ios *streams) error {
 	ctx := cmd.Context()
 	store, err := o.source.open(ctx)
 	if err != nil {
@@ -158,7 +159,7 @@ func runTimeline(cmd *cobra.Command, o *timelineOptions, io *streams) error {
 			return &usageError{fmt.Sprintf("--around %q: %v", o.around, err)}
 		}
 		if errors.Is(err, reports.ErrAmbiguousEvent) {
-			fmt.Fprintf(io.Err, "trailsift: --around %q: %s\n", o.around, reports.SafeLines(err.Error()))
+			fmt.Fprintf(ios.Err, "trailsift: --around %q: %s\n", o.around, reports.SafeLines(err.Error()))
 		} else if err != nil {
 			return err
 		}
@@ -173,7 +174,7 @@ func runTimeline(cmd *cobra.Command, o *timelineOptions, io *streams) error {
 	}
 	var rules *ruleSet
 	if o.finding != "" {
-		if rules, err = o.rules.load(io); err != nil {
+		if rules, err = o.rules.load(ios); err != nil {
 			return err
 		}
 		r, err := findRule(rules.rules, o.finding)
@@ -186,7 +187,7 @@ func runTimeline(cmd *cobra.Command, o *timelineOptions, io *streams) error {
 		}
 		loadFailures := len(rules.failed)
 		found, err := query.Detect(ctx, store.DB, []query.Rule{r}, query.DetectOptions{Params: params})
-		if err := rules.detectErr(io, err); err != nil {
+		if err := rules.detectErr(ios, err); err != nil {
 			return err
 		}
 		if len(rules.failed) > loadFailures {
@@ -196,12 +197,11 @@ func runTimeline(cmd *cobra.Command, o *timelineOptions, io *streams) error {
 		for _, fd := range found {
 			f.EventIDs = append(f.EventIDs, fd.EventIDs...)
 		}
-		fmt.Fprintf(io.Err, "%s: %d finding(s), %d event(s)\n", r.ID, len(found), len(f.EventIDs))
+		fmt.Fprintf(ios.Err, "%s: %d finding(s), %d event(s)\n", r.ID, len(found), len(f.EventIDs))
 		title = append(title, fmt.Sprintf("events of the %d %s finding(s)", len(found), r.ID))
 	}
 	title = append(title, describeFilter(o)...)
-	out, width := terminalOut(io.Out)
-	tw, err := reports.NewTimelineWriter(out, reports.TimelineOptions{Format: o.format, Location: o.location, MaxWidth: width,
+	tw, err := reports.NewTimelineWriter(ios.Out, reports.TimelineOptions{Format: o.format, Location: o.location, MaxWidth: ios.outWidth,
 		Title: timelineTitle(title)})
 	if err != nil {
 		return err
@@ -217,11 +217,11 @@ func runTimeline(cmd *cobra.Command, o *timelineOptions, io *streams) error {
 		}
 		more = total - tw.Events()
 		if more > 0 {
-			fmt.Fprintf(io.Err, "%d more events match; raise --limit to see them\n", more)
+			fmt.Fprintf(ios.Err, "%d more events match; raise --limit to see them\n", more)
 		}
 	}
 	if note := tw.UntimedNote(); note != "" {
-		fmt.Fprintf(io.Err, "note: %s\n", note)
+		fmt.Fprintf(ios.Err, "note: %s\n", note)
 	}
 	if err := tw.Close(more); err != nil {
 		return err

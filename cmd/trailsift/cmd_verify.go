@@ -21,10 +21,10 @@ type verifyOptions struct {
 
 func (o *verifyOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.publicKeys, "public-keys", "", "`FILE` of JSON saved from \"aws cloudtrail list-public-keys\" (while online) to check digest signatures")
-	f.StringVar(&o.format, "format", "table", "table or json")
+	f.StringVar(&o.format, "format", "table", "output `FORMAT`: table or json")
 }
 
-func newVerifyCommand(io *streams) *cobra.Command {
+func newVerifyCommand(ios *streams) *cobra.Command {
 	o := &verifyOptions{}
 	cmd := &cobra.Command{
 		Use:   "verify [flags] EVIDENCE...",
@@ -58,14 +58,14 @@ all is "not checked": a warning, exit 0, not a failure. Nothing is written.` + "
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runVerify(cmd, o, args, io)
+			return runVerify(cmd, o, args, ios)
 		},
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd
 }
 
-func runVerify(cmd *cobra.Command, o *verifyOptions, args []string, io *streams) error {
+func runVerify(cmd *cobra.Command, o *verifyOptions, args []string, ios *streams) error {
 	var opts integrity.VerifyOptions
 	var err error
 	if opts.Keys, err = readPublicKeys(o.publicKeys); err != nil {
@@ -82,12 +82,12 @@ func runVerify(cmd *cobra.Command, o *verifyOptions, args []string, io *streams)
 		return err
 	}
 	if o.format == "json" {
-		enc := json.NewEncoder(reports.JSONWriter{W: io.Out})
+		enc := json.NewEncoder(reports.JSONWriter{W: ios.Out})
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
 			return err
 		}
-	} else if err := reports.WriteVerify(io.Out, rep); err != nil {
+	} else if err := reports.WriteVerify(ios.Out, rep); err != nil {
 		return err
 	}
 	if rep.Failed() {

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/trailsift/trailsift/query"
 	"github.com/trailsift/trailsift/reports"
 )
 
@@ -271,7 +272,7 @@ func TestAnalyzeNothingLoaded(t *testing.T) {
 // TestInterruptAtLoad: a Ctrl-C that arrives while the staged events are
 // loaded lets the load finish (one transaction) and exits 130, not 0.
 func TestInterruptAtLoad(t *testing.T) {
-	atStoreLoad = func(_ context.Context, io *streams) { io.interrupt() }
+	atStoreLoad = func(_ context.Context, ios *streams) { ios.interrupt() }
 	defer func() { atStoreLoad = nil }()
 	db := filepath.Join(t.TempDir(), "case.duckdb")
 	_, stderr, code := run(t, "", "ingest", "--db", db, fixture("records"), fixture("ndjson"))
@@ -352,22 +353,25 @@ func TestDetectRefusesHostileRules(t *testing.T) {
 	}
 }
 
-// TestVersion: both spellings name trailsift's and DuckDB's versions.
+// TestVersion: both spellings name trailsift's and DuckDB's versions, and
+// the store schema version this build writes.
 func TestVersion(t *testing.T) {
 	for _, args := range [][]string{{"version"}, {"--version"}} {
 		stdout, stderr, code := run(t, "", args...)
-		if code != exitOK || !strings.Contains(stdout, "trailsift ") || !strings.Contains(stdout, "DuckDB v1.") {
+		if code != exitOK || !strings.Contains(stdout, "trailsift ") || !strings.Contains(stdout, "DuckDB v1.") ||
+			!strings.Contains(stdout, fmt.Sprintf("store schema version %d\n", query.SchemaVersion)) {
 			t.Errorf("%v: exit %d\n%s%s", args, code, stdout, stderr)
 		}
 	}
 	stdout, _, _ := run(t, "", "version", "--json")
 	var v versionInfo
-	if err := json.Unmarshal([]byte(stdout), &v); err != nil || v.DuckDB == "" || v.DuckDB == "unknown" {
+	if err := json.Unmarshal([]byte(stdout), &v); err != nil || v.DuckDB == "" || v.DuckDB == "unknown" || v.StoreSchema != query.SchemaVersion {
 		t.Errorf("version --json: %q, %v", stdout, err)
 	}
 }
 
-// TestFlagArgumentNames: pflag takes a back-quoted word in a flag's help as
+// TestFlagArgumentNames: every flag that takes a value names it in capitals
+// (--db FILE, never "string"). pflag takes a back-quoted word in the help as
 // the argument's name, so every such word must be one, in capitals (the
 // help once showed "--public-keys aws cloudtrail list-public-keys").
 func TestFlagArgumentNames(t *testing.T) {
@@ -376,7 +380,7 @@ func TestFlagArgumentNames(t *testing.T) {
 	walk = func(c *cobra.Command) {
 		c.Flags().VisitAll(func(f *pflag.Flag) {
 			name, _ := pflag.UnquoteUsage(f)
-			if strings.Contains(f.Usage, "`") && !argName.MatchString(name) {
+			if name != "" && !argName.MatchString(name) {
 				t.Errorf("%s --%s: the argument shows as %q", c.CommandPath(), f.Name, name)
 			}
 		})

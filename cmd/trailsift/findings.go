@@ -1,30 +1,30 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
-	"os"
-
-	"golang.org/x/term"
 
 	"github.com/trailsift/trailsift/query"
 	"github.com/trailsift/trailsift/reports"
 )
 
-// writeFindings writes found in format, fitting a table to the terminal's
-// width when w is one.
-func writeFindings(w io.Writer, format string, found []query.Finding) error {
-	return reports.WriteFindings(w, format, found, terminalWidth(w))
-}
-
 // summarize counts findings by severity: "3 findings: 1 critical, 2 high".
 func summarize(found []query.Finding) string { return reports.FindingsSummary(found) }
 
-// terminalWidth is w's width in columns when it is a terminal, else 0 (no
-// limit).
-func terminalWidth(w io.Writer) int {
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		width, _, _ := term.GetSize(int(f.Fd()))
-		return width
+// bySeverity counts findings per severity, as the JSON summaries show it.
+func bySeverity(found []query.Finding) map[string]int {
+	n := map[string]int{}
+	for _, f := range found {
+		n[string(f.Severity)]++
 	}
-	return 0
+	return n
+}
+
+// writeJSONSummary writes a command's --json summary: one indented object.
+// The keys mean the same in every command: seconds, findings (a count),
+// by_severity, outputs (the files written), events_read...
+func writeJSONSummary(w io.Writer, v any) error {
+	enc := json.NewEncoder(reports.JSONWriter{W: w})
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

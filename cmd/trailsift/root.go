@@ -113,9 +113,13 @@ func exitStatus(o outcome) int {
 // streams are where a command reads and writes; packages never touch
 // os.Stdout themselves.
 type streams struct {
-	In        io.Reader
-	Out, Err  io.Writer
+	In       io.Reader
+	Out, Err io.Writer
+	// errIsTerm says stderr is a terminal (progress lines); outWidth is
+	// stdout's width in columns when it is one, else 0 (no limit). Main
+	// alone looks at the real files; tests set these.
 	errIsTerm bool
+	outWidth  int
 	// interrupt acts as a Ctrl-C does (tests call it).
 	interrupt func()
 }
@@ -145,11 +149,14 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	h := &interrupts{cancel: cancel, stderr: stderr, exit: os.Exit}
 	stopSignals := h.listen()
 	defer stopSignals()
-	io := &streams{In: stdin, Out: stdout, Err: stderr, interrupt: h.interrupt}
+	ios := &streams{In: stdin, Out: stdout, Err: stderr, interrupt: h.interrupt}
 	if f, ok := stderr.(*os.File); ok {
-		io.errIsTerm = term.IsTerminal(int(f.Fd()))
+		ios.errIsTerm = term.IsTerminal(int(f.Fd()))
 	}
-	root := newRootCommand(io)
+	if f, ok := stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		ios.outWidth, _, _ = term.GetSize(int(f.Fd()))
+	}
+	root := newRootCommand(ios)
 	root.SetArgs(sqlCommentArgs(args))
 	root.SetIn(stdin)
 	root.SetOut(stdout)
@@ -250,7 +257,7 @@ func report(stderr io.Writer, err error) int {
 	return exitError
 }
 
-func newRootCommand(io *streams) *cobra.Command {
+func newRootCommand(ios *streams) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "trailsift",
 		Short: "Offline forensic analyzer for exported AWS CloudTrail archives",
@@ -280,20 +287,21 @@ Start with: trailsift analyze EVIDENCE... --out CASE_FOLDER` + "\n" + exitHelp("
 		}
 		return &usageError{msg}
 	}
-	root.AddCommand(newAnalyzeCommand(io))
-	root.AddCommand(newIngestCommand(io))
-	root.AddCommand(newDetectCommand(io))
-	root.AddCommand(newRulesCommand(io))
-	root.AddCommand(newTimelineCommand(io))
-	root.AddCommand(newSigninsCommand(io))
-	root.AddCommand(newReportCommand(io))
-	root.AddCommand(newQueryCommand(io))
-	root.AddCommand(newExportCommand(io))
-	root.AddCommand(newVerifyCommand(io))
-	root.AddCommand(newCoverageCommand(io))
-	root.AddCommand(newSchemaCommand(io))
-	root.AddCommand(newSamplesCommand(io))
-	root.AddCommand(newVersionCommand(io))
+	root.AddCommand(newAnalyzeCommand(ios))
+	root.AddCommand(newIngestCommand(ios))
+	root.AddCommand(newDetectCommand(ios))
+	root.AddCommand(newRulesCommand(ios))
+	root.AddCommand(newTimelineCommand(ios))
+	root.AddCommand(newSigninsCommand(ios))
+	root.AddCommand(newReportCommand(ios))
+	root.AddCommand(newQueryCommand(ios))
+	root.AddCommand(newExportCommand(ios))
+	root.AddCommand(newVerifyCommand(ios))
+	root.AddCommand(newCoverageCommand(ios))
+	root.AddCommand(newSchemaCommand(ios))
+	root.AddCommand(newSamplesCommand(ios))
+	root.AddCommand(newVersionCommand(ios))
+	addCompletions(root)
 	// --version prints what `trailsift version` prints, computed only then.
 	cobra.AddTemplateFunc("versionText", func() string { return currentVersion(context.Background()).String() })
 	root.SetVersionTemplate(`{{versionText}}`)

@@ -55,8 +55,8 @@ type ruleSet struct {
 
 // load is loadRuleSet for the flags; the --set values must fit the rules
 // that loaded.
-func (f *ruleSetFlags) load(io *streams) (*ruleSet, error) {
-	set, err := loadRuleSet(f.rulesDir, io)
+func (f *ruleSetFlags) load(ios *streams) (*ruleSet, error) {
+	set, err := loadRuleSet(f.rulesDir, ios)
 	if err != nil {
 		return nil, err
 	}
@@ -74,18 +74,18 @@ func (f *ruleSetFlags) load(io *streams) (*ruleSet, error) {
 
 // detectErr takes the error of query.Detect: the rules that failed are
 // said on stderr and kept for the exit status; any other error is returned.
-func (s *ruleSet) detectErr(io *streams, err error) error {
+func (s *ruleSet) detectErr(ios *streams, err error) error {
 	var failed query.RuleErrors
 	if err == nil || !errors.As(err, &failed) {
 		return err
 	}
-	s.fail(io, failed)
+	s.fail(ios, failed)
 	return nil
 }
 
-func (s *ruleSet) fail(io *streams, failed query.RuleErrors) {
+func (s *ruleSet) fail(ios *streams, failed query.RuleErrors) {
 	for _, re := range failed {
-		fmt.Fprintf(io.Err, "trailsift: %s\n", reports.SafeLines(re.Error()))
+		fmt.Fprintf(ios.Err, "trailsift: %s\n", reports.SafeLines(re.Error()))
 	}
 	s.failed = append(s.failed, failed...)
 }
@@ -112,7 +112,7 @@ func (s *ruleSet) exitErr() error {
 // dir with a built-in's id replaces it, which is said on stderr. A file of
 // dir that cannot be loaded is said on stderr and kept in failed, named by
 // its path as the user wrote dir; the others are used.
-func loadRuleSet(dir string, io *streams) (*ruleSet, error) {
+func loadRuleSet(dir string, ios *streams) (*ruleSet, error) {
 	rules, err := query.BuiltinRules()
 	if err != nil {
 		return nil, fmt.Errorf("built-in rules: %w", err)
@@ -137,9 +137,9 @@ func loadRuleSet(dir string, io *streams) (*ruleSet, error) {
 		re.File = filepath.Join(dir, filepath.FromSlash(re.File))
 		set.mine[re.File] = true
 	}
-	set.fail(io, failed)
+	set.fail(ios, failed)
 	if len(mine) == 0 && len(failed) == 0 {
-		fmt.Fprintf(io.Err, "trailsift: note: no *.sql rule files in %s\n", reports.SafeText(dir))
+		fmt.Fprintf(ios.Err, "trailsift: note: no *.sql rule files in %s\n", reports.SafeText(dir))
 	}
 	for _, m := range mine {
 		m.Source = filepath.Join(dir, filepath.FromSlash(m.Source))
@@ -147,7 +147,7 @@ func loadRuleSet(dir string, io *streams) (*ruleSet, error) {
 		replaced := false
 		for i := range set.rules {
 			if set.rules[i].ID == m.ID {
-				fmt.Fprintf(io.Err, "trailsift: note: rule %s from %s replaces the built-in one\n", m.ID, reports.SafeText(m.Source))
+				fmt.Fprintf(ios.Err, "trailsift: note: rule %s from %s replaces the built-in one\n", m.ID, reports.SafeText(m.Source))
 				set.rules[i], replaced = m, true
 			}
 		}

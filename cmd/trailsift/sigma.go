@@ -56,7 +56,7 @@ func (s *sigmaFlags) read() error {
 
 // load reads the --sigma paths for a run and says on stderr what was
 // compiled; rules that were not are listed even with --quiet.
-func (s *sigmaFlags) load(io *streams, quiet bool) error {
+func (s *sigmaFlags) load(ios *streams, quiet bool) error {
 	if s.set != nil || len(s.paths) == 0 {
 		return nil
 	}
@@ -65,10 +65,10 @@ func (s *sigmaFlags) load(io *streams, quiet bool) error {
 	}
 	rep := s.report
 	if !quiet || len(rep.Failed) > 0 {
-		fmt.Fprintf(io.Err, "trailsift: sigma: %s\n", sigmaSummary(rep))
+		fmt.Fprintf(ios.Err, "trailsift: sigma: %s\n", sigmaSummary(rep))
 	}
 	for _, p := range rep.Failed {
-		fmt.Fprintf(io.Err, "trailsift: sigma: not compiled: %s\n", reports.SafeText(p.String()))
+		fmt.Fprintf(ios.Err, "trailsift: sigma: not compiled: %s\n", reports.SafeText(p.String()))
 	}
 	if s.strict && len(rep.Failed) > 0 {
 		return &usageError{fmt.Sprintf("--strict: %d Sigma rule(s) could not be compiled", len(rep.Failed))}
@@ -84,8 +84,8 @@ func sigmaSummary(rep sigma.Report) string {
 // pick loads the Sigma rules and takes the --rule ids that name Sigma
 // rules out of ids. When --rule named only Sigma rules, no built-in rule
 // runs; without --rule, the built-in rules run with the Sigma ones.
-func (s *sigmaFlags) pick(rules []query.Rule, ids *[]string, io *streams, quiet bool) ([]query.Rule, error) {
-	if err := s.load(io, quiet); err != nil || s.set == nil || len(*ids) == 0 {
+func (s *sigmaFlags) pick(rules []query.Rule, ids *[]string, ios *streams, quiet bool) ([]query.Rule, error) {
+	if err := s.load(ios, quiet); err != nil || s.set == nil || len(*ids) == 0 {
 		return rules, err
 	}
 	s.ruled = true

@@ -20,8 +20,8 @@ type storeSource struct {
 }
 
 func (s *storeSource) AddFlags(f *pflag.FlagSet) {
-	f.StringVar(&s.db, "db", "trailsift.duckdb", "DuckDB database made by trailsift ingest (opened read-only)")
-	f.StringVar(&s.parquet, "parquet", "", "read the Parquet dataset in this directory (made by ingest --parquet or export) instead of --db")
+	f.StringVar(&s.db, "db", "trailsift.duckdb", "DuckDB database `FILE` made by trailsift ingest (opened read-only)")
+	f.StringVar(&s.parquet, "parquet", "", "read the Parquet dataset in `DIR` (made by ingest --parquet or export) instead of --db")
 	s.flags = f
 }
 
