@@ -330,8 +330,13 @@ func detectionQuery(rules []*Rule, filter string) (string, error) {
 		from = "x LEFT JOIN d ON x." + eventName + " = d.n"
 		tests = append([]string{"nullif(" + groupTree(groups, 0, len(groups)) + ", '')"}, always...)
 	}
-	fmt.Fprintf(&b, "m AS (SELECT x.*, concat_ws(',', %s) AS rs FROM %s),\n", strings.Join(tests, ",\n  "), from)
-	b.WriteString("hits AS (SELECT * EXCLUDE (rs), CAST(unnest(string_split(rs, ',')) AS INTEGER) AS r FROM m WHERE rs <> '')\n")
+	// The rules are tested once per event: a filter on rs would be pushed
+	// below the projection that computes it and test them all twice. The
+	// empty text of an event no rule matches becomes one NULL r instead,
+	// dropped after the unnest, where no filter can be pushed further down.
+	fmt.Fprintf(&b, "m AS (SELECT event_time, event_id, actor, account_id, source_ip, user_agent, concat_ws(',', %s) AS rs FROM %s),\n", strings.Join(tests, ",\n  "), from)
+	b.WriteString("u AS (SELECT * EXCLUDE (rs), TRY_CAST(unnest(string_split(rs, ',')) AS INTEGER) AS r FROM m),\n")
+	b.WriteString("hits AS (SELECT * FROM u WHERE r IS NOT NULL)\n")
 	b.WriteString(`SELECT r, actor, account_id,
   list(DISTINCT source_ip) AS source_ips, list(DISTINCT user_agent) AS user_agents,
   min(event_time) AS first_seen, max(event_time) AS last_seen, count(*) AS count,
