@@ -8,11 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/trailsift/trailsift/query"
 )
 
 // countingProbe is a SQL function that is always true and counts the
@@ -112,5 +115,39 @@ detection:
 		if n := calls.Load(); n != tt.tests {
 			t.Errorf("%s: tested %d times, want %d (once per event it can match)", tt.rule, n, tt.tests)
 		}
+	}
+}
+
+// TestFindingEventsInOrder: a finding lists its events by time, then id,
+// whatever order they were stored in (the list is sorted after the
+// aggregation, so DuckDB can aggregate on every core).
+func TestFindingEventsInOrder(t *testing.T) {
+	var lines []string
+	for _, ev := range []struct{ id, time string }{
+		{"ev-c", "2024-03-05T10:00:02Z"}, {"ev-b", "2024-03-05T10:00:01Z"},
+		{"ev-z", "2024-03-05T10:00:00Z"}, {"ev-a", "2024-03-05T10:00:01Z"},
+	} {
+		b, _ := json.Marshal(map[string]any{
+			"eventVersion": "1.08", "eventTime": ev.time, "eventSource": "iam.amazonaws.com", "eventName": "CreateUser",
+			"eventID": ev.id, "awsRegion": "us-east-1", "recipientAccountId": "111111111111",
+			"userIdentity": map[string]any{"type": "IAMUser", "arn": "arn:aws:iam::111111111111:user/alice", "userName": "alice"},
+		})
+		lines = append(lines, string(b))
+	}
+	path := filepath.Join(t.TempDir(), "events.ndjson")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	store := storeOf(t, path)
+	set, rep := Parse("order.yml", []byte("title: t\nid: order\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel:\n    eventName: CreateUser\n  condition: sel\n"))
+	if len(rep.Failed) > 0 {
+		t.Fatalf("%+v", rep)
+	}
+	found, err := set.Detect(context.Background(), store.DB, query.DetectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 1 || !slices.Equal(found[0].EventIDs, []string{"ev-z", "ev-a", "ev-b", "ev-c"}) {
+		t.Fatalf("findings %+v, want one with ev-z, ev-a, ev-b, ev-c", found)
 	}
 }

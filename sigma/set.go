@@ -343,10 +343,18 @@ func detectionQuery(rules []*Rule, filter string) (string, error) {
 	b.WriteString(`SELECT r, actor, account_id,
   list(DISTINCT source_ip) AS source_ips, list(DISTINCT user_agent) AS user_agents,
   min(event_time) AS first_seen, max(event_time) AS last_seen, count(*) AS count,
-  list(event_id ORDER BY event_time, event_id) AS event_ids, NULL AS details
+  ` + orderedIDs("event_time", "event_id") + ` AS event_ids, NULL AS details
 FROM hits
 GROUP BY r, actor, account_id`)
 	return b.String(), nil
+}
+
+// orderedIDs is the aggregate of the ids of a finding's events, by time
+// and then id. It sorts the list after aggregating: an ordered aggregate,
+// list(id ORDER BY t, id), next to the DISTINCT lists of the same GROUP BY
+// made DuckDB aggregate on one thread, twice as slow on two cores.
+func orderedIDs(t, id string) string {
+	return fmt.Sprintf("list_transform(list_sort(list(struct_pack(t := %s, id := %s))), lambda e: e.id)", t, id)
 }
 
 // rawPathRef finds the JSON paths that rawPath writes.
