@@ -4,12 +4,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
+
+	"github.com/duckdb/duckdb-go/v2"
 )
 
 func fileSHA(t *testing.T, path string) [32]byte {
@@ -176,5 +180,62 @@ func TestNoNetworkNoExtensions(t *testing.T) {
 	entries, _ := os.ReadDir(home)
 	if len(entries) != 0 {
 		t.Fatalf("DuckDB wrote in HOME: %v", entries)
+	}
+}
+
+// bindCounter is a SQL function that counts the times DuckDB binds it: once
+// per statement prepared (planned) that calls it.
+type bindCounter struct{ binds *atomic.Int64 }
+
+func (b bindCounter) Config() duckdb.ScalarFuncConfig {
+	integer, _ := duckdb.NewTypeInfo(duckdb.TYPE_INTEGER)
+	return duckdb.ScalarFuncConfig{InputTypeInfos: []duckdb.TypeInfo{integer}, ResultTypeInfo: integer}
+}
+
+func (b bindCounter) Executor() duckdb.ScalarFuncExecutor {
+	return duckdb.ScalarFuncExecutor{
+		RowExecutor: func(v []driver.Value) (any, error) { return v[0], nil },
+		ScalarBinder: func(ctx context.Context, _ []duckdb.ScalarUDFArg) (context.Context, error) {
+			b.binds.Add(1)
+			return ctx, nil
+		},
+	}
+}
+
+// TestQueryPlansOnce: Query checks and runs a statement with one plan.
+// Planning the 800 rules of a Sigma pack takes about as long as running
+// them over 100k events; the guard used to plan each statement once more.
+func TestQueryPlansOnce(t *testing.T) {
+	ctx := context.Background()
+	db := openTestStore(t).DB
+	var binds atomic.Int64
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = duckdb.RegisterScalarUDF(conn, "counted", bindCounter{&binds})
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"SELECT counted(i::INTEGER) AS n FROM range(3) t(i)",
+		"EXPLAIN ANALYZE SELECT counted(i::INTEGER) AS n FROM range(3) t(i)",
+	} {
+		binds.Store(0)
+		rows, err := Query(ctx, db, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		if err := rows.Close(); err != nil || n == 0 {
+			t.Fatalf("%q: %d rows, %v", q, n, err)
+		}
+		if got := binds.Load(); got != 1 {
+			t.Errorf("%q planned %d times, want once", q, got)
+		}
 	}
 }

@@ -208,7 +208,7 @@ func compileCorrelation(r *Rule, timeFilter string) string {
   list(DISTINCT m.user_agent) AS user_agents,
   min(m.t) AS first_seen, max(m.t) AS last_seen,
   count(DISTINCT m.event_key) AS count,
-  list(m.event_id ORDER BY m.t, m.event_id) AS event_ids,
+  `+orderedIDs("m.t", "m.event_id")+` AS event_ids,
   %s AS details
 FROM m JOIN best ON %s
 GROUP BY best.start, best.stop%s`, details, strings.Join(on, " AND "), suffix(prefixed("best.", gcols)))

@@ -9,7 +9,7 @@ SELECT array_to_string(list_sort(list(DISTINCT m.actor)), ', ') AS actor,
   list(DISTINCT m.user_agent) AS user_agents,
   min(m.t) AS first_seen, max(m.t) AS last_seen,
   count(DISTINCT m.event_key) AS count,
-  list(m.event_id ORDER BY m.t, m.event_id) AS event_ids,
+  list_transform(list_sort(list(struct_pack(t := m.t, id := m.event_id))), lambda e: e.id) AS event_ids,
   CAST(any_value(best.n) AS VARCHAR) || ' events within 5m' || ' for ' || 'userIdentity.userName' || '=' || coalesce(best.g0, '(none)') AS details
 FROM m JOIN best ON m.g0 IS NOT DISTINCT FROM best.g0 AND m.t BETWEEN best.start AND best.stop
 GROUP BY best.start, best.stop, best.g0
