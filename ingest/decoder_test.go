@@ -625,3 +625,24 @@ func TestExtremeTimes(t *testing.T) {
 		}
 	}
 }
+
+// Keys are compared by their text, whether or not they are written with
+// escapes: the fast path for plain keys must not miss an escaped copy.
+func TestDuplicateKeysWithEscapes(t *testing.T) {
+	for in, want := range map[string]int{
+		`{"a":1,"\u0061":2}`:             1,
+		`{"\u0061":1,"a":2}`:             1,
+		`{"\u0061":1,"\u0061":2}`:        1,
+		`{"a\u0062":1,"ab":2,"a\"":3}`:   1,
+		`{"ab":1,"a\u0063":2,"a":3}`:     0,
+		`{"a":1,"b":2,"ab":3,"a\\":4}`:   0,
+		`{"a\\":1,"a\u005c":2,"a\/":3}`:  1,
+		`{"x":{"a":1},"y":{"\u0061":1}}`: 0,
+	} {
+		var sc strictScratch
+		var rep repairs
+		if _, err := strictJSON(nil, []byte(in), &sc, &rep); err != nil || rep.dupKeys != want {
+			t.Errorf("%s: %d duplicate keys (%v), want %d", in, rep.dupKeys, err, want)
+		}
+	}
+}

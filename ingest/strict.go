@@ -63,7 +63,12 @@ func (r *repairs) warnings() []string {
 	return w
 }
 
-type keySpan struct{ start, end int } // a key's bytes in the output, quotes included
+// keySpan is a key's bytes in the output, quotes included; escaped says
+// it has a backslash, so only its decoded text can be compared.
+type keySpan struct {
+	start, end int
+	escaped    bool
+}
 
 // strictScratch is reused from record to record.
 type strictScratch struct {
@@ -133,7 +138,7 @@ func strictJSON(dst, data []byte, sc *strictScratch, rep *repairs) ([]byte, erro
 			if dst, i, err = strictString(dst, data, i, rep); err != nil {
 				return dst, err
 			}
-			noteKey(dst, keySpan{start, len(dst)}, sc, rep)
+			noteKey(dst, keySpan{start, len(dst), bytes.IndexByte(dst[start:], '\\') >= 0}, sc, rep)
 			state = wantColon
 		case wantColon:
 			if c != ':' {
@@ -374,7 +379,7 @@ func noteKey(out []byte, k keySpan, sc *strictScratch, rep *repairs) {
 	} else {
 		siblings := sc.keys[sc.levels[level]:]
 		for _, s := range siblings {
-			if sameKey(out[s.start:s.end], kt) {
+			if sameKey(out, s, k) {
 				dup = true
 				break
 			}
@@ -398,11 +403,14 @@ func noteKey(out []byte, k keySpan, sc *strictScratch, rep *repairs) {
 	}
 }
 
-func sameKey(a, b []byte) bool {
-	if bytes.IndexByte(a, '\\') < 0 && bytes.IndexByte(b, '\\') < 0 {
-		return bytes.Equal(a, b)
+// sameKey says whether keys a and b of out are the same key. Objects
+// are searched linearly (see noteKey), so the common case, two keys
+// without escapes, is a plain comparison.
+func sameKey(out []byte, a, b keySpan) bool {
+	if !a.escaped && !b.escaped {
+		return bytes.Equal(out[a.start:a.end], out[b.start:b.end])
 	}
-	return keyText(a) == keyText(b)
+	return keyText(out[a.start:a.end]) == keyText(out[b.start:b.end])
 }
 
 // keyText is a quoted key as its text ("\u0061" and "a" are the same key).

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
+	"sync/atomic"
 
 	"github.com/trailsift/trailsift/ingest"
 )
@@ -24,6 +26,30 @@ func (s *Store) Load(ctx context.Context, sources map[string]string) (inserted, 
 		return 0, 0, err
 	}
 	defer conn.Close()
+	// Optimistic first: every staged raw is checked inside the insert,
+	// which fails at the first invalid one. That reads the staging once
+	// less than finding the rejects first, and a staging that trailsift
+	// wrote has none (the decoder writes strict JSON). Only when one is
+	// found is the transaction rolled back and the careful load run.
+	inserted, rejected, err = loadTx(ctx, conn, sources, false)
+	if err != nil && strings.Contains(err.Error(), invalidRawMarker) {
+		carefulLoads.Add(1)
+		inserted, rejected, err = loadTx(ctx, conn, sources, true)
+	}
+	return inserted, rejected, err
+}
+
+// carefulLoads counts the loads that fell back to the careful check.
+var carefulLoads atomic.Int64
+
+// invalidRawMarker is the error the optimistic load raises on a staged raw
+// that is not valid JSON.
+const invalidRawMarker = "trailsift: a staged raw is not valid JSON"
+
+// loadTx runs one load transaction on conn. careful finds the staged rows
+// whose raw is invalid JSON first, and leaves them out; otherwise such a
+// row fails the load with invalidRawMarker.
+func loadTx(ctx context.Context, conn *sql.Conn, sources map[string]string, careful bool) (inserted, rejected int64, err error) {
 	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return 0, 0, fmt.Errorf("begin: %w", err)
 	}
@@ -33,17 +59,23 @@ func (s *Store) Load(ctx context.Context, sources map[string]string) (inserted, 
 			_, _ = conn.ExecContext(context.Background(), "ROLLBACK") // the load's own error is the one to report
 		}
 	}()
+	src := sources["event_rows"]
 	rejects := "SELECT NULL::BIGINT AS file_id, NULL::BIGINT AS record_index WHERE false"
-	if src := sources["event_rows"]; src != "" {
+	if careful && src != "" {
 		rejects = `SELECT file_id, record_index FROM (` + src + `) WHERE NOT coalesce(json_valid(raw), false)`
 	}
 	if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE staged_rejects AS "+rejects); err != nil {
 		return 0, 0, fmt.Errorf("check staged events: %w", err)
 	}
-	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM staged_rejects").Scan(&rejected); err != nil {
-		return 0, 0, err
+	if careful {
+		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM staged_rejects").Scan(&rejected); err != nil {
+			return 0, 0, err
+		}
+	} else if src != "" {
+		src = fmt.Sprintf(`SELECT * REPLACE (CASE WHEN coalesce(json_valid(raw), false) THEN raw ELSE error(%s) END AS raw) FROM (%s)`,
+			StringLiteral(invalidRawMarker), src)
 	}
-	if src := sources["event_rows"]; src != "" {
+	if src != "" {
 		if inserted, err = insertNewEvents(ctx, conn, src, rejected > 0); err != nil {
 			return 0, 0, err
 		}

@@ -1,72 +1,140 @@
 #!/usr/bin/env bash
-# Ingest benchmark: generates a realistic corpus (S3 layout) and measures, on
-# the same files, the gunzip-only floor, trailsift's decoder alone (events
-# read and discarded), DuckDB alone writing the stored events again (its
-# own share of any ingest), trailsift ingest (time, events/s,
-# peak RSS, database size), trailsift ingest --parquet (time, events/s, peak
-# RSS, dataset size), the rule set over both, and DuckDB's own read_json as a
-# baseline.
+# Ingest benchmark (issue 15). On one generated corpus (S3 layout) it
+# measures, on the same files: the gunzip-only floor, trailsift's decoder
+# alone (events read and discarded), DuckDB alone writing the stored events
+# again, trailsift ingest --db and --parquet (time, events/s, times the
+# gunzip floor, peak RSS, peak extra disk during the run, store size), the
+# rule set over both, and DuckDB's own read_json into typed columns plus the
+# raw event (the baseline). Then the store size against the gzipped input
+# on several corpus sizes and partition counts, and with SCALE=1 a
+# 10M-event corpus against the main one (cost per event, peak RSS).
 #
 #   bash samples/bench.sh                  # 1.25M events, ~6,900 files
 #   EVENTS=200000 bash samples/bench.sh    # smaller
-#   KEEP=1 ...                             # keep the corpus and databases
+#   SCALE=1 ...                            # also generate and ingest 10M events
+#   SCALE_EVENTS=2500000 SCALE=1 ...       # a smaller scale run
+#   SHAPES="20000:2:2:4 300000:2:2:4" ...  # store-size corpora, events:accounts:regions:days
+#   SHAPES= ...                            # skip the store-size check
+#   KEEP=1 ...                             # keep the corpora and stores
 #   NATIVE=0 ...                           # skip the (slow) read_json baseline
+#
+# Ratios within one run hold; absolute figures move with the machine and
+# whatever else runs on it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EVENTS=${EVENTS:-1250000}
+SCALE_EVENTS=${SCALE_EVENTS:-10000000}
+SHAPES=${SHAPES-"20000:2:2:4 300000:2:2:4 300000:4:3:4"}
 OUT=${OUT:-bench-out}
 mkdir -p "$OUT"
-CORPUS="$OUT/corpus-$EVENTS"
 
 go build -o "$OUT/trailsift" ./cmd/trailsift
 go build -o "$OUT/benchfloor" ./samples/internal/benchfloor
 
-if [ ! -d "$CORPUS/AWSLogs" ]; then
-  rm -rf "$CORPUS"
-  "$OUT/trailsift" samples generate --out "$CORPUS" --events "$EVENTS" --accounts 2 --regions 3 --days 4 --seed 42
-fi
+# corpus EVENTS ACCOUNTS REGIONS DAYS: generates (once) and prints its folder.
+corpus() {
+  local dir="$OUT/corpus-$1-$2x$3x$4"
+  if [ ! -d "$dir/AWSLogs" ]; then
+    rm -rf "$dir"
+    "$OUT/trailsift" samples generate --out "$dir" --events "$1" --accounts "$2" --regions "$3" --days "$4" --seed 42 >&2
+  fi
+  # Warm the page cache so every contender reads from memory.
+  find "$dir/AWSLogs" -name '*.json.gz' -exec cat {} + > /dev/null
+  echo "$dir"
+}
+
+# peakdisk PID PATH...: the largest total size of PATHs while PID runs, in
+# bytes, polled every 0.2 s (so a shorter peak can be missed).
+peakdisk() {
+  local pid=$1 peak=0 now
+  shift
+  while kill -0 "$pid" 2> /dev/null; do
+    now=$(du -sbc "$@" 2> /dev/null | tail -1 | cut -f1 || true)
+    [ "${now:-0}" -gt "$peak" ] && peak=$now
+    sleep 0.2
+  done
+  echo "$peak"
+}
+
+# ingest MODE TARGET CORPUS: runs trailsift ingest --MODE into TARGET, and
+# sets secs, rss (KiB), stored, size (bytes) and peak (bytes of extra disk).
+ingest() {
+  local mode=$1 target=$2 dir=$3
+  rm -rf "$target" "$target.wal" "$target.staging"
+  /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$OUT/trailsift" ingest -q --json "--$mode" "$target" "$dir/AWSLogs" > "$OUT/summary.json" &
+  local pid=$!
+  peak=$(peakdisk "$pid" "$target" "$target.wal" "$target.staging")
+  wait "$pid"
+  read -r secs rss < "$OUT/time.txt"
+  size=$(du -sb "$target" | cut -f1)
+  stored=$(grep -o '"events_new": [0-9]*' "$OUT/summary.json" | grep -o '[0-9]*$')
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
+
+CORPUS=$(corpus "$EVENTS" 2 3 4)
 gz=$(du -sb "$CORPUS/AWSLogs" | cut -f1)
 files=$(find "$CORPUS/AWSLogs" -name '*.json.gz' | wc -l)
 echo "corpus: $EVENTS events, $files files, $((gz / 1000000)) MB gzipped, $(nproc) cores"
 
-# Warm the page cache so every contender reads from memory.
-cat $(find "$CORPUS/AWSLogs" -name '*.json.gz') > /dev/null
-
-"$OUT/benchfloor" gunzip "$CORPUS/AWSLogs"
+floorline=$("$OUT/benchfloor" gunzip "$CORPUS/AWSLogs")
+echo "$floorline"
+floor=$(echo "$floorline" | grep -o 'in [0-9.]*s' | grep -o '[0-9.]*')
 "$OUT/benchfloor" decode "$CORPUS/AWSLogs"
 
-rm -f "$OUT/bench.duckdb" "$OUT/bench.duckdb.wal"
-/usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$OUT/trailsift" ingest -q --json --db "$OUT/bench.duckdb" "$CORPUS/AWSLogs" > "$OUT/summary.json"
-read -r secs rss < "$OUT/time.txt"
-dbsize=$(stat -c %s "$OUT/bench.duckdb")
-stored=$(grep -o '"events_new": [0-9]*' "$OUT/summary.json" | grep -o '[0-9]*$')
-echo "trailsift ingest: $stored events in ${secs}s ($(awk -v n="$stored" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') events/s), peak RSS $((rss / 1024)) MiB, database $((dbsize / 1000000)) MB ($(awk -v d="$dbsize" -v g="$gz" 'BEGIN{printf "%.2f", d/g}')x the gzipped input)"
+ingest db "$OUT/bench.duckdb" "$CORPUS"
+dbsecs=$secs dbstored=$stored
+echo "trailsift ingest --db: $stored events in ${secs}s ($(awk -v n="$stored" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') events/s, $(ratio "$secs" "$floor")x the gunzip floor), peak RSS $((rss / 1024)) MiB, database $((size / 1000000)) MB ($(ratio "$size" "$gz")x the gzipped input), peak disk $((peak / 1000000)) MB ($(ratio "$peak" "$size")x the database)"
 
 "$OUT/benchfloor" store "$OUT/bench.duckdb" "$OUT/copy.duckdb"
 rm -f "$OUT/copy.duckdb" "$OUT/copy.duckdb.wal"
 
-rm -rf "$OUT/lake"
-/usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$OUT/trailsift" ingest -q --json --parquet "$OUT/lake" "$CORPUS/AWSLogs" > "$OUT/summary.json"
-read -r psecs prss < "$OUT/time.txt"
-lakesize=$(du -sb "$OUT/lake" | cut -f1)
-pstored=$(grep -o '"events_new": [0-9]*' "$OUT/summary.json" | grep -o '[0-9]*$')
+ingest parquet "$OUT/lake" "$CORPUS"
+psecs=$secs
 parts=$(find "$OUT/lake" -name '*.parquet' -path '*date=*' | wc -l)
-echo "trailsift ingest --parquet: $pstored events in ${psecs}s ($(awk -v n="$pstored" -v s="$psecs" 'BEGIN{printf "%.0f", n/s}') events/s), peak RSS $((prss / 1024)) MiB, dataset $((lakesize / 1000000)) MB in $parts files ($(awk -v d="$lakesize" -v g="$gz" 'BEGIN{printf "%.2f", d/g}')x the gzipped input)"
+echo "trailsift ingest --parquet: $stored events in ${secs}s ($(awk -v n="$stored" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') events/s, $(ratio "$secs" "$floor")x the gunzip floor), peak RSS $((rss / 1024)) MiB, dataset $((size / 1000000)) MB in $parts files ($(ratio "$size" "$gz")x the gzipped input), peak disk $((peak / 1000000)) MB ($(ratio "$peak" "$size")x the dataset)"
 
+declare -A dsecs
 for target in "--db $OUT/bench.duckdb" "--parquet $OUT/lake"; do
   /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$OUT/trailsift" detect -q --format jsonl $target > "$OUT/findings.jsonl"
-  read -r dsecs drss < "$OUT/time.txt"
-  echo "trailsift detect ${target%% *}: $(wc -l < "$OUT/findings.jsonl") findings from all rules in ${dsecs}s, peak RSS $((drss / 1024)) MiB"
+  read -r s drss < "$OUT/time.txt"
+  dsecs[${target%% *}]=$s
+  echo "trailsift detect ${target%% *}: $(wc -l < "$OUT/findings.jsonl") findings from all rules in ${s}s, peak RSS $((drss / 1024)) MiB"
+done
+echo "detect --parquet / detect --db: $(ratio "${dsecs[--parquet]}" "${dsecs[--db]}")x"
+
+if [ "${NATIVE:-1}" != 0 ]; then
+  /usr/bin/time -f "%e %M" -o "$OUT/time2.txt" "$OUT/benchfloor" duckdb "$CORPUS/AWSLogs" "$OUT/native.duckdb"
+  read -r nsecs nrss < "$OUT/time2.txt"
+  echo "duckdb read_json: peak RSS $((nrss / 1024)) MiB; it takes $(ratio "$nsecs" "$dbsecs")x the time of ingest --db, $(ratio "$nsecs" "$psecs")x that of --parquet"
+  rm -f "$OUT/native.duckdb" "$OUT/native.duckdb.wal"
+fi
+
+# Store size against the gzipped input, by corpus size and partition count
+# (accounts x regions x days): the target is at most 1.00x for every one.
+for shape in $SHAPES; do
+  IFS=: read -r n a r d <<< "$shape"
+  c=$(corpus "$n" "$a" "$r" "$d")
+  cgz=$(du -sb "$c/AWSLogs" | cut -f1)
+  ingest db "$OUT/size.duckdb" "$c"
+  dbr=$(ratio "$size" "$cgz")
+  ingest parquet "$OUT/size-lake" "$c"
+  pr=$(ratio "$size" "$cgz")
+  echo "store size, $n events in $((a * r * d)) partitions: --db ${dbr}x, --parquet ${pr}x the gzipped input"
+  rm -rf "$OUT/size.duckdb" "$OUT/size.duckdb.wal" "$OUT/size-lake"
+  [ -n "${KEEP:-}" ] || rm -rf "$c"
 done
 
-if [ "${NATIVE:-1}" = 0 ]; then
-  [ -n "${KEEP:-}" ] || rm -rf "$OUT/bench.duckdb" "$OUT/lake" "$OUT"/*.wal
-  exit 0
+# Scale: the cost per event and the peak RSS of a large corpus against the
+# main one.
+if [ -n "${SCALE:-}" ]; then
+  S=$(corpus "$SCALE_EVENTS" 2 3 4)
+  ingest db "$OUT/scale.duckdb" "$S"
+  echo "scale, ingest --db: $stored events in ${secs}s, $(awk -v s="$secs" -v n="$stored" 'BEGIN{printf "%.1f", s*1e6/n}') us per event ($(awk -v s="$secs" -v n="$stored" -v bs="$dbsecs" -v bn="$dbstored" 'BEGIN{printf "%.2f", (s/n)/(bs/bn)}')x the $EVENTS-event run), peak RSS $((rss / 1024)) MiB, peak disk $(ratio "$peak" "$size")x the database"
+  rm -rf "$OUT/scale.duckdb" "$OUT/scale.duckdb.wal"
+  [ -n "${KEEP:-}" ] || rm -rf "$S"
 fi
-/usr/bin/time -f "%e %M" -o "$OUT/time2.txt" "$OUT/benchfloor" duckdb "$CORPUS/AWSLogs" "$OUT/native.duckdb"
-read -r secs2 rss2 < "$OUT/time2.txt"
-echo "duckdb read_json peak RSS $((rss2 / 1024)) MiB"
 
 if [ -z "${KEEP:-}" ]; then
-  rm -rf "$OUT/bench.duckdb" "$OUT/native.duckdb" "$OUT/lake" "$OUT"/*.wal
+  rm -rf "$OUT/bench.duckdb" "$OUT/bench.duckdb.wal" "$OUT/lake"
 fi
