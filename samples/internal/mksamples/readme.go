@@ -44,6 +44,7 @@ func readme(b *builder, files []logFile) []byte {
 	p("| `lookup-events-page1.json`, `lookup-events-page2.json` | `aws cloudtrail lookup-events` output, two pages (newest first; page 1 has a `NextToken`); each `CloudTrailEvent` is the full event as a JSON string | %d + %d |\n", perShape[shLookup1], perShape[shLookup2])
 	p("| `lake-export.ndjson` | JSON lines, one event per line (CloudTrail Lake / SIEM export) | %d |\n", perShape[shLake])
 	p("| `corrupt/truncated.json.gz` | a `{\"Records\":[...]}` gzip cut off mid-stream, on purpose | 12 written, file is broken |\n")
+	p("| `hunt.sql` | a hunt query over the `events` view, for the README's `query -f` example (not evidence) | - |\n")
 	p("| `expected-findings.jsonl` | the findings table below, machine-readable (`rule_id`, `actor`, `account_id`, `source_ip`, `event_ids`; same format as the generator's `ground-truth.jsonl`) | - |\n\n")
 
 	p("Loading all five good inputs gives **%d records, %d unique events** (%d events are\n", records, len(unique), len(dups))
