@@ -53,6 +53,7 @@ fuzz:
 	go test ./ingest/ -run XXX -fuzz FuzzTarWalker -fuzztime $(FUZZTIME)
 	go test ./integrity/ -run XXX -fuzz FuzzParseDigest -fuzztime $(FUZZTIME)
 	go test ./query/ -run XXX -fuzz FuzzParseRule -fuzztime $(FUZZTIME)
+	go test ./sigma/ -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME)
 
 bench: build
 	bash samples/bench.sh
