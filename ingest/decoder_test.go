@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -644,5 +645,25 @@ func TestDuplicateKeysWithEscapes(t *testing.T) {
 		if _, err := strictJSON(nil, []byte(in), &sc, &rep); err != nil || rep.dupKeys != want {
 			t.Errorf("%s: %d duplicate keys (%v), want %d", in, rep.dupKeys, err, want)
 		}
+	}
+}
+
+// TestParseErrorsAreBounded: a parser's message grows with the input
+// (fastjson repeats itself per level of nesting and quotes the tail); the
+// record error stays short whatever the record.
+func TestParseErrorsAreBounded(t *testing.T) {
+	deep := `{"eventName":"n","eventSource":"s","eventVersion":"1","a":` + strings.Repeat(`{"a":`, 5000) + "1" + strings.Repeat("}", 5000) + "}"
+	n := &normalizer{}
+	var ev Event
+	_, err := n.normalize([]byte(deep), &ev)
+	if err == nil {
+		t.Fatal("a record nested 5,000 deep was accepted")
+	}
+	if msg := err.Error(); len(msg) > 300 || !strings.Contains(msg, "nested more than 300 levels") {
+		t.Errorf("error of %d bytes: %.400s", len(msg), msg)
+	}
+	long := errors.New(strings.Repeat("cannot parse object value: ", 1000))
+	if msg := invalidJSON(long); len(msg) > 300 || !strings.HasSuffix(msg, "...") {
+		t.Errorf("error of %d bytes", len(msg))
 	}
 }

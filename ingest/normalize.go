@@ -72,6 +72,23 @@ var errNotObject = &normError{"record is not a JSON object"}
 // userIdentity. Files whose records are all like this are skipped.
 var errNotEvent = &normError{"record is not a CloudTrail event (it needs eventName, eventSource, and eventTime, eventVersion or userIdentity)"}
 
+// maxErrorText bounds what a parser's message adds to an error: its text
+// grows with the input (fastjson repeats a phrase per level of nesting and
+// quotes the tail), and the input is the attacker's.
+const maxErrorText = 200
+
+// invalidJSON is the record error for JSON the parser refused, bounded.
+func invalidJSON(err error) string {
+	msg := err.Error()
+	if strings.Contains(msg, "too big depth") {
+		return "invalid JSON: nested more than 300 levels deep"
+	}
+	if len(msg) > maxErrorText {
+		msg = strings.ToValidUTF8(msg[:maxErrorText], "") + "..."
+	}
+	return "invalid JSON: " + msg
+}
+
 // warning is a problem with one field; the event is still stored.
 type warning string
 
@@ -82,11 +99,11 @@ func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error)
 	clean, err := strictJSON(n.compact[:0], data, &n.scratch, &n.rep)
 	n.compact = clean
 	if err != nil {
-		return "", &normError{"invalid JSON: " + err.Error()}
+		return "", &normError{invalidJSON(err)}
 	}
 	v, err := n.p.ParseBytes(clean)
 	if err != nil {
-		return "", &normError{"invalid JSON: " + err.Error()}
+		return "", &normError{invalidJSON(err)}
 	}
 	if n.rep.dupKeys > 0 {
 		// One rule for every column: the last value of a repeated key.
@@ -95,7 +112,7 @@ func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error)
 		n.dedup = appendJSON(n.dedup[:0], v, true)
 		clean = n.dedup
 		if v, err = n.p.ParseBytes(clean); err != nil {
-			return "", &normError{"invalid JSON: " + err.Error()}
+			return "", &normError{invalidJSON(err)}
 		}
 	}
 	warns := n.rep.warnings()

@@ -317,7 +317,7 @@ func (h *fileHandler) record(rec rawRecord) error {
 			h.notEvent(rec)
 			return nil
 		case err != nil:
-			h.recordError(rec.index, rec.offset, "invalid JSON: "+err.Error())
+			h.recordError(rec.index, rec.offset, invalidJSON(err))
 			return nil
 		case kind == kindDigest:
 			h.digests++
