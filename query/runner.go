@@ -267,7 +267,7 @@ func runQuery(ctx context.Context, db *sql.DB, q RuleQuery, opts DetectOptions) 
 				return nil, fmt.Errorf("rule_id %q is not a rule of this query", id)
 			}
 		}
-		f, err := readFinding(r, get)
+		f, err := ReadFinding(r, get)
 		if err != nil {
 			return nil, err
 		}
@@ -276,8 +276,9 @@ func runQuery(ctx context.Context, db *sql.DB, q RuleQuery, opts DetectOptions) 
 	return out, rows.Err()
 }
 
-// readFinding makes one row of rule r a finding.
-func readFinding(r *Rule, get func(column string) any) (Finding, error) {
+// ReadFinding makes one row of rule r, read through get, a finding: the
+// one reading of FindingColumns that every rule language shares.
+func ReadFinding(r *Rule, get func(column string) any) (Finding, error) {
 	f := Finding{
 		RuleID:     r.ID,
 		Title:      r.Title,

@@ -470,22 +470,9 @@ func run(ctx context.Context, db *sql.DB, q string, ruleOf func(int64) *Rule, ru
 			idx, _ := get["r"].(int32)
 			r = ruleOf(int64(idx))
 		}
-		f := query.Finding{
-			RuleID:     r.ID,
-			Title:      r.Title,
-			Severity:   r.Severity,
-			Actor:      str(get["actor"]),
-			AccountID:  str(get["account_id"]),
-			SourceIPs:  sortedSet(strs(get["source_ips"])),
-			UserAgents: sortedSet(strs(get["user_agents"])),
-			EventIDs:   uniq(strs(get["event_ids"])),
-			Details:    str(get["details"]),
-		}
-		f.FirstSeen, _ = get["first_seen"].(time.Time)
-		f.LastSeen, _ = get["last_seen"].(time.Time)
-		f.FirstSeen, f.LastSeen = f.FirstSeen.UTC(), f.LastSeen.UTC()
-		if n, ok := get["count"].(int64); ok {
-			f.Count = n
+		f, err := query.ReadFinding(&query.Rule{ID: r.ID, Title: r.Title, Severity: r.Severity}, func(c string) any { return get[c] })
+		if err != nil {
+			return nil, fmt.Errorf("sigma rule %s: %w", r.ID, err)
 		}
 		if f.Details == "" {
 			f.Details = "Sigma: " + r.Title
@@ -493,45 +480,6 @@ func run(ctx context.Context, db *sql.DB, q string, ruleOf func(int64) *Rule, ru
 		out = append(out, f)
 	}
 	return out, rows.Err()
-}
-
-func str(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case nil:
-		return ""
-	}
-	return fmt.Sprint(v)
-}
-
-func strs(v any) []string {
-	var out []string
-	l, _ := v.([]any)
-	for _, x := range l {
-		if s := str(x); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func sortedSet(s []string) []string {
-	s = append([]string{}, s...)
-	slices.Sort(s)
-	return slices.Compact(s)
-}
-
-func uniq(s []string) []string {
-	seen := map[string]bool{}
-	out := []string{}
-	for _, x := range s {
-		if !seen[x] {
-			seen[x] = true
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 func ioReadFull(f *os.File, buf []byte) (int, error) {
