@@ -38,17 +38,26 @@ func BenchmarkDetect(b *testing.B) {
 	nEvents := envInt(b, "TRAILSIFT_BENCH_EVENTS", 100_000)
 	nRules := envInt(b, "TRAILSIFT_SIGMA_RULES", 800)
 	ctx := context.Background()
-	corpus := b.TempDir()
-	if _, err := samples.Generate(samples.Options{Out: corpus, Events: nEvents, Days: 2, Seed: 7}); err != nil {
-		b.Fatal(err)
+	// TRAILSIFT_BENCH_DB keeps the database of the generated events, to
+	// measure several builds on the same events: it is made once, when
+	// the file does not exist yet.
+	path := os.Getenv("TRAILSIFT_BENCH_DB")
+	if path == "" {
+		path = filepath.Join(b.TempDir(), "bench.duckdb")
 	}
-	path := filepath.Join(b.TempDir(), "bench.duckdb")
+	_, statErr := os.Stat(path)
 	s, err := query.Open(ctx, path, false)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := lake.IngestStore(ctx, s, []string{corpus}, ingest.Options{}, nil); err != nil {
-		b.Fatal(err)
+	if statErr != nil {
+		corpus := b.TempDir()
+		if _, err := samples.Generate(samples.Options{Out: corpus, Events: nEvents, Days: 2, Seed: 7}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := lake.IngestStore(ctx, s, []string{corpus}, ingest.Options{}, nil); err != nil {
+			b.Fatal(err)
+		}
 	}
 	var stored int
 	if err := s.DB.QueryRow("SELECT count(*) FROM events").Scan(&stored); err != nil {
