@@ -161,10 +161,13 @@ var abusedCalls = map[string][]string{
 // JSON path into requestParameters. One rule in 50 has no eventName and
 // reads typed fields (root activity, a tool's user agent, an ARN), as
 // Sigma's few such rules do: every event is tested against those. One
-// rule selects every discovery call of the corpus (Describe*, List*,
-// Get*), as Sigma's discovery rule does before counting: findings of
-// hundreds of thousands of events. The corpus has no event of most of the
-// calls above, so few rules match: as on a real archive.
+// rule selects the corpus's IAM, S3 and CloudTrail discovery calls
+// (Describe*, List*, Get*: a tenth of the events), as Sigma's discovery
+// rule does before counting. (All its discovery calls, two thirds of the
+// events, made 776,000 findings at 10M events, one per role session of
+// the corpus: more than the store's 400 MB holds while aggregating.) The
+// corpus has no event of most of the calls above, so few rules match: as
+// on a real archive.
 func benchRules(corpus []apiCall, nRules int) []string {
 	calls := append([]apiCall(nil), corpus...)
 	have := map[string]bool{}
@@ -200,7 +203,9 @@ func benchRules(corpus []apiCall, nRules int) []string {
 	}
 	var discovery []string
 	for _, c := range corpus {
-		if strings.HasPrefix(c.name, "Describe") || strings.HasPrefix(c.name, "List") || strings.HasPrefix(c.name, "Get") {
+		svc := strings.TrimSuffix(c.source, ".amazonaws.com")
+		if (svc == "iam" || svc == "s3" || svc == "cloudtrail") &&
+			(strings.HasPrefix(c.name, "Describe") || strings.HasPrefix(c.name, "List") || strings.HasPrefix(c.name, "Get")) {
 			discovery = append(discovery, c.name)
 		}
 	}
