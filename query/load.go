@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
-	"sync/atomic"
 
 	"github.com/trailsift/trailsift/ingest"
 )
@@ -26,30 +24,18 @@ func (s *Store) Load(ctx context.Context, sources map[string]string) (inserted, 
 		return 0, 0, err
 	}
 	defer conn.Close()
-	// Optimistic first: every staged raw is checked inside the insert,
-	// which fails at the first invalid one. That reads the staging once
-	// less than finding the rejects first, and a staging that trailsift
-	// wrote has none (the decoder writes strict JSON). Only when one is
-	// found is the transaction rolled back and the careful load run.
-	inserted, rejected, err = loadTx(ctx, conn, sources, false)
-	if err != nil && strings.Contains(err.Error(), invalidRawMarker) {
-		carefulLoads.Add(1)
-		inserted, rejected, err = loadTx(ctx, conn, sources, true)
-	}
-	return inserted, rejected, err
+	return loadTx(ctx, conn, sources)
 }
 
-// carefulLoads counts the loads that fell back to the careful check.
-var carefulLoads atomic.Int64
-
-// invalidRawMarker is the error the optimistic load raises on a staged raw
-// that is not valid JSON.
-const invalidRawMarker = "trailsift: a staged raw is not valid JSON"
-
-// loadTx runs one load transaction on conn. careful finds the staged rows
-// whose raw is invalid JSON first, and leaves them out; otherwise such a
-// row fails the load with invalidRawMarker.
-func loadTx(ctx context.Context, conn *sql.Conn, sources map[string]string, careful bool) (inserted, rejected int64, err error) {
+// loadTx runs one load transaction on conn. The staged rows whose raw is
+// invalid JSON are found first, in a scan that keeps only their places,
+// and left out of the insert, which copies the staged columns as they
+// are. (Checking raw inside the insert instead, with json_valid or a cast,
+// saves that scan but makes DuckDB hold each computed raw until its row
+// group is written: that ran a 10M-event load out of the store's memory
+// limit, and a 1.25M one under a 150 MB limit, where the plain copy
+// loads 5M.)
+func loadTx(ctx context.Context, conn *sql.Conn, sources map[string]string) (inserted, rejected int64, err error) {
 	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return 0, 0, fmt.Errorf("begin: %w", err)
 	}
@@ -61,19 +47,14 @@ func loadTx(ctx context.Context, conn *sql.Conn, sources map[string]string, care
 	}()
 	src := sources["event_rows"]
 	rejects := "SELECT NULL::BIGINT AS file_id, NULL::BIGINT AS record_index WHERE false"
-	if careful && src != "" {
+	if src != "" {
 		rejects = `SELECT file_id, record_index FROM (` + src + `) WHERE NOT coalesce(json_valid(raw), false)`
 	}
 	if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE staged_rejects AS "+rejects); err != nil {
 		return 0, 0, fmt.Errorf("check staged events: %w", err)
 	}
-	if careful {
-		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM staged_rejects").Scan(&rejected); err != nil {
-			return 0, 0, err
-		}
-	} else if src != "" {
-		src = fmt.Sprintf(`SELECT * REPLACE (CASE WHEN coalesce(json_valid(raw), false) THEN raw ELSE error(%s) END AS raw) FROM (%s)`,
-			StringLiteral(invalidRawMarker), src)
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM staged_rejects").Scan(&rejected); err != nil {
+		return 0, 0, err
 	}
 	if src != "" {
 		if inserted, err = insertNewEvents(ctx, conn, src, rejected > 0); err != nil {
@@ -96,24 +77,57 @@ func loadTx(ctx context.Context, conn *sql.Conn, sources map[string]string, care
 }
 
 // insertNewEvents inserts the events of src the store lacks, leaving out
-// the staged rejects. Two inserts, so that only events identified by
-// their content compare raw, against the stored events identified the
-// same way: comparing raw for every row reads every stored event's raw,
-// and one join over both kinds ran DuckDB out of memory (samples/bench.sh
-// measures the load). The key bound is typed: an untyped literal this
-// large made DuckDB compare every key as a wider type.
+// the staged rejects. It first counts them with a join of the identity
+// columns alone. When all the staged events are new (a first load, or new
+// evidence) the insert copies the staging as it is, streaming, and when
+// none is (a re-run) there is nothing to insert. Only a staging that
+// overlaps the store in part is inserted through joins that carry the
+// staged rows.
+//
+// Two joins, so that only events identified by their content (a key at or
+// above ingest.RawKeyBit, rare) compare raw, against the stored events
+// identified the same way: comparing raw for every row reads every stored
+// event's raw. The joins are ANTI JOINs, not NOT EXISTS, which DuckDB
+// plans over several columns as a delim join that keeps every staged row,
+// raw included, in memory: that ran a 10M-event load out of the store's
+// memory limit. The key bound is typed: an untyped literal this large made
+// DuckDB compare every key as a wider type.
 func insertNewEvents(ctx context.Context, conn *sql.Conn, src string, haveRejects bool) (inserted int64, err error) {
-	fresh := ""
+	notRejected := ""
 	if haveRejects {
-		fresh = ` AND NOT EXISTS (SELECT 1 FROM staged_rejects r WHERE r.file_id = n.file_id AND r.record_index = n.record_index)`
+		notRejected = ` ANTI JOIN staged_rejects r ON r.file_id = n.file_id AND r.record_index = n.record_index`
 	}
 	bound := fmt.Sprintf("%d::UBIGINT", ingest.RawKeyBit)
-	for _, q := range []string{
-		fmt.Sprintf(`INSERT INTO event_rows SELECT * FROM (%[1]s) n WHERE n.event_key < %[2]s%[3]s
-AND NOT EXISTS (SELECT 1 FROM event_rows o WHERE %[4]s)`, src, bound, fresh, sameEventColumnsSQL("o", "n")),
-		fmt.Sprintf(`INSERT INTO event_rows SELECT * FROM (%[1]s) n WHERE n.event_key >= %[2]s%[3]s
-AND NOT EXISTS (SELECT 1 FROM (SELECT * FROM event_rows WHERE event_key >= %[2]s) o WHERE %[4]s AND o.raw = n.raw)`, src, bound, fresh, sameEventColumnsSQL("o", "n")),
-	} {
+	same := sameEventColumnsSQL("o", "n")
+	byColumns := func(cols string) string {
+		return fmt.Sprintf(`SELECT %[5]s FROM (%[1]s) n%[3]s
+ANTI JOIN event_rows o ON %[4]s
+WHERE n.event_key < %[2]s`, src, bound, notRejected, same, cols)
+	}
+	byRaw := func(cols string) string {
+		return fmt.Sprintf(`SELECT %[5]s FROM (%[1]s) n%[3]s
+ANTI JOIN (SELECT * FROM event_rows WHERE event_key >= %[2]s) o ON %[4]s AND o.raw = n.raw
+WHERE n.event_key >= %[2]s`, src, bound, notRejected, same, cols)
+	}
+	var fresh, staged int64
+	// Selecting a constant lets DuckDB read only the columns the joins
+	// compare: raw only for the few events identified by it.
+	if err := conn.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM (%s UNION ALL %s)",
+		byColumns("1"), byRaw("1"))).Scan(&fresh); err != nil {
+		return 0, fmt.Errorf("store events: count the new ones: %w", err)
+	}
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM ("+src+")").Scan(&staged); err != nil {
+		return 0, err
+	}
+	var inserts []string
+	switch {
+	case fresh == 0:
+	case fresh == staged:
+		inserts = []string{"INSERT INTO event_rows " + src}
+	default:
+		inserts = []string{"INSERT INTO event_rows " + byColumns("n.*"), "INSERT INTO event_rows " + byRaw("n.*")}
+	}
+	for _, q := range inserts {
 		res, err := conn.ExecContext(ctx, q)
 		if err != nil {
 			return 0, fmt.Errorf("store events: %w", err)
