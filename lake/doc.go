@@ -2,8 +2,7 @@
 // a case as hive-partitioned Parquet files that DuckDB, Spark, Trino and
 // Athena read directly. It also stages an ingest into a DuckDB store
 // (IngestStore): the events are written as a dataset beside the database,
-// and handed in chunks, while decoding goes on, to the store's own load
-// (query.Loader).
+// then handed to the store's own load (query.Store.Load).
 //
 // What goes in: the events and files ingest.Run produces (Writer is an
 // ingest.Sink), or a store's tables (Export). What comes out: a dataset

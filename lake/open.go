@@ -36,33 +36,9 @@ func Open(ctx context.Context, dir string) (*query.Store, error) {
 // (event_rows, files, ingest_errors) to a SELECT of its columns, in the
 // store's order and types.
 func tableSources(dir string) map[string]string {
-	glob := func(g string) string {
-		if m, _ := filepath.Glob(g); len(m) == 0 {
-			return ""
-		}
-		return query.StringLiteral(g)
-	}
-	return sourcesOf(glob(EventsGlob(dir)), glob(filepath.Join(dir, FilesDir, "*.parquet")), glob(filepath.Join(dir, ErrorsDir, "*.parquet")))
-}
-
-// fileList is a DuckDB list of the files, for read_parquet; "" for none.
-func fileList(files []string) string {
-	if len(files) == 0 {
-		return ""
-	}
-	quoted := make([]string, len(files))
-	for i, f := range files {
-		quoted[i] = query.StringLiteral(f)
-	}
-	return "[" + strings.Join(quoted, ", ") + "]"
-}
-
-// sourcesOf is tableSources for the Parquet files that events, files and
-// errs name (each read_parquet's first argument: a glob or a list, "" for
-// no files).
-func sourcesOf(events, files, errs string) map[string]string {
+	has := func(glob string) bool { m, _ := filepath.Glob(glob); return len(m) > 0 }
 	sources := map[string]string{}
-	if events != "" {
+	if has(EventsGlob(dir)) {
 		// The partition columns repeat account_id, aws_region and the day of
 		// event_time; the tables keep the stored columns only. Partition
 		// values are read as text, so account ids keep leading zeros.
@@ -77,15 +53,15 @@ func sourcesOf(events, files, errs string) map[string]string {
 			}
 		}
 		sources["event_rows"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, hive_partitioning = true, union_by_name = true, hive_types = {'account': VARCHAR, 'region': VARCHAR, 'date': VARCHAR})",
-			strings.Join(cols, ", "), events)
+			strings.Join(cols, ", "), query.StringLiteral(EventsGlob(dir)))
 	}
-	if files != "" {
+	if glob := filepath.Join(dir, FilesDir, "*.parquet"); has(glob) {
 		sources["files"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, union_by_name = true)",
-			query.ColumnList(query.FileColumns), files)
+			query.ColumnList(query.FileColumns), query.StringLiteral(glob))
 	}
-	if errs != "" {
+	if glob := filepath.Join(dir, ErrorsDir, "*.parquet"); has(glob) {
 		sources["ingest_errors"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, union_by_name = true)",
-			query.ColumnList(query.ErrorColumns), errs)
+			query.ColumnList(query.ErrorColumns), query.StringLiteral(glob))
 	}
 	return sources
 }

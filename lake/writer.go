@@ -13,8 +13,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -33,8 +31,7 @@ import (
 // column buffers of the files being written hold a partition's share of a
 // batch. 25k events keeps the Go heap under its soft limit; larger commits
 // made the GC run constantly (samples/bench.sh measures it).
-// (Variables, for tests that need many commits.)
-var (
+const (
 	commitEvents = 25_000
 	commitBytes  = 24 << 20
 )
@@ -65,19 +62,11 @@ type Writer struct {
 	inflight chan error // the result of the commit being written, if any
 	keys     keyCache
 
-	// partsMu keeps the key cache's reads of a partition apart from the
-	// removal of loaded parts (removeParts): a part must not vanish while
-	// it is read.
-	partsMu sync.Mutex
-	// onPublish, when set, is called after each commit is published.
-	onPublish func()
-
-	mu        sync.Mutex // guards the counters, published and rejected, written by the committer
-	published int        // commits of this run published: seq 0 to published-1
-	inserted  int64
-	seen      int64
-	rejected  map[int64][]int64 // file id -> record indexes of events whose raw is not valid JSON
-	recorded  map[recordedFile]bool
+	mu       sync.Mutex // guards the counters and rejected, written by the committer
+	inserted int64
+	seen     int64
+	rejected map[int64][]int64 // file id -> record indexes of events whose raw is not valid JSON
+	recorded map[recordedFile]bool
 }
 
 // batch is what the next commit writes. Rows sit in one slice sized for a
@@ -262,7 +251,6 @@ func (w *Writer) commit(id string, b *batch) error {
 		rows []eventRow
 	}
 	var jobs []job
-	w.partsMu.Lock()
 	for _, p := range slices.Sorted(maps.Keys(b.parts)) {
 		idx := b.parts[p]
 		rows := make([]eventRow, len(idx))
@@ -272,7 +260,6 @@ func (w *Writer) commit(id string, b *batch) error {
 		seen += int64(len(rows))
 		fresh, err := w.keys.filter(w.db, w.dir, p, rows)
 		if err != nil {
-			w.partsMu.Unlock()
 			return err
 		}
 		kept += int64(len(fresh))
@@ -283,7 +270,6 @@ func (w *Writer) commit(id string, b *batch) error {
 		rel := filepath.Join(p, partName(id))
 		moves = append(moves, move{filepath.Join(stagingDir, id, rel), rel})
 	}
-	w.partsMu.Unlock()
 	// Partitions are encoded in parallel: compressing the original JSON is
 	// most of the work.
 	errs := make([]error, len(jobs))
@@ -338,54 +324,7 @@ func (w *Writer) commit(id string, b *batch) error {
 	w.mu.Lock()
 	w.seen += seen
 	w.inserted += kept
-	w.published++
 	w.mu.Unlock()
-	if w.onPublish != nil {
-		w.onPublish()
-	}
-	return nil
-}
-
-// publishedParts lists the published part files of the dataset (events,
-// manifest, errors), leaving out those of this run's commits from seq
-// upTo on; parts of earlier runs are all in. A commit's parts are
-// published in that order, so the list never holds a manifest row without
-// the events it counts, nor errors without their manifest row.
-func (w *Writer) publishedParts(upTo int) (events, files, errs []string) {
-	ours := "part-" + w.run + "-"
-	keep := func(glob string) []string {
-		var kept []string
-		names, _ := filepath.Glob(glob)
-		for _, name := range names {
-			base := filepath.Base(name)
-			if rest, mine := strings.CutPrefix(base, ours); mine {
-				if seq, err := strconv.Atoi(strings.TrimSuffix(rest, ".parquet")); err != nil || seq >= upTo {
-					continue
-				}
-			}
-			kept = append(kept, name)
-		}
-		return kept
-	}
-	return keep(EventsGlob(w.dir)), keep(filepath.Join(w.dir, FilesDir, "*.parquet")), keep(filepath.Join(w.dir, ErrorsDir, "*.parquet"))
-}
-
-// publishedCommits is the number of this run's commits published so far.
-func (w *Writer) publishedCommits() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.published
-}
-
-// removeParts deletes published parts that were loaded elsewhere.
-func (w *Writer) removeParts(names []string) error {
-	w.partsMu.Lock()
-	defer w.partsMu.Unlock()
-	for _, name := range names {
-		if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-	}
 	return nil
 }
 

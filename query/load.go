@@ -3,7 +3,6 @@ package query
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -20,81 +19,25 @@ import (
 // number of new events, and the number of events not stored because
 // DuckDB finds their JSON invalid: those are reported in ingest_errors
 // (their file is marked failed) instead of failing the load, so one bad
-// record never costs the others, nor wedges the next run. Load is a
-// Loader's Finish: a whole ingest in one transaction.
+// record never costs the others, nor wedges the next run.
 func (s *Store) Load(ctx context.Context, sources map[string]string) (inserted, rejected int64, err error) {
-	l, err := s.NewLoader(ctx)
+	conn, err := s.DB.Conn(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
-	defer func() { err = errors.Join(err, l.Close()) }()
-	return l.Finish(ctx, sources)
-}
-
-// A Loader loads one ingest into the store in several transactions
-// (chunks), so that DuckDB's insert runs while the rest is still being
-// decoded: LoadChunk for each chunk, then Finish, once, for the last one.
-// Each chunk is a load as Load describes. A chunk's sources must hold no
-// event twice (the staging writer sees to that); an event that a chunk
-// shares with an earlier one is found in the store. A record rejected in
-// one chunk is reported when its file's manifest row comes, in that chunk
-// or a later one.
-type Loader struct {
-	conn *sql.Conn
-}
-
-// NewLoader starts a load; Close ends it.
-func (s *Store) NewLoader(ctx context.Context) (*Loader, error) {
-	conn, err := s.DB.Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	// Outside any transaction, so that a chunk rolled back for the
-	// careful path keeps the rejects of the chunks before it.
-	if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE staged_rejects (file_id BIGINT, record_index BIGINT)"); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("check staged events: %w", err)
-	}
-	return &Loader{conn: conn}, nil
-}
-
-// Close ends the load. Rejects whose file never came are dropped: that
-// file is not in the manifest, so the next run reads it again.
-func (l *Loader) Close() error {
-	_, err := l.conn.ExecContext(context.Background(), "DROP TABLE IF EXISTS staged_rejects")
-	return errors.Join(err, l.conn.Close())
-}
-
-// LoadChunk loads one chunk of the ingest in its own transaction.
-func (l *Loader) LoadChunk(ctx context.Context, sources map[string]string) (inserted, rejected int64, err error) {
-	return l.load(ctx, sources, false)
-}
-
-// Finish loads the last chunk (sources may be empty) and, in the same
-// transaction, does the work that needs the whole ingest stored
-// (finishIngest): it runs once per ingest, after every chunk.
-func (l *Loader) Finish(ctx context.Context, sources map[string]string) (inserted, rejected int64, err error) {
-	return l.load(ctx, sources, true)
-}
-
-func (l *Loader) load(ctx context.Context, sources map[string]string, last bool) (inserted, rejected int64, err error) {
+	defer conn.Close()
 	// Optimistic first: every staged raw is checked inside the insert,
 	// which fails at the first invalid one. That reads the staging once
 	// less than finding the rejects first, and a staging that trailsift
 	// wrote has none (the decoder writes strict JSON). Only when one is
 	// found is the transaction rolled back and the careful load run.
-	inserted, rejected, err = loadTx(ctx, l.conn, sources, false, last)
+	inserted, rejected, err = loadTx(ctx, conn, sources, false)
 	if err != nil && strings.Contains(err.Error(), invalidRawMarker) {
 		carefulLoads.Add(1)
-		inserted, rejected, err = loadTx(ctx, l.conn, sources, true, last)
+		inserted, rejected, err = loadTx(ctx, conn, sources, true)
 	}
 	return inserted, rejected, err
 }
-
-// finishIngest is the work that needs every event of an ingest stored,
-// such as a table derived from all of them. Loader.Finish runs it in the
-// last transaction of the ingest.
-func finishIngest(context.Context, *sql.Conn) error { return nil }
 
 // carefulLoads counts the loads that fell back to the careful check.
 var carefulLoads atomic.Int64
@@ -104,10 +47,9 @@ var carefulLoads atomic.Int64
 const invalidRawMarker = "trailsift: a staged raw is not valid JSON"
 
 // loadTx runs one load transaction on conn. careful finds the staged rows
-// whose raw is invalid JSON first, adds them to staged_rejects and leaves
-// them out; otherwise such a row fails the load with invalidRawMarker.
-// last runs finishIngest too.
-func loadTx(ctx context.Context, conn *sql.Conn, sources map[string]string, careful, last bool) (inserted, rejected int64, err error) {
+// whose raw is invalid JSON first, and leaves them out; otherwise such a
+// row fails the load with invalidRawMarker.
+func loadTx(ctx context.Context, conn *sql.Conn, sources map[string]string, careful bool) (inserted, rejected int64, err error) {
 	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return 0, 0, fmt.Errorf("begin: %w", err)
 	}
@@ -118,12 +60,15 @@ func loadTx(ctx context.Context, conn *sql.Conn, sources map[string]string, care
 		}
 	}()
 	src := sources["event_rows"]
+	rejects := "SELECT NULL::BIGINT AS file_id, NULL::BIGINT AS record_index WHERE false"
 	if careful && src != "" {
-		res, err := conn.ExecContext(ctx, `INSERT INTO staged_rejects SELECT file_id, record_index FROM (`+src+`) WHERE NOT coalesce(json_valid(raw), false)`)
-		if err != nil {
-			return 0, 0, fmt.Errorf("check staged events: %w", err)
-		}
-		if rejected, err = res.RowsAffected(); err != nil {
+		rejects = `SELECT file_id, record_index FROM (` + src + `) WHERE NOT coalesce(json_valid(raw), false)`
+	}
+	if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE staged_rejects AS "+rejects); err != nil {
+		return 0, 0, fmt.Errorf("check staged events: %w", err)
+	}
+	if careful {
+		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM staged_rejects").Scan(&rejected); err != nil {
 			return 0, 0, err
 		}
 	} else if src != "" {
@@ -140,10 +85,8 @@ func loadTx(ctx context.Context, conn *sql.Conn, sources map[string]string, care
 			return 0, 0, err
 		}
 	}
-	if last {
-		if err := finishIngest(ctx, conn); err != nil {
-			return 0, 0, err
-		}
+	if _, err := conn.ExecContext(ctx, "DROP TABLE staged_rejects"); err != nil {
+		return 0, 0, err
 	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return 0, 0, fmt.Errorf("commit: %w", err)
@@ -204,10 +147,7 @@ WHERE file_id IN (SELECT file_id FROM staged_files)`)
 	}
 	stmts = append(stmts, `INSERT INTO ingest_errors SELECT r.file_id, f.path, r.record_index, NULL, 'error',
   'record not stored: the store finds its JSON invalid'
-FROM staged_rejects r JOIN staged_files f USING (file_id) ORDER BY r.file_id, r.record_index`,
-		// Reported now; the rejects of files still to come wait for them.
-		"DELETE FROM staged_rejects WHERE file_id IN (SELECT file_id FROM staged_files)",
-		"DROP TABLE staged_files")
+FROM staged_rejects r JOIN staged_files f USING (file_id) ORDER BY r.file_id, r.record_index`, "DROP TABLE staged_files")
 	for _, q := range stmts {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("store the files manifest: %w", err)

@@ -61,39 +61,3 @@ func TestLoadChecksCarefullyOnlyWhenNeeded(t *testing.T) {
 		t.Errorf("the careful check ran %d times, want 1", n)
 	}
 }
-
-// A record rejected in one chunk of a load is reported with its file when
-// the file's manifest row comes in a later chunk: the file is failed, its
-// event count leaves the reject out, and the reject is in ingest_errors.
-func TestChunkRejectWaitsForItsFile(t *testing.T) {
-	ctx := context.Background()
-	s, err := Open(ctx, "", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	l, err := s.NewLoader(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = l.Close() }()
-	inserted, rejected, err := l.LoadChunk(ctx, map[string]string{"event_rows": stagedRows(1, `{"a":1}`, "{\"b\":\"\x01\"}")})
-	if err != nil || inserted != 1 || rejected != 1 {
-		t.Fatalf("first chunk: %d inserted, %d rejected, %v; want 1, 1", inserted, rejected, err)
-	}
-	file := `SELECT 1::BIGINT AS file_id, 'in.jsonl' AS path, 10::BIGINT AS size, 'aa' AS sha256, NULL::VARCHAR AS content_sha256,
-  'ndjson' AS shape, 3::BIGINT AS events, 'loaded' AS status, NULL::VARCHAR AS reason, now() AS ingested_at`
-	inserted, rejected, err = l.Finish(ctx, map[string]string{"event_rows": stagedRows(5, `{"c":3}`), "files": file})
-	if err != nil || inserted != 1 || rejected != 0 {
-		t.Fatalf("last chunk: %d inserted, %d rejected, %v; want 1, 0", inserted, rejected, err)
-	}
-	var status string
-	var events, errs int64
-	if err := s.DB.QueryRowContext(ctx, `SELECT status, events, (SELECT count(*) FROM ingest_errors WHERE file_id = 1 AND record_index = 1)
-FROM files WHERE path = 'in.jsonl'`).Scan(&status, &events, &errs); err != nil {
-		t.Fatal(err)
-	}
-	if status != "failed" || events != 2 || errs != 1 {
-		t.Errorf("file %s with %d events and %d ingest_errors rows; want failed, 2, 1", status, events, errs)
-	}
-}
