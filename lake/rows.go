@@ -10,42 +10,46 @@ import (
 // table of the DuckDB store, in the same order, with the same names and
 // types; the JSON parts of the events view are computed from raw by the
 // readers (see docs/parquet.md), so each event's JSON is stored once.
-// Empty strings are written as NULL, as the DuckDB store does.
+// Empty strings are written as NULL, as the DuckDB store does. The text
+// columns with few distinct values are dictionary-encoded ("dict"): the
+// rules filter on them, and DuckDB then tests a filter once per distinct
+// value, not per row (detect --parquet took about 12% less CPU on a 300k
+// event dataset, which came out 2% smaller; samples/bench.sh measures it).
 type eventRow struct {
 	EventKey            uint64     `parquet:"event_key"`
 	EventTime           *time.Time `parquet:"event_time,timestamp(microsecond)"`
-	EventVersion        *string    `parquet:"event_version,optional"`
-	EventSource         *string    `parquet:"event_source,optional"`
-	EventName           *string    `parquet:"event_name,optional"`
-	EventType           *string    `parquet:"event_type,optional"`
-	EventCategory       *string    `parquet:"event_category,optional"`
-	AWSRegion           *string    `parquet:"aws_region,optional"`
-	SourceIP            *string    `parquet:"source_ip,optional"`
-	UserAgent           *string    `parquet:"user_agent,optional"`
-	ErrorCode           *string    `parquet:"error_code,optional"`
+	EventVersion        *string    `parquet:"event_version,optional,dict"`
+	EventSource         *string    `parquet:"event_source,optional,dict"`
+	EventName           *string    `parquet:"event_name,optional,dict"`
+	EventType           *string    `parquet:"event_type,optional,dict"`
+	EventCategory       *string    `parquet:"event_category,optional,dict"`
+	AWSRegion           *string    `parquet:"aws_region,optional,dict"`
+	SourceIP            *string    `parquet:"source_ip,optional,dict"`
+	UserAgent           *string    `parquet:"user_agent,optional,dict"`
+	ErrorCode           *string    `parquet:"error_code,optional,dict"`
 	ErrorMessage        *string    `parquet:"error_message,optional"`
 	ReadOnly            *bool      `parquet:"read_only,optional"`
 	ManagementEvent     *bool      `parquet:"management_event,optional"`
-	UserType            *string    `parquet:"user_type,optional"`
-	UserName            *string    `parquet:"user_name,optional"`
-	UserARN             *string    `parquet:"user_arn,optional"`
-	PrincipalID         *string    `parquet:"principal_id,optional"`
-	AccountID           *string    `parquet:"account_id,optional"`
-	AccessKeyID         *string    `parquet:"access_key_id,optional"`
-	SessionIssuerARN    *string    `parquet:"session_issuer_arn,optional"`
-	SessionIssuerName   *string    `parquet:"session_issuer_name,optional"`
-	InvokedBy           *string    `parquet:"invoked_by,optional"`
+	UserType            *string    `parquet:"user_type,optional,dict"`
+	UserName            *string    `parquet:"user_name,optional,dict"`
+	UserARN             *string    `parquet:"user_arn,optional,dict"`
+	PrincipalID         *string    `parquet:"principal_id,optional,dict"`
+	AccountID           *string    `parquet:"account_id,optional,dict"`
+	AccessKeyID         *string    `parquet:"access_key_id,optional,dict"`
+	SessionIssuerARN    *string    `parquet:"session_issuer_arn,optional,dict"`
+	SessionIssuerName   *string    `parquet:"session_issuer_name,optional,dict"`
+	InvokedBy           *string    `parquet:"invoked_by,optional,dict"`
 	MFAAuthenticated    *bool      `parquet:"mfa_authenticated,optional"`
-	Actor               *string    `parquet:"actor,optional"`
-	RecipientAccountID  *string    `parquet:"recipient_account_id,optional"`
+	Actor               *string    `parquet:"actor,optional,dict"`
+	RecipientAccountID  *string    `parquet:"recipient_account_id,optional,dict"`
 	EventID             *string    `parquet:"event_id,optional"`
-	LoginResult         *string    `parquet:"login_result,optional"`
-	MFAUsed             *string    `parquet:"mfa_used,optional"`
+	LoginResult         *string    `parquet:"login_result,optional,dict"`
+	MFAUsed             *string    `parquet:"mfa_used,optional,dict"`
 	MFAIdentifier       *string    `parquet:"mfa_identifier,optional"`
-	CredentialType      *string    `parquet:"credential_type,optional"`
-	CredentialChallenge *string    `parquet:"credential_challenge,optional"`
+	CredentialType      *string    `parquet:"credential_type,optional,dict"`
+	CredentialChallenge *string    `parquet:"credential_challenge,optional,dict"`
 	AuthWorkflowID      *string    `parquet:"auth_workflow_id,optional"`
-	Outcome             *string    `parquet:"outcome,optional"`
+	Outcome             *string    `parquet:"outcome,optional,dict"`
 	// Plain encoding: the original events are unique long strings, which a
 	// dictionary would only bloat; zstd does the compressing. The JSON
 	// logical type tells other engines what the text is.
