@@ -90,25 +90,44 @@ func SessionsBuildSQL() string {
 }
 
 const sessionsSQL = `WITH RECURSIVE
-used AS (
-  -- Usage, per credential: narrow columns only.
+usage AS (
+  -- Usage, per credential: narrow columns only. Most credentials are used
+  -- from one address with one program in one account: lists are built
+  -- (below) only for the others, lists being far dearer than min and max.
   SELECT $SID_E AS session_id,
-    min(e.access_key_id) AS access_key_id,
+    bool_or(e.access_key_id IS NOT NULL) AS has_key,
     min(e.user_arn) AS principal_arn,
     min(e.user_type) AS principal_type,
     min(e.session_issuer_arn) AS role_arn,
     min(e.account_id) AS account_id,
-    coalesce(list(DISTINCT e.recipient_account_id ORDER BY e.recipient_account_id) FILTER (WHERE e.recipient_account_id IS NOT NULL), []::VARCHAR[]) AS accounts,
     min(e.event_time) AS first_seen,
     max(e.event_time) AS last_seen,
     count(*) AS events,
     count(e.error_code) AS errors,
-    coalesce(list(DISTINCT e.source_ip ORDER BY e.source_ip) FILTER (WHERE e.source_ip IS NOT NULL), []::VARCHAR[]) AS source_ips,
-    coalesce(list(DISTINCT e.user_agent ORDER BY e.user_agent) FILTER (WHERE e.user_agent IS NOT NULL), []::VARCHAR[]) AS user_agents,
-    bool_or(e.mfa_authenticated) AS mfa_authenticated
+    bool_or(e.mfa_authenticated) AS mfa_authenticated,
+    min(e.source_ip) AS ip_lo, max(e.source_ip) AS ip_hi,
+    min(e.user_agent) AS ua_lo, max(e.user_agent) AS ua_hi,
+    min(e.recipient_account_id) AS acct_lo, max(e.recipient_account_id) AS acct_hi
   FROM event_rows e
   WHERE $SID_E IS NOT NULL
   GROUP BY ALL
+),
+varied AS (
+  SELECT $SID_E AS session_id,
+    list_sort(list_distinct(list(e.recipient_account_id))) AS accounts,
+    list_sort(list_distinct(list(e.source_ip))) AS source_ips,
+    list_sort(list_distinct(list(e.user_agent))) AS user_agents
+  FROM event_rows e
+  WHERE $SID_E IN (SELECT session_id FROM usage WHERE ip_lo <> ip_hi OR ua_lo <> ua_hi OR acct_lo <> acct_hi)
+  GROUP BY ALL
+),
+used AS (
+  SELECT u.session_id, CASE WHEN has_key THEN u.session_id END AS access_key_id, principal_arn, principal_type,
+    role_arn, account_id, first_seen, last_seen, events, errors, mfa_authenticated,
+    coalesce(v.accounts, CASE WHEN acct_lo IS NULL THEN []::VARCHAR[] ELSE [acct_lo] END) AS accounts,
+    coalesce(v.source_ips, CASE WHEN ip_lo IS NULL THEN []::VARCHAR[] ELSE [ip_lo] END) AS source_ips,
+    coalesce(v.user_agents, CASE WHEN ua_lo IS NULL THEN []::VARCHAR[] ELSE [ua_lo] END) AS user_agents
+  FROM usage u LEFT JOIN varied v USING (session_id)
 ),
 calls AS (
   -- The issuing calls; the JSON parts are read for these rows only. A call
@@ -121,19 +140,35 @@ calls AS (
     SELECT e.event_id, e.event_time, e.event_name, e.source_ip, e.user_type AS caller_type, e.user_arn AS caller_arn,
       e.user_name AS caller_name, e.invoked_by, e.recipient_account_id,
       $SID_E AS parent,
-      coalesce($SHARED, e.event_id, e.file_id || ':' || e.record_index) AS call_id,
-      coalesce(resp -> 'credentials' ->> 'accessKeyId', resp -> 'accessKey' ->> 'accessKeyId') AS new_key,
-      coalesce(resp -> 'assumedRoleUser' ->> 'arn', resp -> 'federatedUser' ->> 'arn') AS new_arn,
-      req ->> 'roleArn' AS req_role_arn,
-      coalesce(req ->> 'roleSessionName', req ->> 'name') AS req_session_name,
-      coalesce(req ->> 'sourceIdentity', resp ->> 'sourceIdentity') AS source_identity,
-      coalesce(resp ->> 'subjectFromWebIdentityToken', resp ->> 'subject') AS subject,
-      concat_ws(' ', req ->> 'roleArn', req ->> 'principalArn', resp ->> 'issuer') ILIKE '%sso%' AS identity_center,
-      req ->> 'targetPrincipal' AS root_target,
-      coalesce(resp -> 'accessKey' ->> 'userName', req ->> 'userName') AS key_user
-    FROM (SELECT *, $REQ AS req, $RESP AS resp FROM event_rows
-          WHERE event_name IN ($ISSUING) AND error_code IS NULL
-            AND event_source IN ('sts.amazonaws.com', 'iam.amazonaws.com')) e
+      coalesce(v[17], e.event_id, e.file_id || ':' || e.record_index) AS call_id,
+      coalesce(v[1], v[2]) AS new_key,
+      coalesce(v[3], v[4]) AS new_arn,
+      v[5] AS req_role_arn,
+      coalesce(v[6], v[7]) AS req_session_name,
+      coalesce(v[8], v[9]) AS source_identity,
+      coalesce(v[10], v[11]) AS subject,
+      concat_ws(' ', v[5], v[12], v[13]) ILIKE '%sso%' AS identity_center,
+      v[14] AS root_target,
+      coalesce(v[15], v[16]) AS key_user
+    FROM (
+      -- One parse of each event for every field; an event whose parts
+      -- are JSON strings or lower-cased keys is normalised first.
+      SELECT *, json_extract_string(CASE WHEN t[1] IS DISTINCT FROM 'VARCHAR' AND t[2] IS DISTINCT FROM 'VARCHAR'
+                                              AND t[3] IS NULL AND t[4] IS NULL AND t[5] IS NULL THEN raw
+          ELSE json_object('requestParameters', $REQ, 'responseElements', $RESP, 'sharedEventID', $SHARED)::VARCHAR END,
+        ['$.responseElements.credentials.accessKeyId', '$.responseElements.accessKey.accessKeyId',
+         '$.responseElements.assumedRoleUser.arn', '$.responseElements.federatedUser.arn',
+         '$.requestParameters.roleArn', '$.requestParameters.roleSessionName', '$.requestParameters.name',
+         '$.requestParameters.sourceIdentity', '$.responseElements.sourceIdentity',
+         '$.responseElements.subjectFromWebIdentityToken', '$.responseElements.subject',
+         '$.requestParameters.principalArn', '$.responseElements.issuer', '$.requestParameters.targetPrincipal',
+         '$.responseElements.accessKey.userName', '$.requestParameters.userName', '$.sharedEventID']) AS v
+      FROM (SELECT *, json_type(raw, ['$.requestParameters', '$.responseElements', '$.requestparameters',
+                                      '$.responseelements', '$.sharedeventid']) AS t
+            FROM event_rows
+            WHERE event_name IN ($ISSUING) AND error_code IS NULL
+              AND event_source IN ('sts.amazonaws.com', 'iam.amazonaws.com'))
+    ) e
   )
   WINDOW call AS (PARTITION BY call_id)
   QUALIFY row_number() OVER (PARTITION BY call_id ORDER BY parent IS NULL, event_id) = 1
@@ -233,34 +268,46 @@ nodes AS (
     parent, req_session_name, source_identity, issue_source_ip, caller_type, caller_name, invoked_by, subject, identity_center
   FROM issued_only
 ),
-selves AS (
-  -- What each session would be as the root of a chain.
+selves AS MATERIALIZED (
+  -- What each session would be as the root of a chain, and its name.
   SELECT *,
-    CASE WHEN issued_by = 'AssumeRoleWithSAML' AND identity_center THEN 'IdentityCenterUser'
-         WHEN issued_by = 'AssumeRoleWithSAML' THEN 'SAMLUser'
-         WHEN issued_by = 'AssumeRoleWithWebIdentity' THEN 'WebIdentityUser'
-         WHEN issued_by IS NOT NULL AND parent_session_id IS NULL
-              AND (caller_type = 'AWSService' OR issue_source_ip LIKE '%.amazonaws.com') THEN
-           CASE WHEN coalesce(invoked_by, issue_source_ip) = 'ec2.amazonaws.com' AND session_name LIKE 'i-%'
-                THEN 'EC2Instance' ELSE 'AWSService' END
-         WHEN principal_type IN ('Root', 'IAMUser', 'IdentityCenterUser', 'AWSService') THEN principal_type
-         ELSE 'Unknown' END AS self_type
-  FROM (SELECT * EXCLUDE (req_session_name),
-          coalesce(req_session_name, CASE WHEN principal_arn LIKE 'arn:%:assumed-role/%' OR principal_arn LIKE 'arn:%:federated-user/%'
-                                          THEN string_split(principal_arn, '/')[-1] END) AS session_name,
-          coalesce(account_id, CASE WHEN principal_arn LIKE 'arn:%' THEN nullif(split_part(principal_arn, ':', 5), '') END) AS owner_account
-        FROM nodes)
+    CASE self_type
+      WHEN 'IdentityCenterUser' THEN coalesce(subject, caller_name, session_name, principal_arn)
+      WHEN 'SAMLUser' THEN coalesce(subject, caller_name)
+      WHEN 'WebIdentityUser' THEN coalesce(subject, caller_name)
+      WHEN 'EC2Instance' THEN session_name
+      WHEN 'AWSService' THEN coalesce(invoked_by, issue_source_ip, principal_arn)
+      ELSE principal_arn END AS origin_name
+  FROM (
+    SELECT *,
+      CASE WHEN issued_by = 'AssumeRoleWithSAML' AND identity_center THEN 'IdentityCenterUser'
+           WHEN issued_by = 'AssumeRoleWithSAML' THEN 'SAMLUser'
+           WHEN issued_by = 'AssumeRoleWithWebIdentity' THEN 'WebIdentityUser'
+           WHEN issued_by IS NOT NULL AND parent_session_id IS NULL
+                AND (caller_type = 'AWSService' OR issue_source_ip LIKE '%.amazonaws.com') THEN
+             CASE WHEN coalesce(invoked_by, issue_source_ip) = 'ec2.amazonaws.com' AND session_name LIKE 'i-%'
+                  THEN 'EC2Instance' ELSE 'AWSService' END
+           WHEN principal_type IN ('Root', 'IAMUser', 'IdentityCenterUser', 'AWSService') THEN principal_type
+           ELSE 'Unknown' END AS self_type
+    FROM (SELECT * EXCLUDE (req_session_name),
+            coalesce(req_session_name, CASE WHEN principal_arn LIKE 'arn:%:assumed-role/%' OR principal_arn LIKE 'arn:%:federated-user/%'
+                                            THEN string_split(principal_arn, '/')[-1] END) AS session_name,
+            coalesce(account_id, CASE WHEN principal_arn LIKE 'arn:%' THEN nullif(split_part(principal_arn, ':', 5), '') END) AS owner_account
+          FROM nodes))
+),
+edges AS MATERIALIZED (
+  -- Child to parent, where both are sessions: all the walk reads.
+  SELECT session_id, parent_session_id AS parent FROM selves
+  WHERE parent_session_id IN (SELECT session_id FROM selves)
 ),
 walk AS (
-  -- Up from every session to its origin: bounded, and never through a
-  -- session already on the path (a role assuming itself).
-  SELECT session_id, session_id AS top, 0 AS depth, [session_id] AS chain FROM selves
+  -- Up from every session that has a parent to its origin: bounded, and
+  -- never through a session already on the path (a role assuming itself).
+  SELECT session_id, parent AS top, 1 AS depth, [parent, session_id] AS chain FROM edges WHERE parent <> session_id
   UNION ALL
-  SELECT w.session_id, p.session_id, w.depth + 1, list_prepend(p.session_id, w.chain)
-  FROM walk w
-  JOIN selves n ON n.session_id = w.top
-  JOIN selves p ON p.session_id = n.parent_session_id
-  WHERE w.depth < $DEPTH AND NOT list_contains(w.chain, p.session_id)
+  SELECT w.session_id, e.parent, w.depth + 1, list_prepend(e.parent, w.chain)
+  FROM walk w JOIN edges e ON e.session_id = w.top
+  WHERE w.depth < $DEPTH AND NOT list_contains(w.chain, e.parent)
 ),
 roots AS (
   SELECT * FROM walk QUALIFY row_number() OVER (PARTITION BY session_id ORDER BY depth DESC) = 1
@@ -272,20 +319,17 @@ SELECT $COLUMNS FROM (
          ELSE 'unknown' END AS credential_kind,
     s.issued_by, s.issue_event_id, s.issue_time, s.link, s.parent_session_id, s.principal_arn, s.principal_type,
     s.role_arn, s.session_name, s.source_identity, s.owner_account AS account_id,
-    o.self_type AS origin_type,
-    CASE o.self_type
-      WHEN 'IdentityCenterUser' THEN coalesce(o.subject, o.caller_name, o.session_name, o.principal_arn)
-      WHEN 'SAMLUser' THEN coalesce(o.subject, o.caller_name)
-      WHEN 'WebIdentityUser' THEN coalesce(o.subject, o.caller_name)
-      WHEN 'EC2Instance' THEN o.session_name
-      WHEN 'AWSService' THEN coalesce(o.invoked_by, o.issue_source_ip, o.principal_arn)
-      ELSE o.principal_arn END AS origin,
-    r.top AS origin_session_id, o.issue_event_id AS origin_event_id, r.depth::INTEGER AS depth, r.chain,
+    -- A session no walk left is its own origin (most are).
+    coalesce(r.self_type, s.self_type) AS origin_type, CASE WHEN r.top IS NULL THEN s.origin_name ELSE r.origin_name END AS origin,
+    coalesce(r.top, s.session_id) AS origin_session_id,
+    CASE WHEN r.top IS NULL THEN s.issue_event_id ELSE r.issue_event_id END AS origin_event_id,
+    coalesce(r.depth, 0)::INTEGER AS depth, coalesce(r.chain, [s.session_id]) AS chain,
     s.accounts, s.first_seen, s.last_seen, s.events, s.errors, s.source_ips, s.user_agents, s.issue_source_ip,
     s.mfa_authenticated
-  FROM selves s JOIN roots r USING (session_id) JOIN selves o ON o.session_id = r.top
-)
-ORDER BY session_id`
+  FROM selves s
+  LEFT JOIN (SELECT r.*, o.self_type, o.origin_name, o.issue_event_id
+             FROM roots r JOIN selves o ON o.session_id = r.top) r USING (session_id)
+)`
 
 // buildSessions replaces the sessions table of the store on conn with the
 // one its events give. It runs inside the caller's transaction.
