@@ -299,6 +299,26 @@ func TestMigratesVersion2Store(t *testing.T) {
 	}
 	s.Close()
 
+	// Read-only, it is read as it is, with sessions built when read.
+	ro, err := query.Open(ctx, db, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sessionsDigest(t, ro.DB); got != want {
+		t.Errorf("read-only version 2 store's sessions:\n%s\nwant:\n%s", got, want)
+	}
+	if n := count(t, ro, "SELECT count(*) FROM event_sessions WHERE depth = 2"); n != 2 {
+		t.Errorf("read-only event_sessions: %d events at depth 2, want 2", n)
+	}
+	rules, err := query.BuiltinRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := query.Detect(ctx, ro.DB, rules, query.DetectOptions{}); err != nil {
+		t.Errorf("detect on a read-only version 2 store: %v", err)
+	}
+	ro.Close()
+
 	s, err = query.Open(ctx, db, false)
 	if err != nil {
 		t.Fatal(err)
