@@ -13,8 +13,19 @@ import (
 // over event_rows, so a store builds it inside its load transaction and a
 // Parquet dataset can define it as a view when its stored copy is stale.
 
-// SessionColumns are the columns of the sessions table, in order. The
-// lineage contract (docs/lineage in the briefs) names them.
+// SessionColumns are the columns of the sessions table, in order: the
+// lineage contract of issue #17, with these semantics made precise:
+//   - link arn ties a session to a call by the ARN it handed out only when
+//     no logged key contradicts it (the session's key, or the call's);
+//   - a credential issued but never used has a row (events 0, first_seen
+//     NULL); an ARN session that was used stands for its call's key;
+//   - origin_type is Unknown where the walk stopped at a loop or at the
+//     32-hop bound, origin_session_id then being where it stopped;
+//   - events counts each logged copy of a call (as the events view does).
+//
+// A Parquet dataset keeps its copy in _sessions/ (lake.SessionsDir), not
+// sessions/: a leading underscore keeps Hive, Spark and Athena from
+// reading it as events, as for _files/.
 var SessionColumns = []Column{
 	{"session_id", "VARCHAR", "the access key id; when no event logged the key (lookup-events output often drops it), the session's assumed-role or federated-user ARN (ARNs start with arn:, so they never clash with a key)"},
 	{"access_key_id", "VARCHAR", "AKIA... (long-term) or ASIA... (temporary); NULL when only the ARN is known"},
