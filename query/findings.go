@@ -53,6 +53,11 @@ type Finding struct {
 	Details    string    `json:"details"`
 }
 
+// MaxFindingEventIDs bounds the event ids a Sigma finding carries: its
+// first events by time, while count has them all. A rule that matches
+// millions of events would otherwise make one finding of millions of ids.
+const MaxFindingEventIDs = 1000
+
 // FindingColumns are the columns a rule's SELECT returns, in any order.
 // details and severity may be left out.
 var FindingColumns = []Column{

@@ -64,11 +64,44 @@ func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") 
 type compiler struct {
 	name     namer
 	searches map[string]search
+	// eventName, when not empty, is the lower-cased eventName of every
+	// event the condition will be tested on: plain tests of eventName are
+	// then known, and written as true or false.
+	eventName string
 }
 
 func compileDetection(d *detection, name namer) (string, error) {
 	c := &compiler{name: name, searches: d.searches}
 	return c.expr(d.cond)
+}
+
+// compileForName compiles d for events whose lower-cased eventName is
+// eventName (the events of one group of the set's query).
+func compileForName(d *detection, name namer, eventName string) (string, error) {
+	c := &compiler{name: name, searches: d.searches, eventName: eventName}
+	return c.expr(d.cond)
+}
+
+// knownEventName says whether t is a plain, case-insensitive test of
+// eventName by literal values, and if so whether eventName n passes it.
+func knownEventName(t fieldTest, n string) (known, pass bool) {
+	if t.field != "eventName" || (t.mods != mods{} && t.mods != mods{all: true}) {
+		return false, false
+	}
+	hits := 0
+	for _, v := range t.values {
+		p := parsePattern(v.text)
+		if v.null || len(p) != 1 || p[0].lit == "" {
+			return false, false
+		}
+		if strings.ToLower(p[0].lit) == n {
+			hits++
+		}
+	}
+	if t.mods.all {
+		return true, hits == len(t.values)
+	}
+	return true, hits > 0
 }
 
 func (c *compiler) expr(e expr) (string, error) {
@@ -143,6 +176,11 @@ func fieldSQL(f string, typed, lower bool) string {
 // a field that is missing or null matches nothing (so `not` over it is
 // true), which coalesce makes explicit against SQL's three-valued logic.
 func (c *compiler) fieldTest(t fieldTest) (string, error) {
+	if c.eventName != "" {
+		if known, pass := knownEventName(t, c.eventName); known {
+			return strconv.FormatBool(pass), nil
+		}
+	}
 	m := t.mods
 	if m.exists {
 		op := " IS NOT NULL"

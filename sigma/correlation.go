@@ -187,7 +187,7 @@ func compileCorrelation(r *Rule, timeFilter string) string {
 		// other types report their whole window.
 		fmt.Fprintf(&q, "w AS (SELECT %s t - %s AS start, t AS stop, %d AS n FROM c%d),\n", prefix(gcols), span, len(c.base), len(c.base))
 	}
-	fmt.Fprintf(&q, "best AS (SELECT %s start, stop, n FROM w WHERE %s QUALIFY row_number() OVER (%sORDER BY n DESC, stop) = 1)\n", prefix(gcols), cond("n"), partition)
+	fmt.Fprintf(&q, "best AS (SELECT %s start, stop, n FROM w WHERE %s QUALIFY row_number() OVER (%sORDER BY n DESC, stop) = 1),\n", prefix(gcols), cond("n"), partition)
 	var on []string
 	for _, g := range gcols {
 		on = append(on, fmt.Sprintf("m.%s IS NOT DISTINCT FROM best.%s", g, g))
@@ -195,23 +195,28 @@ func compileCorrelation(r *Rule, timeFilter string) string {
 	on = append(on, "m.t BETWEEN best.start AND best.stop")
 	var groupDesc []string
 	for i, f := range c.groupBy {
-		groupDesc = append(groupDesc, fmt.Sprintf("%s || '=' || coalesce(best.g%d, '(none)')", sqlString(f), i))
+		groupDesc = append(groupDesc, fmt.Sprintf("%s || '=' || coalesce(b_g%d, '(none)')", sqlString(f), i))
 	}
 	what := map[string]string{"event_count": "events", "value_count": "distinct " + c.field + " values", "temporal": "of the rules", "temporal_ordered": "rules in order"}[c.typ]
-	details := fmt.Sprintf("%s || ' %s within %s'", "CAST(any_value(best.n) AS VARCHAR)", strings.ReplaceAll(what, "'", "''"), c.timespanText())
+	details := fmt.Sprintf("%s || ' %s within %s'", "CAST(any_value(b_n) AS VARCHAR)", strings.ReplaceAll(what, "'", "''"), c.timespanText())
 	if len(groupDesc) > 0 {
 		details += " || ' for ' || " + strings.Join(groupDesc, " || ', ' || ")
 	}
-	fmt.Fprintf(&q, `SELECT array_to_string(list_sort(list(DISTINCT m.actor)), ', ') AS actor,
-  min(m.account_id) AS account_id,
-  list(DISTINCT m.source_ip) AS source_ips,
-  list(DISTINCT m.user_agent) AS user_agents,
-  min(m.t) AS first_seen, max(m.t) AS last_seen,
-  count(DISTINCT m.event_key) AS count,
-  `+orderedIDs("m.t", "m.event_id")+` AS event_ids,
+	// k numbers the events of a finding by time (an event two rules match
+	// has one number), so the finding keeps the ids of its first ones.
+	bcols := append([]string{"start", "stop"}, gcols...)
+	fmt.Fprintf(&q, "j AS (SELECT m.*, %s, best.n AS b_n, dense_rank() OVER (PARTITION BY %s ORDER BY m.t, m.event_id) AS k\n  FROM m JOIN best ON %s)\n",
+		strings.Join(aliased("best.", "b_", bcols), ", "), strings.Join(prefixed("best.", bcols), ", "), strings.Join(on, " AND "))
+	fmt.Fprintf(&q, `SELECT array_to_string(list_sort(list(DISTINCT actor)), ', ') AS actor,
+  min(account_id) AS account_id,
+  list(DISTINCT source_ip) AS source_ips,
+  list(DISTINCT user_agent) AS user_agents,
+  min(t) AS first_seen, max(t) AS last_seen,
+  count(DISTINCT event_key) AS count,
+  `+firstIDs("t", "event_id", true)+` AS event_ids,
   %s AS details
-FROM m JOIN best ON %s
-GROUP BY best.start, best.stop%s`, details, strings.Join(on, " AND "), suffix(prefixed("best.", gcols)))
+FROM j
+GROUP BY %s`, details, strings.Join(prefixed("b_", bcols), ", "))
 	return q.String()
 }
 
@@ -235,11 +240,13 @@ func prefix(cols []string) string {
 	return strings.Join(cols, ", ") + ", "
 }
 
-func suffix(cols []string) string {
-	if len(cols) == 0 {
-		return ""
+// aliased is the columns p+c AS a+c.
+func aliased(p, a string, cols []string) []string {
+	var out []string
+	for _, c := range cols {
+		out = append(out, p+c+" AS "+a+c)
 	}
-	return ", " + strings.Join(cols, ", ")
+	return out
 }
 
 func prefixed(p string, cols []string) []string {

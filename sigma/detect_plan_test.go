@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
 
@@ -149,5 +150,156 @@ func TestFindingEventsInOrder(t *testing.T) {
 	}
 	if len(found) != 1 || !slices.Equal(found[0].EventIDs, []string{"ev-z", "ev-a", "ev-b", "ev-c"}) {
 		t.Fatalf("findings %+v, want one with ev-z, ev-a, ev-b, ev-c", found)
+	}
+}
+
+// writeEvents writes n CreateUser or ListUsers events of alice, one a
+// second from 10:00, in reverse time order, and returns the path.
+func writeEvents(t *testing.T, n int, name func(i int) string) string {
+	t.Helper()
+	base := time.Date(2024, 3, 5, 10, 0, 0, 0, time.UTC)
+	var lines []string
+	for i := n - 1; i >= 0; i-- {
+		b, _ := json.Marshal(map[string]any{
+			"eventVersion": "1.08", "eventTime": base.Add(time.Duration(i) * time.Second).Format(time.RFC3339), "eventSource": "iam.amazonaws.com",
+			"eventName": name(i), "eventID": fmt.Sprintf("ev-%05d", i), "awsRegion": "us-east-1", "recipientAccountId": "111111111111",
+			"userAgent":         "needle",
+			"requestParameters": map[string]any{"userName": fmt.Sprintf("u%d", i)},
+			"userIdentity":      map[string]any{"type": "IAMUser", "arn": "arn:aws:iam::111111111111:user/alice", "userName": "alice"},
+		})
+		lines = append(lines, string(b))
+	}
+	path := filepath.Join(t.TempDir(), "events.ndjson")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestFindingKeepsFirstEventIDs: a rule that matches more events than a
+// finding keeps ids of counts them all and keeps the ids of the first
+// query.MaxFindingEventIDs, by time; so does a correlation rule.
+func TestFindingKeepsFirstEventIDs(t *testing.T) {
+	n := query.MaxFindingEventIDs + 200
+	store := storeOf(t, writeEvents(t, n, func(int) string { return "CreateUser" }))
+	set, rep := Parse("many.yml", []byte(`title: every CreateUser
+id: many
+logsource: {product: aws, service: cloudtrail}
+detection:
+  sel:
+    eventName: CreateUser
+  condition: sel
+---
+title: many CreateUser
+id: many-corr
+correlation:
+  type: event_count
+  rules: [many]
+  timespan: 1d
+  condition: {gte: 5}
+`))
+	if len(rep.Failed) > 0 || set.Len() != 2 {
+		t.Fatalf("%+v", rep)
+	}
+	found, err := set.Only([]string{"many", "many-corr"}).Detect(context.Background(), store.DB, query.DetectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := range query.MaxFindingEventIDs {
+		want = append(want, fmt.Sprintf("ev-%05d", i))
+	}
+	if len(found) != 2 {
+		t.Fatalf("%d findings, want 2", len(found))
+	}
+	for _, f := range found {
+		if f.Count != int64(n) || !slices.Equal(f.EventIDs, want) {
+			t.Errorf("%s: count %d with %d ids (%v...), want %d with the first %d", f.RuleID, f.Count, len(f.EventIDs), f.EventIDs[:3], n, len(want))
+		}
+	}
+}
+
+// rawProbe is a SQL function that returns its text and counts the values
+// it was called on.
+type rawProbe struct{ calls *atomic.Int64 }
+
+func (p rawProbe) Config() duckdb.ScalarFuncConfig {
+	varchar, _ := duckdb.NewTypeInfo(duckdb.TYPE_VARCHAR)
+	return duckdb.ScalarFuncConfig{InputTypeInfos: []duckdb.TypeInfo{varchar}, ResultTypeInfo: varchar}
+}
+
+func (p rawProbe) Executor() duckdb.ScalarFuncExecutor {
+	return duckdb.ScalarFuncExecutor{RowExecutor: func(v []driver.Value) (any, error) {
+		p.calls.Add(1)
+		return v[0], nil
+	}}
+}
+
+// TestDetectionParsesOnlyEventsThatNeedIt: the stored event is parsed for
+// the events of the eventNames whose rules read JSON paths only, and the
+// rules of a group do not test its eventName again. Every event was parsed
+// when one rule read a JSON path.
+func TestDetectionParsesOnlyEventsThatNeedIt(t *testing.T) {
+	const events = 30
+	store := storeOf(t, writeEvents(t, events, func(i int) string { return []string{"CreateUser", "ListUsers", "GetUser"}[i%3] }))
+	set, rep := Parse("json.yml", []byte(`title: reads a JSON path
+id: json-named
+logsource: {product: aws, service: cloudtrail}
+detection:
+  sel:
+    eventSource: iam.amazonaws.com
+    eventName: CreateUser
+    requestParameters.userName|startswith: u
+  condition: sel
+---
+title: no JSON path
+id: plain-named
+logsource: {product: aws, service: cloudtrail}
+detection:
+  sel:
+    eventName: [ListUsers, CreateUser]
+    userAgent: needle
+  condition: sel
+`))
+	if len(rep.Failed) > 0 || set.Len() != 2 {
+		t.Fatalf("%+v", rep)
+	}
+	q, err := detectionQuery(set.rules, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(q, "(f0 = ") {
+		t.Errorf("a group's rules test its eventName again:\n%s", q)
+	}
+	ctx := context.Background()
+	conn, err := store.DB.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var calls atomic.Int64
+	if err := duckdb.RegisterScalarUDF(conn, "probe_raw", rawProbe{&calls}); err != nil {
+		t.Fatal(err)
+	}
+	probed := strings.ReplaceAll(q, "json_extract_string(raw, [", "json_extract_string(probe_raw(raw), [")
+	if probed == q {
+		t.Fatalf("no JSON path in the query:\n%s", q)
+	}
+	rows, err := conn.QueryContext(ctx, probed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	findings := 0
+	for rows.Next() {
+		findings++
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if findings != 2 {
+		t.Errorf("%d findings, want 2", findings)
+	}
+	if n := calls.Load(); n != events/3 {
+		t.Errorf("parsed %d events, want %d (the CreateUser ones)", n, events/3)
 	}
 }

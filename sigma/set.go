@@ -252,13 +252,19 @@ func timeFilter(opts query.DetectOptions) string {
 // match some eventNames are grouped by name, and a hash join gives each
 // event its name's group: only that group's rules are tried on the event
 // (a CASE tree finds the group in a few comparisons), with the rules no
-// eventName narrows, which are tried on every event. The numbers of the
-// rules that matched come out as one text per event, unnested, and grouped
-// by rule, actor and account into findings.
+// eventName narrows, which are tried on every event. In a group the
+// eventName is known, so the rules' tests of it are constants. The stored
+// event is read and parsed only for the events whose rules read JSON paths.
+// The numbers of the rules that matched come out as one text per event,
+// unnested, and grouped by rule, actor and account into findings.
 func detectionQuery(rules []*Rule, filter string) (string, error) {
 	cols := map[string]string{}
 	var order []string
+	readsJSON := false // whether the rule being compiled reads a JSON path
 	name := func(e string) string {
+		if rawPathRef.MatchString(e) {
+			readsJSON = true
+		}
 		if c, ok := cols[e]; ok {
 			return c
 		}
@@ -271,19 +277,27 @@ func detectionQuery(rules []*Rule, filter string) (string, error) {
 	groupOf := map[string]int{}
 	var groups [][]string // per group: its rules' tests
 	var names []string
+	var jsonNames []string // the groups whose rules read JSON paths
 	var always []string
+	alwaysJSON := false
 	for i, r := range rules {
-		where, err := compileDetection(r.detection, name)
-		if err != nil {
-			return "", fmt.Errorf("sigma rule %s: %w", r.ID, err)
-		}
-		test := fmt.Sprintf("CASE WHEN %s THEN '%d' END", where, i+1)
 		req, ok := requiredNames(r.detection, r.detection.cond)
 		if !ok {
-			always = append(always, test)
+			readsJSON = false
+			where, err := compileDetection(r.detection, name)
+			if err != nil {
+				return "", fmt.Errorf("sigma rule %s: %w", r.ID, err)
+			}
+			always = append(always, fmt.Sprintf("CASE WHEN %s THEN '%d' END", where, i+1))
+			alwaysJSON = alwaysJSON || readsJSON
 			continue
 		}
 		for _, n := range req {
+			readsJSON = false
+			where, err := compileForName(r.detection, name, n)
+			if err != nil {
+				return "", fmt.Errorf("sigma rule %s: %w", r.ID, err)
+			}
 			g, ok := groupOf[n]
 			if !ok {
 				g = len(groups)
@@ -291,7 +305,10 @@ func detectionQuery(rules []*Rule, filter string) (string, error) {
 				groups = append(groups, nil)
 				names = append(names, n)
 			}
-			groups[g] = append(groups[g], test)
+			if readsJSON && !slices.Contains(jsonNames, n) {
+				jsonNames = append(jsonNames, n)
+			}
+			groups[g] = append(groups[g], fmt.Sprintf("CASE WHEN %s THEN '%d' END", where, i+1))
 		}
 	}
 	// The stored event is parsed once per event for all the JSON paths the
@@ -313,14 +330,31 @@ func detectionQuery(rules []*Rule, filter string) (string, error) {
 		proj = append(proj, e+" AS "+col)
 	}
 	var b strings.Builder
-	raws := "NULL"
-	if len(paths) > 0 {
-		raws = "json_extract_string(raw, [" + strings.Join(paths, ", ") + "])"
-	}
+	const eventCols = `event_time, event_id, actor, account_id, source_ip, user_agent, event_name, event_source, event_type, event_category, event_version,
+  aws_region, error_code, error_message, recipient_account_id, user_type, user_arn, principal_id, access_key_id, invoked_by, session_issuer_arn, session_issuer_name`
+	raws := "json_extract_string(raw, [" + strings.Join(paths, ", ") + "])"
 	// x0 is not materialized: writing every event out and reading it back
 	// costs more than it saves. Its projection computes rawx once per event
 	// all the same, below the projection of x that reads rawx's items.
-	fmt.Fprintf(&b, "WITH x0 AS NOT MATERIALIZED (SELECT event_time, event_id, actor, account_id, source_ip, user_agent, event_name, event_source, event_type, event_category, event_version,\n  aws_region, error_code, error_message, recipient_account_id, user_type, user_arn, principal_id, access_key_id, invoked_by, session_issuer_arn, session_issuer_name,\n  %s AS rawx FROM events WHERE true%s),\n", raws, filter)
+	switch {
+	case len(paths) == 0:
+		fmt.Fprintf(&b, "WITH x0 AS NOT MATERIALIZED (SELECT %s,\n  NULL AS rawx FROM events WHERE true%s),\n", eventCols, filter)
+	case alwaysJSON:
+		fmt.Fprintf(&b, "WITH x0 AS NOT MATERIALIZED (SELECT %s,\n  %s AS rawx FROM events WHERE true%s),\n", eventCols, raws, filter)
+	default:
+		// Only the events of the groups that read JSON paths need raw: a
+		// filter on event_name alone is pushed into the scan, which then
+		// reads raw for the events that pass it only. The other events are
+		// a second scan that does not read raw.
+		slices.Sort(jsonNames)
+		var quoted []string
+		for _, n := range jsonNames {
+			quoted = append(quoted, sqlString(n))
+		}
+		in := "lower(event_name) IN (" + strings.Join(quoted, ", ") + ")"
+		fmt.Fprintf(&b, "WITH x0 AS NOT MATERIALIZED (SELECT %s,\n  %s AS rawx FROM events WHERE %s%s\n", eventCols, raws, in, filter)
+		fmt.Fprintf(&b, "UNION ALL SELECT %s,\n  NULL AS rawx FROM events WHERE NOT coalesce(%s, false)%s),\n", eventCols, in, filter)
+	}
 	fmt.Fprintf(&b, "x AS (SELECT event_time, event_id, actor, account_id, source_ip, user_agent,\n  %s\n  FROM x0),\n", strings.Join(proj, ",\n  "))
 	tests := always
 	from := "x"
@@ -339,22 +373,30 @@ func detectionQuery(rules []*Rule, filter string) (string, error) {
 	// dropped after the unnest, where no filter can be pushed further down.
 	fmt.Fprintf(&b, "m AS (SELECT event_time, event_id, actor, account_id, source_ip, user_agent, concat_ws(',', %s) AS rs FROM %s),\n", strings.Join(tests, ",\n  "), from)
 	b.WriteString("u AS (SELECT * EXCLUDE (rs), TRY_CAST(unnest(string_split(rs, ',')) AS INTEGER) AS r FROM m),\n")
-	b.WriteString("hits AS (SELECT * FROM u WHERE r IS NOT NULL)\n")
+	b.WriteString("hits AS (SELECT *, row_number() OVER (PARTITION BY r, actor, account_id ORDER BY event_time, event_id) AS k FROM u WHERE r IS NOT NULL)\n")
 	b.WriteString(`SELECT r, actor, account_id,
   list(DISTINCT source_ip) AS source_ips, list(DISTINCT user_agent) AS user_agents,
   min(event_time) AS first_seen, max(event_time) AS last_seen, count(*) AS count,
-  ` + orderedIDs("event_time", "event_id") + ` AS event_ids, NULL AS details
+  ` + firstIDs("event_time", "event_id", false) + ` AS event_ids, NULL AS details
 FROM hits
 GROUP BY r, actor, account_id`)
 	return b.String(), nil
 }
 
-// orderedIDs is the aggregate of the ids of a finding's events, by time
-// and then id. It sorts the list after aggregating: an ordered aggregate,
-// list(id ORDER BY t, id), next to the DISTINCT lists of the same GROUP BY
-// made DuckDB aggregate on one thread, twice as slow on two cores.
-func orderedIDs(t, id string) string {
-	return fmt.Sprintf("list_transform(list_sort(list(struct_pack(t := %s, id := %s))), lambda e: e.id)", t, id)
+// firstIDs is the aggregate of the ids of a finding's first events, by
+// time and then id: at most query.MaxFindingEventIDs of them, however many
+// events the finding counts. k numbers the events of each finding in that
+// order (a window, which DuckDB runs on every core and can spill; min(x, n)
+// reserves n values for every finding and ran out of memory). The list is
+// sorted after aggregating: list(id ORDER BY t, id), next to the DISTINCT
+// lists of the same GROUP BY, made DuckDB aggregate on one thread.
+// distinct is for rows that may repeat an event.
+func firstIDs(t, id string, distinct bool) string {
+	d := ""
+	if distinct {
+		d = "DISTINCT "
+	}
+	return fmt.Sprintf("list_transform(list_sort(list(%sstruct_pack(t := %s, id := %s)) FILTER (WHERE k <= %d)), lambda e: e.id)", d, t, id, query.MaxFindingEventIDs)
 }
 
 // rawPathRef finds the JSON paths that rawPath writes.

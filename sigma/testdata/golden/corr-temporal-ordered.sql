@@ -6,14 +6,16 @@ WITH m AS (
 c1 AS (SELECT g0,  t AS start, t FROM m WHERE r = 1),
 c2 AS (SELECT * EXCLUDE (step) FROM (SELECT g0,  t, step, max(start) OVER (PARTITION BY g0 ORDER BY t, step ROWS UNBOUNDED PRECEDING) AS start FROM (SELECT g0,  t, start, 0 AS step FROM c1 UNION ALL SELECT g0,  t, NULL, 1 FROM m WHERE r = 2)) WHERE step = 1 AND start >= t - INTERVAL '900' SECOND),
 w AS (SELECT g0,  t - INTERVAL '900' SECOND AS start, t AS stop, 2 AS n FROM c2),
-best AS (SELECT g0,  start, stop, n FROM w WHERE n = 2 QUALIFY row_number() OVER (PARTITION BY g0 ORDER BY n DESC, stop) = 1)
-SELECT array_to_string(list_sort(list(DISTINCT m.actor)), ', ') AS actor,
-  min(m.account_id) AS account_id,
-  list(DISTINCT m.source_ip) AS source_ips,
-  list(DISTINCT m.user_agent) AS user_agents,
-  min(m.t) AS first_seen, max(m.t) AS last_seen,
-  count(DISTINCT m.event_key) AS count,
-  list_transform(list_sort(list(struct_pack(t := m.t, id := m.event_id))), lambda e: e.id) AS event_ids,
-  CAST(any_value(best.n) AS VARCHAR) || ' rules in order within 15m' || ' for ' || 'userIdentity.userName' || '=' || coalesce(best.g0, '(none)') AS details
-FROM m JOIN best ON m.g0 IS NOT DISTINCT FROM best.g0 AND m.t BETWEEN best.start AND best.stop
-GROUP BY best.start, best.stop, best.g0
+best AS (SELECT g0,  start, stop, n FROM w WHERE n = 2 QUALIFY row_number() OVER (PARTITION BY g0 ORDER BY n DESC, stop) = 1),
+j AS (SELECT m.*, best.start AS b_start, best.stop AS b_stop, best.g0 AS b_g0, best.n AS b_n, dense_rank() OVER (PARTITION BY best.start, best.stop, best.g0 ORDER BY m.t, m.event_id) AS k
+  FROM m JOIN best ON m.g0 IS NOT DISTINCT FROM best.g0 AND m.t BETWEEN best.start AND best.stop)
+SELECT array_to_string(list_sort(list(DISTINCT actor)), ', ') AS actor,
+  min(account_id) AS account_id,
+  list(DISTINCT source_ip) AS source_ips,
+  list(DISTINCT user_agent) AS user_agents,
+  min(t) AS first_seen, max(t) AS last_seen,
+  count(DISTINCT event_key) AS count,
+  list_transform(list_sort(list(DISTINCT struct_pack(t := t, id := event_id)) FILTER (WHERE k <= 1000)), lambda e: e.id) AS event_ids,
+  CAST(any_value(b_n) AS VARCHAR) || ' rules in order within 15m' || ' for ' || 'userIdentity.userName' || '=' || coalesce(b_g0, '(none)') AS details
+FROM j
+GROUP BY b_start, b_stop, b_g0
