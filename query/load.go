@@ -69,6 +69,12 @@ func loadTx(ctx context.Context, conn *sql.Conn, sources map[string]string) (ins
 	if _, err := conn.ExecContext(ctx, "DROP TABLE staged_rejects"); err != nil {
 		return 0, 0, err
 	}
+	// In the same transaction, so events and sessions always agree.
+	if inserted > 0 {
+		if err := buildSessions(ctx, conn); err != nil {
+			return 0, 0, err
+		}
+	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return 0, 0, fmt.Errorf("commit: %w", err)
 	}

@@ -62,6 +62,9 @@ func Open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 	if err == nil && !readOnly {
 		err = s.prepare(ctx, v)
 	}
+	if err == nil && readOnly && v == 2 {
+		err = s.defineSessions(ctx)
+	}
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -85,6 +88,12 @@ func (s *Store) prepare(ctx context.Context, v int) error {
 		}
 		defer conn.Close()
 		return setVersion(ctx, conn)
+	case 2:
+		if err := s.migrateSessions(ctx); err != nil {
+			return fmt.Errorf("migrate %s from store schema version %d to %d: %w (the store is unchanged)", displayPath(s.Path), v, SchemaVersion, err)
+		}
+		s.Migrated = &Migration{From: v}
+		return nil
 	}
 	merged, err := s.migrate(ctx)
 	if err != nil {
