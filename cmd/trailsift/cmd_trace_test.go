@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/trailsift/trailsift/lineage"
 	"github.com/trailsift/trailsift/lineage/lineagetest"
-	"github.com/trailsift/trailsift/query"
 )
 
 // storyEvidence writes the lineage story's events as evidence.
@@ -23,30 +21,13 @@ func storyEvidence(t *testing.T) string {
 	return path
 }
 
-// withSessions gives the store at db the story's sessions rows when its
-// load built none.
-func withSessions(t *testing.T, db string) string {
-	t.Helper()
-	s, err := query.Open(context.Background(), db, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := lineagetest.AddSessions(context.Background(), s.DB, lineagetest.Rows(), false); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
-
 func storyCase(t *testing.T) string {
 	t.Helper()
 	db := filepath.Join(t.TempDir(), "case.duckdb")
 	if _, stderr, code := run(t, "", "ingest", "-q", "--db", db, storyEvidence(t)); code != 0 {
 		t.Fatalf("ingest: exit %d %s", code, stderr)
 	}
-	return withSessions(t, db)
+	return db
 }
 
 // TestTraceCommand: each kind of argument, in each format; JSON reads back.
@@ -108,7 +89,7 @@ func TestTraceFinding(t *testing.T) {
 	if _, stderr, code := run(t, "", "analyze", "-q", "--out", caseDir, storyEvidence(t)); code != exitOK {
 		t.Fatalf("analyze: exit %d %s", code, stderr)
 	}
-	analyzed := withSessions(t, filepath.Join(caseDir, "case.duckdb"))
+	analyzed := filepath.Join(caseDir, "case.duckdb")
 	for db, says := range map[string]string{analyzed: "1 finding(s) stored by analyze", storyCase(t): "1 finding(s), the rule run now"} {
 		out, stderr, code := run(t, "", "trace", "--db", db, "--finding", "console-login-without-mfa", "--format", "json")
 		var tr lineage.Trace

@@ -1,7 +1,7 @@
 // Package lineagetest holds a small credential chain for the tests of
-// trace: its events (CloudTrail JSON lines) and its sessions rows, as the
-// lineage contract defines them. A store whose load already built the
-// sessions table keeps its own rows; others get these.
+// trace: its events (CloudTrail JSON lines), and sessions rows no load
+// would make (a loop, a chain deeper than the walk's bound) for a store's
+// sessions table to be replaced with.
 package lineagetest
 
 import (
@@ -38,6 +38,16 @@ type identity struct {
 	AccountID   string `json:"accountId"`
 	AccessKeyID string `json:"accessKeyId,omitempty"`
 	UserName    string `json:"userName,omitempty"`
+	// SessionContext as the AWS documentation's examples show it.
+	SessionContext map[string]any `json:"sessionContext,omitempty"`
+}
+
+func sessionContext(created, issuer string) map[string]any {
+	c := map[string]any{"attributes": map[string]string{"creationDate": created, "mfaAuthenticated": "false"}}
+	if issuer != "" {
+		c["sessionIssuer"] = map[string]string{"type": "Role", "arn": issuer}
+	}
+	return c
 }
 
 func event(id, at, source, name, ip, agent string, who identity, recipient, errorCode string, extra map[string]any) string {
@@ -60,9 +70,12 @@ func event(id, at, source, name, ip, agent string, who identity, recipient, erro
 // Events are the story's events, one JSON object a line.
 func Events() string {
 	alice := identity{Type: "IAMUser", ARN: Alice, AccountID: "111111111111", UserName: "alice"}
-	console := identity{Type: "IAMUser", ARN: Alice, AccountID: "111111111111", AccessKeyID: ConsoleKey, UserName: "alice"}
-	ops := identity{Type: "AssumedRole", ARN: "arn:aws:sts::111111111111:assumed-role/OpsAdmin/alice", AccountID: "111111111111", AccessKeyID: OpsKey}
-	audit := identity{Type: "AssumedRole", ARN: "arn:aws:sts::222222222222:assumed-role/CrossAccountAudit/alice", AccountID: "222222222222", AccessKeyID: AuditKey}
+	console := identity{Type: "IAMUser", ARN: Alice, AccountID: "111111111111", AccessKeyID: ConsoleKey, UserName: "alice",
+		SessionContext: sessionContext("2024-03-05T13:41:00Z", "")}
+	ops := identity{Type: "AssumedRole", ARN: "arn:aws:sts::111111111111:assumed-role/OpsAdmin/alice", AccountID: "111111111111", AccessKeyID: OpsKey,
+		SessionContext: sessionContext("2024-03-05T13:43:00Z", OpsRole)}
+	audit := identity{Type: "AssumedRole", ARN: "arn:aws:sts::222222222222:assumed-role/CrossAccountAudit/alice", AccountID: "222222222222", AccessKeyID: AuditKey,
+		SessionContext: sessionContext("2024-03-05T13:44:00Z", AuditRole)}
 	login := func(id, at, result, mfa string) string {
 		return event(id, at, "signin.amazonaws.com", "ConsoleLogin", "203.0.113.66", "Mozilla/5.0", alice, "111111111111", "",
 			map[string]any{"eventType": "AwsConsoleSignIn", "responseElements": map[string]string{"ConsoleLogin": result},
@@ -97,7 +110,7 @@ type Row struct {
 	Events, Errors                                                                                                             int
 }
 
-// Rows are the story's sessions, as lcore's build makes them.
+// Rows are the story's sessions as a load builds them, and two that loop.
 func Rows() []Row {
 	origin := func(r Row) Row {
 		r.OriginType, r.Origin, r.OriginSession, r.OriginEvent, r.Kind = "IAMUser", Alice, ConsoleKey, LoginEvent, "temporary"
@@ -131,25 +144,13 @@ const sessionsDDL = `CREATE TABLE sessions (session_id VARCHAR, access_key_id VA
   accounts VARCHAR[], first_seen TIMESTAMPTZ, last_seen TIMESTAMPTZ, events BIGINT, errors BIGINT, source_ips VARCHAR[],
   user_agents VARCHAR[], issue_source_ip VARCHAR, mfa_authenticated BOOLEAN)`
 
-// AddSessions creates the sessions table with rows when the store has
-// none (its load did not build one), and says whether it did. With
-// replace, it drops a built table first, for rows no load would make (a
-// loop, a chain too deep).
-func AddSessions(ctx context.Context, db *sql.DB, rows []Row, replace bool) (bool, error) {
-	var n int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_tables() WHERE table_name = 'sessions'`).Scan(&n); err != nil {
-		return false, err
-	}
-	if n > 0 && !replace {
-		return false, nil
-	}
-	if n > 0 {
-		if _, err := db.ExecContext(ctx, `DROP TABLE sessions CASCADE`); err != nil {
-			return false, err
-		}
+// ReplaceSessions replaces the store's sessions table with rows.
+func ReplaceSessions(ctx context.Context, db *sql.DB, rows []Row) error {
+	if _, err := db.ExecContext(ctx, `DROP TABLE IF EXISTS sessions CASCADE`); err != nil {
+		return err
 	}
 	if _, err := db.ExecContext(ctx, sessionsDDL); err != nil {
-		return false, err
+		return err
 	}
 	null := func(s string) any {
 		if s == "" {
@@ -164,8 +165,8 @@ func AddSessions(ctx context.Context, db *sql.DB, rows []Row, replace bool) (boo
 			null(r.Principal), null(r.PrincipalType), null(r.Role), null(r.Name), null(r.Account), r.OriginType, null(r.Origin),
 			null(r.OriginSession), null(r.OriginEvent), r.Depth, r.Accounts, null(r.First), null(r.Last), r.Events, r.Errors, r.IPs, r.Agents)
 		if err != nil {
-			return false, fmt.Errorf("insert session %s: %w", r.SessionID, err)
+			return fmt.Errorf("insert session %s: %w", r.SessionID, err)
 		}
 	}
-	return true, nil
+	return nil
 }
