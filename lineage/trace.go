@@ -241,9 +241,11 @@ func TraceFindings(ctx context.Context, db *sql.DB, rule string, found []query.F
 	for _, f := range found {
 		ref := FindingRef{RuleID: f.RuleID, Actor: f.Actor, AccountID: f.AccountID, FirstSeen: timePtr(f.FirstSeen),
 			LastSeen: timePtr(f.LastSeen), Events: len(f.EventIDs), Sessions: []string{}}
+		seen := map[string]bool{}
 		for _, e := range f.EventIDs {
 			for _, id := range byEvent[e] {
-				if !slices.Contains(ref.Sessions, id) {
+				if !seen[id] {
+					seen[id] = true
 					ref.Sessions = append(ref.Sessions, id)
 				}
 			}
@@ -350,8 +352,10 @@ ORDER BY 3 NULLS LAST, 2`, eventIDs, eventIDs)
 // MaxSessions of them, duplicates dropped).
 func (t *tracer) trace(arg, kind string, ids []string, findings []FindingRef) (*Trace, error) {
 	var uniq []string
+	seen := map[string]bool{}
 	for _, id := range ids {
-		if !slices.Contains(uniq, id) {
+		if !seen[id] {
+			seen[id] = true
 			uniq = append(uniq, id)
 		}
 	}
@@ -365,6 +369,13 @@ func (t *tracer) trace(arg, kind string, ids []string, findings []FindingRef) (*
 		tr.Findings = []FindingRef{}
 	}
 	uniq = uniq[:min(len(uniq), MaxSessions)]
+	if err := t.prefetch(uniq); err != nil {
+		return nil, err
+	}
+	issued, truncated, err := t.issued(uniq)
+	if err != nil {
+		return nil, err
+	}
 	for _, id := range uniq {
 		s, err := t.session(id)
 		if err != nil {
@@ -377,9 +388,7 @@ func (t *tracer) trace(arg, kind string, ids []string, findings []FindingRef) (*
 		if st.Chain, st.ChainEnd, err = t.chain(s); err != nil {
 			return nil, err
 		}
-		if st.Issued, st.IssuedTruncated, err = t.issued(s.SessionID); err != nil {
-			return nil, err
-		}
+		st.Issued, st.IssuedTruncated = issued[id], truncated[id]
 		tr.Sessions = append(tr.Sessions, st)
 	}
 	if err := t.summarise(tr.Sessions); err != nil {
@@ -482,49 +491,114 @@ func (t *tracer) chain(s *Session) ([]Hop, string, error) {
 	return hops, end, nil
 }
 
-// issued lists the sessions id issued, and theirs, breadth first: at most
-// MaxIssued, MaxDepth levels, each session once.
-func (t *tracer) issued(id string) ([]Hop, bool, error) {
-	out := []Hop{}
-	seen := map[string]bool{id: true}
-	level := []string{id}
-	for depth := 0; len(level) > 0; depth++ {
-		if depth == MaxDepth || len(out) == MaxIssued {
-			return out, true, nil
-		}
-		rows, err := t.db.QueryContext(t.ctx, `SELECT `+sessionColumns+` FROM sessions
-WHERE parent_session_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY issue_time NULLS LAST, session_id LIMIT ?`, level, MaxIssued+1)
-		if err != nil {
-			return nil, false, fmt.Errorf("trace: %w", err)
-		}
-		var next []string
-		truncated := false
-		for rows.Next() {
-			s, err := scanSession(rows)
-			if err != nil {
-				rows.Close()
-				return nil, false, err
-			}
-			if seen[s.SessionID] {
+// issued lists, for each of roots, the sessions it issued, and theirs,
+// breadth first: at most MaxIssued, MaxDepth levels, each session once.
+// One query per level serves every root.
+func (t *tracer) issued(roots []string) (map[string][]Hop, map[string]bool, error) {
+	type walk struct {
+		seen  map[string]bool
+		level []string
+	}
+	out, truncated := map[string][]Hop{}, map[string]bool{}
+	walks := map[string]*walk{}
+	for _, r := range roots {
+		walks[r] = &walk{seen: map[string]bool{r: true}, level: []string{r}}
+		out[r] = []Hop{}
+	}
+	for depth := 0; ; depth++ {
+		var parents []string
+		for r, w := range walks {
+			if len(w.level) == 0 {
 				continue
 			}
-			if len(out) == MaxIssued {
-				truncated = true
-				break
+			if depth == MaxDepth || len(out[r]) == MaxIssued {
+				truncated[r] = true
+				w.level = nil
+				continue
 			}
-			seen[s.SessionID] = true
-			t.cache[s.SessionID] = s
-			out = append(out, hopOf(s))
-			next = append(next, s.SessionID)
+			parents = append(parents, w.level...)
 		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil || truncated {
-			return out, truncated, err
+		if len(parents) == 0 {
+			return out, truncated, nil
 		}
-		level = next
+		children, err := t.children(parents)
+		if err != nil {
+			return nil, nil, err
+		}
+		for r, w := range walks {
+			var next []*Session
+			for _, p := range w.level {
+				next = append(next, children[p]...)
+			}
+			slices.SortStableFunc(next, func(a, b *Session) int { return compareIssue(a, b) })
+			w.level = nil
+			for _, c := range next {
+				if w.seen[c.SessionID] {
+					continue
+				}
+				if len(out[r]) == MaxIssued {
+					truncated[r] = true
+					w.level = nil
+					break
+				}
+				w.seen[c.SessionID] = true
+				out[r] = append(out[r], hopOf(c))
+				w.level = append(w.level, c.SessionID)
+			}
+		}
 	}
-	return out, false, nil
+}
+
+// compareIssue orders sessions by issue time (unknown last), then id.
+func compareIssue(a, b *Session) int {
+	switch {
+	case a.IssueTime == nil && b.IssueTime != nil:
+		return 1
+	case a.IssueTime != nil && b.IssueTime == nil:
+		return -1
+	case a.IssueTime != nil && !a.IssueTime.Equal(*b.IssueTime):
+		return a.IssueTime.Compare(*b.IssueTime)
+	}
+	return strings.Compare(a.SessionID, b.SessionID)
+}
+
+// children reads the sessions each of parents issued, at most MaxIssued+1
+// each (one more tells there are more).
+func (t *tracer) children(parents []string) (map[string][]*Session, error) {
+	rows, err := t.db.QueryContext(t.ctx, `SELECT `+sessionColumns+` FROM sessions
+WHERE parent_session_id IN (SELECT unnest(?::VARCHAR[]))
+QUALIFY row_number() OVER (PARTITION BY parent_session_id ORDER BY issue_time NULLS LAST, session_id) <= ?`, parents, MaxIssued+1)
+	if err != nil {
+		return nil, fmt.Errorf("trace: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]*Session{}
+	for rows.Next() {
+		s, err := scanSession(rows)
+		if err != nil {
+			return nil, err
+		}
+		t.cache[s.SessionID] = s
+		out[s.ParentSessionID] = append(out[s.ParentSessionID], s)
+	}
+	return out, rows.Err()
+}
+
+// prefetch reads the rows of ids into the cache in one query.
+func (t *tracer) prefetch(ids []string) error {
+	rows, err := t.db.QueryContext(t.ctx, `SELECT `+sessionColumns+` FROM sessions WHERE session_id IN (SELECT unnest(?::VARCHAR[]))`, ids)
+	if err != nil {
+		return fmt.Errorf("trace: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		s, err := scanSession(rows)
+		if err != nil {
+			return err
+		}
+		t.cache[s.SessionID] = s
+	}
+	return rows.Err()
 }
 
 // eventsOf is a query of the events of the sessions, with the session id
