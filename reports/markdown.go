@@ -87,3 +87,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// MarkdownCell makes log text safe in a Markdown table cell or list item,
+// for the Markdown other packages write (as mdCell does here).
+func MarkdownCell(s string) string { return mdCell(s) }

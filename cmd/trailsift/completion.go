@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/trailsift/trailsift/lineage"
 	"github.com/trailsift/trailsift/query"
 )
 
@@ -22,6 +23,7 @@ var formatChoices = map[string][]string{
 	"schema":   {"text", "json"},
 	"signins":  {"table", "csv", "jsonl", "md"},
 	"timeline": {"table", "csv", "jsonl", "md"},
+	"trace":    lineage.Formats,
 	"verify":   {"table", "json"},
 }
 

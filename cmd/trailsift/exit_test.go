@@ -73,6 +73,7 @@ func TestExitHelpAgrees(t *testing.T) {
 		"coverage": {"2", "1", "130", "5", "0"},
 		"query":    {"2", "1", "130", "0"},
 		"rules":    {"2", "1", "0"},
+		"trace":    {"2", "1", "130", "0"},
 	} {
 		out, _, code := run(t, "", cmd, "--help")
 		if code != 0 || !strings.Contains(out, "Exit status") {

@@ -238,7 +238,7 @@ func TestReadmeCommandsRun(t *testing.T) {
 			}
 		}
 		// A command that shows data shows some: not an empty table.
-		if slices.Contains([]string{"timeline", "signins", "detect", "query"}, args[0]) && !slices.Contains(args, "--out") {
+		if slices.Contains([]string{"timeline", "signins", "detect", "query", "trace"}, args[0]) && !slices.Contains(args, "--out") {
 			if rows := strings.Count(strings.TrimSpace(stdout), "\n"); rows < 1 || strings.Contains(stdout, "(0 events") {
 				t.Errorf("%s: shows nothing on the demo case:\n%s", c.line, stdout)
 			}

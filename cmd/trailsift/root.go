@@ -59,12 +59,14 @@ var exitNotes = map[string]map[int]string{
 		"       named on stderr with why); the other rules ran and their findings\n       were printed"},
 	"timeline": {exitUsage: "also: a rule file of --rules that cannot be loaded or run (each is\n" +
 		"       named on stderr with why)"},
+	"trace": {exitUsage: "also: the argument matches no session or event in the store, or a rule\n" +
+		"       file of --rules cannot be loaded or run (each is named on stderr)"},
 	"rules": {exitUsage: "also: a rule file of --rules that cannot be loaded (each is named on\n" +
 		"       stderr with why); the others are listed"},
 }
 
 // longRunning are the commands a Ctrl-C can stop half way.
-var longRunning = []string{"analyze", "ingest", "detect", "query", "export", "verify", "coverage", "report", "timeline", "signins", "samples"}
+var longRunning = []string{"analyze", "ingest", "detect", "query", "export", "verify", "coverage", "report", "timeline", "signins", "trace", "samples"}
 
 // exitHelp is the exit status section of a command's --help: the codes it
 // can return, in the order that decides which wins. An empty name lists
@@ -293,6 +295,7 @@ Start with: trailsift analyze EVIDENCE... --out CASE_FOLDER` + "\n" + exitHelp("
 	root.AddCommand(newRulesCommand(ios))
 	root.AddCommand(newTimelineCommand(ios))
 	root.AddCommand(newSigninsCommand(ios))
+	root.AddCommand(newTraceCommand(ios))
 	root.AddCommand(newReportCommand(ios))
 	root.AddCommand(newQueryCommand(ios))
 	root.AddCommand(newExportCommand(ios))
