@@ -204,8 +204,21 @@ func checkSessions(t *testing.T, recs []*ctRecord, truth []truthSession) {
 
 func readSessionsTruth(t *testing.T, path string) []truthSession {
 	t.Helper()
+	out := readSessionsTruthOrEmpty(t, path)
+	if len(out) == 0 {
+		t.Fatalf("%s lists no sessions", path)
+	}
+	return out
+}
+
+// readSessionsTruthOrEmpty reads a truth file that may list no session.
+func readSessionsTruthOrEmpty(t *testing.T, path string) []truthSession {
+	t.Helper()
 	var out []truthSession
 	for _, line := range readLines(t, path) {
+		if line == "" {
+			continue
+		}
 		var s truthSession
 		dec := json.NewDecoder(strings.NewReader(line))
 		dec.DisallowUnknownFields()

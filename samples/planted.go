@@ -46,8 +46,17 @@ const (
 	kMFARemovedThenLogin
 	kBruteForce
 	kSpray
+	kRoleChain // only with Options.Chains; last, so the others keep their layout without it
 	numKinds
 )
+
+// kindCount is how many scenario kinds opts plants.
+func kindCount(opts Options) int {
+	if opts.Chains {
+		return numKinds
+	}
+	return numKinds - 1
+}
 
 // maxSpan bounds how long any scenario lasts (seconds).
 const maxSpan = 75 * 60
@@ -64,6 +73,7 @@ type plantedEvent struct {
 type scenario struct {
 	events   []plantedEvent
 	findings []Planted
+	sessions []PlantedSession
 }
 
 // planter builds scenarios with its own random stream.
@@ -89,7 +99,7 @@ func plantReps(opts Options) int {
 		reps = 8
 	}
 	// every scenario gets its own window of at least two hours
-	if maxByTime := opts.Days * 24 / (2 * numKinds); reps > maxByTime {
+	if maxByTime := opts.Days * 24 / (2 * kindCount(opts)); reps > maxByTime {
 		reps = max(1, maxByTime)
 	}
 	return reps
@@ -108,7 +118,7 @@ func (w *world) plant(opts Options) []scenario {
 	}
 	var kinds []int
 	for i := 0; i < reps; i++ {
-		for k := 0; k < numKinds; k++ {
+		for k := 0; k < kindCount(opts); k++ {
 			kinds = append(kinds, k)
 		}
 	}
@@ -363,5 +373,8 @@ func (p *planter) build(kind int, t time.Time) {
 			ids = append(ids, p.login(p.user(), t, ip, agent, false, "No", ""))
 		}
 		p.finding(rulePasswordSpray, ip, ip, ids...) // no single user: the actor is the address
+
+	case kRoleChain:
+		p.roleChain(t, ip, agent)
 	}
 }
