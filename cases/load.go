@@ -101,6 +101,11 @@ func LoadDataset(ctx context.Context, dir string, inputs []string, opts LoadOpti
 	if err = errors.Join(err, w.Close()); sum == nil {
 		return nil, err
 	}
+	// The dataset's sessions, for what it holds now (lake.Open builds them
+	// itself when this is missing, so a failure here costs only speed).
+	if !errors.Is(err, ingest.ErrInterrupted) {
+		err = errors.Join(err, lake.WriteSessions(ctx, dir))
+	}
 	// Reopen the dataset to read the problems this run recorded.
 	if s, openErr := lake.Open(ctx, dir); openErr == nil {
 		sum.readProblems(ctx, s)

@@ -33,7 +33,7 @@ func Open(ctx context.Context, dir string) (*query.Store, error) {
 }
 
 // tableSources maps each stored table that has files in the dataset at dir
-// (event_rows, files, ingest_errors) to a SELECT of its columns, in the
+// (event_rows, files, ingest_errors, sessions) to a SELECT of its columns, in the
 // store's order and types.
 func tableSources(dir string) map[string]string {
 	has := func(glob string) bool { m, _ := filepath.Glob(glob); return len(m) > 0 }
@@ -54,6 +54,7 @@ func tableSources(dir string) map[string]string {
 		}
 		sources["event_rows"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, hive_partitioning = true, union_by_name = true, hive_types = {'account': VARCHAR, 'region': VARCHAR, 'date': VARCHAR})",
 			strings.Join(cols, ", "), query.StringLiteral(EventsGlob(dir)))
+		sources["sessions"] = sessionsSource(dir)
 	}
 	if glob := filepath.Join(dir, FilesDir, "*.parquet"); has(glob) {
 		sources["files"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, union_by_name = true)",

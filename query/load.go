@@ -88,6 +88,12 @@ func loadTx(ctx context.Context, conn *sql.Conn, sources map[string]string, care
 	if _, err := conn.ExecContext(ctx, "DROP TABLE staged_rejects"); err != nil {
 		return 0, 0, err
 	}
+	// In the same transaction, so events and sessions always agree.
+	if inserted > 0 {
+		if err := buildSessions(ctx, conn); err != nil {
+			return 0, 0, err
+		}
+	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return 0, 0, fmt.Errorf("commit: %w", err)
 	}

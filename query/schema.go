@@ -2,6 +2,7 @@ package query
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -135,6 +136,8 @@ var Tables = []Table{
 	{Name: "ingest_errors", Doc: "bad input: what was wrong and where", Columns: ErrorColumns},
 	{Name: "findings", Doc: "the findings of the last `trailsift analyze` (detect prints findings without storing them)", Columns: FindingTableColumns},
 	{Name: "integrity_checks", Doc: "the CloudTrail digest check of the evidence (as `trailsift verify`), one row per `trailsift analyze`; `trailsift report` shows the newest", Columns: IntegrityCheckColumns},
+	// Last: a Parquet dataset may define it as a query over event_rows.
+	SessionsTable,
 }
 
 // jsonPart is a virtual JSON column for one nested part of raw. It reads
@@ -283,9 +286,22 @@ var Views = []Table{
 			{"event_id", "VARCHAR", "eventID"},
 		},
 	},
+	{
+		Name: "event_sessions", View: true,
+		Doc: "every column of events, and the session each event was made with and the origin of its chain (see sessions); NULL where the event used no credential (a failed sign-in, a service event)",
+		Columns: append(slices.Clip(EventColumns),
+			Column{"session_id", "VARCHAR", "sessions.session_id: the event's access key, else its assumed-role or federated-user ARN"},
+			Column{"origin_type", "VARCHAR", "sessions.origin_type"},
+			Column{"origin", "VARCHAR", "sessions.origin"},
+			Column{"origin_session_id", "VARCHAR", "sessions.origin_session_id"},
+			Column{"depth", "INTEGER", "sessions.depth"},
+		),
+	},
 }
 
 var viewSQL = map[string]string{
+	"event_sessions": `SELECT e.*, s.session_id, s.origin_type, s.origin, s.origin_session_id, s.depth
+FROM events e LEFT JOIN sessions s ON s.session_id = ` + eventSessionIDSQL("e"),
 	"signins": `SELECT event_time, account_id, event_name AS step,
   CASE WHEN event_name = 'ConsoleLogin' AND user_type IN ('IAMUser', 'Root') THEN 'iam'
        WHEN event_name = 'ConsoleLogin' THEN 'federated'

@@ -85,6 +85,12 @@ func (s *Store) prepare(ctx context.Context, v int) error {
 		}
 		defer conn.Close()
 		return setVersion(ctx, conn)
+	case 2:
+		if err := s.migrateSessions(ctx); err != nil {
+			return fmt.Errorf("migrate %s from store schema version %d to %d: %w (the store is unchanged)", displayPath(s.Path), v, SchemaVersion, err)
+		}
+		s.Migrated = &Migration{From: v}
+		return nil
 	}
 	merged, err := s.migrate(ctx)
 	if err != nil {

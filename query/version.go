@@ -21,7 +21,8 @@ import (
 //	   event_key hashed the eventID with the time's text, file_id the path.
 //	2  event_key from the parsed instant and the identity fields (see
 //	   ingest's eventKey and Identity); file_id from the path and sha256.
-const SchemaVersion = 2
+//	3  the sessions table (credential lineage) and the event_sessions view.
+const SchemaVersion = 3
 
 // ErrNewerStore is returned for a store made by a newer trailsift.
 var ErrNewerStore = errors.New("made by a newer trailsift")
@@ -130,6 +131,9 @@ func (s *Store) migrate(ctx context.Context) (merged int64, err error) {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return 0, err
 		}
+	}
+	if err := buildSessions(ctx, conn); err != nil {
+		return 0, err
 	}
 	if err := setVersion(ctx, conn); err != nil {
 		return 0, err

@@ -1,0 +1,91 @@
+package lake
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/trailsift/trailsift/query"
+)
+
+// SessionsDir holds the dataset's sessions table (see query.SessionsTable),
+// one Parquet file named by the fingerprint of the event parts it was
+// built from. Like _files, a leading underscore keeps Hive, Spark and
+// Athena from reading it as part of the events.
+const SessionsDir = "_sessions"
+
+// eventsFingerprint names the set of event part files of the dataset at
+// dir. Parts are never changed once committed, only added (or removed by
+// hand), so the names say which events a sessions file was built from.
+func eventsFingerprint(dir string) string {
+	parts, _ := filepath.Glob(EventsGlob(dir))
+	for i, p := range parts {
+		if rel, err := filepath.Rel(dir, p); err == nil {
+			parts[i] = filepath.ToSlash(rel)
+		}
+	}
+	slices.Sort(parts)
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\n")))
+	return hex.EncodeToString(sum[:12])
+}
+
+func sessionsFile(dir, fingerprint string) string {
+	return filepath.Join(dir, SessionsDir, "sessions-"+fingerprint+".parquet")
+}
+
+// sessionsSource reads the stored sessions when they were built from the
+// dataset's current event parts; otherwise it is the build query itself,
+// so the table is never stale, only slower.
+func sessionsSource(dir string) string {
+	f := sessionsFile(dir, eventsFingerprint(dir))
+	if _, err := os.Stat(f); err != nil {
+		return query.SessionsBuildSQL()
+	}
+	return fmt.Sprintf("SELECT %s FROM read_parquet(%s)", query.ColumnList(query.SessionColumns), query.StringLiteral(f))
+}
+
+// WriteSessions stores the sessions of the dataset at dir, when the stored
+// ones are missing or stale: built by DuckDB into a temporary file, renamed
+// into place, then the stale files are removed. A reader sees the old file,
+// the new one, or none (and builds them itself), never half a file.
+func WriteSessions(ctx context.Context, dir string) error {
+	fp := eventsFingerprint(dir)
+	target := sessionsFile(dir, fp)
+	if _, err := os.Stat(target); err == nil {
+		return nil
+	}
+	s, err := Open(ctx, dir)
+	if errors.Is(err, ErrNoDataset) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return err
+	}
+	tmp := filepath.Join(filepath.Dir(target), "."+newRunID()+".tmp")
+	if _, err := s.DB.ExecContext(ctx, fmt.Sprintf("COPY (SELECT * FROM sessions) TO %s (FORMAT parquet, COMPRESSION zstd)",
+		query.StringLiteral(tmp))); err != nil {
+		_ = os.Remove(tmp) // the error below is the one to report
+		return fmt.Errorf("write the sessions of %s: %w", dir, err)
+	}
+	if err := os.Rename(tmp, target); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	old, _ := filepath.Glob(filepath.Join(dir, SessionsDir, "sessions-*.parquet"))
+	for _, f := range old {
+		if f != target {
+			_ = os.Remove(f) // a stale file left behind is ignored by readers
+		}
+	}
+	return nil
+}

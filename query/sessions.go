@@ -1,0 +1,298 @@
+package query
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
+
+// This file builds the sessions table: one row per credential seen in the
+// evidence, tied to the event that issued it and walked up to the human or
+// workload at the root of its chain (issue #17). It is one SQL statement
+// over event_rows, so a store builds it inside its load transaction and a
+// Parquet dataset can define it as a view when its stored copy is stale.
+
+// SessionColumns are the columns of the sessions table, in order. The
+// lineage contract (docs/lineage in the briefs) names them.
+var SessionColumns = []Column{
+	{"session_id", "VARCHAR", "the access key id; when no event logged the key (lookup-events output often drops it), the session's assumed-role or federated-user ARN (ARNs start with arn:, so they never clash with a key)"},
+	{"access_key_id", "VARCHAR", "AKIA... (long-term) or ASIA... (temporary); NULL when only the ARN is known"},
+	{"credential_kind", "VARCHAR", "long-term (AKIA), temporary (ASIA, or an assumed-role or federated-user ARN), unknown"},
+	{"issued_by", "VARCHAR", "the event that issued it: AssumeRole, AssumeRoleWithSAML, AssumeRoleWithWebIdentity, GetSessionToken, GetFederationToken, AssumeRoot, CreateAccessKey, ConsoleLogin; NULL when that event is not in the evidence"},
+	{"issue_event_id", "VARCHAR", "events.event_id of the issuing event (of the copy that names the caller, when the call was logged in two accounts)"},
+	{"issue_time", "TIMESTAMPTZ", "its event_time"},
+	{"link", "VARCHAR", "how the session is tied to its issuing event: key (responseElements credentials accessKeyId = userIdentity.accessKeyId), arn (assumedRoleUser or federatedUser arn = userIdentity.arn: weaker, used when no key links it), creation-date (console sign-in: sessionContext.attributes.creationDate within " + consoleLinkWindow + " of a successful ConsoleLogin of the same principal), none"},
+	{"parent_session_id", "VARCHAR", "session_id of the credential that called the issuing event (its access key, or its ARN); NULL at an origin"},
+	{"principal_arn", "VARCHAR", "who it acts as: userIdentity.arn of its events (assumed-role session, IAM user, root, federated user), else what the issuing event names"},
+	{"principal_type", "VARCHAR", "userIdentity.type of its events (AssumedRole, IAMUser, Root, FederatedUser, ...)"},
+	{"role_arn", "VARCHAR", "for role sessions, the role (sessionContext.sessionIssuer.arn, else requestParameters.roleArn)"},
+	{"session_name", "VARCHAR", "role session name (roleSessionName, else the last part of the assumed-role ARN); the federated user's name"},
+	{"source_identity", "VARCHAR", "sourceIdentity set by the issuing call"},
+	{"account_id", "VARCHAR", "the account the credential belongs to"},
+	{"origin_type", "VARCHAR", "the root of the chain: IAMUser, Root, IdentityCenterUser, SAMLUser, WebIdentityUser, EC2Instance, AWSService, Unknown (also where the walk stopped at a loop or at the depth bound)"},
+	{"origin", "VARCHAR", "the root's name: IAM user or root ARN, Identity Center user name, SAML or web-identity subject, EC2 instance id, service name"},
+	{"origin_session_id", "VARCHAR", "session_id at the root of the chain (the session itself at depth 0)"},
+	{"origin_event_id", "VARCHAR", "the event that started the chain, when it is in the evidence (the ConsoleLogin, the AssumeRoleWithSAML, the EC2 AssumeRole, ...)"},
+	{"depth", "INTEGER", "hops from the origin (0 at the origin); the walk stops after 32 hops and at a loop"},
+	{"chain", "VARCHAR[]", "session_ids from the origin to this session"},
+	{"accounts", "VARCHAR[]", "accounts its events were recorded in (recipientAccountId), sorted"},
+	{"first_seen", "TIMESTAMPTZ", "first use (NULL when issued but never used in the evidence)"},
+	{"last_seen", "TIMESTAMPTZ", "last use"},
+	{"events", "BIGINT", "events made with it (a call logged in two accounts counts twice, as in events)"},
+	{"errors", "BIGINT", "of them, with an errorCode"},
+	{"source_ips", "VARCHAR[]", "distinct source IPs of its use, sorted"},
+	{"user_agents", "VARCHAR[]", "distinct user agents of its use, sorted"},
+	{"issue_source_ip", "VARCHAR", "source IP of the issuing event (for an EC2 instance role: the service name)"},
+	{"mfa_authenticated", "BOOLEAN", "sessionContext.attributes.mfaAuthenticated of its use (true when any event says so)"},
+}
+
+// SessionsTable is the sessions table of the schema.
+var SessionsTable = Table{Name: "sessions", Doc: "one row per credential seen (issued or used): how it was issued, its parent, and the origin at the root of its chain; rebuilt at every load", Columns: SessionColumns}
+
+// maxChainDepth bounds the walk from a session to its origin.
+const maxChainDepth = 32
+
+// consoleLinkWindow is how far a console session's creationDate may be
+// from its ConsoleLogin.
+const consoleLinkWindow = "10 seconds"
+
+// issuingEvents are the calls that hand out a credential.
+const issuingEvents = `'AssumeRole', 'AssumeRoleWithSAML', 'AssumeRoleWithWebIdentity', 'GetSessionToken',
+    'GetFederationToken', 'AssumeRoot', 'CreateAccessKey'`
+
+// eventSessionIDSQL is the session an event of alias e belongs to: its
+// access key, else (lookup-events output often drops keys) the session
+// ARN of a temporary principal. An IAM user or root acting without a key
+// (a console sign-in itself) has no session. The build and the
+// event_sessions view use the same expression, so they always agree.
+func eventSessionIDSQL(e string) string {
+	return fmt.Sprintf("coalesce(%[1]s.access_key_id, CASE WHEN %[1]s.user_type IN ('AssumedRole', 'FederatedUser') THEN %[1]s.user_arn END)", e)
+}
+
+// rawPart reads one nested part of raw as JSON, as the events view does.
+func rawPart(name string) string { return "(" + generated[name] + ")" }
+
+// SessionsBuildSQL is the SELECT that computes sessions from event_rows.
+// JSON is read only from the issuing events and from the first event of
+// each console-session key, never from every event.
+func SessionsBuildSQL() string {
+	return strings.NewReplacer(
+		"$SID_E", eventSessionIDSQL("e"),
+		"$ISSUING", issuingEvents,
+		"$REQ", rawPart("request_parameters"),
+		"$RESP", rawPart("response_elements"),
+		"$SHARED", "("+generated["shared_event_id"]+")",
+		"$WINDOW", consoleLinkWindow,
+		"$DEPTH", fmt.Sprint(maxChainDepth),
+		"$COLUMNS", ColumnList(SessionColumns),
+	).Replace(sessionsSQL)
+}
+
+const sessionsSQL = `WITH RECURSIVE
+used AS (
+  -- Usage, per credential: narrow columns only.
+  SELECT $SID_E AS session_id,
+    min(e.access_key_id) AS access_key_id,
+    min(e.user_arn) AS principal_arn,
+    min(e.user_type) AS principal_type,
+    min(e.session_issuer_arn) AS role_arn,
+    min(e.account_id) AS account_id,
+    coalesce(list(DISTINCT e.recipient_account_id ORDER BY e.recipient_account_id) FILTER (WHERE e.recipient_account_id IS NOT NULL), []::VARCHAR[]) AS accounts,
+    min(e.event_time) AS first_seen,
+    max(e.event_time) AS last_seen,
+    count(*) AS events,
+    count(e.error_code) AS errors,
+    coalesce(list(DISTINCT e.source_ip ORDER BY e.source_ip) FILTER (WHERE e.source_ip IS NOT NULL), []::VARCHAR[]) AS source_ips,
+    coalesce(list(DISTINCT e.user_agent ORDER BY e.user_agent) FILTER (WHERE e.user_agent IS NOT NULL), []::VARCHAR[]) AS user_agents,
+    bool_or(e.mfa_authenticated) AS mfa_authenticated
+  FROM event_rows e
+  WHERE $SID_E IS NOT NULL
+  GROUP BY ALL
+),
+calls AS (
+  -- The issuing calls; the JSON parts are read for these rows only. A call
+  -- logged in the caller's and the role's account (one sharedEventID) is
+  -- one call: the copy that names the caller is kept, with the key of
+  -- either copy.
+  SELECT *,
+    max(new_key) OVER call AS call_key, max(new_arn) OVER call AS call_arn, max(parent) OVER call AS call_parent
+  FROM (
+    SELECT e.event_id, e.event_time, e.event_name, e.source_ip, e.user_type AS caller_type, e.user_arn AS caller_arn,
+      e.user_name AS caller_name, e.invoked_by, e.recipient_account_id,
+      $SID_E AS parent,
+      coalesce($SHARED, e.event_id, e.file_id || ':' || e.record_index) AS call_id,
+      coalesce(resp -> 'credentials' ->> 'accessKeyId', resp -> 'accessKey' ->> 'accessKeyId') AS new_key,
+      coalesce(resp -> 'assumedRoleUser' ->> 'arn', resp -> 'federatedUser' ->> 'arn') AS new_arn,
+      req ->> 'roleArn' AS req_role_arn,
+      coalesce(req ->> 'roleSessionName', req ->> 'name') AS req_session_name,
+      coalesce(req ->> 'sourceIdentity', resp ->> 'sourceIdentity') AS source_identity,
+      coalesce(resp ->> 'subjectFromWebIdentityToken', resp ->> 'subject') AS subject,
+      concat_ws(' ', req ->> 'roleArn', req ->> 'principalArn', resp ->> 'issuer') ILIKE '%sso%' AS identity_center,
+      req ->> 'targetPrincipal' AS root_target,
+      coalesce(resp -> 'accessKey' ->> 'userName', req ->> 'userName') AS key_user
+    FROM (SELECT *, $REQ AS req, $RESP AS resp FROM event_rows
+          WHERE event_name IN ($ISSUING) AND error_code IS NULL
+            AND event_source IN ('sts.amazonaws.com', 'iam.amazonaws.com')) e
+  )
+  WINDOW call AS (PARTITION BY call_id)
+  QUALIFY row_number() OVER (PARTITION BY call_id ORDER BY parent IS NULL, event_id) = 1
+),
+issued AS (
+  SELECT event_id AS issue_event_id, event_time AS issue_time, event_name AS issued_by, source_ip AS issue_source_ip,
+    caller_type, caller_name, invoked_by, call_key AS new_key, call_arn AS new_arn, call_parent AS parent,
+    req_role_arn, req_session_name, source_identity, subject, identity_center,
+    CASE event_name
+      WHEN 'GetSessionToken' THEN caller_arn
+      WHEN 'AssumeRoot' THEN 'arn:aws:iam::' || root_target || ':root'
+      WHEN 'CreateAccessKey' THEN 'arn:aws:iam::' || recipient_account_id || ':user/' || key_user
+      ELSE call_arn END AS new_principal,
+    CASE event_name
+      WHEN 'GetSessionToken' THEN caller_type WHEN 'AssumeRoot' THEN 'Root'
+      WHEN 'CreateAccessKey' THEN 'IAMUser' WHEN 'GetFederationToken' THEN 'FederatedUser'
+      ELSE 'AssumedRole' END AS new_type
+  FROM calls
+  WHERE coalesce(call_key, call_arn) IS NOT NULL
+),
+by_key AS (
+  SELECT * FROM issued WHERE new_key IS NOT NULL
+  QUALIFY row_number() OVER (PARTITION BY new_key ORDER BY issue_time, issue_event_id) = 1
+),
+logins AS (
+  SELECT event_id, event_time, user_arn, source_ip FROM event_rows
+  WHERE event_name = 'ConsoleLogin' AND event_source = 'signin.amazonaws.com' AND login_result = 'Success'
+    AND user_arn IS NOT NULL
+),
+console_keys AS (
+  -- A console session's key: creationDate from its first event only.
+  SELECT access_key_id, try_strptime(first_raw ->> '$.userIdentity.sessionContext.attributes.creationDate',
+      ['%Y-%m-%dT%H:%M:%SZ', '%Y-%m-%dT%H:%M:%S.%gZ', '%Y%m%dT%H%M%SZ']) AS created
+  FROM (SELECT access_key_id, arg_min(raw, event_time) AS first_raw FROM event_rows
+        WHERE user_type IN ('IAMUser', 'Root') AND access_key_id LIKE 'ASIA%'
+        GROUP BY access_key_id)
+),
+by_console AS (
+  SELECT k.access_key_id, l.event_id, l.event_time, l.source_ip
+  FROM console_keys k JOIN used u ON u.session_id = k.access_key_id
+  JOIN logins l ON l.user_arn = u.principal_arn
+    AND l.event_time BETWEEN k.created::TIMESTAMPTZ - INTERVAL '$WINDOW' AND k.created::TIMESTAMPTZ + INTERVAL '$WINDOW'
+  WHERE k.access_key_id NOT IN (SELECT new_key FROM by_key)
+  QUALIFY row_number() OVER (PARTITION BY k.access_key_id
+    ORDER BY abs(epoch(l.event_time) - epoch(k.created::TIMESTAMPTZ)), l.event_id) = 1
+),
+by_arn AS (
+  -- The weaker link: a session no key ties to a call, whose ARN a call
+  -- handed out: the last such call before its first use, else the first.
+  SELECT u.session_id, i.*
+  FROM used u JOIN issued i ON i.new_arn = u.principal_arn
+  WHERE u.principal_type IN ('AssumedRole', 'FederatedUser')
+    AND u.session_id NOT IN (SELECT new_key FROM by_key)
+    AND u.session_id NOT IN (SELECT access_key_id FROM by_console)
+  QUALIFY row_number() OVER (PARTITION BY u.session_id
+    ORDER BY i.issue_time <= u.first_seen + INTERVAL '5 minutes' DESC,
+      CASE WHEN i.issue_time <= u.first_seen + INTERVAL '5 minutes' THEN -epoch(i.issue_time) ELSE epoch(i.issue_time) END,
+      i.issue_event_id) = 1
+),
+issued_only AS (
+  -- Credentials handed out but never used in the evidence (an ARN session
+  -- that was used stands for its call's key).
+  SELECT coalesce(new_key, new_arn) AS session_id, *
+  FROM issued i
+  WHERE coalesce(new_key, new_arn) NOT IN (SELECT session_id FROM used)
+    AND (new_arn IS NULL OR new_arn NOT IN (SELECT session_id FROM used))
+  QUALIFY row_number() OVER (PARTITION BY coalesce(new_key, new_arn) ORDER BY issue_time, issue_event_id) = 1
+),
+nodes AS (
+  SELECT u.session_id, u.access_key_id, u.principal_arn, u.principal_type, u.account_id, u.accounts,
+    u.first_seen, u.last_seen, u.events, u.errors, u.source_ips, u.user_agents, u.mfa_authenticated,
+    coalesce(u.role_arn, coalesce(k.req_role_arn, a.req_role_arn)) AS role_arn,
+    coalesce(k.issued_by, CASE WHEN c.event_id IS NOT NULL THEN 'ConsoleLogin' END, a.issued_by) AS issued_by,
+    coalesce(k.issue_event_id, c.event_id, a.issue_event_id) AS issue_event_id,
+    coalesce(k.issue_time, c.event_time, a.issue_time) AS issue_time,
+    CASE WHEN k.issue_event_id IS NOT NULL THEN 'key' WHEN c.event_id IS NOT NULL THEN 'creation-date'
+         WHEN a.issue_event_id IS NOT NULL THEN 'arn' ELSE 'none' END AS link,
+    coalesce(k.parent, a.parent) AS parent_session_id,
+    coalesce(k.req_session_name, a.req_session_name) AS req_session_name,
+    coalesce(k.source_identity, a.source_identity) AS source_identity,
+    coalesce(k.issue_source_ip, c.source_ip, a.issue_source_ip) AS issue_source_ip,
+    coalesce(k.caller_type, a.caller_type) AS caller_type,
+    coalesce(k.caller_name, a.caller_name) AS caller_name,
+    coalesce(k.invoked_by, a.invoked_by) AS invoked_by,
+    coalesce(k.subject, a.subject) AS subject,
+    coalesce(k.identity_center, a.identity_center) AS identity_center
+  FROM used u
+  LEFT JOIN by_key k ON k.new_key = u.session_id
+  LEFT JOIN by_console c ON c.access_key_id = u.session_id
+  LEFT JOIN by_arn a ON a.session_id = u.session_id
+  UNION ALL
+  SELECT session_id, new_key, new_principal, new_type,
+    CASE WHEN new_principal LIKE 'arn:%' THEN nullif(split_part(new_principal, ':', 5), '') END,
+    []::VARCHAR[], NULL, NULL, 0, 0, []::VARCHAR[], []::VARCHAR[], NULL,
+    req_role_arn, issued_by, issue_event_id, issue_time, CASE WHEN new_key IS NOT NULL THEN 'key' ELSE 'arn' END,
+    parent, req_session_name, source_identity, issue_source_ip, caller_type, caller_name, invoked_by, subject, identity_center
+  FROM issued_only
+),
+selves AS (
+  -- What each session would be as the root of a chain.
+  SELECT *,
+    CASE WHEN issued_by = 'AssumeRoleWithSAML' AND identity_center THEN 'IdentityCenterUser'
+         WHEN issued_by = 'AssumeRoleWithSAML' THEN 'SAMLUser'
+         WHEN issued_by = 'AssumeRoleWithWebIdentity' THEN 'WebIdentityUser'
+         WHEN issued_by IS NOT NULL AND parent_session_id IS NULL
+              AND (caller_type = 'AWSService' OR issue_source_ip LIKE '%.amazonaws.com') THEN
+           CASE WHEN coalesce(invoked_by, issue_source_ip) = 'ec2.amazonaws.com' AND session_name LIKE 'i-%'
+                THEN 'EC2Instance' ELSE 'AWSService' END
+         WHEN principal_type IN ('Root', 'IAMUser', 'IdentityCenterUser', 'AWSService') THEN principal_type
+         ELSE 'Unknown' END AS self_type
+  FROM (SELECT * EXCLUDE (req_session_name),
+          coalesce(req_session_name, CASE WHEN principal_arn LIKE 'arn:%:assumed-role/%' OR principal_arn LIKE 'arn:%:federated-user/%'
+                                          THEN string_split(principal_arn, '/')[-1] END) AS session_name,
+          coalesce(account_id, CASE WHEN principal_arn LIKE 'arn:%' THEN nullif(split_part(principal_arn, ':', 5), '') END) AS owner_account
+        FROM nodes)
+),
+walk AS (
+  -- Up from every session to its origin: bounded, and never through a
+  -- session already on the path (a role assuming itself).
+  SELECT session_id, session_id AS top, 0 AS depth, [session_id] AS chain FROM selves
+  UNION ALL
+  SELECT w.session_id, p.session_id, w.depth + 1, list_prepend(p.session_id, w.chain)
+  FROM walk w
+  JOIN selves n ON n.session_id = w.top
+  JOIN selves p ON p.session_id = n.parent_session_id
+  WHERE w.depth < $DEPTH AND NOT list_contains(w.chain, p.session_id)
+),
+roots AS (
+  SELECT * FROM walk QUALIFY row_number() OVER (PARTITION BY session_id ORDER BY depth DESC) = 1
+)
+SELECT $COLUMNS FROM (
+  SELECT s.session_id, s.access_key_id,
+    CASE WHEN s.access_key_id LIKE 'AKIA%' THEN 'long-term' WHEN s.access_key_id LIKE 'ASIA%' THEN 'temporary'
+         WHEN s.access_key_id IS NULL AND s.principal_type IN ('AssumedRole', 'FederatedUser') THEN 'temporary'
+         ELSE 'unknown' END AS credential_kind,
+    s.issued_by, s.issue_event_id, s.issue_time, s.link, s.parent_session_id, s.principal_arn, s.principal_type,
+    s.role_arn, s.session_name, s.source_identity, s.owner_account AS account_id,
+    o.self_type AS origin_type,
+    CASE o.self_type
+      WHEN 'IdentityCenterUser' THEN coalesce(o.subject, o.caller_name, o.session_name, o.principal_arn)
+      WHEN 'SAMLUser' THEN coalesce(o.subject, o.caller_name)
+      WHEN 'WebIdentityUser' THEN coalesce(o.subject, o.caller_name)
+      WHEN 'EC2Instance' THEN o.session_name
+      WHEN 'AWSService' THEN coalesce(o.invoked_by, o.issue_source_ip, o.principal_arn)
+      ELSE o.principal_arn END AS origin,
+    r.top AS origin_session_id, o.issue_event_id AS origin_event_id, r.depth::INTEGER AS depth, r.chain,
+    s.accounts, s.first_seen, s.last_seen, s.events, s.errors, s.source_ips, s.user_agents, s.issue_source_ip,
+    s.mfa_authenticated
+  FROM selves s JOIN roots r USING (session_id) JOIN selves o ON o.session_id = r.top
+)
+ORDER BY session_id`
+
+// buildSessions replaces the sessions table of the store on conn with the
+// one its events give. It runs inside the caller's transaction.
+func buildSessions(ctx context.Context, conn *sql.Conn) error {
+	for _, q := range []string{"DELETE FROM sessions", "INSERT INTO sessions " + SessionsBuildSQL()} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("build sessions: %w", err)
+		}
+	}
+	return nil
+}
