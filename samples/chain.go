@@ -125,11 +125,14 @@ func (p *planter) roleChain(t time.Time, ip, agent string) {
 		reuse = append(reuse, p.addIn(other, p.call(other, t6.Add(time.Duration(i*40)*time.Second), src, name, secondID, ip2, reuseAgent, true)))
 	}
 
+	// The lineage rules list the calls that issued the credentials: the
+	// chain's, those of the other account (and on the way there) after the
+	// sign-in; the stolen key's before its uses.
 	if other != home {
-		p.finding(ruleChainAfterWeak, u.Name, ip, login, hop1ID, hop2ID)
+		p.finding(ruleChainAfterWeak, u.Name, ip, login, hop1ID, hop2ID, created)
 	}
 	p.findingIn(other, ruleChangeByOtherOrigin, actor, ip, created)
-	p.findingIn(other, ruleNewLocation, actor, ip2, reuse...)
+	p.findingIn(other, ruleNewLocation, actor, ip2, append([]string{hop2ID}, reuse...)...)
 
 	origin := u.ARN()
 	ptr := func(s string) *string { return &s }

@@ -74,7 +74,7 @@ func TestAnalyzeSamples(t *testing.T) {
 	if n := queryOnce(t, out, "SELECT count(*) FROM events"); n != "184" {
 		t.Errorf("events = %s, want 184 (179 unique + 5 kept before the truncation)", n)
 	}
-	if n := queryOnce(t, out, "SELECT count(*) FROM findings"); n != "13" {
+	if n := queryOnce(t, out, "SELECT count(*) FROM findings"); n != "16" {
 		t.Errorf("findings table rows = %s", n)
 	}
 	// The report carries the digest check of the evidence (one log file of

@@ -41,7 +41,7 @@ func TestReportOut(t *testing.T) {
 	db := filepath.Join(caseDir, "case.duckdb")
 	md := filepath.Join(dir, "r.md")
 	_, stderr, code := run(t, "", "report", "--db", db, "--out", md)
-	if code != exitOK || !strings.Contains(stderr, "13 findings") {
+	if code != exitOK || !strings.Contains(stderr, "16 findings") {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	ran, _ := os.ReadFile(md)

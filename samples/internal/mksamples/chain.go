@@ -31,7 +31,7 @@ const (
 //
 // Everything here draws from b.cr, never b.r, so the events and files of the
 // rest of the story keep their ids and names.
-func (b *builder) chain(signin *ct.Event) {
+func (b *builder) chain(mfaFailures []*ct.Event, signin *ct.Event) {
 	r := b.cr
 	opsAdmin := role(acct1, "OpsAdmin", "/", r)
 	audit := role(acct2, "CrossAccountAudit", "/", r)
@@ -118,11 +118,12 @@ func (b *builder) chain(signin *ct.Event) {
 	reuse = append(reuse, add(e, "", shZip))
 
 	b.findIn(acct1, "role-chain-after-weak-signin", "alice", attackerIP,
-		"console sign-in after 2 MFA failures; its chain reaches 222222222222", signin, hop1, hop2a)
+		"console sign-in after 2 MFA failures (listed too) whose chain reaches 222222222222: the calls that issued its credentials there (hop 2, the new key) and on the way (hop 1)",
+		append(mfaFailures, signin, hop1, hop2a, created)...)
 	b.findIn(acct2, "credential-change-by-other-origin", "CrossAccountAudit/alice", attackerIP,
 		"CreateAccessKey for ci-deploy by a session whose origin is alice", created)
 	b.findIn(acct2, "credential-used-from-new-location", "CrossAccountAudit/alice", reuseIP,
-		"key issued to 203.0.113.66 (console) used from 198.51.100.77 (Python SDK)", reuse...)
+		"key issued to 203.0.113.66 (console; the issuing call is listed first) used from 198.51.100.77 (Python SDK)", append([]*ct.Event{hop2a}, reuse...)...)
 	_ = hop2b
 
 	alice := b.alice.ARN()

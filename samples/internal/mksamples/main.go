@@ -303,7 +303,7 @@ func (b *builder) story() {
 	b.find("console-brute-force", "carol", bruteIP, "6 failures for one user from one address within 10 minutes", brute...)
 
 	// What the phished sign-in led to.
-	b.chain(s1)
+	b.chain([]*ct.Event{f1, f2}, s1)
 
 	// Benign federated sign-ins that must not be reported.
 	b.add(b.ssoLogin(acct1, b.ssoRO[acct1], "maria@"+domain, at("08:31:45"), mariaIP),
