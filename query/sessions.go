@@ -183,9 +183,10 @@ by_console AS (
 by_arn AS (
   -- The weaker link: a session no key ties to a call, whose ARN a call
   -- handed out: the last such call before its first use, else the first.
+  -- A session with a key is never tied to a call that logged another key.
   SELECT u.session_id, i.*
   FROM used u JOIN issued i ON i.new_arn = u.principal_arn
-  WHERE u.principal_type IN ('AssumedRole', 'FederatedUser')
+  WHERE u.principal_type IN ('AssumedRole', 'FederatedUser') AND (u.access_key_id IS NULL OR i.new_key IS NULL)
     AND u.session_id NOT IN (SELECT new_key FROM by_key)
     AND u.session_id NOT IN (SELECT access_key_id FROM by_console)
   QUALIFY row_number() OVER (PARTITION BY u.session_id

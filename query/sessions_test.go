@@ -608,3 +608,29 @@ func TestSessionsMissingFields(t *testing.T) {
 		return ""
 	})
 }
+
+// TestSessionsARNLinkNeverContradictsAKey: a keyed session is not tied by
+// its ARN to a call that handed out another key (the same role and session
+// name, another session), only to one whose key was not logged.
+func TestSessionsARNLinkNeverContradictsAKey(t *testing.T) {
+	bob := iamUser(acctA, "bob", "AKIABOB0000000000001")
+	other := assumeRole("ev-other", 0, bob, "198.51.100.1", acctA, "CI", "run", "ASIAOTHER00000000001")
+	dropped := assumeRole("ev-dropped", 5, bob, "198.51.100.1", acctA, "CI", "run", "")
+	delete(dropped["responseElements"].(obj), "credentials")
+	_, got := loadSessions(t, other,
+		call("ev-use", 1, assumedRole(acctA, "CI", "run", "ASIAUNSEEN0000000001"), "s3.amazonaws.com", "ListBuckets", "203.0.113.1", "x", acctA))
+	wantSession(t, got, "ASIAUNSEEN0000000001", func(r sessionRow) string {
+		if r.Link != "none" || r.IssueEvent != "" || r.Parent != "" {
+			return "want no link: the only call with that ARN handed out another key"
+		}
+		return ""
+	})
+	_, got = loadSessions(t, other, dropped,
+		call("ev-use", 6, assumedRole(acctA, "CI", "run", "ASIAUNSEEN0000000001"), "s3.amazonaws.com", "ListBuckets", "203.0.113.1", "x", acctA))
+	wantSession(t, got, "ASIAUNSEEN0000000001", func(r sessionRow) string {
+		if r.Link != "arn" || r.IssueEvent != "ev-dropped" || r.Parent != "AKIABOB0000000000001" {
+			return "want the arn link to the call whose key was not logged"
+		}
+		return ""
+	})
+}

@@ -84,7 +84,7 @@ func TestDetectCLI(t *testing.T) {
 		!f.FirstSeen.Equal(time.Date(2024, 3, 4, 11, 0, 0, 0, time.UTC)) || len(f.SourceIPs) != 1 || len(f.UserAgents) != 1 {
 		t.Errorf("first finding = %+v", f)
 	}
-	if !strings.Contains(stderr, "10 findings: 2 critical, 4 high, 4 medium from 11 rules") {
+	if !strings.Contains(stderr, "10 findings: 2 critical, 4 high, 4 medium from 14 rules") {
 		t.Errorf("summary on stderr: %q", stderr)
 	}
 
@@ -252,7 +252,7 @@ func TestRulesCLI(t *testing.T) {
 	}
 	stdout, _, code = run(t, "", "rules", "--format", "json")
 	var rules []map[string]any
-	if err := json.Unmarshal([]byte(stdout), &rules); err != nil || code != 0 || len(rules) != 11 {
+	if err := json.Unmarshal([]byte(stdout), &rules); err != nil || code != 0 || len(rules) != 14 {
 		t.Errorf("rules --format json: %v, %d rules", err, len(rules))
 	}
 	if _, stderr, code := run(t, "", "rules", "show", "nope"); code != exitUsage || !strings.Contains(stderr, `no rule "nope"`) {

@@ -5,7 +5,10 @@
 -- attack: T1550.001, T1528
 -- description: A temporary credential (see the sessions table: AssumeRole and the other
 --   STS calls, console sign-in sessions) used from a source IP other than the one of
---   the call that obtained it. When an AWS service obtained it (an EC2 instance
+--   the call that obtained it. Only credentials tied to that call by their key (or a
+--   console session by its creation date) count: a role session's ARN is shared by
+--   every session of the same role and name, so it cannot say which call's address
+--   to compare with. When an AWS service obtained it (an EC2 instance
 --   profile, a Lambda or service role: the issuing call's source is a service name),
 --   the baseline is the address of its first use instead. Only uses from an address
 --   count: calls AWS services make with the credential (a service name as source) are
@@ -35,7 +38,10 @@ WITH creds AS MATERIALIZED (
     NOT regexp_full_match(coalesce(issue_source_ip, ''), '[0-9.]+|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*') AS by_service,
     issued_by = 'AssumeRole' AND issue_source_ip = 'ec2.amazonaws.com' AND session_name LIKE 'i-%' AS ec2_instance
   FROM sessions
-  WHERE credential_kind = 'temporary' AND issued_by IS NOT NULL AND events > 0
+  -- Only a key (or a console session's creation date) ties a credential to
+  -- the one call that obtained it; an ARN is shared by every session of
+  -- that role and name.
+  WHERE credential_kind = 'temporary' AND link IN ('key', 'creation-date') AND events > 0
 ),
 issue_agents AS (
   SELECT event_id AS issue_id, min(lower(regexp_extract(coalesce(user_agent, ''), '^\[?([A-Za-z][A-Za-z0-9_.-]*)', 1))) AS issue_ua
