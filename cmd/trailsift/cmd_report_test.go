@@ -244,7 +244,7 @@ func TestReportInBrowser(t *testing.T) {
 		name, db string
 		findings float64
 	}{
-		{"samples", samplesCase(t), 13},
+		{"samples", samplesCase(t), 16},
 		{"hostile", hostileCase(t), 3},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
