@@ -118,6 +118,15 @@ func sensitiveCase(field int) string {
 	return b.String()
 }
 
+// sensitiveNames is the SQL list of the sensitive event names.
+func sensitiveNames() string {
+	names := make([]string, len(sensitiveActions))
+	for i, a := range sensitiveActions {
+		names[i] = "'" + a.name + "'"
+	}
+	return strings.Join(names, ", ")
+}
+
 // sessionOfEvent is the session id of an event, as the event_sessions view
 // of query computes it: the access key, else the role or federated
 // session's ARN.
@@ -210,64 +219,50 @@ LIMIT `+fmt.Sprint(maxLedActivity), args...)
 	// The sessions' events: by time first, so only their span is read.
 	used := ` FROM event_rows WHERE event_time >= $1 AND event_time <= $2 AND ` + sessionOfEvent + ` IN (SELECT unnest($3::VARCHAR[]))`
 	span := []any{from, to, ids}
-	services := map[string]*ActionCount{}
-	var actions, codes []ActionCount
-	rows, err = db.QueryContext(ctx, `SELECT coalesce(event_source, ''), coalesce(event_name, ''), count(*), count(error_code)`+used+` GROUP BY ALL`, span...)
+	// One pass over their events for the services, actions and errors.
+	services, actions, codes := map[string]*ActionCount{}, map[string]*ActionCount{}, map[string]*ActionCount{}
+	bump := func(m map[string]*ActionCount, name string, n int64, failed bool) {
+		if m[name] == nil {
+			m[name] = &ActionCount{Name: name}
+		}
+		m[name].Events += n
+		if failed {
+			m[name].Errors += n
+		}
+	}
+	rows, err = db.QueryContext(ctx, `SELECT coalesce(event_source, ''), coalesce(event_name, ''), error_code, count(*)`+used+` GROUP BY ALL`, span...)
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
-		var src string
-		var a ActionCount
-		if err := rows.Scan(&src, &a.Name, &a.Events, &a.Errors); err != nil {
+		var src, name string
+		var code sql.NullString
+		var n int64
+		if err := rows.Scan(&src, &name, &code, &n); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		svc := clip(strings.TrimSuffix(src, ".amazonaws.com"))
-		a.Name = svc + ":" + clip(a.Name)
-		actions = append(actions, a)
-		if services[svc] == nil {
-			services[svc] = &ActionCount{Name: svc}
+		bump(services, svc, n, code.Valid)
+		bump(actions, svc+":"+clip(name), n, code.Valid)
+		if code.Valid {
+			bump(codes, clip(code.String), n, true)
+			led.Errors += n
 		}
-		services[svc].Events += a.Events
-		services[svc].Errors += a.Errors
-		led.Events += a.Events
-		led.Errors += a.Errors
+		led.Events += n
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	var svcs []ActionCount
-	for _, s := range services {
-		svcs = append(svcs, *s)
-	}
-	led.Services, led.ServicesTotal = topCounts(svcs, maxLedServices)
+	led.Services, led.ServicesTotal = topCounts(services, maxLedServices)
 	led.Actions, led.ActionsTotal = topCounts(actions, maxLedActions)
-
-	rows, err = db.QueryContext(ctx, `SELECT error_code, count(*), count(*)`+used+` AND error_code IS NOT NULL GROUP BY 1`, span...)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var a ActionCount
-		if err := rows.Scan(&a.Name, &a.Events, &a.Errors); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		a.Name = clip(a.Name)
-		codes = append(codes, a)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
 	led.ErrorCodes, led.ErrorsTotal = topCounts(codes, maxLedErrors)
 
 	// The sensitive calls, most sensitive first. The JSON of the request
 	// is read for these few events only.
 	rows, err = db.QueryContext(ctx, `WITH hits AS (
-  SELECT event_time, event_id, event_key, `+sessionOfEvent+` AS session, `+sensitiveCase(0)+` AS srank, `+sensitiveCase(1)+` AS why`+used+`)
+  SELECT event_time, event_id, event_key, `+sessionOfEvent+` AS session, `+sensitiveCase(0)+` AS srank, `+sensitiveCase(1)+` AS why`+used+` AND event_name IN (`+sensitiveNames()+`))
 SELECT h.event_time, coalesce(e.recipient_account_id, ''), h.session, e.event_source, e.event_name, coalesce(e.source_ip, ''),
   coalesce(e.request_parameters->>'userName', e.request_parameters->>'roleArn', e.request_parameters->>'bucketName',
            e.request_parameters->>'name', e.request_parameters->>'serialNumber', e.request_parameters->>'policyArn', ''),
@@ -301,7 +296,11 @@ LIMIT `+fmt.Sprint(maxLedSensitive), span...)
 
 // topCounts sorts by events (then name) and keeps the first n; it returns
 // how many there were.
-func topCounts(c []ActionCount, n int) ([]ActionCount, int) {
+func topCounts(m map[string]*ActionCount, n int) ([]ActionCount, int) {
+	c := make([]ActionCount, 0, len(m))
+	for _, a := range m {
+		c = append(c, *a)
+	}
 	sort.Slice(c, func(i, j int) bool {
 		if c[i].Events != c[j].Events {
 			return c[i].Events > c[j].Events
