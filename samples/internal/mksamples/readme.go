@@ -164,6 +164,10 @@ func readme(b *builder, files []logFile) []byte {
 	p("`ground-truth.jsonl` listing the findings they must produce:\n\n")
 	p("```go\nsum, err := samples.Generate(samples.Options{Out: dir, Events: 1_000_000, Seed: 1})\n```\n\n")
 	p("Point ingest at `dir/AWSLogs` (the ground-truth file sits next to it, outside the export).\n")
+	p("With `Options.Chains` (`trailsift samples generate --chains`) it also plants this story's\n")
+	p("credential chain, as often as each other incident (a no-MFA sign-in, two role hops into the\n")
+	p("next account, an access key created there, the last key used again from elsewhere), and\n")
+	p("writes `sessions-truth.jsonl`, the chains' sessions in the format of `expected-sessions.jsonl`.\n")
 	return []byte(w.String())
 }
 
