@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/trailsift/trailsift/query"
 )
 
 // What a finding led to (issue #17): the sessions its sign-in started, and
@@ -30,8 +28,8 @@ const (
 type LedTo struct {
 	Sessions      []LedSession
 	SessionsTotal int64
-	// Counted is how many sessions the activity below counts (all of them
-	// up to maxLedActivity).
+	// Counted is how many sessions the activity below counts: all of them,
+	// up to maxLedActivity.
 	Counted        int
 	Events, Errors int64
 	Services       []ActionCount
@@ -132,95 +130,158 @@ func sensitiveNames() string {
 // session's ARN.
 const sessionOfEvent = "coalesce(access_key_id, CASE WHEN user_type IN ('AssumedRole', 'FederatedUser') THEN user_arn END)"
 
-// loadLedTo fills what each detailed finding led to.
+// loadLedTo fills what each detailed finding led to, with three queries for
+// all of them: a query per finding would scan the sessions and the events
+// a hundred times.
 func (r *Report) loadLedTo(ctx context.Context, db *sql.DB) error {
-	for i := range r.Findings[:min(len(r.Findings), maxDetailedFindings)] {
-		led, err := ledTo(ctx, db, r.Findings[i].Finding)
-		if err != nil {
-			return fmt.Errorf("what %s led to: %w", r.Findings[i].RuleID, err)
+	detailed := r.Findings[:min(len(r.Findings), maxDetailedFindings)]
+	if len(detailed) == 0 {
+		return nil
+	}
+	led, err := ledSessions(ctx, db, detailed)
+	if err != nil {
+		return fmt.Errorf("what the findings led to: %w", err)
+	}
+	if len(led) == 0 {
+		return nil
+	}
+	// The sessions whose events are counted, per finding, and the span of
+	// their use, so only that part of the events is read.
+	var idx, sids []string
+	var from, to time.Time
+	for i, l := range led {
+		for _, u := range l.counted {
+			idx, sids = append(idx, fmt.Sprint(i)), append(sids, u.id)
+			if from.IsZero() || u.first.Before(from) {
+				from = u.first
+			}
+			if u.last.After(to) {
+				to = u.last
+			}
 		}
-		r.Findings[i].LedTo = led
+	}
+	if len(sids) > 0 {
+		if err := ledActivity(ctx, db, led, idx, sids, from, to); err != nil {
+			return fmt.Errorf("what the findings' sessions did: %w", err)
+		}
+		if err := ledSensitive(ctx, db, led, idx, sids, from, to); err != nil {
+			return fmt.Errorf("the findings' sessions' sensitive calls: %w", err)
+		}
+	}
+	for i, l := range led {
+		detailed[i].LedTo = &l.LedTo
 	}
 	return nil
 }
 
-// actorOrigins are the origins a finding's actor can have in its account:
-// the IAM user (any path), root, or the name itself (Identity Center,
-// SAML and web-identity users).
-const actorOrigins = `(origin = $3
-  OR (origin_type = 'IAMUser' AND split_part(origin, ':', 5) = $4 AND suffix(origin, '/' || $3))
-  OR ($3 = 'root' AND origin_type = 'Root' AND split_part(origin, ':', 5) = $4))`
+// ledState is what a finding led to while it is gathered.
+type ledState struct {
+	LedTo
+	counted                  []usedSession // the used ones of the Counted sessions
+	services, actions, codes map[string]*ActionCount
+}
 
-func ledTo(ctx context.Context, db *sql.DB, f query.Finding) (*LedTo, error) {
-	if f.FirstSeen.IsZero() && len(f.EventIDs) == 0 {
-		return nil, nil
+type usedSession struct {
+	id          string
+	first, last time.Time
+}
+
+// originKey is an equi-join key of a session's origin and of a finding's
+// actor: account and name for an IAM user (any path) or root, the name
+// alone for Identity Center, SAML and web-identity users.
+const sessionOriginKey = `CASE WHEN origin_type = 'IAMUser' THEN split_part(origin, ':', 5) || '|' || regexp_extract(origin, '[^/]*$')
+  WHEN origin_type = 'Root' THEN split_part(origin, ':', 5) || '|root'
+  ELSE '|' || origin END`
+
+// ledSessions finds, per finding, the chains its events started and its
+// actor's chains started after it that day, and their sessions.
+func ledSessions(ctx context.Context, db *sql.DB, findings []FindingReport) (map[int]*ledState, error) {
+	var fIdx, fKey, fFrom, fTo, eIdx, eIDs []string
+	for i, f := range findings {
+		for _, id := range f.EventIDs {
+			eIdx, eIDs = append(eIdx, fmt.Sprint(i)), append(eIDs, id)
+		}
+		if f.FirstSeen.IsZero() || f.Actor == "" {
+			continue
+		}
+		t0 := f.FirstSeen.UTC()
+		t1 := t0.Truncate(24 * time.Hour).Add(24 * time.Hour)
+		for _, k := range []string{f.AccountID + "|" + f.Actor, "|" + f.Actor} {
+			fIdx, fKey = append(fIdx, fmt.Sprint(i)), append(fKey, k)
+			fFrom, fTo = append(fFrom, t0.Format(time.RFC3339Nano)), append(fTo, t1.Format(time.RFC3339Nano))
+		}
 	}
-	dayEnd := f.FirstSeen.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
-	// The chains its events started, and the actor's own chains started
-	// after it that day.
-	roots := `SELECT origin_session_id FROM sessions WHERE origin_event_id IN (SELECT unnest($1::VARCHAR[]))
-UNION
-SELECT session_id FROM sessions WHERE depth = 0 AND coalesce(issue_time, first_seen) >= $2 AND coalesce(issue_time, first_seen) < $5
-  AND ` + actorOrigins
-	args := []any{f.EventIDs, f.FirstSeen.UTC(), f.Actor, f.AccountID, dayEnd}
-	if f.EventIDs == nil {
-		args[0] = []string{}
-	}
-	led := &LedTo{}
-	rows, err := db.QueryContext(ctx, `WITH roots AS (`+roots+`)
-SELECT session_id, coalesce(parent_session_id, ''), coalesce(principal_arn, ''), coalesce(account_id, ''),
+	q := `WITH fa AS (
+  SELECT unnest(?::VARCHAR[])::INTEGER AS idx, unnest(?::VARCHAR[]) AS okey,
+    unnest(?::VARCHAR[])::TIMESTAMPTZ AS t0, unnest(?::VARCHAR[])::TIMESTAMPTZ AS t1),
+fe AS (SELECT unnest(?::VARCHAR[])::INTEGER AS idx, unnest(?::VARCHAR[]) AS ev),
+origins AS (
+  SELECT session_id, coalesce(issue_time, first_seen) AS started, ` + sessionOriginKey + ` AS okey
+  FROM sessions WHERE depth = 0),
+roots AS (
+  SELECT fe.idx, s.origin_session_id AS root FROM fe JOIN sessions s ON s.origin_event_id = fe.ev
+  UNION
+  SELECT fa.idx, o.session_id FROM fa JOIN origins o ON o.okey = fa.okey AND o.started >= fa.t0 AND o.started < fa.t1),
+led AS (
+  SELECT r.idx, s.*, row_number() OVER (PARTITION BY r.idx
+      ORDER BY s.depth, coalesce(s.issue_time, s.first_seen) NULLS LAST, s.session_id) AS n,
+    count(*) OVER (PARTITION BY r.idx) AS total
+  FROM (SELECT DISTINCT idx, root FROM roots) r JOIN sessions s ON s.origin_session_id = r.root)
+SELECT idx, n, total, session_id, coalesce(parent_session_id, ''), coalesce(principal_arn, ''), coalesce(account_id, ''),
   coalesce(issued_by, ''), coalesce(link, ''), coalesce(array_to_string(accounts, ' '), ''),
-  coalesce(array_to_string(source_ips[1:`+fmt.Sprint(maxLedIPsInSession)+`], ' '), ''), coalesce(len(source_ips), 0),
-  depth, first_seen, last_seen, events, errors, count(*) OVER ()
-FROM sessions WHERE origin_session_id IN (SELECT * FROM roots)
-ORDER BY depth, coalesce(issue_time, first_seen) NULLS LAST, session_id
-LIMIT `+fmt.Sprint(maxLedActivity), args...)
+  coalesce(array_to_string(source_ips[1:` + fmt.Sprint(maxLedIPsInSession) + `], ' '), ''), coalesce(len(source_ips), 0),
+  depth, first_seen, last_seen, events, errors
+FROM led WHERE n <= ` + fmt.Sprint(maxLedActivity) + ` ORDER BY idx, n`
+	rows, err := db.QueryContext(ctx, q, fIdx, fKey, fFrom, fTo, eIdx, eIDs)
 	if err != nil {
 		return nil, err
 	}
-	var ids []string
-	var from, to time.Time
+	defer rows.Close()
+	led := map[int]*ledState{}
 	for rows.Next() {
+		var i int
+		var n, total int64
 		var s LedSession
 		var accts, ips string
 		var first, last sql.NullTime
-		if err := rows.Scan(&s.SessionID, &s.Parent, &s.Principal, &s.Account, &s.IssuedBy, &s.Link, &accts, &ips,
-			&s.SourceIPsTotal, &s.Depth, &first, &last, &s.Events, &s.Errors, &led.SessionsTotal); err != nil {
-			rows.Close()
+		if err := rows.Scan(&i, &n, &total, &s.SessionID, &s.Parent, &s.Principal, &s.Account, &s.IssuedBy, &s.Link, &accts, &ips,
+			&s.SourceIPsTotal, &s.Depth, &first, &last, &s.Events, &s.Errors); err != nil {
 			return nil, err
 		}
-		s.SessionID, s.Parent, s.Principal, s.Account = clip(s.SessionID), clip(s.Parent), clip(s.Principal), clip(s.Account)
-		s.Accounts, s.SourceIPs = strings.Fields(clip(accts)), strings.Fields(clip(ips))
+		l := led[i]
+		if l == nil {
+			l = &ledState{LedTo: LedTo{SessionsTotal: total}, services: map[string]*ActionCount{},
+				actions: map[string]*ActionCount{}, codes: map[string]*ActionCount{}}
+			led[i] = l
+		}
+		l.Counted++
 		if first.Valid {
+			l.counted = append(l.counted, usedSession{s.SessionID, first.Time.UTC(), last.Time.UTC()})
 			s.First, s.Last = first.Time.UTC(), last.Time.UTC()
-			if from.IsZero() || s.First.Before(from) {
-				from = s.First
-			}
-			if s.Last.After(to) {
-				to = s.Last
-			}
 		}
-		ids = append(ids, s.SessionID)
-		if len(led.Sessions) < maxLedSessions {
-			led.Sessions = append(led.Sessions, s)
+		if len(l.Sessions) < maxLedSessions {
+			s.SessionID, s.Parent, s.Principal, s.Account = clip(s.SessionID), clip(s.Parent), clip(s.Principal), clip(s.Account)
+			s.Accounts, s.SourceIPs = strings.Fields(clip(accts)), strings.Fields(clip(ips))
+			l.Sessions = append(l.Sessions, s)
 		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
+	return led, rows.Err()
+}
+
+// sessionEvents are the events of the counted sessions, with the finding
+// each counts for ($1 finding indexes, $2 session ids, $3 and $4 the span).
+const sessionEvents = `m AS (SELECT unnest($1::VARCHAR[])::INTEGER AS idx, unnest($2::VARCHAR[]) AS sid),
+ev AS (SELECT *, ` + sessionOfEvent + ` AS sid FROM event_rows WHERE event_time >= $3 AND event_time <= $4)`
+
+// ledActivity counts the sessions' events by service, action and error code.
+func ledActivity(ctx context.Context, db *sql.DB, led map[int]*ledState, idx, sids []string, from, to time.Time) error {
+	rows, err := db.QueryContext(ctx, `WITH `+sessionEvents+`
+SELECT m.idx, coalesce(ev.event_source, ''), coalesce(ev.event_name, ''), ev.error_code, count(*)
+FROM ev JOIN m USING (sid) GROUP BY ALL`, idx, sids, from, to)
+	if err != nil {
+		return err
 	}
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	led.Counted = len(ids)
-	if from.IsZero() {
-		return led, nil // issued, never used
-	}
-	// The sessions' events: by time first, so only their span is read.
-	used := ` FROM event_rows WHERE event_time >= $1 AND event_time <= $2 AND ` + sessionOfEvent + ` IN (SELECT unnest($3::VARCHAR[]))`
-	span := []any{from, to, ids}
-	// One pass over their events for the services, actions and errors.
-	services, actions, codes := map[string]*ActionCount{}, map[string]*ActionCount{}, map[string]*ActionCount{}
+	defer rows.Close()
 	bump := func(m map[string]*ActionCount, name string, n int64, failed bool) {
 		if m[name] == nil {
 			m[name] = &ActionCount{Name: name}
@@ -230,68 +291,79 @@ LIMIT `+fmt.Sprint(maxLedActivity), args...)
 			m[name].Errors += n
 		}
 	}
-	rows, err = db.QueryContext(ctx, `SELECT coalesce(event_source, ''), coalesce(event_name, ''), error_code, count(*)`+used+` GROUP BY ALL`, span...)
-	if err != nil {
-		return nil, err
-	}
 	for rows.Next() {
+		var i int
 		var src, name string
 		var code sql.NullString
 		var n int64
-		if err := rows.Scan(&src, &name, &code, &n); err != nil {
-			rows.Close()
-			return nil, err
+		if err := rows.Scan(&i, &src, &name, &code, &n); err != nil {
+			return err
 		}
+		l := led[i]
 		svc := clip(strings.TrimSuffix(src, ".amazonaws.com"))
-		bump(services, svc, n, code.Valid)
-		bump(actions, svc+":"+clip(name), n, code.Valid)
+		bump(l.services, svc, n, code.Valid)
+		bump(l.actions, svc+":"+clip(name), n, code.Valid)
 		if code.Valid {
-			bump(codes, clip(code.String), n, true)
-			led.Errors += n
+			bump(l.codes, clip(code.String), n, true)
+			l.Errors += n
 		}
-		led.Events += n
+		l.Events += n
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return err
 	}
-	led.Services, led.ServicesTotal = topCounts(services, maxLedServices)
-	led.Actions, led.ActionsTotal = topCounts(actions, maxLedActions)
-	led.ErrorCodes, led.ErrorsTotal = topCounts(codes, maxLedErrors)
+	for _, l := range led {
+		l.Services, l.ServicesTotal = topCounts(l.services, maxLedServices)
+		l.Actions, l.ActionsTotal = topCounts(l.actions, maxLedActions)
+		l.ErrorCodes, l.ErrorsTotal = topCounts(l.codes, maxLedErrors)
+	}
+	return nil
+}
 
-	// The sensitive calls, most sensitive first. The JSON of the request
-	// is read for these few events only.
-	rows, err = db.QueryContext(ctx, `WITH hits AS (
-  SELECT event_time, event_id, event_key, `+sessionOfEvent+` AS session, `+sensitiveCase(0)+` AS srank, `+sensitiveCase(1)+` AS why`+used+` AND event_name IN (`+sensitiveNames()+`))
-SELECT h.event_time, coalesce(e.recipient_account_id, ''), h.session, e.event_source, e.event_name, coalesce(e.source_ip, ''),
-  coalesce(e.request_parameters->>'userName', e.request_parameters->>'roleArn', e.request_parameters->>'bucketName',
-           e.request_parameters->>'name', e.request_parameters->>'serialNumber', e.request_parameters->>'policyArn', ''),
-  coalesce(e.error_code, ''), e.event_id, h.why, count(*) OVER ()
-FROM hits h JOIN events e USING (event_key)
-WHERE h.srank IS NOT NULL
-  AND (e.event_name <> 'AssumeRole'
-       OR split_part(e.request_parameters->>'roleArn', ':', 5) <> coalesce(e.account_id, e.recipient_account_id))
-ORDER BY h.srank, h.event_time, h.event_id
-LIMIT `+fmt.Sprint(maxLedSensitive), span...)
+// ledSensitive lists the sessions' sensitive calls, most sensitive first.
+// The JSON of the request is read for these few events only.
+func ledSensitive(ctx context.Context, db *sql.DB, led map[int]*ledState, idx, sids []string, from, to time.Time) error {
+	rows, err := db.QueryContext(ctx, `WITH `+sessionEvents+`,
+hits AS (
+  SELECT m.idx, ev.event_time, ev.event_id, ev.event_key, ev.sid, `+sensitiveCase(0)+` AS srank, `+sensitiveCase(1)+` AS why
+  FROM ev JOIN m USING (sid) WHERE ev.event_name IN (`+sensitiveNames()+`)),
+found AS (
+  SELECT h.*, e.recipient_account_id, e.event_source, e.event_name, e.source_ip, e.error_code, e.request_parameters AS req
+  FROM hits h JOIN events e USING (event_key)
+  WHERE h.srank IS NOT NULL
+    AND (e.event_name <> 'AssumeRole'
+         OR split_part(e.request_parameters->>'roleArn', ':', 5) <> coalesce(e.account_id, e.recipient_account_id))),
+ranked AS (
+  SELECT *, row_number() OVER (PARTITION BY idx ORDER BY srank, event_time, event_id) AS n,
+    count(*) OVER (PARTITION BY idx) AS total
+  FROM found)
+SELECT idx, total, event_time, coalesce(recipient_account_id, ''), sid, event_source, event_name, coalesce(source_ip, ''),
+  coalesce(req->>'userName', req->>'roleArn', req->>'bucketName', req->>'name', req->>'serialNumber', req->>'policyArn', ''),
+  coalesce(error_code, ''), event_id, why
+FROM ranked WHERE n <= `+fmt.Sprint(maxLedSensitive)+` ORDER BY idx, n`, idx, sids, from, to)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
+		var i int
+		var total int64
 		var s SensitiveEvent
 		var t sql.NullTime
 		var src, name string
-		if err := rows.Scan(&t, &s.Account, &s.Session, &src, &name, &s.SourceIP, &s.Target, &s.ErrorCode, &s.EventID, &s.Why, &led.SensitiveTotal); err != nil {
-			return nil, err
+		if err := rows.Scan(&i, &total, &t, &s.Account, &s.Session, &src, &name, &s.SourceIP, &s.Target, &s.ErrorCode, &s.EventID, &s.Why); err != nil {
+			return err
 		}
 		s.Action = clip(strings.TrimSuffix(src, ".amazonaws.com") + ":" + name)
 		s.Account, s.Session, s.SourceIP, s.Target, s.ErrorCode, s.EventID = clip(s.Account), clip(s.Session), clip(s.SourceIP), clip(s.Target), clip(s.ErrorCode), clip(s.EventID)
 		if t.Valid {
 			s.Time = t.Time.UTC()
 		}
-		led.Sensitive = append(led.Sensitive, s)
+		l := led[i]
+		l.SensitiveTotal = total
+		l.Sensitive = append(l.Sensitive, s)
 	}
-	return led, rows.Err()
+	return rows.Err()
 }
 
 // topCounts sorts by events (then name) and keeps the first n; it returns
