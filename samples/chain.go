@@ -53,7 +53,7 @@ func (p *planter) call(acct *account, t time.Time, source, name string, identity
 // without MFA, the console session assumes a role, that session assumes a
 // role in the next account (logged in both, one sharedEventID), creates an
 // access key for another user there, and its key is used again later from
-// another address. A quarter of the first hops lack the issued key, as
+// another address. Every fourth first hop (the first one too) lacks the issued key, as
 // lookup-events output often does, so the link falls back to
 // assumedRoleUser.arn. With one account the chain stays in it and reaches
 // no other account.
@@ -76,9 +76,10 @@ func (p *planter) roleChain(t time.Time, ip, agent string) {
 	hop1 := ct.AssumeRole{Recipient: home.id, Region: "us-east-1", Identity: ct.IAMUserConsoleIdentity(u, k0, t, false),
 		Time: t1, IP: ip, UserAgent: consoleAgent, FromConsole: true, Role: first, SessionName: u.Name,
 		KeyID: k1, Token: token(), RequestID: ct.UUID(p.r), EventID: ct.UUID(p.r)}
-	if p.r.IntN(4) == 0 {
+	if p.chains%4 == 0 { // the first chain always, so every corpus has one
 		hop1.KeyID, hop1.Token = "", ""
 	}
+	p.chains++
 	hop1ID := p.addIn(home, hop1.Event())
 
 	firstID := ct.AssumedRoleIdentity(first, u.Name, k1, t1, ct.AssumedRoleOpts{})

@@ -337,6 +337,15 @@ func checkCorpus(t *testing.T, opts Options, wantAccounts, wantRegions int) {
 	}
 	if opts.Chains {
 		checkSessions(t, records, truth)
+		keyless := 0 // hops whose issued key only assumedRoleUser.arn can tie
+		for _, r := range records {
+			if r.EventName == "AssumeRole" && r.ResponseElements.Credentials.AccessKeyID == "" && r.ResponseElements.AssumedRoleUser.ARN != "" {
+				keyless++
+			}
+		}
+		if keyless == 0 {
+			t.Error("no planted role hop lacks its issued key: the ARN link is not exercised")
+		}
 	}
 
 	// Background sign-ins are benign: no failures at all.

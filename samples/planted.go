@@ -84,6 +84,8 @@ type planter struct {
 	out  []scenario
 	cur  *scenario
 	acct *account
+	// chains counts the role chains planted so far.
+	chains int
 }
 
 // plantReps is how many times each incident kind is planted.
