@@ -30,7 +30,19 @@ var htmlReport = template.Must(template.New("report.html.tmpl").Funcs(template.F
 	"capjoin":        capJoin,
 	"detailed":       func(f []FindingReport) []FindingReport { return f[:min(len(f), maxDetailedFindings)] },
 	"compact":        func(f []FindingReport) []FindingReport { return f[min(len(f), maxDetailedFindings):] },
+	"int64":          func(n int) int64 { return int64(n) },
+	"minus":          func(a, b int) int { return a - b },
+	"counts": func(title string, rows []ActionCount, total int) countsTable {
+		return countsTable{title, rows, total}
+	},
 }).ParseFS(templates, "templates/report.html.tmpl"))
+
+// countsTable is one table of counts in what a finding led to.
+type countsTable struct {
+	Title string
+	Rows  []ActionCount
+	Total int
+}
 
 func lenOf(v any) int {
 	switch x := v.(type) {

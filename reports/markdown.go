@@ -62,6 +62,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 			fmt.Fprintf(&b, "\nShowing %d of %d events; `trailsift timeline --finding %s` lists them all.\n", len(f.Events), len(f.EventIDs), f.RuleID)
 		}
 		b.WriteString("\n")
+		writeLedToMarkdown(&b, f.LedTo)
 	}
 	if rest := r.Findings[len(detailed):]; len(rest) > 0 {
 		fmt.Fprintf(&b, "### %d more findings, one line each\n\n| severity | rule | actor | account | events | first | last | source IPs |\n|---|---|---|---|---|---|---|---|\n", len(rest))
@@ -91,3 +92,67 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 // MarkdownCell makes log text safe in a Markdown table cell or list item,
 // for the Markdown other packages write (as mdCell does here).
 func MarkdownCell(s string) string { return mdCell(s) }
+
+// writeLedToMarkdown writes what a finding led to, when it led to a session.
+func writeLedToMarkdown(b *strings.Builder, l *LedTo) {
+	if l == nil {
+		return
+	}
+	fmt.Fprintf(b, "#### What it led to\n\n%d sessions (the chains its sign-in started, and the actor's started after it that day)", l.SessionsTotal)
+	if l.Counted > 0 {
+		fmt.Fprintf(b, "; their %d events, %d failed", l.Events, l.Errors)
+		if int64(l.Counted) < l.SessionsTotal {
+			fmt.Fprintf(b, " (of the first %d sessions)", l.Counted)
+		}
+	}
+	b.WriteString(".\n\n| depth | session | parent | acts as | issued by | accounts | first | last | events | errors | source IPs |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, s := range l.Sessions {
+		ips := strings.Join(s.SourceIPs, ", ")
+		if s.SourceIPsTotal > len(s.SourceIPs) {
+			ips += fmt.Sprintf(" +%d", s.SourceIPsTotal-len(s.SourceIPs))
+		}
+		issued := s.IssuedBy
+		if s.Link != "" && s.Link != "none" {
+			issued += " (" + s.Link + ")"
+		}
+		fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s | %s | %s | %d | %d | %s |\n", s.Depth, mdCell(s.SessionID), mdCell(orDash(s.Parent)),
+			mdCell(s.Principal), mdCell(orDash(issued)), mdCell(strings.Join(s.Accounts, ", ")), formatUTC(s.First), formatUTC(s.Last),
+			s.Events, s.Errors, mdCell(ips))
+	}
+	if l.SessionsTotal > int64(len(l.Sessions)) {
+		fmt.Fprintf(b, "\nShowing %d of %d sessions; `trailsift query \"select * from sessions\"` lists them all.\n", len(l.Sessions), l.SessionsTotal)
+	}
+	if len(l.Sensitive) > 0 {
+		fmt.Fprintf(b, "\nMost sensitive actions first (%d):\n\n| time | account | action | why | target | result | source IP | session | event ID |\n|---|---|---|---|---|---|---|---|---|\n", l.SensitiveTotal)
+		for _, e := range l.Sensitive {
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", formatUTC(e.Time), mdCell(e.Account), mdCell(e.Action), e.Why,
+				mdCell(e.Target), mdCell(orValue(e.ErrorCode, "Success")), mdCell(e.SourceIP), mdCell(e.Session), mdCell(e.EventID))
+		}
+		if l.SensitiveTotal > int64(len(l.Sensitive)) {
+			fmt.Fprintf(b, "\nShowing %d of %d sensitive actions.\n", len(l.Sensitive), l.SensitiveTotal)
+		}
+	}
+	counts := func(title string, c []ActionCount, total int) {
+		if len(c) == 0 {
+			return
+		}
+		fmt.Fprintf(b, "\n| %s | events | failed |\n|---|---|---|\n", title)
+		for _, a := range c {
+			fmt.Fprintf(b, "| %s | %d | %d |\n", mdCell(a.Name), a.Events, a.Errors)
+		}
+		if total > len(c) {
+			fmt.Fprintf(b, "\nShowing %d of %d.\n", len(c), total)
+		}
+	}
+	counts("service", l.Services, l.ServicesTotal)
+	counts("action", l.Actions, l.ActionsTotal)
+	counts("error", l.ErrorCodes, l.ErrorsTotal)
+	b.WriteString("\n")
+}
+
+func orValue(s, dflt string) string {
+	if s == "" {
+		return dflt
+	}
+	return s
+}

@@ -56,6 +56,7 @@ type Report struct {
 type FindingReport struct {
 	query.Finding
 	Events []EventRow
+	LedTo  *LedTo // the sessions it led to and what they did; nil when none
 }
 
 // IPCount counts the events from one source IP and how many failed.
@@ -144,6 +145,9 @@ func Build(ctx context.Context, db *sql.DB, dbName string, findings []query.Find
 		if err != nil {
 			return nil, err
 		}
+	}
+	if err := r.loadLedTo(ctx, db); err != nil {
+		return nil, err
 	}
 	if err := r.loadSignins(ctx, db); err != nil {
 		return nil, err

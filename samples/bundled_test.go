@@ -235,15 +235,24 @@ func TestBundledSamples(t *testing.T) {
 		t.Errorf("%d records with the space-separated eventTime, want 1", odd)
 	}
 
-	// Exactly the expected findings.
+	// Exactly the expected findings: the sign-in and MFA ones by the
+	// reference detector, the lineage ones by the chain's check below.
 	want := map[string]int{}
+	lineage := 0
 	for _, p := range readGroundTruth(t, "expected-findings.jsonl") {
-		want[plantedKey(p)]++
 		for _, id := range p.EventIDs {
 			if b.events[id] == nil {
 				t.Errorf("expected finding %s refers to missing event %s", p.RuleID, id)
 			}
 		}
+		if lineageRules[p.RuleID] {
+			lineage++
+			continue
+		}
+		want[plantedKey(p)]++
+	}
+	if lineage != 3 {
+		t.Errorf("%d lineage findings expected, the story has 3", lineage)
 	}
 	got := detect(evs)
 	for k, n := range got {
@@ -256,7 +265,17 @@ func TestBundledSamples(t *testing.T) {
 			t.Errorf("expected %d× %s, reference detector found %d", n, k, got[k])
 		}
 	}
-	t.Logf("%d records, %d unique events, %d duplicates, %d findings", b.records, len(b.events), b.dups, len(want))
+	// The chain's sessions are what the lineage joins give.
+	var recs []*ctRecord
+	for _, raw := range b.raw {
+		recs = append(recs, parseRecord(t, []byte(raw)))
+	}
+	truth := readSessionsTruth(t, "expected-sessions.jsonl")
+	if len(truth) != 4 {
+		t.Errorf("expected-sessions.jsonl has %d sessions, the chain has 4", len(truth))
+	}
+	checkSessions(t, recs, truth)
+	t.Logf("%d records, %d unique events, %d duplicates, %d findings", b.records, len(b.events), b.dups, len(want)+lineage)
 }
 
 // TestBundledSamplesUpToDate checks the committed files are exactly what
@@ -278,7 +297,7 @@ func TestBundledSamplesUpToDate(t *testing.T) {
 		t.Fatalf("mksamples: %v\n%s", err, out)
 	}
 	for _, name := range []string{"s3-export.zip", "event-history.json", "lookup-events-page1.json", "lookup-events-page2.json",
-		"lake-export.ndjson", "corrupt/truncated.json.gz", "expected-findings.jsonl", "README.md"} {
+		"lake-export.ndjson", "corrupt/truncated.json.gz", "expected-findings.jsonl", "expected-sessions.jsonl", "README.md"} {
 		a, err := os.ReadFile(filepath.FromSlash(name))
 		if err != nil {
 			t.Fatal(err)

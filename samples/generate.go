@@ -36,6 +36,11 @@ type Options struct {
 	Days     int       // default 7
 	Start    time.Time // default 2024-03-01T00:00:00Z
 	Seed     int64     // deterministic output for the same options and seed
+	// Chains plants credential chains too (a sign-in without MFA, two role
+	// hops into the next account, a key created there and the last key
+	// used again from elsewhere), as often as each other incident, with
+	// their sessions in sessions-truth.jsonl and their lineage findings.
+	Chains bool
 }
 
 // Planted is one planted incident: the finding a detection rule must produce.
@@ -50,10 +55,11 @@ type Planted struct {
 // Summary describes what Generate wrote. Bytes is the total size of the
 // .json.gz files on disk (ground-truth.jsonl not included).
 type Summary struct {
-	Files   int
-	Events  int
-	Bytes   int64
-	Planted []Planted
+	Files    int
+	Events   int
+	Bytes    int64
+	Planted  []Planted
+	Sessions []PlantedSession // of the planted chains (Options.Chains)
 }
 
 // groundTruthFile is the name, inside Out, of the JSON-lines list of planted
@@ -152,8 +158,10 @@ type job struct {
 // maxPerFile is the most background events written to one file.
 const maxPerFile = 2000
 
-// Generate writes a synthetic CloudTrail S3 export under opts.Out and
-// Out/ground-truth.jsonl listing the planted incidents.
+// Generate writes a synthetic CloudTrail S3 export under opts.Out,
+// Out/ground-truth.jsonl listing the planted incidents and
+// Out/sessions-truth.jsonl the planted chains' sessions (empty without
+// Options.Chains).
 func Generate(opts Options) (Summary, error) {
 	opts = withDefaults(opts)
 	if err := validate(opts); err != nil {
@@ -183,6 +191,7 @@ func Generate(opts Options) (Summary, error) {
 			nPlanted++
 		}
 		sum.Planted = append(sum.Planted, sc.findings...)
+		sum.Sessions = append(sum.Sessions, sc.sessions...)
 	}
 	background := max(opts.Events-nPlanted, 0)
 
@@ -284,22 +293,33 @@ func Generate(opts Options) (Summary, error) {
 		return Summary{}, firstErr
 	}
 
-	var gt bytes.Buffer
-	for _, p := range sum.Planted {
-		b, err := json.Marshal(p)
-		if err != nil {
-			return Summary{}, err
-		}
-		gt.Write(b)
-		gt.WriteByte('\n')
+	if err := writeJSONLines(filepath.Join(opts.Out, groundTruthFile), sum.Planted); err != nil {
+		return Summary{}, err
 	}
-	if err := os.WriteFile(filepath.Join(opts.Out, groundTruthFile), gt.Bytes(), 0o644); err != nil {
-		return Summary{}, fmt.Errorf("samples: %w", err)
+	if err := writeJSONLines(filepath.Join(opts.Out, sessionsTruthFile), sum.Sessions); err != nil {
+		return Summary{}, err
 	}
 	sum.Files = int(files.Load())
 	sum.Events = int(events.Load())
 	sum.Bytes = nbytes.Load()
 	return sum, nil
+}
+
+// writeJSONLines writes one JSON value per line.
+func writeJSONLines[T any](path string, vals []T) error {
+	var buf bytes.Buffer
+	for _, v := range vals {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		buf.Write(b)
+		buf.WriteByte('\n')
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("samples: %w", err)
+	}
+	return nil
 }
 
 // fileWriter renders, compresses and writes files; one per worker.

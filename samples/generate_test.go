@@ -72,8 +72,8 @@ func TestGenerateDeterministic(t *testing.T) {
 			t.Fatalf("%s differs between runs", p)
 		}
 	}
-	if len(da) != sa.Files+1 { // + ground-truth.jsonl
-		t.Fatalf("%d files on disk, summary says %d (+1 ground truth)", len(da), sa.Files)
+	if len(da) != sa.Files+2 { // + ground-truth.jsonl, sessions-truth.jsonl
+		t.Fatalf("%d files on disk, summary says %d (+2 truth files)", len(da), sa.Files)
 	}
 
 	// A different seed gives a different corpus.
@@ -87,7 +87,7 @@ func TestGenerateDeterministic(t *testing.T) {
 			same++
 		}
 	}
-	if same > 1 {
+	if same > 2 { // the two truth files
 		t.Fatalf("seed 43 reproduced %d file names of seed 42", same)
 	}
 }
@@ -148,6 +148,12 @@ func TestGenerateCorpus(t *testing.T) {
 	t.Run("defaults", func(t *testing.T) {
 		checkCorpus(t, Options{Events: testEvents, Seed: 7}, 2, 3)
 	})
+	t.Run("chains", func(t *testing.T) {
+		checkCorpus(t, Options{Events: testEvents, Seed: 11, Days: 3, Chains: true}, 2, 3)
+	})
+	t.Run("chains-one-account", func(t *testing.T) {
+		checkCorpus(t, Options{Events: 8000, Seed: 12, Days: 2, Accounts: 1, Regions: 2, Chains: true}, 1, 2)
+	})
 	t.Run("odd", func(t *testing.T) {
 		start := time.Date(2024, 6, 15, 13, 37, 0, 0, time.UTC)
 		checkCorpus(t, Options{Events: 12000, Seed: -3, Days: 1, Accounts: 3, Regions: 1, Start: start}, 3, 1)
@@ -172,7 +178,8 @@ func checkCorpus(t *testing.T, opts Options, wantAccounts, wantRegions int) {
 	}
 
 	ids := map[string]int{}
-	var signins []*event // sign-in and IAM MFA events, for the reference detector
+	var signins []*event    // sign-in and IAM MFA events, for the reference detector
+	var records []*ctRecord // every record, for the lineage joins (with chains)
 	var total, files, readOnly int
 	var bytesOnDisk int64
 	regions := map[string]bool{}
@@ -246,6 +253,9 @@ func checkCorpus(t *testing.T, opts Options, wantAccounts, wantRegions int) {
 			}
 			ids[e.EventID]++
 			total++
+			if opts.Chains {
+				records = append(records, parseRecord(t, r))
+			}
 			regions[e.AWSRegion] = true
 			accounts[e.Recipient] = true
 			if e.EventSource == "signin.amazonaws.com" || (e.EventSource == "iam.amazonaws.com" && strings.Contains(e.EventName, "MFADevice")) {
@@ -299,11 +309,42 @@ func checkCorpus(t *testing.T, opts Options, wantAccounts, wantRegions int) {
 			plantedIDs[id] = true
 		}
 	}
-	for _, r := range []string{ruleConsoleMFAFailure, ruleIdCMFAFailure, ruleMFAFailureBurst, ruleSigninAfterMFAFail,
+	wantRules := []string{ruleConsoleMFAFailure, ruleIdCMFAFailure, ruleMFAFailureBurst, ruleSigninAfterMFAFail,
 		ruleLoginWithoutMFA, ruleRootLogin, ruleRootLoginWithoutMFA, ruleMFADeviceChange, ruleMFARemovedThenLogin,
-		ruleBruteForce, rulePasswordSpray} {
+		ruleBruteForce, rulePasswordSpray}
+	if opts.Chains {
+		wantRules = append(wantRules, ruleNewLocation, ruleChangeByOtherOrigin)
+		if wantAccounts > 1 {
+			wantRules = append(wantRules, ruleChainAfterWeak)
+		}
+	}
+	for _, r := range wantRules {
 		if rules[r] == 0 {
 			t.Errorf("no planted %s", r)
+		}
+	}
+	if opts.Chains && wantAccounts == 1 && rules[ruleChainAfterWeak] != 0 {
+		t.Errorf("%d %s planted with one account: no chain reaches another", rules[ruleChainAfterWeak], ruleChainAfterWeak)
+	}
+
+	// The planted chains' sessions are what the lineage joins give.
+	truth := readSessionsTruthOrEmpty(t, filepath.Join(dir, sessionsTruthFile))
+	if len(truth) != len(sum.Sessions) {
+		t.Fatalf("%s has %d sessions, Summary.Sessions %d", sessionsTruthFile, len(truth), len(sum.Sessions))
+	}
+	if opts.Chains != (len(truth) > 0) || len(truth)%4 != 0 {
+		t.Fatalf("%d planted sessions with Chains %v: want 4 per chain", len(truth), opts.Chains)
+	}
+	if opts.Chains {
+		checkSessions(t, records, truth)
+		keyless := 0 // hops whose issued key only assumedRoleUser.arn can tie
+		for _, r := range records {
+			if r.EventName == "AssumeRole" && r.ResponseElements.Credentials.AccessKeyID == "" && r.ResponseElements.AssumedRoleUser.ARN != "" {
+				keyless++
+			}
+		}
+		if keyless == 0 {
+			t.Error("no planted role hop lacks its issued key: the ARN link is not exercised")
 		}
 	}
 
@@ -324,7 +365,9 @@ func checkCorpus(t *testing.T, opts Options, wantAccounts, wantRegions int) {
 	got := detect(signins)
 	want := map[string]int{}
 	for _, p := range gt {
-		want[plantedKey(p)]++
+		if !lineageRules[p.RuleID] {
+			want[plantedKey(p)]++
+		}
 	}
 	for k, n := range got {
 		if want[k] != n {

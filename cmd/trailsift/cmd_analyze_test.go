@@ -71,10 +71,10 @@ func TestAnalyzeSamples(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("findings differ from samples/expected-findings.jsonl\n got:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
-	if n := queryOnce(t, out, "SELECT count(*) FROM events"); n != "173" {
-		t.Errorf("events = %s, want 173 (168 unique + 5 kept before the truncation)", n)
+	if n := queryOnce(t, out, "SELECT count(*) FROM events"); n != "184" {
+		t.Errorf("events = %s, want 184 (179 unique + 5 kept before the truncation)", n)
 	}
-	if n := queryOnce(t, out, "SELECT count(*) FROM findings"); n != "13" {
+	if n := queryOnce(t, out, "SELECT count(*) FROM findings"); n != "16" {
 		t.Errorf("findings table rows = %s", n)
 	}
 	// The report carries the digest check of the evidence (one log file of
@@ -109,7 +109,7 @@ func TestAnalyzeSamples(t *testing.T) {
 	if code != exitIntegrity {
 		t.Fatalf("second run: exit %d; %s", code, stderr)
 	}
-	if n := queryOnce(t, out, "SELECT count(*) FROM events"); n != "173" {
+	if n := queryOnce(t, out, "SELECT count(*) FROM events"); n != "184" {
 		t.Errorf("events after re-run = %s", n)
 	}
 	if got2 := findingKeys(t, filepath.Join(out, "findings.jsonl")); strings.Join(got2, "\n") != strings.Join(want, "\n") {

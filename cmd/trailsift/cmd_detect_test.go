@@ -304,7 +304,7 @@ func TestBrokenUserRulesDoNotStopTheOthers(t *testing.T) {
 	for _, f := range decodeJSONL(t, stdout) {
 		rules[f.RuleID]++
 	}
-	if rules["list-users"] != 1 || rules["mfa-device-change"] != 2 || rules["console-brute-force"] != 1 || len(rules) != 12 {
+	if rules["list-users"] != 1 || rules["mfa-device-change"] != 2 || rules["console-brute-force"] != 1 || len(rules) != 15 {
 		t.Errorf("findings by rule: %v; want the built-in ones and list-users", rules)
 	}
 	for _, want := range []string{

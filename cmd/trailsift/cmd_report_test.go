@@ -41,7 +41,7 @@ func TestReportOut(t *testing.T) {
 	db := filepath.Join(caseDir, "case.duckdb")
 	md := filepath.Join(dir, "r.md")
 	_, stderr, code := run(t, "", "report", "--db", db, "--out", md)
-	if code != exitOK || !strings.Contains(stderr, "13 findings") {
+	if code != exitOK || !strings.Contains(stderr, "16 findings") {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	ran, _ := os.ReadFile(md)
@@ -244,7 +244,7 @@ func TestReportInBrowser(t *testing.T) {
 		name, db string
 		findings float64
 	}{
-		{"samples", samplesCase(t), 13},
+		{"samples", samplesCase(t), 16},
 		{"hostile", hostileCase(t), 3},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,6 +18,7 @@ type generateOptions struct {
 	days     int
 	start    string
 	seed     int64
+	chains   bool
 	json     bool
 	quiet    bool
 }
@@ -30,6 +31,7 @@ func (o *generateOptions) AddFlags(f *pflag.FlagSet) {
 	f.IntVar(&o.days, "days", 7, "`N` days of activity")
 	f.StringVar(&o.start, "start", "2024-03-01", "first day (UTC), `YYYY-MM-DD`")
 	f.Int64Var(&o.seed, "seed", 1, "random `SEED`: the same seed and options give the same files")
+	f.BoolVar(&o.chains, "chains", false, "also plant credential chains (role hops into another account, a key used again from elsewhere); DIR/sessions-truth.jsonl lists their sessions")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON on stdout")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no summary on stderr")
 }
@@ -47,7 +49,8 @@ func newSamplesCommand(ios *streams) *cobra.Command {
 (DIR/AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/*.json.gz): mostly read-only
 API calls by roles and services, rare sign-ins and MFA events, and planted
 incidents for every detection rule. DIR/ground-truth.jsonl lists the findings
-the planted incidents must produce. Output is deterministic for a seed.`,
+the planted incidents must produce; with --chains, DIR/sessions-truth.jsonl lists
+the sessions of the planted credential chains. Output is deterministic for a seed.`,
 		Example: `  trailsift samples generate --out big/ --events 1000000 --accounts 3 --regions 4 --days 30
   trailsift ingest --db big.duckdb big/AWSLogs`,
 		Args: positionalArgs(cobra.NoArgs),
@@ -61,18 +64,19 @@ the planted incidents must produce. Output is deterministic for a seed.`,
 			}
 			t0 := time.Now()
 			sum, err := samples.Generate(samples.Options{Out: o.out, Events: o.events, Accounts: o.accounts,
-				Regions: o.regions, Days: o.days, Start: start, Seed: o.seed})
+				Regions: o.regions, Days: o.days, Start: start, Seed: o.seed, Chains: o.chains})
 			if err != nil {
 				return err
 			}
 			out := struct {
-				Corpus  string  `json:"corpus"`
-				Files   int     `json:"files"`
-				Events  int     `json:"events"`
-				Bytes   int64   `json:"bytes"`
-				Planted int     `json:"planted"`
-				Seconds float64 `json:"seconds"`
-			}{o.out, sum.Files, sum.Events, sum.Bytes, len(sum.Planted), time.Since(t0).Seconds()}
+				Corpus   string  `json:"corpus"`
+				Files    int     `json:"files"`
+				Events   int     `json:"events"`
+				Bytes    int64   `json:"bytes"`
+				Planted  int     `json:"planted"`
+				Sessions int     `json:"chain_sessions"`
+				Seconds  float64 `json:"seconds"`
+			}{o.out, sum.Files, sum.Events, sum.Bytes, len(sum.Planted), len(sum.Sessions), time.Since(t0).Seconds()}
 			if o.json {
 				if err := writeJSONSummary(ios.Out, out); err != nil {
 					return err

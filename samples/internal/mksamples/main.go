@@ -106,6 +106,13 @@ type builder struct {
 	lambdaRole         map[string]ct.Role
 	datadog, config    map[string]ct.Role
 	aliceKey           string
+
+	// The credential chain draws from its own stream (cr), so the rest of
+	// the story keeps its ids; chainIDs are its events, sessions what it
+	// must produce.
+	cr       *rand.Rand
+	chainIDs map[string]bool
+	sessions []session
 }
 
 func (b *builder) uuid() string { return ct.UUID(b.r) }
@@ -119,7 +126,11 @@ func (b *builder) add(e *ct.Event, story string, shapes ...string) *ct.Event {
 }
 
 func (b *builder) find(rule, actor, ip, why string, es ...*ct.Event) {
-	f := finding{Rule: rule, Actor: actor, Account: acct1, IP: ip, why: why}
+	b.findIn(acct1, rule, actor, ip, why, es...)
+}
+
+func (b *builder) findIn(account, rule, actor, ip, why string, es ...*ct.Event) {
+	f := finding{Rule: rule, Actor: actor, Account: account, IP: ip, why: why}
 	for _, e := range es {
 		f.IDs = append(f.IDs, e.EventID)
 	}
@@ -176,7 +187,7 @@ func role(account, name, path string, r *rand.Rand) ct.Role {
 }
 
 func newBuilder() *builder {
-	b := &builder{r: ct.NewRand(20240305, 111111111111)}
+	b := &builder{r: ct.NewRand(20240305, 111111111111), cr: ct.NewRand(20240305, 222222222222), chainIDs: map[string]bool{}}
 	b.alice = b.user("alice")
 	b.carol = b.user("carol")
 	b.dave = b.user("dave")
@@ -290,6 +301,9 @@ func (b *builder) story() {
 	b.find("idc-mfa-failure", "bob@"+domain, attackerIP, "CredentialVerification TOTP Failure", v)
 	b.find("console-password-spray", sprayIP, sprayIP, "6 distinct users failed from one address within 10 minutes", spray...)
 	b.find("console-brute-force", "carol", bruteIP, "6 failures for one user from one address within 10 minutes", brute...)
+
+	// What the phished sign-in led to.
+	b.chain([]*ct.Event{f1, f2}, s1)
 
 	// Benign federated sign-ins that must not be reported.
 	b.add(b.ssoLogin(acct1, b.ssoRO[acct1], "maria@"+domain, at("08:31:45"), mariaIP),
@@ -508,8 +522,16 @@ func (b *builder) s3Files() []logFile {
 	for _, k := range keys {
 		es := groups[k]
 		del := time.Unix((k.slot+1)*300, 0).UTC()
+		// A file holding only chain events takes its name from the chain's
+		// stream: the other files keep theirs.
+		r := b.cr
+		for _, e := range es {
+			if !b.chainIDs[e.EventID] {
+				r = b.r
+			}
+		}
 		name := fmt.Sprintf("AWSLogs/%s/CloudTrail/%s/%s/%s_CloudTrail_%s_%s_%s.json.gz", k.account, k.region,
-			del.Format("2006/01/02"), k.account, k.region, del.Format("20060102T1504Z"), ct.Alnum(b.r, 16))
+			del.Format("2006/01/02"), k.account, k.region, del.Format("20060102T1504Z"), ct.Alnum(r, 16))
 		out = append(out, logFile{path: name, account: k.account, region: k.region, delivered: del,
 			content: records(es), oldest: es[0].Time, newest: es[len(es)-1].Time})
 	}
@@ -741,6 +763,11 @@ func lookupPage(es []*ct.Event, next string) []byte {
 		if strings.HasSuffix(e.Name, "MFADevice") {
 			res = append(res, ct.NewObj(96).Str("ResourceType", "AWS::IAM::MFADevice").Str("ResourceName", ct.MFASerial(acct1, "alice-iphone")).Bytes())
 		}
+		if e.Name == "AssumeRole" {
+			var rp struct{ RoleArn string }
+			_ = json.Unmarshal(e.RequestParameters, &rp)
+			res = append(res, ct.NewObj(128).Str("ResourceType", "AWS::IAM::Role").Str("ResourceName", rp.RoleArn).Bytes())
+		}
 		o.Raw("Resources", ct.Arr(res...)).Str("CloudTrailEvent", string(js))
 		evs = append(evs, o.Bytes())
 	}
@@ -794,6 +821,12 @@ func main() {
 		exp = append(append(exp, line...), '\n')
 	}
 	must(os.WriteFile(filepath.Join(*dir, "expected-findings.jsonl"), exp, 0o644))
+	var sess []byte
+	for _, s := range b.sessions {
+		line, _ := json.Marshal(s)
+		sess = append(append(sess, line...), '\n')
+	}
+	must(os.WriteFile(filepath.Join(*dir, "expected-sessions.jsonl"), sess, 0o644))
 	must(os.WriteFile(filepath.Join(*dir, "README.md"), readme(b, files), 0o644))
 }
 

@@ -45,7 +45,8 @@ func readme(b *builder, files []logFile) []byte {
 	p("| `lake-export.ndjson` | JSON lines, one event per line (CloudTrail Lake / SIEM export) | %d |\n", perShape[shLake])
 	p("| `corrupt/truncated.json.gz` | a `{\"Records\":[...]}` gzip cut off mid-stream, on purpose | 12 written, file is broken |\n")
 	p("| `hunt.sql` | a hunt query over the `events` view, for the README's `query -f` example (not evidence) | - |\n")
-	p("| `expected-findings.jsonl` | the findings table below, machine-readable (`rule_id`, `actor`, `account_id`, `source_ip`, `event_ids`; same format as the generator's `ground-truth.jsonl`) | - |\n\n")
+	p("| `expected-findings.jsonl` | the findings table below, machine-readable (`rule_id`, `actor`, `account_id`, `source_ip`, `event_ids`; same format as the generator's `ground-truth.jsonl`) | - |\n")
+	p("| `expected-sessions.jsonl` | the credential chain's sessions below, machine-readable (`session_id`, `parent_session_id`, `origin_type`, `origin`, `depth`, `accounts`; same format as the generator's `sessions-truth.jsonl`) | - |\n\n")
 
 	p("Loading all five good inputs gives **%d records, %d unique events** (%d events are\n", records, len(unique), len(dups))
 	p("delivered in two shapes and must be stored once). The truncated file must be reported\n")
@@ -57,8 +58,13 @@ func readme(b *builder, files []logFile) []byte {
 	p("IAM user `alice` normally signs in with MFA from %s. Her password is stolen.\n", aliceIP)
 	p("From %s the attacker fails MFA twice, then gets in with a phished code,\n", attackerIP)
 	p("deactivates and deletes alice's virtual MFA device, looks around IAM, signs in again\n")
-	p("as alice without MFA, and finally signs in as root without MFA. The same address then\n")
-	p("tries Identity Center user `bob@example.com`, whose TOTP step fails. Later a password\n")
+	p("as alice without MFA, and finally signs in as root without MFA. In between, from alice's\n")
+	p("phished console session, the attacker assumes role `OpsAdmin` and from it\n")
+	p("`CrossAccountAudit` in account %s, looks around there, creates an access key for\n", acct2)
+	p("IAM user `ci-deploy`, and later uses that cross-account session's key again from %s\n", reuseIP)
+	p("with a Python SDK (an address maria also uses: the key, not the address, is what is new).\n")
+	p("The attacker's address then tries Identity Center user `bob@example.com`, whose TOTP\n")
+	p("step fails. Later a password\n")
 	p("spray from %s hits six users and %s brute-forces `carol`.\n", sprayIP, bruteIP)
 	p("Around it: routine API calls by roles and AWS services in both accounts, federated\n")
 	p("sign-ins (IAM Identity Center `AWSReservedSSO_*` roles and Okta SAML) that say\n")
@@ -79,17 +85,44 @@ func readme(b *builder, files []logFile) []byte {
 	}
 
 	p("\n## Expected findings\n\n")
-	p("Exactly these %d findings, all in account %s. *Events* is the number of events in the\n", len(b.findings), acct1)
+	accounts := map[string]bool{}
+	for _, f := range b.findings {
+		accounts[f.Account] = true
+	}
+	p("Exactly these %d findings, in %d accounts (*Account*). *Events* is the number of events in the\n", len(b.findings), len(accounts))
 	p("finding. `console-password-spray` has no single user: its actor is the source address.\n\n")
-	p("| # | Rule | Actor | Source IP | Events | Why | Event IDs |\n|---|---|---|---|---|---|---|\n")
+	p("| # | Rule | Actor | Account | Source IP | Events | Why | Event IDs |\n|---|---|---|---|---|---|---|---|\n")
 	for i, f := range b.findings {
 		actor := f.Actor
 		ids := make([]string, len(f.IDs))
 		for j, id := range f.IDs {
 			ids[j] = "`" + id + "`"
 		}
-		p("| %d | `%s` | %s | %s | %d | %s | %s |\n", i+1, f.Rule, actor, f.IP, len(f.IDs), f.why, strings.Join(ids, "<br>"))
+		p("| %d | `%s` | %s | %s | %s | %d | %s | %s |\n", i+1, f.Rule, actor, f.Account, f.IP, len(f.IDs), f.why, strings.Join(ids, "<br>"))
 	}
+
+	p("\n## The credential chain\n\n")
+	p("The sessions the phished sign-in led to (`expected-sessions.jsonl`), as the `sessions` table\n")
+	p("must list them. Every one has origin_type `IAMUser` and origin `%s`.\n\n", b.alice.ARN())
+	p("| Depth | Session | Parent | Accounts | What |\n|---|---|---|---|---|\n")
+	for _, s := range b.sessions {
+		parent := "-"
+		if s.Parent != nil {
+			parent = "`" + *s.Parent + "`"
+		}
+		accts := strings.Join(s.Accounts, ", ")
+		if accts == "" {
+			accts = "- (never used)"
+		}
+		p("| %d | `%s` | %s | %s | %s |\n", s.Depth, s.ID, parent, accts, s.what)
+	}
+	p("\nThe joins it exercises: alice's console session is the sign-in's by its\n")
+	p("`sessionContext.attributes.creationDate` (10:07:19); hop 1 (AssumeRole into `OpsAdmin`) is\n")
+	p("only in `lookup-events-page1.json`, whose copy has no `responseElements.credentials.accessKeyId`,\n")
+	p("so the OpsAdmin session is tied to it by `assumedRoleUser.arn`; hop 2 (into\n")
+	p("`CrossAccountAudit`) is logged in both accounts with one `sharedEventID`, the copy in %s\n", acct2)
+	p("naming the caller only as an `AWSAccount` principal; its `responseElements.credentials.accessKeyId`\n")
+	p("is the key the later calls in %s carry.\n", acct2)
 
 	p("\n## Must not fire\n\n")
 	p("- `dave` at 09:12:44 signs in with `\"MFAUsed\": \"YES\"` (upper case): MFA was used; compare case-insensitively.\n")
@@ -101,7 +134,11 @@ func readme(b *builder, files []logFile) []byte {
 	p("- alice's no-MFA sign-in at 11:05:14 is more than an hour after her last MFA failure (10:00:41), so it is\n")
 	p("  not a second `signin-after-mfa-failure`; it is 52m44s after the deactivation, so it is `mfa-removed-then-login`.\n")
 	p("- Root sign-ins are `root-console-login*`, never `console-login-without-mfa` (that rule is for IAM users).\n")
-	p("- Duplicated events count once: two console MFA failures, not four.\n\n")
+	p("- Duplicated events count once: two console MFA failures, not four.\n")
+	p("- alice's own session deactivating and deleting her own MFA device is not `credential-change-by-other-origin`\n")
+	p("  (its origin is alice); only `ci-deploy`'s new key, made by a session whose origin is alice, is.\n")
+	p("- The chain's sessions used from the address that obtained them (203.0.113.66) are not\n")
+	p("  `credential-used-from-new-location`; maria's own sessions from 198.51.100.77 are not either.\n\n")
 
 	p("## Deliberate oddities\n\n")
 	p("Events delivered twice (same eventID, same content, different shapes):\n\n")
@@ -127,6 +164,10 @@ func readme(b *builder, files []logFile) []byte {
 	p("`ground-truth.jsonl` listing the findings they must produce:\n\n")
 	p("```go\nsum, err := samples.Generate(samples.Options{Out: dir, Events: 1_000_000, Seed: 1})\n```\n\n")
 	p("Point ingest at `dir/AWSLogs` (the ground-truth file sits next to it, outside the export).\n")
+	p("With `Options.Chains` (`trailsift samples generate --chains`) it also plants this story's\n")
+	p("credential chain, as often as each other incident (a no-MFA sign-in, two role hops into the\n")
+	p("next account, an access key created there, the last key used again from elsewhere), and\n")
+	p("writes `sessions-truth.jsonl`, the chains' sessions in the format of `expected-sessions.jsonl`.\n")
 	return []byte(w.String())
 }
 
