@@ -247,6 +247,11 @@ issued_only AS (
   FROM issued i
   WHERE coalesce(new_key, new_arn) NOT IN (SELECT session_id FROM used)
     AND (new_arn IS NULL OR new_arn NOT IN (SELECT session_id FROM used))
+    -- A call whose ARN ties it to a session used with a key it did not log
+    -- is that session's issuing call, not a session of its own.
+    AND NOT EXISTS (SELECT 1 FROM by_arn b WHERE b.new_arn = i.new_arn
+                      AND b.issue_event_id IS NOT DISTINCT FROM i.issue_event_id
+                      AND b.issue_time IS NOT DISTINCT FROM i.issue_time)
   QUALIFY row_number() OVER (PARTITION BY coalesce(new_key, new_arn) ORDER BY issue_time, issue_event_id) = 1
 ),
 nodes AS (

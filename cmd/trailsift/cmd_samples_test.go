@@ -48,7 +48,8 @@ func sessionKeys(t *testing.T, path string) []string {
 }
 
 // storeSessionKeys reads the same keys from the store's sessions table, for
-// the session ids of want.
+// the session ids of want and every session of their chains (one the
+// truth does not list is an extra session, and fails the comparison).
 func storeSessionKeys(t *testing.T, db string, want []string) []string {
 	t.Helper()
 	var ids []string
@@ -57,7 +58,8 @@ func storeSessionKeys(t *testing.T, db string, want []string) []string {
 	}
 	q := `SELECT session_id || '|' || coalesce(parent_session_id, '-') || '|' || origin_type || '|' || coalesce(origin, '') || '|' ||
   depth || '|' || array_to_string(list_sort(accounts), ',') AS k
-FROM sessions WHERE session_id IN (` + strings.Join(ids, ",") + `) ORDER BY k`
+FROM sessions WHERE session_id IN (` + strings.Join(ids, ",") + `)
+  OR origin_session_id IN (` + strings.Join(ids, ",") + `) ORDER BY k`
 	out, stderr, code := run(t, "", "query", "--db", db, "--format", "csv", q)
 	if code != exitOK {
 		t.Fatalf("query sessions: exit %d %s", code, stderr)
