@@ -23,6 +23,10 @@ func hiveType(t string) string {
 		return "boolean"
 	case "BIGINT":
 		return "bigint"
+	case "INTEGER":
+		return "int"
+	case "VARCHAR[]":
+		return "array<string>"
 	}
 	panic("no Hive type for " + t)
 }
@@ -40,7 +44,7 @@ func hiveColumns(cols []query.Column) string {
 }
 
 // AthenaDDL is the DDL that makes the dataset at location (an s3:// URL
-// ending in "/") queryable from Athena: the three tables, with partition
+// ending in "/") queryable from Athena: the four tables, with partition
 // projection for the events, and the events view with its JSON parts.
 // docs/parquet.md shows it, and a test keeps the two equal.
 func AthenaDDL(location string) string {
@@ -70,6 +74,9 @@ func AthenaDDL(location string) string {
 	b.WriteString(");\n\n")
 	fmt.Fprintf(&b, "CREATE EXTERNAL TABLE trailsift_files (\n%s)\nSTORED AS PARQUET\nLOCATION '%s%s/';\n\n", hiveColumns(query.FileColumns), location, FilesDir)
 	fmt.Fprintf(&b, "CREATE EXTERNAL TABLE trailsift_ingest_errors (\n%s)\nSTORED AS PARQUET\nLOCATION '%s%s/';\n\n", hiveColumns(query.ErrorColumns), location, ErrorsDir)
+	// _sessions holds one file, the sessions of the dataset's events as
+	// its last ingest built them.
+	fmt.Fprintf(&b, "CREATE EXTERNAL TABLE trailsift_sessions (\n%s)\nSTORED AS PARQUET\nLOCATION '%s%s/';\n\n", hiveColumns(query.SessionColumns), location, SessionsDir)
 	b.WriteString("CREATE OR REPLACE VIEW trailsift_events AS\nSELECT *,\n")
 	var computed []string
 	for _, p := range query.RawFields() {
