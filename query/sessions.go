@@ -123,22 +123,34 @@ usage AS (
   WHERE $SID_E IS NOT NULL
   GROUP BY ALL
 ),
-varied AS (
-  SELECT $SID_E AS session_id,
-    list_sort(list_distinct(list(e.recipient_account_id))) AS accounts,
-    list_sort(list_distinct(list(e.source_ip))) AS source_ips,
-    list_sort(list_distinct(list(e.user_agent))) AS user_agents
-  FROM event_rows e
-  WHERE $SID_E IN (SELECT session_id FROM usage WHERE ip_lo <> ip_hi OR ua_lo <> ua_hi OR acct_lo <> acct_hi)
+-- The lists, each only for the sessions whose values differ, from the
+-- distinct values: a list of every event's value held a large session's
+-- whole history in memory (a credential makes thousands of calls).
+ips AS (
+  SELECT session_id, list_sort(list(source_ip)) AS source_ips
+  FROM (SELECT DISTINCT $SID_E AS session_id, e.source_ip FROM event_rows e
+        WHERE e.source_ip IS NOT NULL AND $SID_E IN (SELECT session_id FROM usage WHERE ip_lo <> ip_hi))
+  GROUP BY ALL
+),
+agents AS (
+  SELECT session_id, list_sort(list(user_agent)) AS user_agents
+  FROM (SELECT DISTINCT $SID_E AS session_id, e.user_agent FROM event_rows e
+        WHERE e.user_agent IS NOT NULL AND $SID_E IN (SELECT session_id FROM usage WHERE ua_lo <> ua_hi))
+  GROUP BY ALL
+),
+accts AS (
+  SELECT session_id, list_sort(list(recipient_account_id)) AS accounts
+  FROM (SELECT DISTINCT $SID_E AS session_id, e.recipient_account_id FROM event_rows e
+        WHERE e.recipient_account_id IS NOT NULL AND $SID_E IN (SELECT session_id FROM usage WHERE acct_lo <> acct_hi))
   GROUP BY ALL
 ),
 used AS (
   SELECT u.session_id, CASE WHEN has_key THEN u.session_id END AS access_key_id, principal_arn, principal_type,
     role_arn, account_id, first_seen, last_seen, events, errors, mfa_authenticated,
-    coalesce(v.accounts, CASE WHEN acct_lo IS NULL THEN []::VARCHAR[] ELSE [acct_lo] END) AS accounts,
-    coalesce(v.source_ips, CASE WHEN ip_lo IS NULL THEN []::VARCHAR[] ELSE [ip_lo] END) AS source_ips,
-    coalesce(v.user_agents, CASE WHEN ua_lo IS NULL THEN []::VARCHAR[] ELSE [ua_lo] END) AS user_agents
-  FROM usage u LEFT JOIN varied v USING (session_id)
+    coalesce(a.accounts, CASE WHEN acct_lo IS NULL THEN []::VARCHAR[] ELSE [acct_lo] END) AS accounts,
+    coalesce(i.source_ips, CASE WHEN ip_lo IS NULL THEN []::VARCHAR[] ELSE [ip_lo] END) AS source_ips,
+    coalesce(g.user_agents, CASE WHEN ua_lo IS NULL THEN []::VARCHAR[] ELSE [ua_lo] END) AS user_agents
+  FROM usage u LEFT JOIN ips i USING (session_id) LEFT JOIN agents g USING (session_id) LEFT JOIN accts a USING (session_id)
 ),
 calls AS (
   -- The issuing calls; the JSON parts are read for these rows only. A call
