@@ -101,10 +101,11 @@ func SessionsBuildSQL() string {
 }
 
 const sessionsSQL = `WITH RECURSIVE
-usage AS (
-  -- Usage, per credential: narrow columns only. Most credentials are used
-  -- from one address with one program in one account: lists are built
-  -- (below) only for the others, lists being far dearer than min and max.
+used AS (
+  -- Usage, per credential. The lists are aggregated from distinct values
+  -- (memory grows with the distinct pairs, not with the events: a
+  -- credential makes thousands of calls).
+  SELECT * EXCLUDE (has_key), CASE WHEN has_key THEN session_id END AS access_key_id FROM (
   SELECT $SID_E AS session_id,
     bool_or(e.access_key_id IS NOT NULL) AS has_key,
     min(e.user_arn) AS principal_arn,
@@ -116,38 +117,15 @@ usage AS (
     count(*) AS events,
     count(e.error_code) AS errors,
     bool_or(e.mfa_authenticated) AS mfa_authenticated,
-    min(e.source_ip) AS ip_lo, max(e.source_ip) AS ip_hi,
-    min(e.user_agent) AS ua_lo, max(e.user_agent) AS ua_hi,
-    min(e.recipient_account_id) AS acct_lo, max(e.recipient_account_id) AS acct_hi
+    coalesce(list_sort(list(DISTINCT e.recipient_account_id) FILTER (WHERE e.recipient_account_id IS NOT NULL)), []::VARCHAR[]) AS accounts,
+    coalesce(list_sort(list(DISTINCT e.source_ip) FILTER (WHERE e.source_ip IS NOT NULL)), []::VARCHAR[]) AS source_ips,
+    coalesce(list_sort(list(DISTINCT e.user_agent) FILTER (WHERE e.user_agent IS NOT NULL)), []::VARCHAR[]) AS user_agents
   FROM event_rows e
   WHERE $SID_E IS NOT NULL
-  GROUP BY ALL
+  GROUP BY ALL)
 ),
-varied AS (
-  SELECT $SID_E AS session_id,
-    list_sort(list_distinct(list(e.recipient_account_id))) AS accounts,
-    list_sort(list_distinct(list(e.source_ip))) AS source_ips,
-    list_sort(list_distinct(list(e.user_agent))) AS user_agents
-  FROM event_rows e
-  WHERE $SID_E IN (SELECT session_id FROM usage WHERE ip_lo <> ip_hi OR ua_lo <> ua_hi OR acct_lo <> acct_hi)
-  GROUP BY ALL
-),
-used AS (
-  SELECT u.session_id, CASE WHEN has_key THEN u.session_id END AS access_key_id, principal_arn, principal_type,
-    role_arn, account_id, first_seen, last_seen, events, errors, mfa_authenticated,
-    coalesce(v.accounts, CASE WHEN acct_lo IS NULL THEN []::VARCHAR[] ELSE [acct_lo] END) AS accounts,
-    coalesce(v.source_ips, CASE WHEN ip_lo IS NULL THEN []::VARCHAR[] ELSE [ip_lo] END) AS source_ips,
-    coalesce(v.user_agents, CASE WHEN ua_lo IS NULL THEN []::VARCHAR[] ELSE [ua_lo] END) AS user_agents
-  FROM usage u LEFT JOIN varied v USING (session_id)
-),
-calls AS (
-  -- The issuing calls; the JSON parts are read for these rows only. A call
-  -- logged in the caller's and the role's account (one sharedEventID) is
-  -- one call: the copy that names the caller is kept, with the key of
-  -- either copy.
-  SELECT *,
-    max(new_key) OVER call AS call_key, max(new_arn) OVER call AS call_arn, max(parent) OVER call AS call_parent
-  FROM (
+copies AS MATERIALIZED (
+  -- The issuing calls; the JSON parts are read for these rows only.
     SELECT e.event_id, e.event_time, e.event_name, e.source_ip, e.user_type AS caller_type, e.user_arn AS caller_arn,
       e.user_name AS caller_name, e.invoked_by, e.recipient_account_id,
       $SID_E AS parent,
@@ -180,7 +158,21 @@ calls AS (
             WHERE event_name IN ($ISSUING) AND error_code IS NULL
               AND event_source IN ('sts.amazonaws.com', 'iam.amazonaws.com'))
     ) e
-  )
+),
+shared AS (
+  SELECT call_id FROM copies GROUP BY call_id HAVING count(*) > 1
+),
+calls AS (
+  -- A call logged in the caller's and the role's account (one
+  -- sharedEventID) is one call: the copy that names the caller is kept,
+  -- with the key of either copy. Only those calls are windowed: sorting
+  -- every call's wide row cost a fifth of the build.
+  SELECT *, new_key AS call_key, new_arn AS call_arn, parent AS call_parent
+  FROM copies WHERE call_id NOT IN (SELECT call_id FROM shared)
+  UNION ALL
+  SELECT *,
+    max(new_key) OVER call AS call_key, max(new_arn) OVER call AS call_arn, max(parent) OVER call AS call_parent
+  FROM copies WHERE call_id IN (SELECT call_id FROM shared)
   WINDOW call AS (PARTITION BY call_id)
   QUALIFY row_number() OVER (PARTITION BY call_id ORDER BY parent IS NULL, event_id) = 1
 ),
@@ -200,8 +192,14 @@ issued AS (
   FROM calls
   WHERE coalesce(call_key, call_arn) IS NOT NULL
 ),
+reissued AS (
+  SELECT new_key FROM issued WHERE new_key IS NOT NULL GROUP BY new_key HAVING count(*) > 1
+),
 by_key AS (
-  SELECT * FROM issued WHERE new_key IS NOT NULL
+  -- A key handed out twice (only forged evidence does) is the first call's.
+  SELECT * FROM issued WHERE new_key IS NOT NULL AND new_key NOT IN (SELECT new_key FROM reissued)
+  UNION ALL
+  SELECT * FROM issued WHERE new_key IN (SELECT new_key FROM reissued)
   QUALIFY row_number() OVER (PARTITION BY new_key ORDER BY issue_time, issue_event_id) = 1
 ),
 logins AS (
@@ -226,19 +224,29 @@ by_console AS (
   QUALIFY row_number() OVER (PARTITION BY k.access_key_id
     ORDER BY abs(epoch(l.event_time) - epoch(k.created::TIMESTAMPTZ)), l.event_id) = 1
 ),
-by_arn AS (
+arn_links AS (
   -- The weaker link: a session no key ties to a call, whose ARN a call
   -- handed out: the last such call before its first use, else the first.
   -- A session with a key is never tied to a call that logged another key.
-  SELECT u.session_id, i.*
-  FROM used u JOIN issued i ON i.new_arn = u.principal_arn
-  WHERE u.principal_type IN ('AssumedRole', 'FederatedUser') AND (u.access_key_id IS NULL OR i.new_key IS NULL)
-    AND u.session_id NOT IN (SELECT new_key FROM by_key)
+  -- (The two cases are two joins: as one join with the OR after it, a
+  -- busy role session's ARN met every call that handed it out.)
+  SELECT u.session_id, u.first_seen AS used_from, i.*
+  FROM (SELECT * FROM used WHERE access_key_id IS NULL) u JOIN issued i ON i.new_arn = u.principal_arn
+  WHERE u.principal_type IN ('AssumedRole', 'FederatedUser')
+  UNION ALL
+  SELECT u.session_id, u.first_seen AS used_from, i.*
+  FROM (SELECT * FROM used WHERE access_key_id IS NOT NULL) u
+  JOIN (SELECT * FROM issued WHERE new_key IS NULL) i ON i.new_arn = u.principal_arn
+  WHERE u.principal_type IN ('AssumedRole', 'FederatedUser')
+),
+by_arn AS (
+  SELECT * FROM arn_links u
+  WHERE u.session_id NOT IN (SELECT new_key FROM by_key)
     AND u.session_id NOT IN (SELECT access_key_id FROM by_console)
   QUALIFY row_number() OVER (PARTITION BY u.session_id
-    ORDER BY i.issue_time <= u.first_seen + INTERVAL '5 minutes' DESC,
-      CASE WHEN i.issue_time <= u.first_seen + INTERVAL '5 minutes' THEN -epoch(i.issue_time) ELSE epoch(i.issue_time) END,
-      i.issue_event_id) = 1
+    ORDER BY u.issue_time <= u.used_from + INTERVAL '5 minutes' DESC,
+      CASE WHEN u.issue_time <= u.used_from + INTERVAL '5 minutes' THEN -epoch(u.issue_time) ELSE epoch(u.issue_time) END,
+      u.issue_event_id) = 1
 ),
 issued_only AS (
   -- Credentials handed out but never used in the evidence (an ARN session

@@ -2,6 +2,7 @@ package samples
 
 import (
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"sort"
 	"strings"
@@ -21,6 +22,7 @@ type rec struct {
 // Each worker owns one gen and reuses its buffers.
 type gen struct {
 	w      *world
+	seed   uint64 // the corpus seed: credentials are derived from it, not from r
 	r      *rand.Rand
 	a      *account
 	region string
@@ -84,8 +86,33 @@ func (g *gen) version() string {
 
 func (g *gen) host(svc string) string { return svc + "." + g.region + ".amazonaws.com" }
 
-func (g *gen) created(t time.Time) time.Time {
-	return t.Add(-time.Duration(60+g.r.IntN(3500)) * time.Second)
+// credentialLifetime is how long a background role session's credential
+// is used before the workload gets a new one (STS's default is an hour).
+const credentialLifetime = 3600
+
+// roleSession returns the credential a workload acting as role with
+// session name session is using at t, and when it was issued. As in real
+// CloudTrail, one credential makes many calls over its lifetime: the key
+// is derived from the corpus seed, the role, the session name and the
+// lifetime window t falls in (windows start at a per-session offset), so
+// every file, whichever worker writes it, gives that session the same key.
+func (g *gen) roleSession(role ct.Role, session string, t time.Time) (key string, created time.Time) {
+	h := fnv.New64a()
+	h.Write([]byte(role.ID))
+	h.Write([]byte{0})
+	h.Write([]byte(session))
+	id := h.Sum64()
+	offset := int64(ct.Mix(g.seed, 11, id) % credentialLifetime)
+	window := (t.Unix() - offset) / credentialLifetime
+	r := ct.NewRand(ct.Mix(g.seed, 12, id, uint64(window)), ct.Mix(g.seed, 13, id, uint64(window)))
+	return ct.TempKeyID(r), time.Unix(window*credentialLifetime+offset, 0).UTC()
+}
+
+// roleIdentity is role's session named session at t, with the session's
+// credential of that time.
+func (g *gen) roleIdentity(role ct.Role, session string, t time.Time, opt ct.AssumedRoleOpts) []byte {
+	key, created := g.roleSession(role, session, t)
+	return ct.AssumedRoleIdentity(role, session, key, created, opt)
 }
 
 // base returns an API call event with the common fields filled in.
@@ -139,7 +166,7 @@ func (g *gen) human(t time.Time, api string) caller {
 		role = a.ssoDev
 	}
 	user := g.pickS(a.ssoUsers)
-	id := ct.AssumedRoleIdentity(role, user, ct.TempKeyID(g.r), g.created(t), ct.AssumedRoleOpts{})
+	id := g.roleIdentity(role, user, t, ct.AssumedRoleOpts{})
 	if g.chance(0.6) {
 		return caller{identity: id, ip: g.pickS(a.officeIPs), agent: "AWS Internal", console: true}
 	}
@@ -147,35 +174,38 @@ func (g *gen) human(t time.Time, api string) caller {
 }
 
 func (g *gen) datadog(t time.Time) caller {
-	id := ct.AssumedRoleIdentity(g.a.datadog, "DatadogAWSIntegration", ct.TempKeyID(g.r), g.created(t), ct.AssumedRoleOpts{})
+	id := g.roleIdentity(g.a.datadog, "DatadogAWSIntegration", t, ct.AssumedRoleOpts{})
 	return caller{identity: id, ip: fmt.Sprintf("3.233.%d.%d", 144+g.r.IntN(16), 1+g.r.IntN(254)), agent: datadogAgent}
 }
 
 func (g *gen) config(t time.Time) caller {
-	id := ct.AssumedRoleIdentity(g.a.config, "AWSConfig-Describe", ct.TempKeyID(g.r), g.created(t), ct.AssumedRoleOpts{InvokedBy: "config.amazonaws.com"})
+	id := g.roleIdentity(g.a.config, "AWSConfig-Describe", t, ct.AssumedRoleOpts{InvokedBy: "config.amazonaws.com"})
 	return caller{identity: id, ip: "config.amazonaws.com", agent: "config.amazonaws.com", service: true}
 }
 
 func (g *gen) terraform(t time.Time) caller {
-	id := ct.AssumedRoleIdentity(g.a.terraform, "terraform-"+ct.Hex(g.r, 8), ct.TempKeyID(g.r), g.created(t), ct.AssumedRoleOpts{})
+	// One terraform run per credential lifetime: its session name is the
+	// credential's.
+	key, created := g.roleSession(g.a.terraform, "terraform", t)
+	id := ct.AssumedRoleIdentity(g.a.terraform, "terraform-"+strings.ToLower(key[len(key)-8:]), key, created, ct.AssumedRoleOpts{})
 	return caller{identity: id, ip: g.pickS(g.a.natIPs), agent: terraformAgent}
 }
 
 func (g *gen) ciRole(t time.Time) caller {
-	id := ct.AssumedRoleIdentity(g.a.ci, "GitHubActions", ct.TempKeyID(g.r), g.created(t), ct.AssumedRoleOpts{})
+	id := g.roleIdentity(g.a.ci, "GitHubActions", t, ct.AssumedRoleOpts{})
 	return caller{identity: id, ip: publicIP(g.r, []int{4, 13, 20, 40, 52}), agent: g.sdkAgent("sts")}
 }
 
 func (g *gen) lambda(t time.Time, api string) (caller, string) {
 	i := g.r.IntN(len(g.a.functions))
 	fn := g.a.functions[i]
-	id := ct.AssumedRoleIdentity(g.a.lambdaRoles[i], fn, ct.TempKeyID(g.r), g.created(t), ct.AssumedRoleOpts{})
+	id := g.roleIdentity(g.a.lambdaRoles[i], fn, t, ct.AssumedRoleOpts{})
 	return caller{identity: id, ip: publicIP(g.r, awsFirstOctets), agent: g.sdkAgent(api)}, fn
 }
 
 func (g *gen) node(t time.Time, agent string) (caller, string) {
 	inst := g.pickS(g.a.instances)
-	id := ct.AssumedRoleIdentity(g.a.eksNode, inst, ct.TempKeyID(g.r), g.created(t), ct.AssumedRoleOpts{EC2RoleDelivery: true})
+	id := g.roleIdentity(g.a.eksNode, inst, t, ct.AssumedRoleOpts{EC2RoleDelivery: true})
 	return caller{identity: id, ip: g.pickS(g.a.natIPs), agent: agent}, inst
 }
 
@@ -362,7 +392,7 @@ func tKMSDecrypt(g *gen, t time.Time) {
 		e.RequestParameters = ct.NewObj(256).Raw("encryptionContext", ec).Str("encryptionAlgorithm", "SYMMETRIC_DEFAULT").Bytes()
 	} else {
 		c, _ := g.node(t, eksAgent)
-		c.identity = ct.AssumedRoleIdentity(g.a.eksNode, g.pickS(g.a.instances), ct.TempKeyID(g.r), g.created(t), ct.AssumedRoleOpts{EC2RoleDelivery: true, InvokedBy: "s3.amazonaws.com"})
+		c.identity = g.roleIdentity(g.a.eksNode, g.pickS(g.a.instances), t, ct.AssumedRoleOpts{EC2RoleDelivery: true, InvokedBy: "s3.amazonaws.com"})
 		c.ip, c.agent, c.service = "s3.amazonaws.com", "s3.amazonaws.com", true
 		e = g.callerEvent(t, "kms.amazonaws.com", "Decrypt", c, true)
 		obj := "arn:aws:s3:::" + g.pickS(g.a.buckets) + "/" + ct.Hex(g.r, 2) + "/" + ct.Hex(g.r, 24) + ".parquet"
@@ -621,7 +651,7 @@ func tEC2CreateTags(g *gen, t time.Time) {
 }
 
 func tLambdaUpdate(g *gen, t time.Time) {
-	id := ct.AssumedRoleIdentity(g.a.ci, "GitHubActions", ct.TempKeyID(g.r), g.created(t), ct.AssumedRoleOpts{})
+	id := g.roleIdentity(g.a.ci, "GitHubActions", t, ct.AssumedRoleOpts{})
 	c := caller{identity: id, ip: publicIP(g.r, []int{4, 13, 20, 40, 52}), agent: g.sdkAgent("lambda")}
 	fn := g.pickS(g.a.functions)
 	e := g.callerEvent(t, "lambda.amazonaws.com", "UpdateFunctionCode20150331v2", c, false)

@@ -2,7 +2,8 @@
 # Ingest benchmark (issue 15). On one generated corpus (S3 layout) it
 # measures, on the same files: the gunzip-only floor, trailsift's decoder
 # alone (events read and discarded), DuckDB alone writing the stored events
-# again, trailsift ingest --db and --parquet (time, events/s, times the
+# again, trailsift ingest --db and --parquet, the sessions build and its
+# share of ingest --db (the target is at most 10%), trace on both (time, events/s, times the
 # gunzip floor, peak RSS, peak extra disk during the run, store size), the
 # rule set over both, and DuckDB's own read_json into typed columns plus the
 # raw event (the baseline). Then the store size against the gzipped input
@@ -57,15 +58,18 @@ peakdisk() {
 }
 
 # ingest MODE TARGET CORPUS: runs trailsift ingest --MODE into TARGET, and
-# sets secs, rss (KiB), stored, size (bytes) and peak (bytes of extra disk).
+# sets secs, cpu (user+sys seconds), rss (KiB), stored, size (bytes) and
+# peak (bytes of extra disk).
 ingest() {
   local mode=$1 target=$2 dir=$3
   rm -rf "$target" "$target.wal" "$target.staging"
-  /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$OUT/trailsift" ingest -q --json "--$mode" "$target" "$dir/AWSLogs" > "$OUT/summary.json" &
+  /usr/bin/time -f "%e %M %U %S" -o "$OUT/time.txt" "$OUT/trailsift" ingest -q --json "--$mode" "$target" "$dir/AWSLogs" > "$OUT/summary.json" &
   local pid=$!
   peak=$(peakdisk "$pid" "$target" "$target.wal" "$target.staging")
   wait "$pid"
-  read -r secs rss < "$OUT/time.txt"
+  local user sys
+  read -r secs rss user sys < "$OUT/time.txt"
+  cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN{printf "%.2f", u+s}')
   size=$(du -sb "$target" | cut -f1)
   stored=$(grep -o '"events_new": [0-9]*' "$OUT/summary.json" | grep -o '[0-9]*$')
 }
@@ -83,8 +87,15 @@ floor=$(echo "$floorline" | grep -o 'in [0-9.]*s' | grep -o '[0-9.]*')
 "$OUT/benchfloor" decode "$CORPUS/AWSLogs"
 
 ingest db "$OUT/bench.duckdb" "$CORPUS"
-dbsecs=$secs dbstored=$stored
+dbsecs=$secs dbcpu=$cpu dbstored=$stored
 echo "trailsift ingest --db: $stored events in ${secs}s ($(awk -v n="$stored" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') events/s, $(ratio "$secs" "$floor")x the gunzip floor), peak RSS $((rss / 1024)) MiB, database $((size / 1000000)) MB ($(ratio "$size" "$gz")x the gzipped input), peak disk $((peak / 1000000)) MB ($(ratio "$peak" "$size")x the database)"
+
+# The sessions build (issue 17) runs inside every load: timed alone on the
+# finished store, as a load runs it, and compared with the whole ingest.
+sessline=$("$OUT/benchfloor" sessions "$OUT/bench.duckdb")
+bsecs=$(echo "$sessline" | grep -o 'in [0-9.]*s' | grep -o '[0-9.]*')
+bcpu=$(echo "$sessline" | grep -o '[0-9.]*s CPU' | grep -o '^[0-9.]*')
+echo "$sessline: $(awk -v b="$bsecs" -v i="$dbsecs" 'BEGIN{printf "%.1f", 100*b/i}')% of ingest --db's ${dbsecs}s wall, $(awk -v b="$bcpu" -v i="$dbcpu" 'BEGIN{printf "%.1f", 100*b/i}')% of its ${dbcpu}s CPU (target: at most 10%)"
 
 "$OUT/benchfloor" store "$OUT/bench.duckdb" "$OUT/copy.duckdb"
 rm -f "$OUT/copy.duckdb" "$OUT/copy.duckdb.wal"
@@ -93,6 +104,24 @@ ingest parquet "$OUT/lake" "$CORPUS"
 psecs=$secs
 parts=$(find "$OUT/lake" -name '*.parquet' -path '*date=*' | wc -l)
 echo "trailsift ingest --parquet: $stored events in ${secs}s ($(awk -v n="$stored" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') events/s, $(ratio "$secs" "$floor")x the gunzip floor), peak RSS $((rss / 1024)) MiB, dataset $((size / 1000000)) MB in $parts files ($(ratio "$size" "$gz")x the gzipped input), peak disk $((peak / 1000000)) MB ($(ratio "$peak" "$size")x the dataset)"
+
+# trace (issue 17, target: under a second) on a busy key, the role with the
+# most sessions, an AssumeRole event and a rule's findings.
+sql() { "$OUT/trailsift" query --db "$OUT/bench.duckdb" --format csv -e "$1" | tail -n +2; }
+key=$(sql "SELECT session_id FROM sessions ORDER BY events DESC, session_id LIMIT 1")
+role=$(sql "SELECT role_arn FROM sessions WHERE role_arn IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
+event=$(sql "SELECT max(issue_event_id) FROM sessions WHERE issued_by = 'AssumeRole'")
+rule=$(grep -o '"rule_id":"[^"]*"' "$CORPUS/ground-truth.jsonl" | head -1 | cut -d'"' -f4)
+for target in "--db $OUT/bench.duckdb" "--parquet $OUT/lake"; do
+  line="trace ${target%% *}:"
+  for arg in "$key" "$role" "$event" "--finding $rule"; do
+    # shellcheck disable=SC2086 # $target and --finding are two words each
+    /usr/bin/time -f "%e %U %S" -o "$OUT/time.txt" "$OUT/trailsift" trace $target $arg > /dev/null 2>&1
+    read -r s u sy < "$OUT/time.txt"
+    line="$line ${arg:0:40} ${s}s ($(awk -v u="$u" -v s="$sy" 'BEGIN{printf "%.2f", u+s}')s CPU);"
+  done
+  echo "$line"
+done
 
 declare -A dsecs
 for target in "--db $OUT/bench.duckdb" "--parquet $OUT/lake"; do

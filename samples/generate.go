@@ -334,7 +334,7 @@ type fileWriter struct {
 
 func newFileWriter(w *world, out string, seed uint64) *fileWriter {
 	zw, _ := gzip.NewWriterLevel(nil, gzip.DefaultCompression)
-	return &fileWriter{g: &gen{w: w}, out: out, seed: seed, zw: zw}
+	return &fileWriter{g: &gen{w: w, seed: seed}, out: out, seed: seed, zw: zw}
 }
 
 func (fw *fileWriter) write(j job) (int, int64, error) {

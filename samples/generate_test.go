@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -117,9 +118,15 @@ func TestGenerateRefusesNonEmptyOut(t *testing.T) {
 type event struct {
 	EventVersion string `json:"eventVersion"`
 	UserIdentity struct {
-		Type     string `json:"type"`
-		UserName string `json:"userName"`
-		ARN      string `json:"arn"`
+		Type           string `json:"type"`
+		UserName       string `json:"userName"`
+		ARN            string `json:"arn"`
+		AccessKeyID    string `json:"accessKeyId"`
+		SessionContext struct {
+			Attributes struct {
+				CreationDate string `json:"creationDate"`
+			} `json:"attributes"`
+		} `json:"sessionContext"`
 	} `json:"userIdentity"`
 	EventTime         string          `json:"eventTime"`
 	EventSource       string          `json:"eventSource"`
@@ -178,8 +185,10 @@ func checkCorpus(t *testing.T, opts Options, wantAccounts, wantRegions int) {
 	}
 
 	ids := map[string]int{}
-	var signins []*event    // sign-in and IAM MFA events, for the reference detector
-	var records []*ctRecord // every record, for the lineage joins (with chains)
+	keyCreated := map[string]map[string]bool{} // temporary key -> creationDates
+	var roleCalls int                          // events made with an assumed role's key
+	var signins []*event                       // sign-in and IAM MFA events, for the reference detector
+	var records []*ctRecord                    // every record, for the lineage joins (with chains)
 	var total, files, readOnly int
 	var bytesOnDisk int64
 	regions := map[string]bool{}
@@ -253,6 +262,13 @@ func checkCorpus(t *testing.T, opts Options, wantAccounts, wantRegions int) {
 			}
 			ids[e.EventID]++
 			total++
+			if k := e.UserIdentity.AccessKeyID; e.UserIdentity.Type == "AssumedRole" && strings.HasPrefix(k, "ASIA") {
+				roleCalls++
+				if keyCreated[k] == nil {
+					keyCreated[k] = map[string]bool{}
+				}
+				keyCreated[k][e.UserIdentity.SessionContext.Attributes.CreationDate] = true
+			}
 			if opts.Chains {
 				records = append(records, parseRecord(t, r))
 			}
@@ -290,6 +306,17 @@ func checkCorpus(t *testing.T, opts Options, wantAccounts, wantRegions int) {
 	for id, n := range ids {
 		if n != 1 {
 			t.Errorf("eventID %s appears %d times", id, n)
+		}
+	}
+	// A role session's key makes many calls over its lifetime (20 per key at 1.25M events, fewer in small corpora), as in real
+	// CloudTrail (the sessions table and its benchmark depend on it), and
+	// every call names the same creation date.
+	if roleCalls < total/2 || len(keyCreated) > roleCalls/2 {
+		t.Errorf("%d temporary keys for %d assumed-role calls (of %d events): want at least 2 calls per key", len(keyCreated), roleCalls, total)
+	}
+	for k, dates := range keyCreated {
+		if len(dates) != 1 {
+			t.Errorf("key %s has creation dates %v, want one", k, slices.Sorted(maps.Keys(dates)))
 		}
 	}
 

@@ -6,6 +6,7 @@
 //	benchfloor decode DIR          trailsift's decoder alone, events discarded
 //	benchfloor duckdb DIR DB       load DIR with read_json into typed columns + raw
 //	benchfloor store SRC DB        copy the events of store SRC into a new store DB
+//	benchfloor sessions DB         time the sessions build over store DB (rolled back)
 package main
 
 import (
@@ -45,6 +46,8 @@ func main() {
 		} else {
 			err = storeFloor(os.Args[2], os.Args[3])
 		}
+	case "sessions":
+		err = sessionsBuild(os.Args[2])
 	case "duckdb":
 		if len(os.Args) < 4 {
 			err = fmt.Errorf("duckdb needs DIR and DB")
@@ -196,6 +199,39 @@ func decodeAll(dir string) error {
 // with trailsift's table definitions and settings: DuckDB's own share of
 // any ingest, whatever feeds it. Reading them back from src is included,
 // so it errs on the high side.
+// sessionsBuild times the sessions build over the events of the store at
+// path, as a load runs it (replace the table in a transaction), then rolls
+// it back: the store is left as it was. It prints the wall and CPU seconds.
+func sessionsBuild(path string) error {
+	ctx := context.Background()
+	s, err := query.Open(ctx, path, false)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	tx, err := s.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }() // the build is measured, never kept
+	var events, sessions int64
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM event_rows").Scan(&events); err != nil {
+		return err
+	}
+	start, cpu0 := time.Now(), cpuTime()
+	for _, q := range []string{"DELETE FROM sessions", "INSERT INTO sessions " + query.SessionsBuildSQL()} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	wall, cpu := time.Since(start), cpuTime()-cpu0
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sessions").Scan(&sessions); err != nil {
+		return err
+	}
+	fmt.Printf("sessions build: %d sessions from %d events in %.2fs (%.2fs CPU)\n", sessions, events, wall.Seconds(), cpu.Seconds())
+	return nil
+}
+
 func storeFloor(src, dst string) error {
 	ctx := context.Background()
 	_ = os.Remove(dst) // from an earlier run, if any
