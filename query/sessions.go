@@ -101,28 +101,47 @@ func SessionsBuildSQL() string {
 }
 
 const sessionsSQL = `WITH RECURSIVE
-used AS (
-  -- Usage, per credential. The lists are aggregated from distinct values
-  -- (memory grows with the distinct pairs, not with the events: a
-  -- credential makes thousands of calls).
-  SELECT * EXCLUDE (has_key), CASE WHEN has_key THEN session_id END AS access_key_id FROM (
-  SELECT $SID_E AS session_id,
+usage AS (
+  -- Usage, per credential and per combination of the text columns the
+  -- table shows. The text is a grouping key, which DuckDB spills to disk
+  -- under its memory limit, not an aggregate's state (a min or a list of
+  -- text), which it holds in memory whatever the limit: a 10M-event store
+  -- with a new key for most calls held 4 GB that way. Most credentials
+  -- have one combination and take it as it is; the others are aggregated
+  -- on text below, from distinct values, so memory follows what varies,
+  -- not how many calls were made.
+  SELECT $SID_E AS session_id, e.user_arn, e.user_type, e.session_issuer_arn, e.account_id,
+    e.source_ip, e.user_agent, e.recipient_account_id,
     bool_or(e.access_key_id IS NOT NULL) AS has_key,
-    min(e.user_arn) AS principal_arn,
-    min(e.user_type) AS principal_type,
-    min(e.session_issuer_arn) AS role_arn,
-    min(e.account_id) AS account_id,
     min(e.event_time) AS first_seen,
     max(e.event_time) AS last_seen,
     count(*) AS events,
     count(e.error_code) AS errors,
-    bool_or(e.mfa_authenticated) AS mfa_authenticated,
-    coalesce(list_sort(list(DISTINCT e.recipient_account_id) FILTER (WHERE e.recipient_account_id IS NOT NULL)), []::VARCHAR[]) AS accounts,
-    coalesce(list_sort(list(DISTINCT e.source_ip) FILTER (WHERE e.source_ip IS NOT NULL)), []::VARCHAR[]) AS source_ips,
-    coalesce(list_sort(list(DISTINCT e.user_agent) FILTER (WHERE e.user_agent IS NOT NULL)), []::VARCHAR[]) AS user_agents
+    bool_or(e.mfa_authenticated) AS mfa_authenticated
   FROM event_rows e
   WHERE $SID_E IS NOT NULL
-  GROUP BY ALL)
+  GROUP BY ALL
+),
+varied AS (
+  SELECT session_id FROM usage GROUP BY session_id HAVING count(*) > 1
+),
+used AS (
+  SELECT session_id, CASE WHEN has_key THEN session_id END AS access_key_id, user_arn AS principal_arn,
+    user_type AS principal_type, session_issuer_arn AS role_arn, account_id, first_seen, last_seen, events, errors,
+    mfa_authenticated,
+    CASE WHEN recipient_account_id IS NULL THEN []::VARCHAR[] ELSE [recipient_account_id] END AS accounts,
+    CASE WHEN source_ip IS NULL THEN []::VARCHAR[] ELSE [source_ip] END AS source_ips,
+    CASE WHEN user_agent IS NULL THEN []::VARCHAR[] ELSE [user_agent] END AS user_agents
+  FROM usage u ANTI JOIN varied v ON v.session_id = u.session_id
+  UNION ALL
+  SELECT u.session_id, CASE WHEN bool_or(has_key) THEN u.session_id END, min(user_arn), min(user_type),
+    min(session_issuer_arn), min(account_id), min(first_seen), max(last_seen), sum(events)::BIGINT,
+    sum(errors)::BIGINT, bool_or(mfa_authenticated),
+    coalesce(list_sort(list(DISTINCT recipient_account_id) FILTER (WHERE recipient_account_id IS NOT NULL)), []::VARCHAR[]),
+    coalesce(list_sort(list(DISTINCT source_ip) FILTER (WHERE source_ip IS NOT NULL)), []::VARCHAR[]),
+    coalesce(list_sort(list(DISTINCT user_agent) FILTER (WHERE user_agent IS NOT NULL)), []::VARCHAR[])
+  FROM usage u SEMI JOIN varied v ON v.session_id = u.session_id
+  GROUP BY u.session_id
 ),
 copies AS MATERIALIZED (
   -- The issuing calls; the JSON parts are read for these rows only.
