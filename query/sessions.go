@@ -102,43 +102,45 @@ func SessionsBuildSQL() string {
 
 const sessionsSQL = `WITH RECURSIVE
 usage AS (
-  -- Usage, per credential: narrow columns only. Most credentials are used
-  -- from one address with one program in one account: lists are built
-  -- (below) only for the others, lists being far dearer than min and max.
-  SELECT $SID_E AS session_id,
+  -- Usage, per credential and per combination of the text columns the
+  -- sessions table shows: that text is a grouping key, which DuckDB spills
+  -- to disk, not an aggregate's state (a min or list of text), which it
+  -- holds in memory whatever its limit. A store of 10M events with a new
+  -- key for almost every call held 4 GB that way. Most credentials have
+  -- one combination and take it as it is; only the others are aggregated
+  -- on text (below).
+  SELECT $SID_E AS session_id, e.user_arn, e.user_type, e.session_issuer_arn, e.account_id,
+    e.source_ip, e.user_agent, e.recipient_account_id,
     bool_or(e.access_key_id IS NOT NULL) AS has_key,
-    min(e.user_arn) AS principal_arn,
-    min(e.user_type) AS principal_type,
-    min(e.session_issuer_arn) AS role_arn,
-    min(e.account_id) AS account_id,
     min(e.event_time) AS first_seen,
     max(e.event_time) AS last_seen,
     count(*) AS events,
     count(e.error_code) AS errors,
-    bool_or(e.mfa_authenticated) AS mfa_authenticated,
-    min(e.source_ip) AS ip_lo, max(e.source_ip) AS ip_hi,
-    min(e.user_agent) AS ua_lo, max(e.user_agent) AS ua_hi,
-    min(e.recipient_account_id) AS acct_lo, max(e.recipient_account_id) AS acct_hi
+    bool_or(e.mfa_authenticated) AS mfa_authenticated
   FROM event_rows e
   WHERE $SID_E IS NOT NULL
   GROUP BY ALL
 ),
 varied AS (
-  SELECT $SID_E AS session_id,
-    list_sort(list_distinct(list(e.recipient_account_id))) AS accounts,
-    list_sort(list_distinct(list(e.source_ip))) AS source_ips,
-    list_sort(list_distinct(list(e.user_agent))) AS user_agents
-  FROM event_rows e
-  WHERE $SID_E IN (SELECT session_id FROM usage WHERE ip_lo <> ip_hi OR ua_lo <> ua_hi OR acct_lo <> acct_hi)
-  GROUP BY ALL
+  SELECT session_id FROM usage GROUP BY session_id HAVING count(*) > 1
 ),
 used AS (
-  SELECT u.session_id, CASE WHEN has_key THEN u.session_id END AS access_key_id, principal_arn, principal_type,
-    role_arn, account_id, first_seen, last_seen, events, errors, mfa_authenticated,
-    coalesce(v.accounts, CASE WHEN acct_lo IS NULL THEN []::VARCHAR[] ELSE [acct_lo] END) AS accounts,
-    coalesce(v.source_ips, CASE WHEN ip_lo IS NULL THEN []::VARCHAR[] ELSE [ip_lo] END) AS source_ips,
-    coalesce(v.user_agents, CASE WHEN ua_lo IS NULL THEN []::VARCHAR[] ELSE [ua_lo] END) AS user_agents
-  FROM usage u LEFT JOIN varied v USING (session_id)
+  SELECT u.session_id, CASE WHEN has_key THEN u.session_id END AS access_key_id, user_arn AS principal_arn,
+    user_type AS principal_type, session_issuer_arn AS role_arn, account_id, first_seen, last_seen, events, errors,
+    mfa_authenticated,
+    CASE WHEN recipient_account_id IS NULL THEN []::VARCHAR[] ELSE [recipient_account_id] END AS accounts,
+    CASE WHEN source_ip IS NULL THEN []::VARCHAR[] ELSE [source_ip] END AS source_ips,
+    CASE WHEN user_agent IS NULL THEN []::VARCHAR[] ELSE [user_agent] END AS user_agents
+  FROM usage u ANTI JOIN varied v ON v.session_id = u.session_id
+  UNION ALL
+  SELECT u.session_id, CASE WHEN bool_or(has_key) THEN u.session_id END, min(user_arn), min(user_type),
+    min(session_issuer_arn), min(account_id), min(first_seen), max(last_seen), sum(events)::BIGINT,
+    sum(errors)::BIGINT, bool_or(mfa_authenticated),
+    list_sort(list_distinct(list(recipient_account_id))),
+    list_sort(list_distinct(list(source_ip))),
+    list_sort(list_distinct(list(user_agent)))
+  FROM usage u SEMI JOIN varied v ON v.session_id = u.session_id
+  GROUP BY u.session_id
 ),
 calls AS (
   -- The issuing calls; the JSON parts are read for these rows only. A call
