@@ -232,15 +232,24 @@ by_arn AS (
   -- The weaker link: a session no key ties to a call, whose ARN a call
   -- handed out: the last such call before its first use, else the first.
   -- A session with a key is never tied to a call that logged another key.
-  SELECT u.session_id, i.*
-  FROM used u JOIN issued i ON i.new_arn = u.principal_arn
-  WHERE u.principal_type IN ('AssumedRole', 'FederatedUser') AND (u.access_key_id IS NULL OR i.new_key IS NULL)
-    AND u.session_id NOT IN (SELECT new_key FROM by_key)
-    AND u.session_id NOT IN (SELECT access_key_id FROM by_console)
-  QUALIFY row_number() OVER (PARTITION BY u.session_id
-    ORDER BY i.issue_time <= u.first_seen + INTERVAL '5 minutes' DESC,
-      CASE WHEN i.issue_time <= u.first_seen + INTERVAL '5 minutes' THEN -epoch(i.issue_time) ELSE epoch(i.issue_time) END,
-      i.issue_event_id) = 1
+  -- The two cases are joined apart, each side filtered first: one join
+  -- filtered after matching paired every session of a busy role with
+  -- every call that assumed it, which grows with the square of the events.
+  SELECT * EXCLUDE (first_seen) FROM (
+    SELECT u.session_id, u.first_seen, i.*
+    FROM (SELECT * FROM used WHERE access_key_id IS NULL AND principal_type IN ('AssumedRole', 'FederatedUser')) u
+    JOIN issued i ON i.new_arn = u.principal_arn
+    UNION ALL
+    SELECT u.session_id, u.first_seen, i.*
+    FROM (SELECT * FROM used WHERE access_key_id IS NOT NULL AND principal_type IN ('AssumedRole', 'FederatedUser')) u
+    JOIN (SELECT * FROM issued WHERE new_key IS NULL) i ON i.new_arn = u.principal_arn
+  ) a
+  WHERE a.session_id NOT IN (SELECT new_key FROM by_key)
+    AND a.session_id NOT IN (SELECT access_key_id FROM by_console)
+  QUALIFY row_number() OVER (PARTITION BY a.session_id
+    ORDER BY a.issue_time <= a.first_seen + INTERVAL '5 minutes' DESC,
+      CASE WHEN a.issue_time <= a.first_seen + INTERVAL '5 minutes' THEN -epoch(a.issue_time) ELSE epoch(a.issue_time) END,
+      a.issue_event_id) = 1
 ),
 issued_only AS (
   -- Credentials handed out but never used in the evidence (an ARN session
