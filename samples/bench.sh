@@ -57,21 +57,22 @@ peakdisk() {
   echo "$peak"
 }
 
-# ingest MODE TARGET CORPUS: runs trailsift ingest --MODE into TARGET, and
-# sets secs, cpu (user+sys seconds), rss (KiB), stored, size (bytes) and
-# peak (bytes of extra disk).
+# ingest MODE TARGET CORPUS [again]: runs trailsift ingest --MODE into
+# TARGET (a fresh one unless "again"), and sets secs, cpu (user+sys
+# seconds), rss (KiB), stored, unchanged (files left as already loaded),
+# size (bytes) and peak (bytes on disk, DuckDB's spill folder included).
 ingest() {
   local mode=$1 target=$2 dir=$3
-  rm -rf "$target" "$target.wal" "$target.staging"
+  [ "${4:-}" = again ] || rm -rf "$target" "$target.wal" "$target.staging" "$target.tmp"
   /usr/bin/time -f "%e %M %U %S" -o "$OUT/time.txt" "$OUT/trailsift" ingest -q --json "--$mode" "$target" "$dir/AWSLogs" > "$OUT/summary.json" &
-  local pid=$!
-  peak=$(peakdisk "$pid" "$target" "$target.wal" "$target.staging")
+  local pid=$! user sys
+  peak=$(peakdisk "$pid" "$target" "$target.wal" "$target.staging" "$target.tmp")
   wait "$pid"
-  local user sys
   read -r secs rss user sys < "$OUT/time.txt"
-  cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN{printf "%.2f", u+s}')
+  cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN{printf "%.1f", u+s}')
   size=$(du -sb "$target" | cut -f1)
   stored=$(grep -o '"events_new": [0-9]*' "$OUT/summary.json" | grep -o '[0-9]*$')
+  unchanged=$(grep -o '"files_unchanged": [0-9]*' "$OUT/summary.json" | grep -o '[0-9]*$')
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
@@ -87,8 +88,8 @@ floor=$(echo "$floorline" | grep -o 'in [0-9.]*s' | grep -o '[0-9.]*')
 "$OUT/benchfloor" decode "$CORPUS/AWSLogs"
 
 ingest db "$OUT/bench.duckdb" "$CORPUS"
-dbsecs=$secs dbcpu=$cpu dbstored=$stored
-echo "trailsift ingest --db: $stored events in ${secs}s ($(awk -v n="$stored" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') events/s, $(ratio "$secs" "$floor")x the gunzip floor), peak RSS $((rss / 1024)) MiB, database $((size / 1000000)) MB ($(ratio "$size" "$gz")x the gzipped input), peak disk $((peak / 1000000)) MB ($(ratio "$peak" "$size")x the database)"
+dbsecs=$secs dbstored=$stored dbcpu=$cpu dbrss=$rss
+echo "trailsift ingest --db: $stored events in ${secs}s, ${cpu} CPU-s ($(awk -v n="$stored" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') events/s, $(ratio "$secs" "$floor")x the gunzip floor), peak RSS $((rss / 1024)) MiB, database $((size / 1000000)) MB ($(ratio "$size" "$gz")x the gzipped input), peak disk $((peak / 1000000)) MB ($(ratio "$peak" "$size")x the database)"
 
 # The sessions build (issue 17) runs inside every load: timed alone on the
 # finished store, as a load runs it, and compared with the whole ingest.
@@ -101,9 +102,9 @@ echo "$sessline: $(awk -v b="$bsecs" -v i="$dbsecs" 'BEGIN{printf "%.1f", 100*b/
 rm -f "$OUT/copy.duckdb" "$OUT/copy.duckdb.wal"
 
 ingest parquet "$OUT/lake" "$CORPUS"
-psecs=$secs
+psecs=$secs pcpu=$cpu prss=$rss
 parts=$(find "$OUT/lake" -name '*.parquet' -path '*date=*' | wc -l)
-echo "trailsift ingest --parquet: $stored events in ${secs}s ($(awk -v n="$stored" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') events/s, $(ratio "$secs" "$floor")x the gunzip floor), peak RSS $((rss / 1024)) MiB, dataset $((size / 1000000)) MB in $parts files ($(ratio "$size" "$gz")x the gzipped input), peak disk $((peak / 1000000)) MB ($(ratio "$peak" "$size")x the dataset)"
+echo "trailsift ingest --parquet: $stored events in ${secs}s, ${cpu} CPU-s ($(awk -v n="$stored" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') events/s, $(ratio "$secs" "$floor")x the gunzip floor), peak RSS $((rss / 1024)) MiB, dataset $((size / 1000000)) MB in $parts files ($(ratio "$size" "$gz")x the gzipped input), peak disk $((peak / 1000000)) MB ($(ratio "$peak" "$size")x the dataset)"
 
 # trace (issue 17, target: under a second) on a busy key, the role with the
 # most sessions, an AssumeRole event and a rule's findings.
@@ -154,13 +155,35 @@ for shape in $SHAPES; do
   [ -n "${KEEP:-}" ] || rm -rf "$c"
 done
 
-# Scale: the cost per event and the peak RSS of a large corpus against the
-# main one.
+# Scale: the cost per event (wall and CPU) and the peak RSS of a large
+# corpus against the main one (the target: within 10% per event, the same
+# peak RSS), a re-run that must store nothing, and the rules over it.
 if [ -n "${SCALE:-}" ]; then
   S=$(corpus "$SCALE_EVENTS" 2 3 4)
+  sgz=$(du -sb "$S/AWSLogs" | cut -f1)
+  sfiles=$(find "$S/AWSLogs" -name '*.json.gz' | wc -l)
+  echo "scale corpus: $SCALE_EVENTS events, $sfiles files, $((sgz / 1000000)) MB gzipped"
+  # scaleline MODE BASE-SECS BASE-CPU BASE-EVENTS BASE-RSS: the figures of
+  # the last ingest against the main run's.
+  scaleline() {
+    echo "scale, ingest --$1: $stored events in ${secs}s, ${cpu} CPU-s; per event $(awk -v s="$secs" -v n="$stored" 'BEGIN{printf "%.1f", s*1e6/n}') us wall, $(awk -v s="$cpu" -v n="$stored" 'BEGIN{printf "%.1f", s*1e6/n}') us CPU ($(awk -v s="$secs" -v n="$stored" -v bs="$2" -v bn="$4" 'BEGIN{printf "%.2f", (s/n)/(bs/bn)}')x and $(awk -v s="$cpu" -v n="$stored" -v bs="$3" -v bn="$4" 'BEGIN{printf "%.2f", (s/n)/(bs/bn)}')x the $EVENTS-event run's); peak RSS $((rss / 1024)) MiB ($(ratio "$rss" "$5")x); store $((size / 1000000)) MB ($(ratio "$size" "$sgz")x the gzipped input), peak disk $((peak / 1000000)) MB ($(ratio "$peak" "$size")x the store)"
+  }
   ingest db "$OUT/scale.duckdb" "$S"
-  echo "scale, ingest --db: $stored events in ${secs}s, $(awk -v s="$secs" -v n="$stored" 'BEGIN{printf "%.1f", s*1e6/n}') us per event ($(awk -v s="$secs" -v n="$stored" -v bs="$dbsecs" -v bn="$dbstored" 'BEGIN{printf "%.2f", (s/n)/(bs/bn)}')x the $EVENTS-event run), peak RSS $((rss / 1024)) MiB, peak disk $(ratio "$peak" "$size")x the database"
-  rm -rf "$OUT/scale.duckdb" "$OUT/scale.duckdb.wal"
+  scaleline db "$dbsecs" "$dbcpu" "$dbstored" "$dbrss"
+  sstored=$stored
+  ingest db "$OUT/scale.duckdb" "$S" again
+  verdict=ok
+  [ "$stored" = 0 ] && [ "$unchanged" = "$sfiles" ] || verdict="WRONG: the re-run must store nothing"
+  echo "scale, ingest --db again: $stored events stored, $unchanged of $sfiles files unchanged, ${secs}s, peak RSS $((rss / 1024)) MiB: $verdict"
+  ingest parquet "$OUT/scale-lake" "$S"
+  scaleline parquet "$psecs" "$pcpu" "$dbstored" "$prss"
+  [ "$stored" = "$sstored" ] || echo "scale: WRONG: --parquet stored $stored events, --db $sstored"
+  for target in "--db $OUT/scale.duckdb" "--parquet $OUT/scale-lake"; do
+    /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$OUT/trailsift" detect -q --format jsonl $target > "$OUT/findings.jsonl"
+    read -r s drss < "$OUT/time.txt"
+    echo "scale, detect ${target%% *}: $(wc -l < "$OUT/findings.jsonl") findings in ${s}s, peak RSS $((drss / 1024)) MiB"
+  done
+  rm -rf "$OUT/scale.duckdb" "$OUT/scale.duckdb.wal" "$OUT/scale-lake"
   [ -n "${KEEP:-}" ] || rm -rf "$S"
 fi
 
