@@ -83,6 +83,10 @@ func Load(ctx context.Context, store *query.Store, inputs []string, opts LoadOpt
 	}
 	sum := loadedOf(r.Stats, store.Path, r.Inserted, r.Events-r.Inserted, start, runErr)
 	sum.readProblems(ctx, store)
+	if store.SessionsSkipped != nil {
+		sum.Problems = append(sum.Problems, reports.Problem{Path: "(sessions)", Severity: "warning",
+			Message: "credential lineage not built, the sessions table is left empty: " + store.SessionsSkipped.Error()})
+	}
 	return sum, runErr
 }
 

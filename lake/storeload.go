@@ -123,6 +123,10 @@ func IngestStore(ctx context.Context, store *query.Store, inputs []string, opts 
 	}
 	// Records the store refused are in ingest_errors; they make the run partial.
 	run.Errors += run.Rejected
+	if store.SessionsSkipped != nil {
+		// The events are stored; their lineage is not (in ingest_errors).
+		run.Warnings++
+	}
 	if runErr == nil && ctx.Err() != nil {
 		// Cancelled after the files were read: the load finished, but the
 		// caller asked to stop.

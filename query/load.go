@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/trailsift/trailsift/ingest"
@@ -18,13 +19,48 @@ import (
 // DuckDB finds their JSON invalid: those are reported in ingest_errors
 // (their file is marked failed) instead of failing the load, so one bad
 // record never costs the others, nor wedges the next run.
+//
+// The sessions table is rebuilt in the same transaction. If that build
+// fails (DuckDB out of memory on a very large store), the events still
+// go in: the load runs again without it, the sessions table is left empty
+// rather than stale, and an ingest_errors warning says why (see
+// SessionsSkipped). Evidence is never lost to a derived table.
 func (s *Store) Load(ctx context.Context, sources map[string]string) (inserted, rejected int64, err error) {
 	conn, err := s.DB.Conn(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer conn.Close()
-	return loadTx(ctx, conn, sources)
+	s.SessionsSkipped = nil
+	inserted, rejected, err = loadTx(ctx, conn, sources, nil)
+	if skipped, ok := errors.AsType[*sessionsBuildError](err); ok {
+		s.SessionsSkipped = skipped.err
+		inserted, rejected, err = loadTx(ctx, conn, sources, skipped.err)
+	}
+	return inserted, rejected, err
+}
+
+// buildSessionsInLoad is buildSessions; tests make it fail.
+var buildSessionsInLoad = buildSessions
+
+// sessionsBuildError is a failed sessions build inside a load.
+type sessionsBuildError struct{ err error }
+
+func (e *sessionsBuildError) Error() string { return e.err.Error() }
+
+// skipSessions empties the sessions table on conn, inside the load's
+// transaction, and says why in ingest_errors, as a warning: the events
+// are stored, their lineage is not.
+func skipSessions(ctx context.Context, conn *sql.Conn, cause error) error {
+	msg := fmt.Sprintf("credential lineage not built, the sessions table is left empty (trace, the lineage rules and the report's sessions miss it): %v", cause)
+	if len(msg) > 500 {
+		msg = msg[:500]
+	}
+	if _, err := conn.ExecContext(ctx, "DELETE FROM sessions"); err != nil {
+		return err
+	}
+	_, err := conn.ExecContext(ctx, "INSERT INTO ingest_errors (file_id, path, record_index, byte_offset, severity, message) VALUES (NULL, '(sessions)', NULL, NULL, 'warning', ?)", msg)
+	return err
 }
 
 // loadTx runs one load transaction on conn. The staged rows whose raw is
@@ -35,7 +71,7 @@ func (s *Store) Load(ctx context.Context, sources map[string]string) (inserted, 
 // group is written: that ran a 10M-event load out of the store's memory
 // limit, and a 1.25M one under a 150 MB limit, where the plain copy
 // loads 5M.)
-func loadTx(ctx context.Context, conn *sql.Conn, sources map[string]string) (inserted, rejected int64, err error) {
+func loadTx(ctx context.Context, conn *sql.Conn, sources map[string]string, skipSessionsFor error) (inserted, rejected int64, err error) {
 	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return 0, 0, fmt.Errorf("begin: %w", err)
 	}
@@ -70,9 +106,15 @@ func loadTx(ctx context.Context, conn *sql.Conn, sources map[string]string) (ins
 		return 0, 0, err
 	}
 	// In the same transaction, so events and sessions always agree.
-	if inserted > 0 {
-		if err := buildSessions(ctx, conn); err != nil {
+	switch {
+	case inserted == 0:
+	case skipSessionsFor != nil:
+		if err := skipSessions(ctx, conn, skipSessionsFor); err != nil {
 			return 0, 0, err
+		}
+	default:
+		if err := buildSessionsInLoad(ctx, conn); err != nil {
+			return 0, 0, &sessionsBuildError{err}
 		}
 	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {

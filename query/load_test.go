@@ -2,6 +2,8 @@ package query
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -51,5 +53,41 @@ func TestLoadLeavesOutOnlyInvalidRaws(t *testing.T) {
 	inserted, rejected, err = s.Load(ctx, map[string]string{"event_rows": stagedRows(10, `{"c":3}`, "{\"d\":\"\x01\"}", `{"e":5}`)})
 	if err != nil || inserted != 2 || rejected != 1 {
 		t.Fatalf("load with an invalid raw: %d inserted, %d rejected, %v; want 2, 1", inserted, rejected, err)
+	}
+}
+
+// A sessions build that fails (DuckDB out of memory on a very large
+// store) costs no event: the load is run again without it, the sessions
+// table is left empty rather than stale, and a warning says why.
+func TestLoadStoresEventsWhenSessionsCannotBeBuilt(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.DB.ExecContext(ctx, "INSERT INTO sessions (session_id) VALUES ('stale')"); err != nil {
+		t.Fatal(err)
+	}
+	defer func(b func(context.Context, *sql.Conn) error) { buildSessionsInLoad = b }(buildSessionsInLoad)
+	buildSessionsInLoad = func(context.Context, *sql.Conn) error { return errors.New("Out of Memory Error: test") }
+	inserted, rejected, err := s.Load(ctx, map[string]string{"event_rows": stagedRows(1, `{"a":1}`, `{"b":2}`)})
+	if err != nil || inserted != 2 || rejected != 0 {
+		t.Fatalf("load: %d inserted, %d rejected, %v; want 2, 0, nil", inserted, rejected, err)
+	}
+	if s.SessionsSkipped == nil || !strings.Contains(s.SessionsSkipped.Error(), "Out of Memory") {
+		t.Errorf("SessionsSkipped = %v, want the build's error", s.SessionsSkipped)
+	}
+	var events, sessions, warnings int
+	must := func(q string, n *int) {
+		if err := s.DB.QueryRowContext(ctx, q).Scan(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must("SELECT count(*) FROM event_rows", &events)
+	must("SELECT count(*) FROM sessions", &sessions)
+	must("SELECT count(*) FROM ingest_errors WHERE severity = 'warning' AND message LIKE 'credential lineage not built%Out of Memory%'", &warnings)
+	if events != 2 || sessions != 0 || warnings != 1 {
+		t.Errorf("after the load: %d events, %d sessions, %d warnings; want 2, 0 (not stale), 1", events, sessions, warnings)
 	}
 }

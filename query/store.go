@@ -22,6 +22,9 @@ type Store struct {
 	ReadOnly bool
 	Parquet  bool       // a Parquet dataset read through views (see package lake)
 	Migrated *Migration // set when Open migrated an older store
+	// SessionsSkipped is why the last Load stored its events without
+	// rebuilding the sessions table (nil when it rebuilt it).
+	SessionsSkipped error
 }
 
 // Migration says what Open did to a store made by an older trailsift.
