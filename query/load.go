@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/trailsift/trailsift/ingest"
 )
@@ -34,6 +35,9 @@ func (s *Store) Load(ctx context.Context, sources map[string]string) (inserted, 
 	s.SessionsSkipped = nil
 	inserted, rejected, err = loadTx(ctx, conn, sources, nil)
 	if skipped, ok := errors.AsType[*sessionsBuildError](err); ok {
+		// DuckDB's first line says what failed; the rest is its advice.
+		first, _, _ := strings.Cut(skipped.err.Error(), "\n")
+		skipped.err = errors.New(first)
 		s.SessionsSkipped = skipped.err
 		inserted, rejected, err = loadTx(ctx, conn, sources, skipped.err)
 	}
