@@ -85,7 +85,7 @@ func Load(ctx context.Context, store *query.Store, inputs []string, opts LoadOpt
 	sum.readProblems(ctx, store)
 	if store.SessionsSkipped != nil {
 		sum.Problems = append(sum.Problems, reports.Problem{Path: "(sessions)", Severity: "warning",
-			Message: "credential lineage not built, the sessions table is left empty: " + store.SessionsSkipped.Error()})
+			Message: store.SessionsSkipped.Error()})
 	}
 	return sum, runErr
 }

@@ -35,11 +35,8 @@ func (s *Store) Load(ctx context.Context, sources map[string]string) (inserted, 
 	s.SessionsSkipped = nil
 	inserted, rejected, err = loadTx(ctx, conn, sources, nil)
 	if skipped, ok := errors.AsType[*sessionsBuildError](err); ok {
-		// DuckDB's first line says what failed; the rest is its advice.
-		first, _, _ := strings.Cut(skipped.err.Error(), "\n")
-		skipped.err = errors.New(first)
-		s.SessionsSkipped = skipped.err
-		inserted, rejected, err = loadTx(ctx, conn, sources, skipped.err)
+		s.SessionsSkipped = sessionsSkipped(skipped.err)
+		inserted, rejected, err = loadTx(ctx, conn, sources, s.SessionsSkipped)
 	}
 	return inserted, rejected, err
 }
@@ -52,18 +49,27 @@ type sessionsBuildError struct{ err error }
 
 func (e *sessionsBuildError) Error() string { return e.err.Error() }
 
-// skipSessions empties the sessions table on conn, inside the load's
-// transaction, and says why in ingest_errors, as a warning: the events
-// are stored, their lineage is not.
-func skipSessions(ctx context.Context, conn *sql.Conn, cause error) error {
-	msg := fmt.Sprintf("credential lineage not built, the sessions table is left empty (trace, the lineage rules and the report's sessions miss it): %v", cause)
+// sessionsSkipped is the warning for a load whose sessions build failed
+// with cause: one line, bounded, the same in ingest_errors and in the
+// run's problems. DuckDB's first line says what failed; the rest is its
+// advice on settings.
+func sessionsSkipped(cause error) error {
+	first, _, _ := strings.Cut(cause.Error(), "\n")
+	msg := "credential lineage not built, the sessions table is left empty (trace, the lineage rules and the report's sessions miss it): " + first
 	if len(msg) > 500 {
 		msg = msg[:500]
 	}
+	return errors.New(msg)
+}
+
+// skipSessions empties the sessions table on conn, inside the load's
+// transaction, and records why (sessionsSkipped) in ingest_errors, as a
+// warning: the events are stored, their lineage is not.
+func skipSessions(ctx context.Context, conn *sql.Conn, why error) error {
 	if _, err := conn.ExecContext(ctx, "DELETE FROM sessions"); err != nil {
 		return err
 	}
-	_, err := conn.ExecContext(ctx, "INSERT INTO ingest_errors (file_id, path, record_index, byte_offset, severity, message) VALUES (NULL, '(sessions)', NULL, NULL, 'warning', ?)", msg)
+	_, err := conn.ExecContext(ctx, "INSERT INTO ingest_errors (file_id, path, record_index, byte_offset, severity, message) VALUES (NULL, '(sessions)', NULL, NULL, 'warning', ?)", why.Error())
 	return err
 }
 

@@ -22,8 +22,9 @@ type Store struct {
 	ReadOnly bool
 	Parquet  bool       // a Parquet dataset read through views (see package lake)
 	Migrated *Migration // set when Open migrated an older store
-	// SessionsSkipped is why the last Load stored its events without
-	// rebuilding the sessions table (nil when it rebuilt it).
+	// SessionsSkipped is the warning of a Load that stored its events
+	// without rebuilding the sessions table (nil when it rebuilt it), as
+	// ingest_errors records it.
 	SessionsSkipped error
 }
 
