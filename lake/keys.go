@@ -81,7 +81,7 @@ func readIDs(db *sql.DB, partDir string) (map[[32]byte]struct{}, error) {
 
 // openReader opens an in-memory DuckDB for reading the dataset back, with
 // the store's offline settings.
-func openReader() (*sql.DB, error) {
+func openReader() (*query.Store, error) {
 	return query.OpenMemory(context.Background(), "256MB")
 }
 
@@ -94,7 +94,7 @@ func (w *Writer) Manifest() (ingest.Manifest, error) {
 	if files, _ := filepath.Glob(glob); len(files) == 0 {
 		q = "SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR WHERE false" // read_parquet fails on no files
 	}
-	m, err := query.ReadManifest(context.Background(), w.db, q)
+	m, err := query.ReadManifest(context.Background(), w.reader.DB, q)
 	if err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", w.dir, err)
 	}
@@ -104,7 +104,7 @@ func (w *Writer) Manifest() (ingest.Manifest, error) {
 	if files, _ := filepath.Glob(glob); len(files) == 0 {
 		all = "SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR WHERE false"
 	}
-	rows, err := w.db.Query(all)
+	rows, err := w.reader.DB.Query(all)
 	if err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", w.dir, err)
 	}

@@ -155,7 +155,7 @@ func TestColumnTypes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	rows, err := db.Query("DESCRIBE SELECT * FROM read_parquet(" + query.StringLiteral(EventsGlob(dir)) +
+	rows, err := db.DB.Query("DESCRIBE SELECT * FROM read_parquet(" + query.StringLiteral(EventsGlob(dir)) +
 		", hive_partitioning = true, hive_types = {'account': VARCHAR, 'region': VARCHAR, 'date': DATE})")
 	if err != nil {
 		t.Fatal(err)
@@ -309,7 +309,7 @@ func TestDatasetDictionaryEncodesLabels(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	rows, err := db.Query(`SELECT path_in_schema, list_contains(string_split(encodings, ', '), 'RLE_DICTIONARY')
+	rows, err := db.DB.Query(`SELECT path_in_schema, list_contains(string_split(encodings, ', '), 'RLE_DICTIONARY')
   OR list_contains(string_split(encodings, ', '), 'PLAIN_DICTIONARY')
 FROM parquet_metadata(` + query.StringLiteral(EventsGlob(dir)) + `) WHERE path_in_schema IN ('event_name', 'event_source', 'user_type', 'raw')`)
 	if err != nil {

@@ -72,8 +72,7 @@ func WriteSessions(ctx context.Context, dir string) error {
 		return err
 	}
 	tmp := filepath.Join(filepath.Dir(target), "."+newRunID()+".tmp")
-	if _, err := s.DB.ExecContext(ctx, fmt.Sprintf("COPY (SELECT * FROM sessions) TO %s (FORMAT parquet, COMPRESSION zstd)",
-		query.StringLiteral(tmp))); err != nil {
+	if err := copySessions(ctx, s, tmp); err != nil {
 		_ = os.Remove(tmp) // the error below is the one to report
 		return fmt.Errorf("write the sessions of %s: %w", dir, err)
 	}
@@ -88,4 +87,22 @@ func WriteSessions(ctx context.Context, dir string) error {
 		}
 	}
 	return nil
+}
+
+// copySessions builds the sessions of the dataset open in s in stages (as
+// a store's load does, so memory holds one stage at a time) and writes
+// them to the Parquet file path.
+func copySessions(ctx context.Context, s *query.Store, path string) error {
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	final, drop, err := query.StageSessions(ctx, conn)
+	if err != nil {
+		return err
+	}
+	defer drop()
+	_, err = conn.ExecContext(ctx, fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd)", final, query.StringLiteral(path)))
+	return err
 }

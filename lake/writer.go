@@ -3,10 +3,10 @@ package lake
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/trailsift/trailsift/query"
 	"io"
 	"maps"
 	"os"
@@ -47,8 +47,8 @@ type Writer struct {
 	run     string
 	seq     int
 	lock    *os.File
-	created bool    // the directory did not exist before this run
-	db      *sql.DB // reads back what the dataset holds (keys, manifest)
+	created bool         // the directory did not exist before this run
+	reader  *query.Store // reads back what the dataset holds (keys, manifest)
 	options []parquet.WriterOption
 	// eventWriters keeps idle writers of event parts for reuse (not a
 	// sync.Pool: that drops them at every GC, and the GC runs often here).
@@ -107,7 +107,7 @@ func NewWriter(ctx context.Context, dir string) (*Writer, error) {
 	if err := w.recover(); err != nil {
 		return nil, errors.Join(err, w.Close())
 	}
-	if w.db, err = openReader(); err != nil {
+	if w.reader, err = openReader(); err != nil {
 		return nil, errors.Join(err, w.Close())
 	}
 	w.keys = keyCache{parts: map[string]map[[32]byte]struct{}{}}
@@ -179,9 +179,9 @@ func (w *Writer) Flush() error {
 // are not in the manifest, so a rerun reads them again).
 func (w *Writer) Close() error {
 	err := w.wait()
-	if w.db != nil {
-		w.db.Close()
-		w.db = nil
+	if w.reader != nil {
+		w.reader.Close()
+		w.reader = nil
 	}
 	if w.lock != nil {
 		// Empty bookkeeping goes, and so does a directory this run made and
@@ -258,7 +258,7 @@ func (w *Writer) commit(id string, b *batch) error {
 			rows[i] = b.rows[j]
 		}
 		seen += int64(len(rows))
-		fresh, err := w.keys.filter(w.db, w.dir, p, rows)
+		fresh, err := w.keys.filter(w.reader.DB, w.dir, p, rows)
 		if err != nil {
 			return err
 		}

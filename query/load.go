@@ -41,8 +41,8 @@ func (s *Store) Load(ctx context.Context, sources map[string]string) (inserted, 
 	return inserted, rejected, err
 }
 
-// buildSessionsInLoad is buildSessions; tests make it fail.
-var buildSessionsInLoad = buildSessions
+// buildSessionsInLoad is BuildSessions; tests make it fail.
+var buildSessionsInLoad = BuildSessions
 
 // sessionsBuildError is a failed sessions build inside a load.
 type sessionsBuildError struct{ err error }

@@ -24,7 +24,7 @@ func (s *Store) migrateSessions(ctx context.Context) error {
 			_, _ = conn.ExecContext(context.Background(), "ROLLBACK") // the migration's own error is the one to report
 		}
 	}()
-	if err := buildSessions(ctx, conn); err != nil {
+	if err := BuildSessions(ctx, conn); err != nil {
 		return err
 	}
 	if err := setVersion(ctx, conn); err != nil {

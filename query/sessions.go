@@ -68,6 +68,27 @@ const maxChainDepth = 32
 // from its ConsoleLogin.
 const consoleLinkWindow = "10 seconds"
 
+// issuingPaths are what the build reads of an issuing event, in the order
+// its SQL numbers them (v[1] to v[17]).
+const issuingPaths = `['$.responseElements.credentials.accessKeyId', '$.responseElements.accessKey.accessKeyId',
+         '$.responseElements.assumedRoleUser.arn', '$.responseElements.federatedUser.arn',
+         '$.requestParameters.roleArn', '$.requestParameters.roleSessionName', '$.requestParameters.name',
+         '$.requestParameters.sourceIdentity', '$.responseElements.sourceIdentity',
+         '$.responseElements.subjectFromWebIdentityToken', '$.responseElements.subject',
+         '$.requestParameters.principalArn', '$.responseElements.issuer', '$.requestParameters.targetPrincipal',
+         '$.responseElements.accessKey.userName', '$.requestParameters.userName', '$.sharedEventID']`
+
+// issuingRows is the events of the calls that hand out a credential (and
+// of AWS's other AssumeRo* calls, which the build's IN list leaves out).
+// DuckDB applies a range or an equality test while it scans, reading raw
+// only for the events it keeps; it applies an IN list after the scan,
+// having read the raw of every event. The four AssumeRo* calls are one
+// range (one scan), the others an equality each.
+const issuingRows = `SELECT * FROM event_rows WHERE event_name BETWEEN 'AssumeRole' AND 'AssumeRoot'
+  UNION ALL SELECT * FROM event_rows WHERE event_name = 'CreateAccessKey'
+  UNION ALL SELECT * FROM event_rows WHERE event_name = 'GetFederationToken'
+  UNION ALL SELECT * FROM event_rows WHERE event_name = 'GetSessionToken'`
+
 // issuingEvents are the calls that hand out a credential.
 const issuingEvents = `'AssumeRole', 'AssumeRoleWithSAML', 'AssumeRoleWithWebIdentity', 'GetSessionToken',
     'GetFederationToken', 'AssumeRoot', 'CreateAccessKey'`
@@ -84,12 +105,26 @@ func eventSessionIDSQL(e string) string {
 // rawPart reads one nested part of raw as JSON, as the events view does.
 func rawPart(name string) string { return "(" + generated[name] + ")" }
 
-// SessionsBuildSQL is the SELECT that computes sessions from event_rows.
-// JSON is read only from the issuing events and from the first event of
-// each console-session key, never from every event.
-func SessionsBuildSQL() string {
+// sessionsStep is one step of the build: a SELECT that later steps read
+// by its name.
+type sessionsStep struct {
+	name string
+	sql  string
+	// stage: built step by step (StageSessions), the step is computed into
+	// a temporary table, with the steps since the last stage as its common
+	// table expressions; later stages read the table. Only a stage's own
+	// steps may read a step that is not a stage.
+	stage bool
+	// materialized: the step is computed once, not inlined where it is
+	// read (the JSON is parsed once).
+	materialized bool
+}
+
+// expandSessionsSQL fills the build's placeholders in q.
+func expandSessionsSQL(q string) string {
 	return strings.NewReplacer(
 		"$SID_E", eventSessionIDSQL("e"),
+		"$ISSUING_ROWS", issuingRows,
 		"$ISSUING", issuingEvents,
 		"$REQ", rawPart("request_parameters"),
 		"$RESP", rawPart("response_elements"),
@@ -97,21 +132,84 @@ func SessionsBuildSQL() string {
 		"$WINDOW", consoleLinkWindow,
 		"$DEPTH", fmt.Sprint(maxChainDepth),
 		"$COLUMNS", ColumnList(SessionColumns),
-	).Replace(sessionsSQL)
+		"$PATHS", issuingPaths,
+	).Replace(q)
 }
 
-const sessionsSQL = `WITH RECURSIVE
-usage AS (
-  -- Usage, per credential and per combination of the text columns the
-  -- table shows. The text is a grouping key, which DuckDB spills to disk
-  -- under its memory limit, not an aggregate's state (a min or a list of
-  -- text), which it holds in memory whatever the limit: a 10M-event store
-  -- with a new key for most calls held 4 GB that way. Most credentials
-  -- have one combination and take it as it is; the others are aggregated
-  -- on text below, from distinct values, so memory follows what varies,
-  -- not how many calls were made.
-  SELECT $SID_E AS session_id, e.user_arn, e.user_type, e.session_issuer_arn, e.account_id,
-    e.source_ip, e.user_agent, e.recipient_account_id,
+// withSteps is steps as the common table expressions of one statement.
+func withSteps(steps []sessionsStep) string {
+	if len(steps) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("WITH RECURSIVE\n")
+	for i, s := range steps {
+		if i > 0 {
+			b.WriteString(",\n")
+		}
+		b.WriteString(s.name + " AS ")
+		if s.materialized {
+			b.WriteString("MATERIALIZED ")
+		}
+		b.WriteString("(" + s.sql + ")")
+	}
+	return b.String() + "\n"
+}
+
+// SessionsBuildSQL is the build as one SELECT over event_rows, its steps
+// as common table expressions: what a view of the sessions table runs
+// (a Parquet dataset whose stored copy is stale, a store too old to have
+// the table). A load builds the table in stages instead (StageSessions).
+// JSON is read only from the issuing events and from the first event of
+// each console-session key, never from every event.
+func SessionsBuildSQL() string {
+	return expandSessionsSQL(withSteps(sessionsSteps) + sessionsFinal)
+}
+
+// StageSessions computes each stage of the build into a temporary table of
+// conn named after it, and returns the build's last SELECT, which reads
+// them, and a drop that removes them. Each stage is a statement of its
+// own, so DuckDB holds one stage's working set at a time and can spill
+// the finished ones: as one statement, the build held them all at once
+// and ran out of its memory limit on a store with a key for most calls.
+// It runs inside the caller's transaction, if any.
+func StageSessions(ctx context.Context, conn *sql.Conn) (final string, drop func(), err error) {
+	var made []string
+	drop = func() {
+		for _, name := range made {
+			// A failed transaction takes its tables with it; nothing to report.
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS temp."+name)
+		}
+	}
+	start := 0
+	for i, s := range sessionsSteps {
+		if !s.stage {
+			continue
+		}
+		q := "CREATE OR REPLACE TEMP TABLE " + s.name + " AS " + withSteps(sessionsSteps[start:i+1]) + "SELECT * FROM " + s.name
+		if _, err := conn.ExecContext(ctx, expandSessionsSQL(q)); err != nil {
+			drop()
+			return "", func() {}, fmt.Errorf("build sessions (%s): %w", s.name, err)
+		}
+		made = append(made, s.name)
+		start = i + 1
+	}
+	return expandSessionsSQL(withSteps(sessionsSteps[start:]) + sessionsFinal), drop, nil
+}
+
+// sessionsSteps are the build's steps, in order: each reads event_rows and
+// the steps before it.
+var sessionsSteps = []sessionsStep{
+	{name: "identities", sql: `
+  -- Usage, per credential and per combination of the columns that name
+  -- who used it (one combination for almost every credential). The text
+  -- is a grouping key, which DuckDB spills to disk under its memory limit,
+  -- not an aggregate's state (a min or a list of text), which it holds in
+  -- memory whatever the limit: a 10M-event store with a new key for most
+  -- calls held 4 GB that way. A credential with one combination takes it
+  -- as it is; the others are aggregated on text below, from distinct
+  -- values, so memory follows what varies, not how many calls were made.
+  SELECT $SID_E AS session_id, e.user_arn, e.user_type, e.session_issuer_arn, e.account_id, e.recipient_account_id,
     bool_or(e.access_key_id IS NOT NULL) AS has_key,
     min(e.event_time) AS first_seen,
     max(e.event_time) AS last_seen,
@@ -120,30 +218,48 @@ usage AS (
     bool_or(e.mfa_authenticated) AS mfa_authenticated
   FROM event_rows e
   WHERE $SID_E IS NOT NULL
-  GROUP BY ALL
-),
-varied AS (
-  SELECT session_id FROM usage GROUP BY session_id HAVING count(*) > 1
-),
-used AS (
-  SELECT session_id, CASE WHEN has_key THEN session_id END AS access_key_id, user_arn AS principal_arn,
-    user_type AS principal_type, session_issuer_arn AS role_arn, account_id, first_seen, last_seen, events, errors,
-    mfa_authenticated,
-    CASE WHEN recipient_account_id IS NULL THEN []::VARCHAR[] ELSE [recipient_account_id] END AS accounts,
-    CASE WHEN source_ip IS NULL THEN []::VARCHAR[] ELSE [source_ip] END AS source_ips,
-    CASE WHEN user_agent IS NULL THEN []::VARCHAR[] ELSE [user_agent] END AS user_agents
-  FROM usage u ANTI JOIN varied v ON v.session_id = u.session_id
-  UNION ALL
-  SELECT u.session_id, CASE WHEN bool_or(has_key) THEN u.session_id END, min(user_arn), min(user_type),
-    min(session_issuer_arn), min(account_id), min(first_seen), max(last_seen), sum(events)::BIGINT,
-    sum(errors)::BIGINT, bool_or(mfa_authenticated),
-    coalesce(list_sort(list(DISTINCT recipient_account_id) FILTER (WHERE recipient_account_id IS NOT NULL)), []::VARCHAR[]),
-    coalesce(list_sort(list(DISTINCT source_ip) FILTER (WHERE source_ip IS NOT NULL)), []::VARCHAR[]),
-    coalesce(list_sort(list(DISTINCT user_agent) FILTER (WHERE user_agent IS NOT NULL)), []::VARCHAR[])
-  FROM usage u SEMI JOIN varied v ON v.session_id = u.session_id
-  GROUP BY u.session_id
-),
-copies AS MATERIALIZED (
+  GROUP BY ALL`},
+	{name: "places", sql: `
+  -- Where each credential was used from, the same way. Apart from the
+  -- identities: grouped with them, the few places a credential is used
+  -- from multiplied its rows, and hashing every event's ARNs with its
+  -- address and user agent cost twice as much.
+  SELECT DISTINCT $SID_E AS session_id, e.source_ip, e.user_agent
+  FROM event_rows e
+  WHERE $SID_E IS NOT NULL`},
+	{name: "varied_identities", sql: `
+  SELECT session_id FROM identities GROUP BY session_id HAVING count(*) > 1`},
+	{name: "varied_places", sql: `
+  SELECT session_id FROM places GROUP BY session_id HAVING count(*) > 1`},
+	{name: "used", stage: true, sql: `
+  SELECT who.*, place.source_ips, place.user_agents
+  FROM (
+    SELECT session_id, CASE WHEN has_key THEN session_id END AS access_key_id, user_arn AS principal_arn,
+      user_type AS principal_type, session_issuer_arn AS role_arn, account_id, first_seen, last_seen, events, errors,
+      mfa_authenticated,
+      CASE WHEN recipient_account_id IS NULL THEN []::VARCHAR[] ELSE [recipient_account_id] END AS accounts
+    FROM identities u ANTI JOIN varied_identities v ON v.session_id = u.session_id
+    UNION ALL
+    SELECT u.session_id, CASE WHEN bool_or(has_key) THEN u.session_id END, min(user_arn), min(user_type),
+      min(session_issuer_arn), min(account_id), min(first_seen), max(last_seen), sum(events)::BIGINT,
+      sum(errors)::BIGINT, bool_or(mfa_authenticated),
+      coalesce(list_sort(list(DISTINCT recipient_account_id) FILTER (WHERE recipient_account_id IS NOT NULL)), []::VARCHAR[])
+    FROM identities u SEMI JOIN varied_identities v ON v.session_id = u.session_id
+    GROUP BY u.session_id
+  ) who
+  JOIN (
+    SELECT session_id,
+      CASE WHEN source_ip IS NULL THEN []::VARCHAR[] ELSE [source_ip] END AS source_ips,
+      CASE WHEN user_agent IS NULL THEN []::VARCHAR[] ELSE [user_agent] END AS user_agents
+    FROM places p ANTI JOIN varied_places v ON v.session_id = p.session_id
+    UNION ALL
+    SELECT p.session_id,
+      coalesce(list_sort(list(DISTINCT source_ip) FILTER (WHERE source_ip IS NOT NULL)), []::VARCHAR[]),
+      coalesce(list_sort(list(DISTINCT user_agent) FILTER (WHERE user_agent IS NOT NULL)), []::VARCHAR[])
+    FROM places p SEMI JOIN varied_places v ON v.session_id = p.session_id
+    GROUP BY p.session_id
+  ) place USING (session_id)`},
+	{name: "copies", materialized: true, sql: `
   -- The issuing calls; the JSON parts are read for these rows only.
     SELECT e.event_id, e.event_time, e.event_name, e.source_ip, e.user_type AS caller_type, e.user_arn AS caller_arn,
       e.user_name AS caller_name, e.invoked_by, e.recipient_account_id,
@@ -159,29 +275,23 @@ copies AS MATERIALIZED (
       v[14] AS root_target,
       coalesce(v[15], v[16]) AS key_user
     FROM (
-      -- One parse of each event for every field; an event whose parts
-      -- are JSON strings or lower-cased keys is normalised first.
-      SELECT *, json_extract_string(CASE WHEN t[1] IS DISTINCT FROM 'VARCHAR' AND t[2] IS DISTINCT FROM 'VARCHAR'
-                                              AND t[3] IS NULL AND t[4] IS NULL AND t[5] IS NULL THEN raw
-          ELSE json_object('requestParameters', $REQ, 'responseElements', $RESP, 'sharedEventID', $SHARED)::VARCHAR END,
-        ['$.responseElements.credentials.accessKeyId', '$.responseElements.accessKey.accessKeyId',
-         '$.responseElements.assumedRoleUser.arn', '$.responseElements.federatedUser.arn',
-         '$.requestParameters.roleArn', '$.requestParameters.roleSessionName', '$.requestParameters.name',
-         '$.requestParameters.sourceIdentity', '$.responseElements.sourceIdentity',
-         '$.responseElements.subjectFromWebIdentityToken', '$.responseElements.subject',
-         '$.requestParameters.principalArn', '$.responseElements.issuer', '$.requestParameters.targetPrincipal',
-         '$.responseElements.accessKey.userName', '$.requestParameters.userName', '$.sharedEventID']) AS v
-      FROM (SELECT *, json_type(raw, ['$.requestParameters', '$.responseElements', '$.requestparameters',
-                                      '$.responseelements', '$.sharedeventid']) AS t
-            FROM event_rows
-            WHERE event_name IN ($ISSUING) AND error_code IS NULL
-              AND event_source IN ('sts.amazonaws.com', 'iam.amazonaws.com'))
-    ) e
-),
-shared AS (
-  SELECT call_id FROM copies GROUP BY call_id HAVING count(*) > 1
-),
-calls AS (
+      -- One parse of each event for every field. An event whose parts
+      -- are JSON strings or have lower-cased keys gives none of a call's
+      -- credential or request fields that way: those few are parsed again,
+      -- normalised. (Testing every event's shape first cost a second parse
+      -- of every issuing event.)
+      SELECT * EXCLUDE (v0),
+        CASE WHEN coalesce(v0[1], v0[2], v0[3], v0[4]) IS NOT NULL
+                  AND coalesce(v0[5], v0[6], v0[7], v0[12], v0[14], v0[16]) IS NOT NULL THEN v0
+             ELSE json_extract_string(json_object('requestParameters', $REQ, 'responseElements', $RESP,
+                                                  'sharedEventID', $SHARED)::VARCHAR, $PATHS) END AS v
+      FROM (SELECT *, json_extract_string(raw, $PATHS) AS v0
+            FROM ($ISSUING_ROWS)
+            WHERE event_name IN ($ISSUING) AND error_code IS NULL AND event_source IN ('sts.amazonaws.com', 'iam.amazonaws.com'))
+    ) e`},
+	{name: "shared", sql: `
+  SELECT call_id FROM copies GROUP BY call_id HAVING count(*) > 1`},
+	{name: "calls", sql: `
   -- A call logged in the caller's and the role's account (one
   -- sharedEventID) is one call: the copy that names the caller is kept,
   -- with the key of either copy. Only those calls are windowed: sorting
@@ -193,9 +303,8 @@ calls AS (
     max(new_key) OVER call AS call_key, max(new_arn) OVER call AS call_arn, max(parent) OVER call AS call_parent
   FROM copies WHERE call_id IN (SELECT call_id FROM shared)
   WINDOW call AS (PARTITION BY call_id)
-  QUALIFY row_number() OVER (PARTITION BY call_id ORDER BY parent IS NULL, event_id) = 1
-),
-issued AS (
+  QUALIFY row_number() OVER (PARTITION BY call_id ORDER BY parent IS NULL, event_id) = 1`},
+	{name: "issued", stage: true, sql: `
   SELECT event_id AS issue_event_id, event_time AS issue_time, event_name AS issued_by, source_ip AS issue_source_ip,
     caller_type, caller_name, invoked_by, call_key AS new_key, call_arn AS new_arn, call_parent AS parent,
     req_role_arn, req_session_name, source_identity, subject, identity_center,
@@ -209,41 +318,41 @@ issued AS (
       WHEN 'CreateAccessKey' THEN 'IAMUser' WHEN 'GetFederationToken' THEN 'FederatedUser'
       ELSE 'AssumedRole' END AS new_type
   FROM calls
-  WHERE coalesce(call_key, call_arn) IS NOT NULL
-),
-reissued AS (
-  SELECT new_key FROM issued WHERE new_key IS NOT NULL GROUP BY new_key HAVING count(*) > 1
-),
-by_key AS (
+  WHERE coalesce(call_key, call_arn) IS NOT NULL`},
+	{name: "reissued", sql: `
+  SELECT new_key FROM issued WHERE new_key IS NOT NULL GROUP BY new_key HAVING count(*) > 1`},
+	{name: "by_key", sql: `
   -- A key handed out twice (only forged evidence does) is the first call's.
   SELECT * FROM issued WHERE new_key IS NOT NULL AND new_key NOT IN (SELECT new_key FROM reissued)
   UNION ALL
   SELECT * FROM issued WHERE new_key IN (SELECT new_key FROM reissued)
-  QUALIFY row_number() OVER (PARTITION BY new_key ORDER BY issue_time, issue_event_id) = 1
-),
-logins AS (
+  QUALIFY row_number() OVER (PARTITION BY new_key ORDER BY issue_time, issue_event_id) = 1`},
+	{name: "logins", sql: `
   SELECT event_id, event_time, user_arn, source_ip FROM event_rows
   WHERE event_name = 'ConsoleLogin' AND event_source = 'signin.amazonaws.com' AND login_result = 'Success'
-    AND user_arn IS NOT NULL
-),
-console_keys AS (
+    AND user_arn IS NOT NULL`},
+	{name: "console_keys", sql: `
   -- A console session's key: creationDate from its first event only.
   SELECT access_key_id, try_strptime(first_raw ->> '$.userIdentity.sessionContext.attributes.creationDate',
       ['%Y-%m-%dT%H:%M:%SZ', '%Y-%m-%dT%H:%M:%S.%gZ', '%Y%m%dT%H%M%SZ']) AS created
-  FROM (SELECT access_key_id, arg_min(raw, event_time) AS first_raw FROM event_rows
-        WHERE user_type IN ('IAMUser', 'Root') AND access_key_id LIKE 'ASIA%'
-        GROUP BY access_key_id)
-),
-by_console AS (
+  -- Two equality tests, not an IN list: DuckDB tests an equality while it
+  -- scans, so it reads raw for the matching rows only; an IN list it
+  -- tests after the scan, which read the raw of every temporary key's
+  -- event (a tenth of the build on the bench corpus).
+  FROM (SELECT access_key_id, arg_min(raw, event_time) AS first_raw
+        FROM (SELECT access_key_id, raw, event_time FROM event_rows WHERE user_type = 'IAMUser' AND access_key_id LIKE 'ASIA%'
+              UNION ALL
+              SELECT access_key_id, raw, event_time FROM event_rows WHERE user_type = 'Root' AND access_key_id LIKE 'ASIA%')
+        GROUP BY access_key_id)`},
+	{name: "by_console", sql: `
   SELECT k.access_key_id, l.event_id, l.event_time, l.source_ip
   FROM console_keys k JOIN used u ON u.session_id = k.access_key_id
   JOIN logins l ON l.user_arn = u.principal_arn
     AND l.event_time BETWEEN k.created::TIMESTAMPTZ - INTERVAL '$WINDOW' AND k.created::TIMESTAMPTZ + INTERVAL '$WINDOW'
   WHERE k.access_key_id NOT IN (SELECT new_key FROM by_key)
   QUALIFY row_number() OVER (PARTITION BY k.access_key_id
-    ORDER BY abs(epoch(l.event_time) - epoch(k.created::TIMESTAMPTZ)), l.event_id) = 1
-),
-arn_links AS (
+    ORDER BY abs(epoch(l.event_time) - epoch(k.created::TIMESTAMPTZ)), l.event_id) = 1`},
+	{name: "arn_links", sql: `
   -- The weaker link: a session no key ties to a call, whose ARN a call
   -- handed out: the last such call before its first use, else the first.
   -- A session with a key is never tied to a call that logged another key.
@@ -256,18 +365,16 @@ arn_links AS (
   SELECT u.session_id, u.first_seen AS used_from, i.*
   FROM (SELECT * FROM used WHERE access_key_id IS NOT NULL) u
   JOIN (SELECT * FROM issued WHERE new_key IS NULL) i ON i.new_arn = u.principal_arn
-  WHERE u.principal_type IN ('AssumedRole', 'FederatedUser')
-),
-by_arn AS (
+  WHERE u.principal_type IN ('AssumedRole', 'FederatedUser')`},
+	{name: "by_arn", sql: `
   SELECT * FROM arn_links u
   WHERE u.session_id NOT IN (SELECT new_key FROM by_key)
     AND u.session_id NOT IN (SELECT access_key_id FROM by_console)
   QUALIFY row_number() OVER (PARTITION BY u.session_id
     ORDER BY u.issue_time <= u.used_from + INTERVAL '5 minutes' DESC,
       CASE WHEN u.issue_time <= u.used_from + INTERVAL '5 minutes' THEN -epoch(u.issue_time) ELSE epoch(u.issue_time) END,
-      u.issue_event_id) = 1
-),
-issued_only AS (
+      u.issue_event_id) = 1`},
+	{name: "unused", sql: `
   -- Credentials handed out but never used in the evidence (an ARN session
   -- that was used stands for its call's key).
   SELECT coalesce(new_key, new_arn) AS session_id, *
@@ -278,10 +385,17 @@ issued_only AS (
     -- is that session's issuing call, not a session of its own.
     AND NOT EXISTS (SELECT 1 FROM by_arn b WHERE b.new_arn = i.new_arn
                       AND b.issue_event_id IS NOT DISTINCT FROM i.issue_event_id
-                      AND b.issue_time IS NOT DISTINCT FROM i.issue_time)
-  QUALIFY row_number() OVER (PARTITION BY coalesce(new_key, new_arn) ORDER BY issue_time, issue_event_id) = 1
-),
-nodes AS (
+                      AND b.issue_time IS NOT DISTINCT FROM i.issue_time)`},
+	{name: "unused_twice", sql: `
+  SELECT session_id FROM unused GROUP BY session_id HAVING count(*) > 1`},
+	{name: "issued_only", sql: `
+  -- One row each: the first call, for an ARN handed out again (only the
+  -- few handed out twice are sorted).
+  SELECT * FROM unused WHERE session_id NOT IN (SELECT session_id FROM unused_twice)
+  UNION ALL
+  SELECT * FROM unused WHERE session_id IN (SELECT session_id FROM unused_twice)
+  QUALIFY row_number() OVER (PARTITION BY session_id ORDER BY issue_time, issue_event_id) = 1`},
+	{name: "nodes", sql: `
   SELECT u.session_id, u.access_key_id, u.principal_arn, u.principal_type, u.account_id, u.accounts,
     u.first_seen, u.last_seen, u.events, u.errors, u.source_ips, u.user_agents, u.mfa_authenticated,
     coalesce(u.role_arn, coalesce(k.req_role_arn, a.req_role_arn)) AS role_arn,
@@ -309,9 +423,8 @@ nodes AS (
     []::VARCHAR[], NULL, NULL, 0, 0, []::VARCHAR[], []::VARCHAR[], NULL,
     req_role_arn, issued_by, issue_event_id, issue_time, CASE WHEN new_key IS NOT NULL THEN 'key' ELSE 'arn' END,
     parent, req_session_name, source_identity, issue_source_ip, caller_type, caller_name, invoked_by, subject, identity_center
-  FROM issued_only
-),
-selves AS MATERIALIZED (
+  FROM issued_only`},
+	{name: "selves", stage: true, materialized: true, sql: `
   -- What each session would be as the root of a chain, and its name.
   SELECT *,
     CASE self_type
@@ -336,26 +449,25 @@ selves AS MATERIALIZED (
             coalesce(req_session_name, CASE WHEN principal_arn LIKE 'arn:%:assumed-role/%' OR principal_arn LIKE 'arn:%:federated-user/%'
                                             THEN string_split(principal_arn, '/')[-1] END) AS session_name,
             coalesce(account_id, CASE WHEN principal_arn LIKE 'arn:%' THEN nullif(split_part(principal_arn, ':', 5), '') END) AS owner_account
-          FROM nodes))
-),
-edges AS MATERIALIZED (
+          FROM nodes))`},
+	{name: "edges", materialized: true, sql: `
   -- Child to parent, where both are sessions: all the walk reads.
   SELECT session_id, parent_session_id AS parent FROM selves
-  WHERE parent_session_id IN (SELECT session_id FROM selves)
-),
-walk AS (
+  WHERE parent_session_id IN (SELECT session_id FROM selves)`},
+	{name: "walk", sql: `
   -- Up from every session that has a parent to its origin: bounded, and
   -- never through a session already on the path (a role assuming itself).
   SELECT session_id, parent AS top, 1 AS depth, [parent, session_id] AS chain FROM edges WHERE parent <> session_id
   UNION ALL
   SELECT w.session_id, e.parent, w.depth + 1, list_prepend(e.parent, w.chain)
   FROM walk w JOIN edges e ON e.session_id = w.top
-  WHERE w.depth < $DEPTH AND NOT list_contains(w.chain, e.parent)
-),
-roots AS (
-  SELECT * FROM walk QUALIFY row_number() OVER (PARTITION BY session_id ORDER BY depth DESC) = 1
-)
-SELECT $COLUMNS FROM (
+  WHERE w.depth < $DEPTH AND NOT list_contains(w.chain, e.parent)`},
+	{name: "roots", stage: true, sql: `
+  SELECT * FROM walk QUALIFY row_number() OVER (PARTITION BY session_id ORDER BY depth DESC) = 1`},
+}
+
+// sessionsFinal is the build's last step: the sessions table's rows.
+const sessionsFinal = `SELECT $COLUMNS FROM (
   SELECT s.session_id, s.access_key_id,
     CASE WHEN s.access_key_id LIKE 'AKIA%' THEN 'long-term' WHEN s.access_key_id LIKE 'ASIA%' THEN 'temporary'
          WHEN s.access_key_id IS NULL AND s.principal_type IN ('AssumedRole', 'FederatedUser') THEN 'temporary'
@@ -374,10 +486,15 @@ SELECT $COLUMNS FROM (
              FROM roots r JOIN selves o ON o.session_id = r.top) r USING (session_id)
 )`
 
-// buildSessions replaces the sessions table of the store on conn with the
+// BuildSessions replaces the sessions table of the store on conn with the
 // one its events give. It runs inside the caller's transaction.
-func buildSessions(ctx context.Context, conn *sql.Conn) error {
-	for _, q := range []string{"DELETE FROM sessions", "INSERT INTO sessions " + SessionsBuildSQL()} {
+func BuildSessions(ctx context.Context, conn *sql.Conn) error {
+	final, drop, err := StageSessions(ctx, conn)
+	if err != nil {
+		return err
+	}
+	defer drop()
+	for _, q := range []string{"DELETE FROM sessions", "INSERT INTO sessions " + final} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("build sessions: %w", err)
 		}

@@ -18,7 +18,7 @@ import (
 func TestSessionsManyCredentials(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "many.duckdb")
-	db, err := openDB(ctx, path, "test store", "250MB")
+	db, _, err := openDB(ctx, path, "test store", "250MB")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestSessionsManyCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if err := buildSessions(ctx, conn); err != nil {
+	if err := BuildSessions(ctx, conn); err != nil {
 		t.Fatalf("%v", err)
 	}
 	var sessions, shared, listed int64

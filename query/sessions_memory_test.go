@@ -35,7 +35,7 @@ FROM range(200000) r(i)`, agent); err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if err := buildSessions(ctx, conn); err != nil {
+	if err := BuildSessions(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
 	var events int64

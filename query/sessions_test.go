@@ -654,3 +654,47 @@ func TestSessionsARNLinkNeverContradictsAKey(t *testing.T) {
 		return ""
 	})
 }
+
+// TestSessionsReadsEveryShapeOfTheIssuingCall: the build reads a call's
+// fields in one parse when its parts are objects under their usual keys,
+// and parses again, normalised, the calls that give nothing that way:
+// parts under lower-cased keys (exports that lower-case them), parts as
+// JSON strings, and a GetSessionToken whose requestParameters is null.
+func TestSessionsReadsEveryShapeOfTheIssuingCall(t *testing.T) {
+	bob := iamUser(acctA, "bob", "AKIABOB0000000000001")
+	lower := assumeRole("ev-lower", 0, bob, "198.51.100.1", acctB, "Audit", "low", "ASIALOWER00000000001")
+	lower["requestparameters"], lower["responseelements"] = lower["requestParameters"], lower["responseElements"]
+	delete(lower, "requestParameters")
+	delete(lower, "responseElements")
+	lower["sharedeventid"] = "shared-lower"
+	str := assumeRole("ev-str", 1, bob, "198.51.100.1", acctB, "Audit", "str", "ASIASTRING0000000001")
+	for _, part := range []string{"requestParameters", "responseElements"} {
+		b, err := json.Marshal(str[part])
+		if err != nil {
+			t.Fatal(err)
+		}
+		str[part] = string(b)
+	}
+	token := call("ev-token", 2, bob, "sts.amazonaws.com", "GetSessionToken", "198.51.100.1", "aws-cli/2.15.0", acctA)
+	token["responseElements"] = obj{"credentials": obj{"accessKeyId": "ASIATOKEN00000000001"}}
+	_, got := loadSessions(t, lower, str, token,
+		call("use-lower", 3, assumedRole(acctB, "Audit", "low", "ASIALOWER00000000001"), "s3.amazonaws.com", "ListBuckets", "198.51.100.1", "x", acctB),
+		call("use-str", 4, assumedRole(acctB, "Audit", "str", "ASIASTRING0000000001"), "s3.amazonaws.com", "ListBuckets", "198.51.100.1", "x", acctB),
+		call("use-token", 5, iamUser(acctA, "bob", "ASIATOKEN00000000001"), "s3.amazonaws.com", "ListBuckets", "198.51.100.1", "x", acctA))
+	for key, event := range map[string]string{"ASIALOWER00000000001": "ev-lower", "ASIASTRING0000000001": "ev-str", "ASIATOKEN00000000001": "ev-token"} {
+		wantSession(t, got, key, func(r sessionRow) string {
+			if r.IssueEvent != event || r.Link != "key" || r.Parent != "AKIABOB0000000000001" || r.Events != 1 {
+				return "want it issued by " + event + " to bob's key, used once"
+			}
+			return ""
+		})
+	}
+	for _, key := range []string{"ASIALOWER00000000001", "ASIASTRING0000000001"} {
+		wantSession(t, got, key, func(r sessionRow) string {
+			if r.OriginType != "IAMUser" || r.Depth != 1 || !strings.HasPrefix(r.Principal, "arn:aws:sts::"+acctB+":assumed-role/Audit/") {
+				return "want a role session of Audit at depth 1 under bob"
+			}
+			return ""
+		})
+	}
+}

@@ -12,10 +12,11 @@ import (
 // all commands and users' SQL run unchanged. Tables without a source are
 // empty. The store lives in memory; nothing is written anywhere.
 func OpenSources(ctx context.Context, name string, sources map[string]string) (*Store, error) {
-	db, err := openDB(ctx, "", name, storeMemoryLimit)
+	db, spill, err := openDB(ctx, "", name, storeMemoryLimit)
 	if err != nil {
 		return nil, err
 	}
+	s := &Store{DB: db, Path: name, ReadOnly: true, spillDir: spill}
 	var stmts []string
 	for _, t := range Tables {
 		if src := sources[t.Name]; src != "" {
@@ -29,11 +30,11 @@ func OpenSources(ctx context.Context, name string, sources map[string]string) (*
 	}
 	for _, q := range stmts {
 		if _, err := db.ExecContext(ctx, q); err != nil {
-			db.Close()
+			s.Close()
 			return nil, fmt.Errorf("open %s: %w", name, err)
 		}
 	}
-	return &Store{DB: db, Path: name, ReadOnly: true}, nil
+	return s, nil
 }
 
 // ColumnList is the comma-separated names of cols, for a SELECT that reads

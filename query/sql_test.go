@@ -167,14 +167,14 @@ func TestNoNetworkNoExtensions(t *testing.T) {
 		"unlock":     "SET lock_configuration = false",
 		"remote url": "SELECT * FROM read_parquet('https://example.com/x.parquet')",
 	} {
-		for _, db := range []*sql.DB{s.DB, mem} {
+		for _, db := range []*sql.DB{s.DB, mem.DB} {
 			if _, err := db.ExecContext(ctx, q); err == nil {
 				t.Errorf("%s: %q ran", name, q)
 			}
 		}
 	}
 	var tz string
-	if err := mem.QueryRowContext(ctx, "select current_setting('TimeZone')").Scan(&tz); err != nil || tz != "UTC" {
+	if err := mem.DB.QueryRowContext(ctx, "select current_setting('TimeZone')").Scan(&tz); err != nil || tz != "UTC" {
 		t.Errorf("TimeZone %q, %v", tz, err)
 	}
 	entries, _ := os.ReadDir(home)

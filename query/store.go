@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/duckdb/duckdb-go/v2"
 
@@ -22,6 +24,7 @@ type Store struct {
 	ReadOnly bool
 	Parquet  bool       // a Parquet dataset read through views (see package lake)
 	Migrated *Migration // set when Open migrated an older store
+	spillDir string     // an in-memory database's private spill folder, removed by Close
 	// SessionsSkipped is the warning of a Load that stored its events
 	// without rebuilding the sessions table (nil when it rebuilt it), as
 	// ingest_errors records it.
@@ -54,11 +57,11 @@ func Open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 		}
 		dsn += "?access_mode=READ_ONLY"
 	}
-	db, err := openDB(ctx, dsn, displayPath(path), storeMemoryLimit)
+	db, spill, err := openDB(ctx, dsn, displayPath(path), storeMemoryLimit)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{DB: db, Path: path, ReadOnly: readOnly}
+	s := &Store{DB: db, Path: path, ReadOnly: readOnly, spillDir: spill}
 	v, err := storedVersion(ctx, db)
 	if err == nil {
 		err = checkVersion(v, path)
@@ -70,7 +73,7 @@ func Open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 		err = s.defineSessions(ctx)
 	}
 	if err != nil {
-		db.Close()
+		s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -124,44 +127,58 @@ var offlineSettings = []string{
 }
 
 // openDB opens a DuckDB database with trailsift's settings; name is what
-// errors call it, memoryLimit DuckDB's own memory cap.
-func openDB(ctx context.Context, dsn, name, memoryLimit string) (*sql.DB, error) {
+// errors call it, memoryLimit DuckDB's own memory cap. An in-memory
+// database (dsn without a path) spills into a private folder under the
+// system's temporary folder, returned as spillDir for the caller to remove:
+// DuckDB's default is .tmp in the working folder, which may be the
+// evidence. A database file spills beside itself, as DuckDB does.
+func openDB(ctx context.Context, dsn, name, memoryLimit string) (db *sql.DB, spillDir string, err error) {
+	if dsn == "" || strings.HasPrefix(dsn, "?") {
+		spillDir = filepath.Join(os.TempDir(), fmt.Sprintf("trailsift-duckdb-%d-%d", os.Getpid(), spillSeq.Add(1)))
+	}
 	sep := "?"
 	if strings.Contains(dsn, "?") {
 		sep = "&"
 	}
 	connector, err := duckdb.NewConnector(dsn+sep+strings.Join(offlineSettings, "&"), nil)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", name, err)
+		return nil, "", fmt.Errorf("open %s: %w", name, err)
 	}
-	db := sql.OpenDB(connector)
+	db = sql.OpenDB(connector)
 	// A file already open in this process shares its DuckDB instance, whose
 	// settings are already made and locked: setting them again would fail.
 	var locked bool
 	if err := db.QueryRowContext(ctx, "SELECT current_setting('lock_configuration')").Scan(&locked); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open %s: %w", name, err)
+		return nil, "", fmt.Errorf("open %s: %w", name, err)
 	}
 	if locked {
-		return db, nil
+		return db, "", nil
 	}
-	for _, q := range []string{
+	settings := []string{
 		// GLOBAL, so every pooled connection gets it: the configuration is
 		// locked below and a per-connection SET would fail.
 		"SET GLOBAL TimeZone = 'UTC'",
 		// Keep DuckDB's own memory bounded whatever the input size.
 		"SET memory_limit = '" + memoryLimit + "'",
 		"SET preserve_insertion_order = false",
-		// Last: no statement can turn the settings above back on.
-		"SET lock_configuration = true",
-	} {
+	}
+	if spillDir != "" {
+		settings = append(settings, "SET temp_directory = "+StringLiteral(spillDir))
+	}
+	// Last: no statement can turn the settings above back on.
+	settings = append(settings, "SET lock_configuration = true")
+	for _, q := range settings {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			db.Close()
-			return nil, fmt.Errorf("open %s: %s: %w", name, q, err)
+			return nil, "", fmt.Errorf("open %s: %s: %w", name, q, err)
 		}
 	}
-	return db, nil
+	return db, spillDir, nil
 }
+
+// spillSeq numbers the spill folders of one process's in-memory databases.
+var spillSeq atomic.Int64
 
 // storeMemoryLimit caps DuckDB in a store. 400 MB keeps the whole process
 // under 1 GiB on the bench corpus, and ran faster there than a higher cap
@@ -171,8 +188,12 @@ const storeMemoryLimit = "400MB"
 // OpenMemory opens an empty in-memory DuckDB with the same offline,
 // locked settings as a store, for code that reads files through DuckDB
 // (the Parquet dataset writer reading its keys back).
-func OpenMemory(ctx context.Context, memoryLimit string) (*sql.DB, error) {
-	return openDB(ctx, "", "in-memory database", memoryLimit)
+func OpenMemory(ctx context.Context, memoryLimit string) (*Store, error) {
+	db, spill, err := openDB(ctx, "", "in-memory database", memoryLimit)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{DB: db, spillDir: spill}, nil
 }
 
 func displayPath(p string) string {
@@ -182,8 +203,14 @@ func displayPath(p string) string {
 	return p
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.DB.Close() }
+// Close closes the database (and removes an in-memory one's spill folder).
+func (s *Store) Close() error {
+	err := s.DB.Close()
+	if s.spillDir != "" {
+		_ = os.RemoveAll(s.spillDir) // DuckDB removed its files; this is the folder
+	}
+	return err
+}
 
 func (s *Store) createSchema(ctx context.Context) error {
 	for _, t := range Tables {

@@ -194,3 +194,42 @@ func TestOpenTwiceInOneProcess(t *testing.T) {
 		t.Errorf("TimeZone %q, %v", tz, err)
 	}
 }
+
+// TestInMemorySpillStaysOutOfTheWorkingFolder: an in-memory database
+// (every Parquet dataset is read through one) spills into a private folder
+// under the system's temporary folder, removed on Close, never into .tmp
+// in the working folder, which may be the evidence (DuckDB's default).
+func TestInMemorySpillStaysOutOfTheWorkingFolder(t *testing.T) {
+	ctx := context.Background()
+	work := t.TempDir()
+	t.Chdir(work)
+	t.Setenv("TMPDIR", t.TempDir())
+	s, err := query.OpenMemory(ctx, "64MB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spill string
+	if err := s.DB.QueryRowContext(ctx, "SELECT current_setting('temp_directory')").Scan(&spill); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(spill, os.TempDir()+string(os.PathSeparator)) {
+		t.Errorf("spill folder %q, want one under %s", spill, os.TempDir())
+	}
+	// A sort larger than the memory limit: DuckDB has to spill.
+	var n int64
+	if err := s.DB.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT md5(i::VARCHAR) || md5(i::VARCHAR) AS v FROM range(1500000) t(i) ORDER BY v)").Scan(&n); err != nil || n != 1500000 {
+		t.Fatalf("sort: %d rows, %v", n, err)
+	}
+	if _, err := os.Stat(spill); err != nil {
+		t.Errorf("the sort did not spill into %s: %v", spill, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(work); len(entries) != 0 {
+		t.Errorf("the working folder holds %v, want nothing", entries)
+	}
+	if _, err := os.Stat(spill); !os.IsNotExist(err) {
+		t.Errorf("spill folder %s left after Close: %v", spill, err)
+	}
+}

@@ -132,7 +132,7 @@ func (s *Store) migrate(ctx context.Context) (merged int64, err error) {
 			return 0, err
 		}
 	}
-	if err := buildSessions(ctx, conn); err != nil {
+	if err := BuildSessions(ctx, conn); err != nil {
 		return 0, err
 	}
 	if err := setVersion(ctx, conn); err != nil {

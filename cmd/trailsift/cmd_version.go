@@ -27,7 +27,7 @@ func currentVersion(ctx context.Context) versionInfo {
 	v := versionInfo{Trailsift: buildVersion(), StoreSchema: query.SchemaVersion, Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
 	v.DuckDB = "unknown"
 	if db, err := query.OpenMemory(ctx, "64MB"); err == nil {
-		_ = db.QueryRowContext(ctx, "SELECT library_version FROM pragma_version()").Scan(&v.DuckDB)
+		_ = db.DB.QueryRowContext(ctx, "SELECT library_version FROM pragma_version()").Scan(&v.DuckDB)
 		_ = db.Close()
 	}
 	return v

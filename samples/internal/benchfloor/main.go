@@ -209,23 +209,25 @@ func sessionsBuild(path string) error {
 		return err
 	}
 	defer s.Close()
-	tx, err := s.DB.BeginTx(ctx, nil)
+	conn, err := s.DB.Conn(ctx)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = tx.Rollback() }() // the build is measured, never kept
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+		return err
+	}
+	defer func() { _, _ = conn.ExecContext(ctx, "ROLLBACK") }() // the build is measured, never kept
 	var events, sessions int64
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM event_rows").Scan(&events); err != nil {
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM event_rows").Scan(&events); err != nil {
 		return err
 	}
 	start, cpu0 := time.Now(), cpuTime()
-	for _, q := range []string{"DELETE FROM sessions", "INSERT INTO sessions " + query.SessionsBuildSQL()} {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return err
-		}
+	if err := query.BuildSessions(ctx, conn); err != nil {
+		return err
 	}
 	wall, cpu := time.Since(start), cpuTime()-cpu0
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sessions").Scan(&sessions); err != nil {
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM sessions").Scan(&sessions); err != nil {
 		return err
 	}
 	fmt.Printf("sessions build: %d sessions from %d events in %.2fs (%.2fs CPU)\n", sessions, events, wall.Seconds(), cpu.Seconds())
