@@ -463,7 +463,13 @@ var sessionsSteps = []sessionsStep{
   FROM walk w JOIN edges e ON e.session_id = w.top
   WHERE w.depth < $DEPTH AND NOT list_contains(w.chain, e.parent)`},
 	{name: "roots", stage: true, sql: `
-  SELECT * FROM walk QUALIFY row_number() OVER (PARTITION BY session_id ORDER BY depth DESC) = 1`},
+  -- Where each walk ended, and what is known there: narrow, so the last
+  -- step joins every session to a small table (joined to the wide one,
+  -- DuckDB built its hash table on the sessions and ran out of memory on
+  -- a store with a key for most calls).
+  SELECT w.session_id, w.top, w.depth, w.chain, o.self_type, o.origin_name, o.issue_event_id
+  FROM walk w JOIN selves o ON o.session_id = w.top
+  QUALIFY row_number() OVER (PARTITION BY w.session_id ORDER BY w.depth DESC) = 1`},
 }
 
 // sessionsFinal is the build's last step: the sessions table's rows.
@@ -481,9 +487,7 @@ const sessionsFinal = `SELECT $COLUMNS FROM (
     coalesce(r.depth, 0)::INTEGER AS depth, coalesce(r.chain, [s.session_id]) AS chain,
     s.accounts, s.first_seen, s.last_seen, s.events, s.errors, s.source_ips, s.user_agents, s.issue_source_ip,
     s.mfa_authenticated
-  FROM selves s
-  LEFT JOIN (SELECT r.*, o.self_type, o.origin_name, o.issue_event_id
-             FROM roots r JOIN selves o ON o.session_id = r.top) r USING (session_id)
+  FROM selves s LEFT JOIN roots r USING (session_id)
 )`
 
 // BuildSessions replaces the sessions table of the store on conn with the
