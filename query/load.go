@@ -21,11 +21,17 @@ import (
 // (their file is marked failed) instead of failing the load, so one bad
 // record never costs the others, nor wedges the next run.
 //
-// The sessions table is rebuilt in the same transaction. If that build
-// fails (DuckDB out of memory on a very large store), the events still
-// go in: the load runs again without it, the sessions table is left empty
-// rather than stale, and an ingest_errors warning says why (see
-// SessionsSkipped). Evidence is never lost to a derived table.
+// The sessions table is rebuilt after that transaction commits, in one of
+// its own: DuckDB scans the events of an open transaction on one core
+// and committed ones on all, which made the build a third slower inside
+// it. The first transaction marks the sessions pending (sessions_pending)
+// and the second clears the mark, so a load stopped between them leaves a
+// mark that the next load acts on (rebuilding, even with nothing new) and
+// that a read-only open reads around (lineage from the events). If the
+// build fails (DuckDB out of memory on a very large store), the sessions
+// table is left empty rather than stale, and an ingest_errors warning
+// says why (see SessionsSkipped). Evidence is never lost to a derived
+// table.
 func (s *Store) Load(ctx context.Context, sources map[string]string) (inserted, rejected int64, err error) {
 	conn, err := s.DB.Conn(ctx)
 	if err != nil {
@@ -33,21 +39,67 @@ func (s *Store) Load(ctx context.Context, sources map[string]string) (inserted, 
 	}
 	defer conn.Close()
 	s.SessionsSkipped = nil
-	inserted, rejected, err = loadTx(ctx, conn, sources, nil)
-	if skipped, ok := errors.AsType[*sessionsBuildError](err); ok {
-		s.SessionsSkipped = sessionsSkipped(skipped.err)
-		inserted, rejected, err = loadTx(ctx, conn, sources, s.SessionsSkipped)
+	if inserted, rejected, err = loadTx(ctx, conn, sources); err != nil {
+		return 0, 0, err
 	}
+	pending, err := sessionsPending(ctx, conn)
+	if err != nil || !pending {
+		return inserted, rejected, err
+	}
+	s.SessionsSkipped, err = rebuildSessions(ctx, conn)
 	return inserted, rejected, err
 }
 
 // buildSessionsInLoad is BuildSessions; tests make it fail.
 var buildSessionsInLoad = BuildSessions
 
-// sessionsBuildError is a failed sessions build inside a load.
-type sessionsBuildError struct{ err error }
+// sessionsPending says whether the store's sessions table lags its events.
+func sessionsPending(ctx context.Context, conn *sql.Conn) (bool, error) {
+	var pending bool
+	err := conn.QueryRowContext(ctx, "SELECT count(*) > 0 FROM sessions_pending").Scan(&pending)
+	return pending, err
+}
 
-func (e *sessionsBuildError) Error() string { return e.err.Error() }
+// rebuildSessions rebuilds the sessions table and clears the pending mark,
+// in one transaction. A build that fails leaves the table empty, with a
+// warning in ingest_errors, and returns that warning; a load interrupted
+// meanwhile leaves the mark for the next one.
+func rebuildSessions(ctx context.Context, conn *sql.Conn) (skipped, err error) {
+	buildErr := inTx(ctx, conn, func() error {
+		if err := buildSessionsInLoad(ctx, conn); err != nil {
+			return err
+		}
+		_, err := conn.ExecContext(ctx, "DELETE FROM sessions_pending")
+		return err
+	})
+	if buildErr == nil || ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	skipped = sessionsSkipped(buildErr)
+	return skipped, inTx(ctx, conn, func() error {
+		if err := skipSessions(ctx, conn, skipped); err != nil {
+			return err
+		}
+		_, err := conn.ExecContext(ctx, "DELETE FROM sessions_pending")
+		return err
+	})
+}
+
+// inTx runs do in a transaction on conn, committed when do succeeds.
+func inTx(ctx context.Context, conn *sql.Conn, do func() error) error {
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return err
+	}
+	if err := do(); err != nil {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") // do's error is the one to report
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
 
 // sessionsSkipped is the warning for a load whose sessions build failed
 // with cause: one line, bounded, the same in ingest_errors and in the
@@ -81,7 +133,7 @@ func skipSessions(ctx context.Context, conn *sql.Conn, why error) error {
 // group is written: that ran a 10M-event load out of the store's memory
 // limit, and a 1.25M one under a 150 MB limit, where the plain copy
 // loads 5M.)
-func loadTx(ctx context.Context, conn *sql.Conn, sources map[string]string, skipSessionsFor error) (inserted, rejected int64, err error) {
+func loadTx(ctx context.Context, conn *sql.Conn, sources map[string]string) (inserted, rejected int64, err error) {
 	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return 0, 0, fmt.Errorf("begin: %w", err)
 	}
@@ -115,16 +167,11 @@ func loadTx(ctx context.Context, conn *sql.Conn, sources map[string]string, skip
 	if _, err := conn.ExecContext(ctx, "DROP TABLE staged_rejects"); err != nil {
 		return 0, 0, err
 	}
-	// In the same transaction, so events and sessions always agree.
-	switch {
-	case inserted == 0:
-	case skipSessionsFor != nil:
-		if err := skipSessions(ctx, conn, skipSessionsFor); err != nil {
+	// With the events, so a load stopped before the sessions are rebuilt
+	// is seen to have stopped there.
+	if inserted > 0 {
+		if _, err := conn.ExecContext(ctx, "INSERT INTO sessions_pending SELECT now() WHERE NOT EXISTS (SELECT 1 FROM sessions_pending)"); err != nil {
 			return 0, 0, err
-		}
-	default:
-		if err := buildSessionsInLoad(ctx, conn); err != nil {
-			return 0, 0, &sessionsBuildError{err}
 		}
 	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -92,5 +93,61 @@ func TestLoadStoresEventsWhenSessionsCannotBeBuilt(t *testing.T) {
 	must("SELECT count(*) FROM ingest_errors WHERE severity = 'warning' AND message LIKE 'credential lineage not built%Out of Memory%' AND message NOT LIKE '%Possible%'", &warnings)
 	if events != 2 || sessions != 0 || warnings != 1 {
 		t.Errorf("after the load: %d events, %d sessions, %d warnings; want 2, 0 (not stale), 1", events, sessions, warnings)
+	}
+}
+
+// TestLoadStoppedBeforeSessionsIsHealed: a load stopped after committing
+// its events, before rebuilding the sessions, leaves the sessions pending:
+// a read-only open reads lineage from the events meanwhile, and the next
+// load rebuilds the table though it adds nothing.
+func TestLoadStoppedBeforeSessionsIsHealed(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "case.duckdb")
+	src := map[string]string{"event_rows": "SELECT * REPLACE ('AKIATEST' || event_key::VARCHAR AS access_key_id) FROM (" +
+		stagedRows(1, `{"a":1}`, `{"b":2}`) + ")"}
+	counts := func(s *Store) (sessions, pending int) {
+		t.Helper()
+		if err := s.DB.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM sessions_pending)").Scan(&sessions, &pending); err != nil {
+			t.Fatal(err)
+		}
+		return sessions, pending
+	}
+
+	s, err := Open(ctx, path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, cancel := context.WithCancel(ctx)
+	defer func(b func(context.Context, *sql.Conn) error) { buildSessionsInLoad = b }(buildSessionsInLoad)
+	buildSessionsInLoad = func(context.Context, *sql.Conn) error { cancel(); return context.Canceled }
+	if _, _, err := s.Load(stop, src); !errors.Is(err, context.Canceled) {
+		t.Fatalf("load stopped during the sessions build: %v, want context.Canceled", err)
+	}
+	buildSessionsInLoad = BuildSessions
+	if sessions, pending := counts(s); sessions != 0 || pending != 1 {
+		t.Errorf("after the stopped load: %d sessions stored, %d pending marks; want 0, 1", sessions, pending)
+	}
+	s.Close()
+
+	ro, err := Open(ctx, path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sessions, pending := counts(ro); sessions != 2 || pending != 1 {
+		t.Errorf("read-only open of the stopped load: %d sessions, %d pending marks; want 2 (read from the events), 1", sessions, pending)
+	}
+	ro.Close()
+
+	s, err = Open(ctx, path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	inserted, _, err := s.Load(ctx, src)
+	if err != nil || inserted != 0 {
+		t.Fatalf("load again: %d inserted, %v; want 0, nil", inserted, err)
+	}
+	if sessions, pending := counts(s); sessions != 2 || pending != 0 {
+		t.Errorf("after loading again: %d sessions stored, %d pending marks; want 2, 0", sessions, pending)
 	}
 }

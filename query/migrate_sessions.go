@@ -37,10 +37,29 @@ func (s *Store) migrateSessions(ctx context.Context) error {
 	return nil
 }
 
-// defineSessions gives a version 2 store opened read-only (so not
-// migrated) the sessions table and the event_sessions view, as temporary
-// views built from its events: rules and queries that read them run
-// unchanged, only slower, and nothing is written.
+// readAroundStaleSessions gives a store opened read-only whose sessions
+// table is missing (version 2, not migrated) or lags its events (a load
+// stopped before rebuilding it, see Store.Load) the sessions table and the
+// event_sessions view as temporary views built from its events: rules and
+// queries that read them run unchanged, only slower, and nothing is
+// written. A store without the sessions_pending table (made before it)
+// rebuilt its sessions with its events, in one transaction.
+func (s *Store) readAroundStaleSessions(ctx context.Context, v int) error {
+	if v >= 3 {
+		var pending bool
+		err := s.DB.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.tables
+  WHERE table_schema = 'main' AND table_name = 'sessions_pending')`).Scan(&pending)
+		if err == nil && pending {
+			err = s.DB.QueryRowContext(ctx, "SELECT count(*) > 0 FROM sessions_pending").Scan(&pending)
+		}
+		if err != nil || !pending {
+			return err
+		}
+	}
+	return s.defineSessions(ctx)
+}
+
+// defineSessions defines the temporary views of readAroundStaleSessions.
 func (s *Store) defineSessions(ctx context.Context) error {
 	for _, q := range []string{
 		"CREATE TEMP VIEW sessions AS " + SessionsBuildSQL(),

@@ -136,6 +136,7 @@ var Tables = []Table{
 	{Name: "ingest_errors", Doc: "bad input: what was wrong and where", Columns: ErrorColumns},
 	{Name: "findings", Doc: "the findings of the last `trailsift analyze` (detect prints findings without storing them)", Columns: FindingTableColumns},
 	{Name: "integrity_checks", Doc: "the CloudTrail digest check of the evidence (as `trailsift verify`), one row per `trailsift analyze`; `trailsift report` shows the newest", Columns: IntegrityCheckColumns},
+	SessionsPendingTable,
 	// Last: a Parquet dataset may define it as a query over event_rows.
 	SessionsTable,
 }

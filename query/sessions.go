@@ -61,6 +61,13 @@ var SessionColumns = []Column{
 // SessionsTable is the sessions table of the schema.
 var SessionsTable = Table{Name: "sessions", Doc: "one row per credential seen (issued or used): how it was issued, its parent, and the origin at the root of its chain; rebuilt at every load", Columns: SessionColumns}
 
+// SessionsPendingTable marks a store whose sessions table lags its events:
+// a load commits its events, then rebuilds the sessions in a transaction
+// of its own (see Store.Load).
+var SessionsPendingTable = Table{Name: "sessions_pending",
+	Doc: "a row while the sessions table lags the events (an ingest stopped after storing its events, before rebuilding the sessions): the next ingest rebuilds it, and until then trailsift reads lineage from the events themselves",
+	Columns: []Column{{"since", "TIMESTAMPTZ", "when the events it lags were stored"}}}
+
 // maxChainDepth bounds the walk from a session to its origin.
 const maxChainDepth = 32
 

@@ -69,8 +69,8 @@ func Open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 	if err == nil && !readOnly {
 		err = s.prepare(ctx, v)
 	}
-	if err == nil && readOnly && v == 2 {
-		err = s.defineSessions(ctx)
+	if err == nil && readOnly && v >= 2 {
+		err = s.readAroundStaleSessions(ctx, v)
 	}
 	if err != nil {
 		s.Close()

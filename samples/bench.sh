@@ -91,12 +91,14 @@ ingest db "$OUT/bench.duckdb" "$CORPUS"
 dbsecs=$secs dbstored=$stored dbcpu=$cpu dbrss=$rss
 echo "trailsift ingest --db: $stored events in ${secs}s, ${cpu} CPU-s ($(awk -v n="$stored" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') events/s, $(ratio "$secs" "$floor")x the gunzip floor), peak RSS $((rss / 1024)) MiB, database $((size / 1000000)) MB ($(ratio "$size" "$gz")x the gzipped input), peak disk $((peak / 1000000)) MB ($(ratio "$peak" "$size")x the database)"
 
-# The sessions build (issue 17) runs inside every load: timed alone on the
-# finished store, as a load runs it, and compared with the whole ingest.
+# The sessions build (issue 17) ends every load that adds events: timed
+# alone on the finished store, as a load runs it.
 sessline=$("$OUT/benchfloor" sessions "$OUT/bench.duckdb")
 bsecs=$(echo "$sessline" | grep -o 'in [0-9.]*s' | grep -o '[0-9.]*')
 bcpu=$(echo "$sessline" | grep -o '[0-9.]*s CPU' | grep -o '^[0-9.]*')
-echo "$sessline: $(awk -v b="$bsecs" -v i="$dbsecs" 'BEGIN{printf "%.1f", 100*b/i}')% of ingest --db's ${dbsecs}s wall, $(awk -v b="$bcpu" -v i="$dbcpu" 'BEGIN{printf "%.1f", 100*b/i}')% of its ${dbcpu}s CPU (target: at most 10%)"
+# The load runs the build after committing the events, as benchfloor does
+# here; "adds" compares it with the rest of the ingest.
+echo "$sessline: adds $(awk -v b="$bsecs" -v i="$dbsecs" 'BEGIN{printf "%.1f", 100*b/(i-b)}')% to the rest of ingest --db's ${dbsecs}s wall, $(awk -v b="$bcpu" -v i="$dbcpu" 'BEGIN{printf "%.1f", 100*b/(i-b)}')% to its ${dbcpu}s CPU (target: at most 10%)"
 
 "$OUT/benchfloor" store "$OUT/bench.duckdb" "$OUT/copy.duckdb"
 rm -f "$OUT/copy.duckdb" "$OUT/copy.duckdb.wal"
