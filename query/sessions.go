@@ -65,7 +65,7 @@ var SessionsTable = Table{Name: "sessions", Doc: "one row per credential seen (i
 // a load commits its events, then rebuilds the sessions in a transaction
 // of its own (see Store.Load).
 var SessionsPendingTable = Table{Name: "sessions_pending",
-	Doc: "a row while the sessions table lags the events (an ingest stopped after storing its events, before rebuilding the sessions): the next ingest rebuilds it, and until then trailsift reads lineage from the events themselves",
+	Doc:     "a row while the sessions table lags the events (an ingest stopped after storing its events, before rebuilding the sessions): the next ingest rebuilds it, and until then trailsift reads lineage from the events themselves",
 	Columns: []Column{{"since", "TIMESTAMPTZ", "when the events it lags were stored"}}}
 
 // maxChainDepth bounds the walk from a session to its origin.
