@@ -219,11 +219,17 @@ const signInFilter = `event_source = 'signin.amazonaws.com'
 // mfaDeviceFilter selects IAM and Identity Center MFA device changes: the
 // same events as the mfa-device-change rule (a registration counts once it
 // completes).
-const mfaDeviceFilter = `(event_source = 'iam.amazonaws.com' AND event_name IN ('CreateVirtualMFADevice', 'EnableMFADevice',
+// list_contains comes first: DuckDB tests it while scanning, so the view
+// reads the JSON of these events only (the IN lists it tests after).
+const mfaDeviceFilter = `list_contains(['CreateVirtualMFADevice', 'EnableMFADevice', 'DeactivateMFADevice',
+     'DeleteVirtualMFADevice', 'ResyncMFADevice', 'CompleteVirtualMfaDeviceRegistration',
+     'CompleteWebAuthnDeviceRegistration', 'CreateMfaDeviceForUser', 'UpdateMfaDeviceForUser',
+     'DeleteMfaDeviceForUser', 'DeleteWebAuthnDevice'], event_name)
+ AND ((event_source = 'iam.amazonaws.com' AND event_name IN ('CreateVirtualMFADevice', 'EnableMFADevice',
      'DeactivateMFADevice', 'DeleteVirtualMFADevice', 'ResyncMFADevice'))
    OR (event_source IN ('sso-directory.amazonaws.com', 'identitystore.amazonaws.com', 'sso.amazonaws.com')
      AND event_name IN ('CompleteVirtualMfaDeviceRegistration', 'CompleteWebAuthnDeviceRegistration',
-       'CreateMfaDeviceForUser', 'UpdateMfaDeviceForUser', 'DeleteMfaDeviceForUser', 'DeleteWebAuthnDevice'))`
+       'CreateMfaDeviceForUser', 'UpdateMfaDeviceForUser', 'DeleteMfaDeviceForUser', 'DeleteWebAuthnDevice')))`
 
 // Views answer the common questions without JSON paths. They live in the
 // database file, so DuckDB's own CLI and clients see them too.
