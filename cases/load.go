@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime/debug"
 	"time"
 
 	"github.com/trailsift/trailsift/ingest"
@@ -108,6 +109,10 @@ func LoadDataset(ctx context.Context, dir string, inputs []string, opts LoadOpti
 	// The dataset's sessions, for what it holds now (lake.Open builds them
 	// itself when this is missing, so a failure here costs only speed).
 	if !errors.Is(err, ingest.ErrInterrupted) {
+		// The writer's buffers are garbage now: hand them back to the OS
+		// before DuckDB takes its share (as a store's load does), so the
+		// peak is one or the other, not both (1.25M events: 1.16 GiB).
+		debug.FreeOSMemory()
 		err = errors.Join(err, lake.WriteSessions(ctx, dir))
 	}
 	// Reopen the dataset to read the problems this run recorded.
