@@ -9,9 +9,11 @@ import (
 
 // This file builds the sessions table: one row per credential seen in the
 // evidence, tied to the event that issued it and walked up to the human or
-// workload at the root of its chain (issue #17). It is one SQL statement
-// over event_rows, so a store builds it inside its load transaction and a
-// Parquet dataset can define it as a view when its stored copy is stale.
+// workload at the root of its chain (issue #17). The build is a list of
+// SQL steps over event_rows (sessionsSteps): a load runs them in stages,
+// each into a temporary table (StageSessions), and a view that must read
+// the table without storing it runs them as one statement
+// (SessionsBuildSQL).
 
 // SessionColumns are the columns of the sessions table, in order: the
 // lineage contract of issue #17, with these semantics made precise:

@@ -698,3 +698,28 @@ func TestSessionsReadsEveryShapeOfTheIssuingCall(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionsOneStatementMatchesStages: the build as one statement (what
+// a view runs: a stale Parquet copy, a store read around a stopped load)
+// gives the rows the staged build stored, on the story's chain and the
+// shapes of the issuing call together.
+func TestSessionsOneStatementMatchesStages(t *testing.T) {
+	bob := iamUser(acctA, "bob", "AKIABOB0000000000001")
+	lower := assumeRole("ev-lower", 30, bob, "198.51.100.1", acctB, "Audit", "low", "ASIALOWER00000000001")
+	lower["requestparameters"], lower["responseelements"] = lower["requestParameters"], lower["responseElements"]
+	delete(lower, "requestParameters")
+	delete(lower, "responseElements")
+	s, got := loadSessions(t, append(storyEvents(), lower,
+		call("use-lower", 31, assumedRole(acctB, "Audit", "low", "ASIALOWER00000000001"), "s3.amazonaws.com", "ListBuckets", "198.51.100.1", "x", acctB))...)
+	if len(got) < 5 {
+		t.Fatalf("%d sessions stored, want the story's and more", len(got))
+	}
+	q := "SELECT count(*) FROM ((" + query.SessionsBuildSQL() + ") EXCEPT ALL SELECT * FROM sessions)"
+	if n := count(t, s, q); n != 0 {
+		t.Errorf("%d rows of the one-statement build are not among the stored sessions", n)
+	}
+	q = "SELECT count(*) FROM (SELECT * FROM sessions EXCEPT ALL (" + query.SessionsBuildSQL() + "))"
+	if n := count(t, s, q); n != 0 {
+		t.Errorf("%d stored sessions are not among the one-statement build's rows", n)
+	}
+}
