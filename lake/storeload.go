@@ -48,13 +48,19 @@ func (ms Manifests) HasContent(sha string) (string, bool) {
 
 // LoadStore moves the staging dataset at dir into store through the
 // store's own load (query.Store.Load: what counts as the same event is
-// decided there), then removes dir. See Store.Load for what it returns.
+// decided there), removes dir, then brings the store's sessions up to date
+// (query.Store.UpdateSessions): with the staging gone, the disk holds the
+// store and the build's spill, not the staging too. See Store.Load for
+// what it returns.
 func LoadStore(ctx context.Context, store *query.Store, dir string) (inserted, rejected int64, err error) {
 	inserted, rejected, err = store.Load(ctx, tableSources(dir))
 	if err != nil {
 		return 0, 0, err
 	}
-	return inserted, rejected, os.RemoveAll(dir)
+	if err := os.RemoveAll(dir); err != nil {
+		return inserted, rejected, err
+	}
+	return inserted, rejected, store.UpdateSessions(ctx)
 }
 
 // StoreRun is what IngestStore did.

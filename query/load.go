@@ -21,33 +21,42 @@ import (
 // (their file is marked failed) instead of failing the load, so one bad
 // record never costs the others, nor wedges the next run.
 //
-// The sessions table is rebuilt after that transaction commits, in one of
-// its own: DuckDB scans the events of an open transaction on one core
-// and committed ones on all, which made the build a third slower inside
-// it. The first transaction marks the sessions pending (sessions_pending)
-// and the second clears the mark, so a load stopped between them leaves a
-// mark that the next load acts on (rebuilding, even with nothing new) and
-// that a read-only open reads around (lineage from the events). If the
-// build fails (DuckDB out of memory on a very large store), the sessions
-// table is left empty rather than stale, and an ingest_errors warning
-// says why (see SessionsSkipped). Evidence is never lost to a derived
-// table.
+// The sessions table is not rebuilt here but by UpdateSessions, after
+// this transaction commits, in one of its own: DuckDB scans the events of
+// an open transaction on one core and committed ones on all, which made
+// the build a third slower inside it, and the caller can free what it
+// staged first. This transaction marks the sessions pending
+// (sessions_pending), so a run stopped before UpdateSessions leaves a
+// mark that the next one acts on (rebuilding, even with nothing new) and
+// that a read-only open reads around (lineage from the events).
 func (s *Store) Load(ctx context.Context, sources map[string]string) (inserted, rejected int64, err error) {
 	conn, err := s.DB.Conn(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer conn.Close()
+	return loadTx(ctx, conn, sources)
+}
+
+// UpdateSessions rebuilds the sessions table when events were stored since
+// it was last built (see Load), in one transaction that clears the mark.
+// If the build fails (DuckDB out of memory on a very large store), the
+// table is left empty rather than stale, an ingest_errors warning says
+// why, and SessionsSkipped holds it: evidence is never lost to a derived
+// table. A run interrupted meanwhile leaves the mark for the next one.
+func (s *Store) UpdateSessions(ctx context.Context) error {
 	s.SessionsSkipped = nil
-	if inserted, rejected, err = loadTx(ctx, conn, sources); err != nil {
-		return 0, 0, err
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		return err
 	}
+	defer conn.Close()
 	pending, err := sessionsPending(ctx, conn)
 	if err != nil || !pending {
-		return inserted, rejected, err
+		return err
 	}
 	s.SessionsSkipped, err = rebuildSessions(ctx, conn)
-	return inserted, rejected, err
+	return err
 }
 
 // buildSessionsInLoad is BuildSessions; tests make it fail.

@@ -78,6 +78,9 @@ func TestLoadStoresEventsWhenSessionsCannotBeBuilt(t *testing.T) {
 	if err != nil || inserted != 2 || rejected != 0 {
 		t.Fatalf("load: %d inserted, %d rejected, %v; want 2, 0, nil", inserted, rejected, err)
 	}
+	if err := s.UpdateSessions(ctx); err != nil {
+		t.Fatalf("update sessions: %v, want the failure left in SessionsSkipped", err)
+	}
 	if s.SessionsSkipped == nil || !strings.Contains(s.SessionsSkipped.Error(), "Out of Memory") ||
 		strings.Contains(s.SessionsSkipped.Error(), "\n") {
 		t.Errorf("SessionsSkipped = %q, want the first line of the build's error", s.SessionsSkipped)
@@ -120,8 +123,11 @@ func TestLoadStoppedBeforeSessionsIsHealed(t *testing.T) {
 	stop, cancel := context.WithCancel(ctx)
 	defer func(b func(context.Context, *sql.Conn) error) { buildSessionsInLoad = b }(buildSessionsInLoad)
 	buildSessionsInLoad = func(context.Context, *sql.Conn) error { cancel(); return context.Canceled }
-	if _, _, err := s.Load(stop, src); !errors.Is(err, context.Canceled) {
-		t.Fatalf("load stopped during the sessions build: %v, want context.Canceled", err)
+	if inserted, _, err := s.Load(stop, src); err != nil || inserted != 2 {
+		t.Fatalf("load: %d inserted, %v; want 2, nil", inserted, err)
+	}
+	if err := s.UpdateSessions(stop); !errors.Is(err, context.Canceled) {
+		t.Fatalf("sessions build stopped: %v, want context.Canceled", err)
 	}
 	buildSessionsInLoad = BuildSessions
 	if sessions, pending := counts(s); sessions != 0 || pending != 1 {
@@ -146,6 +152,9 @@ func TestLoadStoppedBeforeSessionsIsHealed(t *testing.T) {
 	inserted, _, err := s.Load(ctx, src)
 	if err != nil || inserted != 0 {
 		t.Fatalf("load again: %d inserted, %v; want 0, nil", inserted, err)
+	}
+	if err := s.UpdateSessions(ctx); err != nil {
+		t.Fatal(err)
 	}
 	if sessions, pending := counts(s); sessions != 2 || pending != 0 {
 		t.Errorf("after loading again: %d sessions stored, %d pending marks; want 2, 0", sessions, pending)
