@@ -195,7 +195,10 @@ func StageSessions(ctx context.Context, conn *sql.Conn) (final string, drop func
 		if !s.stage {
 			continue
 		}
-		q := "CREATE OR REPLACE TEMP TABLE " + s.name + " AS " + withSteps(sessionsSteps[start:i+1]) + "SELECT * FROM " + s.name
+		// The stage's own SELECT is the statement's body, not one more
+		// common table expression: DuckDB would materialize it and then
+		// copy it into the table.
+		q := "CREATE OR REPLACE TEMP TABLE " + s.name + " AS " + withSteps(sessionsSteps[start:i]) + s.sql
 		if _, err := conn.ExecContext(ctx, expandSessionsSQL(q)); err != nil {
 			drop()
 			return "", func() {}, fmt.Errorf("build sessions (%s): %w", s.name, err)
