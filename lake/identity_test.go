@@ -293,3 +293,48 @@ func TestRowsWithoutHashAreNotRepeated(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadStoreCanDeferSessions: with DeferSessions (the bench's knob) a
+// load stores the events and leaves the sessions pending; the next load,
+// with nothing new, builds them.
+func TestLoadStoreCanDeferSessions(t *testing.T) {
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "case.duckdb")
+	s, err := query.Open(ctx, db, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	stage := func() {
+		t.Helper()
+		evs := testEvents(3, "111122223333")
+		for i := range evs {
+			evs[i].AccessKeyID = "AKIADEFER00000000001"
+		}
+		w, err := NewStagingWriter(ctx, StagingDir(db))
+		if err != nil {
+			t.Fatal(err)
+		}
+		must(t, w.WriteEvents(evs))
+		must(t, w.FileDone(&ingest.File{ID: 1, Path: "in.jsonl", SHA256: "aa", Events: 3, Status: ingest.StatusLoaded}))
+		must(t, w.Flush())
+		w.Close()
+	}
+	defer func() { DeferSessions = false }()
+	DeferSessions = true
+	stage()
+	if inserted, _, err := LoadStore(ctx, s, StagingDir(db)); err != nil || inserted != 3 {
+		t.Fatalf("deferred load: %d inserted, %v; want 3, nil", inserted, err)
+	}
+	if p, n := count(t, s, "SELECT count(*) FROM sessions_pending"), count(t, s, "SELECT count(*) FROM sessions"); p != 1 || n != 0 {
+		t.Errorf("after the deferred load: %d pending marks, %d sessions; want 1, 0", p, n)
+	}
+	DeferSessions = false
+	stage()
+	if inserted, _, err := LoadStore(ctx, s, StagingDir(db)); err != nil || inserted != 0 {
+		t.Fatalf("next load: %d inserted, %v; want 0, nil", inserted, err)
+	}
+	if p, n := count(t, s, "SELECT count(*) FROM sessions_pending"), count(t, s, "SELECT count(*) FROM sessions WHERE session_id = 'AKIADEFER00000000001' AND events = 3"); p != 0 || n != 1 {
+		t.Errorf("after the next load: %d pending marks, %d sessions of the key; want 0, 1", p, n)
+	}
+}

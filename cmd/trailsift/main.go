@@ -6,6 +6,8 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
+
+	"github.com/trailsift/trailsift/lake"
 )
 
 func main() {
@@ -17,6 +19,9 @@ func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(640 << 20)
 	}
+	// A measuring knob, like the profile: samples/bench.sh times ingest
+	// with and without the sessions build this way.
+	lake.DeferSessions = os.Getenv("TRAILSIFT_DEFER_SESSIONS") != ""
 	stop := startCPUProfile(os.Getenv("TRAILSIFT_CPUPROFILE"))
 	code := Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
