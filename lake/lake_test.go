@@ -332,3 +332,45 @@ FROM parquet_metadata(` + query.StringLiteral(EventsGlob(dir)) + `) WHERE path_i
 		t.Fatalf("%d column chunks read, want 4 or more (%v)", seen, err)
 	}
 }
+
+// TestOpenReadsPartsOfOtherSchemas: a dataset whose parts all share one
+// schema is read without union_by_name; one with a part of another
+// schema (an older trailsift's, say, without a column) is read with it,
+// every event once, the missing column NULL.
+func TestOpenReadsPartsOfOtherSchemas(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	writeDataset(t, dir, testEvents(6, "111122223333"))
+	parts, _ := filepath.Glob(EventsGlob(dir))
+	if !sameSchema(parts) {
+		t.Fatalf("the parts of one run differ in schema: %v", parts)
+	}
+	// An older part: the same events but for one, without auth_workflow_id.
+	db, err := openReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	older := filepath.Join(filepath.Dir(parts[len(parts)-1]), "part-older.parquet")
+	_, err = db.DB.ExecContext(ctx, "COPY (SELECT * EXCLUDE (auth_workflow_id) REPLACE (event_key + 100 AS event_key, record_index + 100 AS record_index) FROM read_parquet("+
+		query.StringLiteral(parts[len(parts)-1])+")) TO "+query.StringLiteral(older)+" (FORMAT parquet)")
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, _ := filepath.Glob(EventsGlob(dir))
+	if sameSchema(all) {
+		t.Fatal("a part without a column has the same schema")
+	}
+	s, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var events, workflows, olderEvents int
+	if err := s.DB.QueryRowContext(ctx, "SELECT count(*), count(auth_workflow_id), count(*) FILTER (WHERE record_index >= 100) FROM events").Scan(&events, &workflows, &olderEvents); err != nil {
+		t.Fatal(err)
+	}
+	if olderEvents == 0 || events != 6+olderEvents || workflows != 2 {
+		t.Errorf("events %d (%d from the older part), with a workflow id %d; want 6 plus the older part's, 2", events, olderEvents, workflows)
+	}
+}

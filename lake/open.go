@@ -52,8 +52,12 @@ func tableSources(dir string) map[string]string {
 				cols = append(cols, c.Name)
 			}
 		}
-		sources["event_rows"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, hive_partitioning = true, union_by_name = true, hive_types = {'account': VARCHAR, 'region': VARCHAR, 'date': VARCHAR})",
-			strings.Join(cols, ", "), query.StringLiteral(EventsGlob(dir)))
+		union := "union_by_name = true, "
+		if parts, _ := filepath.Glob(EventsGlob(dir)); sameSchema(parts) {
+			union = ""
+		}
+		sources["event_rows"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, hive_partitioning = true, %shive_types = {'account': VARCHAR, 'region': VARCHAR, 'date': VARCHAR})",
+			strings.Join(cols, ", "), query.StringLiteral(EventsGlob(dir)), union)
 		sources["sessions"] = sessionsSource(dir)
 	}
 	if glob := filepath.Join(dir, FilesDir, "*.parquet"); has(glob) {
