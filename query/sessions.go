@@ -61,7 +61,7 @@ var SessionColumns = []Column{
 }
 
 // SessionsTable is the sessions table of the schema.
-var SessionsTable = Table{Name: "sessions", Doc: "one row per credential seen (issued or used): how it was issued, its parent, and the origin at the root of its chain; rebuilt at every load", Columns: SessionColumns}
+var SessionsTable = Table{Name: "sessions", Doc: "one row per credential seen (issued or used): how it was issued, its parent, and the origin at the root of its chain; rebuilt after every ingest that stores new events (see sessions_pending)", Columns: SessionColumns}
 
 // SessionsPendingTable marks a store whose sessions table lags its events:
 // a load commits its events, then rebuilds the sessions in a transaction
