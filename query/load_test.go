@@ -160,3 +160,42 @@ func TestLoadStoppedBeforeSessionsIsHealed(t *testing.T) {
 		t.Errorf("after loading again: %d sessions stored, %d pending marks; want 2, 0", sessions, pending)
 	}
 }
+
+// TestReadAroundViewsOnEveryConnection: the temporary views a read-only
+// open defines over a store whose sessions lag are there on every
+// connection of its pool, not only the one that made them, so two queries
+// at once read the same lineage.
+func TestReadAroundViewsOnEveryConnection(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "case.duckdb")
+	s, err := Open(ctx, path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := map[string]string{"event_rows": "SELECT * REPLACE ('AKIATEST' || event_key::VARCHAR AS access_key_id) FROM (" +
+		stagedRows(1, `{"a":1}`, `{"b":2}`) + ")"}
+	if _, _, err := s.Load(ctx, src); err != nil { // sessions left pending
+		t.Fatal(err)
+	}
+	s.Close()
+	ro, err := Open(ctx, path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	var conns []*sql.Conn
+	for range 3 {
+		c, err := ro.DB.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	for i, c := range conns {
+		var n int
+		if err := c.QueryRowContext(ctx, "SELECT count(*) FROM sessions").Scan(&n); err != nil || n != 2 {
+			t.Errorf("connection %d: %d sessions, %v; want 2 read from the events", i, n, err)
+		}
+	}
+}

@@ -59,15 +59,20 @@ func (s *Store) readAroundStaleSessions(ctx context.Context, v int) error {
 	return s.defineSessions(ctx)
 }
 
-// defineSessions defines the temporary views of readAroundStaleSessions.
+// defineSessions defines the temporary views of readAroundStaleSessions on
+// every connection of the store's pool: a temporary view is one
+// connection's own, so each new connection makes them first, and the idle
+// ones made before are let go.
 func (s *Store) defineSessions(ctx context.Context) error {
-	for _, q := range []string{
-		"CREATE TEMP VIEW sessions AS " + SessionsBuildSQL(),
+	s.onConnect.add(
+		"CREATE TEMP VIEW sessions AS "+SessionsBuildSQL(),
 		strings.Replace(createViewSQL(eventSessionsView()), "CREATE OR REPLACE VIEW", "CREATE TEMP VIEW", 1),
-	} {
-		if _, err := s.DB.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("define sessions over %s: %w", displayPath(s.Path), err)
-		}
+	)
+	s.DB.SetMaxIdleConns(0)
+	s.DB.SetMaxIdleConns(2) // database/sql's default
+	// A new connection: the views are made, or their error is reported here.
+	if _, err := s.DB.ExecContext(ctx, "SELECT * FROM sessions LIMIT 0"); err != nil {
+		return fmt.Errorf("define sessions over %s: %w", displayPath(s.Path), err)
 	}
 	return nil
 }

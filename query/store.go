@@ -3,12 +3,14 @@ package query
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -19,15 +21,16 @@ import (
 // Store is a trailsift case database: an ordinary DuckDB file holding the
 // events, files and ingest_errors tables.
 type Store struct {
-	DB       *sql.DB
-	Path     string
-	ReadOnly bool
-	Parquet  bool       // a Parquet dataset read through views (see package lake)
-	Migrated *Migration // set when Open migrated an older store
-	spillDir string     // an in-memory database's private spill folder, removed by Close
-	// SessionsSkipped is the warning of a Load that stored its events
-	// without rebuilding the sessions table (nil when it rebuilt it), as
-	// ingest_errors records it.
+	DB        *sql.DB
+	Path      string
+	ReadOnly  bool
+	Parquet   bool            // a Parquet dataset read through views (see package lake)
+	Migrated  *Migration      // set when Open migrated an older store
+	spillDir  string          // an in-memory database's private spill folder, removed by Close
+	onConnect *connStatements // what each new connection runs first (temporary views)
+	// SessionsSkipped is the warning of an UpdateSessions whose build
+	// failed, leaving the sessions table empty (nil when it rebuilt it),
+	// as ingest_errors records it.
 	SessionsSkipped error
 }
 
@@ -57,11 +60,12 @@ func Open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 		}
 		dsn += "?access_mode=READ_ONLY"
 	}
-	db, spill, err := openDB(ctx, dsn, displayPath(path), storeMemoryLimit)
+	onConnect := &connStatements{}
+	db, spill, err := openDB(ctx, dsn, displayPath(path), storeMemoryLimit, onConnect)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{DB: db, Path: path, ReadOnly: readOnly, spillDir: spill}
+	s := &Store{DB: db, Path: path, ReadOnly: readOnly, spillDir: spill, onConnect: onConnect}
 	v, err := storedVersion(ctx, db)
 	if err == nil {
 		err = checkVersion(v, path)
@@ -132,7 +136,10 @@ var offlineSettings = []string{
 // system's temporary folder, returned as spillDir for the caller to remove:
 // DuckDB's default is .tmp in the working folder, which may be the
 // evidence. A database file spills beside itself, as DuckDB does.
-func openDB(ctx context.Context, dsn, name, memoryLimit string) (db *sql.DB, spillDir string, err error) {
+//
+// onConnect, when not nil, holds statements every new connection of the
+// pool runs first (see connStatements).
+func openDB(ctx context.Context, dsn, name, memoryLimit string, onConnect *connStatements) (db *sql.DB, spillDir string, err error) {
 	if dsn == "" || strings.HasPrefix(dsn, "?") {
 		spillDir = filepath.Join(os.TempDir(), fmt.Sprintf("trailsift-duckdb-%d-%d", os.Getpid(), spillSeq.Add(1)))
 	}
@@ -140,7 +147,11 @@ func openDB(ctx context.Context, dsn, name, memoryLimit string) (db *sql.DB, spi
 	if strings.Contains(dsn, "?") {
 		sep = "&"
 	}
-	connector, err := duckdb.NewConnector(dsn+sep+strings.Join(offlineSettings, "&"), nil)
+	var initConn func(driver.ExecerContext) error
+	if onConnect != nil {
+		initConn = onConnect.run
+	}
+	connector, err := duckdb.NewConnector(dsn+sep+strings.Join(offlineSettings, "&"), initConn)
 	if err != nil {
 		return nil, "", fmt.Errorf("open %s: %w", name, err)
 	}
@@ -181,6 +192,32 @@ func openDB(ctx context.Context, dsn, name, memoryLimit string) (db *sql.DB, spi
 	return db, spillDir, nil
 }
 
+// connStatements are statements each new connection of a pool runs before
+// any other: a temporary view is a connection's own, and database/sql may
+// run the next query on another connection of its pool.
+type connStatements struct {
+	mu    sync.Mutex
+	stmts []string
+}
+
+func (c *connStatements) add(stmts ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stmts = append(c.stmts, stmts...)
+}
+
+func (c *connStatements) run(conn driver.ExecerContext) error {
+	c.mu.Lock()
+	stmts := slices.Clone(c.stmts)
+	c.mu.Unlock()
+	for _, q := range stmts {
+		if _, err := conn.ExecContext(context.Background(), q, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // spillSeq numbers the spill folders of one process's in-memory databases.
 var spillSeq atomic.Int64
 
@@ -193,7 +230,7 @@ const storeMemoryLimit = "400MB"
 // locked settings as a store, for code that reads files through DuckDB
 // (the Parquet dataset writer reading its keys back).
 func OpenMemory(ctx context.Context, memoryLimit string) (*Store, error) {
-	db, spill, err := openDB(ctx, "", "in-memory database", memoryLimit)
+	db, spill, err := openDB(ctx, "", "in-memory database", memoryLimit, nil)
 	if err != nil {
 		return nil, err
 	}
