@@ -655,6 +655,15 @@ func TestSessionsARNLinkNeverContradictsAKey(t *testing.T) {
 	})
 }
 
+// lowerCased moves e's requestParameters and responseElements under
+// lower-cased keys, as exports that lower-case keys give them.
+func lowerCased(e obj) obj {
+	e["requestparameters"], e["responseelements"] = e["requestParameters"], e["responseElements"]
+	delete(e, "requestParameters")
+	delete(e, "responseElements")
+	return e
+}
+
 // TestSessionsReadsEveryShapeOfTheIssuingCall: the build reads a call's
 // fields in one parse when its parts are objects under their usual keys,
 // and parses again, normalised, the calls that give nothing that way:
@@ -662,10 +671,7 @@ func TestSessionsARNLinkNeverContradictsAKey(t *testing.T) {
 // JSON strings, and a GetSessionToken whose requestParameters is null.
 func TestSessionsReadsEveryShapeOfTheIssuingCall(t *testing.T) {
 	bob := iamUser(acctA, "bob", "AKIABOB0000000000001")
-	lower := assumeRole("ev-lower", 0, bob, "198.51.100.1", acctB, "Audit", "low", "ASIALOWER00000000001")
-	lower["requestparameters"], lower["responseelements"] = lower["requestParameters"], lower["responseElements"]
-	delete(lower, "requestParameters")
-	delete(lower, "responseElements")
+	lower := lowerCased(assumeRole("ev-lower", 0, bob, "198.51.100.1", acctB, "Audit", "low", "ASIALOWER00000000001"))
 	lower["sharedeventid"] = "shared-lower"
 	str := assumeRole("ev-str", 1, bob, "198.51.100.1", acctB, "Audit", "str", "ASIASTRING0000000001")
 	for _, part := range []string{"requestParameters", "responseElements"} {
@@ -705,10 +711,7 @@ func TestSessionsReadsEveryShapeOfTheIssuingCall(t *testing.T) {
 // shapes of the issuing call together.
 func TestSessionsOneStatementMatchesStages(t *testing.T) {
 	bob := iamUser(acctA, "bob", "AKIABOB0000000000001")
-	lower := assumeRole("ev-lower", 30, bob, "198.51.100.1", acctB, "Audit", "low", "ASIALOWER00000000001")
-	lower["requestparameters"], lower["responseelements"] = lower["requestParameters"], lower["responseElements"]
-	delete(lower, "requestParameters")
-	delete(lower, "responseElements")
+	lower := lowerCased(assumeRole("ev-lower", 30, bob, "198.51.100.1", acctB, "Audit", "low", "ASIALOWER00000000001"))
 	s, got := loadSessions(t, append(storyEvents(), lower,
 		call("use-lower", 31, assumedRole(acctB, "Audit", "low", "ASIALOWER00000000001"), "s3.amazonaws.com", "ListBuckets", "198.51.100.1", "x", acctB))...)
 	if len(got) < 5 {
