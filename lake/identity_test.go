@@ -162,23 +162,10 @@ func TestKeyCollisionKeepsBothEvents(t *testing.T) {
 // file is failed, and the next run loads normally.
 func TestInvalidRawDoesNotWedgeTheLoad(t *testing.T) {
 	ctx := context.Background()
-	db := filepath.Join(t.TempDir(), "case.duckdb")
-	s, err := query.Open(ctx, db, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, db := openCase(t)
 	evs := testEvents(5, "111122223333")
 	evs[3].Raw = "{\"eventName\":\"x\x01y\"}" // a raw control byte, staged as it is
-	f := &ingest.File{ID: 1, Path: "in.jsonl", SHA256: "aa", Events: 5, Status: ingest.StatusLoaded}
-	w, err := NewStagingWriter(ctx, StagingDir(db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	must(t, w.WriteEvents(evs))
-	must(t, w.FileDone(f))
-	must(t, w.Flush())
-	w.Close()
+	stageEvents(t, db, evs)
 	inserted, rejected, err := LoadStore(ctx, s, StagingDir(db))
 	if err != nil {
 		t.Fatalf("load: %v", err)
@@ -299,26 +286,13 @@ func TestRowsWithoutHashAreNotRepeated(t *testing.T) {
 // with nothing new, builds them.
 func TestLoadStoreCanDeferSessions(t *testing.T) {
 	ctx := context.Background()
-	db := filepath.Join(t.TempDir(), "case.duckdb")
-	s, err := query.Open(ctx, db, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, db := openCase(t)
 	stage := func() {
-		t.Helper()
 		evs := testEvents(3, "111122223333")
 		for i := range evs {
 			evs[i].AccessKeyID = "AKIADEFER00000000001"
 		}
-		w, err := NewStagingWriter(ctx, StagingDir(db))
-		if err != nil {
-			t.Fatal(err)
-		}
-		must(t, w.WriteEvents(evs))
-		must(t, w.FileDone(&ingest.File{ID: 1, Path: "in.jsonl", SHA256: "aa", Events: 3, Status: ingest.StatusLoaded}))
-		must(t, w.Flush())
-		w.Close()
+		stageEvents(t, db, evs)
 	}
 	defer func() { DeferSessions = false }()
 	DeferSessions = true
@@ -337,4 +311,29 @@ func TestLoadStoreCanDeferSessions(t *testing.T) {
 	if p, n := count(t, s, "SELECT count(*) FROM sessions_pending"), count(t, s, "SELECT count(*) FROM sessions WHERE session_id = 'AKIADEFER00000000001' AND events = 3"); p != 0 || n != 1 {
 		t.Errorf("after the next load: %d pending marks, %d sessions of the key; want 0, 1", p, n)
 	}
+}
+
+// openCase opens a new store in a temporary folder, closed with the test.
+func openCase(t *testing.T) (*query.Store, string) {
+	t.Helper()
+	db := filepath.Join(t.TempDir(), "case.duckdb")
+	s, err := query.Open(context.Background(), db, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, db
+}
+
+// stageEvents stages evs as read from one file, in.jsonl, for the store db.
+func stageEvents(t *testing.T, db string, evs []ingest.Event) {
+	t.Helper()
+	w, err := NewStagingWriter(context.Background(), StagingDir(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, w.WriteEvents(evs))
+	must(t, w.FileDone(&ingest.File{ID: 1, Path: "in.jsonl", SHA256: "aa", Events: int64(len(evs)), Status: ingest.StatusLoaded}))
+	must(t, w.Flush())
+	w.Close()
 }
