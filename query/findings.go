@@ -53,9 +53,12 @@ type Finding struct {
 	Details    string    `json:"details"`
 }
 
-// MaxFindingEventIDs bounds the event ids a Sigma finding carries: its
-// first events by time, while count has them all. A rule that matches
-// millions of events would otherwise make one finding of millions of ids.
+// MaxFindingEventIDs bounds the event ids a finding carries, whatever its
+// rule's language: the first ones its rule lists (by time, for the
+// built-in and Sigma rules), while count has them all. A rule that matches
+// millions of events would otherwise make one finding of millions of ids,
+// in every output and in the findings table. (Sigma's SQL also stops
+// collecting them there; a SQL rule's list is cut when it is read.)
 const MaxFindingEventIDs = 1000
 
 // FindingColumns are the columns a rule's SELECT returns, in any order.
@@ -68,7 +71,7 @@ var FindingColumns = []Column{
 	{"first_seen", "TIMESTAMPTZ", "time of the first event"},
 	{"last_seen", "TIMESTAMPTZ", "time of the last event"},
 	{"count", "BIGINT", "number of events (attempts, for thresholds)"},
-	{"event_ids", "VARCHAR[]", "eventIDs of all the events, in time order"},
+	{"event_ids", "VARCHAR[]", "eventIDs of the events, in time order: the first 1,000 are kept (count has them all)"},
 	{"details", "VARCHAR", "optional: one line saying what happened"},
 	{"severity", "VARCHAR", "optional: overrides the rule's severity for this finding"},
 }

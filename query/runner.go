@@ -303,6 +303,11 @@ func ReadFinding(r *Rule, get func(column string) any) (Finding, error) {
 	if f.Count == 0 {
 		f.Count = int64(len(f.EventIDs))
 	}
+	if len(f.EventIDs) > MaxFindingEventIDs {
+		// The first ones, in the rule's order (time, for the built-in
+		// rules); count keeps the whole number.
+		f.EventIDs = slices.Clip(f.EventIDs[:MaxFindingEventIDs])
+	}
 	if s := asString(get("severity")); s != "" {
 		if f.Severity, err = ParseSeverity(s); err != nil {
 			return f, fmt.Errorf("severity column: %w", err)

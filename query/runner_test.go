@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -185,6 +186,36 @@ func TestBuiltinEscalationsDeclared(t *testing.T) {
 	for _, r := range rules {
 		if has := column.MatchString(stripComments(r.SQL)); has != (r.EscalatesTo != "") {
 			t.Errorf("%s: returns a severity column: %v, declares escalates_to: %q", r.ID, has, r.EscalatesTo)
+		}
+	}
+}
+
+// TestFindingEventIDsAreBounded: a finding of any rule carries at most
+// MaxFindingEventIDs event ids, the first its rule lists, while count
+// keeps the whole number (given, or counted from the ids).
+func TestFindingEventIDsAreBounded(t *testing.T) {
+	n := MaxFindingEventIDs + 500
+	ids := fmt.Sprintf("list('e' || lpad(i::VARCHAR, 5, '0') ORDER BY i) AS event_ids FROM range(%d) t(i)", n)
+	var rules []Rule
+	for _, c := range []struct{ id, count string }{{"counted", fmt.Sprint(n)}, {"uncounted", "0"}} {
+		r, err := ParseRule(c.id+".sql", []byte(ruleFile(c.id, "-- severity: low\n",
+			"SELECT 'a' AS actor, 'b' AS account_id, [] AS source_ips, [] AS user_agents, now() AS first_seen, now() AS last_seen, "+
+				c.count+" AS count, "+ids)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules = append(rules, r)
+	}
+	found, err := Detect(context.Background(), openTestStore(t).DB, rules, DetectOptions{})
+	if err != nil || len(found) != 2 {
+		t.Fatalf("%d findings, %v; want 2", len(found), err)
+	}
+	for _, f := range found {
+		if len(f.EventIDs) != MaxFindingEventIDs || f.EventIDs[0] != "e00000" || f.EventIDs[MaxFindingEventIDs-1] != fmt.Sprintf("e%05d", MaxFindingEventIDs-1) {
+			t.Errorf("%s: %d event ids from %v, want the first %d", f.RuleID, len(f.EventIDs), f.EventIDs[:1], MaxFindingEventIDs)
+		}
+		if f.Count != int64(n) {
+			t.Errorf("%s: count %d, want %d", f.RuleID, f.Count, n)
 		}
 	}
 }

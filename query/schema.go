@@ -114,7 +114,7 @@ var FindingTableColumns = []Column{
 	{"first_seen", "TIMESTAMPTZ", "first event (UTC)"},
 	{"last_seen", "TIMESTAMPTZ", "last event (UTC)"},
 	{"count", "BIGINT", "number of events"},
-	{"event_ids", "VARCHAR[]", "every event of the finding: join to events.event_id for a timeline"},
+	{"event_ids", "VARCHAR[]", "the events of the finding, the first 1,000 of them (count has them all): join to events.event_id for a timeline"},
 	{"details", "VARCHAR", "what happened, in words"},
 }
 
