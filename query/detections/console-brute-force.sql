@@ -51,7 +51,7 @@ bursts AS (
     min(event_time) AS first_seen,
     max(event_time) AS last_seen,
     count(*) AS n,
-    list(event_id ORDER BY event_time, event_id) AS event_ids
+    arg_min(event_id, {'t': event_time, 'id': event_id}, 1000) AS event_ids
   FROM sized
   WHERE size >= $threshold
   GROUP BY account_id, user_key, burst

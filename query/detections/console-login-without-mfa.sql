@@ -52,7 +52,7 @@ SELECT
   min(event_time) AS first_seen,
   max(event_time) AS last_seen,
   count(*) AS count,
-  list(event_id ORDER BY event_time, event_id) AS event_ids,
+  arg_min(event_id, {'t': event_time, 'id': event_id}, 1000) AS event_ids,
   coalesce(min(actor), 'an unknown user') || ' signed in to the console without MFA ' || count(*)
     || ' time(s) from ' || count(DISTINCT source_ip) || ' IP address(es)' AS details
 FROM logins

@@ -80,7 +80,7 @@ SELECT
   min(event_time) AS first_seen,
   max(event_time) AS last_seen,
   count(*) + 1 AS count,
-  list_concat([min(base_event)], list(event_id ORDER BY event_time, event_id)) AS event_ids,
+  list_concat([min(base_event)], arg_min(event_id, {'t': event_time, 'id': event_id}, 1000)) AS event_ids,
   CASE WHEN bool_or(other_program OR (ec2_instance AND public_ip)) THEN 'high' ELSE 'medium' END AS severity,
   'temporary credential ' || session_id || ' (' || issued_by || ', ' || coalesce(principal_arn, 'unknown principal') || ') obtained '
     || CASE WHEN bool_or(by_service) THEN 'by ' || coalesce(min(issue_source_ip), 'an AWS service') || ', first used from ' ELSE 'from ' END

@@ -53,7 +53,7 @@ SELECT
   min(event_time) AS first_seen,
   max(event_time) AS last_seen,
   count(*) AS count,
-  list(event_id ORDER BY event_time, event_id) AS event_ids,
+  arg_min(event_id, {'t': event_time, 'id': event_id}, 1000) AS event_ids,
   'Identity Center sign-in of ' || coalesce(min(who), 'an unknown user')
     || ' failed at ' || string_agg(DISTINCT credential_type, ' / ' ORDER BY credential_type)
     || coalesce(' (workflow ' || min(auth_workflow_id) || ')', '') AS details

@@ -100,7 +100,7 @@ signed_in AS (
     max(event_time) AS last_login,
     count(*) AS n,
     count(*) FILTER (WHERE outcome = 'Success') AS ok,
-    list(event_id ORDER BY event_time, event_id) AS ids,
+    arg_min(event_id, {'t': event_time, 'id': event_id}, 1000) AS ids,
     list(DISTINCT source_ip) AS ips,
     list(DISTINCT user_agent) AS agents
   FROM followed

@@ -36,7 +36,7 @@ logins AS (
     AND a.event_id IN (SELECT origin_event_id FROM crossing)
 ),
 failures AS (
-  SELECT l.event_id AS login_id, count(*) AS n, list(f.event_id ORDER BY f.event_time, f.event_id) AS ids,
+  SELECT l.event_id AS login_id, count(*) AS n, arg_min(f.event_id, {'t': f.event_time, 'id': f.event_id}, 1000) AS ids,
     min(f.event_time) AS first_failure, list(DISTINCT f.source_ip) AS ips
   FROM logins l JOIN signin_attempts f
     ON f.kind = 'mfa_failure' AND f.user_key = l.user_key AND f.account_id IS NOT DISTINCT FROM l.account_id

@@ -44,7 +44,7 @@ failed AS (
     count(*) AS n,
     list(DISTINCT source_ip) AS ips,
     list(DISTINCT user_agent) AS agents,
-    list(event_id ORDER BY event_time, event_id) AS ids
+    arg_min(event_id, {'t': event_time, 'id': event_id}, 1000) AS ids
   FROM nexts
   WHERE kind = 'mfa_failure' AND next_success <= event_time + $window
   GROUP BY account_id, user_key, next_success
