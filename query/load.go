@@ -94,10 +94,11 @@ func rebuildSessions(ctx context.Context, conn *sql.Conn) (skipped, err error) {
 	})
 }
 
-// inTx runs do in a transaction on conn, committed when do succeeds.
+// inTx runs do in a transaction on conn, committed when do succeeds and
+// rolled back otherwise: every transaction of a store goes through it.
 func inTx(ctx context.Context, conn *sql.Conn, do func() error) error {
 	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
-		return err
+		return fmt.Errorf("begin: %w", err)
 	}
 	if err := do(); err != nil {
 		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") // do's error is the one to report
@@ -143,15 +144,18 @@ func skipSessions(ctx context.Context, conn *sql.Conn, why error) error {
 // limit, and a 1.25M one under a 150 MB limit, where the plain copy
 // loads 5M.)
 func loadTx(ctx context.Context, conn *sql.Conn, sources map[string]string) (inserted, rejected int64, err error) {
-	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
-		return 0, 0, fmt.Errorf("begin: %w", err)
+	err = inTx(ctx, conn, func() error {
+		inserted, rejected, err = loadStaged(ctx, conn, sources)
+		return err
+	})
+	if err != nil {
+		return 0, 0, err
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			_, _ = conn.ExecContext(context.Background(), "ROLLBACK") // the load's own error is the one to report
-		}
-	}()
+	return inserted, rejected, nil
+}
+
+// loadStaged is loadTx's work, inside its transaction.
+func loadStaged(ctx context.Context, conn *sql.Conn, sources map[string]string) (inserted, rejected int64, err error) {
 	src := sources["event_rows"]
 	rejects := "SELECT NULL::BIGINT AS file_id, NULL::BIGINT AS record_index WHERE false"
 	if src != "" {
@@ -183,10 +187,6 @@ func loadTx(ctx context.Context, conn *sql.Conn, sources map[string]string) (ins
 			return 0, 0, err
 		}
 	}
-	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
-		return 0, 0, fmt.Errorf("commit: %w", err)
-	}
-	committed = true
 	return inserted, rejected, nil
 }
 

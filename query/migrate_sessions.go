@@ -15,26 +15,12 @@ func (s *Store) migrateSessions(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
-		return err
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			_, _ = conn.ExecContext(context.Background(), "ROLLBACK") // the migration's own error is the one to report
+	return inTx(ctx, conn, func() error {
+		if err := BuildSessions(ctx, conn); err != nil {
+			return err
 		}
-	}()
-	if err := BuildSessions(ctx, conn); err != nil {
-		return err
-	}
-	if err := setVersion(ctx, conn); err != nil {
-		return err
-	}
-	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
-		return err
-	}
-	committed = true
-	return nil
+		return setVersion(ctx, conn)
+	})
 }
 
 // readAroundStaleSessions gives a store opened read-only whose sessions

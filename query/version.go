@@ -89,15 +89,18 @@ func (s *Store) migrate(ctx context.Context) (merged int64, err error) {
 		return 0, err
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+	err = inTx(ctx, conn, func() error {
+		merged, err = s.migrateInTx(ctx, conn)
+		return err
+	})
+	if err != nil {
 		return 0, err
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			_, _ = conn.ExecContext(context.Background(), "ROLLBACK") // the migration's own error is the one to report
-		}
-	}()
+	return merged, nil
+}
+
+// migrateInTx is migrate's work, inside its transaction.
+func (s *Store) migrateInTx(ctx context.Context, conn *sql.Conn) (merged int64, err error) {
 	ids, err := migrateFileIDs(ctx, conn)
 	if err != nil {
 		return 0, err
@@ -138,10 +141,6 @@ func (s *Store) migrate(ctx context.Context) (merged int64, err error) {
 	if err := setVersion(ctx, conn); err != nil {
 		return 0, err
 	}
-	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
-		return 0, err
-	}
-	committed = true
 	return merged, nil
 }
 
