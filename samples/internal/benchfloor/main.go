@@ -31,7 +31,7 @@ import (
 
 func main() {
 	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: benchfloor gunzip DIR | benchfloor decode DIR | benchfloor store SRC DB | benchfloor duckdb DIR DB")
+		fmt.Fprintln(os.Stderr, "usage: benchfloor gunzip DIR | benchfloor decode DIR | benchfloor store SRC DB | benchfloor sessions DB | benchfloor duckdb DIR DB")
 		os.Exit(2)
 	}
 	var err error
@@ -195,10 +195,6 @@ func decodeAll(dir string) error {
 	return nil
 }
 
-// storeFloor times DuckDB alone writing a store's events into a new store
-// with trailsift's table definitions and settings: DuckDB's own share of
-// any ingest, whatever feeds it. Reading them back from src is included,
-// so it errs on the high side.
 // sessionsBuild times the sessions build over the events of the store at
 // path, as a load runs it (replace the table in a transaction), then rolls
 // it back: the store is left as it was. It prints the wall and CPU seconds.
@@ -234,6 +230,10 @@ func sessionsBuild(path string) error {
 	return nil
 }
 
+// storeFloor times DuckDB alone writing a store's events into a new store
+// with trailsift's table definitions and settings: DuckDB's own share of
+// any ingest, whatever feeds it. Reading them back from src is included,
+// so it errs on the high side.
 func storeFloor(src, dst string) error {
 	ctx := context.Background()
 	_ = os.Remove(dst) // from an earlier run, if any
