@@ -38,7 +38,7 @@ func Open(ctx context.Context, dir string) (*query.Store, error) {
 func tableSources(dir string) map[string]string {
 	has := func(glob string) bool { m, _ := filepath.Glob(glob); return len(m) > 0 }
 	sources := map[string]string{}
-	if has(EventsGlob(dir)) {
+	if parts, _ := filepath.Glob(EventsGlob(dir)); len(parts) > 0 {
 		// The partition columns repeat account_id, aws_region and the day of
 		// event_time; the tables keep the stored columns only. Partition
 		// values are read as text, so account ids keep leading zeros.
@@ -53,12 +53,12 @@ func tableSources(dir string) map[string]string {
 			}
 		}
 		union := "union_by_name = true, "
-		if parts, _ := filepath.Glob(EventsGlob(dir)); sameSchema(parts) {
+		if sameSchema(parts) {
 			union = ""
 		}
 		sources["event_rows"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, hive_partitioning = true, %shive_types = {'account': VARCHAR, 'region': VARCHAR, 'date': VARCHAR})",
 			strings.Join(cols, ", "), query.StringLiteral(EventsGlob(dir)), union)
-		sources["sessions"] = sessionsSource(dir)
+		sources["sessions"] = sessionsSource(dir, parts)
 	}
 	if glob := filepath.Join(dir, FilesDir, "*.parquet"); has(glob) {
 		sources["files"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, union_by_name = true)",

@@ -25,6 +25,12 @@ const SessionsDir = "_sessions"
 // hand), so the names say which events a sessions file was built from.
 func eventsFingerprint(dir string) string {
 	parts, _ := filepath.Glob(EventsGlob(dir))
+	return partsFingerprint(dir, parts)
+}
+
+// partsFingerprint is eventsFingerprint for the parts already listed.
+func partsFingerprint(dir string, parts []string) string {
+	parts = slices.Clone(parts)
 	for i, p := range parts {
 		if rel, err := filepath.Rel(dir, p); err == nil {
 			parts[i] = filepath.ToSlash(rel)
@@ -40,10 +46,10 @@ func sessionsFile(dir, fingerprint string) string {
 }
 
 // sessionsSource reads the stored sessions when they were built from the
-// dataset's current event parts; otherwise it is the build query itself,
-// so the table is never stale, only slower.
-func sessionsSource(dir string) string {
-	f := sessionsFile(dir, eventsFingerprint(dir))
+// dataset's current event parts (parts, as listed); otherwise it is the
+// build query itself, so the table is never stale, only slower.
+func sessionsSource(dir string, parts []string) string {
+	f := sessionsFile(dir, partsFingerprint(dir, parts))
 	if _, err := os.Stat(f); err != nil {
 		return query.SessionsBuildSQL()
 	}
