@@ -50,6 +50,12 @@ type Event struct {
 	AuthWorkflowID      string
 	Outcome             string // Success or Failure: the sign-in result, or the API call's
 
+	// IssuedCredential is, for a call that hands out a credential
+	// (IssuesCredential), what it handed out and how it was asked for: a
+	// JSON object of IssuedFields ("{}" when it names none). "" for other
+	// events. The sessions build reads it instead of the whole event.
+	IssuedCredential string
+
 	// Raw is the whole original event as compact JSON. Its nested parts
 	// (requestParameters, ...) are not copied: stores derive them from Raw.
 	Raw string

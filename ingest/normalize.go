@@ -28,6 +28,8 @@ type normalizer struct {
 	bufs    readers
 	p       fastjson.Parser
 	inner   fastjson.Parser
+	inner2  fastjson.Parser // a second part given as a JSON string (see issuedCredential)
+	issued  []byte
 	compact []byte // the record as strict compact JSON
 	dedup   []byte // the same without repeated keys, when it has some
 	scratch strictScratch
@@ -122,7 +124,7 @@ func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error)
 	}
 	*ev = Event{}
 	var timeRaw *fastjson.Value
-	var uid, add, resp, svc *fastjson.Value
+	var uid, add, req, resp, svc, shared *fastjson.Value
 	var keyBuf [32]byte
 	o.Visit(func(k []byte, val *fastjson.Value) {
 		switch string(lowerKey(keyBuf[:0], k)) {
@@ -162,8 +164,12 @@ func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error)
 			ev.EventID = n.str(val)
 		case "useridentity":
 			uid = val
+		case "requestparameters":
+			req = val
 		case "responseelements":
 			resp = val
+		case "sharedeventid":
+			shared = val
 		case "additionaleventdata":
 			add = val
 		case "serviceeventdetails":
@@ -203,6 +209,11 @@ func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error)
 		if ev.CredentialChallenge == "" && ev.EventName != "" {
 			ev.CredentialChallenge = n.str(getFold(so, ev.EventName))
 		}
+	}
+	if IssuesCredential(ev.EventSource, ev.EventName) {
+		// After additionalEventData and serviceEventDetails: their JSON
+		// strings were parsed with n.inner, which this may reuse.
+		ev.IssuedCredential = n.issuedCredential(embeddedObject(&n.inner, req), embeddedObject(&n.inner2, resp), shared)
 	}
 	if ev.AccountID == "" {
 		ev.AccountID = ev.RecipientAccountID
@@ -435,6 +446,12 @@ func tristate(v *fastjson.Value) Tristate {
 // objectOrEmbedded returns v, or the object a JSON string value holds (some
 // exports serialise nested parts as strings).
 func (n *normalizer) objectOrEmbedded(v *fastjson.Value) *fastjson.Value {
+	return embeddedObject(&n.inner, v)
+}
+
+// embeddedObject is objectOrEmbedded parsing with p: a value it returns
+// lives until p parses again.
+func embeddedObject(p *fastjson.Parser, v *fastjson.Value) *fastjson.Value {
 	if v == nil {
 		return nil
 	}
@@ -444,7 +461,7 @@ func (n *normalizer) objectOrEmbedded(v *fastjson.Value) *fastjson.Value {
 	case fastjson.TypeString:
 		s := v.GetStringBytes()
 		if len(bytes.TrimSpace(s)) > 0 && bytes.TrimSpace(s)[0] == '{' {
-			if inner, err := n.inner.ParseBytes(s); err == nil && inner.Type() == fastjson.TypeObject {
+			if inner, err := p.ParseBytes(s); err == nil && inner.Type() == fastjson.TypeObject {
 				return inner
 			}
 		}

@@ -19,9 +19,10 @@ type ExportStats struct {
 // dataset of w. Events the dataset holds already and files its manifest
 // lists are not written again, so exporting twice, or after a killed
 // export, stores everything once.
-func Export(ctx context.Context, src *sql.DB, w *Writer, m ingest.Manifest) (ExportStats, error) {
+func Export(ctx context.Context, store *query.Store, w *Writer, m ingest.Manifest) (ExportStats, error) {
 	var st ExportStats
-	rows, err := src.QueryContext(ctx, "SELECT "+query.ColumnList(query.StoredEventColumns())+" FROM event_rows")
+	src := store.DB
+	rows, err := src.QueryContext(ctx, store.StoredEventsSQL())
 	if err != nil {
 		return st, fmt.Errorf("read events: %w", err)
 	}
@@ -76,14 +77,14 @@ type (
 func scanEvent(rows *sql.Rows, ev *ingest.Event) error {
 	var (
 		t                                  sql.NullTime
-		s                                  [29]nstr
+		s                                  [30]nstr
 		readOnly, management, mfaAuthentic nbool
 		raw                                string
 	)
 	err := rows.Scan(&ev.Key, &t, &s[0], &s[1], &s[2], &s[3], &s[4], &s[5], &s[6], &s[7], &s[8], &s[9],
 		&readOnly, &management, &s[10], &s[11], &s[12], &s[13], &s[14], &s[15], &s[16], &s[17], &s[18],
 		&mfaAuthentic, &s[19], &s[20], &s[21], &s[22], &s[23], &s[24], &s[25], &s[26], &s[27], &s[28],
-		&raw, &ev.FileID, &ev.RecordIndex)
+		&raw, &ev.FileID, &ev.RecordIndex, &s[29])
 	if err != nil {
 		return err
 	}
@@ -95,7 +96,7 @@ func scanEvent(rows *sql.Rows, ev *ingest.Event) error {
 		&ev.UserARN, &ev.PrincipalID, &ev.AccountID, &ev.AccessKeyID, &ev.SessionIssuerARN, &ev.SessionIssuerName,
 		&ev.InvokedBy, &ev.Actor, &ev.RecipientAccountID, &ev.EventID,
 		&ev.LoginResult, &ev.MFAUsed, &ev.MFAIdentifier, &ev.CredentialType, &ev.CredentialChallenge,
-		&ev.AuthWorkflowID, &ev.Outcome} {
+		&ev.AuthWorkflowID, &ev.Outcome, &ev.IssuedCredential} {
 		*p = s[i].String
 	}
 	ev.ReadOnly, ev.ManagementEvent, ev.MFAAuthenticated = tri(readOnly), tri(management), tri(mfaAuthentic)

@@ -342,7 +342,7 @@ func TestOpenReadsPartsOfOtherSchemas(t *testing.T) {
 	dir := t.TempDir()
 	writeDataset(t, dir, testEvents(6, "111122223333"))
 	parts, _ := filepath.Glob(EventsGlob(dir))
-	if !sameSchema(parts) {
+	if !readPartSchemas(parts).same {
 		t.Fatalf("the parts of one run differ in schema: %v", parts)
 	}
 	// An older part: the same events but for one, without auth_workflow_id.
@@ -358,7 +358,7 @@ func TestOpenReadsPartsOfOtherSchemas(t *testing.T) {
 		t.Fatal(err)
 	}
 	all, _ := filepath.Glob(EventsGlob(dir))
-	if sameSchema(all) {
+	if readPartSchemas(all).same {
 		t.Fatal("a part without a column has the same schema")
 	}
 	s, err := Open(ctx, dir)
@@ -372,5 +372,55 @@ func TestOpenReadsPartsOfOtherSchemas(t *testing.T) {
 	}
 	if olderEvents == 0 || events != 6+olderEvents || workflows != 2 {
 		t.Errorf("events %d (%d from the older part), with a workflow id %d; want 6 plus the older part's, 2", events, olderEvents, workflows)
+	}
+}
+
+// TestOpenComputesIssuedCredentialOfOlderParts: parts written before
+// issued_credential existed (some of a dataset's, or all) have it computed
+// from raw when read, so the sessions come out the same.
+func TestOpenComputesIssuedCredentialOfOlderParts(t *testing.T) {
+	ctx := context.Background()
+	const bob = `{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/bob","accountId":"111122223333","accessKeyId":"AKIABOB0000000000001","userName":"bob"}`
+	const audit = `{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/Audit/bob","accountId":"111122223333","accessKeyId":"ASIAAUDIT00000000001",` +
+		`"sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::111122223333:role/Audit","userName":"Audit"}}}`
+	records := `{"Records":[
+{"eventVersion":"1.08","userIdentity":` + bob + `,"eventTime":"2024-05-01T09:00:00Z","eventSource":"sts.amazonaws.com","eventName":"AssumeRole","awsRegion":"us-east-1",
+ "sourceIPAddress":"198.51.100.1","requestParameters":{"roleArn":"arn:aws:iam::111122223333:role/Audit","roleSessionName":"bob"},
+ "responseElements":"{\"credentials\":{\"accessKeyId\":\"ASIAAUDIT00000000001\"},\"assumedRoleUser\":{\"arn\":\"arn:aws:sts::111122223333:assumed-role/Audit/bob\"}}",
+ "eventID":"ev-assume","recipientAccountId":"111122223333"},
+{"eventVersion":"1.08","userIdentity":` + audit + `,"eventTime":"2024-05-02T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"ListBuckets","awsRegion":"eu-west-1",
+ "sourceIPAddress":"203.0.113.9","eventID":"ev-use","recipientAccountId":"111122223333"}]}`
+	digest := func(dir string) (sessions string, issued int64) {
+		t.Helper()
+		s, err := Open(ctx, dir)
+		must(t, err)
+		defer s.Close()
+		must(t, s.DB.QueryRowContext(ctx, `SELECT string_agg(to_json(s)::VARCHAR, e'\n' ORDER BY session_id) FROM sessions s`).Scan(&sessions))
+		return sessions, count(t, s, "SELECT count(*) FROM events WHERE issued_credential ->> 'accessKeyId' = 'ASIAAUDIT00000000001'")
+	}
+	for _, older := range []string{"the issuing call's part", "every part"} {
+		dir := t.TempDir()
+		runParquet(t, dir, writeInput(t, t.TempDir(), "trail.json", records))
+		want, issued := digest(dir)
+		if issued != 1 || !strings.Contains(want, `"parent_session_id":"AKIABOB0000000000001"`) {
+			t.Fatalf("dataset as written: %d calls issued the key, sessions:\n%s", issued, want)
+		}
+		parts, _ := filepath.Glob(EventsGlob(dir))
+		db, err := openReader()
+		must(t, err)
+		for _, part := range parts {
+			if older != "every part" && !strings.Contains(part, "us-east-1") {
+				continue
+			}
+			tmp := part + ".older"
+			_, err = db.DB.ExecContext(ctx, "COPY (SELECT * EXCLUDE (issued_credential) FROM read_parquet("+query.StringLiteral(part)+")) TO "+
+				query.StringLiteral(tmp)+" (FORMAT parquet)")
+			must(t, err)
+			must(t, os.Rename(tmp, part))
+		}
+		db.Close()
+		if got, n := digest(dir); got != want || n != 1 {
+			t.Errorf("%s without issued_credential: %d calls issued the key, sessions:\n%s\nwant:\n%s", older, n, got, want)
+		}
 	}
 }

@@ -44,16 +44,22 @@ func tableSources(dir string) map[string]string {
 		// values are read as text, so account ids keep leading zeros.
 		// raw carries Parquet's JSON logical type, which DuckDB reads as
 		// JSON; the store's column is text.
+		// A part written before issued_credential existed has it computed
+		// from raw.
+		schemas := readPartSchemas(parts)
 		var cols []string
 		for _, c := range query.StoredEventColumns() {
-			if c.Name == "raw" {
+			switch c.Name {
+			case "raw":
 				cols = append(cols, "raw::VARCHAR AS raw")
-			} else {
+			case "issued_credential":
+				cols = append(cols, query.IssuedCredentialSQL(schemas.has(c.Name))+" AS issued_credential")
+			default:
 				cols = append(cols, c.Name)
 			}
 		}
 		union := "union_by_name = true, "
-		if sameSchema(parts) {
+		if schemas.same {
 			union = ""
 		}
 		sources["event_rows"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, hive_partitioning = true, %shive_types = {'account': VARCHAR, 'region': VARCHAR, 'date': VARCHAR})",

@@ -56,6 +56,8 @@ type eventRow struct {
 	Raw         string `parquet:"raw,plain,json"`
 	FileID      int64  `parquet:"file_id"`
 	RecordIndex int64  `parquet:"record_index"`
+	// Unique small objects, like raw (plain); NULL for most events.
+	IssuedCredential *string `parquet:"issued_credential,optional,plain"`
 }
 
 // stagedEventRow is eventRow as a staging dataset stores it (see
@@ -101,6 +103,7 @@ type stagedEventRow struct {
 	Raw                 string     `parquet:"raw,plain"`
 	FileID              int64      `parquet:"file_id"`
 	RecordIndex         int64      `parquet:"record_index"`
+	IssuedCredential    *string    `parquet:"issued_credential,optional,plain"`
 }
 
 var (
@@ -131,6 +134,7 @@ func newEventRow(ev *ingest.Event) eventRow {
 		LoginResult: str(ev.LoginResult), MFAUsed: str(ev.MFAUsed),
 		MFAIdentifier: str(ev.MFAIdentifier), CredentialType: str(ev.CredentialType), CredentialChallenge: str(ev.CredentialChallenge),
 		AuthWorkflowID: str(ev.AuthWorkflowID), Outcome: str(ev.Outcome), Raw: ev.Raw, FileID: ev.FileID, RecordIndex: ev.RecordIndex,
+		IssuedCredential: str(ev.IssuedCredential),
 	}
 	if ev.HasTime {
 		t := ev.Time.UTC()

@@ -6,42 +6,71 @@ import (
 	"github.com/parquet-go/parquet-go"
 )
 
-// sameSchema reports whether every Parquet file in files has the same
-// schema, read from its footer. The events view then reads them without
-// DuckDB's union_by_name, which unifies the schemas of every file again
-// for each scan: a seventh of detect --parquet on the bench corpus. A
-// dataset written by several trailsift versions, or a file that cannot be
-// read here, keeps union_by_name (false).
-func sameSchema(files []string) bool {
-	var first string
-	for i, name := range files {
-		s, err := fileSchema(name)
-		if err != nil {
-			return false
-		}
-		if i == 0 {
-			first = s
-		} else if s != first {
-			return false
-		}
-	}
-	return len(files) > 0
+// partSchemas is what the footers of a dataset's event parts say.
+type partSchemas struct {
+	// same: every part has the same schema. The events view then reads
+	// them without DuckDB's union_by_name, which unifies the schemas of
+	// every file again for each scan: a seventh of detect --parquet on the
+	// bench corpus. A dataset written by several trailsift versions, or a
+	// file that cannot be read here, keeps union_by_name.
+	same bool
+	// columns counts the parts that have each top-level column; parts is
+	// how many were read (0 when one could not be).
+	columns map[string]int
+	parts   int
 }
 
-// fileSchema is the schema of the Parquet file at name, as text.
-func fileSchema(name string) (string, error) {
+// readPartSchemas reads the footers of files.
+func readPartSchemas(files []string) partSchemas {
+	ps := partSchemas{same: len(files) > 0, columns: map[string]int{}}
+	var first string
+	for i, name := range files {
+		schema, err := fileSchema(name)
+		if err != nil {
+			return partSchemas{}
+		}
+		if i == 0 {
+			first = schema.String()
+		} else if ps.same && schema.String() != first {
+			ps.same = false
+		}
+		for _, f := range schema.Fields() {
+			ps.columns[f.Name()]++
+		}
+	}
+	ps.parts = len(files)
+	return ps
+}
+
+// has says in how many parts column is: "all", "some" or "none". When the
+// footers could not be read it says "some", which reads the column where
+// it is and fills it in where it is not.
+func (ps partSchemas) has(column string) string {
+	switch n := ps.columns[column]; {
+	case ps.parts == 0:
+		return "some"
+	case n == ps.parts:
+		return "all"
+	case n == 0:
+		return "none"
+	}
+	return "some"
+}
+
+// fileSchema is the schema of the Parquet file at name.
+func fileSchema(name string) (*parquet.Schema, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return pf.Schema().String(), nil
+	return pf.Schema(), nil
 }

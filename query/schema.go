@@ -76,6 +76,8 @@ var EventColumns = []Column{
 	jsonPart("resources", "resources"),
 	{"file_id", "BIGINT", "provenance: files.file_id of the input file"},
 	{"record_index", "BIGINT", "provenance: position of the event in its file, from 0"},
+	// Last: a store made before it gets it appended (ALTER TABLE).
+	issuedCredentialColumn,
 }
 
 // FileColumns are the columns of the files table: the evidence manifest.
@@ -203,8 +205,11 @@ func createTableSQL(t Table, temp bool) string {
 			b.WriteString(",\n")
 		}
 		fmt.Fprintf(&b, "  %s %s", c.Name, c.Type)
-		if c.Name == "raw" {
-			// Original events are most of the data and compress well.
+		if c.Name == "raw" || c.Name == issuedCredentialColumn.Name {
+			// Original events are most of the data and compress well;
+			// issued_credential too (its keys repeat, and 2 of its 3
+			// largest values are ARNs): a third smaller than DuckDB's
+			// default, a sixth of raw's size or less.
 			b.WriteString(" USING COMPRESSION zstd")
 		}
 	}

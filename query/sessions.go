@@ -77,30 +77,17 @@ const maxChainDepth = 32
 // from its ConsoleLogin.
 const consoleLinkWindow = "10 seconds"
 
-// issuingPaths are what the build reads of an issuing event, in the order
-// its SQL numbers them (v[1] to v[17]).
-const issuingPaths = `['$.responseElements.credentials.accessKeyId', '$.responseElements.accessKey.accessKeyId',
-         '$.responseElements.assumedRoleUser.arn', '$.responseElements.federatedUser.arn',
-         '$.requestParameters.roleArn', '$.requestParameters.roleSessionName', '$.requestParameters.name',
-         '$.requestParameters.sourceIdentity', '$.responseElements.sourceIdentity',
-         '$.responseElements.subjectFromWebIdentityToken', '$.responseElements.subject',
-         '$.requestParameters.principalArn', '$.responseElements.issuer', '$.requestParameters.targetPrincipal',
-         '$.responseElements.accessKey.userName', '$.requestParameters.userName', '$.sharedEventID']`
-
-// issuingRows is the events of the calls that hand out a credential (and
-// of AWS's other AssumeRo* calls, which the build's IN list leaves out).
-// DuckDB applies a range or an equality test while it scans, reading raw
-// only for the events it keeps; it applies an IN list after the scan,
-// having read the raw of every event. The four AssumeRo* calls are one
-// range (one scan), the others an equality each.
-const issuingRows = `SELECT * FROM event_rows WHERE event_name BETWEEN 'AssumeRole' AND 'AssumeRoot'
-  UNION ALL SELECT * FROM event_rows WHERE event_name = 'CreateAccessKey'
-  UNION ALL SELECT * FROM event_rows WHERE event_name = 'GetFederationToken'
-  UNION ALL SELECT * FROM event_rows WHERE event_name = 'GetSessionToken'`
-
-// issuingEvents are the calls that hand out a credential.
-const issuingEvents = `'AssumeRole', 'AssumeRoleWithSAML', 'AssumeRoleWithWebIdentity', 'GetSessionToken',
-    'GetFederationToken', 'AssumeRoot', 'CreateAccessKey'`
+// issuingRows is the events of the calls that hand out a credential,
+// with their issued_credential; fromRaw computes it for a store made
+// before the column (read, not migrated). An IS NOT NULL test DuckDB
+// applies while it scans, so the build reads nothing else of the other
+// events.
+func issuingRows(fromRaw bool) string {
+	if fromRaw {
+		return "SELECT *, " + issuedFromRawSQL() + " AS issued_credential FROM event_rows WHERE " + issuingCallSQL("")
+	}
+	return "SELECT * FROM event_rows WHERE issued_credential IS NOT NULL"
+}
 
 // eventSessionIDSQL is the session an event of alias e belongs to: its
 // access key, else (lookup-events output often drops keys) the session
@@ -129,19 +116,16 @@ type sessionsStep struct {
 	materialized bool
 }
 
-// expandSessionsSQL fills the build's placeholders in q.
-func expandSessionsSQL(q string) string {
+// expandSessionsSQL fills the build's placeholders in q, for event_rows
+// with the issued_credential column (see issuingRows for fromRaw).
+func expandSessionsSQL(q string, fromRaw bool) string {
 	return strings.NewReplacer(
 		"$SID_E", eventSessionIDSQL("e"),
-		"$ISSUING_ROWS", issuingRows,
-		"$ISSUING", issuingEvents,
-		"$REQ", rawPart("request_parameters"),
-		"$RESP", rawPart("response_elements"),
-		"$SHARED", "("+generated["shared_event_id"]+")",
+		"$ISSUING_ROWS", issuingRows(fromRaw),
 		"$WINDOW", consoleLinkWindow,
 		"$DEPTH", fmt.Sprint(maxChainDepth),
 		"$COLUMNS", ColumnList(SessionColumns),
-		"$PATHS", issuingPaths,
+		"$ISSUED", issuedStructSQL("e"),
 	).Replace(q)
 }
 
@@ -169,10 +153,14 @@ func withSteps(steps []sessionsStep) string {
 // as common table expressions: what a view of the sessions table runs
 // (a Parquet dataset whose stored copy is stale, a store too old to have
 // the table). A load builds the table in stages instead (StageSessions).
-// JSON is read only from the issuing events and from the first event of
-// each console-session key, never from every event.
-func SessionsBuildSQL() string {
-	return expandSessionsSQL(withSteps(sessionsSteps) + sessionsFinal)
+// raw is read only from the first event of each console-session key
+// (the issuing calls are read through issued_credential), never from
+// every event.
+func SessionsBuildSQL() string { return sessionsBuildSQL(false) }
+
+// sessionsBuildSQL is SessionsBuildSQL; see issuingRows for fromRaw.
+func sessionsBuildSQL(fromRaw bool) string {
+	return expandSessionsSQL(withSteps(sessionsSteps)+sessionsFinal, fromRaw)
 }
 
 // StageSessions computes each stage of the build into a temporary table of
@@ -199,14 +187,14 @@ func StageSessions(ctx context.Context, conn *sql.Conn) (final string, drop func
 		// common table expression: DuckDB would materialize it and then
 		// copy it into the table.
 		q := "CREATE OR REPLACE TEMP TABLE " + s.name + " AS " + withSteps(sessionsSteps[start:i]) + s.sql
-		if _, err := conn.ExecContext(ctx, expandSessionsSQL(q)); err != nil {
+		if _, err := conn.ExecContext(ctx, expandSessionsSQL(q, false)); err != nil {
 			drop()
 			return "", func() {}, fmt.Errorf("build sessions (%s): %w", s.name, err)
 		}
 		made = append(made, s.name)
 		start = i + 1
 	}
-	return expandSessionsSQL(withSteps(sessionsSteps[start:]) + sessionsFinal), drop, nil
+	return expandSessionsSQL(withSteps(sessionsSteps[start:])+sessionsFinal, false), drop, nil
 }
 
 // sessionsSteps are the build's steps, in order: each reads event_rows and
@@ -272,35 +260,22 @@ var sessionsSteps = []sessionsStep{
     GROUP BY p.session_id
   ) place USING (session_id)`},
 	{name: "copies", materialized: true, sql: `
-  -- The issuing calls; the JSON parts are read for these rows only.
+  -- The issuing calls, and what the decoder read of each (issued_credential).
     SELECT e.event_id, e.event_time, e.event_name, e.source_ip, e.user_type AS caller_type, e.user_arn AS caller_arn,
       e.user_name AS caller_name, e.invoked_by, e.recipient_account_id,
       $SID_E AS parent,
-      coalesce(v[17], e.event_id, e.file_id || ':' || e.record_index) AS call_id,
-      coalesce(v[1], v[2]) AS new_key,
-      coalesce(v[3], v[4]) AS new_arn,
-      v[5] AS req_role_arn,
-      coalesce(v[6], v[7]) AS req_session_name,
-      coalesce(v[8], v[9]) AS source_identity,
-      coalesce(v[10], v[11]) AS subject,
-      concat_ws(' ', v[5], v[12], v[13]) ILIKE '%sso%' AS identity_center,
-      v[14] AS root_target,
-      coalesce(v[15], v[16]) AS key_user
-    FROM (
-      -- One parse of each event for every field. An event whose parts
-      -- are JSON strings or have lower-cased keys gives none of a call's
-      -- credential or request fields that way: those few are parsed again,
-      -- normalised. (Testing every event's shape first cost a second parse
-      -- of every issuing event.)
-      SELECT * EXCLUDE (v0),
-        CASE WHEN coalesce(v0[1], v0[2], v0[3], v0[4]) IS NOT NULL
-                  AND coalesce(v0[5], v0[6], v0[7], v0[12], v0[14], v0[16]) IS NOT NULL THEN v0
-             ELSE json_extract_string(json_object('requestParameters', $REQ, 'responseElements', $RESP,
-                                                  'sharedEventID', $SHARED)::VARCHAR, $PATHS) END AS v
-      FROM (SELECT *, json_extract_string(raw, $PATHS) AS v0
-            FROM ($ISSUING_ROWS)
-            WHERE event_name IN ($ISSUING) AND error_code IS NULL AND event_source IN ('sts.amazonaws.com', 'iam.amazonaws.com'))
-    ) e`},
+      coalesce(c.sharedEventID, e.event_id, e.file_id || ':' || e.record_index) AS call_id,
+      c.accessKeyId AS new_key,
+      c.arn AS new_arn,
+      c.roleArn AS req_role_arn,
+      c.sessionName AS req_session_name,
+      c.sourceIdentity AS source_identity,
+      c.subject,
+      concat_ws(' ', c.roleArn, c.principalArn, c.issuer) ILIKE '%sso%' AS identity_center,
+      c.targetPrincipal AS root_target,
+      c.userName AS key_user
+    FROM (SELECT *, $ISSUED AS c FROM ($ISSUING_ROWS) e
+          WHERE error_code IS NULL) e`},
 	{name: "shared", sql: `
   SELECT call_id FROM copies GROUP BY call_id HAVING count(*) > 1`},
 	{name: "calls", sql: `

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -279,6 +280,63 @@ func TestSessionsRebuiltWhenEvidenceGrows(t *testing.T) {
 	}
 }
 
+// makeOlder makes the store on db what trailsift wrote at version (2 or
+// 3): event_rows without issued_credential, and at version 2 no sessions
+// table nor event_sessions view.
+func makeOlder(t *testing.T, db *sql.DB, version int) {
+	t.Helper()
+	views := map[string]string{}
+	rows, err := db.Query("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal AND schema_name = 'main'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var name, q string
+		if err := rows.Scan(&name, &q); err != nil {
+			t.Fatal(err)
+		}
+		views[name] = q
+	}
+	rows.Close()
+	if !strings.Contains(views["events"], ", issued_credential FROM event_rows") {
+		t.Fatalf("events view %q: where is issued_credential?", views["events"])
+	}
+	views["events"] = strings.Replace(views["events"], ", issued_credential FROM event_rows", " FROM event_rows", 1)
+	stmts := []string{}
+	for name := range views {
+		stmts = append(stmts, "DROP VIEW "+name)
+	}
+	stmts = append(stmts, "ALTER TABLE event_rows DROP COLUMN issued_credential")
+	// events first: the others read it; event_sessions, which reads
+	// sessions, only where there is a sessions table.
+	names := slices.Sorted(maps.Keys(views))
+	slices.SortStableFunc(names, func(a, b string) int { return cmpBool(a != "events", b != "events") })
+	for _, name := range names {
+		if version > 2 || name != "event_sessions" {
+			stmts = append(stmts, views[name])
+		}
+	}
+	if version == 2 {
+		stmts = append(stmts, "DROP TABLE sessions")
+	}
+	stmts = append(stmts, fmt.Sprintf("UPDATE trailsift_meta SET schema_version = %d", version))
+	for _, q := range stmts {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
 // TestMigratesVersion2Store: a store of the previous release (version 2:
 // no sessions table, no event_sessions view) gets both when opened for
 // writing, built from the events it holds.
@@ -291,12 +349,7 @@ func TestMigratesVersion2Store(t *testing.T) {
 	}
 	ingestInto(t, s, writeRecords(t, t.TempDir(), "trail.json", storyEvents()...))
 	want := sessionsDigest(t, s.DB)
-	// Make it what version 2 wrote.
-	for _, q := range []string{"DROP VIEW event_sessions", "DROP TABLE sessions", "UPDATE trailsift_meta SET schema_version = 2"} {
-		if _, err := s.DB.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	makeOlder(t, s.DB, 2)
 	s.Close()
 
 	// Read-only, it is read as it is, with sessions built when read.

@@ -28,6 +28,9 @@ type Store struct {
 	Migrated  *Migration      // set when Open migrated an older store
 	spillDir  string          // an in-memory database's private spill folder, removed by Close
 	onConnect *connStatements // what each new connection runs first (temporary views)
+	// noIssued: event_rows lacks issued_credential (a store made before
+	// it, opened read-only, so not migrated).
+	noIssued bool
 	// SessionsSkipped is the warning of an UpdateSessions whose build
 	// failed, leaving the sessions table empty (nil when it rebuilt it),
 	// as ingest_errors records it.
@@ -76,6 +79,7 @@ func Open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 	if err == nil && readOnly && v >= 2 {
 		err = s.readAroundStaleSessions(ctx, v)
 	}
+	s.noIssued = readOnly && v > 0 && v < 4
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -83,14 +87,40 @@ func Open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 	return s, nil
 }
 
+// StoredEventsSQL selects the columns of event_rows (StoredEventColumns),
+// issued_credential computed from raw where the store was made before it.
+func (s *Store) StoredEventsSQL() string {
+	var cols []string
+	for _, c := range StoredEventColumns() {
+		if c.Name == issuedCredentialColumn.Name && s.noIssued {
+			cols = append(cols, issuedFromRawSQL()+" AS "+c.Name)
+		} else {
+			cols = append(cols, c.Name)
+		}
+	}
+	return "SELECT " + strings.Join(cols, ", ") + " FROM event_rows"
+}
+
 // prepare makes the database at version v a store of SchemaVersion to
 // write into: it creates what is missing and migrates an older store.
 func (s *Store) prepare(ctx context.Context, v int) error {
+	if v > 0 && v < 4 {
+		// Appended where this version's tables have it; filled below.
+		if _, err := s.DB.ExecContext(ctx, "ALTER TABLE event_rows ADD COLUMN IF NOT EXISTS "+issuedCredentialColumn.Name+" VARCHAR"); err != nil {
+			return fmt.Errorf("migrate %s from store schema version %d to %d: %w (the store is unchanged)", displayPath(s.Path), v, SchemaVersion, err)
+		}
+	}
 	if err := s.createSchema(ctx); err != nil {
 		return err
 	}
 	switch v {
 	case SchemaVersion:
+		return nil
+	case 3:
+		if err := s.migrateIssued(ctx); err != nil {
+			return fmt.Errorf("migrate %s from store schema version %d to %d: %w (the store is unchanged)", displayPath(s.Path), v, SchemaVersion, err)
+		}
+		s.Migrated = &Migration{From: v}
 		return nil
 	case 0:
 		conn, err := s.DB.Conn(ctx)

@@ -3,13 +3,8 @@ package query
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
-
-	"github.com/duckdb/duckdb-go/v2"
-
-	"github.com/trailsift/trailsift/ingest"
 )
 
 // SchemaVersion is the layout of the stores this trailsift writes, kept in
@@ -22,7 +17,9 @@ import (
 //	2  event_key from the parsed instant and the identity fields (see
 //	   ingest's eventKey and Identity); file_id from the path and sha256.
 //	3  the sessions table (credential lineage) and the event_sessions view.
-const SchemaVersion = 3
+//	4  event_rows.issued_credential, what the sessions build reads of the
+//	   calls that hand out a credential.
+const SchemaVersion = 4
 
 // ErrNewerStore is returned for a store made by a newer trailsift.
 var ErrNewerStore = errors.New("made by a newer trailsift")
@@ -72,229 +69,6 @@ func setVersion(ctx context.Context, conn *sql.Conn) error {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("record the schema version: %w", err)
 		}
-	}
-	return nil
-}
-
-// migrate brings a version 1 store to SchemaVersion in one transaction:
-// every event is decoded again from its raw JSON (which both versions
-// store as it was given), so its key and columns are the ones this version
-// stores, and events that are now one event are kept once; files and
-// their errors get this version's ids. An ingest that follows then adds
-// nothing the store already holds. It returns the number of stored events
-// that turned out to be copies of another.
-func (s *Store) migrate(ctx context.Context) (merged int64, err error) {
-	conn, err := s.DB.Conn(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close()
-	err = inTx(ctx, conn, func() error {
-		merged, err = s.migrateInTx(ctx, conn)
-		return err
-	})
-	if err != nil {
-		return 0, err
-	}
-	return merged, nil
-}
-
-// migrateInTx is migrate's work, inside its transaction.
-func (s *Store) migrateInTx(ctx context.Context, conn *sql.Conn) (merged int64, err error) {
-	ids, err := migrateFileIDs(ctx, conn)
-	if err != nil {
-		return 0, err
-	}
-	next := Table{Name: "event_rows_next", Columns: StoredEventColumns()}
-	if _, err := conn.ExecContext(ctx, createTableSQL(next, false)); err != nil {
-		return 0, err
-	}
-	if err := s.rereadEvents(ctx, conn, next.Name, ids); err != nil {
-		return 0, err
-	}
-	// Keep the first of the events that are now one.
-	res, err := conn.ExecContext(ctx, `DELETE FROM event_rows_next WHERE rowid IN (
-  SELECT n.rowid FROM event_rows_next n WHERE EXISTS (
-    SELECT 1 FROM event_rows_next o WHERE o.rowid < n.rowid AND `+sameEventSQL("o", "n")+`))`)
-	if err != nil {
-		return 0, fmt.Errorf("merge events: %w", err)
-	}
-	if merged, err = res.RowsAffected(); err != nil {
-		return 0, err
-	}
-	var stmts []string
-	for _, v := range Views {
-		stmts = append(stmts, "DROP VIEW IF EXISTS "+v.Name)
-	}
-	stmts = append(stmts, "DROP TABLE event_rows", "ALTER TABLE event_rows_next RENAME TO event_rows")
-	for _, v := range Views {
-		stmts = append(stmts, createViewSQL(v))
-	}
-	for _, q := range stmts {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return 0, err
-		}
-	}
-	if err := BuildSessions(ctx, conn); err != nil {
-		return 0, err
-	}
-	if err := setVersion(ctx, conn); err != nil {
-		return 0, err
-	}
-	return merged, nil
-}
-
-// migrateFileIDs gives files and ingest_errors this version's file ids
-// and returns the old id to new id map. Version 1 gave one id to a path
-// read with different contents: its events and errors go with the first
-// of them recorded.
-func migrateFileIDs(ctx context.Context, conn *sql.Conn) (map[int64]int64, error) {
-	rows, err := conn.QueryContext(ctx, "SELECT rowid, file_id, path, coalesce(sha256, '') FROM files ORDER BY ingested_at, rowid")
-	if err != nil {
-		return nil, err
-	}
-	type change struct{ rowid, old, id int64 }
-	var changes []change
-	ids := map[int64]int64{}
-	for rows.Next() {
-		var rowid, old int64
-		var path, sha string
-		if err := rows.Scan(&rowid, &old, &path, &sha); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		id := ingest.FileID(path, sha)
-		changes = append(changes, change{rowid, old, id})
-		if _, ok := ids[old]; !ok {
-			ids[old] = id
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	// Into a scratch table, then two joined updates: an UPDATE per file
-	// would scan the table once per file.
-	if _, err := conn.ExecContext(ctx, "CREATE TEMP TABLE file_ids (file_rowid BIGINT, old_id BIGINT, new_id BIGINT, first BOOLEAN)"); err != nil {
-		return nil, err
-	}
-	err = conn.Raw(func(dc any) error {
-		app, err := duckdb.NewAppender(dc.(driver.Conn), "temp", "main", "file_ids")
-		if err != nil {
-			return err
-		}
-		defer func() { _ = app.Close() }() // flushed and checked below
-		for _, c := range changes {
-			if err := app.AppendRow(c.rowid, c.old, c.id, ids[c.old] == c.id); err != nil {
-				return err
-			}
-		}
-		return app.Flush()
-	})
-	for _, q := range []string{
-		"UPDATE files f SET file_id = m.new_id FROM file_ids m WHERE f.rowid = m.file_rowid",
-		`UPDATE ingest_errors e SET file_id = m.new_id FROM (SELECT DISTINCT old_id, new_id FROM file_ids WHERE first) m
-WHERE e.file_id = m.old_id`,
-		"DROP TABLE file_ids",
-	} {
-		if err != nil {
-			break
-		}
-		_, err = conn.ExecContext(ctx, q)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("migrate file ids: %w", err)
-	}
-	return ids, nil
-}
-
-// rereadEvents appends every stored event, decoded again, to table. The
-// events are read on a connection of their own (the store is not changed
-// until the append is done), a row at a time, so memory stays bounded
-// however large the store. An event this version cannot decode (none
-// should: the old version decoded it) is copied as it is, identified by
-// its content.
-func (s *Store) rereadEvents(ctx context.Context, conn *sql.Conn, table string, ids map[int64]int64) error {
-	rows, err := s.DB.QueryContext(ctx, "SELECT rowid, raw, file_id, record_index FROM event_rows ORDER BY rowid")
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	var undecoded []int64
-	err = conn.Raw(func(dc any) error {
-		app, err := duckdb.NewAppender(dc.(driver.Conn), "", "main", table)
-		if err != nil {
-			return err
-		}
-		defer func() { _ = app.Close() }() // flushed and checked below
-		var r ingest.Rereader
-		args := make([]driver.Value, len(StoredEventColumns()))
-		for rows.Next() {
-			var rowid, fileID, index int64
-			var raw string
-			if err := rows.Scan(&rowid, &raw, &fileID, &index); err != nil {
-				return err
-			}
-			var ev ingest.Event
-			if r.Event(raw, &ev) != nil {
-				undecoded = append(undecoded, rowid)
-				continue
-			}
-			ev.FileID, ev.RecordIndex = fileID, index
-			if id, ok := ids[fileID]; ok {
-				ev.FileID = id
-			}
-			eventRow(&ev, args)
-			if err := app.AppendRow(args...); err != nil {
-				return fmt.Errorf("migrate event %d: %w", rowid, err)
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		return app.Flush()
-	})
-	if err != nil {
-		return fmt.Errorf("migrate events: %w", err)
-	}
-	for _, rowid := range undecoded {
-		if _, err := conn.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s SELECT * REPLACE (
-  (hash(raw) | %d::UBIGINT) AS event_key) FROM event_rows WHERE rowid = ?`, table, ingest.RawKeyBit), rowid); err != nil {
-			return fmt.Errorf("migrate event %d: %w", rowid, err)
-		}
-	}
-	return nil
-}
-
-// eventRow fills args in StoredEventColumns order.
-func eventRow(ev *ingest.Event, args []driver.Value) {
-	var ts any
-	if ev.HasTime {
-		ts = ev.Time
-	}
-	vals := [...]any{
-		ev.Key, ts, nullStr(ev.EventVersion), nullStr(ev.EventSource), nullStr(ev.EventName),
-		nullStr(ev.EventType), nullStr(ev.EventCategory), nullStr(ev.AWSRegion), nullStr(ev.SourceIP),
-		nullStr(ev.UserAgent), nullStr(ev.ErrorCode), nullStr(ev.ErrorMessage), nullBool(ev.ReadOnly),
-		nullBool(ev.ManagementEvent), nullStr(ev.UserType), nullStr(ev.UserName), nullStr(ev.UserARN),
-		nullStr(ev.PrincipalID), nullStr(ev.AccountID), nullStr(ev.AccessKeyID), nullStr(ev.SessionIssuerARN),
-		nullStr(ev.SessionIssuerName), nullStr(ev.InvokedBy), nullBool(ev.MFAAuthenticated), nullStr(ev.Actor),
-		nullStr(ev.RecipientAccountID), nullStr(ev.EventID),
-		nullStr(ev.LoginResult), nullStr(ev.MFAUsed), nullStr(ev.MFAIdentifier), nullStr(ev.CredentialType),
-		nullStr(ev.CredentialChallenge), nullStr(ev.AuthWorkflowID), nullStr(ev.Outcome),
-		ev.Raw, ev.FileID, ev.RecordIndex,
-	}
-	for i, v := range vals {
-		args[i] = v
-	}
-}
-
-func nullBool(t ingest.Tristate) any {
-	switch t {
-	case ingest.True:
-		return true
-	case ingest.False:
-		return false
 	}
 	return nil
 }

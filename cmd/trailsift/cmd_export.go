@@ -77,7 +77,7 @@ func runExport(cmd *cobra.Command, o *exportOptions, ios *streams) (err error) {
 	if err != nil {
 		return err
 	}
-	st, err := lake.Export(ctx, src.DB, w, m)
+	st, err := lake.Export(ctx, src, w, m)
 	if errors.Is(err, ingest.ErrInterrupted) {
 		// Keep what is written: the next run adds the rest.
 		if ferr := w.Flush(); ferr != nil {
