@@ -128,7 +128,7 @@ func sessionsSkipped(cause error) error {
 // transaction, and records why (sessionsSkipped) in ingest_errors, as a
 // warning: the events are stored, their lineage is not.
 func skipSessions(ctx context.Context, conn *sql.Conn, why error) error {
-	if _, err := conn.ExecContext(ctx, "DELETE FROM sessions"); err != nil {
+	if _, err := conn.ExecContext(ctx, "DELETE FROM session_rows"); err != nil {
 		return err
 	}
 	_, err := conn.ExecContext(ctx, "INSERT INTO ingest_errors (file_id, path, record_index, byte_offset, severity, message) VALUES (NULL, '(sessions)', NULL, NULL, 'warning', ?)", why.Error())

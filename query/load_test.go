@@ -67,7 +67,7 @@ func TestLoadStoresEventsWhenSessionsCannotBeBuilt(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := s.DB.ExecContext(ctx, "INSERT INTO sessions (session_id) VALUES ('stale')"); err != nil {
+	if _, err := s.DB.ExecContext(ctx, "INSERT INTO session_rows (session_id) VALUES ('stale')"); err != nil {
 		t.Fatal(err)
 	}
 	defer func(b func(context.Context, *sql.Conn) error) { buildSessionsInLoad = b }(buildSessionsInLoad)

@@ -17,17 +17,36 @@ import (
 // read-only, an older store is read around (readAroundStaleSessions,
 // Store.StoredEventsSQL).
 
-// migrateSessions brings a version 2 store to this version: its events
-// are already this version's but for issued_credential (see
-// migrateIssued), and the sessions table (created empty by createSchema)
-// is built, in one transaction with the version change.
-func (s *Store) migrateSessions(ctx context.Context) error {
+// upgrade brings a store of version v (1 to 3) to SchemaVersion in one
+// transaction: it adds the tables and columns this version has, computes
+// what they hold from the stored events, and rebuilds the sessions. From
+// version 1, every event is decoded again (migrateInTx); it returns the
+// number of stored events that turned out to be copies of another.
+func (s *Store) upgrade(ctx context.Context, v int) (merged int64, err error) {
 	conn, err := s.DB.Conn(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer conn.Close()
-	return inTx(ctx, conn, func() error {
+	err = inTx(ctx, conn, func() error {
+		for _, q := range []string{
+			// Appended where this version's tables have it (last).
+			"ALTER TABLE event_rows ADD COLUMN IF NOT EXISTS " + issuedCredentialColumn.Name + " VARCHAR",
+			// Version 3 stored the sessions view's rows as a table of its name.
+			"DROP VIEW IF EXISTS event_sessions",
+			"DROP TABLE IF EXISTS sessions",
+		} {
+			if _, err := conn.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		if err := s.createSchema(ctx, conn); err != nil {
+			return err
+		}
+		if v == 1 {
+			merged, err = s.migrateInTx(ctx, conn)
+			return err
+		}
 		if err := fillIssued(ctx, conn); err != nil {
 			return err
 		}
@@ -36,24 +55,7 @@ func (s *Store) migrateSessions(ctx context.Context) error {
 		}
 		return setVersion(ctx, conn)
 	})
-}
-
-// migrateIssued brings a version 3 store to this version: the
-// issued_credential column (appended empty by prepare) is filled from the
-// stored events, in one transaction with the version change. The sessions
-// table does not change: the build reads the same fields either way.
-func (s *Store) migrateIssued(ctx context.Context) error {
-	conn, err := s.DB.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return inTx(ctx, conn, func() error {
-		if err := fillIssued(ctx, conn); err != nil {
-			return err
-		}
-		return setVersion(ctx, conn)
-	})
+	return merged, err
 }
 
 // fillIssued computes issued_credential from raw for the stored calls
@@ -116,30 +118,13 @@ func eventSessionsView() Table {
 	panic("no event_sessions view")
 }
 
-// migrate brings a version 1 store to SchemaVersion in one transaction:
-// every event is decoded again from its raw JSON (which both versions
-// store as it was given), so its key and columns are the ones this version
-// stores, and events that are now one event are kept once; files and
-// their errors get this version's ids. An ingest that follows then adds
-// nothing the store already holds. It returns the number of stored events
-// that turned out to be copies of another.
-func (s *Store) migrate(ctx context.Context) (merged int64, err error) {
-	conn, err := s.DB.Conn(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close()
-	err = inTx(ctx, conn, func() error {
-		merged, err = s.migrateInTx(ctx, conn)
-		return err
-	})
-	if err != nil {
-		return 0, err
-	}
-	return merged, nil
-}
-
-// migrateInTx is migrate's work, inside its transaction.
+// migrateInTx brings a version 1 store's events to this version, inside
+// upgrade's transaction: every event is decoded again from its raw JSON
+// (which both versions store as it was given), so its key and columns are
+// the ones this version stores, and events that are now one event are
+// kept once; files and their errors get this version's ids. An ingest
+// that follows then adds nothing the store already holds. It returns the
+// number of stored events that turned out to be copies of another.
 func (s *Store) migrateInTx(ctx context.Context, conn *sql.Conn) (merged int64, err error) {
 	ids, err := migrateFileIDs(ctx, conn)
 	if err != nil {

@@ -139,8 +139,7 @@ var Tables = []Table{
 	{Name: "findings", Doc: "the findings of the last `trailsift analyze` (detect prints findings without storing them)", Columns: FindingTableColumns},
 	{Name: "integrity_checks", Doc: "the CloudTrail digest check of the evidence (as `trailsift verify`), one row per `trailsift analyze`; `trailsift report` shows the newest", Columns: IntegrityCheckColumns},
 	SessionsPendingTable,
-	// Last: a Parquet dataset may define it as a query over event_rows.
-	SessionsTable,
+	SessionRowsTable,
 }
 
 // jsonPart is a virtual JSON column for one nested part of raw. It reads
@@ -298,6 +297,8 @@ var Views = []Table{
 			{"event_id", "VARCHAR", "eventID"},
 		},
 	},
+	// Before event_sessions, which reads it.
+	SessionsView,
 	{
 		Name: "event_sessions", View: true,
 		Doc: "every column of events, and the session each event was made with and the origin of its chain (see sessions); NULL where the event used no credential (a failed sign-in, a service event)",
@@ -312,6 +313,7 @@ var Views = []Table{
 }
 
 var viewSQL = map[string]string{
+	"sessions": sessionsViewSQL(),
 	"event_sessions": `SELECT e.*, s.session_id, s.origin_type, s.origin, s.origin_session_id, s.depth
 FROM events e LEFT JOIN sessions s ON s.session_id = ` + eventSessionIDSQL("e"),
 	"signins": `SELECT event_time, account_id, event_name AS step,
@@ -364,8 +366,8 @@ func SchemaMarkdown() string {
 			kind = "view"
 		}
 		fmt.Fprintf(&b, "### `%s` (%s)\n\n%s.\n\n", t.Name, kind, upperFirst(t.Doc))
-		if t.Name == "event_rows" {
-			continue // its columns are listed under events
+		if storedForms[t.Name] {
+			continue // its columns are listed under its view
 		}
 		b.WriteString("| column | type | meaning |\n|---|---|---|\n")
 		for _, c := range t.Columns {
@@ -376,11 +378,15 @@ func SchemaMarkdown() string {
 	return b.String()
 }
 
-// Documented lists tables and views in the order people need them.
+// Documented lists tables and views in the order people need them: the
+// tables that store a view's rows (storedForms) last.
 func Documented() []Table {
 	out := []Table{EventsView}
+	var stored []Table
 	for _, t := range Tables {
-		if t.Name != "event_rows" {
+		if storedForms[t.Name] {
+			stored = append(stored, t)
+		} else {
 			out = append(out, t)
 		}
 	}
@@ -389,8 +395,13 @@ func Documented() []Table {
 			out = append(out, v)
 		}
 	}
-	return append(out, Tables[0])
+	return append(out, stored...)
 }
+
+// storedForms are the tables that store the rows of a view (event_rows
+// those of events, session_rows those of sessions): the schema reference
+// lists their columns under the view.
+var storedForms = map[string]bool{"event_rows": true, SessionRowsTable.Name: true}
 
 func upperFirst(s string) string {
 	if s == "" {

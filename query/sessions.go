@@ -60,9 +60,6 @@ var SessionColumns = []Column{
 	{"mfa_authenticated", "BOOLEAN", "sessionContext.attributes.mfaAuthenticated of its use (true when any event says so)"},
 }
 
-// SessionsTable is the sessions table of the schema.
-var SessionsTable = Table{Name: "sessions", Doc: "one row per credential seen (issued or used): how it was issued, its parent, and the origin at the root of its chain; rebuilt after every ingest that stores new events (see sessions_pending)", Columns: SessionColumns}
-
 // SessionsPendingTable marks a store whose sessions table lags its events:
 // a load commits its events, then rebuilds the sessions in a transaction
 // of its own (see Store.Load).
@@ -485,7 +482,7 @@ func BuildSessions(ctx context.Context, conn *sql.Conn) error {
 		return err
 	}
 	defer drop()
-	for _, q := range []string{"DELETE FROM sessions", "INSERT INTO sessions " + final} {
+	for _, q := range []string{"DELETE FROM session_rows", storeSessionsSQL(final)} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("build sessions: %w", err)
 		}

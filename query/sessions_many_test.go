@@ -24,7 +24,7 @@ func TestSessionsManyCredentials(t *testing.T) {
 	}
 	defer db.Close()
 	s := &Store{DB: db, Path: path}
-	if err := s.createSchema(ctx); err != nil {
+	if err := s.createSchema(ctx, db); err != nil {
 		t.Fatal(err)
 	}
 	// 300k events, each with its own key and a long ARN, user agent and

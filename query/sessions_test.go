@@ -281,8 +281,9 @@ func TestSessionsRebuiltWhenEvidenceGrows(t *testing.T) {
 }
 
 // makeOlder makes the store on db what trailsift wrote at version (2 or
-// 3): event_rows without issued_credential, and at version 2 no sessions
-// table nor event_sessions view.
+// 3): event_rows without issued_credential, and the sessions view's rows
+// in a table of its name (version 3) or no sessions at all, nor the
+// event_sessions view (version 2).
 func makeOlder(t *testing.T, db *sql.DB, version int) {
 	t.Helper()
 	views := map[string]string{}
@@ -302,22 +303,23 @@ func makeOlder(t *testing.T, db *sql.DB, version int) {
 		t.Fatalf("events view %q: where is issued_credential?", views["events"])
 	}
 	views["events"] = strings.Replace(views["events"], ", issued_credential FROM event_rows", " FROM event_rows", 1)
-	stmts := []string{}
+	stmts := []string{"CREATE TABLE sessions_table AS SELECT * FROM sessions"}
 	for name := range views {
 		stmts = append(stmts, "DROP VIEW "+name)
 	}
-	stmts = append(stmts, "ALTER TABLE event_rows DROP COLUMN issued_credential")
-	// events first: the others read it; event_sessions, which reads
-	// sessions, only where there is a sessions table.
+	delete(views, "sessions")
+	stmts = append(stmts, "ALTER TABLE event_rows DROP COLUMN issued_credential", "DROP TABLE session_rows")
+	if version == 2 {
+		stmts = append(stmts, "DROP TABLE sessions_table")
+		delete(views, "event_sessions")
+	} else {
+		stmts = append(stmts, "ALTER TABLE sessions_table RENAME TO sessions")
+	}
+	// events first: the others read it.
 	names := slices.Sorted(maps.Keys(views))
 	slices.SortStableFunc(names, func(a, b string) int { return cmpBool(a != "events", b != "events") })
 	for _, name := range names {
-		if version > 2 || name != "event_sessions" {
-			stmts = append(stmts, views[name])
-		}
-	}
-	if version == 2 {
-		stmts = append(stmts, "DROP TABLE sessions")
+		stmts = append(stmts, views[name])
 	}
 	stmts = append(stmts, fmt.Sprintf("UPDATE trailsift_meta SET schema_version = %d", version))
 	for _, q := range stmts {

@@ -7,8 +7,9 @@ import (
 )
 
 // OpenSources opens a store whose tables live elsewhere, a Parquet dataset
-// say: sources maps a stored table (event_rows, files, ingest_errors) to a
-// SELECT that reads it, and every view of the schema is built on top, so
+// say: sources maps a stored table (event_rows, files, ingest_errors), or a
+// view whose rows are stored elsewhere (sessions), to a SELECT that reads
+// it, and every other view of the schema is built on top, so
 // all commands and users' SQL run unchanged. Tables without a source are
 // empty. The store lives in memory; nothing is written anywhere.
 func OpenSources(ctx context.Context, name string, sources map[string]string) (*Store, error) {
@@ -26,7 +27,11 @@ func OpenSources(ctx context.Context, name string, sources map[string]string) (*
 		}
 	}
 	for _, v := range Views {
-		stmts = append(stmts, createViewSQL(v))
+		if src := sources[v.Name]; src != "" {
+			stmts = append(stmts, fmt.Sprintf("CREATE VIEW %s AS\n%s", v.Name, src))
+		} else {
+			stmts = append(stmts, createViewSQL(v))
+		}
 	}
 	for _, q := range stmts {
 		if _, err := db.ExecContext(ctx, q); err != nil {

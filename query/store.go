@@ -104,39 +104,23 @@ func (s *Store) StoredEventsSQL() string {
 // prepare makes the database at version v a store of SchemaVersion to
 // write into: it creates what is missing and migrates an older store.
 func (s *Store) prepare(ctx context.Context, v int) error {
-	if v > 0 && v < 4 {
-		// Appended where this version's tables have it; filled below.
-		if _, err := s.DB.ExecContext(ctx, "ALTER TABLE event_rows ADD COLUMN IF NOT EXISTS "+issuedCredentialColumn.Name+" VARCHAR"); err != nil {
-			return fmt.Errorf("migrate %s from store schema version %d to %d: %w (the store is unchanged)", displayPath(s.Path), v, SchemaVersion, err)
-		}
-	}
-	if err := s.createSchema(ctx); err != nil {
-		return err
-	}
 	switch v {
 	case SchemaVersion:
-		return nil
-	case 3:
-		if err := s.migrateIssued(ctx); err != nil {
-			return fmt.Errorf("migrate %s from store schema version %d to %d: %w (the store is unchanged)", displayPath(s.Path), v, SchemaVersion, err)
-		}
-		s.Migrated = &Migration{From: v}
-		return nil
+		return s.createSchema(ctx, s.DB)
 	case 0:
 		conn, err := s.DB.Conn(ctx)
 		if err != nil {
 			return err
 		}
 		defer conn.Close()
-		return setVersion(ctx, conn)
-	case 2:
-		if err := s.migrateSessions(ctx); err != nil {
-			return fmt.Errorf("migrate %s from store schema version %d to %d: %w (the store is unchanged)", displayPath(s.Path), v, SchemaVersion, err)
-		}
-		s.Migrated = &Migration{From: v}
-		return nil
+		return inTx(ctx, conn, func() error {
+			if err := s.createSchema(ctx, conn); err != nil {
+				return err
+			}
+			return setVersion(ctx, conn)
+		})
 	}
-	merged, err := s.migrate(ctx)
+	merged, err := s.upgrade(ctx, v)
 	if err != nil {
 		return fmt.Errorf("migrate %s from store schema version %d to %d: %w (the store is unchanged)", displayPath(s.Path), v, SchemaVersion, err)
 	}
@@ -293,17 +277,25 @@ func (s *Store) Close() error {
 	return err
 }
 
-func (s *Store) createSchema(ctx context.Context) error {
+// execQuerier is a database or one of its connections.
+type execQuerier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// createSchema creates the tables the store lacks and (again) its views,
+// on db (a connection in a transaction, for a migration).
+func (s *Store) createSchema(ctx context.Context, db execQuerier) error {
 	for _, t := range Tables {
-		if _, err := s.DB.ExecContext(ctx, createTableSQL(t, false)); err != nil {
+		if _, err := db.ExecContext(ctx, createTableSQL(t, false)); err != nil {
 			return fmt.Errorf("create table %s: %w", t.Name, err)
 		}
 	}
-	if err := s.checkEventColumns(ctx); err != nil {
+	if err := s.checkEventColumns(ctx, db); err != nil {
 		return err
 	}
 	for _, v := range Views {
-		if _, err := s.DB.ExecContext(ctx, createViewSQL(v)); err != nil {
+		if _, err := db.ExecContext(ctx, createViewSQL(v)); err != nil {
 			return fmt.Errorf("create view %s: %w", v.Name, err)
 		}
 	}
@@ -312,8 +304,8 @@ func (s *Store) createSchema(ctx context.Context) error {
 
 // checkEventColumns refuses a database whose stored event columns are not
 // this version's: appending to it would fail half way or misplace values.
-func (s *Store) checkEventColumns(ctx context.Context) error {
-	rows, err := s.DB.QueryContext(ctx, `SELECT column_name FROM information_schema.columns
+func (s *Store) checkEventColumns(ctx context.Context, db execQuerier) error {
+	rows, err := db.QueryContext(ctx, `SELECT column_name FROM information_schema.columns
 WHERE table_schema = 'main' AND table_name = 'event_rows' ORDER BY ordinal_position`)
 	if err != nil {
 		return err

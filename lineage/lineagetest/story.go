@@ -144,9 +144,10 @@ const sessionsDDL = `CREATE TABLE sessions (session_id VARCHAR, access_key_id VA
   accounts VARCHAR[], first_seen TIMESTAMPTZ, last_seen TIMESTAMPTZ, events BIGINT, errors BIGINT, source_ips VARCHAR[],
   user_agents VARCHAR[], issue_source_ip VARCHAR, mfa_authenticated BOOLEAN)`
 
-// ReplaceSessions replaces the store's sessions table with rows.
+// ReplaceSessions replaces the store's sessions with rows.
 func ReplaceSessions(ctx context.Context, db *sql.DB, rows []Row) error {
-	if _, err := db.ExecContext(ctx, `DROP TABLE IF EXISTS sessions CASCADE`); err != nil {
+	// The store's sessions view is replaced by a table of the same columns.
+	if _, err := db.ExecContext(ctx, `DROP VIEW IF EXISTS sessions`); err != nil {
 		return err
 	}
 	if _, err := db.ExecContext(ctx, sessionsDDL); err != nil {
