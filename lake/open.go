@@ -17,7 +17,7 @@ var ErrNoDataset = errors.New("no trailsift Parquet dataset")
 // Open opens the dataset at dir for reading, as a store with the same
 // tables and views as a DuckDB case database.
 func Open(ctx context.Context, dir string) (*query.Store, error) {
-	sources := tableSources(dir)
+	sources, stale := tableSources(dir)
 	if sources["event_rows"] == "" && sources["files"] == "" {
 		if _, err := os.Stat(dir); err != nil {
 			return nil, fmt.Errorf("%w at %s: run `trailsift ingest --parquet %s EVIDENCE...` first", ErrNoDataset, dir, dir)
@@ -28,16 +28,17 @@ func Open(ctx context.Context, dir string) (*query.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Parquet = true
+	s.Parquet, s.SessionsStale = true, stale
 	return s, nil
 }
 
 // tableSources maps each stored table that has files in the dataset at dir
 // (event_rows, files, ingest_errors, sessions) to a SELECT of its columns, in the
-// store's order and types.
-func tableSources(dir string) map[string]string {
+// store's order and types. stale says the sessions source builds them from
+// the events (sessionsSource).
+func tableSources(dir string) (sources map[string]string, stale bool) {
 	has := func(glob string) bool { m, _ := filepath.Glob(glob); return len(m) > 0 }
-	sources := map[string]string{}
+	sources = map[string]string{}
 	if parts, _ := filepath.Glob(EventsGlob(dir)); len(parts) > 0 {
 		// The parts are named, not globbed, and their partition folders not
 		// read as columns (they repeat account_id, aws_region and the day
@@ -70,7 +71,7 @@ func tableSources(dir string) map[string]string {
 		}
 		sources["event_rows"] = fmt.Sprintf("SELECT %s FROM read_parquet([%s], %shive_partitioning = false)",
 			strings.Join(cols, ", "), strings.Join(files, ", "), union)
-		sources["sessions"] = sessionsSource(dir, parts)
+		sources["sessions"], stale = sessionsSource(dir, parts)
 	}
 	if glob := filepath.Join(dir, FilesDir, "*.parquet"); has(glob) {
 		sources["files"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, union_by_name = true)",
@@ -80,5 +81,5 @@ func tableSources(dir string) map[string]string {
 		sources["ingest_errors"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, union_by_name = true)",
 			query.ColumnList(query.ErrorColumns), query.StringLiteral(glob))
 	}
-	return sources
+	return sources, stale
 }

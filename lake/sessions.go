@@ -46,14 +46,15 @@ func sessionsFile(dir, fingerprint string) string {
 }
 
 // sessionsSource reads the stored sessions when they were built from the
-// dataset's current event parts (parts, as listed); otherwise it is the
-// build query itself, so the table is never stale, only slower.
-func sessionsSource(dir string, parts []string) string {
+// dataset's current event parts (parts, as listed); otherwise (stale) it is
+// the build query itself, so the sessions are never stale, only slower
+// (see query.Store.MaterializeSessions).
+func sessionsSource(dir string, parts []string) (source string, stale bool) {
 	f := sessionsFile(dir, partsFingerprint(dir, parts))
 	if _, err := os.Stat(f); err != nil {
-		return query.SessionsBuildSQL()
+		return query.SessionsBuildSQL(), true
 	}
-	return fmt.Sprintf("SELECT %s FROM read_parquet(%s)", query.ColumnList(query.SessionColumns), query.StringLiteral(f))
+	return fmt.Sprintf("SELECT %s FROM read_parquet(%s)", query.ColumnList(query.SessionColumns), query.StringLiteral(f)), false
 }
 
 // WriteSessions stores the sessions of the dataset at dir, when the stored

@@ -56,3 +56,25 @@ func ColumnNames(cols []Column) []string {
 	}
 	return names
 }
+
+// MaterializeSessions builds the sessions of a store opened with
+// OpenSources whose sessions are stale (SessionsStale) once, in stages (so
+// memory holds one stage at a time, as a load's build does), into the
+// store's own in-memory session_rows, and points the sessions view there:
+// otherwise every query that reads sessions builds them again, in one
+// statement, which is slow and runs out of memory on a large dataset.
+func (s *Store) MaterializeSessions(ctx context.Context) error {
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := BuildSessions(ctx, conn); err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, createViewSQL(SessionsView)); err != nil {
+		return err
+	}
+	s.SessionsStale = false
+	return nil
+}

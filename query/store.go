@@ -31,6 +31,11 @@ type Store struct {
 	// noIssued: event_rows lacks issued_credential (a store made before
 	// it, opened read-only, so not migrated).
 	noIssued bool
+	// SessionsStale: a Parquet dataset whose stored sessions are missing or
+	// older than its events (an ingest stopped before storing them): its
+	// sessions view builds them from the events in every query that reads
+	// it, until MaterializeSessions builds them once.
+	SessionsStale bool
 	// SessionsSkipped is the warning of an UpdateSessions whose build
 	// failed, leaving the sessions table empty (nil when it rebuilt it),
 	// as ingest_errors records it.

@@ -59,7 +59,7 @@ unchanged, run trailsift verify on the evidence.` + "\n" + exitHelp("coverage"),
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := o.source.open(cmd.Context())
+			store, err := o.source.open(cmd.Context(), ios.Err)
 			if err != nil {
 				return err
 			}

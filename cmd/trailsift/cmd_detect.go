@@ -180,7 +180,7 @@ func runDetect(cmd *cobra.Command, o *detectOptions, ios *streams) error {
 		}
 	}
 	ctx := cmd.Context()
-	store, err := o.source.open(ctx)
+	store, err := o.source.open(ctx, ios.Err)
 	if err != nil {
 		return err
 	}

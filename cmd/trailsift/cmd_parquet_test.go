@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -127,5 +128,33 @@ func TestParquetUsageErrors(t *testing.T) {
 		if code != exitUsage || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.args, code, stderr, exitUsage, c.want)
 		}
+	}
+}
+
+// TestParquetStaleSessions: a dataset whose sessions were never stored (an
+// ingest stopped before storing them) is read with them built once for
+// the command, a note saying so, the same findings; running the same
+// ingest again stores them, and the note is gone.
+func TestParquetStaleSessions(t *testing.T) {
+	ds := filepath.Join(t.TempDir(), "lake")
+	inputs := bundledSamples()
+	run(t, "", append([]string{"ingest", "-q", "--parquet", ds}, inputs...)...)
+	want, stderr, code := run(t, "", "detect", "--format", "json", "--parquet", ds)
+	if code != 0 || strings.Contains(stderr, "no sessions stored") || !strings.Contains(want, "role-chain-after-weak-signin") {
+		t.Fatalf("detect with the sessions stored: exit %d\n%s", code, stderr)
+	}
+	if err := os.RemoveAll(filepath.Join(ds, "_sessions")); err != nil {
+		t.Fatal(err)
+	}
+	got, stderr, code := run(t, "", "detect", "--format", "json", "--parquet", ds)
+	if code != 0 || !strings.Contains(stderr, "has no sessions stored for its current events") || got != want {
+		t.Errorf("detect with the sessions missing: exit %d, same findings %v\n%s", code, got == want, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(ds, "_sessions")); !os.IsNotExist(err) {
+		t.Errorf("a read command wrote into the dataset: %v", err)
+	}
+	run(t, "", append([]string{"ingest", "-q", "--parquet", ds}, inputs...)...)
+	if _, stderr, _ := run(t, "", "detect", "--parquet", ds); strings.Contains(stderr, "no sessions stored") {
+		t.Errorf("the same ingest again did not store the sessions:\n%s", stderr)
 	}
 }

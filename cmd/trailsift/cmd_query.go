@@ -99,7 +99,7 @@ func runQuery(cmd *cobra.Command, o *queryOptions, args []string, ios *streams) 
 		return err
 	}
 	ctx := cmd.Context()
-	store, err := o.source.open(ctx)
+	store, err := o.source.open(ctx, ios.Err)
 	if err != nil {
 		return err
 	}

@@ -120,7 +120,7 @@ func runReport(cmd *cobra.Command, o *reportOptions, ios *streams) error {
 		}
 		rules.Rules, rules.Options.Params = set.rules, o.rules.params
 	}
-	store, err := o.source.open(ctx)
+	store, err := o.source.open(ctx, ios.Err)
 	if err != nil {
 		return err
 	}

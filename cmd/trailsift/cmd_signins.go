@@ -69,7 +69,7 @@ the identity provider. The database is opened read-only.` + "\n" + exitHelp("sig
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			store, err := o.source.open(ctx)
+			store, err := o.source.open(ctx, ios.Err)
 			if err != nil {
 				return err
 			}

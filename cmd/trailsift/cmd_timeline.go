@@ -146,7 +146,7 @@ func (o *timelineOptions) parse() error {
 
 func runTimeline(cmd *cobra.Command, o *timelineOptions, ios *streams) error {
 	ctx := cmd.Context()
-	store, err := o.source.open(ctx)
+	store, err := o.source.open(ctx, ios.Err)
 	if err != nil {
 		return err
 	}

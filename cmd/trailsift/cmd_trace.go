@@ -94,7 +94,7 @@ this evidence" from an empty answer. --finding with no findings exits 0.` + "\n"
 }
 
 func runTrace(ctx context.Context, o *traceOptions, args []string, ios *streams) error {
-	store, err := o.source.open(ctx)
+	store, err := o.source.open(ctx, ios.Err)
 	if err != nil {
 		return err
 	}

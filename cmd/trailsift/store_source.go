@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -26,8 +29,10 @@ func (s *storeSource) AddFlags(f *pflag.FlagSet) {
 }
 
 // open opens the store read-only. A missing store is a usage error: the
-// user named the wrong file or has not ingested yet.
-func (s *storeSource) open(ctx context.Context) (*query.Store, error) {
+// user named the wrong file or has not ingested yet. A dataset whose
+// stored sessions are stale gets them built once for the command, with a
+// note on notes saying why it takes longer and how to store them.
+func (s *storeSource) open(ctx context.Context, notes io.Writer) (*query.Store, error) {
 	var (
 		store *query.Store
 		err   error
@@ -42,6 +47,15 @@ func (s *storeSource) open(ctx context.Context) (*query.Store, error) {
 	}
 	if errors.Is(err, query.ErrNoStore) || errors.Is(err, lake.ErrNoDataset) {
 		return nil, &usageError{err.Error()}
+	}
+	if err == nil && store.SessionsStale {
+		fmt.Fprintf(notes, "trailsift: note: %s has no sessions stored for its current events (an ingest stopped before storing them): building them for this command; run the same `trailsift ingest --parquet %s EVIDENCE...` again to store them\n",
+			s.parquet, s.parquet)
+		if err := store.MaterializeSessions(ctx); err != nil {
+			// The view still builds them from the events, query by query.
+			first, _, _ := strings.Cut(err.Error(), "\n")
+			fmt.Fprintf(notes, "trailsift: note: the sessions could not be built at once (%s); reading them from the events instead, more slowly\n", first)
+		}
 	}
 	return store, err
 }
