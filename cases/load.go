@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"runtime/debug"
 	"time"
 
 	"github.com/trailsift/trailsift/ingest"
@@ -112,7 +111,7 @@ func LoadDataset(ctx context.Context, dir string, inputs []string, opts LoadOpti
 		// The writer's buffers are garbage now: hand them back to the OS
 		// before DuckDB takes its share (as a store's load does), so the
 		// peak is one or the other, not both (1.25M events: 1.16 GiB).
-		debug.FreeOSMemory()
+		lake.ReleaseMemory()
 		err = errors.Join(err, lake.WriteSessions(ctx, dir))
 	}
 	// Reopen the dataset to read the problems this run recorded.
