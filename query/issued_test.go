@@ -18,18 +18,7 @@ import (
 // hand out nothing (the same name from another service).
 func issuingShapes(t *testing.T) []obj {
 	bob := iamUser(acctA, "bob", "AKIABOB0000000000001")
-	lower := lowerCased(assumeRole("ev-lower", 30, bob, "198.51.100.1", acctB, "Audit", "low", "ASIALOWER00000000001"))
-	lower["sharedeventid"] = "shared-lower"
-	str := assumeRole("ev-str", 31, bob, "198.51.100.1", acctB, "Audit", "str", "ASIASTRING0000000001")
-	for _, part := range []string{"requestParameters", "responseElements"} {
-		b, err := json.Marshal(str[part])
-		if err != nil {
-			t.Fatal(err)
-		}
-		str[part] = string(b)
-	}
-	token := call("ev-token", 32, bob, "sts.amazonaws.com", "GetSessionToken", "198.51.100.1", "aws-cli/2.15.0", acctA)
-	token["responseElements"] = obj{"credentials": obj{"accessKeyId": "ASIATOKEN00000000001"}}
+	lower, str, token := oddCalls(t, 30)
 	key := call("ev-key", 33, bob, "iam.amazonaws.com", "CreateAccessKey", "198.51.100.1", "aws-cli/2.15.0", acctA)
 	key["requestParameters"] = obj{"userName": "carol"}
 	key["responseElements"] = obj{"accessKey": obj{"accessKeyId": "AKIACAROL00000000001", "status": "Active", "userName": "carol"}}
@@ -122,14 +111,7 @@ func TestMigratesVersion3Store(t *testing.T) {
 	}
 	ro.Close()
 
-	s, err = query.Open(ctx, db, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if s.Migrated == nil || s.Migrated.From != 3 {
-		t.Errorf("Migrated = %+v, want from version 3", s.Migrated)
-	}
+	s = openMigrated(t, db, 3)
 	if got := issuedByEvent(t, s.DB, byEvent); !maps.Equal(got, want) {
 		t.Errorf("migrated issued_credential\n%v\nwant (as decoded)\n%v", got, want)
 	}

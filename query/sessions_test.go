@@ -329,6 +329,21 @@ func makeOlder(t *testing.T, db *sql.DB, version int) {
 	}
 }
 
+// openMigrated opens the store at db for writing and checks that it was
+// migrated from version from; it is closed with the test.
+func openMigrated(t *testing.T, db string, from int) *query.Store {
+	t.Helper()
+	s, err := query.Open(context.Background(), db, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if s.Migrated == nil || s.Migrated.From != from {
+		t.Errorf("Migrated = %+v, want from version %d", s.Migrated, from)
+	}
+	return s
+}
+
 func cmpBool(a, b bool) int {
 	switch {
 	case a == b:
@@ -374,14 +389,7 @@ func TestMigratesVersion2Store(t *testing.T) {
 	}
 	ro.Close()
 
-	s, err = query.Open(ctx, db, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if s.Migrated == nil || s.Migrated.From != 2 {
-		t.Errorf("Migrated = %+v, want from version 2", s.Migrated)
-	}
+	s = openMigrated(t, db, 2)
 	if v := count(t, s, "SELECT schema_version FROM trailsift_meta"); v != query.SchemaVersion {
 		t.Errorf("schema_version = %d", v)
 	}
@@ -719,16 +727,16 @@ func lowerCased(e obj) obj {
 	return e
 }
 
-// TestSessionsReadsEveryShapeOfTheIssuingCall: the build reads a call's
-// fields in one parse when its parts are objects under their usual keys,
-// and parses again, normalised, the calls that give nothing that way:
-// parts under lower-cased keys (exports that lower-case them), parts as
-// JSON strings, and a GetSessionToken whose requestParameters is null.
-func TestSessionsReadsEveryShapeOfTheIssuingCall(t *testing.T) {
+// oddCalls are bob's calls that hand out a credential in the shapes
+// exports give them besides the usual one, from minute start: keys
+// lower-cased, parts as JSON strings, and a GetSessionToken whose
+// requestParameters is null.
+func oddCalls(t *testing.T, start float64) (lower, str, token obj) {
+	t.Helper()
 	bob := iamUser(acctA, "bob", "AKIABOB0000000000001")
-	lower := lowerCased(assumeRole("ev-lower", 0, bob, "198.51.100.1", acctB, "Audit", "low", "ASIALOWER00000000001"))
+	lower = lowerCased(assumeRole("ev-lower", start, bob, "198.51.100.1", acctB, "Audit", "low", "ASIALOWER00000000001"))
 	lower["sharedeventid"] = "shared-lower"
-	str := assumeRole("ev-str", 1, bob, "198.51.100.1", acctB, "Audit", "str", "ASIASTRING0000000001")
+	str = assumeRole("ev-str", start+1, bob, "198.51.100.1", acctB, "Audit", "str", "ASIASTRING0000000001")
 	for _, part := range []string{"requestParameters", "responseElements"} {
 		b, err := json.Marshal(str[part])
 		if err != nil {
@@ -736,8 +744,15 @@ func TestSessionsReadsEveryShapeOfTheIssuingCall(t *testing.T) {
 		}
 		str[part] = string(b)
 	}
-	token := call("ev-token", 2, bob, "sts.amazonaws.com", "GetSessionToken", "198.51.100.1", "aws-cli/2.15.0", acctA)
+	token = call("ev-token", start+2, bob, "sts.amazonaws.com", "GetSessionToken", "198.51.100.1", "aws-cli/2.15.0", acctA)
 	token["responseElements"] = obj{"credentials": obj{"accessKeyId": "ASIATOKEN00000000001"}}
+	return lower, str, token
+}
+
+// TestSessionsReadsEveryShapeOfTheIssuingCall: the build links the calls
+// whatever shape the export gave them (oddCalls).
+func TestSessionsReadsEveryShapeOfTheIssuingCall(t *testing.T) {
+	lower, str, token := oddCalls(t, 0)
 	_, got := loadSessions(t, lower, str, token,
 		call("use-lower", 3, assumedRole(acctB, "Audit", "low", "ASIALOWER00000000001"), "s3.amazonaws.com", "ListBuckets", "198.51.100.1", "x", acctB),
 		call("use-str", 4, assumedRole(acctB, "Audit", "str", "ASIASTRING0000000001"), "s3.amazonaws.com", "ListBuckets", "198.51.100.1", "x", acctB),
