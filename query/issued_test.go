@@ -78,7 +78,7 @@ func TestMigratesVersion3Store(t *testing.T) {
 		t.Fatal(err)
 	}
 	ingestInto(t, s, writeRecords(t, t.TempDir(), "trail.json", issuingShapes(t)...))
-	const byEvent = "SELECT event_id, issued_credential FROM event_rows"
+	const byEvent = "SELECT event_id, issued_credential FROM events"
 	want := issuedByEvent(t, s.DB, byEvent)
 	for id, v := range map[string]string{
 		"ev-hop1":   `{"accessKeyId":"ASIAOPSADMIN00000001","arn":"arn:aws:sts::111111111111:assumed-role/OpsAdmin/alice","roleArn":"arn:aws:iam::111111111111:role/OpsAdmin","sessionName":"alice"}`,
@@ -108,6 +108,12 @@ func TestMigratesVersion3Store(t *testing.T) {
 	got := issuedByEvent(t, ro.DB, "SELECT event_id, issued_credential FROM ("+ro.StoredEventsSQL()+")")
 	if !maps.Equal(got, want) {
 		t.Errorf("read-only version 3 store's events: issued_credential\n%v\nwant (as decoded)\n%v", got, want)
+	}
+	if got := issuedByEvent(t, ro.DB, byEvent); !maps.Equal(got, want) {
+		t.Errorf("read-only version 3 store's events view: issued_credential\n%v\nwant (as decoded)\n%v", got, want)
+	}
+	if n, all := count(t, ro, "SELECT count(*) FROM event_sessions"), count(t, ro, "SELECT count(*) FROM event_rows"); n != all {
+		t.Errorf("read-only version 3 store: event_sessions has %d rows, event_rows %d", n, all)
 	}
 	ro.Close()
 

@@ -68,6 +68,15 @@ func fillIssued(ctx context.Context, conn *sql.Conn) error {
 	return nil
 }
 
+// readAroundIssued gives a store made before issued_credential (version 2
+// or 3), opened read-only, an events view that computes it from raw, as a
+// temporary view on every connection (see defineSessions): queries and
+// rules that read it run unchanged, and nothing is written.
+func (s *Store) readAroundIssued(ctx context.Context) error {
+	s.onConnect.add("CREATE TEMP VIEW events AS " + eventsViewSQL(issuedFromRawSQL()))
+	return s.reconnect(ctx)
+}
+
 // readAroundStaleSessions gives a store opened read-only whose sessions
 // table is missing (version 2, not migrated) or lags its events (a load
 // stopped before rebuilding it, see Store.Load) the sessions table and the
@@ -100,13 +109,20 @@ func (s *Store) defineSessions(ctx context.Context, fromRaw bool) error {
 		"CREATE TEMP VIEW sessions AS "+sessionsBuildSQL(fromRaw),
 		strings.Replace(createViewSQL(eventSessionsView()), "CREATE OR REPLACE VIEW", "CREATE TEMP VIEW", 1),
 	)
-	s.DB.SetMaxIdleConns(0)
-	s.DB.SetMaxIdleConns(2) // database/sql's default
-	// A new connection: the views are made, or their error is reported here.
-	if _, err := s.DB.ExecContext(ctx, "SELECT * FROM sessions LIMIT 0"); err != nil {
+	if err := s.reconnect(ctx); err != nil {
 		return fmt.Errorf("define sessions over %s: %w", displayPath(s.Path), err)
 	}
 	return nil
+}
+
+// reconnect lets go of the pool's idle connections, so every connection
+// from now on runs s.onConnect's statements first, and opens one: an
+// error of those statements is reported here.
+func (s *Store) reconnect(ctx context.Context) error {
+	s.DB.SetMaxIdleConns(0)
+	s.DB.SetMaxIdleConns(2) // database/sql's default
+	_, err := s.DB.ExecContext(ctx, "SELECT 1")
+	return err
 }
 
 func eventSessionsView() Table {

@@ -81,10 +81,14 @@ func Open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 	if err == nil && !readOnly {
 		err = s.prepare(ctx, v)
 	}
+	s.noIssued = readOnly && v > 0 && v < 4
+	if err == nil && s.noIssued && v >= 2 {
+		// Before the sessions' views, which read it.
+		err = s.readAroundIssued(ctx)
+	}
 	if err == nil && readOnly && v >= 2 {
 		err = s.readAroundStaleSessions(ctx, v)
 	}
-	s.noIssued = readOnly && v > 0 && v < 4
 	if err != nil {
 		s.Close()
 		return nil, err
