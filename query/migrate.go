@@ -14,8 +14,8 @@ import (
 
 // Migrations bring a store made by an older trailsift to SchemaVersion
 // when it is opened for writing (Store.prepare picks them by version);
-// read-only, an older store is read around (readAroundStaleSessions,
-// Store.StoredEventsSQL).
+// read-only, an older store is read around (readAroundIssued,
+// readAroundStaleSessions).
 
 // upgrade brings a store of version v (1 to 3) to SchemaVersion in one
 // transaction: it adds the tables and columns this version has, computes
@@ -68,8 +68,8 @@ func fillIssued(ctx context.Context, conn *sql.Conn) error {
 	return nil
 }
 
-// readAroundIssued gives a store made before issued_credential (version 2
-// or 3), opened read-only, an events view that computes it from raw, as a
+// readAroundIssued gives a store made before issued_credential (version 1
+// to 3), opened read-only, an events view that computes it from raw, as a
 // temporary view on every connection (see defineSessions): queries and
 // rules that read it run unchanged, and nothing is written.
 func (s *Store) readAroundIssued(ctx context.Context) error {

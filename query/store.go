@@ -28,9 +28,6 @@ type Store struct {
 	Migrated  *Migration      // set when Open migrated an older store
 	spillDir  string          // an in-memory database's private spill folder, removed by Close
 	onConnect *connStatements // what each new connection runs first (temporary views)
-	// noIssued: event_rows lacks issued_credential (a store made before
-	// it, opened read-only, so not migrated).
-	noIssued bool
 	// SessionsStale: a Parquet dataset whose stored sessions are missing or
 	// older than its events (an ingest stopped before storing them): its
 	// sessions view builds them from the events in every query that reads
@@ -81,8 +78,7 @@ func Open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 	if err == nil && !readOnly {
 		err = s.prepare(ctx, v)
 	}
-	s.noIssued = readOnly && v > 0 && v < 4
-	if err == nil && s.noIssued && v >= 2 {
+	if err == nil && readOnly && v > 0 && v < 4 {
 		// Before the sessions' views, which read it.
 		err = s.readAroundIssued(ctx)
 	}
@@ -96,18 +92,11 @@ func Open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 	return s, nil
 }
 
-// StoredEventsSQL selects the columns of event_rows (StoredEventColumns),
-// issued_credential computed from raw where the store was made before it.
+// StoredEventsSQL selects the columns of event_rows (StoredEventColumns)
+// through the events view, which computes issued_credential for a store
+// made before it, opened read-only (readAroundIssued).
 func (s *Store) StoredEventsSQL() string {
-	var cols []string
-	for _, c := range StoredEventColumns() {
-		if c.Name == issuedCredentialColumn.Name && s.noIssued {
-			cols = append(cols, issuedFromRawSQL()+" AS "+c.Name)
-		} else {
-			cols = append(cols, c.Name)
-		}
-	}
-	return "SELECT " + strings.Join(cols, ", ") + " FROM event_rows"
+	return "SELECT " + ColumnList(StoredEventColumns()) + " FROM events"
 }
 
 // prepare makes the database at version v a store of SchemaVersion to
