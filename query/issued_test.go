@@ -72,7 +72,8 @@ func issuedByEvent(t *testing.T, db *sql.DB, q string) map[string]string {
 // events with issued_credential computed (what an export copies).
 func TestMigratesVersion3Store(t *testing.T) {
 	ctx := context.Background()
-	db := filepath.Join(t.TempDir(), "v3.duckdb")
+	// Quotes in its name: a read-only open names the store's catalog in SQL.
+	db := filepath.Join(t.TempDir(), `it's a "v3".duckdb`)
 	s, err := query.Open(ctx, db, false)
 	if err != nil {
 		t.Fatal(err)

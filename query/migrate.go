@@ -69,11 +69,21 @@ func fillIssued(ctx context.Context, conn *sql.Conn) error {
 }
 
 // readAroundIssued gives a store made before issued_credential (version 1
-// to 3), opened read-only, an events view that computes it from raw, as a
-// temporary view on every connection (see defineSessions): queries and
-// rules that read it run unchanged, and nothing is written.
+// to 3), opened read-only, the column computed from raw, in temporary
+// views on every connection (see defineSessions): an event_rows that
+// shadows the stored table (which it names with its catalog, or it would
+// name itself) and an events view over it. Everything that reads them,
+// the sessions build included, runs unchanged, and nothing is written.
 func (s *Store) readAroundIssued(ctx context.Context) error {
-	s.onConnect.add("CREATE TEMP VIEW events AS " + eventsViewSQL(issuedFromRawSQL()))
+	var catalog string
+	if err := s.DB.QueryRowContext(ctx, "SELECT current_database()").Scan(&catalog); err != nil {
+		return err
+	}
+	s.onConnect.add(
+		"CREATE TEMP VIEW event_rows AS SELECT *, "+issuedFromRawSQL()+" AS "+issuedCredentialColumn.Name+
+			" FROM "+quoteIdent(catalog)+".main.event_rows",
+		strings.Replace(createViewSQL(EventsView), "CREATE OR REPLACE VIEW", "CREATE TEMP VIEW", 1),
+	)
 	return s.reconnect(ctx)
 }
 
@@ -96,17 +106,16 @@ func (s *Store) readAroundStaleSessions(ctx context.Context, v int) error {
 			return err
 		}
 	}
-	return s.defineSessions(ctx, v < 4)
+	return s.defineSessions(ctx)
 }
 
 // defineSessions defines the temporary views of readAroundStaleSessions on
 // every connection of the store's pool: a temporary view is one
 // connection's own, so each new connection makes them first, and the idle
-// ones made before are let go. A store made before issued_credential
-// (fromRaw) has it computed from raw.
-func (s *Store) defineSessions(ctx context.Context, fromRaw bool) error {
+// ones made before are let go.
+func (s *Store) defineSessions(ctx context.Context) error {
 	s.onConnect.add(
-		"CREATE TEMP VIEW sessions AS "+sessionsBuildSQL(fromRaw),
+		"CREATE TEMP VIEW sessions AS "+SessionsBuildSQL(),
 		strings.Replace(createViewSQL(eventSessionsView()), "CREATE OR REPLACE VIEW", "CREATE TEMP VIEW", 1),
 	)
 	if err := s.reconnect(ctx); err != nil {

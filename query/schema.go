@@ -343,26 +343,17 @@ FROM events WHERE user_type = 'Root'`,
 func createViewSQL(t Table) string {
 	body := viewSQL[t.Name]
 	if t.Name == "events" {
-		body = eventsViewSQL(issuedCredentialColumn.Name)
+		var cols []string
+		for _, c := range EventColumns {
+			if g := generated[c.Name]; g != "" {
+				cols = append(cols, fmt.Sprintf("(%s)::%s AS %s", g, c.Type, c.Name))
+			} else {
+				cols = append(cols, c.Name)
+			}
+		}
+		body = "SELECT " + strings.Join(cols, ",\n  ") + "\nFROM event_rows"
 	}
 	return fmt.Sprintf("CREATE OR REPLACE VIEW %s AS\n%s", t.Name, body)
-}
-
-// eventsViewSQL is the body of the events view, with issued the
-// expression of its issued_credential column.
-func eventsViewSQL(issued string) string {
-	var cols []string
-	for _, c := range EventColumns {
-		switch g := generated[c.Name]; {
-		case g != "":
-			cols = append(cols, fmt.Sprintf("(%s)::%s AS %s", g, c.Type, c.Name))
-		case c.Name == issuedCredentialColumn.Name && issued != c.Name:
-			cols = append(cols, fmt.Sprintf("(%s) AS %s", issued, c.Name))
-		default:
-			cols = append(cols, c.Name)
-		}
-	}
-	return "SELECT " + strings.Join(cols, ",\n  ") + "\nFROM event_rows"
 }
 
 // SchemaMarkdown documents every table and view; the README's schema

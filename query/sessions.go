@@ -75,16 +75,9 @@ const maxChainDepth = 32
 const consoleLinkWindow = "10 seconds"
 
 // issuingRows is the events of the calls that hand out a credential,
-// with their issued_credential; fromRaw computes it for a store made
-// before the column (read, not migrated). An IS NOT NULL test DuckDB
-// applies while it scans, so the build reads nothing else of the other
-// events.
-func issuingRows(fromRaw bool) string {
-	if fromRaw {
-		return "SELECT *, " + issuedFromRawSQL() + " AS issued_credential FROM event_rows WHERE " + issuingCallSQL("")
-	}
-	return "SELECT * FROM event_rows WHERE issued_credential IS NOT NULL"
-}
+// with their issued_credential: an IS NOT NULL test DuckDB applies while
+// it scans, so the build reads nothing else of the other events.
+const issuingRows = "SELECT * FROM event_rows WHERE issued_credential IS NOT NULL"
 
 // eventSessionIDSQL is the session an event of alias e belongs to: its
 // access key, else (lookup-events output often drops keys) the session
@@ -113,12 +106,11 @@ type sessionsStep struct {
 	materialized bool
 }
 
-// expandSessionsSQL fills the build's placeholders in q, for event_rows
-// with the issued_credential column (see issuingRows for fromRaw).
-func expandSessionsSQL(q string, fromRaw bool) string {
+// expandSessionsSQL fills the build's placeholders in q.
+func expandSessionsSQL(q string) string {
 	return strings.NewReplacer(
 		"$SID_E", eventSessionIDSQL("e"),
-		"$ISSUING_ROWS", issuingRows(fromRaw),
+		"$ISSUING_ROWS", issuingRows,
 		"$WINDOW", consoleLinkWindow,
 		"$DEPTH", fmt.Sprint(maxChainDepth),
 		"$COLUMNS", ColumnList(SessionColumns),
@@ -153,11 +145,8 @@ func withSteps(steps []sessionsStep) string {
 // raw is read only from the first event of each console-session key
 // (the issuing calls are read through issued_credential), never from
 // every event.
-func SessionsBuildSQL() string { return sessionsBuildSQL(false) }
-
-// sessionsBuildSQL is SessionsBuildSQL; see issuingRows for fromRaw.
-func sessionsBuildSQL(fromRaw bool) string {
-	return expandSessionsSQL(withSteps(sessionsSteps)+sessionsFinal, fromRaw)
+func SessionsBuildSQL() string {
+	return expandSessionsSQL(withSteps(sessionsSteps) + sessionsFinal)
 }
 
 // StageSessions computes each stage of the build into a temporary table of
@@ -184,14 +173,14 @@ func StageSessions(ctx context.Context, conn *sql.Conn) (final string, drop func
 		// common table expression: DuckDB would materialize it and then
 		// copy it into the table.
 		q := "CREATE OR REPLACE TEMP TABLE " + s.name + " AS " + withSteps(sessionsSteps[start:i]) + s.sql
-		if _, err := conn.ExecContext(ctx, expandSessionsSQL(q, false)); err != nil {
+		if _, err := conn.ExecContext(ctx, expandSessionsSQL(q)); err != nil {
 			drop()
 			return "", func() {}, fmt.Errorf("build sessions (%s): %w", s.name, err)
 		}
 		made = append(made, s.name)
 		start = i + 1
 	}
-	return expandSessionsSQL(withSteps(sessionsSteps[start:])+sessionsFinal, false), drop, nil
+	return expandSessionsSQL(withSteps(sessionsSteps[start:]) + sessionsFinal), drop, nil
 }
 
 // sessionsSteps are the build's steps, in order: each reads event_rows and

@@ -195,6 +195,9 @@ func Query(ctx context.Context, db *sql.DB, sqlText string, args ...any) (*sql.R
 // the user gave, never for log content, which goes in as parameters.
 func StringLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
+// quoteIdent quotes s as a SQL identifier.
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
 // CopyToParquet writes the result of a read-only query to a Parquet file.
 func CopyToParquet(ctx context.Context, db *sql.DB, sqlText, path string) error {
 	if err := guard(ctx, db, sqlText, false); err != nil {
