@@ -59,6 +59,11 @@ type Event struct {
 	// Raw is the whole original event as compact JSON. Its nested parts
 	// (requestParameters, ...) are not copied: stores derive them from Raw.
 	Raw string
+	// RawStrict says Raw came out of the decoder's strict rewriter
+	// (strictJSON), which makes it valid JSON for DuckDB by construction
+	// (FuzzNormalize checks it), so a sink need not check it again: that
+	// check cost as much as the rewrite. Sinks check any other Raw.
+	RawStrict bool
 
 	FileID      int64 // provenance: the file the event came from
 	RecordIndex int64 // position of the event in that file, from 0

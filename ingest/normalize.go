@@ -239,7 +239,7 @@ func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error)
 		warns = append(warns, "event has no eventTime; event kept with no time")
 	}
 
-	ev.Raw = n.strings.of(clean)
+	ev.Raw, ev.RawStrict = n.strings.of(clean), true
 	ev.Key = eventKey(ev, ts)
 	return warning(strings.Join(warns, "; ")), nil
 }

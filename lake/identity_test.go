@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parquet-go/parquet-go"
 
 	"github.com/trailsift/trailsift/ingest"
 	"github.com/trailsift/trailsift/query"
@@ -158,15 +161,49 @@ func TestKeyCollisionKeepsBothEvents(t *testing.T) {
 	}
 }
 
-// A staged row whose JSON DuckDB rejects costs only itself: the rest of
-// the run loads, the row is reported with its file and record index, the
-// file is failed, and the next run loads normally.
+// An event whose raw is not valid JSON costs only itself: the staging
+// writer leaves it out, the rest of the run loads, the row is reported with
+// its file and record index, the file is failed, and the next run loads
+// normally.
 func TestInvalidRawDoesNotWedgeTheLoad(t *testing.T) {
 	ctx := context.Background()
 	s, db := openCase(t)
 	evs := testEvents(5, "111122223333")
-	evs[3].Raw = "{\"eventName\":\"x\x01y\"}" // a raw control byte, staged as it is
+	evs[3].Raw = "{\"eventName\":\"x\x01y\"}" // a raw control byte, from outside the decoder
 	stageEvents(t, db, evs)
+	inserted, _, err := LoadStore(ctx, s, StagingDir(db))
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if inserted != 4 {
+		t.Errorf("inserted %d, want 4", inserted)
+	}
+	checkRejectedRecord(t, s, db)
+	// The next run works.
+	in := writeInput(t, t.TempDir(), "next.jsonl", login("2024-03-06T10:00:00Z", "us-east-1"))
+	if _, inserted, _ := runDB(t, db, in); inserted != 1 {
+		t.Errorf("next run stored %d events, want 1", inserted)
+	}
+}
+
+// A staging left by an older trailsift, whose writer did not check raw
+// (its parts lack rawCheckedKey), is checked by the load: a row DuckDB
+// finds invalid is rejected and reported the same way.
+func TestOlderStagingIsCheckedAtLoad(t *testing.T) {
+	ctx := context.Background()
+	s, db := openCase(t)
+	defer func(o []parquet.WriterOption) { stagingOptions = o }(stagingOptions)
+	stagingOptions = slices.DeleteFunc(slices.Clone(stagingOptions), func(o parquet.WriterOption) bool {
+		var c parquet.WriterConfig
+		o.ConfigureWriter(&c)
+		return c.KeyValueMetadata[rawCheckedKey] != ""
+	})
+	evs := testEvents(5, "111122223333")
+	evs[3].Raw, evs[3].RawStrict = "{\"eventName\":\"x\x01y\"}", true // passed unchecked, as an older writer did
+	stageEvents(t, db, evs)
+	if tables := tableSources(StagingDir(db)); tables.rawChecked {
+		t.Fatal("a staging without the mark reads as checked")
+	}
 	inserted, rejected, err := LoadStore(ctx, s, StagingDir(db))
 	if err != nil {
 		t.Fatalf("load: %v", err)
@@ -174,19 +211,24 @@ func TestInvalidRawDoesNotWedgeTheLoad(t *testing.T) {
 	if inserted != 4 || rejected != 1 {
 		t.Errorf("inserted %d, rejected %d; want 4 and 1", inserted, rejected)
 	}
+	checkRejectedRecord(t, s, db)
+}
+
+// checkRejectedRecord checks that record 3 of in.jsonl was reported and its
+// file failed with its 4 other events, and that the staging is gone.
+func checkRejectedRecord(t *testing.T, s *query.Store, db string) {
+	t.Helper()
 	if n := count(t, s, "SELECT count(*) FROM ingest_errors WHERE file_id = 1 AND path = 'in.jsonl' AND record_index = 3 AND severity = 'error'"); n != 1 {
 		t.Errorf("%d ingest_errors rows for the rejected record", n)
 	}
 	if n := count(t, s, "SELECT count(*) FROM files WHERE path = 'in.jsonl' AND status = 'failed' AND events = 4"); n != 1 {
 		t.Errorf("the file is not recorded failed with 4 events")
 	}
+	if n := count(t, s, "SELECT count(*) FROM events"); n != 4 {
+		t.Errorf("%d events stored, want 4", n)
+	}
 	if _, err := os.Stat(StagingDir(db)); !os.IsNotExist(err) {
 		t.Errorf("staging left behind: %v", err)
-	}
-	// The next run works.
-	in := writeInput(t, t.TempDir(), "next.jsonl", login("2024-03-06T10:00:00Z", "us-east-1"))
-	if _, inserted, _ := runDB(t, db, in); inserted != 1 {
-		t.Errorf("next run stored %d events, want 1", inserted)
 	}
 }
 

@@ -17,7 +17,8 @@ var ErrNoDataset = errors.New("no trailsift Parquet dataset")
 // Open opens the dataset at dir for reading, as a store with the same
 // tables and views as a DuckDB case database.
 func Open(ctx context.Context, dir string) (*query.Store, error) {
-	sources, stale := tableSources(dir)
+	t := tableSources(dir)
+	sources := t.sources
 	if sources["event_rows"] == "" && sources["files"] == "" {
 		if _, err := os.Stat(dir); err != nil {
 			return nil, fmt.Errorf("%w at %s: run `trailsift ingest --parquet %s EVIDENCE...` first", ErrNoDataset, dir, dir)
@@ -28,17 +29,17 @@ func Open(ctx context.Context, dir string) (*query.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Parquet, s.SessionsStale = true, stale
+	s.Parquet, s.SessionsStale = true, t.staleSessions
 	return s, nil
 }
 
 // tableSources maps each stored table that has files in the dataset at dir
 // (event_rows, files, ingest_errors, sessions) to a SELECT of its columns, in the
-// store's order and types. stale says the sessions source builds them from
-// the events (sessionsSource).
-func tableSources(dir string) (sources map[string]string, stale bool) {
+// store's order and types, and says what the footers tell of them.
+func tableSources(dir string) (t datasetTables) {
 	has := func(glob string) bool { m, _ := filepath.Glob(glob); return len(m) > 0 }
-	sources = map[string]string{}
+	sources := map[string]string{}
+	t.sources = sources
 	if parts, _ := filepath.Glob(EventsGlob(dir)); len(parts) > 0 {
 		// The parts are named, not globbed, and their partition folders not
 		// read as columns (they repeat account_id, aws_region and the day
@@ -71,7 +72,8 @@ func tableSources(dir string) (sources map[string]string, stale bool) {
 		}
 		sources["event_rows"] = fmt.Sprintf("SELECT %s FROM read_parquet([%s], %shive_partitioning = false)",
 			strings.Join(cols, ", "), strings.Join(files, ", "), union)
-		sources["sessions"], stale = sessionsSource(dir, parts)
+		sources["sessions"], t.staleSessions = sessionsSource(dir, parts)
+		t.rawChecked = schemas.rawChecked == len(parts)
 	}
 	if glob := filepath.Join(dir, FilesDir, "*.parquet"); has(glob) {
 		sources["files"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, union_by_name = true)",
@@ -81,5 +83,14 @@ func tableSources(dir string) (sources map[string]string, stale bool) {
 		sources["ingest_errors"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, union_by_name = true)",
 			query.ColumnList(query.ErrorColumns), query.StringLiteral(glob))
 	}
-	return sources, stale
+	return t
+}
+
+// datasetTables is what tableSources finds in a dataset.
+type datasetTables struct {
+	sources       map[string]string // table name -> a SELECT of its stored columns
+	staleSessions bool              // the sessions parts lag the events (see sessionsSource)
+	// rawChecked: every event part was written by a writer that left out
+	// raw that is not valid JSON (rawCheckedKey).
+	rawChecked bool
 }

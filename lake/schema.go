@@ -18,6 +18,9 @@ type partSchemas struct {
 	// how many were read (0 when one could not be).
 	columns map[string]int
 	parts   int
+	// rawChecked counts the parts whose writer checked every raw
+	// (rawCheckedKey).
+	rawChecked int
 }
 
 // readPartSchemas reads the footers of files.
@@ -25,9 +28,12 @@ func readPartSchemas(files []string) partSchemas {
 	ps := partSchemas{same: len(files) > 0, columns: map[string]int{}}
 	var first string
 	for i, name := range files {
-		schema, err := fileSchema(name)
+		schema, checked, err := fileSchema(name)
 		if err != nil {
 			return partSchemas{}
+		}
+		if checked {
+			ps.rawChecked++
 		}
 		if i == 0 {
 			first = schema.String()
@@ -58,19 +64,20 @@ func (ps partSchemas) has(column string) string {
 }
 
 // fileSchema is the schema of the Parquet file at name.
-func fileSchema(name string) (*parquet.Schema, error) {
+func fileSchema(name string) (schema *parquet.Schema, rawChecked bool, err error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return pf.Schema(), nil
+	v, _ := pf.Lookup(rawCheckedKey)
+	return pf.Schema(), v == "true", nil
 }

@@ -54,8 +54,8 @@ func (ms Manifests) HasContent(sha string) (string, bool) {
 // store and the build's spill, not the staging too. See Store.Load for
 // what it returns.
 func LoadStore(ctx context.Context, store *query.Store, dir string) (inserted, rejected int64, err error) {
-	sources, _ := tableSources(dir)
-	inserted, rejected, err = store.Load(ctx, sources)
+	t := tableSources(dir)
+	inserted, rejected, err = store.Load(ctx, t.sources, t.rawChecked)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -145,6 +145,10 @@ func (w *Writer) WriteEvents(events []ingest.Event) error {
 	b := w.cur
 	for i := range events {
 		ev := &events[i]
+		if !ev.RawStrict && !validJSON(ev.Raw) {
+			w.reject(ev)
+			continue
+		}
 		p := partitionDir(ev.AccountID, ev.AWSRegion, ev.Time, ev.HasTime)
 		b.parts[p] = append(b.parts[p], int32(len(b.rows)))
 		b.rows = append(b.rows, newEventRow(ev))
@@ -349,9 +353,6 @@ func manifestRows(files []*ingest.File) ([]fileRow, []errorRow) {
 // (ConsoleLogin, say) skips the pages whose event_name statistics rule
 // them out.
 func (w *Writer) writePart(path string, rows []eventRow) error {
-	if !w.staging {
-		rows = w.dropInvalidJSON(rows)
-	}
 	slices.SortFunc(rows, func(a, b eventRow) int {
 		if c := cmp.Compare(deref(a.EventSource), deref(b.EventSource)); c != 0 {
 			return c
@@ -379,23 +380,16 @@ func (w *Writer) writePart(path string, rows []eventRow) error {
 	return writeParquet(path, rows, pw)
 }
 
-// dropInvalidJSON keeps the rows whose raw is valid JSON and remembers the
-// others for their file's manifest row. raw has Parquet's JSON logical type
-// here, and one invalid value would make every read of the dataset fail
-// (DuckDB checks the whole column as it reads it).
-func (w *Writer) dropInvalidJSON(rows []eventRow) []eventRow {
-	kept := rows[:0]
-	for _, r := range rows {
-		if validJSON(r.Raw) {
-			kept = append(kept, r)
-			continue
-		}
-		w.mu.Lock()
-		w.rejected[r.FileID] = append(w.rejected[r.FileID], r.RecordIndex)
-		w.inserted-- // counted as new by the key filter
-		w.mu.Unlock()
-	}
-	return kept
+// reject leaves out an event whose raw is not valid JSON, remembering it
+// for its file's manifest row: one such value would make every read of
+// the store or dataset fail (DuckDB checks the whole column as it reads
+// raw as JSON). Only events that did not come through the decoder's strict
+// rewriter are checked (ingest.Event.RawStrict), so the staging holds
+// valid JSON only, and a store's load need not scan it (rawCheckedKey).
+func (w *Writer) reject(ev *ingest.Event) {
+	w.mu.Lock()
+	w.rejected[ev.FileID] = append(w.rejected[ev.FileID], ev.RecordIndex)
+	w.mu.Unlock()
 }
 
 // validJSON is true for what DuckDB takes as JSON. fastjson's validator
@@ -476,10 +470,17 @@ var writerOptions = []parquet.WriterOption{
 // settings above (samples/bench.sh measures it).
 var stagingOptions = []parquet.WriterOption{
 	parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest}),
+	parquet.KeyValueMetadata(rawCheckedKey, "true"),
 	parquet.PageBufferSize(8 << 20),
 	parquet.MaxRowsPerRowGroup(1 << 20),
 	parquet.CreatedBy("trailsift", "", ""),
 }
+
+// rawCheckedKey marks, in a staged part's footer, that its writer left out
+// every raw that is not valid JSON (Writer.reject). A store loads such a
+// staging without scanning raw again; one left by an older trailsift,
+// whose parts lack the mark, is scanned (query.Store.Load).
+const rawCheckedKey = "trailsift.raw_checked"
 
 // writeParquet writes rows to path, creating its directory, and syncs it
 // so the later rename publishes a whole file.
