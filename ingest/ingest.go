@@ -16,7 +16,8 @@ import (
 // Sink stores what ingest produces. One goroutine calls it, in order: all of
 // a file's events reach WriteEvents before that file reaches FileDone, so a
 // sink that commits a file's manifest row with or after its events never
-// claims a file it has not stored.
+// claims a file it has not stored. The slice given to WriteEvents is the
+// sink's from then on: it may keep it, or point into it, until it stores it.
 type Sink interface {
 	WriteEvents(events []Event) error
 	FileDone(f *File) error

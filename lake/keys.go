@@ -26,9 +26,9 @@ type keyCache struct {
 
 const maxCachedKeys = 3_000_000
 
-// filter returns the rows of partition part that the dataset does not hold
-// yet, and remembers them.
-func (c *keyCache) filter(db *sql.DB, dir, part string, rows []eventRow) ([]eventRow, error) {
+// filter returns the indexes, among idx, of the rows of all in partition
+// part that the dataset does not hold yet, and remembers them.
+func (c *keyCache) filter(db *sql.DB, dir, part string, all []eventRow, idx []int32) ([]int32, error) {
 	ids, ok := c.parts[part]
 	if !ok {
 		if c.size > maxCachedKeys {
@@ -42,15 +42,15 @@ func (c *keyCache) filter(db *sql.DB, dir, part string, rows []eventRow) ([]even
 		c.parts[part] = ids
 		c.size += len(ids)
 	}
-	fresh := rows[:0]
-	for _, r := range rows {
-		id := r.identity().Digest()
+	fresh := idx[:0]
+	for _, j := range idx {
+		id := all[j].identity().Digest()
 		if _, dup := ids[id]; dup {
 			continue
 		}
 		ids[id] = struct{}{}
 		c.size++
-		fresh = append(fresh, r)
+		fresh = append(fresh, j)
 	}
 	return fresh, nil
 }

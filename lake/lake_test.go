@@ -34,6 +34,28 @@ func TestEscapeValueStaysInside(t *testing.T) {
 	}
 }
 
+// The memo of the last partition names the same folder as partitionDir
+// for every event, across midnight, before 1970, without a time, and when
+// the account or region changes within a day.
+func TestPartitionMemo(t *testing.T) {
+	day := time.Date(2024, 3, 5, 23, 59, 59, 0, time.UTC)
+	var evs []ingest.Event
+	for _, tm := range []time.Time{day, day.Add(time.Second), day.Add(2 * time.Second), time.Unix(-1, 0), time.Unix(-86400, 0), time.Unix(-86401, 0), time.Unix(0, 0)} {
+		evs = append(evs, ingest.Event{AccountID: "111122223333", AWSRegion: "us-east-1", Time: tm, HasTime: true})
+	}
+	evs = append(evs, ingest.Event{AccountID: "111122223333", AWSRegion: "us-east-1"},
+		ingest.Event{AccountID: "111122223333", AWSRegion: "us-east-1", Time: time.Unix(0, 0), HasTime: true},
+		ingest.Event{AccountID: "444455556666", AWSRegion: "us-east-1", Time: time.Unix(0, 0), HasTime: true},
+		ingest.Event{AccountID: "444455556666", AWSRegion: "eu-west-1", Time: time.Unix(0, 0), HasTime: true})
+	var m partitionMemo
+	for i := range evs {
+		ev := &evs[i]
+		if got, want := m.dir(ev), partitionDir(ev.AccountID, ev.AWSRegion, ev.Time, ev.HasTime); got != want {
+			t.Errorf("event %d (%v): memo says %s, want %s", i, ev.Time, got, want)
+		}
+	}
+}
+
 func testEvents(n int, account string) []ingest.Event {
 	base := time.Date(2024, 3, 5, 23, 0, 0, 0, time.UTC)
 	var evs []ingest.Event

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/trailsift/trailsift/ingest"
 )
 
 // Directory names inside a dataset.
@@ -35,6 +37,37 @@ func partitionDir(account, region string, t time.Time, hasTime bool) string {
 		date = t.UTC().Format(time.DateOnly)
 	}
 	return filepath.Join("account="+escapeValue(account), "region="+escapeValue(region), "date="+date)
+}
+
+// partitionMemo remembers the partition of the last event it was asked
+// about: events come in runs of one account, region and day (a CloudTrail
+// file holds one), and building the folder name for each cost more than
+// the rest of buffering it.
+type partitionMemo struct {
+	account, region string
+	day             int64 // days since 1970 (UTC); meaningless without hasTime
+	hasTime, set    bool
+	path            string
+}
+
+func (m *partitionMemo) dir(ev *ingest.Event) string {
+	var day int64
+	if ev.HasTime {
+		day = floorDiv(ev.Time.Unix(), 86400)
+	}
+	if !m.set || m.hasTime != ev.HasTime || m.day != day || m.account != ev.AccountID || m.region != ev.AWSRegion {
+		*m = partitionMemo{account: ev.AccountID, region: ev.AWSRegion, day: day, hasTime: ev.HasTime, set: true,
+			path: partitionDir(ev.AccountID, ev.AWSRegion, ev.Time, ev.HasTime)}
+	}
+	return m.path
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
 }
 
 // maxValueLen caps a partition value; CloudTrail's are 12-digit accounts

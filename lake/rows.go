@@ -123,20 +123,23 @@ func tristate(t ingest.Tristate) *bool {
 	return nil
 }
 
+// newEventRow makes the row of ev. Its text fields point into ev, which
+// the writer owns once handed over (ingest.Sink): no copy of each string
+// to allocate.
 func newEventRow(ev *ingest.Event) eventRow {
 	r := eventRow{
-		EventKey: ev.Key, EventVersion: str(ev.EventVersion), EventSource: str(ev.EventSource), EventName: str(ev.EventName),
-		EventType: str(ev.EventType), EventCategory: str(ev.EventCategory), AWSRegion: str(ev.AWSRegion), SourceIP: str(ev.SourceIP),
-		UserAgent: str(ev.UserAgent), ErrorCode: str(ev.ErrorCode), ErrorMessage: str(ev.ErrorMessage),
+		EventKey: ev.Key, EventVersion: ref(&ev.EventVersion), EventSource: ref(&ev.EventSource), EventName: ref(&ev.EventName),
+		EventType: ref(&ev.EventType), EventCategory: ref(&ev.EventCategory), AWSRegion: ref(&ev.AWSRegion), SourceIP: ref(&ev.SourceIP),
+		UserAgent: ref(&ev.UserAgent), ErrorCode: ref(&ev.ErrorCode), ErrorMessage: ref(&ev.ErrorMessage),
 		ReadOnly: tristate(ev.ReadOnly), ManagementEvent: tristate(ev.ManagementEvent),
-		UserType: str(ev.UserType), UserName: str(ev.UserName), UserARN: str(ev.UserARN), PrincipalID: str(ev.PrincipalID),
-		AccountID: str(ev.AccountID), AccessKeyID: str(ev.AccessKeyID), SessionIssuerARN: str(ev.SessionIssuerARN),
-		SessionIssuerName: str(ev.SessionIssuerName), InvokedBy: str(ev.InvokedBy), MFAAuthenticated: tristate(ev.MFAAuthenticated),
-		Actor: str(ev.Actor), RecipientAccountID: str(ev.RecipientAccountID), EventID: str(ev.EventID),
-		LoginResult: str(ev.LoginResult), MFAUsed: str(ev.MFAUsed),
-		MFAIdentifier: str(ev.MFAIdentifier), CredentialType: str(ev.CredentialType), CredentialChallenge: str(ev.CredentialChallenge),
-		AuthWorkflowID: str(ev.AuthWorkflowID), Outcome: str(ev.Outcome), Raw: ev.Raw, FileID: ev.FileID, RecordIndex: ev.RecordIndex,
-		IssuedCredential: str(ev.IssuedCredential),
+		UserType: ref(&ev.UserType), UserName: ref(&ev.UserName), UserARN: ref(&ev.UserARN), PrincipalID: ref(&ev.PrincipalID),
+		AccountID: ref(&ev.AccountID), AccessKeyID: ref(&ev.AccessKeyID), SessionIssuerARN: ref(&ev.SessionIssuerARN),
+		SessionIssuerName: ref(&ev.SessionIssuerName), InvokedBy: ref(&ev.InvokedBy), MFAAuthenticated: tristate(ev.MFAAuthenticated),
+		Actor: ref(&ev.Actor), RecipientAccountID: ref(&ev.RecipientAccountID), EventID: ref(&ev.EventID),
+		LoginResult: ref(&ev.LoginResult), MFAUsed: ref(&ev.MFAUsed),
+		MFAIdentifier: ref(&ev.MFAIdentifier), CredentialType: ref(&ev.CredentialType), CredentialChallenge: ref(&ev.CredentialChallenge),
+		AuthWorkflowID: ref(&ev.AuthWorkflowID), Outcome: ref(&ev.Outcome), Raw: ev.Raw, FileID: ev.FileID, RecordIndex: ev.RecordIndex,
+		IssuedCredential: ref(&ev.IssuedCredential),
 	}
 	if ev.HasTime {
 		t := ev.Time.UTC()
@@ -148,6 +151,14 @@ func newEventRow(ev *ingest.Event) eventRow {
 // str is a nullable string: "" is NULL, as in the DuckDB store. (Pointers,
 // not parquet-go's "optional" tag on a string: v0.32 wrote some empty
 // strings as non-NULL values that way.)
+// ref is s, or nil (NULL) when it is empty.
+func ref(s *string) *string {
+	if *s == "" {
+		return nil
+	}
+	return s
+}
+
 func str(s string) *string {
 	if s == "" {
 		return nil

@@ -59,6 +59,7 @@ type Writer struct {
 	staging bool
 
 	cur      *batch
+	lastPart partitionMemo
 	inflight chan error // the result of the commit being written, if any
 	keys     keyCache
 
@@ -149,7 +150,7 @@ func (w *Writer) WriteEvents(events []ingest.Event) error {
 			w.reject(ev)
 			continue
 		}
-		p := partitionDir(ev.AccountID, ev.AWSRegion, ev.Time, ev.HasTime)
+		p := w.lastPart.dir(ev)
 		b.parts[p] = append(b.parts[p], int32(len(b.rows)))
 		b.rows = append(b.rows, newEventRow(ev))
 		b.bytes += len(ev.Raw)
@@ -252,17 +253,13 @@ func (w *Writer) commit(id string, b *batch) error {
 	var seen, kept int64
 	type job struct {
 		part string
-		rows []eventRow
+		rows []int32 // indexes into b.rows
 	}
 	var jobs []job
 	for _, p := range slices.Sorted(maps.Keys(b.parts)) {
 		idx := b.parts[p]
-		rows := make([]eventRow, len(idx))
-		for i, j := range idx {
-			rows[i] = b.rows[j]
-		}
-		seen += int64(len(rows))
-		fresh, err := w.keys.filter(w.reader.DB, w.dir, p, rows)
+		seen += int64(len(idx))
+		fresh, err := w.keys.filter(w.reader.DB, w.dir, p, b.rows, idx)
 		if err != nil {
 			return err
 		}
@@ -285,7 +282,7 @@ func (w *Writer) commit(id string, b *batch) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			errs[i] = w.writePart(filepath.Join(stage, j.part, partName(id)), j.rows)
+			errs[i] = w.writePart(filepath.Join(stage, j.part, partName(id)), b.rows, j.rows)
 		}()
 	}
 	wg.Wait()
@@ -347,37 +344,46 @@ func manifestRows(files []*ingest.File) ([]fileRow, []errorRow) {
 	return fr, er
 }
 
-// writePart writes one partition's rows of a commit ordered by event
-// source, event name and time. A partition is one day already; within it,
-// like events side by side compress better than in time order, and a reader looking for one kind of event
-// (ConsoleLogin, say) skips the pages whose event_name statistics rule
-// them out.
-func (w *Writer) writePart(path string, rows []eventRow) error {
-	slices.SortFunc(rows, func(a, b eventRow) int {
-		if c := cmp.Compare(deref(a.EventSource), deref(b.EventSource)); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(deref(a.EventName), deref(b.EventName)); c != 0 {
-			return c
-		}
-		switch {
-		case a.EventTime == nil || b.EventTime == nil:
-			return cmp.Compare(boolInt(a.EventTime != nil), boolInt(b.EventTime != nil))
-		}
-		return a.EventTime.Compare(*b.EventTime)
-	})
+// writePart writes the rows of all at idx, one partition's share of a
+// commit, ordered by event source, event name and time. A partition is one
+// day already; within it, like events side by side compress better than in
+// time order, and a reader looking for one kind of event (ConsoleLogin,
+// say) skips the pages whose event_name statistics rule them out. The
+// indexes are sorted, not the rows (each some 500 bytes), which are then
+// copied once, in order.
+func (w *Writer) writePart(path string, all []eventRow, idx []int32) error {
+	slices.SortFunc(idx, func(i, j int32) int { return compareRows(&all[i], &all[j]) })
 	if w.staging {
-		staged := make([]stagedEventRow, len(rows))
-		for i := range rows {
-			staged[i] = stagedEventRow(rows[i])
+		staged := make([]stagedEventRow, len(idx))
+		for i, j := range idx {
+			staged[i] = stagedEventRow(all[j])
 		}
 		pw := takeWriter(w.stagedWriters, w.options)
 		defer putWriter(w.stagedWriters, pw)
 		return writeParquet(path, staged, pw)
 	}
+	rows := make([]eventRow, len(idx))
+	for i, j := range idx {
+		rows[i] = all[j]
+	}
 	pw := takeWriter(w.eventWriters, w.options)
 	defer putWriter(w.eventWriters, pw)
 	return writeParquet(path, rows, pw)
+}
+
+// compareRows orders rows by event source, event name and time, events
+// without a time first.
+func compareRows(a, b *eventRow) int {
+	if c := cmp.Compare(deref(a.EventSource), deref(b.EventSource)); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(deref(a.EventName), deref(b.EventName)); c != 0 {
+		return c
+	}
+	if a.EventTime == nil || b.EventTime == nil {
+		return cmp.Compare(boolInt(a.EventTime != nil), boolInt(b.EventTime != nil))
+	}
+	return a.EventTime.Compare(*b.EventTime)
 }
 
 // reject leaves out an event whose raw is not valid JSON, remembering it
