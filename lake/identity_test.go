@@ -120,12 +120,12 @@ func TestSameRowsWhateverTheSplit(t *testing.T) {
 // identity decides, in the dataset's key cache and in the store's load.
 func TestKeyCollisionKeepsBothEvents(t *testing.T) {
 	at := time.Date(2024, 3, 5, 11, 0, 0, 0, time.UTC)
-	ev := func(id, raw string, key uint64) ingest.Event {
+	ev := func(id, raw string, key uint64, record int64) ingest.Event {
 		return ingest.Event{Key: key, Time: at, HasTime: true, EventID: id, EventName: "ConsoleLogin",
-			EventSource: "signin.amazonaws.com", AccountID: "111122223333", AWSRegion: "us-east-1", Raw: raw, FileID: 1}
+			EventSource: "signin.amazonaws.com", AccountID: "111122223333", AWSRegion: "us-east-1", Raw: raw, FileID: 1, RecordIndex: record}
 	}
-	byID := []ingest.Event{ev("aaaaaaaa-0000-0000-0000-000000000001", `{"eventID":"a"}`, 42), ev("bbbbbbbb-0000-0000-0000-000000000002", `{"eventID":"b"}`, 42)}
-	byRaw := []ingest.Event{ev("", `{"n":1}`, 7|ingest.RawKeyBit), ev("", `{"n":2}`, 7|ingest.RawKeyBit)}
+	byID := []ingest.Event{ev("aaaaaaaa-0000-0000-0000-000000000001", `{"eventID":"a"}`, 42, 0), ev("bbbbbbbb-0000-0000-0000-000000000002", `{"eventID":"b"}`, 42, 1)}
+	byRaw := []ingest.Event{ev("", `{"n":1}`, 7|ingest.RawKeyBit, 0), ev("", `{"n":2}`, 7|ingest.RawKeyBit, 1)}
 	for name, evs := range map[string][]ingest.Event{"eventID": byID, "raw": byRaw} {
 		t.Run(name, func(t *testing.T) {
 			// Dataset: one run, then the second event again in a later run.
@@ -443,5 +443,67 @@ func TestEmptyTextIsNull(t *testing.T) {
 		if n := storeCount(t, target, parquet, "SELECT count(*) FROM events WHERE error_code IS NULL AND user_name IS NOT NULL"); n < 10 {
 			t.Errorf("parquet=%v: %d events without an error code, want many", parquet, n)
 		}
+	}
+}
+
+// loadInSlices makes LoadStore load every staged part in a slice of its own.
+func loadInSlices(t *testing.T) {
+	n, m := loadSliceCount, minSliceRowGroups
+	t.Cleanup(func() { loadSliceCount, minSliceRowGroups = n, m })
+	loadSliceCount, minSliceRowGroups = 1<<20, 0
+}
+
+// A load in slices that stopped after storing some of them (its process
+// killed before it deleted their parts, or after) is finished by the next
+// run: every event once, the files manifest stored with the last slice.
+func TestSlicedLoadResumes(t *testing.T) {
+	loadInSlices(t)
+	evs := append(testEvents(20, "111122223333"), testEvents(20, "444455556666")...)
+	for i := range evs {
+		evs[i].Key, evs[i].RecordIndex = uint64(i+1), int64(i)
+	}
+	for _, deleted := range []bool{false, true} {
+		ctx := context.Background()
+		s, db := openCase(t)
+		stageEvents(t, db, evs)
+		parts := tableSources(StagingDir(db)).parts
+		slices := loadSlices(parts, 2)
+		if len(slices) != len(parts) || len(slices) < 4 {
+			t.Fatalf("%d slices of %d parts, want one each (at least 4)", len(slices), len(parts))
+		}
+		// The first two slices stored, the process killed before the
+		// manifest.
+		first := slices[0]
+		first = append(first, slices[1]...)
+		if _, _, err := s.Load(ctx, query.Staging{Events: []string{eventsSQL(first, readPartSchemas(first))}, RawValid: true}); err != nil {
+			t.Fatal(err)
+		}
+		if deleted {
+			for _, p := range first {
+				must(t, os.Remove(p))
+			}
+		}
+		if n := count(t, s, "SELECT count(*) FROM files"); n != 0 {
+			t.Fatalf("files stored before the last slice: %d", n)
+		}
+		before := count(t, s, "SELECT count(*) FROM events")
+		inserted, _, err := LoadStore(ctx, s, StagingDir(db))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored := count(t, s, "SELECT count(*) FROM events")
+		if stored != int64(len(evs)) || count(t, s, "SELECT count(DISTINCT event_key) FROM events") != stored {
+			t.Errorf("deleted=%v: %d events stored, want %d once each", deleted, stored, len(evs))
+		}
+		if before == 0 || inserted != stored-before {
+			t.Errorf("deleted=%v: the resumed load says it stored %d, want %d (%d were stored before)", deleted, inserted, stored-before, before)
+		}
+		if n := count(t, s, "SELECT count(*) FROM files WHERE path = 'in.jsonl'"); n != 1 {
+			t.Errorf("deleted=%v: %d manifest rows, want 1", deleted, n)
+		}
+		if _, err := os.Stat(StagingDir(db)); !os.IsNotExist(err) {
+			t.Errorf("staging left behind: %v", err)
+		}
+		s.Close()
 	}
 }

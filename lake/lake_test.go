@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -443,6 +444,29 @@ func TestOpenComputesIssuedCredentialOfOlderParts(t *testing.T) {
 		db.Close()
 		if got, n := digest(dir); got != want || n != 1 {
 			t.Errorf("%s without issued_credential: %d calls issued the key, sessions:\n%s\nwant:\n%s", older, n, got, want)
+		}
+	}
+}
+
+// A staging is cut into slices of at least the target rows, in order, the
+// remainder going to the last slice when it would be less than half a
+// slice; every part is in exactly one slice.
+func TestCutSlices(t *testing.T) {
+	for _, c := range []struct {
+		rows   []int64
+		target int64
+		want   []int
+	}{
+		{[]int64{100, 100, 100, 100, 100, 100, 100, 100, 100, 100}, 300, []int{3, 3, 4}},
+		{[]int64{100, 100, 100, 100, 100, 100, 100, 100, 100}, 300, []int{3, 3, 3}},
+		{[]int64{100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100}, 300, []int{3, 3, 3, 3}},
+		{[]int64{500, 10, 10}, 300, []int{3}},
+		{[]int64{50, 50}, 300, []int{2}},
+		{[]int64{5, 5, 5}, 0, []int{1, 1, 1}},
+		{nil, 300, nil},
+	} {
+		if got := cutSlices(c.rows, c.target); !slices.Equal(got, c.want) {
+			t.Errorf("cutSlices(%v, %d) = %v, want %v", c.rows, c.target, got, c.want)
 		}
 	}
 }

@@ -41,37 +41,9 @@ func tableSources(dir string) (t datasetTables) {
 	sources := map[string]string{}
 	t.sources = sources
 	if parts, _ := filepath.Glob(EventsGlob(dir)); len(parts) > 0 {
-		// The parts are named, not globbed, and their partition folders not
-		// read as columns (they repeat account_id, aws_region and the day
-		// of event_time, and the tables keep the stored columns only): every
-		// scan of the events did both again, and the rules scan them dozens
-		// of times (detect --parquet 7% faster on the bench corpus).
-		// raw carries Parquet's JSON logical type, which DuckDB reads as
-		// JSON; the store's column is text.
-		// A part written before issued_credential existed has it computed
-		// from raw.
 		schemas := readPartSchemas(parts)
-		var cols []string
-		for _, c := range query.StoredEventColumns() {
-			switch c.Name {
-			case "raw":
-				cols = append(cols, "raw::VARCHAR AS raw")
-			case "issued_credential":
-				cols = append(cols, query.IssuedCredentialSQL(schemas.has(c.Name))+" AS issued_credential")
-			default:
-				cols = append(cols, c.Name)
-			}
-		}
-		union := "union_by_name = true, "
-		if schemas.same {
-			union = ""
-		}
-		files := make([]string, len(parts))
-		for i, p := range parts {
-			files[i] = query.StringLiteral(p)
-		}
-		sources["event_rows"] = fmt.Sprintf("SELECT %s FROM read_parquet([%s], %shive_partitioning = false)",
-			strings.Join(cols, ", "), strings.Join(files, ", "), union)
+		sources["event_rows"] = eventsSQL(parts, schemas)
+		t.parts = parts
 		sources["sessions"], t.staleSessions = sessionsSource(dir, parts)
 		t.rawChecked = schemas.rawChecked == len(parts)
 	}
@@ -86,9 +58,43 @@ func tableSources(dir string) (t datasetTables) {
 	return t
 }
 
+// eventsSQL selects the event_rows columns of the event parts files, whose
+// footers say schemas. The parts are named, not globbed, and their
+// partition folders not read as columns (they repeat account_id,
+// aws_region and the day of event_time, and the tables keep the stored
+// columns only): every scan of the events did both again, and the rules
+// scan them dozens of times (detect --parquet 7% faster on the bench
+// corpus). raw carries Parquet's JSON logical type, which DuckDB reads as
+// JSON; the store's column is text. A part written before
+// issued_credential existed has it computed from raw.
+func eventsSQL(files []string, schemas partSchemas) string {
+	var cols []string
+	for _, c := range query.StoredEventColumns() {
+		switch c.Name {
+		case "raw":
+			cols = append(cols, "raw::VARCHAR AS raw")
+		case "issued_credential":
+			cols = append(cols, query.IssuedCredentialSQL(schemas.has(c.Name))+" AS issued_credential")
+		default:
+			cols = append(cols, c.Name)
+		}
+	}
+	union := "union_by_name = true, "
+	if schemas.same {
+		union = ""
+	}
+	names := make([]string, len(files))
+	for i, p := range files {
+		names[i] = query.StringLiteral(p)
+	}
+	return fmt.Sprintf("SELECT %s FROM read_parquet([%s], %shive_partitioning = false)",
+		strings.Join(cols, ", "), strings.Join(names, ", "), union)
+}
+
 // datasetTables is what tableSources finds in a dataset.
 type datasetTables struct {
 	sources       map[string]string // table name -> a SELECT of its stored columns
+	parts         []string          // the event parts, in path order
 	staleSessions bool              // the sessions parts lag the events (see sessionsSource)
 	// rawChecked: every event part was written by a writer that left out
 	// raw that is not valid JSON (rawCheckedKey).

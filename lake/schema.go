@@ -64,20 +64,38 @@ func (ps partSchemas) has(column string) string {
 }
 
 // fileSchema is the schema of the Parquet file at name.
+// fileSchema reads the schema of the Parquet file name, and whether its
+// writer checked its raw (rawCheckedKey).
 func fileSchema(name string) (schema *parquet.Schema, rawChecked bool, err error) {
+	err = readFooter(name, func(pf *parquet.File) {
+		v, _ := pf.Lookup(rawCheckedKey)
+		schema, rawChecked = pf.Schema(), v == "true"
+	})
+	return schema, rawChecked, err
+}
+
+// partRows is the number of rows its footer gives a part file; 0 when it
+// cannot be read (the load that reads it then reports why).
+func partRows(name string) (rows int64) {
+	_ = readFooter(name, func(pf *parquet.File) { rows = pf.NumRows() })
+	return rows
+}
+
+// readFooter opens the Parquet file name, reading its footer only, for read.
+func readFooter(name string, read func(*parquet.File)) error {
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, false, err
+		return err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, false, err
+		return err
 	}
 	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
-		return nil, false, err
+		return err
 	}
-	v, _ := pf.Lookup(rawCheckedKey)
-	return pf.Schema(), v == "true", nil
+	read(pf)
+	return nil
 }

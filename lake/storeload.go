@@ -49,13 +49,27 @@ func (ms Manifests) HasContent(sha string) (string, bool) {
 
 // LoadStore moves the staging dataset at dir into store through the
 // store's own load (query.Store.Load: what counts as the same event is
-// decided there), removes dir, then brings the store's sessions up to date
-// (query.Store.UpdateSessions): with the staging gone, the disk holds the
-// store and the build's spill, not the staging too. See Store.Load for
-// what it returns.
+// decided there), in slices of parts (loadSlices), each part deleted once
+// its slice is stored, then removes dir and brings the store's sessions up
+// to date (query.Store.UpdateSessions): the disk holds little more than
+// the staging or the store, not both, and not the staging during the
+// build's spill. See Store.Load for what it returns.
 func LoadStore(ctx context.Context, store *query.Store, dir string) (inserted, rejected int64, err error) {
 	t := tableSources(dir)
-	inserted, rejected, err = store.Load(ctx, t.sources, t.rawChecked)
+	slices := loadSlices(t.parts, runtime.GOMAXPROCS(0))
+	st := query.Staging{Files: t.sources["files"], Errors: t.sources["ingest_errors"], RawValid: t.rawChecked,
+		Loaded: func(i int) error {
+			for _, p := range slices[i] {
+				if err := os.Remove(p); err != nil {
+					return err
+				}
+			}
+			return nil
+		}}
+	for _, parts := range slices {
+		st.Events = append(st.Events, eventsSQL(parts, readPartSchemas(parts)))
+	}
+	inserted, rejected, err = store.Load(ctx, st)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -67,6 +81,64 @@ func LoadStore(ctx context.Context, store *query.Store, dir string) (inserted, r
 	}
 	return inserted, rejected, store.UpdateSessions(ctx)
 }
+
+// loadSlices cuts the staged parts, in path order (partition by
+// partition), into at most loadSliceCount slices of similar row counts
+// (from their footers). Each slice is one transaction of the load: more
+// slices lower the disk's peak (a slice's parts and its rows in the store
+// coexist until it commits, the other slices are one or the other), but a
+// slice must give each of DuckDB's threads two row groups or more, or
+// DuckDB inserts it on one (slices of 150k rows made the bench corpus's
+// load twice as long), and each slice ends its threads' last row groups
+// part-full.
+func loadSlices(parts []string, threads int) [][]string {
+	rows := make([]int64, len(parts))
+	var total int64
+	for i, p := range parts {
+		rows[i] = partRows(p)
+		total += rows[i]
+	}
+	target := max(total/loadSliceCount, minSliceRowGroups*int64(threads)*duckdbRowGroup)
+	var slices [][]string
+	for _, n := range cutSlices(rows, target) {
+		slices, parts = append(slices, parts[:n]), parts[n:]
+	}
+	return slices
+}
+
+// cutSlices cuts parts of the given row counts, in order, into slices of
+// at least target rows, and says how many parts each takes. The last slice
+// takes what is left when that is less than half a slice, rather than
+// loading it on fewer threads.
+func cutSlices(rows []int64, target int64) []int {
+	var total int64
+	for _, r := range rows {
+		total += r
+	}
+	var cuts []int
+	var n, taken int64
+	parts := 0
+	for _, r := range rows {
+		parts++
+		n += r
+		if n >= target && total-taken-n >= target/2 && total-taken-n > 0 {
+			cuts, taken, n, parts = append(cuts, parts), taken+n, 0, 0
+		}
+	}
+	if parts > 0 {
+		cuts = append(cuts, parts)
+	}
+	return cuts
+}
+
+// Variables, so tests can cut small stagings into slices.
+var (
+	loadSliceCount    int64 = 8
+	minSliceRowGroups int64 = 2
+)
+
+// duckdbRowGroup is the rows of a DuckDB row group (its default).
+const duckdbRowGroup = 122_880
 
 // ReleaseMemory returns the Go heap's garbage to the OS, before DuckDB
 // takes its share of memory. Two collections: the first moves what
@@ -94,13 +166,14 @@ type StoreRun struct {
 
 // IngestStore reads inputs into store the way `trailsift ingest --db`
 // does: the events are staged as a Parquet dataset beside the database
-// (StagingDir; a temporary folder for an in-memory store), then loaded in
-// one transaction (LoadStore). opts.Manifest is set here, from the store
+// (StagingDir; a temporary folder for an in-memory store), then loaded
+// (LoadStore). opts.Manifest is set here, from the store
 // and the staging. beforeLoad, when not nil, runs just before the load.
 //
 // What was staged is loaded even after ctx is cancelled: it is finished
-// work, and one transaction, so a second interrupt (which exits at once)
-// leaves the store as it was and the staging for the next run. A run
+// work, in transactions whose staged parts go only once they commit, so a
+// second interrupt (which exits at once) leaves what was not stored staged
+// for the next run. A run
 // cancelled at any point returns ingest.ErrInterrupted, so that nothing
 // goes on after it.
 func IngestStore(ctx context.Context, store *query.Store, inputs []string, opts ingest.Options, beforeLoad func()) (StoreRun, error) {

@@ -18,7 +18,8 @@
 //   - A store records its schema version (trailsift_meta); an older store
 //     is migrated in one transaction when opened for writing, a newer one
 //     is refused (version.go).
-//   - Loads are one transaction: a load repeated after a crash adds nothing.
+//   - A load is a few transactions, the files manifest in the last: a load
+//     repeated after a crash adds nothing, and finishes one stopped part-way.
 //   - DuckDB stays offline and bounded whatever SQL runs: no extension is
 //     installed or loaded, nothing is written to the home folder, memory is
 //     capped, and the settings are locked before the first user statement.

@@ -10,36 +10,111 @@ import (
 	"github.com/trailsift/trailsift/ingest"
 )
 
-// Load adds to the store, in one transaction, what sources hold that it
-// does not hold yet: sources maps event_rows, files and ingest_errors
-// (each optional) to a SELECT of that table's columns, as lake reads a
-// staged Parquet dataset. An event the store holds already (sameEventSQL)
-// is not added again, nor is a files row with the same path, sha256 and
-// status, so a load repeated after a crash adds nothing. Load returns the
-// number of new events, and the number of events not stored because
-// DuckDB finds their JSON invalid: those are reported in ingest_errors
-// (their file is marked failed) instead of failing the load, so one bad
-// record never costs the others, nor wedges the next run.
+// Staging is what Load reads, as lake reads a staged Parquet dataset:
+// SELECTs of the staged rows, with the columns of the store's tables.
+type Staging struct {
+	// Events are SELECTs of event_rows rows, in slices that are loaded in
+	// this order, each in a transaction of its own. A staged row is known
+	// by its place, file_id and record_index: the decoder makes at most
+	// one event of a record, and a file's id is its path and content.
+	Events []string
+	// Files and Errors select the staged files and ingest_errors rows
+	// (either may be empty). They are stored with the last slice.
+	Files, Errors string
+	// RawValid says every staged raw is known to be valid JSON (its writer
+	// checked it): the scan for invalid ones, which reads every raw once
+	// more before the insert (6% of an ingest), is then skipped.
+	RawValid bool
+	// Loaded, when not nil, is called after the transaction that stored
+	// slice i commits: the caller may delete what the slice read.
+	Loaded func(i int) error
+}
+
+// Load adds to the store what the staging holds that it does not hold yet.
+// An event the store holds already (sameEventSQL) is not added again, nor
+// is a files row with the same path, sha256 and status, so a load repeated
+// after a crash adds nothing. Load returns the number of new events, and
+// the number of events not stored because DuckDB finds their JSON invalid:
+// those are reported in ingest_errors (their file is marked failed)
+// instead of failing the load, so one bad record never costs the others,
+// nor wedges the next run.
 //
-// The sessions table is not rebuilt here but by UpdateSessions, after
-// this transaction commits, in one of its own: DuckDB scans the events of
-// an open transaction on one core and committed ones on all, which made
-// the build a third slower inside it, and the caller can free what it
-// staged first. This transaction marks the sessions pending
-// (sessions_pending), so a run stopped before UpdateSessions leaves a
-// mark that the next one acts on (rebuilding, even with nothing new) and
-// that a read-only open reads around (lineage from the events).
+// Each slice of events is its own transaction, so the caller can delete a
+// slice's staged files as soon as it is stored: the disk then holds the
+// staging or the store, not both (an ingest's peak disk was 2.2x its store
+// in one transaction). The files manifest goes in with the last slice: a
+// run stopped before it still has its files staged, loads the rest next
+// time, and finds the slices it stored already in the store (the events
+// the store held before the load are found once, first: a slice is not
+// compared with the growing store).
 //
-// rawValid says every staged raw is known to be valid JSON (its writer
-// checked it): the scan for invalid ones, which reads every raw once more
-// before the insert (6% of an ingest), is then skipped.
-func (s *Store) Load(ctx context.Context, sources map[string]string, rawValid bool) (inserted, rejected int64, err error) {
+// The sessions table is not rebuilt here but by UpdateSessions, after the
+// load, in a transaction of its own: DuckDB scans the events of an open
+// transaction on one core and committed ones on all, which made the build
+// a third slower inside it, and the caller can free what it staged first.
+// Each slice's transaction marks the sessions pending (sessions_pending),
+// so a run stopped before UpdateSessions leaves a mark that the next one
+// acts on (rebuilding, even with nothing new) and that a read-only open
+// reads around (lineage from the events).
+func (s *Store) Load(ctx context.Context, st Staging) (inserted, rejected int64, err error) {
 	conn, err := s.DB.Conn(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer conn.Close()
-	return loadTx(ctx, conn, sources, rawValid)
+	all := unionAll(st.Events)
+	if rejected, err = findRejects(ctx, conn, all, st.RawValid); err != nil {
+		return 0, 0, err
+	}
+	stored, err := findStored(ctx, conn, all)
+	if err != nil {
+		return 0, 0, err
+	}
+	slices := st.Events
+	if len(slices) == 0 {
+		slices = []string{""} // the manifest alone
+	}
+	for i, src := range slices {
+		err := inTx(ctx, conn, func() error {
+			n, err := insertSlice(ctx, conn, src, stored > 0, rejected > 0)
+			if err != nil {
+				return err
+			}
+			inserted += n
+			if i == len(slices)-1 && st.Files != "" {
+				if err := insertNewFiles(ctx, conn, st.Files, st.Errors); err != nil {
+					return err
+				}
+			}
+			// With the events, so a load stopped before the sessions are
+			// rebuilt is seen to have stopped there.
+			if n > 0 {
+				_, err = conn.ExecContext(ctx, "INSERT INTO sessions_pending SELECT now() WHERE NOT EXISTS (SELECT 1 FROM sessions_pending)")
+			}
+			return err
+		})
+		if err != nil {
+			return 0, 0, err
+		}
+		if st.Loaded != nil && src != "" {
+			if err := st.Loaded(i); err != nil {
+				return 0, 0, err
+			}
+		}
+	}
+	for _, t := range []string{"staged_rejects", "staged_stored"} {
+		if _, err := conn.ExecContext(ctx, "DROP TABLE "+t); err != nil {
+			return 0, 0, err
+		}
+	}
+	return inserted, rejected, nil
+}
+
+func unionAll(selects []string) string {
+	if len(selects) == 0 {
+		return ""
+	}
+	return "(" + strings.Join(selects, ") UNION ALL (") + ")"
 }
 
 // UpdateSessions rebuilds the sessions table when events were stored since
@@ -139,133 +214,95 @@ func skipSessions(ctx context.Context, conn *sql.Conn, why error) error {
 	return err
 }
 
-// loadTx runs one load transaction on conn. Unless rawValid, the staged
-// rows whose raw is invalid JSON are found first, in a scan that keeps
-// only their places, and left out of the insert, which copies the staged columns as they
-// are. (Checking raw inside the insert instead, with json_valid or a cast,
-// saves that scan but makes DuckDB hold each computed raw until its row
-// group is written: that ran a 10M-event load out of the store's memory
-// limit, and a 1.25M one under a 150 MB limit, where the plain copy
+// findRejects keeps, in the temporary table staged_rejects, the places
+// (file_id, record_index) of the staged rows whose raw is invalid JSON,
+// unless rawValid, and counts them. Found in a scan that keeps only their
+// places, and left out of the inserts, which copy the staged columns as
+// they are. (Checking raw inside the insert instead, with json_valid or a
+// cast, saves that scan but makes DuckDB hold each computed raw until its
+// row group is written: that ran a 10M-event load out of the store's
+// memory limit, and a 1.25M one under a 150 MB limit, where the plain copy
 // loads 5M.)
-func loadTx(ctx context.Context, conn *sql.Conn, sources map[string]string, rawValid bool) (inserted, rejected int64, err error) {
-	err = inTx(ctx, conn, func() error {
-		inserted, rejected, err = loadStaged(ctx, conn, sources, rawValid)
-		return err
-	})
-	if err != nil {
-		return 0, 0, err
-	}
-	return inserted, rejected, nil
-}
-
-// loadStaged is loadTx's work, inside its transaction.
-func loadStaged(ctx context.Context, conn *sql.Conn, sources map[string]string, rawValid bool) (inserted, rejected int64, err error) {
-	src := sources["event_rows"]
+func findRejects(ctx context.Context, conn *sql.Conn, all string, rawValid bool) (n int64, err error) {
 	rejects := "SELECT NULL::BIGINT AS file_id, NULL::BIGINT AS record_index WHERE false"
-	if src != "" && !rawValid {
-		rejects = `SELECT file_id, record_index FROM (` + src + `) WHERE NOT coalesce(json_valid(raw), false)`
+	if all != "" && !rawValid {
+		rejects = `SELECT file_id, record_index FROM (` + all + `) WHERE NOT coalesce(json_valid(raw), false)`
 	}
 	if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE staged_rejects AS "+rejects); err != nil {
-		return 0, 0, fmt.Errorf("check staged events: %w", err)
+		return 0, fmt.Errorf("check staged events: %w", err)
 	}
-	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM staged_rejects").Scan(&rejected); err != nil {
-		return 0, 0, err
-	}
-	if src != "" {
-		if inserted, err = insertNewEvents(ctx, conn, src, rejected > 0); err != nil {
-			return 0, 0, err
-		}
-	}
-	if sources["files"] != "" {
-		if err := insertNewFiles(ctx, conn, sources); err != nil {
-			return 0, 0, err
-		}
-	}
-	if _, err := conn.ExecContext(ctx, "DROP TABLE staged_rejects"); err != nil {
-		return 0, 0, err
-	}
-	// With the events, so a load stopped before the sessions are rebuilt
-	// is seen to have stopped there.
-	if inserted > 0 {
-		if _, err := conn.ExecContext(ctx, "INSERT INTO sessions_pending SELECT now() WHERE NOT EXISTS (SELECT 1 FROM sessions_pending)"); err != nil {
-			return 0, 0, err
-		}
-	}
-	return inserted, rejected, nil
+	err = conn.QueryRowContext(ctx, "SELECT count(*) FROM staged_rejects").Scan(&n)
+	return n, err
 }
 
-// insertNewEvents inserts the events of src the store lacks, leaving out
-// the staged rejects. It first counts them with a join of the identity
-// columns alone. When all the staged events are new (a first load, or new
-// evidence) the insert copies the staging as it is, streaming, and when
-// none is (a re-run) there is nothing to insert. Only a staging that
-// overlaps the store in part is inserted through joins that carry the
-// staged rows.
-//
-// Two joins, so that only events identified by their content (a key at or
-// above ingest.RawKeyBit, rare) compare raw, against the stored events
-// identified the same way: comparing raw for every row reads every stored
-// event's raw. The joins are ANTI JOINs, not NOT EXISTS, which DuckDB
-// plans over several columns as a delim join that keeps every staged row,
-// raw included, in memory: that ran a 10M-event load out of the store's
-// memory limit. The key bound is typed: an untyped literal this large made
-// DuckDB compare every key as a wider type.
-func insertNewEvents(ctx context.Context, conn *sql.Conn, src string, haveRejects bool) (inserted int64, err error) {
-	notRejected := ""
-	if haveRejects {
-		notRejected = ` ANTI JOIN staged_rejects r ON r.file_id = n.file_id AND r.record_index = n.record_index`
-	}
-	bound := fmt.Sprintf("%d::UBIGINT", ingest.RawKeyBit)
-	same := sameEventColumnsSQL("o", "n")
-	byColumns := func(cols string) string {
-		return fmt.Sprintf(`SELECT %[5]s FROM (%[1]s) n%[3]s
-ANTI JOIN event_rows o ON %[4]s
-WHERE n.event_key < %[2]s`, src, bound, notRejected, same, cols)
-	}
-	byRaw := func(cols string) string {
-		return fmt.Sprintf(`SELECT %[5]s FROM (%[1]s) n%[3]s
-ANTI JOIN (SELECT * FROM event_rows WHERE event_key >= %[2]s) o ON %[4]s AND o.raw = n.raw
-WHERE n.event_key >= %[2]s`, src, bound, notRejected, same, cols)
-	}
-	var fresh, staged int64
-	// Selecting a constant lets DuckDB read only the columns the joins
-	// compare: raw only for the few events identified by it.
-	if err := conn.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM (%s UNION ALL %s)",
-		byColumns("1"), byRaw("1"))).Scan(&fresh); err != nil {
-		return 0, fmt.Errorf("store events: count the new ones: %w", err)
-	}
-	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM ("+src+")").Scan(&staged); err != nil {
+// findStored keeps, in the temporary table staged_stored, the places of
+// the staged events that the store holds already, and counts them: none
+// for a first load or new evidence (then nothing is compared), all of them
+// for a re-run. It joins the identity columns alone, so that only events
+// identified by their content (a key at or above ingest.RawKeyBit, rare)
+// compare raw, against the stored events identified the same way:
+// comparing raw for every row reads every stored event's raw. The key
+// bound is typed: an untyped literal this large made DuckDB compare every
+// key as a wider type.
+func findStored(ctx context.Context, conn *sql.Conn, all string) (n int64, err error) {
+	found := "SELECT NULL::BIGINT AS file_id, NULL::BIGINT AS record_index WHERE false"
+	var empty bool
+	if err := conn.QueryRowContext(ctx, "SELECT NOT EXISTS (SELECT 1 FROM event_rows)").Scan(&empty); err != nil {
 		return 0, err
 	}
-	var inserts []string
-	switch {
-	case fresh == 0:
-	case fresh == staged:
-		inserts = []string{"INSERT INTO event_rows " + src}
-	default:
-		inserts = []string{"INSERT INTO event_rows " + byColumns("n.*"), "INSERT INTO event_rows " + byRaw("n.*")}
+	if all != "" && !empty {
+		bound := fmt.Sprintf("%d::UBIGINT", ingest.RawKeyBit)
+		same := sameEventColumnsSQL("o", "n")
+		found = fmt.Sprintf(`SELECT n.file_id, n.record_index FROM (%[1]s) n
+SEMI JOIN event_rows o ON %[3]s
+WHERE n.event_key < %[2]s
+UNION ALL
+SELECT n.file_id, n.record_index FROM (%[1]s) n
+SEMI JOIN (SELECT * FROM event_rows WHERE event_key >= %[2]s) o ON %[3]s AND o.raw = n.raw
+WHERE n.event_key >= %[2]s`, all, bound, same)
 	}
-	for _, q := range inserts {
-		res, err := conn.ExecContext(ctx, q)
-		if err != nil {
-			return 0, fmt.Errorf("store events: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return 0, err
-		}
-		inserted += n
+	if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE staged_stored AS "+found); err != nil {
+		return 0, fmt.Errorf("store events: find the ones stored already: %w", err)
 	}
-	return inserted, nil
+	err = conn.QueryRowContext(ctx, "SELECT count(*) FROM staged_stored").Scan(&n)
+	return n, err
+}
+
+// insertSlice inserts the events of src, leaving out those the store held
+// before the load and the rejects. When there are neither, as in a first
+// load, the insert copies the staging as it is, streaming. The joins are
+// ANTI JOINs on the small tables of places, not NOT EXISTS, which DuckDB
+// plans over several columns as a delim join that keeps every staged row,
+// raw included, in memory: that ran a 10M-event load out of the store's
+// memory limit.
+func insertSlice(ctx context.Context, conn *sql.Conn, src string, haveStored, haveRejects bool) (int64, error) {
+	if src == "" {
+		return 0, nil
+	}
+	q := "INSERT INTO event_rows " + src
+	if haveStored || haveRejects {
+		q = "INSERT INTO event_rows SELECT n.* FROM (" + src + ") n"
+		if haveStored {
+			q += " ANTI JOIN staged_stored d ON d.file_id = n.file_id AND d.record_index = n.record_index"
+		}
+		if haveRejects {
+			q += " ANTI JOIN staged_rejects r ON r.file_id = n.file_id AND r.record_index = n.record_index"
+		}
+	}
+	res, err := conn.ExecContext(ctx, q)
+	if err != nil {
+		return 0, fmt.Errorf("store events: %w", err)
+	}
+	return res.RowsAffected()
 }
 
 // insertNewFiles copies the staged manifest rows the store lacks, and the
 // errors of those files. A file with rejected events is failed first, so a
 // file that fails again in a later run (a failed file is always read
 // again) matches its stored row and is not recorded twice.
-func insertNewFiles(ctx context.Context, conn *sql.Conn, sources map[string]string) error {
+func insertNewFiles(ctx context.Context, conn *sql.Conn, files, errs string) error {
 	stmts := []string{
-		`CREATE OR REPLACE TEMP TABLE staged_files AS ` + sources["files"],
+		`CREATE OR REPLACE TEMP TABLE staged_files AS ` + files,
 		`UPDATE staged_files f SET status = 'failed', events = f.events - r.n,
   reason = r.n || ' records not stored: not valid JSON for the store (see ingest_errors); the rest were kept'
 FROM (SELECT file_id, count(*) AS n FROM staged_rejects GROUP BY file_id) r WHERE f.file_id = r.file_id`,
@@ -273,8 +310,8 @@ FROM (SELECT file_id, count(*) AS n FROM staged_rejects GROUP BY file_id) r WHER
   WHERE o.path = f.path AND o.sha256 IS NOT DISTINCT FROM f.sha256 AND o.status = f.status)`,
 		"INSERT INTO files SELECT * FROM staged_files",
 	}
-	if src := sources["ingest_errors"]; src != "" {
-		stmts = append(stmts, `INSERT INTO ingest_errors SELECT * FROM (`+src+`)
+	if errs != "" {
+		stmts = append(stmts, `INSERT INTO ingest_errors SELECT * FROM (`+errs+`)
 WHERE file_id IN (SELECT file_id FROM staged_files)`)
 	}
 	stmts = append(stmts, `INSERT INTO ingest_errors SELECT r.file_id, f.path, r.record_index, NULL, 'error',

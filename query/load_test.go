@@ -47,11 +47,11 @@ func TestLoadLeavesOutOnlyInvalidRaws(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	inserted, rejected, err := s.Load(ctx, map[string]string{"event_rows": stagedRows(1, `{"a":1}`, `{"b":2}`)}, false)
+	inserted, rejected, err := s.Load(ctx, Staging{Events: []string{stagedRows(1, `{"a":1}`, `{"b":2}`)}})
 	if err != nil || inserted != 2 || rejected != 0 {
 		t.Fatalf("clean load: %d inserted, %d rejected, %v", inserted, rejected, err)
 	}
-	inserted, rejected, err = s.Load(ctx, map[string]string{"event_rows": stagedRows(10, `{"c":3}`, "{\"d\":\"\x01\"}", `{"e":5}`)}, false)
+	inserted, rejected, err = s.Load(ctx, Staging{Events: []string{stagedRows(10, `{"c":3}`, "{\"d\":\"\x01\"}", `{"e":5}`)}})
 	if err != nil || inserted != 2 || rejected != 1 {
 		t.Fatalf("load with an invalid raw: %d inserted, %d rejected, %v; want 2, 1", inserted, rejected, err)
 	}
@@ -74,7 +74,7 @@ func TestLoadStoresEventsWhenSessionsCannotBeBuilt(t *testing.T) {
 	buildSessionsInLoad = func(context.Context, *sql.Conn) error {
 		return errors.New("Out of Memory Error: test\n\nPossible solutions: ...")
 	}
-	inserted, rejected, err := s.Load(ctx, map[string]string{"event_rows": stagedRows(1, `{"a":1}`, `{"b":2}`)}, false)
+	inserted, rejected, err := s.Load(ctx, Staging{Events: []string{stagedRows(1, `{"a":1}`, `{"b":2}`)}})
 	if err != nil || inserted != 2 || rejected != 0 {
 		t.Fatalf("load: %d inserted, %d rejected, %v; want 2, 0, nil", inserted, rejected, err)
 	}
@@ -106,8 +106,8 @@ func TestLoadStoresEventsWhenSessionsCannotBeBuilt(t *testing.T) {
 func TestLoadStoppedBeforeSessionsIsHealed(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "case.duckdb")
-	src := map[string]string{"event_rows": "SELECT * REPLACE ('AKIATEST' || event_key::VARCHAR AS access_key_id) FROM (" +
-		stagedRows(1, `{"a":1}`, `{"b":2}`) + ")"}
+	src := Staging{Events: []string{"SELECT * REPLACE ('AKIATEST' || event_key::VARCHAR AS access_key_id) FROM (" +
+		stagedRows(1, `{"a":1}`, `{"b":2}`) + ")"}}
 	counts := func(s *Store) (sessions, pending int) {
 		t.Helper()
 		if err := s.DB.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM sessions_pending)").Scan(&sessions, &pending); err != nil {
@@ -123,7 +123,7 @@ func TestLoadStoppedBeforeSessionsIsHealed(t *testing.T) {
 	stop, cancel := context.WithCancel(ctx)
 	defer func(b func(context.Context, *sql.Conn) error) { buildSessionsInLoad = b }(buildSessionsInLoad)
 	buildSessionsInLoad = func(context.Context, *sql.Conn) error { cancel(); return context.Canceled }
-	if inserted, _, err := s.Load(stop, src, false); err != nil || inserted != 2 {
+	if inserted, _, err := s.Load(stop, src); err != nil || inserted != 2 {
 		t.Fatalf("load: %d inserted, %v; want 2, nil", inserted, err)
 	}
 	if err := s.UpdateSessions(stop); !errors.Is(err, context.Canceled) {
@@ -149,7 +149,7 @@ func TestLoadStoppedBeforeSessionsIsHealed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	inserted, _, err := s.Load(ctx, src, false)
+	inserted, _, err := s.Load(ctx, src)
 	if err != nil || inserted != 0 {
 		t.Fatalf("load again: %d inserted, %v; want 0, nil", inserted, err)
 	}
@@ -172,9 +172,9 @@ func TestReadAroundViewsOnEveryConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := map[string]string{"event_rows": "SELECT * REPLACE ('AKIATEST' || event_key::VARCHAR AS access_key_id) FROM (" +
-		stagedRows(1, `{"a":1}`, `{"b":2}`) + ")"}
-	if _, _, err := s.Load(ctx, src, false); err != nil { // sessions left pending
+	src := Staging{Events: []string{"SELECT * REPLACE ('AKIATEST' || event_key::VARCHAR AS access_key_id) FROM (" +
+		stagedRows(1, `{"a":1}`, `{"b":2}`) + ")"}}
+	if _, _, err := s.Load(ctx, src); err != nil { // sessions left pending
 		t.Fatal(err)
 	}
 	s.Close()
