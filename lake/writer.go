@@ -459,12 +459,14 @@ func boolInt(b bool) int {
 // small. Pages are cut at 8 MiB of values, which only the raw column
 // reaches: the original JSON compresses better in big pages, and the typed
 // columns stay in a page or two each, so a reader filtering on event_time
-// or event_name reads a few small pages per file. zstd's "better" level
-// with 8 MiB pages makes a dataset markedly smaller than the default level
-// with 1 MiB pages at about the same speed; the "best" level gains little
-// more at nearly twice the time (samples/bench.sh measures it).
+// or event_name reads a few small pages per file. With 8 MiB pages zstd's
+// default level makes a dataset 5% larger than its "better" level (0.89x
+// the gzipped evidence against 0.84x on the bench corpus) in a fifth less
+// time for the whole ingest (16.1 s against 20.2 s; the better level was a
+// fifth of its CPU), and reads as fast; the "best" level gains little more
+// at nearly twice the time (samples/bench.sh measures it).
 var writerOptions = []parquet.WriterOption{
-	parquet.Compression(&zstd.Codec{Level: zstd.SpeedBetterCompression}),
+	parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault}),
 	parquet.PageBufferSize(8 << 20),
 	parquet.MaxRowsPerRowGroup(1 << 20),
 	parquet.CreatedBy("trailsift", "", ""),
