@@ -1,11 +1,14 @@
 package lake
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/trailsift/trailsift/ingest"
 	"github.com/trailsift/trailsift/query"
@@ -15,44 +18,74 @@ import (
 // the partitions this run has written to. An event always lands in the
 // partition of its own account, region and day, all part of its identity,
 // so checking that partition is enough to store it once. The identity is
-// compared, not the 64-bit key: a key collision cannot drop an event. The
-// cache is cleared when it grows past maxCachedKeys, which bounds memory
-// however large the dataset; a partition touched again is read back from
-// disk.
+// compared, not the 64-bit key: a key collision cannot drop an event. When
+// the cache grows past maxCachedKeys, the partitions used least recently
+// are dropped, which bounds memory however large the dataset (3M keys, as
+// it held before, made the Go heap a third larger at 10M events, and the
+// collector run more often); a partition touched again is read back from
+// disk. Evidence comes partition by partition (CloudTrail's folders are
+// account, region, day), so that is rare.
 type keyCache struct {
-	parts map[string]map[[32]byte]struct{}
+	parts map[string]*partKeys
 	size  int
+	clock int
 }
 
-const maxCachedKeys = 3_000_000
+type partKeys struct {
+	ids  map[[32]byte]struct{}
+	used int // the cache's clock when last used
+}
+
+// maxCachedKeys bounds the cache: about 70 MB of keys. A variable, so tests
+// can make it small.
+var maxCachedKeys = 1_000_000
 
 // filter returns the indexes, among idx, of the rows of all in partition
 // part that the dataset does not hold yet, and remembers them.
 func (c *keyCache) filter(db *sql.DB, dir, part string, all []eventRow, idx []int32) ([]int32, error) {
-	ids, ok := c.parts[part]
+	c.clock++
+	pk, ok := c.parts[part]
 	if !ok {
-		if c.size > maxCachedKeys {
-			clear(c.parts)
-			c.size = 0
-		}
-		var err error
-		if ids, err = readIDs(db, filepath.Join(dir, part)); err != nil {
+		ids, err := readIDs(db, filepath.Join(dir, part))
+		if err != nil {
 			return nil, err
 		}
-		c.parts[part] = ids
+		pk = &partKeys{ids: ids}
+		c.parts[part] = pk
 		c.size += len(ids)
 	}
+	pk.used = c.clock
 	fresh := idx[:0]
 	for _, j := range idx {
 		id := all[j].identity().Digest()
-		if _, dup := ids[id]; dup {
+		if _, dup := pk.ids[id]; dup {
 			continue
 		}
-		ids[id] = struct{}{}
+		pk.ids[id] = struct{}{}
 		c.size++
 		fresh = append(fresh, j)
 	}
+	c.evict(part)
 	return fresh, nil
+}
+
+// evict drops the partitions used least recently, but not keep, once the
+// cache holds more than maxCachedKeys, until it holds half that: a sort
+// now and then, not at every commit.
+func (c *keyCache) evict(keep string) {
+	if c.size <= maxCachedKeys {
+		return
+	}
+	names := slices.SortedFunc(maps.Keys(c.parts), func(a, b string) int { return cmp.Compare(c.parts[a].used, c.parts[b].used) })
+	for _, name := range names {
+		if c.size <= maxCachedKeys/2 {
+			return
+		}
+		if name != keep {
+			c.size -= len(c.parts[name].ids)
+			delete(c.parts, name)
+		}
+	}
 }
 
 func (r *eventRow) identity() query.Identity {

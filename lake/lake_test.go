@@ -470,3 +470,41 @@ func TestCutSlices(t *testing.T) {
 		}
 	}
 }
+
+// The key cache keeps at most maxCachedKeys keys, dropping the partitions
+// used least recently; an event of a dropped partition written again is
+// still found stored (its keys are read back from disk).
+func TestKeyCacheDropsOldPartitions(t *testing.T) {
+	defer func(n int) { maxCachedKeys = n }(maxCachedKeys)
+	maxCachedKeys = 12
+	dir := t.TempDir()
+	w, err := NewWriter(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var all []ingest.Event
+	for i, acct := range []string{"111111111111", "222222222222", "333333333333", "444444444444"} {
+		evs := testEvents(8, acct)
+		for j := range evs {
+			evs[j].Key, evs[j].RecordIndex = uint64(100*i+j+1), int64(100*i+j)
+		}
+		all = append(all, evs...)
+		must(t, w.WriteEvents(evs))
+		must(t, w.Flush())
+		if w.keys.size > maxCachedKeys {
+			t.Errorf("after account %d: %d keys cached, more than %d", i, w.keys.size, maxCachedKeys)
+		}
+	}
+	if _, ok := w.keys.parts[partitionDir("111111111111", "us-east-1", all[1].Time, true)]; ok {
+		t.Error("the partition used first is still cached")
+	}
+	must(t, w.WriteEvents(all))
+	must(t, w.Flush())
+	if w.Inserted() != int64(len(all)) || w.Duplicates() != int64(len(all)) {
+		t.Errorf("inserted %d, duplicates %d; want %d each", w.Inserted(), w.Duplicates(), len(all))
+	}
+	if n := storeCount(t, dir, true, "SELECT count(*) FROM events"); n != int64(len(all)) {
+		t.Errorf("dataset holds %d events, want %d", n, len(all))
+	}
+}

@@ -111,7 +111,7 @@ func NewWriter(ctx context.Context, dir string) (*Writer, error) {
 	if w.reader, err = openReader(); err != nil {
 		return nil, errors.Join(err, w.Close())
 	}
-	w.keys = keyCache{parts: map[string]map[[32]byte]struct{}{}}
+	w.keys = keyCache{parts: map[string]*partKeys{}}
 	return w, nil
 }
 
