@@ -63,7 +63,6 @@ func (ps partSchemas) has(column string) string {
 	return "some"
 }
 
-// fileSchema is the schema of the Parquet file at name.
 // fileSchema reads the schema of the Parquet file name, and whether its
 // writer checked its raw (rawCheckedKey).
 func fileSchema(name string) (schema *parquet.Schema, rawChecked bool, err error) {

@@ -167,15 +167,14 @@ type StoreRun struct {
 // IngestStore reads inputs into store the way `trailsift ingest --db`
 // does: the events are staged as a Parquet dataset beside the database
 // (StagingDir; a temporary folder for an in-memory store), then loaded
-// (LoadStore). opts.Manifest is set here, from the store
-// and the staging. beforeLoad, when not nil, runs just before the load.
+// (LoadStore). opts.Manifest is set here, from the store and the staging.
+// beforeLoad, when not nil, runs just before the load.
 //
 // What was staged is loaded even after ctx is cancelled: it is finished
 // work, in transactions whose staged parts go only once they commit, so a
 // second interrupt (which exits at once) leaves what was not stored staged
-// for the next run. A run
-// cancelled at any point returns ingest.ErrInterrupted, so that nothing
-// goes on after it.
+// for the next run. A run cancelled at any point returns
+// ingest.ErrInterrupted, so that nothing goes on after it.
 func IngestStore(ctx context.Context, store *query.Store, inputs []string, opts ingest.Options, beforeLoad func()) (StoreRun, error) {
 	var run StoreRun
 	staging := StagingDir(store.Path)
