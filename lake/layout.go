@@ -41,8 +41,8 @@ func partitionDir(account, region string, t time.Time, hasTime bool) string {
 
 // partitionMemo remembers the partition of the last event it was asked
 // about: events come in runs of one account, region and day (a CloudTrail
-// file holds one), and building the folder name for each cost more than
-// the rest of buffering it.
+// file holds one), and building the folder name for each was a fifth of
+// the cost of buffering it.
 type partitionMemo struct {
 	account, region string
 	day             int64 // days since 1970 (UTC); meaningless without hasTime
