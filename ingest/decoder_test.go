@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -639,6 +640,10 @@ func TestDuplicateKeysWithEscapes(t *testing.T) {
 		`{"a":1,"b":2,"ab":3,"a\\":4}`:   0,
 		`{"a\\":1,"a\u005c":2,"a\/":3}`:  1,
 		`{"x":{"a":1},"y":{"\u0061":1}}`: 0,
+		// Keys alike in their first bytes and length (keySpan.head).
+		`{"eventNameA":1,"eventNameB":2,"eventNameA":3}`: 1,
+		`{"abcdefgh1":1,"abcdefgh2":2}`:                  0,
+		`{"abcdefghij":1,"abcdefghi\u006a":2}`:           1,
 	} {
 		var sc strictScratch
 		var rep repairs
@@ -665,5 +670,41 @@ func TestParseErrorsAreBounded(t *testing.T) {
 	long := errors.New(strings.Repeat("cannot parse object value: ", 1000))
 	if msg := invalidJSON(long); len(msg) > 300 || !strings.HasSuffix(msg, "...") {
 		t.Errorf("error of %d bytes", len(msg))
+	}
+}
+
+// The count of repeated keys matches the keys' decoded text, over random
+// objects whose keys share lengths and first bytes, with and without
+// escapes.
+func TestDuplicateKeysMatchDecodedText(t *testing.T) {
+	keys := []string{`"a"`, `"\u0061"`, `"ab"`, `"abcdefg1"`, `"abcdefg2"`, `"abcdefg\u0031"`, `"abcdefgh"`, `"abcdefgi"`, `"b"`, `"a\\"`, `"a\u005c"`}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		n := 1 + rng.IntN(12)
+		var b strings.Builder
+		b.WriteByte('{')
+		seen := map[string]bool{}
+		want := 0
+		for i := range n {
+			k := keys[rng.IntN(len(keys))]
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "%s:%d", k, i)
+			var text string
+			if err := json.Unmarshal([]byte(k), &text); err != nil {
+				t.Fatal(err)
+			}
+			if seen[text] {
+				want++
+			}
+			seen[text] = true
+		}
+		b.WriteByte('}')
+		var sc strictScratch
+		var rep repairs
+		if _, err := strictJSON(nil, []byte(b.String()), &sc, &rep); err != nil || rep.dupKeys != want {
+			t.Fatalf("%s: %d duplicate keys (%v), want %d", b.String(), rep.dupKeys, err, want)
+		}
 	}
 }

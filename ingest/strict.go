@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -68,6 +69,19 @@ func (r *repairs) warnings() []string {
 type keySpan struct {
 	start, end int
 	escaped    bool
+	// head is the key's length and first bytes: two keys without escapes
+	// whose heads differ are different keys, found without comparing
+	// their bytes (the search for a repeated key was a third of the
+	// rewrite).
+	head uint64
+}
+
+// keyHead is the head of the quoted key kt (see keySpan).
+func keyHead(kt []byte) uint64 {
+	var b [8]byte
+	copy(b[:7], kt[min(1, len(kt)):])
+	b[7] = byte(len(kt))
+	return binary.LittleEndian.Uint64(b[:])
 }
 
 // strictScratch is reused from record to record.
@@ -138,7 +152,7 @@ func strictJSON(dst, data []byte, sc *strictScratch, rep *repairs) ([]byte, erro
 			if dst, i, err = strictString(dst, data, i, rep); err != nil {
 				return dst, err
 			}
-			noteKey(dst, keySpan{start, len(dst), bytes.IndexByte(dst[start:], '\\') >= 0}, sc, rep)
+			noteKey(dst, keySpan{start, len(dst), bytes.IndexByte(dst[start:], '\\') >= 0, keyHead(dst[start:])}, sc, rep)
 			state = wantColon
 		case wantColon:
 			if c != ':' {
@@ -379,6 +393,9 @@ func noteKey(out []byte, k keySpan, sc *strictScratch, rep *repairs) {
 	} else {
 		siblings := sc.keys[sc.levels[level]:]
 		for _, s := range siblings {
+			if s.head != k.head && !s.escaped && !k.escaped {
+				continue
+			}
 			if sameKey(out, s, k) {
 				dup = true
 				break
