@@ -76,12 +76,16 @@ type keySpan struct {
 	head uint64
 }
 
-// keyHead is the head of the quoted key kt (see keySpan).
+// keyHead is the head of the quoted key kt (see keySpan): equal keys have
+// equal heads, and most different ones different heads.
 func keyHead(kt []byte) uint64 {
+	n := uint64(len(kt))
+	if len(kt) >= 9 {
+		return binary.LittleEndian.Uint64(kt[1:9]) ^ n<<56
+	}
 	var b [8]byte
-	copy(b[:7], kt[min(1, len(kt)):])
-	b[7] = byte(len(kt))
-	return binary.LittleEndian.Uint64(b[:])
+	copy(b[:], kt[min(1, len(kt)):])
+	return binary.LittleEndian.Uint64(b[:]) ^ n<<56
 }
 
 // strictScratch is reused from record to record.
