@@ -201,7 +201,7 @@ func TestOlderStagingIsCheckedAtLoad(t *testing.T) {
 	evs := testEvents(5, "111122223333")
 	evs[3].Raw, evs[3].RawStrict = "{\"eventName\":\"x\x01y\"}", true // passed unchecked, as an older writer did
 	stageEvents(t, db, evs)
-	if tables := tableSources(StagingDir(db)); tables.rawChecked {
+	if tables := tableSources(StagingDir(db)); tables.schemas.rawChecked() {
 		t.Fatal("a staging without the mark reads as checked")
 	}
 	inserted, rejected, err := LoadStore(ctx, s, StagingDir(db))
@@ -466,16 +466,16 @@ func TestSlicedLoadResumes(t *testing.T) {
 		ctx := context.Background()
 		s, db := openCase(t)
 		stageEvents(t, db, evs)
-		parts := tableSources(StagingDir(db)).parts
-		slices := loadSlices(parts, 2)
-		if len(slices) != len(parts) || len(slices) < 4 {
-			t.Fatalf("%d slices of %d parts, want one each (at least 4)", len(slices), len(parts))
+		tables := tableSources(StagingDir(db))
+		parts := tables.parts
+		slices := loadSlices(len(parts), tables.schemas, 2)
+		if len(slices) != len(parts) || len(slices) < 4 || slices[0] != 1 {
+			t.Fatalf("slices of %v parts for %d parts, want one each (at least 4)", slices, len(parts))
 		}
 		// The first two slices stored, the process killed before the
 		// manifest.
-		first := slices[0]
-		first = append(first, slices[1]...)
-		if _, _, err := s.Load(ctx, query.Staging{Events: []string{eventsSQL(first, readPartSchemas(first))}, RawValid: true}); err != nil {
+		first := parts[:2]
+		if _, _, err := s.Load(ctx, query.Staging{Events: []string{eventsSQL(first, tables.schemas.part(0, 2))}, RawValid: true}); err != nil {
 			t.Fatal(err)
 		}
 		if deleted {

@@ -365,7 +365,7 @@ func TestOpenReadsPartsOfOtherSchemas(t *testing.T) {
 	dir := t.TempDir()
 	writeDataset(t, dir, testEvents(6, "111122223333"))
 	parts, _ := filepath.Glob(EventsGlob(dir))
-	if !readPartSchemas(parts).same {
+	if !readPartSchemas(parts).same() {
 		t.Fatalf("the parts of one run differ in schema: %v", parts)
 	}
 	// An older part: the same events but for one, without auth_workflow_id.
@@ -381,7 +381,7 @@ func TestOpenReadsPartsOfOtherSchemas(t *testing.T) {
 		t.Fatal(err)
 	}
 	all, _ := filepath.Glob(EventsGlob(dir))
-	if readPartSchemas(all).same {
+	if readPartSchemas(all).same() {
 		t.Fatal("a part without a column has the same schema")
 	}
 	s, err := Open(ctx, dir)
@@ -468,6 +468,13 @@ func TestCutSlices(t *testing.T) {
 		if got := cutSlices(c.rows, c.target); !slices.Equal(got, c.want) {
 			t.Errorf("cutSlices(%v, %d) = %v, want %v", c.rows, c.target, got, c.want)
 		}
+	}
+	// Parts whose footers could not be read go in one slice, none lost.
+	if got := loadSlices(3, partSchemas{}, 2); !slices.Equal(got, []int{3}) {
+		t.Errorf("unreadable footers: slices %v, want [3]", got)
+	}
+	if got := loadSlices(0, partSchemas{}, 2); got != nil {
+		t.Errorf("no parts: slices %v", got)
 	}
 }
 

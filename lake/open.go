@@ -41,11 +41,9 @@ func tableSources(dir string) (t datasetTables) {
 	sources := map[string]string{}
 	t.sources = sources
 	if parts, _ := filepath.Glob(EventsGlob(dir)); len(parts) > 0 {
-		schemas := readPartSchemas(parts)
-		sources["event_rows"] = eventsSQL(parts, schemas)
-		t.parts = parts
+		t.parts, t.schemas = parts, readPartSchemas(parts)
+		sources["event_rows"] = eventsSQL(parts, t.schemas)
 		sources["sessions"], t.staleSessions = sessionsSource(dir, parts)
-		t.rawChecked = schemas.rawChecked == len(parts)
 	}
 	if glob := filepath.Join(dir, FilesDir, "*.parquet"); has(glob) {
 		sources["files"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, union_by_name = true)",
@@ -80,7 +78,7 @@ func eventsSQL(files []string, schemas partSchemas) string {
 		}
 	}
 	union := "union_by_name = true, "
-	if schemas.same {
+	if schemas.same() {
 		union = ""
 	}
 	names := make([]string, len(files))
@@ -95,8 +93,6 @@ func eventsSQL(files []string, schemas partSchemas) string {
 type datasetTables struct {
 	sources       map[string]string // table name -> a SELECT of its stored columns
 	parts         []string          // the event parts, in path order
+	schemas       partSchemas       // their footers
 	staleSessions bool              // the sessions parts lag the events (see sessionsSource)
-	// rawChecked: every event part was written by a writer that left out
-	// raw that is not valid JSON (rawCheckedKey).
-	rawChecked bool
 }

@@ -56,8 +56,8 @@ func (ms Manifests) HasContent(sha string) (string, bool) {
 // build's spill. See Store.Load for what it returns.
 func LoadStore(ctx context.Context, store *query.Store, dir string) (inserted, rejected int64, err error) {
 	t := tableSources(dir)
-	slices := loadSlices(t.parts, runtime.GOMAXPROCS(0))
-	st := query.Staging{Files: t.sources["files"], Errors: t.sources["ingest_errors"], RawValid: t.rawChecked,
+	var slices [][]string
+	st := query.Staging{Files: t.sources["files"], Errors: t.sources["ingest_errors"], RawValid: t.schemas.rawChecked(),
 		Loaded: func(i int) error {
 			for _, p := range slices[i] {
 				if err := os.Remove(p); err != nil {
@@ -66,8 +66,11 @@ func LoadStore(ctx context.Context, store *query.Store, dir string) (inserted, r
 			}
 			return nil
 		}}
-	for _, parts := range slices {
-		st.Events = append(st.Events, eventsSQL(parts, readPartSchemas(parts)))
+	from := 0
+	for _, n := range loadSlices(len(t.parts), t.schemas, runtime.GOMAXPROCS(0)) {
+		slices = append(slices, t.parts[from:from+n])
+		st.Events = append(st.Events, eventsSQL(t.parts[from:from+n], t.schemas.part(from, from+n)))
+		from += n
 	}
 	inserted, rejected, err = store.Load(ctx, st)
 	if err != nil {
@@ -82,28 +85,30 @@ func LoadStore(ctx context.Context, store *query.Store, dir string) (inserted, r
 	return inserted, rejected, store.UpdateSessions(ctx)
 }
 
-// loadSlices cuts the staged parts, in path order (partition by
-// partition), into at most loadSliceCount slices of similar row counts
-// (from their footers). Each slice is one transaction of the load: more
-// slices lower the disk's peak (a slice's parts and its rows in the store
-// coexist until it commits, the other slices are one or the other), but a
-// slice must give each of DuckDB's threads two row groups or more, or
-// DuckDB inserts it on one (slices of 150k rows made the bench corpus's
-// load twice as long), and each slice ends its threads' last row groups
-// part-full.
-func loadSlices(parts []string, threads int) [][]string {
-	rows := make([]int64, len(parts))
+// loadSlices cuts the staged parts (so many, whose footers are schemas), in path
+// order (partition by partition), into at most loadSliceCount slices of
+// similar row counts, and says how many parts each takes. Each slice is
+// one transaction of the load: more slices lower the disk's peak (a
+// slice's parts and its rows in the store coexist until it commits, the
+// other slices are one or the other), but a slice must give each of
+// DuckDB's threads two row groups or more, or DuckDB inserts it on one
+// (slices of 150k rows made the bench corpus's load twice as long), and
+// each slice ends its threads' last row groups part-full. Parts whose
+// footers could not be read are loaded in one slice.
+func loadSlices(parts int, schemas partSchemas, threads int) []int {
+	if schemas.footers == nil {
+		if parts == 0 {
+			return nil
+		}
+		return []int{parts}
+	}
+	rows := make([]int64, len(schemas.footers))
 	var total int64
-	for i, p := range parts {
-		rows[i] = partRows(p)
-		total += rows[i]
+	for i, f := range schemas.footers {
+		rows[i] = f.rows
+		total += f.rows
 	}
-	target := max(total/loadSliceCount, minSliceRowGroups*int64(threads)*duckdbRowGroup)
-	var slices [][]string
-	for _, n := range cutSlices(rows, target) {
-		slices, parts = append(slices, parts[:n]), parts[n:]
-	}
-	return slices
+	return cutSlices(rows, max(total/loadSliceCount, minSliceRowGroups*int64(threads)*duckdbRowGroup))
 }
 
 // cutSlices cuts parts of the given row counts, in order, into slices of
