@@ -214,6 +214,11 @@ func skipSessions(ctx context.Context, conn *sql.Conn, why error) error {
 	return err
 }
 
+// noPlaces selects no staged places (file_id, record_index), with their
+// types: the temporary tables of places are made from it when there is
+// nothing to look for.
+const noPlaces = "SELECT NULL::BIGINT AS file_id, NULL::BIGINT AS record_index WHERE false"
+
 // findRejects keeps, in the temporary table staged_rejects, the places
 // (file_id, record_index) of the staged rows whose raw is invalid JSON,
 // unless rawValid, and counts them. Found in a scan that keeps only their
@@ -224,7 +229,7 @@ func skipSessions(ctx context.Context, conn *sql.Conn, why error) error {
 // memory limit, and a 1.25M one under a 150 MB limit, where the plain copy
 // loads 5M.)
 func findRejects(ctx context.Context, conn *sql.Conn, all string, rawValid bool) (n int64, err error) {
-	rejects := "SELECT NULL::BIGINT AS file_id, NULL::BIGINT AS record_index WHERE false"
+	rejects := noPlaces
 	if all != "" && !rawValid {
 		rejects = `SELECT file_id, record_index FROM (` + all + `) WHERE NOT coalesce(json_valid(raw), false)`
 	}
@@ -245,7 +250,7 @@ func findRejects(ctx context.Context, conn *sql.Conn, all string, rawValid bool)
 // bound is typed: an untyped literal this large made DuckDB compare every
 // key as a wider type.
 func findStored(ctx context.Context, conn *sql.Conn, all string) (n int64, err error) {
-	found := "SELECT NULL::BIGINT AS file_id, NULL::BIGINT AS record_index WHERE false"
+	found := noPlaces
 	var empty bool
 	if err := conn.QueryRowContext(ctx, "SELECT NOT EXISTS (SELECT 1 FROM event_rows)").Scan(&empty); err != nil {
 		return 0, err
