@@ -199,3 +199,60 @@ func TestReadAroundViewsOnEveryConnection(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadRaisesMemoryThenRulesLock: a writable store's insert runs under
+// loadMemoryLimit (under the store's cap it spilled), the sessions build
+// after it under the store's cap again, and the first rule run over the
+// store locks its settings.
+func TestLoadRaisesMemoryThenRulesLock(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "case.duckdb"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	limit := func(q execQuerier) string {
+		t.Helper()
+		var v string
+		rows, err := q.QueryContext(ctx, "SELECT current_setting('memory_limit')")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		if !rows.Next() || rows.Scan(&v) != nil {
+			t.Fatal("no memory_limit")
+		}
+		return v
+	}
+	storeCap := limit(s.DB)
+	var inBuild string
+	defer func(b func(context.Context, *sql.Conn) error) { buildSessionsInLoad = b }(buildSessionsInLoad)
+	buildSessionsInLoad = func(ctx context.Context, conn *sql.Conn) error {
+		inBuild = limit(conn)
+		return BuildSessions(ctx, conn)
+	}
+	// The staged raw records the cap the insert ran under.
+	src := `SELECT * REPLACE ('{"cap":"' || current_setting('memory_limit') || '"}' AS raw) FROM (` + stagedRows(1, `{}`) + ")"
+	if _, _, err := s.Load(ctx, Staging{Events: []string{src}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateSessions(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var inLoad string
+	if err := s.DB.QueryRowContext(ctx, "SELECT raw ->> 'cap' FROM event_rows").Scan(&inLoad); err != nil {
+		t.Fatal(err)
+	}
+	if inLoad == storeCap || !strings.HasPrefix(inLoad, "667") { // 700 MB is 667.5 MiB
+		t.Errorf("the insert ran under %q, want loadMemoryLimit (the store's cap is %q)", inLoad, storeCap)
+	}
+	if inBuild != storeCap || limit(s.DB) != storeCap {
+		t.Errorf("cap in the sessions build %q, after the load %q; want the store's %q", inBuild, limit(s.DB), storeCap)
+	}
+	if _, err := Detect(ctx, s.DB, nil, DetectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB.ExecContext(ctx, "SET memory_limit = '1GB'"); err == nil {
+		t.Error("a writable store's settings are still open after a rule run")
+	}
+}
