@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -104,6 +105,14 @@ type sessionsStep struct {
 	// materialized: the step is computed once, not inlined where it is
 	// read (the JSON is parsed once).
 	materialized bool
+	// inlined: the step is computed where it is read, never kept whole.
+	// DuckDB keeps a step read more than once; one that is a wide copy of
+	// a stage (most issuing calls) would hold the stage twice.
+	inlined bool
+	// frees: the stages no step after this stage reads, dropped once it is
+	// computed: their rows (spilled to disk when large) go before the
+	// next stage's.
+	frees []string
 }
 
 // expandSessionsSQL fills the build's placeholders in q.
@@ -130,8 +139,11 @@ func withSteps(steps []sessionsStep) string {
 			b.WriteString(",\n")
 		}
 		b.WriteString(s.name + " AS ")
-		if s.materialized {
+		switch {
+		case s.materialized:
 			b.WriteString("MATERIALIZED ")
+		case s.inlined:
+			b.WriteString("NOT MATERIALIZED ")
 		}
 		b.WriteString("(" + s.sql + ")")
 	}
@@ -178,6 +190,13 @@ func StageSessions(ctx context.Context, conn *sql.Conn) (final string, drop func
 			return "", func() {}, fmt.Errorf("build sessions (%s): %w", s.name, err)
 		}
 		made = append(made, s.name)
+		for _, name := range s.frees {
+			if _, err := conn.ExecContext(ctx, "DROP TABLE temp."+name); err != nil {
+				drop()
+				return "", func() {}, fmt.Errorf("build sessions (%s): %w", s.name, err)
+			}
+			made = slices.DeleteFunc(made, func(m string) bool { return m == name })
+		}
 		start = i + 1
 	}
 	return expandSessionsSQL(withSteps(sessionsSteps[start:]) + sessionsFinal), drop, nil
@@ -245,7 +264,7 @@ var sessionsSteps = []sessionsStep{
     FROM places p SEMI JOIN varied_places v ON v.session_id = p.session_id
     GROUP BY p.session_id
   ) place USING (session_id)`},
-	{name: "copies", materialized: true, sql: `
+	{name: "copies", inlined: true, sql: `
   -- The issuing calls, and what the decoder read of each (issued_credential).
     SELECT e.event_id, e.event_time, e.event_name, e.source_ip, e.user_type AS caller_type, e.user_arn AS caller_arn,
       e.user_name AS caller_name, e.invoked_by, e.recipient_account_id,
@@ -294,7 +313,7 @@ var sessionsSteps = []sessionsStep{
   WHERE coalesce(call_key, call_arn) IS NOT NULL`},
 	{name: "reissued", sql: `
   SELECT new_key FROM issued WHERE new_key IS NOT NULL GROUP BY new_key HAVING count(*) > 1`},
-	{name: "by_key", sql: `
+	{name: "by_key", inlined: true, sql: `
   -- A key handed out twice (only forged evidence does) is the first call's.
   SELECT * FROM issued WHERE new_key IS NOT NULL AND new_key NOT IN (SELECT new_key FROM reissued)
   UNION ALL
@@ -347,18 +366,18 @@ var sessionsSteps = []sessionsStep{
     ORDER BY u.issue_time <= u.used_from + INTERVAL '5 minutes' DESC,
       CASE WHEN u.issue_time <= u.used_from + INTERVAL '5 minutes' THEN -epoch(u.issue_time) ELSE epoch(u.issue_time) END,
       u.issue_event_id) = 1`},
-	{name: "unused", sql: `
+	{name: "unused", inlined: true, sql: `
   -- Credentials handed out but never used in the evidence (an ARN session
   -- that was used stands for its call's key).
-  SELECT coalesce(new_key, new_arn) AS session_id, *
+  SELECT coalesce(i.new_key, i.new_arn) AS session_id, i.*
   FROM issued i
-  WHERE coalesce(new_key, new_arn) NOT IN (SELECT session_id FROM used)
-    AND (new_arn IS NULL OR new_arn NOT IN (SELECT session_id FROM used))
-    -- A call whose ARN ties it to a session used with a key it did not log
-    -- is that session's issuing call, not a session of its own.
-    AND NOT EXISTS (SELECT 1 FROM by_arn b WHERE b.new_arn = i.new_arn
-                      AND b.issue_event_id IS NOT DISTINCT FROM i.issue_event_id
-                      AND b.issue_time IS NOT DISTINCT FROM i.issue_time)`},
+  -- A call whose ARN ties it to a session used with a key it did not log
+  -- is that session's issuing call, not a session of its own.
+  ANTI JOIN by_arn b ON b.new_arn = i.new_arn
+    AND b.issue_event_id IS NOT DISTINCT FROM i.issue_event_id
+    AND b.issue_time IS NOT DISTINCT FROM i.issue_time
+  WHERE coalesce(i.new_key, i.new_arn) NOT IN (SELECT session_id FROM used)
+    AND (i.new_arn IS NULL OR i.new_arn NOT IN (SELECT session_id FROM used))`},
 	{name: "unused_twice", sql: `
   SELECT session_id FROM unused GROUP BY session_id HAVING count(*) > 1`},
 	{name: "issued_only", sql: `
@@ -397,7 +416,7 @@ var sessionsSteps = []sessionsStep{
     req_role_arn, issued_by, issue_event_id, issue_time, CASE WHEN new_key IS NOT NULL THEN 'key' ELSE 'arn' END,
     parent, req_session_name, source_identity, issue_source_ip, caller_type, caller_name, invoked_by, subject, identity_center
   FROM issued_only`},
-	{name: "selves", stage: true, materialized: true, sql: `
+	{name: "selves", stage: true, materialized: true, frees: []string{"used", "issued"}, sql: `
   -- What each session would be as the root of a chain, and its name.
   SELECT *,
     CASE self_type
