@@ -62,11 +62,6 @@ func (s *Store) Load(ctx context.Context, st Staging) (inserted, rejected int64,
 		return 0, 0, err
 	}
 	defer conn.Close()
-	restore, err := raiseMemory(ctx, conn)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer restore()
 	all := unionAll(st.Events)
 	if rejected, err = findRejects(ctx, conn, all, st.RawValid); err != nil {
 		return 0, 0, err
@@ -113,29 +108,6 @@ func (s *Store) Load(ctx context.Context, st Staging) (inserted, rejected int64,
 		}
 	}
 	return inserted, rejected, nil
-}
-
-// raiseMemory gives DuckDB loadMemoryLimit until restore puts the
-// store's cap back (before the sessions build, which needs its spill
-// and keeps the process under 1 GiB at 10M events only at the lower cap).
-// A store whose settings are locked (another open of the same file
-// locked them) loads under its cap.
-func raiseMemory(ctx context.Context, conn *sql.Conn) (restore func(), err error) {
-	var locked bool
-	if err := conn.QueryRowContext(ctx, "SELECT current_setting('lock_configuration')").Scan(&locked); err != nil {
-		return nil, err
-	}
-	if locked {
-		return func() {}, nil
-	}
-	if _, err := conn.ExecContext(ctx, "SET memory_limit = '"+loadMemoryLimit+"'"); err != nil {
-		return nil, err
-	}
-	return func() {
-		// Cannot fail with the settings open; if it did, the cap stays at
-		// the load's, which is still a cap.
-		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SET memory_limit = '"+storeMemoryLimit+"'")
-	}, nil
 }
 
 func unionAll(selects []string) string {

@@ -99,10 +99,6 @@ type RuleQuery struct {
 // RuleErrors returned with the other findings; an engine failure or a
 // cancelled ctx stops the run. opts.Params is not used: render first.
 func RunQueries(ctx context.Context, db *sql.DB, queries []RuleQuery, opts DetectOptions) ([]Finding, error) {
-	// Rules may come from anywhere (rule files, Sigma): locked first.
-	if err := LockSettings(ctx, db); err != nil {
-		return nil, err
-	}
 	var all []Finding
 	var failed RuleErrors
 	for _, q := range queries {

@@ -138,11 +138,6 @@ func TestNoNetworkNoExtensions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	// A writable store's settings are locked by the first rule run over it
-	// (before, only trailsift's own schema and load run on it).
-	if _, err := RunQueries(ctx, s.DB, nil, DetectOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	mem, err := OpenMemory(ctx, "64MB")
 	if err != nil {
 		t.Fatal(err)

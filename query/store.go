@@ -66,10 +66,7 @@ func Open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 		dsn += "?access_mode=READ_ONLY"
 	}
 	onConnect := &connStatements{}
-	// A writable store's settings stay open until SQL not trailsift's runs
-	// (LockSettings), so that its load can give DuckDB more memory than the
-	// rest of the run (Load).
-	db, spill, err := openDB(ctx, dsn, displayPath(path), storeMemoryLimit, readOnly, onConnect)
+	db, spill, err := openDB(ctx, dsn, displayPath(path), storeMemoryLimit, onConnect)
 	if err != nil {
 		return nil, err
 	}
@@ -152,10 +149,9 @@ var offlineSettings = []string{
 // DuckDB's default is .tmp in the working folder, which may be the
 // evidence. A database file spills beside itself, as DuckDB does.
 //
-// lock locks the settings (see LockSettings); onConnect, when not nil,
-// holds statements every new connection of the pool runs first (see
-// connStatements).
-func openDB(ctx context.Context, dsn, name, memoryLimit string, lock bool, onConnect *connStatements) (db *sql.DB, spillDir string, err error) {
+// onConnect, when not nil, holds statements every new connection of the
+// pool runs first (see connStatements).
+func openDB(ctx context.Context, dsn, name, memoryLimit string, onConnect *connStatements) (db *sql.DB, spillDir string, err error) {
 	if dsn == "" || strings.HasPrefix(dsn, "?") {
 		spillDir = filepath.Join(os.TempDir(), fmt.Sprintf("trailsift-duckdb-%d-%d", os.Getpid(), spillSeq.Add(1)))
 	}
@@ -207,39 +203,15 @@ func openDB(ctx context.Context, dsn, name, memoryLimit string, lock bool, onCon
 	if spillDir != "" {
 		settings = append(settings, "SET temp_directory = "+StringLiteral(spillDir))
 	}
+	// Last: no statement can turn the settings above back on.
+	settings = append(settings, "SET lock_configuration = true")
 	for _, q := range settings {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			db.Close()
 			return nil, "", fmt.Errorf("open %s: %s: %w", name, q, err)
 		}
 	}
-	if lock {
-		if err := LockSettings(ctx, db); err != nil {
-			db.Close()
-			return nil, "", fmt.Errorf("open %s: %w", name, err)
-		}
-	}
 	return db, spillDir, nil
-}
-
-// LockSettings locks db's settings (lock_configuration), unless they are
-// locked already: no statement can then turn the network, extensions or
-// the memory cap back on. Every store is locked before SQL that is not
-// trailsift's own runs on it: a read-only one at open, a writable one by
-// the first rule run over it (RunQueries); only trailsift's schema and
-// load run on a writable store before.
-func LockSettings(ctx context.Context, db *sql.DB) error {
-	var locked bool
-	if err := db.QueryRowContext(ctx, "SELECT current_setting('lock_configuration')").Scan(&locked); err != nil {
-		return err
-	}
-	if locked {
-		return nil
-	}
-	if _, err := db.ExecContext(ctx, "SET lock_configuration = true"); err != nil {
-		return fmt.Errorf("lock the settings: %w", err)
-	}
-	return nil
 }
 
 // connStatements are statements each new connection of a pool runs before
@@ -276,18 +248,11 @@ var spillSeq atomic.Int64
 // (samples/bench.sh measures it).
 const storeMemoryLimit = "400MB"
 
-// loadMemoryLimit caps DuckDB in a store while Load inserts (the decoder
-// and its buffers are gone by then). Under storeMemoryLimit the insert
-// spilled its part-built row groups to disk (150-300 MB of the bench
-// corpus's 1.25M events, most of the ingest's peak disk) and took a fifth
-// longer.
-const loadMemoryLimit = "700MB"
-
 // OpenMemory opens an empty in-memory DuckDB with the same offline,
 // locked settings as a store, for code that reads files through DuckDB
 // (the Parquet dataset writer reading its keys back).
 func OpenMemory(ctx context.Context, memoryLimit string) (*Store, error) {
-	db, spill, err := openDB(ctx, "", "in-memory database", memoryLimit, true, nil)
+	db, spill, err := openDB(ctx, "", "in-memory database", memoryLimit, nil)
 	if err != nil {
 		return nil, err
 	}
