@@ -448,9 +448,9 @@ func TestEmptyTextIsNull(t *testing.T) {
 
 // loadInSlices makes LoadStore load every staged part in a slice of its own.
 func loadInSlices(t *testing.T) {
-	n, m := loadSliceCount, minSliceRowGroups
-	t.Cleanup(func() { loadSliceCount, minSliceRowGroups = n, m })
-	loadSliceCount, minSliceRowGroups = 1<<20, 0
+	n, m := loadSliceCount, minSliceRowsPerThread
+	t.Cleanup(func() { loadSliceCount, minSliceRowsPerThread = n, m })
+	loadSliceCount, minSliceRowsPerThread = 1<<20, 0
 }
 
 // A load in slices that stopped after storing some of them (its process

@@ -2,6 +2,7 @@ package query_test
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"slices"
@@ -231,5 +232,80 @@ func TestInMemorySpillStaysOutOfTheWorkingFolder(t *testing.T) {
 	}
 	if _, err := os.Stat(spill); !os.IsNotExist(err) {
 		t.Errorf("spill folder %s left after Close: %v", spill, err)
+	}
+}
+
+// TestWritableStoreRowGroups: a writable store writes row groups of half
+// DuckDB's default (an insert's threads each hold one uncompressed, raw
+// included), spills beside itself, and a second open in the same process
+// shares the first's DuckDB instance: two instances writing one file would
+// each think they own it.
+func TestWritableStoreRowGroups(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "case.duckdb")
+	first, err := query.Open(ctx, path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.DB.ExecContext(ctx, `INSERT INTO event_rows (event_key, raw, file_id, record_index)
+SELECT i, '{}', 1, i FROM range(200000) t(i)`); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, first, `SELECT max(n) FROM (SELECT row_group_id, max(start + count) - min(start) AS n FROM pragma_storage_info('event_rows')
+WHERE column_name = 'event_key' GROUP BY row_group_id)`); n <= 0 || n > 61440 {
+		t.Errorf("largest row group %d rows, want at most 61440", n)
+	}
+	// Every connection of the pool reads the store, those opened after the
+	// settings were locked too.
+	var conns []*sql.Conn
+	for range 3 {
+		c, err := first.DB.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	for i, c := range conns {
+		var n int64
+		if err := c.QueryRowContext(ctx, "SELECT count(*) FROM events").Scan(&n); err != nil || n != 200000 {
+			t.Errorf("connection %d: %d events, %v", i, n, err)
+		}
+	}
+	var spill string
+	if err := first.DB.QueryRowContext(ctx, "SELECT current_setting('temp_directory')").Scan(&spill); err != nil || spill != path+".tmp" {
+		t.Errorf("spills into %q (%v), want %s", spill, err, path+".tmp")
+	}
+	second, err := query.Open(ctx, path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.DB != first.DB {
+		t.Error("a second open made another DuckDB instance of the same file")
+	}
+	if _, err := query.Open(ctx, path, true); err == nil || !strings.Contains(err.Error(), "open for writing") {
+		t.Errorf("read-only open while open for writing: %v", err)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	for range 2 { // a second Close of one Store does not close the other's
+		if err := first.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(t, second, "SELECT count(*) FROM event_rows"); n != 200000 {
+		t.Errorf("after the first close, the second sees %d events, want 200000", n)
+	}
+	if err := second.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := query.Open(ctx, path, true)
+	if err != nil {
+		t.Fatalf("read-only open after both closed: %v", err)
+	}
+	defer ro.Close()
+	if n := count(t, ro, "SELECT count(*) FROM event_rows"); n != 200000 {
+		t.Errorf("read back %d events, want 200000", n)
 	}
 }
