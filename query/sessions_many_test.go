@@ -18,7 +18,7 @@ import (
 func TestSessionsManyCredentials(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "many.duckdb")
-	db, _, err := openDB(ctx, path, "test store", "250MB", nil)
+	db, _, err := openDB(ctx, path, "test store", "250MB", nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}

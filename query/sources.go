@@ -13,7 +13,7 @@ import (
 // all commands and users' SQL run unchanged. Tables without a source are
 // empty. The store lives in memory; nothing is written anywhere.
 func OpenSources(ctx context.Context, name string, sources map[string]string) (*Store, error) {
-	db, spill, err := openDB(ctx, "", name, storeMemoryLimit, nil)
+	db, spill, err := openDB(ctx, "", name, storeMemoryLimit, nil, "")
 	if err != nil {
 		return nil, err
 	}

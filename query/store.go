@@ -133,7 +133,7 @@ func (s *Store) prepare(ctx context.Context, v int) error {
 // in-memory one.
 func openPlain(ctx context.Context, dsn, path string, readOnly bool) (*Store, error) {
 	onConnect := &connStatements{}
-	db, spill, err := openDB(ctx, dsn, displayPath(path), storeMemoryLimit, onConnect)
+	db, spill, err := openDB(ctx, dsn, displayPath(path), storeMemoryLimit, onConnect, "")
 	if err != nil {
 		return nil, err
 	}
@@ -249,19 +249,18 @@ var offlineSettings = []string{
 // openDB opens a DuckDB database with trailsift's settings; name is what
 // errors call it, memoryLimit DuckDB's own memory cap. An in-memory
 // database (dsn without a path) spills into a private folder under the
-// system's temporary folder, returned as spillDir for the caller to remove:
+// system's temporary folder, returned as spill for the caller to remove:
 // DuckDB's default is .tmp in the working folder, which may be the
 // evidence. A database file spills beside itself, as DuckDB does.
 //
 // onConnect, when not nil, holds statements every new connection of the
-// pool runs first (see connStatements). spill, when given, is where it
-// spills instead (a store file attached to an in-memory database spills
+// pool runs first (see connStatements). spillDir, when not empty, is where
+// it spills instead (a store file attached to an in-memory database spills
 // beside itself, as when opened by path).
-func openDB(ctx context.Context, dsn, name, memoryLimit string, onConnect *connStatements, spill ...string) (db *sql.DB, spillDir string, err error) {
-	if len(spill) > 0 {
-		spillDir = spill[0]
-	} else if dsn == "" || strings.HasPrefix(dsn, "?") {
-		spillDir = filepath.Join(os.TempDir(), fmt.Sprintf("trailsift-duckdb-%d-%d", os.Getpid(), spillSeq.Add(1)))
+func openDB(ctx context.Context, dsn, name, memoryLimit string, onConnect *connStatements, spillDir string) (db *sql.DB, spill string, err error) {
+	spill = spillDir
+	if spill == "" && (dsn == "" || strings.HasPrefix(dsn, "?")) {
+		spill = filepath.Join(os.TempDir(), fmt.Sprintf("trailsift-duckdb-%d-%d", os.Getpid(), spillSeq.Add(1)))
 	}
 	sep := "?"
 	if strings.Contains(dsn, "?") {
@@ -308,8 +307,8 @@ func openDB(ctx context.Context, dsn, name, memoryLimit string, onConnect *connS
 		// Committed parts never change (lake writes new files).
 		"SET parquet_metadata_cache = true",
 	}
-	if spillDir != "" {
-		settings = append(settings, "SET temp_directory = "+StringLiteral(spillDir))
+	if spill != "" {
+		settings = append(settings, "SET temp_directory = "+StringLiteral(spill))
 	}
 	// Last: no statement can turn the settings above back on.
 	settings = append(settings, "SET lock_configuration = true")
@@ -319,7 +318,7 @@ func openDB(ctx context.Context, dsn, name, memoryLimit string, onConnect *connS
 			return nil, "", fmt.Errorf("open %s: %s: %w", name, q, err)
 		}
 	}
-	return db, spillDir, nil
+	return db, spill, nil
 }
 
 // connStatements are statements each new connection of a pool runs before
@@ -360,7 +359,7 @@ const storeMemoryLimit = "400MB"
 // locked settings as a store, for code that reads files through DuckDB
 // (the Parquet dataset writer reading its keys back).
 func OpenMemory(ctx context.Context, memoryLimit string) (*Store, error) {
-	db, spill, err := openDB(ctx, "", "in-memory database", memoryLimit, nil)
+	db, spill, err := openDB(ctx, "", "in-memory database", memoryLimit, nil, "")
 	if err != nil {
 		return nil, err
 	}
