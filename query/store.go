@@ -174,11 +174,21 @@ type sharedStore struct {
 	refs      int
 }
 
+// attachKey names the file at path whatever the path's spelling: relative
+// or absolute, through a symbolic link or not (the file itself may not
+// exist yet).
 func attachKey(path string) string {
-	if abs, err := filepath.Abs(path); err == nil {
-		return abs
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return filepath.Clean(path)
 	}
-	return filepath.Clean(path)
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real
+	}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		return filepath.Join(dir, filepath.Base(abs))
+	}
+	return abs
 }
 
 // attachedHere says whether this process has the store at path open for
