@@ -103,7 +103,7 @@ type sessionsStep struct {
 	// steps may read a step that is not a stage.
 	stage bool
 	// materialized: the step is computed once, not inlined where it is
-	// read (the JSON is parsed once).
+	// read (a step read by several others: selves, edges).
 	materialized bool
 	// inlined: the step is computed where it is read, never kept whole.
 	// DuckDB keeps a step read more than once; one that is a wide copy of

@@ -158,7 +158,7 @@ const (
 )
 
 // attached is every store file this process has open for writing, by
-// absolute path: DuckDB does not stop two instances of one process from
+// real path (attachKey): DuckDB does not stop two instances of one process from
 // attaching one file (each would write it as if alone), so a second open
 // shares the first's instance, as DuckDB does for a database it opens by
 // path.
@@ -215,11 +215,11 @@ func openAttached(ctx context.Context, path string) (*Store, error) {
 		// Every connection of the pool, the first included, attaches
 		// (once per instance) and reads and writes the store by default.
 		onConnect := &connStatements{stmts: []string{attach, "USE " + storeCatalog}}
-		db, _, err := openDB(ctx, "?storage_compatibility_version=latest", displayPath(path), storeMemoryLimit, onConnect, path+".tmp")
+		db, spill, err := openDB(ctx, "", displayPath(path), storeMemoryLimit, onConnect, path+".tmp")
 		if err != nil {
 			return nil, err
 		}
-		sh = &sharedStore{db: db, onConnect: onConnect, spillDir: path + ".tmp"}
+		sh = &sharedStore{db: db, onConnect: onConnect, spillDir: spill}
 		attached.open[key] = sh
 	}
 	sh.refs++
