@@ -46,11 +46,23 @@ type Loaded struct {
 	Warnings        int64    `json:"warnings"`
 	BytesRead       int64    `json:"bytes_read"`
 	Seconds         float64  `json:"seconds"`
+	Phases          Phases   `json:"phase_seconds"`
 	FailedFiles     []string `json:"failed_files,omitempty"`
 	Interrupted     bool     `json:"interrupted,omitempty"`
 	// Problems are the first of the run's ingest_errors, errors first.
 	Problems []reports.Problem `json:"-"`
 	started  time.Time
+}
+
+// Phases says where a load's time went, in seconds: reading the inputs
+// (decoding, and writing the dataset or the store's staging), storing the
+// staged events in the store (--db only), and building the sessions
+// table, the credential lineage. They add up to Seconds but for the
+// opening and closing around them.
+type Phases struct {
+	Read    float64 `json:"read"`
+	Store   float64 `json:"store"`
+	Lineage float64 `json:"lineage"`
 }
 
 // Partial is true when some input failed to load, whole or in part.
@@ -82,6 +94,7 @@ func Load(ctx context.Context, store *query.Store, inputs []string, opts LoadOpt
 		return nil, runErr
 	}
 	sum := loadedOf(r.Stats, store.Path, r.Inserted, r.Events-r.Inserted, start, runErr)
+	sum.Phases = Phases{Read: r.Read.Seconds(), Store: r.Store.Seconds(), Lineage: r.Lineage.Seconds()}
 	sum.readProblems(ctx, store)
 	if store.SessionsSkipped != nil {
 		sum.Problems = append(sum.Problems, reports.Problem{Path: "(sessions)", Severity: "warning",
@@ -112,8 +125,11 @@ func LoadDataset(ctx context.Context, dir string, inputs []string, opts LoadOpti
 		// before DuckDB takes its share (as a store's load does), so the
 		// peak is one or the other, not both (1.25M events: 1.16 GiB).
 		lake.ReleaseMemory()
+		built := time.Now()
 		err = errors.Join(err, lake.WriteSessions(ctx, dir))
+		sum.Phases.Lineage = time.Since(built).Seconds()
 	}
+	sum.Seconds = time.Since(sum.started).Seconds()
 	// Reopen the dataset to read the problems this run recorded.
 	if s, openErr := lake.Open(ctx, dir); openErr == nil {
 		sum.readProblems(ctx, s)
@@ -145,6 +161,7 @@ func run(ctx context.Context, w *lake.Writer, m ingest.Manifest, name string, in
 	iopts := opts.ingestOptions()
 	iopts.Manifest = m
 	st, runErr := ingest.Run(ctx, inputs, w, iopts)
+	read := time.Since(start)
 	if opts.AfterRead != nil {
 		opts.AfterRead()
 	}
@@ -152,7 +169,9 @@ func run(ctx context.Context, w *lake.Writer, m ingest.Manifest, name string, in
 	if errors.As(runErr, &ie) {
 		return nil, runErr
 	}
-	return loadedOf(st, name, w.Inserted(), w.Duplicates(), start, runErr), runErr
+	sum := loadedOf(st, name, w.Inserted(), w.Duplicates(), start, runErr)
+	sum.Phases.Read = read.Seconds()
+	return sum, runErr
 }
 
 // loadedOf is the summary of a run.

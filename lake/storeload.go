@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"time"
 
 	"github.com/trailsift/trailsift/ingest"
 	"github.com/trailsift/trailsift/query"
@@ -55,6 +56,18 @@ func (ms Manifests) HasContent(sha string) (string, bool) {
 // the staging or the store, not both, and not the staging during the
 // build's spill. See Store.Load for what it returns.
 func LoadStore(ctx context.Context, store *query.Store, dir string) (inserted, rejected int64, err error) {
+	var times loadTimes
+	return loadStore(ctx, store, dir, &times)
+}
+
+// loadTimes are how long LoadStore's two steps took.
+type loadTimes struct {
+	store   time.Duration // the events into the store, and the staging removed
+	lineage time.Duration // the sessions rebuilt
+}
+
+func loadStore(ctx context.Context, store *query.Store, dir string, times *loadTimes) (inserted, rejected int64, err error) {
+	start := time.Now()
 	t := tableSources(dir)
 	var slices [][]string
 	st := query.Staging{Files: t.sources["files"], Errors: t.sources["ingest_errors"], RawValid: t.schemas.rawChecked(),
@@ -79,10 +92,14 @@ func LoadStore(ctx context.Context, store *query.Store, dir string) (inserted, r
 	if err := os.RemoveAll(dir); err != nil {
 		return inserted, rejected, err
 	}
+	times.store = time.Since(start)
 	if DeferSessions {
 		return inserted, rejected, nil
 	}
-	return inserted, rejected, store.UpdateSessions(ctx)
+	start = time.Now()
+	err = store.UpdateSessions(ctx)
+	times.lineage = time.Since(start)
+	return inserted, rejected, err
 }
 
 // loadSlices cuts the staged parts (so many, whose footers are schemas), in path
@@ -170,6 +187,9 @@ type StoreRun struct {
 	Ran      bool  // the inputs were read (false: an error stopped the run before)
 	Inserted int64 // events the store did not hold before
 	Rejected int64 // staged events the store finds invalid JSON: in ingest_errors, their file failed
+	// How long each step took: reading the inputs into the staging,
+	// loading it into the store, and rebuilding the sessions (lineage).
+	Read, Store, Lineage time.Duration
 }
 
 // IngestStore reads inputs into store the way `trailsift ingest --db`
@@ -209,6 +229,7 @@ func IngestStore(ctx context.Context, store *query.Store, inputs []string, opts 
 	}
 	opts.Manifest = Manifests{stored, staged}
 	var runErr error
+	start := time.Now()
 	run.Stats, runErr = ingest.Run(ctx, inputs, w, opts)
 	if _, refused := errors.AsType[*ingest.InputError](runErr); refused {
 		return run, runErr
@@ -217,6 +238,7 @@ func IngestStore(ctx context.Context, store *query.Store, inputs []string, opts 
 	if err := w.Close(); err != nil {
 		return run, err
 	}
+	run.Read = time.Since(start)
 	// The staging buffers are garbage now: hand them back to the OS before
 	// DuckDB takes its share, so the peak is one or the other, not both.
 	ReleaseMemory()
@@ -224,7 +246,9 @@ func IngestStore(ctx context.Context, store *query.Store, inputs []string, opts 
 		beforeLoad()
 	}
 	// Not ctx, which an interrupt cancels: see above.
-	run.Inserted, run.Rejected, err = LoadStore(context.Background(), store, staging)
+	var times loadTimes
+	run.Inserted, run.Rejected, err = loadStore(context.Background(), store, staging, &times)
+	run.Store, run.Lineage = times.store, times.lineage
 	if err != nil {
 		return run, fmt.Errorf("load %s into %s: %w (run the same command again to finish)", staging, store.Path, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -176,7 +177,7 @@ func printIngestSummary(ios *streams, s *cases.Loaded, parquet bool, paths typed
 	if s.Seconds > 0 {
 		rate = float64(s.EventsRead) / s.Seconds
 	}
-	fmt.Fprintf(w, "time:   %.1fs, %s read, %.0f events/s\n", s.Seconds, humanBytes(s.BytesRead), rate)
+	fmt.Fprintf(w, "time:   %.1fs (%s), %s read, %.0f events/s\n", s.Seconds, phasesText(s.Phases), humanBytes(s.BytesRead), rate)
 	flag, kind := "--db", "database"
 	if parquet {
 		flag, kind = "--parquet", "dataset"
@@ -191,6 +192,20 @@ func printIngestSummary(ios *streams, s *cases.Loaded, parquet bool, paths typed
 		fmt.Fprintf(w, "  all of them: trailsift query %s %s \"select * from ingest_errors\"\n", flag, s.Database)
 	}
 	fmt.Fprintf(w, "%s: %s\n", kind, s.Database)
+}
+
+// phasesText says where a load's time went, leaving out a step it did
+// not take (a dataset has no store step; a load that stored nothing new
+// builds no sessions).
+func phasesText(p cases.Phases) string {
+	parts := []string{fmt.Sprintf("reading %.1fs", p.Read)}
+	if p.Store > 0 {
+		parts = append(parts, fmt.Sprintf("storing %.1fs", p.Store))
+	}
+	if p.Lineage > 0 {
+		parts = append(parts, fmt.Sprintf("lineage %.1fs", p.Lineage))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func humanBytes(n int64) string {

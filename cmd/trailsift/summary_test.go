@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -73,5 +74,37 @@ func TestSummariesQuietAndJSON(t *testing.T) {
 	}
 	if _, stderr, code := run(t, "", "report", "--db", db, "--json"); code != exitUsage || !strings.Contains(stderr, "give --out") {
 		t.Errorf("report --json without --out: exit %d %s", code, stderr)
+	}
+}
+
+// TestIngestSummarySaysWhereTheTimeWent: ingest's summary splits its time
+// into reading, storing (--db only) and building the lineage, as text and
+// as JSON, and the steps fit in the whole.
+func TestIngestSummarySaysWhereTheTimeWent(t *testing.T) {
+	dir := t.TempDir()
+	evidence := []string{fixture("records"), fixture("ndjson")}
+	for _, target := range [][]string{{"--db", filepath.Join(dir, "case.duckdb")}, {"--parquet", filepath.Join(dir, "lake")}} {
+		out, stderr, code := run(t, "", append(append([]string{"ingest", "--json"}, target...), evidence...)...)
+		if code != exitOK {
+			t.Fatalf("ingest %s: exit %d %s", target[0], code, stderr)
+		}
+		var sum struct {
+			Seconds float64
+			Phases  struct{ Read, Store, Lineage float64 } `json:"phase_seconds"`
+		}
+		if err := json.Unmarshal([]byte(out), &sum); err != nil {
+			t.Fatalf("ingest %s --json: %v in %q", target[0], err, out)
+		}
+		p := sum.Phases
+		if p.Read <= 0 || p.Lineage <= 0 || (p.Store > 0) != (target[0] == "--db") {
+			t.Errorf("ingest %s: phases %+v: want reading and lineage, and storing for --db only", target[0], p)
+		}
+		if total := p.Read + p.Store + p.Lineage; total > sum.Seconds {
+			t.Errorf("ingest %s: phases add up to %.3fs, more than the run's %.3fs", target[0], total, sum.Seconds)
+		}
+	}
+	_, stderr, code := run(t, "", append([]string{"ingest", "--db", filepath.Join(dir, "text.duckdb")}, evidence...)...)
+	if code != exitOK || !regexp.MustCompile(`time: +[0-9.]+s \(reading [0-9.]+s, storing [0-9.]+s, lineage [0-9.]+s\)`).MatchString(stderr) {
+		t.Errorf("ingest --db: exit %d, no time line with its steps in:\n%s", code, stderr)
 	}
 }
