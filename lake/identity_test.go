@@ -356,6 +356,27 @@ func TestLoadStoreCanDeferSessions(t *testing.T) {
 	}
 }
 
+// TestLoadStoreCheckpointsBeforeTheSessions: a load small enough to go
+// through DuckDB's write-ahead log leaves it empty once the events are
+// stored: the sessions build's commit (the lineage step of the summary)
+// would otherwise write the load's rows into the file.
+func TestLoadStoreCheckpointsBeforeTheSessions(t *testing.T) {
+	ctx := context.Background()
+	s, db := openCase(t)
+	defer func() { DeferSessions = false }()
+	DeferSessions = true
+	stageEvents(t, db, testEvents(50, "111122223333"))
+	if inserted, _, err := LoadStore(ctx, s, StagingDir(db)); err != nil || inserted != 50 {
+		t.Fatalf("load: %d inserted, %v; want 50, nil", inserted, err)
+	}
+	if fi, err := os.Stat(db + ".wal"); err == nil && fi.Size() > 0 {
+		t.Errorf("after the load the write-ahead log holds %d bytes, want none", fi.Size())
+	}
+	if n := count(t, s, "SELECT count(*) FROM event_rows"); n != 50 {
+		t.Errorf("%d events stored, want 50", n)
+	}
+}
+
 // openCase opens a new store in a temporary folder, closed with the test.
 func openCase(t *testing.T) (*query.Store, string) {
 	t.Helper()

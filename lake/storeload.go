@@ -92,6 +92,9 @@ func loadStore(ctx context.Context, store *query.Store, dir string, times *loadT
 	if err := os.RemoveAll(dir); err != nil {
 		return inserted, rejected, err
 	}
+	if err := store.Checkpoint(ctx); err != nil {
+		return inserted, rejected, err
+	}
 	times.store = time.Since(start)
 	if DeferSessions {
 		return inserted, rejected, nil

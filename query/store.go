@@ -383,6 +383,22 @@ func displayPath(p string) string {
 	return p
 }
 
+// Checkpoint writes into the store's file what its write-ahead log holds
+// (small loads go through the log), as DuckDB does when the log grows
+// past its threshold or the store closes. A load does it before the
+// sessions build, so that the build's commit does not pay for the load.
+func (s *Store) Checkpoint(ctx context.Context) error {
+	if s.ReadOnly || s.Parquet {
+		return nil
+	}
+	var name string
+	if err := s.DB.QueryRowContext(ctx, "SELECT current_database()").Scan(&name); err != nil {
+		return err
+	}
+	_, err := s.DB.ExecContext(ctx, "CHECKPOINT "+quoteIdent(name))
+	return err
+}
+
 // Close closes the database (and removes an in-memory one's spill folder).
 func (s *Store) Close() error {
 	closeDB := s.close
