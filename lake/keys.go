@@ -41,12 +41,13 @@ type partKeys struct {
 var maxCachedKeys = 1_000_000
 
 // filter returns the indexes, among idx, of the rows of all in partition
-// part that the dataset does not hold yet, and remembers them.
-func (c *keyCache) filter(db *sql.DB, dir, part string, all []eventRow, idx []int32) ([]int32, error) {
+// part that the store does not hold yet, and remembers them. load reads
+// the identities the store holds in a partition the cache does not.
+func (c *keyCache) filter(part string, all []eventRow, idx []int32, load func(part string) (map[[32]byte]struct{}, error)) ([]int32, error) {
 	c.clock++
 	pk, ok := c.parts[part]
 	if !ok {
-		ids, err := readIDs(db, filepath.Join(dir, part))
+		ids, err := load(part)
 		if err != nil {
 			return nil, err
 		}

@@ -68,7 +68,7 @@ type eventRow struct {
 // stagedEventRow is eventRow as a staging dataset stores it (see
 // StagingDir): raw without the JSON logical type, so DuckDB's reader does
 // not fail the whole load on one record it finds invalid. The writer left
-// out what is not valid JSON (Writer.reject); the load checks the raw of a
+// out what is not valid JSON (rejects); the load checks the raw of a
 // staging left by an older trailsift (rawCheckedKey) and reports the
 // rejects. Converting between the
 // two types is a plain Go conversion: their fields are the same.

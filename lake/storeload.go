@@ -188,6 +188,7 @@ var DeferSessions bool
 type StoreRun struct {
 	ingest.Stats
 	Ran      bool  // the inputs were read (false: an error stopped the run before)
+	Streamed bool  // the events went into the store as they were read, with no staging (see streamStore)
 	Inserted int64 // events the store did not hold before
 	Rejected int64 // staged events the store finds invalid JSON: in ingest_errors, their file failed
 	// How long each step took: reading the inputs into the staging,
@@ -196,10 +197,12 @@ type StoreRun struct {
 }
 
 // IngestStore reads inputs into store the way `trailsift ingest --db`
-// does: the events are staged as a Parquet dataset beside the database
-// (StagingDir; a temporary folder for an in-memory store), then loaded
-// (LoadStore). opts.Manifest is set here, from the store and the staging.
-// beforeLoad, when not nil, runs just before the load.
+// does. Into a store that holds no events yet the events stream as they
+// are decoded (streamStore). Otherwise they are staged as a Parquet dataset
+// beside the database (StagingDir; a temporary folder for an in-memory
+// store), then loaded (LoadStore). opts.Manifest is set here, from the
+// store and the staging. beforeLoad, when not nil, runs just before the
+// load (for a streamed one: before its commit).
 //
 // What was staged is loaded even after ctx is cancelled: it is finished
 // work, in transactions whose staged parts go only once they commit, so a
@@ -207,6 +210,9 @@ type StoreRun struct {
 // for the next run. A run cancelled at any point returns
 // ingest.ErrInterrupted, so that nothing goes on after it.
 func IngestStore(ctx context.Context, store *query.Store, inputs []string, opts ingest.Options, beforeLoad func()) (StoreRun, error) {
+	if run, streamed, err := streamStore(ctx, store, inputs, opts, beforeLoad); streamed || err != nil {
+		return run, err
+	}
 	var run StoreRun
 	staging := StagingDir(store.Path)
 	if store.Path == "" {

@@ -63,10 +63,10 @@ type Writer struct {
 	inflight chan error // the result of the commit being written, if any
 	keys     keyCache
 
-	mu       sync.Mutex // guards the counters and rejected, written by the committer
+	mu       sync.Mutex // guards the counters and recorded, written by the committer
 	inserted int64
 	seen     int64
-	rejected map[int64][]int64 // file id -> record indexes of events whose raw is not valid JSON
+	rejects  rejects
 	recorded map[recordedFile]bool
 }
 
@@ -80,6 +80,26 @@ type batch struct {
 	bytes  int
 	files  []*ingest.File
 }
+
+// add puts events in b, each in its partition, but for those whose raw is
+// not valid JSON, which rejects keeps instead.
+func (b *batch) add(events []ingest.Event, memo *partitionMemo, rejects *rejects) {
+	for i := range events {
+		ev := &events[i]
+		if !ev.RawStrict && !validJSON(ev.Raw) {
+			rejects.add(ev)
+			continue
+		}
+		p := memo.dir(ev)
+		b.parts[p] = append(b.parts[p], int32(len(b.rows)))
+		b.rows = append(b.rows, newEventRow(ev))
+		b.bytes += len(ev.Raw)
+	}
+	b.events += len(events)
+}
+
+// full says the batch is as large as a commit gets.
+func (b *batch) full() bool { return b.events >= commitEvents || b.bytes >= commitBytes }
 
 func newBatch() *batch {
 	return &batch{rows: make([]eventRow, 0, commitEvents+ingestBatchSlack), parts: map[string][]int32{}}
@@ -104,7 +124,7 @@ func NewWriter(ctx context.Context, dir string) (*Writer, error) {
 	w := &Writer{dir: dir, run: newRunID(), lock: lock, created: created, cur: newBatch(), options: writerOptions,
 		eventWriters:  make(chan *parquet.GenericWriter[eventRow], runtime.GOMAXPROCS(0)),
 		stagedWriters: make(chan *parquet.GenericWriter[stagedEventRow], runtime.GOMAXPROCS(0)),
-		rejected:      map[int64][]int64{}, recorded: map[recordedFile]bool{}}
+		rejects:       rejects{byFile: map[int64][]int64{}}, recorded: map[recordedFile]bool{}}
 	if err := w.recover(); err != nil {
 		return nil, errors.Join(err, w.Close())
 	}
@@ -144,19 +164,8 @@ func (w *Writer) Duplicates() int64 {
 // batch is full.
 func (w *Writer) WriteEvents(events []ingest.Event) error {
 	b := w.cur
-	for i := range events {
-		ev := &events[i]
-		if !ev.RawStrict && !validJSON(ev.Raw) {
-			w.reject(ev)
-			continue
-		}
-		p := w.lastPart.dir(ev)
-		b.parts[p] = append(b.parts[p], int32(len(b.rows)))
-		b.rows = append(b.rows, newEventRow(ev))
-		b.bytes += len(ev.Raw)
-	}
-	b.events += len(events)
-	if b.events >= commitEvents || b.bytes >= commitBytes {
+	b.add(events, &w.lastPart, &w.rejects)
+	if b.full() {
 		return w.startCommit()
 	}
 	return nil
@@ -259,7 +268,9 @@ func (w *Writer) commit(id string, b *batch) error {
 	for _, p := range slices.Sorted(maps.Keys(b.parts)) {
 		idx := b.parts[p]
 		seen += int64(len(idx))
-		fresh, err := w.keys.filter(w.reader.DB, w.dir, p, b.rows, idx)
+		fresh, err := w.keys.filter(p, b.rows, idx, func(p string) (map[[32]byte]struct{}, error) {
+			return readIDs(w.reader.DB, filepath.Join(w.dir, p))
+		})
 		if err != nil {
 			return err
 		}
@@ -292,7 +303,7 @@ func (w *Writer) commit(id string, b *batch) error {
 	var fresh []*ingest.File
 	w.mu.Lock()
 	for _, f := range b.files {
-		w.reportRejected(f)
+		w.rejects.report(f)
 		if r := (recordedFile{f.Path, f.SHA256, f.Status}); !w.recorded[r] {
 			w.recorded[r] = true
 			fresh = append(fresh, f)
@@ -386,16 +397,22 @@ func compareRows(a, b *eventRow) int {
 	return a.EventTime.Compare(*b.EventTime)
 }
 
-// reject leaves out an event whose raw is not valid JSON, remembering it
-// for its file's manifest row: one such value would make every read of
-// the store or dataset fail (DuckDB checks the whole column as it reads
-// raw as JSON). Only events that did not come through the decoder's strict
-// rewriter are checked (ingest.Event.RawStrict), so the staging holds
-// valid JSON only, and a store's load need not scan it (rawCheckedKey).
-func (w *Writer) reject(ev *ingest.Event) {
-	w.mu.Lock()
-	w.rejected[ev.FileID] = append(w.rejected[ev.FileID], ev.RecordIndex)
-	w.mu.Unlock()
+// rejects remembers the events a sink left out because their raw is not
+// valid JSON, for their file's manifest row: one such value would make
+// every read of the store or dataset fail (DuckDB checks the whole column
+// as it reads raw as JSON). Only events that did not come through the
+// decoder's strict rewriter are checked (ingest.Event.RawStrict), so a
+// staging holds valid JSON only, and a store's load need not scan it
+// (rawCheckedKey).
+type rejects struct {
+	mu     sync.Mutex
+	byFile map[int64][]int64 // file id -> record indexes
+}
+
+func (r *rejects) add(ev *ingest.Event) {
+	r.mu.Lock()
+	r.byFile[ev.FileID] = append(r.byFile[ev.FileID], ev.RecordIndex)
+	r.mu.Unlock()
 }
 
 // validJSON is true for what DuckDB takes as JSON. fastjson's validator
@@ -428,15 +445,17 @@ func validJSON(s string) bool {
 	return true
 }
 
-// reportRejected records on f the events of f that were not stored
-// because their JSON was invalid. Called with w.mu held, after the events
-// of f were written (they come before f, in this commit or an earlier one).
-func (w *Writer) reportRejected(f *ingest.File) {
-	idx := w.rejected[f.ID]
+// report records on f the events of f that were not stored because their
+// JSON was invalid. Called once the events of f were handed over (they
+// come before f).
+func (r *rejects) report(f *ingest.File) {
+	r.mu.Lock()
+	idx := r.byFile[f.ID]
+	delete(r.byFile, f.ID)
+	r.mu.Unlock()
 	if len(idx) == 0 {
 		return
 	}
-	delete(w.rejected, f.ID)
 	slices.Sort(idx)
 	for _, i := range idx {
 		f.AddError(i, -1, ingest.SeverityError, "record not stored: its JSON is not valid (a raw control character or a bad number)")
@@ -485,7 +504,7 @@ var stagingOptions = []parquet.WriterOption{
 }
 
 // rawCheckedKey marks, in a staged part's footer, that its writer left out
-// every raw that is not valid JSON (Writer.reject). A store loads such a
+// every raw that is not valid JSON (rejects). A store loads such a
 // staging without scanning raw again; one left by an older trailsift,
 // whose parts lack the mark, is scanned (query.Store.Load).
 const rawCheckedKey = "trailsift.raw_checked"

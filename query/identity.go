@@ -92,6 +92,13 @@ func sameEventSQL(o, n string) string {
 	return sameEventColumnsSQL(o, n) + fmt.Sprintf("\n    AND (%[2]s.event_key < %[3]d::UBIGINT OR %[1]s.raw = %[2]s.raw)", o, n, ingest.RawKeyBit)
 }
 
+// sameEventKeySQL lists what tells one event from another in event_rows,
+// as sameEventSQL compares them: a window partitioned by it holds the
+// copies of one event (NULLs are equal there, as IS NOT DISTINCT FROM).
+func sameEventKeySQL() string {
+	return fmt.Sprintf("event_key, %s, CASE WHEN event_key >= %d::UBIGINT THEN raw END", strings.Join(identityColumns, ", "), ingest.RawKeyBit)
+}
+
 // sameEventColumnsSQL is the condition under which row o (stored) and row
 // n (new) of event_rows have the same identity columns: equalities only,
 // which DuckDB runs as a hash join without reading the stored events' raw.

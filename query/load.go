@@ -110,6 +110,108 @@ func (s *Store) Load(ctx context.Context, st Staging) (inserted, rejected int64,
 	return inserted, rejected, nil
 }
 
+// StreamedLoad is a load whose events the caller inserts as it decodes
+// them (lake hands them to DuckDB as Arrow record batches), into a store
+// that held no events when it began: nothing stored can be the same event
+// as a new one, so no staging is needed to find out. Everything goes in one
+// transaction on Conn: the events, the files and ingest_errors rows and
+// the sessions mark commit together, or none of them does (a killed run
+// leaves the store as it was).
+type StreamedLoad struct {
+	Conn     *sql.Conn
+	inserted int64
+	open     bool
+}
+
+// StartStreamedLoad begins a streamed load, or returns nil when the store
+// holds events already: only Load, from a staging, can tell which new
+// events it holds.
+func (s *Store) StartStreamedLoad(ctx context.Context) (*StreamedLoad, error) {
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l := &StreamedLoad{Conn: conn}
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	l.open = true
+	var empty bool
+	if err := conn.QueryRowContext(ctx, "SELECT NOT EXISTS (SELECT 1 FROM event_rows)").Scan(&empty); err != nil || !empty {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// InsertEvents stores the rows src selects, by column name, as they come.
+func (l *StreamedLoad) InsertEvents(ctx context.Context, src string) error {
+	res, err := l.Conn.ExecContext(ctx, "INSERT INTO event_rows BY NAME "+src)
+	if err != nil {
+		return fmt.Errorf("store events: %w", err)
+	}
+	n, err := res.RowsAffected()
+	l.inserted += n
+	return err
+}
+
+// DropRepeats deletes the events this load stored twice (sameEventSQL),
+// keeping the copy of the smallest file_id and record_index (the order
+// the insert stored them in is not the order they were read in), and
+// says how many it deleted. The caller's deduplication misses them only
+// when a partition's identities had left its bounded cache before the
+// partition came back.
+func (l *StreamedLoad) DropRepeats(ctx context.Context) (int64, error) {
+	res, err := l.Conn.ExecContext(ctx, `DELETE FROM event_rows WHERE rowid IN (
+  SELECT rowid FROM (SELECT rowid, row_number() OVER (PARTITION BY `+sameEventKeySQL()+` ORDER BY file_id, record_index) AS copy FROM event_rows)
+  WHERE copy > 1)`)
+	if err != nil {
+		return 0, fmt.Errorf("store events: drop the ones stored twice: %w", err)
+	}
+	n, err := res.RowsAffected()
+	l.inserted -= n
+	return n, err
+}
+
+// Commit stores the files and ingest_errors rows that files and errs
+// select (as Staging's) and the store lacks, marks the sessions pending
+// when events were stored, and commits. It returns the number of events
+// stored.
+func (l *StreamedLoad) Commit(ctx context.Context, files, errs string) (int64, error) {
+	if _, err := findRejects(ctx, l.Conn, "", true); err != nil {
+		return 0, err
+	}
+	if files != "" {
+		if err := insertNewFiles(ctx, l.Conn, files, errs); err != nil {
+			return 0, err
+		}
+	}
+	stmts := []string{"DROP TABLE staged_rejects"}
+	if l.inserted > 0 {
+		stmts = append(stmts, "INSERT INTO sessions_pending SELECT now() WHERE NOT EXISTS (SELECT 1 FROM sessions_pending)")
+	}
+	for _, q := range stmts {
+		if _, err := l.Conn.ExecContext(ctx, q); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := l.Conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return 0, fmt.Errorf("commit: %w", err)
+	}
+	l.open = false
+	return l.inserted, nil
+}
+
+// Close rolls back what was not committed and releases the connection.
+func (l *StreamedLoad) Close() {
+	if l.open {
+		_, _ = l.Conn.ExecContext(context.Background(), "ROLLBACK") // nothing of it is kept
+		l.open = false
+	}
+	l.Conn.Close()
+}
+
 func unionAll(selects []string) string {
 	if len(selects) == 0 {
 		return ""

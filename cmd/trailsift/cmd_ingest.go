@@ -150,7 +150,7 @@ func (o *ingestOptions) loadOptions(ctx context.Context, ios *streams) cases.Loa
 	}
 	opts.BeforeStoreLoad = func(ctx context.Context, path string) {
 		if show {
-			fmt.Fprintf(ios.Err, "storing the staged events in %s ...\n", path)
+			fmt.Fprintf(ios.Err, "storing the events in %s ...\n", path)
 		}
 		if atStoreLoad != nil {
 			atStoreLoad(ctx, ios)

@@ -260,25 +260,39 @@ func TestKillAndRerun(t *testing.T) {
 	// 60 files of 1000 events: a commit holds 25k events, so the kills
 	// after 30 and 20 files come with commits made and in flight.
 	writeCorpus(t, evidence, 60, 1000)
+	// A store that holds events already is loaded through a staging, a new
+	// one as the events are read: both are killed.
+	seed := fixture("ndjson")
 	for _, kind := range []struct {
 		flag, name string
+		seeded     bool     // the store holds the events of seed first
 		kills      []string // the hook of each killed run
 	}{
-		{"--db", "case.duckdb", []string{"TRAILSIFT_TEST_KILL_AFTER_FILES=30", "TRAILSIFT_TEST_KILL_AFTER_FILES=20", "TRAILSIFT_TEST_KILL_AFTER_FILES=5", "TRAILSIFT_TEST_KILL_AT_LOAD=1"}},
-		{"--parquet", "lake", []string{"TRAILSIFT_TEST_KILL_AFTER_FILES=30", "TRAILSIFT_TEST_KILL_AFTER_FILES=20", "TRAILSIFT_TEST_KILL_AFTER_FILES=5"}},
+		{"--db", "case.duckdb", false, []string{"TRAILSIFT_TEST_KILL_AFTER_FILES=30", "TRAILSIFT_TEST_KILL_AFTER_FILES=20", "TRAILSIFT_TEST_KILL_AFTER_FILES=5", "TRAILSIFT_TEST_KILL_AT_LOAD=1"}},
+		{"--db", "seeded.duckdb", true, []string{"TRAILSIFT_TEST_KILL_AFTER_FILES=30", "TRAILSIFT_TEST_KILL_AFTER_FILES=20", "TRAILSIFT_TEST_KILL_AFTER_FILES=5", "TRAILSIFT_TEST_KILL_AT_LOAD=1"}},
+		{"--parquet", "lake", false, []string{"TRAILSIFT_TEST_KILL_AFTER_FILES=30", "TRAILSIFT_TEST_KILL_AFTER_FILES=20", "TRAILSIFT_TEST_KILL_AFTER_FILES=5"}},
 	} {
-		t.Run(kind.flag[2:], func(t *testing.T) {
+		t.Run(kind.name, func(t *testing.T) {
 			dir := t.TempDir()
 			clean := filepath.Join(dir, "clean-"+kind.name)
+			killed := filepath.Join(dir, "killed-"+kind.name)
+			wantPrefix := "60000 events, 60000 keys"
+			if kind.seeded {
+				for _, target := range []string{clean, killed} {
+					if _, stderr, code := run(t, "", "ingest", "-q", kind.flag, target, seed); code != 0 {
+						t.Fatalf("seed: exit %d %s", code, stderr)
+					}
+				}
+				wantPrefix = "60003 events, 60003 keys"
+			}
 			if _, stderr, code := run(t, "", "ingest", "-q", kind.flag, clean, evidence); code != 0 {
 				t.Fatalf("clean run: exit %d %s", code, stderr)
 			}
 			want := fingerprint(t, kind.flag, clean)
-			if !strings.HasPrefix(want, "60000 events, 60000 keys") {
+			if !strings.HasPrefix(want, wantPrefix) {
 				t.Fatalf("clean run stored %s", want)
 			}
 
-			killed := filepath.Join(dir, "killed-"+kind.name)
 			for _, hook := range kind.kills {
 				cmd := exec.Command(os.Args[0], "ingest", "-q", kind.flag, killed, evidence)
 				cmd.Env = append(os.Environ(), "TRAILSIFT_RUN_MAIN=1", hook)

@@ -1,0 +1,16 @@
+//go:build !duckdb_arrow
+
+package lake
+
+import (
+	"context"
+
+	"github.com/trailsift/trailsift/ingest"
+	"github.com/trailsift/trailsift/query"
+)
+
+// streamStore is not built without the duckdb_arrow tag (duckdb-go's Arrow
+// interface needs it; the Makefile sets it): every load is staged.
+func streamStore(context.Context, *query.Store, []string, ingest.Options, func()) (StoreRun, bool, error) {
+	return StoreRun{}, false, nil
+}

@@ -1,0 +1,134 @@
+//go:build duckdb_arrow
+
+package lake
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/trailsift/trailsift/ingest"
+	"github.com/trailsift/trailsift/query"
+)
+
+// ingestInto runs IngestStore into a new store at db and says what it did.
+func ingestInto(t *testing.T, db string, opts ingest.Options, inputs ...string) StoreRun {
+	t.Helper()
+	s, err := query.Open(context.Background(), db, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	run, err := IngestStore(context.Background(), s, inputs, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+// storeFingerprint sums every stored table of the store at db: the
+// events (every column), the files and ingest_errors rows (but when they
+// were stored), and the sessions.
+func storeFingerprint(t *testing.T, db string) string {
+	t.Helper()
+	s, err := query.Open(context.Background(), db, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var parts []string
+	for _, q := range []string{
+		"SELECT count(*) || ' ' || sum(hash(e)) FROM event_rows e",
+		"SELECT count(*) || ' ' || sum(hash(file_id, path, size, sha256, content_sha256, shape, events, status, reason)) FROM files",
+		"SELECT count(*) || ' ' || coalesce(sum(hash(e)), 0) FROM ingest_errors e",
+		"SELECT count(*) || ' ' || sum(hash(s)) FROM sessions s",
+	} {
+		var v string
+		if err := s.DB.QueryRow(q).Scan(&v); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		parts = append(parts, v)
+	}
+	return strings.Join(parts, " | ")
+}
+
+// The bundled samples (every shape, a corrupt file, events delivered twice)
+// go into an empty store as they are decoded, and the store holds exactly
+// what a staged load stores.
+func TestStreamedLoadStoresWhatTheStagedLoadDoes(t *testing.T) {
+	samples := []string{"../samples/s3-export.zip", "../samples/event-history.json", "../samples/lookup-events-page1.json",
+		"../samples/lookup-events-page2.json", "../samples/lake-export.ndjson", "../samples/corrupt"}
+	dir := t.TempDir()
+	streamed := ingestInto(t, filepath.Join(dir, "streamed.duckdb"), ingest.Options{}, samples...)
+	defer func() { streamLoads = true }()
+	streamLoads = false
+	staged := ingestInto(t, filepath.Join(dir, "staged.duckdb"), ingest.Options{}, samples...)
+	if !streamed.Streamed || staged.Streamed {
+		t.Fatalf("streamed: %v, staged: %v", streamed.Streamed, staged.Streamed)
+	}
+	if streamed.Inserted != staged.Inserted || streamed.Inserted == 0 || streamed.Errors != staged.Errors {
+		t.Errorf("streamed %d events, %d errors; staged %d, %d", streamed.Inserted, streamed.Errors, staged.Inserted, staged.Errors)
+	}
+	// DuckDB names the stream as a view: gone once it is read.
+	if n := storeCount(t, filepath.Join(dir, "streamed.duckdb"), false, "SELECT count(*) FROM duckdb_views() WHERE view_name = '"+streamView+"'"); n != 0 {
+		t.Errorf("the stream's view is left in the store")
+	}
+	if a, b := storeFingerprint(t, filepath.Join(dir, "streamed.duckdb")), storeFingerprint(t, filepath.Join(dir, "staged.duckdb")); a != b {
+		t.Errorf("the stores differ:\nstreamed %s\nstaged   %s", a, b)
+	}
+}
+
+// A store that holds events already is loaded through a staging (only the
+// staged load compares new events with stored ones), and still gets each
+// event once.
+func TestStreamedLoadOnlyIntoAnEmptyStore(t *testing.T) {
+	in := t.TempDir()
+	first := writeInput(t, in, "first.jsonl", login("2024-03-05T11:00:00Z", "us-east-1"))
+	both := writeInput(t, in, "both.jsonl", login("2024-03-05T11:00:00Z", "us-east-1")+login("2024-03-05T11:00:00Z", "eu-west-1"))
+	db := filepath.Join(t.TempDir(), "case.duckdb")
+	if run := ingestInto(t, db, ingest.Options{}, first); !run.Streamed || run.Inserted != 1 {
+		t.Fatalf("first run: streamed %v, %d stored; want true, 1", run.Streamed, run.Inserted)
+	}
+	if run := ingestInto(t, db, ingest.Options{}, both); run.Streamed || run.Inserted != 1 {
+		t.Fatalf("second run: streamed %v, %d stored; want false, 1", run.Streamed, run.Inserted)
+	}
+	if n := storeCount(t, db, false, "SELECT count(*) FROM events"); n != 2 {
+		t.Errorf("%d events stored, want 2", n)
+	}
+}
+
+// An event read again after the key cache let its partition go is found
+// in the store before the commit and stored once.
+func TestStreamedLoadDropsRepeatsTheCacheForgot(t *testing.T) {
+	defer func(n, b int) { maxCachedKeys, streamBatchEvents = n, b }(maxCachedKeys, streamBatchEvents)
+	maxCachedKeys, streamBatchEvents = 12, 8
+	in := t.TempDir()
+	var inputs []string
+	var firstAccount string
+	for a, acct := range []string{"111111111111", "222222222222", "333333333333", "444444444444"} {
+		var b strings.Builder
+		for i := range 8 {
+			fmt.Fprintf(&b, `{"eventVersion":"1.08","eventTime":"2024-03-05T11:00:%02dZ","eventSource":"iam.amazonaws.com","eventName":"ListUsers","awsRegion":"us-east-1","recipientAccountId":"%s","userIdentity":{"type":"IAMUser","accountId":"%s"},"eventID":"00000000-0000-4000-8000-%012d"}`+"\n", i, acct, acct, 100*a+i)
+		}
+		inputs = append(inputs, writeInput(t, in, fmt.Sprintf("%d-%s.jsonl", a, acct), b.String()))
+		if a == 0 {
+			firstAccount = b.String()
+		}
+	}
+	// The first account's events again, in a file read last, with a line
+	// more so that it is not the same content.
+	inputs = append(inputs, writeInput(t, in, "9-again.jsonl", firstAccount+"\n"))
+	db := filepath.Join(t.TempDir(), "case.duckdb")
+	run := ingestInto(t, db, ingest.Options{Workers: 1}, inputs...)
+	if !run.Streamed || run.Inserted != 32 {
+		t.Errorf("streamed %v, %d events stored; want true, 32", run.Streamed, run.Inserted)
+	}
+	if n := storeCount(t, db, false, "SELECT count(*) FROM events"); n != 32 {
+		t.Errorf("%d events stored, want 32", n)
+	}
+	if n := storeCount(t, db, false, "SELECT count(DISTINCT file_id) FROM events WHERE account_id = '111111111111'"); n != 1 {
+		t.Errorf("the first account's events come from %d files, want 1 (one copy of each is kept, from the same file)", n)
+	}
+}
