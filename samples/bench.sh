@@ -29,7 +29,7 @@ SHAPES=${SHAPES-"20000:2:2:4 300000:2:2:4 300000:4:3:4"}
 OUT=${OUT:-bench-out}
 mkdir -p "$OUT"
 
-go build -o "$OUT/trailsift" ./cmd/trailsift
+go build -tags duckdb_arrow -o "$OUT/trailsift" ./cmd/trailsift   # as the Makefile builds it
 go build -o "$OUT/benchfloor" ./samples/internal/benchfloor
 
 # corpus EVENTS ACCOUNTS REGIONS DAYS: generates (once) and prints its folder.
