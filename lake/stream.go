@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -46,18 +48,21 @@ func streamStore(ctx context.Context, store *query.Store, inputs []string, opts 
 		return run, false, err
 	}
 	defer load.Close()
-	var ar *duckdb.Arrow
+	manifestDir, err := os.MkdirTemp("", "trailsift-manifest-")
+	if err != nil {
+		return run, false, err
+	}
+	defer func() { _ = os.RemoveAll(manifestDir) }() // temporary: the rows are stored or the run failed
+	sink := newStreamSink(manifestDir)
+	var release func()
 	if err := load.Conn.Raw(func(dc any) error {
-		var err error
-		ar, err = duckdb.NewArrowFromConn(dc.(driver.Conn))
+		ar, err := duckdb.NewArrowFromConn(dc.(driver.Conn))
+		if err == nil {
+			release, err = ar.RegisterView(sink.reader(), streamView)
+		}
 		return err
 	}); err != nil {
-		return run, true, err
-	}
-	sink := newStreamSink()
-	release, err := ar.RegisterView(sink.reader(), streamView)
-	if err != nil {
-		return run, true, err
+		return run, false, nil // nothing read yet: stage instead (load.Close rolls back)
 	}
 	released := false
 	defer func() {
@@ -79,25 +84,39 @@ func streamStore(ctx context.Context, store *query.Store, inputs []string, opts 
 		sink.stop()
 		inserted <- err
 	}()
-	// From here on the INSERT reads the stream until finish ends it.
+	// From here on the INSERT reads the stream until it ends: whatever
+	// happens (a panic too), it ends and the INSERT returns before the
+	// stream is released (deferred before, so run after).
+	var insertErr error
+	waited := false
+	wait := func() {
+		if !waited {
+			waited = true
+			sink.finish()
+			insertErr = <-inserted
+		}
+	}
+	defer wait()
 	start := time.Now()
 	opts.Manifest = manifest
 	var runErr error
 	run.Stats, runErr = ingest.Run(ctx, inputs, sink, opts)
-	sink.finish()
-	insertErr := <-inserted
+	wait()
 	run.Read = time.Since(start)
 	if _, refused := errors.AsType[*ingest.InputError](runErr); refused {
 		return run, true, runErr
 	}
 	run.Ran = true
 	if insertErr == nil {
-		// DuckDB made the stream a temporary view in the transaction: it
-		// must not outlive the stream (the connection goes back to the pool).
+		// DuckDB made the stream a view in the transaction: it must not
+		// outlive the stream, nor reach the store's file.
 		_, insertErr = load.Conn.ExecContext(context.Background(), "DROP VIEW "+streamView)
 	}
+	notStored := func(err error) error {
+		return fmt.Errorf("store the events in %s: %w (nothing was stored: run the same command again)", storeName(store), err)
+	}
 	if insertErr != nil {
-		return run, true, fmt.Errorf("store the events in %s: %w (nothing was stored: run the same command again)", storeName(store), insertErr)
+		return run, true, notStored(insertErr)
 	}
 	if runErr != nil && !errors.Is(runErr, ingest.ErrInterrupted) {
 		return run, true, runErr
@@ -106,12 +125,12 @@ func streamStore(ctx context.Context, store *query.Store, inputs []string, opts 
 		beforeLoad()
 	}
 	start = time.Now()
-	if err := sink.commit(store, load); err != nil {
-		return run, true, fmt.Errorf("store the events in %s: %w (nothing was stored: run the same command again)", storeName(store), err)
+	if err := sink.commit(load); err != nil {
+		return run, true, notStored(err)
 	}
 	run.Streamed, run.Inserted = true, sink.inserted
 	if err := store.Checkpoint(context.Background()); err != nil {
-		return run, true, err
+		return run, true, fmt.Errorf("the events are stored in %s, but writing them into its file failed (DuckDB tries again when it closes the store): %w", storeName(store), err)
 	}
 	run.Store = time.Since(start)
 	// The sink's buffers and key cache are garbage now: hand them back to
@@ -185,13 +204,21 @@ const (
 // compresses as well), drops the run's repeats with the same key cache,
 // and sends the rows on as record batches.
 type streamSink struct {
-	cur     *batch
-	memo    partitionMemo
-	rejects rejects
-	keys    keyCache
-	loaded  map[string]bool // partitions the key cache has started
-	revisit bool            // one came back after the cache let it go
-	files   []*ingest.File
+	cur      *batch
+	memo     partitionMemo
+	rejects  rejects
+	keys     keyCache
+	loaded   map[string]bool         // partitions the key cache has started
+	revisits map[string]*partitionOf // those that came back after the cache let them go
+
+	// The files manifest goes to Parquet parts in manifestDir as the files
+	// are done (a year of one account is a million files), read back at
+	// the commit as a staged load reads its staging's.
+	manifestDir string
+	recorded    map[recordedFile]bool
+	files       []fileRow
+	errs        []errorRow
+	parts       int
 
 	schema  *arrow.Schema
 	puts    []columnPut
@@ -205,10 +232,11 @@ type streamSink struct {
 	inserted int64
 }
 
-func newStreamSink() *streamSink {
+func newStreamSink(manifestDir string) *streamSink {
 	schema, puts := eventSchema()
 	return &streamSink{cur: newBatch(), rejects: rejects{byFile: map[int64][]int64{}},
-		keys: keyCache{parts: map[string]*partKeys{}}, loaded: map[string]bool{},
+		keys: keyCache{parts: map[string]*partKeys{}}, loaded: map[string]bool{}, revisits: map[string]*partitionOf{},
+		manifestDir: manifestDir, recorded: map[recordedFile]bool{},
 		schema: schema, puts: puts, builder: array.NewRecordBuilder(memory.DefaultAllocator, schema),
 		out: make(chan arrow.RecordBatch, 2), stopped: make(chan struct{})}
 }
@@ -225,9 +253,41 @@ func (s *streamSink) WriteEvents(events []ingest.Event) error {
 	return nil
 }
 
-// FileDone keeps the file for the manifest, written with the events.
+// FileDone adds the file's manifest rows, once per path, content and
+// outcome (an input listed twice is recorded once, as by the Writer). Its
+// rejected records were handed over before it.
 func (s *streamSink) FileDone(f *ingest.File) error {
-	s.files = append(s.files, f)
+	s.rejects.report(f)
+	if r := (recordedFile{f.Path, f.SHA256, f.Status}); !s.recorded[r] {
+		s.recorded[r] = true
+		files, errs := manifestRows([]*ingest.File{f})
+		s.files, s.errs = append(s.files, files...), append(s.errs, errs...)
+	}
+	if len(s.files) >= manifestPartFiles {
+		return s.writeManifest()
+	}
+	return nil
+}
+
+// manifestPartFiles is how many files' rows a manifest part holds (a
+// variable: tests make parts of a few).
+var manifestPartFiles = 20_000
+
+// writeManifest writes the manifest rows not written yet as one part.
+func (s *streamSink) writeManifest() error {
+	name := fmt.Sprintf("part-%06d.parquet", s.parts)
+	s.parts++
+	if len(s.files) > 0 {
+		if err := writeParquet(filepath.Join(s.manifestDir, FilesDir, name), s.files, newParquetWriter[fileRow](stagingOptions)); err != nil {
+			return err
+		}
+	}
+	if len(s.errs) > 0 {
+		if err := writeParquet(filepath.Join(s.manifestDir, ErrorsDir, name), s.errs, newParquetWriter[errorRow](stagingOptions)); err != nil {
+			return err
+		}
+	}
+	s.files, s.errs = nil, nil
 	return nil
 }
 
@@ -258,6 +318,9 @@ func (s *streamSink) send() error {
 		fresh, err := s.keys.filter(p, b.rows, b.parts[p], s.load)
 		if err != nil {
 			return err
+		}
+		if pk, ok := s.revisits[p]; ok && pk == nil {
+			s.revisits[p] = partitionOfRow(&b.rows[b.parts[p][0]])
 		}
 		slices.SortFunc(fresh, func(i, j int32) int { return compareRows(&b.rows[i], &b.rows[j]) })
 		for _, i := range fresh {
@@ -311,43 +374,84 @@ func (s *streamSink) cut() error {
 
 // load starts the key cache's set for a partition: empty, as the store
 // held no events. A partition the cache let go and meets again is empty
-// to it too; its repeats are found in the store at the end (revisit).
+// to it too: its repeats are found in the store before the commit.
 func (s *streamSink) load(part string) (map[[32]byte]struct{}, error) {
 	if s.loaded[part] {
-		s.revisit = true
+		if _, ok := s.revisits[part]; !ok {
+			s.revisits[part] = nil // its values are taken from its rows (send)
+		}
 	}
 	s.loaded[part] = true
 	return map[[32]byte]struct{}{}, nil
 }
 
+// partitionOf is what puts an event in its partition: account, region and
+// day (nil when unknown, as they are NULL in the store).
+type partitionOf struct {
+	account, region *string
+	day             *time.Time
+}
+
+func partitionOfRow(r *eventRow) *partitionOf {
+	p := &partitionOf{account: r.AccountID, region: r.AWSRegion}
+	if r.EventTime != nil {
+		t := r.EventTime.UTC()
+		day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+		p.day = &day
+	}
+	return p
+}
+
 // commit stores, on the load's transaction, what the events left to do:
 // the repeats the key cache could not see dropped, the files and
 // ingest_errors rows, the commit.
-func (s *streamSink) commit(store *query.Store, load *query.StreamedLoad) error {
+func (s *streamSink) commit(load *query.StreamedLoad) error {
 	ctx := context.Background()
-	if s.revisit {
-		if _, err := load.DropRepeats(ctx); err != nil {
+	if len(s.revisits) > 0 {
+		where, args := s.revisitedSQL()
+		if _, err := load.DropRepeats(ctx, where, args...); err != nil {
 			return err
 		}
 	}
-	for _, f := range s.files {
-		s.rejects.report(f)
-	}
-	files, errs := manifestRows(s.files)
-	filesSQL, errsSQL, err := stageManifest(load, files, errs)
-	if err != nil {
+	if err := s.writeManifest(); err != nil {
 		return err
 	}
-	if s.inserted, err = load.Commit(ctx, filesSQL, errsSQL); err != nil {
-		return err
-	}
-	// The connection goes back to DuckDB's pool: its temporary tables with it.
-	for _, t := range []string{"temp.streamed_files", "temp.streamed_errors"} {
-		if _, err := load.Conn.ExecContext(ctx, "DROP TABLE "+t); err != nil {
-			return err
+	t := tableSources(s.manifestDir)
+	var err error
+	s.inserted, err = load.Commit(ctx, t.sources["files"], t.sources["ingest_errors"])
+	return err
+}
+
+// revisitedSQL selects the events of the partitions the key cache met
+// again: an event and its copies are always in one partition.
+func (s *streamSink) revisitedSQL() (string, []any) {
+	var conds []string
+	var args []any
+	for _, p := range s.revisits {
+		if p == nil {
+			continue
 		}
+		c := "account_id IS NOT DISTINCT FROM ? AND aws_region IS NOT DISTINCT FROM ?"
+		args = append(args, nullableText(p.account), nullableText(p.region))
+		if p.day == nil {
+			c += " AND event_time IS NULL"
+		} else {
+			c += " AND event_time >= ? AND event_time < ?"
+			args = append(args, *p.day, p.day.AddDate(0, 0, 1))
+		}
+		conds = append(conds, "("+c+")")
 	}
-	return nil
+	if len(conds) == 0 {
+		return "false", nil
+	}
+	return strings.Join(conds, " OR "), args
+}
+
+func nullableText(s *string) any {
+	if s == nil {
+		return nil
+	}
+	return *s
 }
 
 // reader is the stream DuckDB reads: the batches as they are sent.
@@ -455,59 +559,4 @@ func eventSchema() (*arrow.Schema, []columnPut) {
 		puts = append(puts, put)
 	}
 	return arrow.NewSchema(fields, nil), puts
-}
-
-// stageManifest puts the run's files and ingest_errors rows in temporary
-// tables of the load's connection, through DuckDB's appender, and returns
-// SELECTs of them for StreamedLoad.Commit.
-func stageManifest(load *query.StreamedLoad, files []fileRow, errs []errorRow) (filesSQL, errsSQL string, err error) {
-	ctx := context.Background()
-	for _, q := range []string{
-		"CREATE OR REPLACE TEMP TABLE streamed_files AS SELECT * FROM files WHERE false",
-		"CREATE OR REPLACE TEMP TABLE streamed_errors AS SELECT * FROM ingest_errors WHERE false",
-	} {
-		if _, err := load.Conn.ExecContext(ctx, q); err != nil {
-			return "", "", err
-		}
-	}
-	err = load.Conn.Raw(func(dc any) error {
-		fa, err := duckdb.NewAppender(dc.(driver.Conn), "temp", "main", "streamed_files")
-		if err != nil {
-			return err
-		}
-		for _, f := range files {
-			if err := fa.AppendRow(f.FileID, f.Path, f.Size, nullable(f.SHA256), nullable(f.ContentSHA256), nullable(f.Shape),
-				f.Events, f.Status, nullable(f.Reason), f.IngestedAt); err != nil {
-				return errors.Join(err, fa.Close())
-			}
-		}
-		if err := fa.Close(); err != nil {
-			return err
-		}
-		ea, err := duckdb.NewAppender(dc.(driver.Conn), "temp", "main", "streamed_errors")
-		if err != nil {
-			return err
-		}
-		for _, e := range errs {
-			if err := ea.AppendRow(e.FileID, e.Path, nullableInt(e.RecordIndex), nullableInt(e.ByteOffset), e.Severity, e.Message); err != nil {
-				return errors.Join(err, ea.Close())
-			}
-		}
-		return ea.Close()
-	})
-	return "SELECT * FROM temp.streamed_files", "SELECT * FROM temp.streamed_errors", err
-}
-
-func nullable(s *string) driver.Value {
-	if s == nil {
-		return nil
-	}
-	return *s
-}
-
-func nullableInt(v *int64) driver.Value {
-	if v == nil {
-		return nil
-	}
-	return *v
 }

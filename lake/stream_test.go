@@ -5,6 +5,7 @@ package lake
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -61,6 +62,8 @@ func TestStreamedLoadStoresWhatTheStagedLoadDoes(t *testing.T) {
 	samples := []string{"../samples/s3-export.zip", "../samples/event-history.json", "../samples/lookup-events-page1.json",
 		"../samples/lookup-events-page2.json", "../samples/lake-export.ndjson", "../samples/corrupt"}
 	dir := t.TempDir()
+	defer func(n int) { manifestPartFiles = n }(manifestPartFiles)
+	manifestPartFiles = 7 // the manifest in several parts
 	streamed := ingestInto(t, filepath.Join(dir, "streamed.duckdb"), ingest.Options{}, samples...)
 	defer func() { streamLoads = true }()
 	streamLoads = false
@@ -130,5 +133,60 @@ func TestStreamedLoadDropsRepeatsTheCacheForgot(t *testing.T) {
 	}
 	if n := storeCount(t, db, false, "SELECT count(DISTINCT file_id) FROM events WHERE account_id = '111111111111'"); n != 1 {
 		t.Errorf("the first account's events come from %d files, want 1 (one copy of each is kept, from the same file)", n)
+	}
+}
+
+// An input given twice in one run is recorded as a staged load records it:
+// a row that would repeat one of the run (a dangling link's, say) once.
+func TestStreamedLoadRecordsARepeatOnce(t *testing.T) {
+	in := t.TempDir()
+	writeInput(t, in, "one.jsonl", login("2024-03-05T11:00:00Z", "us-east-1"))
+	must(t, os.Symlink(filepath.Join(in, "gone.json"), filepath.Join(in, "dangling.json")))
+	dir := t.TempDir()
+	streamed := filepath.Join(dir, "streamed.duckdb")
+	if run := ingestInto(t, streamed, ingest.Options{}, in, in); !run.Streamed || run.Inserted != 1 {
+		t.Fatalf("streamed %v, %d stored; want true, 1", run.Streamed, run.Inserted)
+	}
+	if n := storeCount(t, streamed, false, "SELECT count(*) FROM files WHERE path LIKE '%dangling.json'"); n != 1 {
+		t.Errorf("%d rows for the dangling link read twice, want 1", n)
+	}
+	defer func() { streamLoads = true }()
+	streamLoads = false
+	staged := filepath.Join(dir, "staged.duckdb")
+	ingestInto(t, staged, ingest.Options{}, in, in)
+	const rows = "SELECT count(*) * 1000 + sum(hash(path, status, events)) % 1000 FROM files"
+	if a, b := storeCount(t, streamed, false, rows), storeCount(t, staged, false, rows); a != b {
+		t.Errorf("files rows: streamed %d, staged %d", a, b)
+	}
+}
+
+// An event whose raw is not valid JSON (one that did not come through the
+// decoder's strict rewriter) is not sent to the store: its file is failed
+// with the record's error, and the others go on.
+func TestStreamSinkRejectsInvalidRaw(t *testing.T) {
+	s := newStreamSink(t.TempDir())
+	rows := make(chan int64)
+	go func() {
+		var n int64
+		for rec := range s.out {
+			n += rec.NumRows()
+			rec.Release()
+		}
+		rows <- n
+	}()
+	evs := testEvents(3, "111122223333")
+	evs[1].Raw, evs[1].RawStrict = "{\"eventName\":\"x\x01y\"}", false
+	must(t, s.WriteEvents(evs))
+	f := &ingest.File{ID: evs[0].FileID, Path: "in.jsonl", Status: ingest.StatusLoaded, Events: 3}
+	must(t, s.FileDone(f))
+	must(t, s.Flush())
+	if n := <-rows; n != 2 {
+		t.Errorf("%d events sent, want 2", n)
+	}
+	if f.Status != ingest.StatusFailed || f.Events != 2 || len(f.Errors) != 1 || f.Errors[0].RecordIndex != evs[1].RecordIndex {
+		t.Errorf("file: status %s, %d events, errors %+v; want failed, 2, the record's", f.Status, f.Events, f.Errors)
+	}
+	if len(s.files) != 1 || s.files[0].Status != ingest.StatusFailed || len(s.errs) != 1 {
+		t.Errorf("manifest rows %+v, errors %+v", s.files, s.errs)
 	}
 }

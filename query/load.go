@@ -162,10 +162,14 @@ func (l *StreamedLoad) InsertEvents(ctx context.Context, src string) error {
 // says how many it deleted. The caller's deduplication misses them only
 // when a partition's identities had left its bounded cache before the
 // partition came back.
-func (l *StreamedLoad) DropRepeats(ctx context.Context) (int64, error) {
+//
+// where narrows the events compared (an SQL condition on event_rows, with
+// args): the caller knows which partitions can hold copies.
+func (l *StreamedLoad) DropRepeats(ctx context.Context, where string, args ...any) (int64, error) {
 	res, err := l.Conn.ExecContext(ctx, `DELETE FROM event_rows WHERE rowid IN (
-  SELECT rowid FROM (SELECT rowid, row_number() OVER (PARTITION BY `+sameEventKeySQL()+` ORDER BY file_id, record_index) AS copy FROM event_rows)
-  WHERE copy > 1)`)
+  SELECT rowid FROM (SELECT rowid, row_number() OVER (PARTITION BY `+sameEventKeySQL()+` ORDER BY file_id, record_index) AS copy
+    FROM event_rows WHERE `+where+`)
+  WHERE copy > 1)`, args...)
 	if err != nil {
 		return 0, fmt.Errorf("store events: drop the ones stored twice: %w", err)
 	}
