@@ -48,7 +48,7 @@ func streamStore(ctx context.Context, store *query.Store, inputs []string, opts 
 		return run, false, err
 	}
 	defer load.Close()
-	manifestDir, err := os.MkdirTemp("", "trailsift-manifest-")
+	manifestDir, err := newManifestDir(store)
 	if err != nil {
 		return run, false, err
 	}
@@ -153,6 +153,21 @@ func streamStore(ctx context.Context, store *query.Store, inputs []string, opts 
 		runErr = ingest.ErrInterrupted
 	}
 	return run, true, runErr
+}
+
+// newManifestDir makes the folder where a streamed load keeps its files
+// manifest until the commit: beside the store, where the user put the
+// case (a killed run's is cleared first), or a temporary one for an
+// in-memory store.
+func newManifestDir(store *query.Store) (string, error) {
+	if store.Path == "" {
+		return os.MkdirTemp("", "trailsift-manifest-")
+	}
+	dir := store.Path + ".manifest"
+	if err := os.RemoveAll(dir); err != nil {
+		return "", err
+	}
+	return dir, os.MkdirAll(dir, 0o755)
 }
 
 // storeName names the store in a message.

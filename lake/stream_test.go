@@ -74,6 +74,9 @@ func TestStreamedLoadStoresWhatTheStagedLoadDoes(t *testing.T) {
 	if streamed.Inserted != staged.Inserted || streamed.Inserted == 0 || streamed.Errors != staged.Errors {
 		t.Errorf("streamed %d events, %d errors; staged %d, %d", streamed.Inserted, streamed.Errors, staged.Inserted, staged.Errors)
 	}
+	if _, err := os.Stat(filepath.Join(dir, "streamed.duckdb.manifest")); !os.IsNotExist(err) {
+		t.Errorf("the manifest's folder is left beside the store (%v)", err)
+	}
 	// DuckDB names the stream as a view: gone once it is read.
 	if n := storeCount(t, filepath.Join(dir, "streamed.duckdb"), false, "SELECT count(*) FROM duckdb_views() WHERE view_name = '"+streamView+"'"); n != 0 {
 		t.Errorf("the stream's view is left in the store")

@@ -64,10 +64,10 @@ peakdisk() {
 # (bytes) and peak (bytes on disk, DuckDB's spill folder included).
 ingest() {
   local mode=$1 target=$2 dir=$3
-  [ "${4:-}" = again ] || rm -rf "$target" "$target.wal" "$target.staging" "$target.tmp"
+  [ "${4:-}" = again ] || rm -rf "$target" "$target.wal" "$target.staging" "$target.manifest" "$target.tmp"
   /usr/bin/time -f "%e %M %U %S" -o "$OUT/time.txt" "$OUT/trailsift" ingest -q --json "--$mode" "$target" "$dir/AWSLogs" > "$OUT/summary.json" &
   local pid=$! user sys
-  peak=$(peakdisk "$pid" "$target" "$target.wal" "$target.staging" "$target.tmp")
+  peak=$(peakdisk "$pid" "$target" "$target.wal" "$target.staging" "$target.manifest" "$target.tmp")
   wait "$pid"
   read -r secs rss user sys < "$OUT/time.txt"
   cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN{printf "%.1f", u+s}')

@@ -49,7 +49,7 @@ func TestIngestLeavesNoBookkeeping(t *testing.T) {
 		}
 	}
 	names := treeNames(t, out)
-	for _, leftover := range []string{"case.duckdb.staging", "lake/_lock", "lake/_staging", "lake/_commits"} {
+	for _, leftover := range []string{"case.duckdb.staging", "case.duckdb.manifest", "lake/_lock", "lake/_staging", "lake/_commits"} {
 		if slices.Contains(names, leftover) {
 			t.Errorf("left behind: %s (all: %v)", leftover, names)
 		}
