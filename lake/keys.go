@@ -158,6 +158,20 @@ func (w *Writer) Manifest() (ingest.Manifest, error) {
 // recordedFile is a manifest row as far as a repeat is concerned.
 type recordedFile struct{ path, sha, status string }
 
+// recordedFiles are the manifest rows a run has recorded: a file is
+// recorded once per path, content and outcome.
+type recordedFiles map[recordedFile]bool
+
+// first says whether f's row is not recorded yet, and records it.
+func (m recordedFiles) first(f *ingest.File) bool {
+	r := recordedFile{f.Path, f.SHA256, f.Status}
+	if m[r] {
+		return false
+	}
+	m[r] = true
+	return true
+}
+
 // lockDir takes an exclusive lock on the dataset for this run, so two runs
 // never write (or recover) the same directory at once. The lock goes with
 // the process, however it ends; unlockDir removes the file on a clean end.

@@ -96,13 +96,21 @@ func loadStore(ctx context.Context, store *query.Store, dir string, times *loadT
 		return inserted, rejected, err
 	}
 	times.store = time.Since(start)
-	if DeferSessions {
-		return inserted, rejected, nil
-	}
-	start = time.Now()
-	err = store.UpdateSessions(ctx)
-	times.lineage = time.Since(start)
+	times.lineage, err = updateSessions(store)
 	return inserted, rejected, err
+}
+
+// updateSessions brings the store's sessions up to date after a load
+// (query.Store.UpdateSessions), unless DeferSessions, and says how long it
+// took. Not a cancellable context: the events are stored, and their
+// lineage is owed.
+func updateSessions(store *query.Store) (time.Duration, error) {
+	if DeferSessions {
+		return 0, nil
+	}
+	start := time.Now()
+	err := store.UpdateSessions(context.Background())
+	return time.Since(start), err
 }
 
 // loadSlices cuts the staged parts (so many, whose footers are schemas), in path
@@ -263,14 +271,19 @@ func IngestStore(ctx context.Context, store *query.Store, inputs []string, opts 
 	}
 	// Records the store refused are in ingest_errors; they make the run partial.
 	run.Errors += run.Rejected
+	return run, run.ended(ctx, store, runErr)
+}
+
+// ended counts what the end of a load adds to the run, and returns the
+// run's error: a sessions build that failed is a warning (the events are
+// stored, their lineage is not: in ingest_errors), and a run cancelled
+// after its files were read stored them but was asked to stop.
+func (run *StoreRun) ended(ctx context.Context, store *query.Store, runErr error) error {
 	if store.SessionsSkipped != nil {
-		// The events are stored; their lineage is not (in ingest_errors).
 		run.Warnings++
 	}
 	if runErr == nil && ctx.Err() != nil {
-		// Cancelled after the files were read: the load finished, but the
-		// caller asked to stop.
-		runErr = ingest.ErrInterrupted
+		return ingest.ErrInterrupted
 	}
-	return run, runErr
+	return runErr
 }

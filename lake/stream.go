@@ -138,21 +138,10 @@ func streamStore(ctx context.Context, store *query.Store, inputs []string, opts 
 	release()
 	released, sink = true, nil
 	ReleaseMemory()
-	if !DeferSessions {
-		start = time.Now()
-		err = store.UpdateSessions(context.Background())
-		run.Lineage = time.Since(start)
-		if err != nil {
-			return run, true, err
-		}
+	if run.Lineage, err = updateSessions(store); err != nil {
+		return run, true, err
 	}
-	if store.SessionsSkipped != nil {
-		run.Warnings++
-	}
-	if runErr == nil && ctx.Err() != nil {
-		runErr = ingest.ErrInterrupted
-	}
-	return run, true, runErr
+	return run, true, run.ended(ctx, store, runErr)
 }
 
 // newManifestDir makes the folder where a streamed load keeps its files
@@ -230,7 +219,7 @@ type streamSink struct {
 	// are done (a year of one account is a million files), read back at
 	// the commit as a staged load reads its staging's.
 	manifestDir string
-	recorded    map[recordedFile]bool
+	recorded    recordedFiles
 	files       []fileRow
 	errs        []errorRow
 	parts       int
@@ -251,7 +240,7 @@ func newStreamSink(manifestDir string) *streamSink {
 	schema, puts := eventSchema()
 	return &streamSink{cur: newBatch(), rejects: rejects{byFile: map[int64][]int64{}},
 		keys: keyCache{parts: map[string]*partKeys{}}, loaded: map[string]bool{}, revisits: map[string]*partitionOf{},
-		manifestDir: manifestDir, recorded: map[recordedFile]bool{},
+		manifestDir: manifestDir, recorded: recordedFiles{},
 		schema: schema, puts: puts, builder: array.NewRecordBuilder(memory.DefaultAllocator, schema),
 		out: make(chan arrow.RecordBatch, 2), stopped: make(chan struct{})}
 }
@@ -273,8 +262,7 @@ func (s *streamSink) WriteEvents(events []ingest.Event) error {
 // rejected records were handed over before it.
 func (s *streamSink) FileDone(f *ingest.File) error {
 	s.rejects.report(f)
-	if r := (recordedFile{f.Path, f.SHA256, f.Status}); !s.recorded[r] {
-		s.recorded[r] = true
+	if s.recorded.first(f) {
 		files, errs := manifestRows([]*ingest.File{f})
 		s.files, s.errs = append(s.files, files...), append(s.errs, errs...)
 	}
@@ -330,12 +318,13 @@ func (s *streamSink) send() error {
 	b := s.cur
 	s.cur = newBatch()
 	for _, p := range slices.Sorted(maps.Keys(b.parts)) {
+		if s.loaded[p] && s.keys.parts[p] == nil && s.revisits[p] == nil {
+			// Met before, and the key cache let it go.
+			s.revisits[p] = partitionOfRow(&b.rows[b.parts[p][0]])
+		}
 		fresh, err := s.keys.filter(p, b.rows, b.parts[p], s.load)
 		if err != nil {
 			return err
-		}
-		if pk, ok := s.revisits[p]; ok && pk == nil {
-			s.revisits[p] = partitionOfRow(&b.rows[b.parts[p][0]])
 		}
 		slices.SortFunc(fresh, func(i, j int32) int { return compareRows(&b.rows[i], &b.rows[j]) })
 		for _, i := range fresh {
@@ -389,13 +378,9 @@ func (s *streamSink) cut() error {
 
 // load starts the key cache's set for a partition: empty, as the store
 // held no events. A partition the cache let go and meets again is empty
-// to it too: its repeats are found in the store before the commit.
+// to it too: its repeats are found in the store before the commit (send
+// keeps it in revisits).
 func (s *streamSink) load(part string) (map[[32]byte]struct{}, error) {
-	if s.loaded[part] {
-		if _, ok := s.revisits[part]; !ok {
-			s.revisits[part] = nil // its values are taken from its rows (send)
-		}
-	}
 	s.loaded[part] = true
 	return map[[32]byte]struct{}{}, nil
 }
@@ -443,9 +428,6 @@ func (s *streamSink) revisitedSQL() (string, []any) {
 	var conds []string
 	var args []any
 	for _, p := range s.revisits {
-		if p == nil {
-			continue
-		}
 		c := "account_id IS NOT DISTINCT FROM ? AND aws_region IS NOT DISTINCT FROM ?"
 		args = append(args, nullableText(p.account), nullableText(p.region))
 		if p.day == nil {
@@ -504,6 +486,18 @@ func (r *batchStream) Next() bool {
 // columnPut appends one column of a row to its builder.
 type columnPut func(array.Builder, *eventRow)
 
+// putNullable appends a nullable column that get reads from a row: NULL
+// when it gives nil.
+func putNullable[T any, B interface{ Append(T) }](get func(*eventRow) *T) columnPut {
+	return func(b array.Builder, r *eventRow) {
+		if v := get(r); v != nil {
+			b.(B).Append(*v)
+		} else {
+			b.AppendNull()
+		}
+	}
+}
+
 // eventSchema is event_rows' stored columns as Arrow fields, each with the
 // function that appends it from a row.
 func eventSchema() (*arrow.Schema, []columnPut) {
@@ -536,23 +530,9 @@ func eventSchema() (*arrow.Schema, []columnPut) {
 		var put columnPut
 		switch {
 		case texts[c.Name] != nil:
-			get := texts[c.Name]
-			dt, put = arrow.BinaryTypes.String, func(b array.Builder, r *eventRow) {
-				if v := get(r); v != nil {
-					b.(*array.StringBuilder).Append(*v)
-				} else {
-					b.AppendNull()
-				}
-			}
+			dt, put = arrow.BinaryTypes.String, putNullable[string, *array.StringBuilder](texts[c.Name])
 		case flags[c.Name] != nil:
-			get := flags[c.Name]
-			dt, put = arrow.FixedWidthTypes.Boolean, func(b array.Builder, r *eventRow) {
-				if v := get(r); v != nil {
-					b.(*array.BooleanBuilder).Append(*v)
-				} else {
-					b.AppendNull()
-				}
-			}
+			dt, put = arrow.FixedWidthTypes.Boolean, putNullable[bool, *array.BooleanBuilder](flags[c.Name])
 		case c.Name == "event_key":
 			dt, put = arrow.PrimitiveTypes.Uint64, func(b array.Builder, r *eventRow) { b.(*array.Uint64Builder).Append(r.EventKey) }
 		case c.Name == "event_time":

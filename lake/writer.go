@@ -67,7 +67,7 @@ type Writer struct {
 	inserted int64
 	seen     int64
 	rejects  rejects
-	recorded map[recordedFile]bool
+	recorded recordedFiles
 }
 
 // batch is what the next commit writes. Rows sit in one slice sized for a
@@ -124,7 +124,7 @@ func NewWriter(ctx context.Context, dir string) (*Writer, error) {
 	w := &Writer{dir: dir, run: newRunID(), lock: lock, created: created, cur: newBatch(), options: writerOptions,
 		eventWriters:  make(chan *parquet.GenericWriter[eventRow], runtime.GOMAXPROCS(0)),
 		stagedWriters: make(chan *parquet.GenericWriter[stagedEventRow], runtime.GOMAXPROCS(0)),
-		rejects:       rejects{byFile: map[int64][]int64{}}, recorded: map[recordedFile]bool{}}
+		rejects:       rejects{byFile: map[int64][]int64{}}, recorded: recordedFiles{}}
 	if err := w.recover(); err != nil {
 		return nil, errors.Join(err, w.Close())
 	}
@@ -304,8 +304,7 @@ func (w *Writer) commit(id string, b *batch) error {
 	w.mu.Lock()
 	for _, f := range b.files {
 		w.rejects.report(f)
-		if r := (recordedFile{f.Path, f.SHA256, f.Status}); !w.recorded[r] {
-			w.recorded[r] = true
+		if w.recorded.first(f) {
 			fresh = append(fresh, f)
 		}
 	}

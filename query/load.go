@@ -89,7 +89,7 @@ func (s *Store) Load(ctx context.Context, st Staging) (inserted, rejected int64,
 			// With the events, so a load stopped before the sessions are
 			// rebuilt is seen to have stopped there.
 			if n > 0 {
-				_, err = conn.ExecContext(ctx, "INSERT INTO sessions_pending SELECT now() WHERE NOT EXISTS (SELECT 1 FROM sessions_pending)")
+				err = markSessionsPending(ctx, conn)
 			}
 			return err
 		})
@@ -137,8 +137,7 @@ func (s *Store) StartStreamedLoad(ctx context.Context) (*StreamedLoad, error) {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
 	l.open = true
-	var empty bool
-	if err := conn.QueryRowContext(ctx, "SELECT NOT EXISTS (SELECT 1 FROM event_rows)").Scan(&empty); err != nil || !empty {
+	if empty, err := holdsNoEvents(ctx, conn); err != nil || !empty {
 		l.Close()
 		return nil, err
 	}
@@ -191,12 +190,11 @@ func (l *StreamedLoad) Commit(ctx context.Context, files, errs string) (int64, e
 			return 0, err
 		}
 	}
-	stmts := []string{"DROP TABLE staged_rejects"}
-	if l.inserted > 0 {
-		stmts = append(stmts, "INSERT INTO sessions_pending SELECT now() WHERE NOT EXISTS (SELECT 1 FROM sessions_pending)")
+	if _, err := l.Conn.ExecContext(ctx, "DROP TABLE staged_rejects"); err != nil {
+		return 0, err
 	}
-	for _, q := range stmts {
-		if _, err := l.Conn.ExecContext(ctx, q); err != nil {
+	if l.inserted > 0 {
+		if err := markSessionsPending(ctx, l.Conn); err != nil {
 			return 0, err
 		}
 	}
@@ -214,6 +212,20 @@ func (l *StreamedLoad) Close() {
 		l.open = false
 	}
 	l.Conn.Close()
+}
+
+// markSessionsPending records, in the transaction that stores events,
+// that the sessions lag them (see Load).
+func markSessionsPending(ctx context.Context, conn *sql.Conn) error {
+	_, err := conn.ExecContext(ctx, "INSERT INTO sessions_pending SELECT now() WHERE NOT EXISTS (SELECT 1 FROM sessions_pending)")
+	return err
+}
+
+// holdsNoEvents says whether the store on conn has no events.
+func holdsNoEvents(ctx context.Context, conn *sql.Conn) (bool, error) {
+	var empty bool
+	err := conn.QueryRowContext(ctx, "SELECT NOT EXISTS (SELECT 1 FROM event_rows)").Scan(&empty)
+	return empty, err
 }
 
 func unionAll(selects []string) string {
@@ -357,8 +369,8 @@ func findRejects(ctx context.Context, conn *sql.Conn, all string, rawValid bool)
 // key as a wider type.
 func findStored(ctx context.Context, conn *sql.Conn, all string) (n int64, err error) {
 	found := noPlaces
-	var empty bool
-	if err := conn.QueryRowContext(ctx, "SELECT NOT EXISTS (SELECT 1 FROM event_rows)").Scan(&empty); err != nil {
+	empty, err := holdsNoEvents(ctx, conn)
+	if err != nil {
 		return 0, err
 	}
 	if all != "" && !empty {
