@@ -104,6 +104,7 @@ func FuzzNormalize(f *testing.F) {
 			if err := strictOK(string(out)); err != nil {
 				t.Fatalf("strictJSON output a strict parser refuses: %v", err)
 			}
+			checkTape(t, &tape{json: out, members: sc.members})
 		}
 		n := &normalizer{}
 		var ev Event

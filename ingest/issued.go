@@ -3,8 +3,6 @@ package ingest
 import (
 	"slices"
 	"strings"
-
-	"github.com/valyala/fastjson"
 )
 
 // IssuedField is one key of Event.IssuedCredential and where a call that
@@ -54,13 +52,13 @@ func IssuesCredential(source, name string) bool {
 // (already taken out of a JSON string where an export gave it as one),
 // responseElements (the same) and sharedEventID. Keys are matched as
 // getFold does, so lower-cased exports read the same.
-func (n *normalizer) issuedCredential(req, resp, shared *fastjson.Value) string {
+func (n *normalizer) issuedCredential(req, resp, shared node) string {
 	n.issued = append(n.issued[:0], '{')
 	for _, f := range IssuedFields {
 		var val string
 		for _, p := range f.Paths {
 			part, rest, _ := strings.Cut(p, ".")
-			var v *fastjson.Value
+			var v node
 			switch part {
 			case "requestParameters":
 				v = req
@@ -69,7 +67,7 @@ func (n *normalizer) issuedCredential(req, resp, shared *fastjson.Value) string 
 			case "sharedEventID":
 				v = shared
 			}
-			if val = n.str(lookupFold(v, rest)); val != "" {
+			if val = n.str(v.path(rest)); val != "" {
 				break
 			}
 		}
@@ -85,19 +83,4 @@ func (n *normalizer) issuedCredential(req, resp, shared *fastjson.Value) string 
 	}
 	n.issued = append(n.issued, '}')
 	return n.strings.of(n.issued)
-}
-
-// lookupFold follows the dotted path through objects of v, matching each
-// key as getFold does; nil when a step is missing or not an object.
-func lookupFold(v *fastjson.Value, path string) *fastjson.Value {
-	for v != nil && path != "" {
-		if v.Type() != fastjson.TypeObject {
-			return nil
-		}
-		o, _ := v.Object()
-		var key string
-		key, path, _ = strings.Cut(path, ".")
-		v = getFold(o, key)
-	}
-	return v
 }

@@ -26,15 +26,24 @@ const (
 // parser and buffers.
 type normalizer struct {
 	bufs    readers
-	p       fastjson.Parser
-	inner   fastjson.Parser
-	inner2  fastjson.Parser // a second part given as a JSON string (see issuedCredential)
+	p       fastjson.Parser // classify's, and the rewrite of records with repeated keys
 	issued  []byte
 	compact []byte // the record as strict compact JSON
 	dedup   []byte // the same without repeated keys, when it has some
 	scratch strictScratch
 	rep     repairs
+	record  tape
+	text    []byte    // a string's text, when it has escapes
+	inner   [2]nested // parts an export gave as JSON strings (see embedded)
 	strings stringArena
+}
+
+// nested is an object found inside a JSON string, made a tape of its own.
+type nested struct {
+	text    []byte
+	compact []byte
+	scratch strictScratch
+	tape    tape
 }
 
 // classify parses a top-level object and says what it is. For a lookup-events
@@ -94,44 +103,58 @@ func invalidJSON(err error) string {
 // warning is a problem with one field; the event is still stored.
 type warning string
 
-// normalize parses one event's JSON into ev. ev.Raw keeps the event as given,
+// maxJSONDepth is how deeply a record may nest: a value inside more
+// containers than this makes the record invalid. It is the limit of the
+// parser records went through before (fastjson's MaxDepth), so the same
+// records are refused.
+const maxJSONDepth = 300
+
+var errTooDeep = &normError{"invalid JSON: nested more than 300 levels deep"}
+
+// normalize reads one event's JSON into ev. ev.Raw keeps the event as given,
 // as compact strict JSON: white space removed, and what a strict parser
-// would refuse repaired, with a warning (see strictJSON).
+// would refuse repaired, with a warning (see strictJSON). The columns are
+// read from the tape strictJSON builds on the way.
 func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error) {
 	clean, err := strictJSON(n.compact[:0], data, &n.scratch, &n.rep)
 	n.compact = clean
 	if err != nil {
 		return "", &normError{invalidJSON(err)}
 	}
-	v, err := n.p.ParseBytes(clean)
-	if err != nil {
-		return "", &normError{invalidJSON(err)}
+	if n.scratch.depth > maxJSONDepth {
+		return "", errTooDeep
 	}
 	if n.rep.dupKeys > 0 {
 		// One rule for every column: the last value of a repeated key.
 		// The stored event is rewritten without the earlier ones, so
 		// DuckDB's JSON functions (which take the first) agree.
-		n.dedup = appendJSON(n.dedup[:0], v, true)
-		clean = n.dedup
-		if v, err = n.p.ParseBytes(clean); err != nil {
+		v, err := n.p.ParseBytes(clean)
+		if err != nil {
 			return "", &normError{invalidJSON(err)}
 		}
+		n.dedup = appendJSON(n.dedup[:0], v, true)
+		var again repairs // strict already: only its tape is wanted
+		if clean, err = strictJSON(n.compact[:0], n.dedup, &n.scratch, &again); err != nil {
+			return "", &normError{invalidJSON(err)}
+		}
+		n.compact = clean
 	}
-	warns := n.rep.warnings()
-	o, err := v.Object()
-	if err != nil {
+	n.record = tape{json: clean, members: n.scratch.members}
+	rec := n.record.root()
+	if !rec.isObject() {
 		return "", errNotObject
 	}
+	warns := n.rep.warnings()
 	*ev = Event{}
-	var timeRaw *fastjson.Value
-	var uid, add, req, resp, svc, shared *fastjson.Value
+	var timeRaw, uid, add, req, resp, svc, shared node
 	var keyBuf [32]byte
-	o.Visit(func(k []byte, val *fastjson.Value) {
-		switch string(lowerKey(keyBuf[:0], k)) {
+	rec.children(func(m int32) bool {
+		val := node{&n.record, m}
+		switch string(lowerKey(keyBuf[:0], n.record.key(m, &n.text))) {
 		case "eventtime":
 			timeRaw = val
 		case "@timestamp":
-			if timeRaw == nil {
+			if timeRaw.t == nil {
 				timeRaw = val
 			}
 		case "eventversion":
@@ -155,9 +178,9 @@ func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error)
 		case "errormessage":
 			ev.ErrorMessage = n.str(val)
 		case "readonly":
-			ev.ReadOnly = tristate(val)
+			ev.ReadOnly = n.tristate(val)
 		case "managementevent":
-			ev.ManagementEvent = tristate(val)
+			ev.ManagementEvent = n.tristate(val)
 		case "recipientaccountid":
 			ev.RecipientAccountID = n.str(val)
 		case "eventid":
@@ -175,16 +198,16 @@ func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error)
 		case "serviceeventdetails":
 			svc = val
 		}
+		return true
 	})
-	if ev.EventName == "" || ev.EventSource == "" || timeRaw == nil && ev.EventVersion == "" && uid == nil {
+	if ev.EventName == "" || ev.EventSource == "" || timeRaw.t == nil && ev.EventVersion == "" && uid.t == nil {
 		return "", errNotEvent
 	}
-	if uid != nil && uid.Type() == fastjson.TypeObject {
+	if uid.isObject() {
 		n.userIdentity(uid, ev)
 	}
-	if add = n.objectOrEmbedded(add); add != nil {
-		ao, _ := add.Object()
-		if ev.MFAUsed = strings.TrimSpace(n.str(getFold(ao, "MFAUsed"))); ev.MFAUsed != "" {
+	if add = n.embedded(add, &n.inner[0]); add.t != nil {
+		if ev.MFAUsed = strings.TrimSpace(n.str(add.get("MFAUsed"))); ev.MFAUsed != "" {
 			switch strings.ToLower(ev.MFAUsed) {
 			case "yes", "true":
 				ev.MFAUsed = "Yes"
@@ -192,28 +215,26 @@ func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error)
 				ev.MFAUsed = "No"
 			}
 		}
-		ev.MFAIdentifier = n.str(getFold(ao, "MFAIdentifier"))
-		ev.CredentialType = n.str(getFold(ao, "CredentialType"))
-		ev.AuthWorkflowID = n.str(getFold(ao, "AuthWorkflowID"))
+		ev.MFAIdentifier = n.str(add.get("MFAIdentifier"))
+		ev.CredentialType = n.str(add.get("CredentialType"))
+		ev.AuthWorkflowID = n.str(add.get("AuthWorkflowID"))
 		if ev.UserName == "" {
-			ev.UserName = n.str(getFold(ao, "UserName"))
+			ev.UserName = n.str(add.get("UserName"))
 		}
 	}
-	if resp != nil && resp.Type() == fastjson.TypeObject {
-		ro, _ := resp.Object()
-		ev.LoginResult = n.str(getFold(ro, "ConsoleLogin"))
+	if resp.isObject() {
+		ev.LoginResult = n.str(resp.get("ConsoleLogin"))
 	}
-	if svc = n.objectOrEmbedded(svc); svc != nil {
-		so, _ := svc.Object()
-		ev.CredentialChallenge = n.str(getFold(so, "CredentialChallenge"))
+	if svc = n.embedded(svc, &n.inner[0]); svc.t != nil {
+		ev.CredentialChallenge = n.str(svc.get("CredentialChallenge"))
 		if ev.CredentialChallenge == "" && ev.EventName != "" {
-			ev.CredentialChallenge = n.str(getFold(so, ev.EventName))
+			ev.CredentialChallenge = n.str(svc.get(ev.EventName))
 		}
 	}
 	if IssuesCredential(ev.EventSource, ev.EventName) {
 		// After additionalEventData and serviceEventDetails: their JSON
-		// strings were parsed with n.inner, which this may reuse.
-		ev.IssuedCredential = n.issuedCredential(embeddedObject(&n.inner, req), embeddedObject(&n.inner2, resp), shared)
+		// strings were read into n.inner[0], which this may reuse.
+		ev.IssuedCredential = n.issuedCredential(n.embedded(req, &n.inner[0]), n.embedded(resp, &n.inner[1]), shared)
 	}
 	if ev.AccountID == "" {
 		ev.AccountID = ev.RecipientAccountID
@@ -244,33 +265,28 @@ func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error)
 	return warning(strings.Join(warns, "; ")), nil
 }
 
-func (n *normalizer) userIdentity(uid *fastjson.Value, ev *Event) {
-	o, _ := uid.Object()
-	ev.UserType = n.str(getFold(o, "type"))
-	ev.UserName = n.str(getFold(o, "userName"))
-	ev.UserARN = n.str(getFold(o, "arn"))
-	ev.PrincipalID = n.str(getFold(o, "principalId"))
-	ev.AccountID = n.str(getFold(o, "accountId"))
-	ev.AccessKeyID = n.str(getFold(o, "accessKeyId"))
-	ev.InvokedBy = n.str(getFold(o, "invokedBy"))
-	if sc := getFold(o, "sessionContext"); sc != nil && sc.Type() == fastjson.TypeObject {
-		sco, _ := sc.Object()
-		if iss := getFold(sco, "sessionIssuer"); iss != nil && iss.Type() == fastjson.TypeObject {
-			io, _ := iss.Object()
-			ev.SessionIssuerARN = n.str(getFold(io, "arn"))
-			ev.SessionIssuerName = n.str(getFold(io, "userName"))
+func (n *normalizer) userIdentity(uid node, ev *Event) {
+	ev.UserType = n.str(uid.get("type"))
+	ev.UserName = n.str(uid.get("userName"))
+	ev.UserARN = n.str(uid.get("arn"))
+	ev.PrincipalID = n.str(uid.get("principalId"))
+	ev.AccountID = n.str(uid.get("accountId"))
+	ev.AccessKeyID = n.str(uid.get("accessKeyId"))
+	ev.InvokedBy = n.str(uid.get("invokedBy"))
+	if sc := uid.get("sessionContext"); sc.isObject() {
+		if iss := sc.get("sessionIssuer"); iss.isObject() {
+			ev.SessionIssuerARN = n.str(iss.get("arn"))
+			ev.SessionIssuerName = n.str(iss.get("userName"))
 		}
-		if at := getFold(sco, "attributes"); at != nil && at.Type() == fastjson.TypeObject {
-			ao, _ := at.Object()
-			ev.MFAAuthenticated = tristate(getFold(ao, "mfaAuthenticated"))
+		if at := sc.get("attributes"); at.isObject() {
+			ev.MFAAuthenticated = n.tristate(at.get("mfaAuthenticated"))
 		}
 	}
 	if ev.UserName == "" {
-		if obo := getFold(o, "onBehalfOf"); obo != nil && obo.Type() == fastjson.TypeObject {
-			oo, _ := obo.Object()
+		if obo := uid.get("onBehalfOf"); obo.isObject() {
 			// Identity Center: the readable name is in additionalEventData.UserName,
 			// filled in later; the user id is the fallback.
-			if id := n.str(getFold(oo, "userId")); id != "" && ev.PrincipalID == "" {
+			if id := n.str(obo.get("userId")); id != "" && ev.PrincipalID == "" {
 				ev.PrincipalID = id
 			}
 		}
@@ -411,30 +427,33 @@ func getFold(o *fastjson.Object, key string) *fastjson.Value {
 
 // str is a value as text: strings unescaped, numbers and booleans as
 // written, null and containers as "".
-func (n *normalizer) str(v *fastjson.Value) string {
-	if v == nil {
+func (n *normalizer) str(v node) string {
+	b := v.raw()
+	if len(b) == 0 {
 		return ""
 	}
-	switch v.Type() {
-	case fastjson.TypeString:
-		return n.strings.of(v.GetStringBytes())
-	case fastjson.TypeNumber, fastjson.TypeTrue, fastjson.TypeFalse:
-		return string(v.MarshalTo(nil))
+	switch b[0] {
+	case '"':
+		if bytes.IndexByte(b, '\\') < 0 {
+			return n.strings.of(b[1 : len(b)-1])
+		}
+		n.text = unescapeString(n.text[:0], b)
+		return n.strings.of(n.text)
+	case '{', '[', 'n':
+		return ""
 	}
-	return ""
+	return n.strings.of(b)
 }
 
-func tristate(v *fastjson.Value) Tristate {
-	if v == nil {
-		return Unknown
-	}
-	switch v.Type() {
-	case fastjson.TypeTrue:
+func (n *normalizer) tristate(v node) Tristate {
+	switch v.kind() {
+	case 't':
 		return True
-	case fastjson.TypeFalse:
+	case 'f':
 		return False
-	case fastjson.TypeString:
-		switch strings.ToLower(string(v.GetStringBytes())) {
+	case '"':
+		n.text = unescapeString(n.text[:0], v.raw())
+		switch strings.ToLower(string(n.text)) {
 		case "true", "yes":
 			return True
 		case "false", "no":
@@ -444,30 +463,26 @@ func tristate(v *fastjson.Value) Tristate {
 	return Unknown
 }
 
-// objectOrEmbedded returns v, or the object a JSON string value holds (some
-// exports serialise nested parts as strings).
-func (n *normalizer) objectOrEmbedded(v *fastjson.Value) *fastjson.Value {
-	return embeddedObject(&n.inner, v)
-}
-
-// embeddedObject is objectOrEmbedded parsing with p: a value it returns
-// lives until p parses again.
-func embeddedObject(p *fastjson.Parser, v *fastjson.Value) *fastjson.Value {
-	if v == nil {
-		return nil
-	}
-	switch v.Type() {
-	case fastjson.TypeObject:
+// embedded returns v when it is an object, or the object a JSON string
+// value holds (some exports serialise nested parts as strings), read into
+// slot: a node it returns lives until slot is used again.
+func (n *normalizer) embedded(v node, slot *nested) node {
+	switch v.kind() {
+	case '{':
 		return v
-	case fastjson.TypeString:
-		s := v.GetStringBytes()
-		if len(bytes.TrimSpace(s)) > 0 && bytes.TrimSpace(s)[0] == '{' {
-			if inner, err := p.ParseBytes(s); err == nil && inner.Type() == fastjson.TypeObject {
-				return inner
+	case '"':
+		slot.text = unescapeString(slot.text[:0], v.raw())
+		if s := bytes.TrimSpace(slot.text); len(s) > 0 && s[0] == '{' {
+			var rep repairs
+			out, err := strictJSON(slot.compact[:0], s, &slot.scratch, &rep)
+			slot.compact = out
+			if err == nil && slot.scratch.depth <= maxJSONDepth {
+				slot.tape = tape{json: out, members: slot.scratch.members}
+				return slot.tape.root()
 			}
 		}
 	}
-	return nil
+	return node{}
 }
 
 func quoteShort(s string) string {

@@ -94,12 +94,26 @@ type strictScratch struct {
 	keys   []keySpan             // keys of the open objects, innermost last
 	levels []int                 // index in keys where each open object's keys start
 	maps   []map[string]struct{} // per open object: its keys, once it has many
+	cur    []int32               // per open object: its member being read (index in members)
+
+	members []member // every object member of the output, in order (see tape)
+	depth   int      // deepest value: 1 for the record itself
 }
 
 func (sc *strictScratch) popObject() {
 	top := len(sc.levels) - 1
 	sc.keys = sc.keys[:sc.levels[top]]
-	sc.levels, sc.maps = sc.levels[:top], sc.maps[:top]
+	sc.levels, sc.maps, sc.cur = sc.levels[:top], sc.maps[:top], sc.cur[:top]
+}
+
+// valueDone notes that a value ended at out byte end: when it is an
+// object member's value, the member's span and subtree end there.
+func (sc *strictScratch) valueDone(end int) {
+	if len(sc.stack) == 0 || sc.stack[len(sc.stack)-1] != '{' {
+		return
+	}
+	m := &sc.members[sc.cur[len(sc.cur)-1]]
+	m.valEnd, m.next = int32(end), int32(len(sc.members))
 }
 
 const maxLinearKeys = 64 // past this many keys, duplicates are found with a map
@@ -109,7 +123,9 @@ const maxLinearKeys = 64 // past this many keys, duplicates are found with a map
 // and reported.
 func strictJSON(dst, data []byte, sc *strictScratch, rep *repairs) ([]byte, error) {
 	*rep = repairs{}
-	sc.stack, sc.keys, sc.levels, sc.maps = sc.stack[:0], sc.keys[:0], sc.levels[:0], sc.maps[:0]
+	sc.stack, sc.keys, sc.levels, sc.maps, sc.cur = sc.stack[:0], sc.keys[:0], sc.levels[:0], sc.maps[:0], sc.cur[:0]
+	sc.members, sc.depth = sc.members[:0], 0
+	base := len(dst) // member spans are relative to the record's first byte
 	i := 0
 	fail := func(msg string) error { return fmt.Errorf("byte %d of the record: %s", i, msg) }
 	skipWS := func() {
@@ -146,6 +162,7 @@ func strictJSON(dst, data []byte, sc *strictScratch, rep *repairs) ([]byte, erro
 				dst = append(dst, '}')
 				sc.stack = sc.stack[:len(sc.stack)-1]
 				sc.popObject()
+				sc.valueDone(len(dst) - base)
 				continue
 			}
 			if c != '"' {
@@ -156,7 +173,10 @@ func strictJSON(dst, data []byte, sc *strictScratch, rep *repairs) ([]byte, erro
 			if dst, i, err = strictString(dst, data, i, rep); err != nil {
 				return dst, err
 			}
-			noteKey(dst, keySpan{start, len(dst), bytes.IndexByte(dst[start:], '\\') >= 0, keyHead(dst[start:])}, sc, rep)
+			escaped := bytes.IndexByte(dst[start:], '\\') >= 0
+			noteKey(dst, keySpan{start, len(dst), escaped, keyHead(dst[start:])}, sc, rep)
+			sc.cur[len(sc.cur)-1] = int32(len(sc.members))
+			sc.members = append(sc.members, member{keyStart: int32(start - base), keyEnd: int32(len(dst) - base), keyEscaped: escaped})
 			state = wantColon
 		case wantColon:
 			if c != ':' {
@@ -164,6 +184,7 @@ func strictJSON(dst, data []byte, sc *strictScratch, rep *repairs) ([]byte, erro
 			}
 			dst = append(dst, ':')
 			i++
+			sc.members[sc.cur[len(sc.cur)-1]].valStart = int32(len(dst) - base)
 			state = wantValue
 		case afterValue:
 			if len(sc.stack) == 0 {
@@ -185,10 +206,12 @@ func strictJSON(dst, data []byte, sc *strictScratch, rep *repairs) ([]byte, erro
 				if open == '{' {
 					sc.popObject()
 				}
+				sc.valueDone(len(dst) - base)
 			default:
 				return dst, fail(fmt.Sprintf("expected ',' or the container's end, found %s", quoteByte(c)))
 			}
 		case wantValue:
+			sc.depth = max(sc.depth, len(sc.stack)+1)
 			switch {
 			case c == '{' || c == '[':
 				dst = append(dst, c)
@@ -197,6 +220,7 @@ func strictJSON(dst, data []byte, sc *strictScratch, rep *repairs) ([]byte, erro
 				if c == '{' {
 					sc.levels = append(sc.levels, len(sc.keys))
 					sc.maps = append(sc.maps, nil)
+					sc.cur = append(sc.cur, -1)
 					state = wantKey
 					continue
 				}
@@ -204,6 +228,7 @@ func strictJSON(dst, data []byte, sc *strictScratch, rep *repairs) ([]byte, erro
 					dst = append(dst, ']')
 					i++
 					sc.stack = sc.stack[:len(sc.stack)-1]
+					sc.valueDone(len(dst) - base)
 					state = afterValue
 				}
 				continue
@@ -231,6 +256,7 @@ func strictJSON(dst, data []byte, sc *strictScratch, rep *repairs) ([]byte, erro
 				}
 				i = end
 			}
+			sc.valueDone(len(dst) - base)
 			state = afterValue
 		}
 	}
@@ -380,8 +406,13 @@ func hex4(data []byte, i int) (rune, bool) {
 	if i+5 > len(data) || data[i] != 'u' {
 		return 0, false
 	}
+	return hexValue(data[i+1 : i+5])
+}
+
+// hexValue reads hex digits.
+func hexValue(h []byte) (rune, bool) {
 	var r rune
-	for _, c := range data[i+1 : i+5] {
+	for _, c := range h {
 		switch {
 		case c >= '0' && c <= '9':
 			r = r<<4 | rune(c-'0')

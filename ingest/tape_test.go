@@ -1,0 +1,135 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// checkTape rebuilds every object of t from its members (keys, values,
+// the subtrees skipped by next) and fails unless that gives back the
+// object's own bytes, and checks each key's text against encoding/json's.
+func checkTape(t *testing.T, tp *tape) {
+	t.Helper()
+	var rebuild func(v node) []byte
+	rebuild = func(v node) []byte {
+		if !v.isObject() {
+			return v.raw()
+		}
+		out := []byte{'{'}
+		v.children(func(m int32) bool {
+			mm := tp.members[m]
+			if len(out) > 1 {
+				out = append(out, ',')
+			}
+			quoted := tp.json[mm.keyStart:mm.keyEnd]
+			var want string
+			if err := json.Unmarshal(quoted, &want); err != nil {
+				t.Fatalf("key %q is not a JSON string: %v", quoted, err)
+			}
+			var scratch []byte
+			if got := tp.key(m, &scratch); string(got) != want {
+				t.Fatalf("key %s read as %q, want %q", quoted, got, want)
+			}
+			out = append(append(append(out, quoted...), ':'), rebuild(node{tp, m})...)
+			return true
+		})
+		return append(out, '}')
+	}
+	if got := rebuild(tp.root()); !bytes.Equal(got, tp.json) {
+		t.Fatalf("tape rebuilds\n%s\nnot\n%s", got, tp.json)
+	}
+}
+
+func tapeOf(t *testing.T, in string) (*tape, strictScratch) {
+	t.Helper()
+	var sc strictScratch
+	var rep repairs
+	out, err := strictJSON(nil, []byte(in), &sc, &rep)
+	if err != nil {
+		t.Fatalf("strictJSON(%s): %v", in, err)
+	}
+	tp := &tape{json: out, members: sc.members}
+	checkTape(t, tp)
+	return tp, sc
+}
+
+func TestTapeFindsMembersAsKeysAreMatchedEverywhere(t *testing.T) {
+	tp, _ := tapeOf(t, `{ "list": [ {"arn": "in an array"} ], "Deep": {"arn": {"arn": "two down"}},
+		"ARN": "folded", "arn": "exact", "Arn": "folded again", "esc\u0061ped": "by escape",
+		"s": "a\"b\\c\u00e9\ud83d\ude00\n", "n": -1.5e3, "t": true, "z": null, "o": {} }`)
+	root := tp.root()
+	var n normalizer
+	for _, c := range []struct{ path, want string }{
+		{"arn", "exact"},             // an exact key wins over folded ones
+		{"aRN", "folded again"},      // no exact match: the last folded one
+		{"Deep.arn.arn", "two down"}, // through objects, not into arrays
+		{"list.arn", ""},
+		{"escaped", "by escape"},
+		{"s", "a\"b\\c\u00e9\U0001F600\n"},
+		{"n", "-1.5e3"},
+		{"t", "true"},
+		{"z", ""},
+		{"o", ""},
+		{"missing.arn", ""},
+	} {
+		if got := n.str(root.path(c.path)); got != c.want {
+			t.Errorf("%s = %q, want %q", c.path, got, c.want)
+		}
+	}
+}
+
+func TestTapeTakesTheLastOfRepeatedKeys(t *testing.T) {
+	tp, _ := tapeOf(t, `{"a":{"k":1},"a":{"k":2},"b":"x","B":"y","B":"z"}`)
+	var n normalizer
+	if got := n.str(tp.root().path("a.k")); got != "2" {
+		t.Errorf("a.k = %q, want the last a's 2", got)
+	}
+	if got := n.str(tp.root().get("b")); got != "x" {
+		t.Errorf("b = %q, want x", got)
+	}
+	if got := n.str(tp.root().get("B")); got != "z" {
+		t.Errorf("B = %q, want the last B's z", got)
+	}
+}
+
+// A value inside more than 300 containers makes a record invalid, as it
+// did when records were parsed whole; 300 levels are read.
+func TestNormalizeRefusesRecordsNestedTooDeep(t *testing.T) {
+	event := func(levels int) string {
+		return `{"eventName":"X","eventSource":"s","eventTime":"2024-01-01T00:00:00Z","requestParameters":` +
+			strings.Repeat("[", levels-2) + "1" + strings.Repeat("]", levels-2) + `}`
+	}
+	var n normalizer
+	var ev Event
+	if _, err := n.normalize([]byte(event(maxJSONDepth)), &ev); err != nil {
+		t.Fatalf("%d levels: %v", maxJSONDepth, err)
+	}
+	if _, err := n.normalize([]byte(event(maxJSONDepth+1)), &ev); err != errTooDeep {
+		t.Fatalf("%d levels: error %v, want %v", maxJSONDepth+1, err, errTooDeep)
+	}
+	// Empty containers at the limit hold no value past it.
+	deepEmpty := `{"eventName":"X","eventSource":"s","eventTime":"2024-01-01T00:00:00Z","r":` +
+		strings.Repeat("[", maxJSONDepth-1) + strings.Repeat("]", maxJSONDepth-1) + `}`
+	if _, err := n.normalize([]byte(deepEmpty), &ev); err != nil {
+		t.Fatalf("empty containers %d deep: %v", maxJSONDepth, err)
+	}
+}
+
+// Parts an export gave as JSON strings are read as objects, with white
+// space, escapes and repeated keys as in the record itself.
+func TestNormalizeReadsPartsGivenAsJSONStrings(t *testing.T) {
+	in := `{"eventName":"ConsoleLogin","eventSource":"signin.amazonaws.com","eventTime":"2024-01-01T00:00:00Z",
+		"additionalEventData":" {\"MFAUsed\" : \"no\", \"mfaIdentifier\":\"a\\u00e9\",\"MFAIdentifier\":\"exact\"} ",
+		"serviceEventDetails":"{\"CredentialChallenge\":\"Success\"}",
+		"responseElements":{"ConsoleLogin":"Failure"}}`
+	var n normalizer
+	var ev Event
+	if _, err := n.normalize([]byte(in), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.MFAUsed != "No" || ev.MFAIdentifier != "exact" || ev.CredentialChallenge != "Success" || ev.LoginResult != "Failure" {
+		t.Fatalf("MFAUsed %q MFAIdentifier %q CredentialChallenge %q LoginResult %q", ev.MFAUsed, ev.MFAIdentifier, ev.CredentialChallenge, ev.LoginResult)
+	}
+}
