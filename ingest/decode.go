@@ -34,6 +34,15 @@ type streamHandler interface {
 	recordError(index, offset int64, msg string)
 }
 
+// inPlaceHandler is a handler that can also read an element of a Records
+// array straight from the scanner's buffer, data, which starts with it and
+// may hold less or more than it. ok says it did; used is the element's
+// length. When it did not, the splitter reads the element and hands it to
+// record as usual.
+type inPlaceHandler interface {
+	recordInPlace(data []byte, index, offset int64, limit int) (used int, ok bool, err error)
+}
+
 // splitStream walks the top level of a JSON stream and hands every record to
 // h. It returns the wrapper seen ("Records", "Events", "[" or "") and a
 // fatal error when the stream itself cannot be followed any further; records
@@ -208,15 +217,34 @@ func streamArray(sc *scanner, limit int, wrapper string, index *int64, buf *[]by
 		sc.consume(1)
 		return nil
 	}
+	inPlace, _ := h.(inPlaceHandler)
+	if wrapper != "Records" {
+		inPlace = nil // other elements are looked at before they are read as events
+	}
 	for {
 		if _, ok := sc.peek(); !ok {
 			return sc.readErr("inside an array of records")
 		}
 		off := sc.pos64()
-		*buf = (*buf)[:0]
-		err := sc.readValue(buf, limit)
+		read := false
+		if inPlace != nil {
+			used, ok, err := inPlace.recordInPlace(sc.buf[sc.pos:sc.end], *index, off, limit)
+			if err != nil {
+				return err
+			}
+			if ok {
+				sc.consume(used)
+				read = true
+			}
+		}
+		var err error
+		if !read {
+			*buf = (*buf)[:0]
+			err = sc.readValue(buf, limit)
+		}
 		var se *syntaxError
 		switch {
+		case read:
 		case errors.Is(err, errValueTooLarge):
 			h.recordError(*index, off, fmt.Sprintf("record larger than the %d-byte limit, skipped", limit))
 		case errors.As(err, &se) && se.Err == nil:

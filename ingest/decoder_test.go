@@ -708,3 +708,45 @@ func TestDuplicateKeysMatchDecodedText(t *testing.T) {
 		}
 	}
 }
+
+// Records are read in place from the scanner's buffer when they fit in
+// what it holds; one cut by the buffer's end, or larger than the buffer,
+// is read by the splitter. Whatever the sizes, every event is read once,
+// in order, with its own bytes and offset, and the size limit still holds.
+func TestRecordsReadInPlaceAcrossBufferEnds(t *testing.T) {
+	var recs []string
+	for i := range 400 {
+		pad := (i * 997) % 3000
+		if i == 150 {
+			pad = 3 * scanBufSize // never in one buffer
+		}
+		if i == 300 {
+			pad = 20000 // over the limit below
+		}
+		recs = append(recs, ctEvent(i, pad))
+	}
+	content := "{\"Records\": [\n" + strings.Join(recs, ",\n  ") + "]}"
+	for name, data := range map[string][]byte{"plain": []byte(content), "gzip": gzipBytes(t, []byte(content))} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, dir, "f.json", data)
+			sink, _ := runInputs(t, []string{dir}, Options{MaxRecordSize: 3*scanBufSize + 1000})
+			if len(sink.events) != len(recs) {
+				t.Fatalf("%d events, want %d", len(sink.events), len(recs))
+			}
+			for i, e := range sink.events {
+				if e.RecordIndex != int64(i) || e.Raw != recs[i] {
+					t.Fatalf("event %d: record %d, raw %.60q..., want %.60q...", i, e.RecordIndex, e.Raw, recs[i])
+				}
+			}
+			sink, _ = runInputs(t, []string{dir}, Options{MaxRecordSize: 10000})
+			f := sink.files[0]
+			if len(sink.events) != len(recs)-2 || len(f.Errors) != 2 || f.Errors[0].RecordIndex != 150 || f.Errors[1].RecordIndex != 300 {
+				t.Fatalf("limit 10000: %d events, errors %+v; want records 150 and 300 refused", len(sink.events), f.Errors)
+			}
+			if want := int64(strings.Index(content, recs[300])); f.Errors[1].ByteOffset != want || !strings.Contains(f.Errors[1].Message, "larger than the 10000-byte limit") {
+				t.Fatalf("error %+v, want the limit at byte %d", f.Errors[1], want)
+			}
+		})
+	}
+}

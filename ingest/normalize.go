@@ -121,6 +121,27 @@ func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error)
 	if err != nil {
 		return "", &normError{invalidJSON(err)}
 	}
+	return n.fromStrict(ev)
+}
+
+// normalizePrefix is normalize of the record data starts with, when
+// strictJSON takes it as it is (ok); used is its length in data. Records
+// are read this way straight from the input's buffer, without the
+// splitter's pass over them; anything else (a record broken, or cut by the
+// buffer's end) is left to the splitter and normalize.
+func (n *normalizer) normalizePrefix(data []byte, ev *Event) (used int, ok bool, warn warning, err error) {
+	clean, err := strictJSONPrefix(n.compact[:0], data, &n.scratch, &n.rep)
+	n.compact = clean
+	if err != nil {
+		return 0, false, "", nil
+	}
+	warn, err = n.fromStrict(ev)
+	return n.scratch.end, true, warn, err
+}
+
+// fromStrict reads the event in n.compact, which strictJSON wrote.
+func (n *normalizer) fromStrict(ev *Event) (warn warning, err error) {
+	clean := n.compact
 	if n.scratch.depth > maxJSONDepth {
 		return "", errTooDeep
 	}

@@ -329,6 +329,25 @@ func (h *fileHandler) record(rec rawRecord) error {
 	}
 	var ev Event
 	warn, err := h.n.normalize(data, &ev)
+	return h.event(rec, &ev, warn, err)
+}
+
+// recordInPlace reads the Records element data starts with, when it can
+// be read in place (see normalizePrefix), and says how long it was.
+func (h *fileHandler) recordInPlace(data []byte, index, offset int64, limit int) (used int, ok bool, err error) {
+	if len(data) == 0 || data[0] != '{' {
+		return 0, false, nil
+	}
+	var ev Event
+	used, ok, warn, nerr := h.n.normalizePrefix(data, &ev)
+	if !ok || used > limit {
+		return 0, false, nil
+	}
+	return used, true, h.event(rawRecord{offset: offset, index: index, wrapper: "Records"}, &ev, warn, nerr)
+}
+
+// event takes what normalize made of record rec.
+func (h *fileHandler) event(rec rawRecord, ev *Event, warn warning, err error) error {
 	if err == errNotEvent || err == errNotObject {
 		h.notEvent(rec)
 		return nil
@@ -341,7 +360,7 @@ func (h *fileHandler) record(rec rawRecord) error {
 		h.f.addError(rec.index, rec.offset, SeverityWarning, string(warn))
 	}
 	ev.FileID, ev.RecordIndex = h.f.ID, rec.index
-	h.batch = append(h.batch, ev)
+	h.batch = append(h.batch, *ev)
 	h.events++
 	if len(h.batch) >= eventsPerMessage {
 		return h.flush()

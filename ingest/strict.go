@@ -98,6 +98,7 @@ type strictScratch struct {
 
 	members []member // every object member of the output, in order (see tape)
 	depth   int      // deepest value: 1 for the record itself
+	end     int      // where the record ended in the input (strictJSONPrefix)
 }
 
 func (sc *strictScratch) popObject() {
@@ -122,6 +123,17 @@ const maxLinearKeys = 64 // past this many keys, duplicates are found with a map
 // can. Invalid UTF-8 and broken structure are errors: the record is lost
 // and reported.
 func strictJSON(dst, data []byte, sc *strictScratch, rep *repairs) ([]byte, error) {
+	return strictRewrite(dst, data, sc, rep, false)
+}
+
+// strictJSONPrefix is strictJSON of the record data starts with: it stops
+// where that record's value ends, and sc.end says where that is in data.
+// A record data holds only part of fails as strictJSON fails at the end.
+func strictJSONPrefix(dst, data []byte, sc *strictScratch, rep *repairs) ([]byte, error) {
+	return strictRewrite(dst, data, sc, rep, true)
+}
+
+func strictRewrite(dst, data []byte, sc *strictScratch, rep *repairs, prefix bool) ([]byte, error) {
 	*rep = repairs{}
 	sc.stack, sc.keys, sc.levels, sc.maps, sc.cur = sc.stack[:0], sc.keys[:0], sc.levels[:0], sc.maps[:0], sc.cur[:0]
 	sc.members, sc.depth = sc.members[:0], 0
@@ -146,6 +158,10 @@ func strictJSON(dst, data []byte, sc *strictScratch, rep *repairs) ([]byte, erro
 	)
 	state := wantValue
 	for {
+		if prefix && state == afterValue && len(sc.stack) == 0 {
+			sc.end = i
+			return dst, nil
+		}
 		skipWS()
 		if i == len(data) {
 			if state == afterValue && len(sc.stack) == 0 {
