@@ -90,24 +90,39 @@ func (t *tape) key(m int32, scratch *[]byte) []byte {
 // trailsift matches keys (some exports lower-case them): an exact match
 // wins over a case-folded one, and the last of repeated keys wins.
 func (v node) get(key string) node {
-	var exact, folded node
-	var scratch []byte
-	v.children(func(m int32) bool {
-		k := v.t.key(m, &scratch)
-		if len(k) != len(key) {
-			return true
-		}
-		if string(k) == key {
-			exact = node{v.t, m}
-		} else if strings.EqualFold(string(k), key) {
-			folded = node{v.t, m}
-		}
-		return true
-	})
-	if exact.t != nil {
-		return exact
+	if !v.isObject() {
+		return node{}
 	}
-	return folded
+	t := v.t
+	first, end := v.m+1, int32(len(t.members))
+	if v.m >= 0 {
+		end = t.members[v.m].next
+	}
+	exact, folded := int32(-1), int32(-1)
+	var scratch []byte
+	for m := first; m < end; m = t.members[m].next {
+		mm := &t.members[m]
+		var k []byte
+		if mm.keyEscaped {
+			k = t.key(m, &scratch)
+		} else if int(mm.keyEnd-mm.keyStart) == len(key)+2 {
+			k = t.json[mm.keyStart+1 : mm.keyEnd-1]
+		}
+		switch {
+		case len(k) != len(key):
+		case string(k) == key:
+			exact = m
+		case strings.EqualFold(string(k), key):
+			folded = m
+		}
+	}
+	switch {
+	case exact >= 0:
+		return node{t, exact}
+	case folded >= 0:
+		return node{t, folded}
+	}
+	return node{}
 }
 
 // path follows dotted keys through objects from v, each matched as get

@@ -133,3 +133,20 @@ func TestNormalizeReadsPartsGivenAsJSONStrings(t *testing.T) {
 		t.Fatalf("MFAUsed %q MFAIdentifier %q CredentialChallenge %q LoginResult %q", ev.MFAUsed, ev.MFAIdentifier, ev.CredentialChallenge, ev.LoginResult)
 	}
 }
+
+func TestUsableEventID(t *testing.T) {
+	for id, want := range map[string]bool{
+		"00000000-0000-4000-8000-000000000142": true,
+		"redacted-0000-4000-8000-000000000142": false,
+		"0000000000000000000000000000ReDaCtEd": false,
+		"0000000000000000000000000000REDACTE":  true,
+		"0000-redacte-d000000000000":           true,
+		"short":                                false,
+		"00000000 0000 4000 8000 000000000142": false,
+		"00000000-0000-4000-8000-00000000014é": false,
+	} {
+		if got := usableEventID(id); got != want {
+			t.Errorf("usableEventID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}
