@@ -76,6 +76,12 @@ var ErrInterrupted = errors.New("interrupted")
 
 const defaultMaxRecord = 32 << 20
 
+// MaxRecordLimit is the largest MaxRecordSize a run takes. CloudTrail's
+// events are a few KB, its largest under a MB; the decoder indexes a
+// record's rewritten bytes with 32-bit offsets, and a rewrite can be six
+// times its input (every byte a repaired control byte).
+const MaxRecordLimit = 256 << 20
+
 // Run ingests the inputs (files, directories, archives, "-" for stdin) into
 // sink. Bad input is recorded in the manifest and the stats and never stops
 // the rest; the error is for the run itself (the sink failed, or ctx ended).
@@ -85,6 +91,9 @@ func Run(ctx context.Context, inputs []string, sink Sink, opts Options) (Stats, 
 	}
 	if opts.MaxRecordSize <= 0 {
 		opts.MaxRecordSize = defaultMaxRecord
+	}
+	if opts.MaxRecordSize > MaxRecordLimit {
+		return Stats{}, fmt.Errorf("a record size limit of %d bytes is over the %d bytes (256 MiB) the decoder takes", opts.MaxRecordSize, MaxRecordLimit)
 	}
 	readDir := opts.readDir
 	if readDir == nil {

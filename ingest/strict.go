@@ -117,6 +117,10 @@ func (sc *strictScratch) valueDone(end int) {
 	m.valEnd, m.next = int32(end), int32(len(sc.members))
 }
 
+// maxKeptMembers bounds the member index a worker keeps between records
+// (24 bytes a member); CloudTrail's records have tens to hundreds.
+const maxKeptMembers = 1 << 16
+
 const maxLinearKeys = 64 // past this many keys, duplicates are found with a map
 
 // strictJSON appends data to dst as compact strict JSON, repairing what it
@@ -136,6 +140,9 @@ func strictJSONPrefix(dst, data []byte, sc *strictScratch, rep *repairs) ([]byte
 func strictRewrite(dst, data []byte, sc *strictScratch, rep *repairs, prefix bool) ([]byte, error) {
 	*rep = repairs{}
 	sc.stack, sc.keys, sc.levels, sc.maps, sc.cur = sc.stack[:0], sc.keys[:0], sc.levels[:0], sc.maps[:0], sc.cur[:0]
+	if cap(sc.members) > maxKeptMembers {
+		sc.members = nil // a huge record's index is not kept for the next record
+	}
 	sc.members, sc.depth = sc.members[:0], 0
 	base := len(dst) // member spans are relative to the record's first byte
 	i := 0

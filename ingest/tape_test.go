@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -148,5 +149,19 @@ func TestUsableEventID(t *testing.T) {
 		if got := usableEventID(id); got != want {
 			t.Errorf("usableEventID(%q) = %v, want %v", id, got, want)
 		}
+	}
+}
+
+// A record size limit the decoder's 32-bit offsets cannot hold is refused
+// before anything is read.
+func TestRunRefusesARecordLimitOverTheDecodersOwn(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "f.json", []byte(`{"Records":[`+ctEvent(1, 0)+`]}`))
+	sink := &memSink{}
+	if _, err := Run(context.Background(), []string{dir}, sink, Options{MaxRecordSize: MaxRecordLimit + 1}); err == nil || len(sink.events) != 0 {
+		t.Fatalf("limit %d: error %v, %d events", MaxRecordLimit+1, err, len(sink.events))
+	}
+	if _, err := Run(context.Background(), []string{dir}, sink, Options{MaxRecordSize: MaxRecordLimit}); err != nil || len(sink.events) != 1 {
+		t.Fatalf("limit %d: error %v, %d events", MaxRecordLimit, err, len(sink.events))
 	}
 }

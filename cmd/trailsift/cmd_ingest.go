@@ -66,6 +66,9 @@ and never stops the files around it. Inputs are only ever read.` + "\n" + exitHe
 			if o.parquet != "" && cmd.Flags().Changed("db") {
 				return &usageError{"give either --db or --parquet, not both"}
 			}
+			if o.maxRecordSize > ingest.MaxRecordLimit {
+				return &usageError{fmt.Sprintf("--max-record-size is at most %d (256 MiB); CloudTrail's largest events are under 1 MiB", ingest.MaxRecordLimit)}
+			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
