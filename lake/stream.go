@@ -26,13 +26,15 @@ import (
 
 // streamStore reads inputs into store, when it holds no events yet, by
 // handing DuckDB the events as Arrow record batches while they are
-// decoded: one INSERT reads them all, on every core, in one transaction
-// with the files manifest (query.StreamedLoad). Nothing is staged on
-// disk, and nothing is written twice: on the bench corpus the ingest took
-// a fifth less time and CPU than through a Parquet staging, with a store
-// as small (the events go in sorted as the staging sorts them). ok is
-// false, and nothing done, when the store holds events (or a staging
-// left by an interrupted run): IngestStore stages them then.
+// decoded: an INSERT reads them, on every core, in a transaction with the
+// files manifest (query.StreamedLoad). Nothing is staged on disk, and
+// nothing is written twice: on the bench corpus the ingest took a fifth
+// less time and CPU than through a Parquet staging, with a store as small
+// (the events go in sorted as the staging sorts them). A long load
+// commits every StreamCommitEvents events (see stream.checkpoint), so a
+// run killed late keeps most of its work. ok is false, and nothing done,
+// when the store holds events (or a staging left by an interrupted run):
+// IngestStore stages them then.
 func streamStore(ctx context.Context, store *query.Store, inputs []string, opts ingest.Options, beforeLoad func()) (run StoreRun, ok bool, err error) {
 	if !streamLoads || hasStaging(store) {
 		return run, false, nil
@@ -54,22 +56,15 @@ func streamStore(ctx context.Context, store *query.Store, inputs []string, opts 
 	}
 	defer func() { _ = os.RemoveAll(manifestDir) }() // temporary: the rows are stored or the run failed
 	sink := newStreamSink(manifestDir)
-	var release func()
-	if err := load.Conn.Raw(func(dc any) error {
-		ar, err := duckdb.NewArrowFromConn(dc.(driver.Conn))
-		if err == nil {
-			release, err = ar.RegisterView(sink.reader(), streamView)
-		}
-		return err
-	}); err != nil {
+	st := &stream{load: load, sink: sink}
+	if err := st.open(); err != nil {
 		return run, false, nil // nothing read yet: stage instead (load.Close rolls back)
 	}
-	released := false
-	defer func() {
-		if !released {
-			release()
-		}
-	}()
+	// From here on an INSERT reads the stream until it ends: whatever
+	// happens (a panic too), it ends and the INSERT returns before the
+	// stream is released.
+	defer func() { _ = st.close() }()
+	sink.commitEvery, sink.checkpoint = StreamCommitEvents, st.checkpoint
 	// DuckDB's insert runs beside the decoders: the Go heap gets less room
 	// than in a staged load, where the two take turns (10M events: peak RSS
 	// 985 -> 900 MiB, as fast).
@@ -77,48 +72,28 @@ func streamStore(ctx context.Context, store *query.Store, inputs []string, opts 
 		debug.SetMemoryLimit(streamGoMemory)
 		defer debug.SetMemoryLimit(limit)
 	}
-	inserted := make(chan error, 1)
-	go func() {
-		// Not ctx: an interrupted run stores what it read (see IngestStore).
-		err := load.InsertEvents(context.Background(), "SELECT * FROM "+streamView)
-		sink.stop()
-		inserted <- err
-	}()
-	// From here on the INSERT reads the stream until it ends: whatever
-	// happens (a panic too), it ends and the INSERT returns before the
-	// stream is released (deferred before, so run after).
-	var insertErr error
-	waited := false
-	wait := func() {
-		if !waited {
-			waited = true
-			sink.finish()
-			insertErr = <-inserted
-		}
-	}
-	defer wait()
 	start := time.Now()
 	opts.Manifest = manifest
 	var runErr error
 	run.Stats, runErr = ingest.Run(ctx, inputs, sink, opts)
-	wait()
+	insertErr := st.close()
 	run.Read = time.Since(start)
 	if _, refused := errors.AsType[*ingest.InputError](runErr); refused {
 		return run, true, runErr
 	}
 	run.Ran = true
-	if insertErr == nil {
-		// DuckDB made the stream a view in the transaction: it must not
-		// outlive the stream, nor reach the store's file.
-		_, insertErr = load.Conn.ExecContext(context.Background(), "DROP VIEW "+streamView)
-	}
 	notStored := func(err error) error {
-		return fmt.Errorf("store the events in %s: %w (nothing was stored: run the same command again)", storeName(store), err)
+		if st.commits == 0 {
+			return fmt.Errorf("store the events in %s: %w (nothing was stored: run the same command again)", storeName(store), err)
+		}
+		return fmt.Errorf("store the events in %s: %w (the events read before its last commit are stored: run the same command again to load the rest)", storeName(store), err)
 	}
-	if insertErr != nil {
+	switch {
+	case st.err != nil:
+		return run, true, notStored(st.err)
+	case insertErr != nil:
 		return run, true, notStored(insertErr)
-	}
-	if runErr != nil && !errors.Is(runErr, ingest.ErrInterrupted) {
+	case runErr != nil && !errors.Is(runErr, ingest.ErrInterrupted):
 		return run, true, runErr
 	}
 	if beforeLoad != nil {
@@ -128,20 +103,105 @@ func streamStore(ctx context.Context, store *query.Store, inputs []string, opts 
 	if err := sink.commit(load); err != nil {
 		return run, true, notStored(err)
 	}
-	run.Streamed, run.Inserted = true, sink.inserted
+	run.Streamed, run.Commits, run.Inserted = true, st.commits+1, sink.inserted
 	if err := store.Checkpoint(context.Background()); err != nil {
 		return run, true, fmt.Errorf("the events are stored in %s, but writing them into its file failed (DuckDB tries again when it closes the store): %w", storeName(store), err)
 	}
 	run.Store = time.Since(start)
 	// The sink's buffers and key cache are garbage now: hand them back to
 	// the OS before DuckDB builds the sessions, as a staged load does.
-	release()
-	released, sink = true, nil
+	st.sink = nil
 	ReleaseMemory()
 	if run.Lineage, err = updateSessions(store); err != nil {
 		return run, true, err
 	}
 	return run, true, run.ended(ctx, store, runErr)
+}
+
+// stream is the INSERT of a streamed load and the stream of record
+// batches it reads, one per transaction.
+type stream struct {
+	load     *query.StreamedLoad
+	sink     *streamSink
+	release  func()     // hands the registered stream back; nil when none is
+	inserted chan error // the running INSERT's result; nil when none runs
+	commits  int        // transactions committed before the last
+	err      error      // why a checkpoint failed
+}
+
+// open registers a new stream with DuckDB and starts the INSERT that
+// reads it.
+func (st *stream) open() error {
+	st.sink.restart()
+	if err := st.load.Conn.Raw(func(dc any) error {
+		ar, err := duckdb.NewArrowFromConn(dc.(driver.Conn))
+		if err == nil {
+			st.release, err = ar.RegisterView(st.sink.reader(), streamView)
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	inserted, stopped := make(chan error, 1), st.sink.stopped
+	st.inserted = inserted
+	go func() {
+		// Not the run's context: an interrupted run stores what it read
+		// (see IngestStore).
+		err := st.load.InsertEvents(context.Background(), "SELECT * FROM "+streamView)
+		close(stopped) // the sink sends no more to this stream
+		inserted <- err
+	}()
+	return nil
+}
+
+// close ends the stream, waits for its INSERT, drops the view DuckDB made
+// of the stream in the transaction (it must not outlive the stream, nor
+// reach the store's file), and releases the stream. It returns the
+// INSERT's error, and does nothing when no stream is open.
+func (st *stream) close() error {
+	if st.inserted == nil {
+		return nil
+	}
+	st.sink.finish()
+	err := <-st.inserted
+	st.inserted = nil
+	if err == nil {
+		_, err = st.load.Conn.ExecContext(context.Background(), "DROP VIEW "+streamView)
+	}
+	st.release()
+	st.release = nil
+	return err
+}
+
+// checkpoint commits the events sent so far with the files done, and
+// goes on in a new transaction with a new stream: a first load of a large
+// bucket is not one transaction that a kill would lose whole. The next run
+// loads the rest through a staging, which compares with what is stored:
+// the events of a file read partly are stored once, and a file is
+// recorded only in the commit that holds all its events. It runs on the
+// sink's goroutine, which waits meanwhile, and so do the decoders.
+func (st *stream) checkpoint() error {
+	err := st.sink.send()
+	if err == nil {
+		err = st.close()
+	}
+	if err == nil {
+		err = st.sink.commit(st.load)
+	}
+	if err == nil {
+		st.commits++
+		err = st.sink.clearManifest()
+	}
+	if err == nil {
+		err = st.load.Begin(context.Background())
+	}
+	if err == nil {
+		err = st.open()
+	}
+	if err != nil {
+		st.err = err
+	}
+	return err
 }
 
 // newManifestDir makes the folder where a streamed load keeps its files
@@ -189,6 +249,12 @@ func hasStaging(store *query.Store) bool {
 // Tests make it smaller.
 var streamBatchEvents = commitEvents / 2
 
+// StreamCommitEvents is how many events a streamed load commits at a
+// time: about 30 s of a two-core laptop's work. Each commit ends DuckDB's
+// inserting threads' row groups part-full and lets the decoders wait while
+// it writes, so not much less. A variable: tests make it small.
+var StreamCommitEvents = 2_000_000
+
 // streamGoMemory is the Go heap's soft limit during a streamed load.
 const streamGoMemory = 448 << 20
 
@@ -231,18 +297,30 @@ type streamSink struct {
 	bytes   int
 
 	out      chan arrow.RecordBatch
-	stopped  chan struct{} // DuckDB reads no more
+	stopped  chan struct{} // DuckDB reads no more of out
 	finished bool
 	inserted int64
+
+	// checkpoint, when set, commits what was sent (stream.checkpoint);
+	// the sink calls it once commitEvery events have been sent since.
+	checkpoint  func() error
+	commitEvery int
+	sent        int
 }
 
 func newStreamSink(manifestDir string) *streamSink {
 	schema, puts := eventSchema()
-	return &streamSink{cur: newBatch(), rejects: rejects{byFile: map[int64][]int64{}},
+	s := &streamSink{cur: newBatch(), rejects: rejects{byFile: map[int64][]int64{}},
 		keys: keyCache{parts: map[string]*partKeys{}}, loaded: map[string]bool{}, revisits: map[string]*partitionOf{},
 		manifestDir: manifestDir, recorded: recordedFiles{},
-		schema: schema, puts: puts, builder: array.NewRecordBuilder(memory.DefaultAllocator, schema),
-		out: make(chan arrow.RecordBatch, 2), stopped: make(chan struct{})}
+		schema: schema, puts: puts, builder: array.NewRecordBuilder(memory.DefaultAllocator, schema)}
+	s.restart()
+	return s
+}
+
+// restart begins a new stream for DuckDB to read.
+func (s *streamSink) restart() {
+	s.out, s.stopped, s.finished = make(chan arrow.RecordBatch, 2), make(chan struct{}), false
 }
 
 // errStoreStopped ends a run whose store stopped reading its events (the
@@ -252,9 +330,24 @@ var errStoreStopped = errors.New("the store stopped taking events")
 func (s *streamSink) WriteEvents(events []ingest.Event) error {
 	s.cur.add(events, &s.memo, &s.rejects)
 	if s.cur.full() || s.cur.events >= streamBatchEvents {
-		return s.send()
+		if err := s.send(); err != nil {
+			return err
+		}
 	}
-	return nil
+	// Commits wait for a file's end (FileDone), unless one file goes on
+	// and on.
+	return s.maybeCheckpoint(2 * s.commitEvery)
+}
+
+// maybeCheckpoint commits once more than after events were sent since
+// the last commit.
+func (s *streamSink) maybeCheckpoint(after int) error {
+	if s.checkpoint == nil || s.sent < after {
+		return nil
+	}
+	err := s.checkpoint()
+	s.sent = 0
+	return err
 }
 
 // FileDone adds the file's manifest rows, once per path, content and
@@ -267,9 +360,11 @@ func (s *streamSink) FileDone(f *ingest.File) error {
 		s.files, s.errs = append(s.files, files...), append(s.errs, errs...)
 	}
 	if len(s.files) >= manifestPartFiles {
-		return s.writeManifest()
+		if err := s.writeManifest(); err != nil {
+			return err
+		}
 	}
-	return nil
+	return s.maybeCheckpoint(s.commitEvery)
 }
 
 // manifestPartFiles is how many files' rows a manifest part holds (a
@@ -294,6 +389,16 @@ func (s *streamSink) writeManifest() error {
 	return nil
 }
 
+// clearManifest removes the manifest parts a commit stored.
+func (s *streamSink) clearManifest() error {
+	for _, dir := range []string{FilesDir, ErrorsDir} {
+		if err := os.RemoveAll(filepath.Join(s.manifestDir, dir)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Flush sends what is batched and ends the stream.
 func (s *streamSink) Flush() error {
 	err := s.send()
@@ -308,9 +413,6 @@ func (s *streamSink) finish() {
 		close(s.out)
 	}
 }
-
-// stop tells the sink that DuckDB reads no more.
-func (s *streamSink) stop() { close(s.stopped) }
 
 // send sends the batch's new events, partition by partition, each sorted
 // as a Parquet part is (compareRows).
@@ -327,6 +429,7 @@ func (s *streamSink) send() error {
 			return err
 		}
 		slices.SortFunc(fresh, func(i, j int32) int { return compareRows(&b.rows[i], &b.rows[j]) })
+		s.sent += len(fresh)
 		for _, i := range fresh {
 			r := &b.rows[i]
 			for c, put := range s.puts {

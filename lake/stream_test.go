@@ -65,6 +65,11 @@ func TestStreamedLoadStoresWhatTheStagedLoadDoes(t *testing.T) {
 	defer func(n int) { manifestPartFiles = n }(manifestPartFiles)
 	manifestPartFiles = 7 // the manifest in several parts
 	streamed := ingestInto(t, filepath.Join(dir, "streamed.duckdb"), ingest.Options{}, samples...)
+	// The same, committed every few events.
+	defer func(c, b int) { StreamCommitEvents, streamBatchEvents = c, b }(StreamCommitEvents, streamBatchEvents)
+	StreamCommitEvents, streamBatchEvents = 25, 8
+	chunked := ingestInto(t, filepath.Join(dir, "chunked.duckdb"), ingest.Options{}, samples...)
+	StreamCommitEvents, streamBatchEvents = 2_000_000, commitEvents/2
 	defer func() { streamLoads = true }()
 	streamLoads = false
 	staged := ingestInto(t, filepath.Join(dir, "staged.duckdb"), ingest.Options{}, samples...)
@@ -81,8 +86,19 @@ func TestStreamedLoadStoresWhatTheStagedLoadDoes(t *testing.T) {
 	if n := storeCount(t, filepath.Join(dir, "streamed.duckdb"), false, "SELECT count(*) FROM duckdb_views() WHERE view_name = '"+streamView+"'"); n != 0 {
 		t.Errorf("the stream's view is left in the store")
 	}
-	if a, b := storeFingerprint(t, filepath.Join(dir, "streamed.duckdb")), storeFingerprint(t, filepath.Join(dir, "staged.duckdb")); a != b {
-		t.Errorf("the stores differ:\nstreamed %s\nstaged   %s", a, b)
+	staged0 := storeFingerprint(t, filepath.Join(dir, "staged.duckdb"))
+	if a := storeFingerprint(t, filepath.Join(dir, "streamed.duckdb")); a != staged0 {
+		t.Errorf("the stores differ:\nstreamed %s\nstaged   %s", a, staged0)
+	}
+	if !chunked.Streamed || chunked.Commits < 3 || chunked.Inserted != staged.Inserted || streamed.Commits != 1 {
+		t.Errorf("committed in parts: streamed %v, %d commits, %d events; want true, 3 or more, %d (one commit without parts: %d)",
+			chunked.Streamed, chunked.Commits, chunked.Inserted, staged.Inserted, streamed.Commits)
+	}
+	if a := storeFingerprint(t, filepath.Join(dir, "chunked.duckdb")); a != staged0 {
+		t.Errorf("the stores differ:\ncommitted in parts %s\nstaged             %s", a, staged0)
+	}
+	if n := storeCount(t, filepath.Join(dir, "chunked.duckdb"), false, "SELECT count(*) FROM duckdb_views() WHERE view_name = '"+streamView+"'"); n != 0 {
+		t.Errorf("a stream's view is left in the store committed in parts")
 	}
 }
 
@@ -126,16 +142,22 @@ func TestStreamedLoadDropsRepeatsTheCacheForgot(t *testing.T) {
 	// The first account's events again, in a file read last, with a line
 	// more so that it is not the same content.
 	inputs = append(inputs, writeInput(t, in, "9-again.jsonl", firstAccount+"\n"))
-	db := filepath.Join(t.TempDir(), "case.duckdb")
-	run := ingestInto(t, db, ingest.Options{Workers: 1}, inputs...)
-	if !run.Streamed || run.Inserted != 32 {
-		t.Errorf("streamed %v, %d events stored; want true, 32", run.Streamed, run.Inserted)
-	}
-	if n := storeCount(t, db, false, "SELECT count(*) FROM events"); n != 32 {
-		t.Errorf("%d events stored, want 32", n)
-	}
-	if n := storeCount(t, db, false, "SELECT count(DISTINCT file_id) FROM events WHERE account_id = '111111111111'"); n != 1 {
-		t.Errorf("the first account's events come from %d files, want 1 (one copy of each is kept, from the same file)", n)
+	// In one transaction, and committed every file: the repeats are in the
+	// last commit, their first copies in the first.
+	defer func(c int) { StreamCommitEvents = c }(StreamCommitEvents)
+	for _, every := range []int{StreamCommitEvents, 8} {
+		StreamCommitEvents = every
+		db := filepath.Join(t.TempDir(), "case.duckdb")
+		run := ingestInto(t, db, ingest.Options{Workers: 1}, inputs...)
+		if !run.Streamed || run.Inserted != 32 || every == 8 && run.Commits != 6 {
+			t.Errorf("commits every %d events: streamed %v, %d commits, %d events stored; want true, 6 if every 8 (one a file and the last), 32", every, run.Streamed, run.Commits, run.Inserted)
+		}
+		if n := storeCount(t, db, false, "SELECT count(*) FROM events"); n != 32 {
+			t.Errorf("commits every %d events: %d events stored, want 32", every, n)
+		}
+		if n := storeCount(t, db, false, "SELECT count(DISTINCT file_id) FROM events WHERE account_id = '111111111111'"); n != 1 {
+			t.Errorf("commits every %d events: the first account's events come from %d files, want 1 (one copy of each is kept, from the same file)", every, n)
+		}
 	}
 }
 

@@ -180,7 +180,7 @@ func (l *StreamedLoad) DropRepeats(ctx context.Context, where string, args ...an
 // Commit stores the files and ingest_errors rows that files and errs
 // select (as Staging's) and the store lacks, marks the sessions pending
 // when events were stored, and commits. It returns the number of events
-// stored.
+// the load stored, in this transaction and the ones before (see Begin).
 func (l *StreamedLoad) Commit(ctx context.Context, files, errs string) (int64, error) {
 	if _, err := findRejects(ctx, l.Conn, "", true); err != nil {
 		return 0, err
@@ -203,6 +203,16 @@ func (l *StreamedLoad) Commit(ctx context.Context, files, errs string) (int64, e
 	}
 	l.open = false
 	return l.inserted, nil
+}
+
+// Begin starts the load's next transaction, after a Commit: a long load
+// commits as it goes, so that a run killed late keeps most of its work.
+func (l *StreamedLoad) Begin(ctx context.Context) error {
+	if _, err := l.Conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	l.open = true
+	return nil
 }
 
 // Close rolls back what was not committed and releases the connection.

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 
-	"github.com/trailsift/trailsift/lake"
-	"github.com/trailsift/trailsift/query"
 	"github.com/trailsift/trailsift/samples/hostile"
 )
 
@@ -48,16 +45,7 @@ func TestAdversarialSuite(t *testing.T) {
 // next run can write to it.
 func storedEvents(t *testing.T, flag, target string) int {
 	t.Helper()
-	var s *query.Store
-	var err error
-	if flag == "--parquet" {
-		s, err = lake.Open(context.Background(), target)
-	} else {
-		s, err = query.Open(context.Background(), target, true)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openCase(t, flag, target)
 	defer s.Close()
 	var n int
 	if err := s.DB.QueryRow("select count(*) from events").Scan(&n); err != nil {

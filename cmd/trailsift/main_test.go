@@ -37,6 +37,9 @@ func TestMain(m *testing.M) {
 				}
 			}
 		}
+		if n, err := strconv.Atoi(os.Getenv("TRAILSIFT_TEST_COMMIT_EVENTS")); err == nil {
+			lake.StreamCommitEvents = n
+		}
 		if os.Getenv("TRAILSIFT_TEST_KILL_AT_LOAD") == "1" {
 			atStoreLoad = func(context.Context, *streams) { syscall.Kill(os.Getpid(), syscall.SIGKILL) }
 		}
@@ -73,6 +76,14 @@ func openStore(t *testing.T, path string) *sql.DB {
 // openTarget opens a DuckDB store (--db) or a Parquet dataset (--parquet).
 func openTarget(t *testing.T, flag, path string) *sql.DB {
 	t.Helper()
+	s := openCase(t, flag, path)
+	t.Cleanup(func() { s.Close() })
+	return s.DB
+}
+
+// openCase opens a store (--db) or dataset (--parquet) read-only.
+func openCase(t *testing.T, flag, path string) *query.Store {
+	t.Helper()
 	var s *query.Store
 	var err error
 	if flag == "--parquet" {
@@ -83,8 +94,7 @@ func openTarget(t *testing.T, flag, path string) *sql.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
-	return s.DB
+	return s
 }
 
 func scalar(t *testing.T, db *sql.DB, q string) string {
@@ -152,6 +162,7 @@ func TestIngestUsageErrors(t *testing.T) {
 		{"missing path", []string{"ingest", "--db", filepath.Join(dir, "x.duckdb"), filepath.Join(dir, "nope")}, "no such file"},
 		{"db inside evidence", []string{"ingest", "--db", filepath.Join(dir, "case.duckdb"), dir}, "inside the evidence"},
 		{"bad flag", []string{"ingest", "--bogus"}, "unknown flag"},
+		{"record size over the limit", []string{"ingest", "--db", filepath.Join(dir, "x.duckdb"), "--max-record-size", "300000000", filepath.Join(dir, "x.json")}, "--max-record-size is at most 268435456"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -267,10 +278,13 @@ func TestKillAndRerun(t *testing.T) {
 		flag, name string
 		seeded     bool     // the store holds the events of seed first
 		kills      []string // the hook of each killed run
+		kept       bool     // the first kill keeps events committed before it
 	}{
-		{"--db", "case.duckdb", false, []string{"TRAILSIFT_TEST_KILL_AFTER_FILES=30", "TRAILSIFT_TEST_KILL_AFTER_FILES=20", "TRAILSIFT_TEST_KILL_AFTER_FILES=5", "TRAILSIFT_TEST_KILL_AT_LOAD=1"}},
-		{"--db", "seeded.duckdb", true, []string{"TRAILSIFT_TEST_KILL_AFTER_FILES=30", "TRAILSIFT_TEST_KILL_AFTER_FILES=20", "TRAILSIFT_TEST_KILL_AFTER_FILES=5", "TRAILSIFT_TEST_KILL_AT_LOAD=1"}},
-		{"--parquet", "lake", false, []string{"TRAILSIFT_TEST_KILL_AFTER_FILES=30", "TRAILSIFT_TEST_KILL_AFTER_FILES=20", "TRAILSIFT_TEST_KILL_AFTER_FILES=5"}},
+		// A first load into a new store streams, committing every 10,000
+		// events here: the first kill keeps what it committed.
+		{"--db", "case.duckdb", false, []string{"TRAILSIFT_TEST_KILL_AFTER_FILES=30", "TRAILSIFT_TEST_KILL_AFTER_FILES=20", "TRAILSIFT_TEST_KILL_AFTER_FILES=5", "TRAILSIFT_TEST_KILL_AT_LOAD=1"}, true},
+		{"--db", "seeded.duckdb", true, []string{"TRAILSIFT_TEST_KILL_AFTER_FILES=30", "TRAILSIFT_TEST_KILL_AFTER_FILES=20", "TRAILSIFT_TEST_KILL_AFTER_FILES=5", "TRAILSIFT_TEST_KILL_AT_LOAD=1"}, false},
+		{"--parquet", "lake", false, []string{"TRAILSIFT_TEST_KILL_AFTER_FILES=30", "TRAILSIFT_TEST_KILL_AFTER_FILES=20", "TRAILSIFT_TEST_KILL_AFTER_FILES=5"}, false},
 	} {
 		t.Run(kind.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -293,12 +307,17 @@ func TestKillAndRerun(t *testing.T) {
 				t.Fatalf("clean run stored %s", want)
 			}
 
-			for _, hook := range kind.kills {
+			for i, hook := range kind.kills {
 				cmd := exec.Command(os.Args[0], "ingest", "-q", kind.flag, killed, evidence)
-				cmd.Env = append(os.Environ(), "TRAILSIFT_RUN_MAIN=1", hook)
+				cmd.Env = append(os.Environ(), "TRAILSIFT_RUN_MAIN=1", "TRAILSIFT_TEST_COMMIT_EVENTS=10000", hook)
 				err := cmd.Run()
 				if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 					t.Fatalf("%s: the run was not killed (%v)", hook, err)
+				}
+				if i == 0 && kind.kept {
+					if n := storedEvents(t, kind.flag, killed); n == 0 {
+						t.Fatalf("%s: the first kill lost every event read before it", hook)
+					}
 				}
 			}
 			if _, stderr, code := run(t, "", "ingest", "-q", kind.flag, killed, evidence); code != 0 {
