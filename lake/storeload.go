@@ -197,7 +197,7 @@ type StoreRun struct {
 	ingest.Stats
 	Ran      bool  // the inputs were read (false: an error stopped the run before)
 	Streamed bool  // the events went into the store as they were read, with no staging (see streamStore)
-	Commits  int   // transactions a streamed load committed (one every StreamCommitEvents events)
+	Commits  int   // transactions a streamed load committed (see StreamCommitEvents)
 	Inserted int64 // events the store did not hold before
 	Rejected int64 // staged events the store finds invalid JSON: in ingest_errors, their file failed
 	// How long each step took: reading the inputs into the staging,

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/trailsift/trailsift/ingest"
 	"github.com/trailsift/trailsift/query"
@@ -66,10 +67,10 @@ func TestStreamedLoadStoresWhatTheStagedLoadDoes(t *testing.T) {
 	manifestPartFiles = 7 // the manifest in several parts
 	streamed := ingestInto(t, filepath.Join(dir, "streamed.duckdb"), ingest.Options{}, samples...)
 	// The same, committed every few events.
-	defer func(c, b int) { StreamCommitEvents, streamBatchEvents = c, b }(StreamCommitEvents, streamBatchEvents)
-	StreamCommitEvents, streamBatchEvents = 25, 8
+	c, b, i := StreamCommitEvents, streamBatchEvents, StreamCommitInterval
+	StreamCommitEvents, streamBatchEvents, StreamCommitInterval = 25, 8, 0
 	chunked := ingestInto(t, filepath.Join(dir, "chunked.duckdb"), ingest.Options{}, samples...)
-	StreamCommitEvents, streamBatchEvents = 2_000_000, commitEvents/2
+	StreamCommitEvents, streamBatchEvents, StreamCommitInterval = c, b, i
 	defer func() { streamLoads = true }()
 	streamLoads = false
 	staged := ingestInto(t, filepath.Join(dir, "staged.duckdb"), ingest.Options{}, samples...)
@@ -144,7 +145,8 @@ func TestStreamedLoadDropsRepeatsTheCacheForgot(t *testing.T) {
 	inputs = append(inputs, writeInput(t, in, "9-again.jsonl", firstAccount+"\n"))
 	// In one transaction, and committed every file: the repeats are in the
 	// last commit, their first copies in the first.
-	defer func(c int) { StreamCommitEvents = c }(StreamCommitEvents)
+	defer func(c int, i time.Duration) { StreamCommitEvents, StreamCommitInterval = c, i }(StreamCommitEvents, StreamCommitInterval)
+	StreamCommitInterval = 0
 	for _, every := range []int{StreamCommitEvents, 8} {
 		StreamCommitEvents = every
 		db := filepath.Join(t.TempDir(), "case.duckdb")

@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 			}
 		}
 		if n, err := strconv.Atoi(os.Getenv("TRAILSIFT_TEST_COMMIT_EVENTS")); err == nil {
-			lake.StreamCommitEvents = n
+			lake.StreamCommitEvents, lake.StreamCommitInterval = n, 0
 		}
 		if os.Getenv("TRAILSIFT_TEST_KILL_AT_LOAD") == "1" {
 			atStoreLoad = func(context.Context, *streams) { syscall.Kill(os.Getpid(), syscall.SIGKILL) }
