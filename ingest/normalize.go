@@ -46,30 +46,41 @@ type nested struct {
 	tape    tape
 }
 
-// classify parses a top-level object and says what it is. For a lookup-events
-// item it returns the embedded CloudTrailEvent JSON.
+// classify reads a top-level record (strictJSON, into the normalizer's
+// record tape) and says what it is. For a lookup-events item it returns
+// the embedded CloudTrailEvent JSON, valid until the normalizer reads
+// again; for an event, fromStrict reads it on without a second rewrite.
 func (n *normalizer) classify(data []byte) (recordKind, []byte, error) {
-	v, err := n.p.ParseBytes(data)
+	clean, err := strictJSON(n.compact[:0], data, &n.scratch, &n.rep)
+	n.compact = clean
 	if err != nil {
 		return kindOther, nil, err
 	}
-	o, err := v.Object()
-	if err != nil {
+	if n.scratch.depth > maxJSONDepth {
+		return kindOther, nil, errTooDeep
+	}
+	n.record = tape{json: clean, members: n.scratch.members}
+	rec := n.record.root()
+	if !rec.isObject() {
 		return kindOther, nil, errNotObject
 	}
-	if ct := getFold(o, "CloudTrailEvent"); ct != nil {
-		if ct.Type() == fastjson.TypeString {
-			return kindLookupItem, ct.GetStringBytes(), nil
+	switch ct := rec.get("CloudTrailEvent"); ct.kind() {
+	case '"':
+		n.text = unescapeString(n.text[:0], ct.raw())
+		return kindLookupItem, n.text, nil
+	case '{':
+		// Written again as it always was (appendJSON's escapes), so an
+		// event identified by its content keeps its identity.
+		v, err := n.p.ParseBytes(ct.raw())
+		if err != nil {
+			return kindOther, nil, err
 		}
-		if ct.Type() == fastjson.TypeObject {
-			// Not MarshalTo: it quotes strings the Go way (\x01), not JSON's.
-			return kindLookupItem, appendJSON(nil, ct, false), nil
-		}
+		return kindLookupItem, appendJSON(nil, v, false), nil
 	}
-	if getFold(o, "digestStartTime") != nil && getFold(o, "logFiles") != nil {
+	if rec.get("digestStartTime").t != nil && rec.get("logFiles").t != nil {
 		return kindDigest, nil, nil
 	}
-	return kindEvent, nil, nil // normalize tells whether it is one
+	return kindEvent, nil, nil // fromStrict tells whether it is one
 }
 
 type normError struct{ msg string }

@@ -310,11 +310,16 @@ func (h *fileHandler) recordError(index, offset int64, msg string) {
 
 func (h *fileHandler) record(rec rawRecord) error {
 	data := rec.data
+	var ev Event
 	if rec.wrapper != "Records" {
 		kind, inner, err := h.n.classify(data)
+		var ne *normError
 		switch {
 		case err == errNotObject:
 			h.notEvent(rec)
+			return nil
+		case errors.As(err, &ne):
+			h.recordError(rec.index, rec.offset, ne.msg)
 			return nil
 		case err != nil:
 			h.recordError(rec.index, rec.offset, invalidJSON(err))
@@ -325,9 +330,11 @@ func (h *fileHandler) record(rec rawRecord) error {
 		case kind == kindLookupItem:
 			h.inner = append(h.inner[:0], inner...)
 			data = h.inner
+		default: // classify rewrote and indexed it already
+			warn, err := h.n.fromStrict(&ev)
+			return h.event(rec, &ev, warn, err)
 		}
 	}
-	var ev Event
 	warn, err := h.n.normalize(data, &ev)
 	return h.event(rec, &ev, warn, err)
 }
