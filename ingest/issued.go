@@ -51,7 +51,7 @@ func IssuesCredential(source, name string) bool {
 // when none has. req, resp and shared are the event's requestParameters
 // (already taken out of a JSON string where an export gave it as one),
 // responseElements (the same) and sharedEventID. Keys are matched as
-// getFold does, so lower-cased exports read the same.
+// node.get does, so lower-cased exports read the same.
 func (n *normalizer) issuedCredential(req, resp, shared node) string {
 	n.issued = append(n.issued[:0], '{')
 	for _, f := range IssuedFields {

@@ -441,29 +441,6 @@ func lowerKey(dst, k []byte) []byte {
 	return dst
 }
 
-// getFold looks a key up case-insensitively: some exports lower-case keys.
-// An exact match wins over a case-folded one and, like everywhere else in
-// trailsift (see appendJSON), the last of repeated keys wins.
-func getFold(o *fastjson.Object, key string) *fastjson.Value {
-	if o == nil {
-		return nil
-	}
-	var exact, folded *fastjson.Value
-	o.Visit(func(k []byte, v *fastjson.Value) {
-		if len(k) == len(key) {
-			if string(k) == key {
-				exact = v
-			} else if strings.EqualFold(string(k), key) {
-				folded = v
-			}
-		}
-	})
-	if exact != nil {
-		return exact
-	}
-	return folded
-}
-
 // str is a value as text: strings unescaped, numbers and booleans as
 // written, null and containers as "".
 func (n *normalizer) str(v node) string {
