@@ -485,7 +485,10 @@ func (s *Store) Manifest(ctx context.Context) (ingest.Manifest, error) {
 // ReadManifest builds a manifest from q, a query returning the path, sha256
 // and status of every stored file: from a store's files table, or from a
 // Parquet dataset's. A failed file is not stored: it is read again (and
-// fails again, visibly) until it loads.
+// fails again, visibly) until it loads. A duplicate's row does not make
+// its content known: it may have been committed before the file it
+// repeats was read whole (a run stopped in between), and that file must
+// then be read again, not called a duplicate of it.
 func ReadManifest(ctx context.Context, db *sql.DB, q string) (ingest.Manifest, error) {
 	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
@@ -502,7 +505,7 @@ func ReadManifest(ctx context.Context, db *sql.DB, q string) (ingest.Manifest, e
 			continue
 		}
 		m.paths[[2]string{p, sha}] = true
-		if _, ok := m.contents[sha]; !ok {
+		if _, ok := m.contents[sha]; !ok && status != ingest.StatusDuplicate {
 			m.contents[sha] = p
 		}
 	}

@@ -314,3 +314,29 @@ WHERE column_name = 'event_key' GROUP BY row_group_id)`); n <= 0 || n > 61440 {
 		t.Errorf("read back %d events, want 200000", n)
 	}
 }
+
+// A duplicate's row names a file by content; only a file that was read
+// makes its content known. A run stopped after a duplicate's row was
+// stored, before the file it repeats was, reads that file again.
+func TestManifestKnowsContentOnlyFromFilesRead(t *testing.T) {
+	ctx := context.Background()
+	s, err := query.OpenMemory(ctx, "64MB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m, err := query.ReadManifest(ctx, s.DB, `SELECT * FROM (VALUES
+  ('b.json', 'aaa', 'duplicate'), ('c.json', 'ccc', 'failed'), ('d.json', 'ddd', 'loaded'), ('e.json', 'ddd', 'duplicate'))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := m.HasContent("aaa"); ok {
+		t.Errorf("content known from a duplicate's row (%s): the file it repeats would never be read", p)
+	}
+	if !m.Has("b.json", "aaa") || m.Has("c.json", "ccc") {
+		t.Errorf("the duplicate's own path is not known, or a failed file is")
+	}
+	if p, ok := m.HasContent("ddd"); !ok || p != "d.json" {
+		t.Errorf("content ddd: %q %v, want d.json, the file read", p, ok)
+	}
+}
