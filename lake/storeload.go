@@ -26,6 +26,10 @@ import (
 // so an interrupted or killed ingest resumes from it.
 func StagingDir(db string) string { return db + ".staging" }
 
+// manifestFolder is where a streamed load keeps the files manifest of the
+// store at db until it commits it (see streamStore).
+func manifestFolder(db string) string { return db + ".manifest" }
+
 // Manifests joins the manifests of a store and of its staging dataset: a
 // file staged by an interrupted run is not read again.
 type Manifests []ingest.Manifest
@@ -224,6 +228,13 @@ func IngestStore(ctx context.Context, store *query.Store, inputs []string, opts 
 	}
 	var run StoreRun
 	staging := StagingDir(store.Path)
+	if store.Path != "" {
+		// A streamed load killed after a commit leaves its manifest's
+		// folder: the rows it held are stored or read again now.
+		if err := os.RemoveAll(manifestFolder(store.Path)); err != nil {
+			return run, err
+		}
+	}
 	if store.Path == "" {
 		tmp, err := os.MkdirTemp("", "trailsift-staging-")
 		if err != nil {

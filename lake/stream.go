@@ -183,8 +183,10 @@ func (st *stream) close() error {
 // sink's goroutine, which waits meanwhile, and so do the decoders.
 func (st *stream) checkpoint() error {
 	err := st.sink.send()
-	if err == nil {
-		err = st.close()
+	// The stream ends either way; when the INSERT failed, its error says
+	// why (the send only says it stopped reading).
+	if cerr := st.close(); cerr != nil {
+		err = cerr
 	}
 	if err == nil {
 		err = st.sink.commit(st.load)
@@ -213,7 +215,7 @@ func newManifestDir(store *query.Store) (string, error) {
 	if store.Path == "" {
 		return os.MkdirTemp("", "trailsift-manifest-")
 	}
-	dir := store.Path + ".manifest"
+	dir := manifestFolder(store.Path)
 	if err := os.RemoveAll(dir); err != nil {
 		return "", err
 	}

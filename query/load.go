@@ -113,10 +113,11 @@ func (s *Store) Load(ctx context.Context, st Staging) (inserted, rejected int64,
 // StreamedLoad is a load whose events the caller inserts as it decodes
 // them (lake hands them to DuckDB as Arrow record batches), into a store
 // that held no events when it began: nothing stored can be the same event
-// as a new one, so no staging is needed to find out. Everything goes in one
-// transaction on Conn: the events, the files and ingest_errors rows and
-// the sessions mark commit together, or none of them does (a killed run
-// leaves the store as it was).
+// as a new one, so no staging is needed to find out. It goes in
+// transactions on Conn (Commit, then Begin for the next): the events of
+// each, the files and ingest_errors rows of the files read whole by then
+// and the sessions mark commit together, or none of them does (a killed
+// run keeps what its earlier transactions committed).
 type StreamedLoad struct {
 	Conn     *sql.Conn
 	inserted int64

@@ -326,6 +326,11 @@ func TestKillAndRerun(t *testing.T) {
 			if got := fingerprint(t, kind.flag, killed); got != want {
 				t.Errorf("after %d kills and a re-run:\n got %s\nwant %s", len(kind.kills), got, want)
 			}
+			for _, left := range []string{killed + ".manifest", killed + ".staging"} {
+				if _, err := os.Stat(left); !os.IsNotExist(err) {
+					t.Errorf("left beside the store after the re-run: %s (%v)", left, err)
+				}
+			}
 		})
 	}
 }
