@@ -750,3 +750,34 @@ func TestRecordsReadInPlaceAcrossBufferEnds(t *testing.T) {
 		})
 	}
 }
+
+// recordInPlace reads a record that lies whole in the window, up to the
+// size limit, and leaves anything else to the splitter.
+func TestRecordInPlace(t *testing.T) {
+	rec := ctEvent(1, 10)
+	h := &fileHandler{n: &normalizer{}, f: &File{ID: 7}}
+	for _, c := range []struct {
+		name   string
+		window string
+		limit  int
+		ok     bool
+	}{
+		{"whole, the next one cut", rec + ",\n  " + rec[:40], len(rec), true},
+		{"ends the window", rec, len(rec), true},
+		{"over the limit", rec + ",", len(rec) - 1, false},
+		{"cut by the window's end", rec[:len(rec)-1], len(rec), false},
+		{"broken", strings.Replace(rec, `"eventName":`, `"eventName"`, 1) + ",", len(rec), false},
+		{"not an object", `"` + rec + `"`, 2 * len(rec), false},
+	} {
+		before := len(h.batch)
+		used, ok, err := h.recordInPlace([]byte(c.window), 3, 100, c.limit)
+		switch {
+		case err != nil || ok != c.ok:
+			t.Errorf("%s: ok %v, error %v; want ok %v", c.name, ok, err, c.ok)
+		case ok && (used != len(rec) || len(h.batch) != before+1 || h.batch[before].Raw != rec || h.batch[before].RecordIndex != 3):
+			t.Errorf("%s: used %d of %d, events %d -> %d", c.name, used, len(rec), before, len(h.batch))
+		case !ok && (len(h.batch) != before || h.failed != 0):
+			t.Errorf("%s: not read in place, yet %d events and %d errors recorded", c.name, len(h.batch)-before, h.failed)
+		}
+	}
+}

@@ -66,9 +66,19 @@ func (n *normalizer) classify(data []byte) (recordKind, []byte, error) {
 	}
 	switch ct := rec.get("CloudTrailEvent"); ct.kind() {
 	case '"':
+		if n.rep.repaired() {
+			if inner, ok := n.embeddedAsGiven(data); ok {
+				return kindLookupItem, inner, nil
+			}
+		}
 		n.text = unescapeString(n.text[:0], ct.raw())
 		return kindLookupItem, n.text, nil
 	case '{':
+		if n.rep.repaired() {
+			if inner, ok := n.embeddedAsGiven(data); ok {
+				return kindLookupItem, inner, nil
+			}
+		}
 		// Written again as it always was (appendJSON's escapes), so an
 		// event identified by its content keeps its identity.
 		v, err := n.p.ParseBytes(ct.raw())
@@ -81,6 +91,46 @@ func (n *normalizer) classify(data []byte) (recordKind, []byte, error) {
 		return kindDigest, nil, nil
 	}
 	return kindEvent, nil, nil // fromStrict tells whether it is one
+}
+
+// embeddedAsGiven is the CloudTrailEvent of a lookup-events item whose
+// own rewrite repaired something, taken from the item as given (fastjson
+// does not repair): the event's rewrite then repairs it, warns about it
+// on the event, and stores what it always stored. ok is false when the
+// item cannot be read that way.
+func (n *normalizer) embeddedAsGiven(data []byte) ([]byte, bool) {
+	v, err := n.p.ParseBytes(data)
+	if err != nil {
+		return nil, false
+	}
+	o, err := v.Object()
+	if err != nil {
+		return nil, false
+	}
+	// Matched as node.get matches keys: exact over case-folded, the last
+	// of repeated keys.
+	var exact, folded *fastjson.Value
+	o.Visit(func(k []byte, v *fastjson.Value) {
+		switch {
+		case string(k) == "CloudTrailEvent":
+			exact = v
+		case len(k) == len("CloudTrailEvent") && strings.EqualFold(string(k), "CloudTrailEvent"):
+			folded = v
+		}
+	})
+	ct := exact
+	if ct == nil {
+		ct = folded
+	}
+	switch {
+	case ct == nil:
+		return nil, false
+	case ct.Type() == fastjson.TypeString:
+		return ct.GetStringBytes(), true
+	case ct.Type() == fastjson.TypeObject:
+		return appendJSON(nil, ct, false), true
+	}
+	return nil, false
 }
 
 type normError struct{ msg string }

@@ -30,8 +30,14 @@ type repairs struct {
 	first      int
 }
 
+// repaired says whether the rewrite changed what a value says (repeated
+// keys aside).
+func (r *repairs) repaired() bool {
+	return r.controls+r.surrogates+r.badUTF8+r.escapes+r.numbers > 0
+}
+
 func (r *repairs) note(at int) *repairs {
-	if r.controls+r.surrogates+r.badUTF8+r.escapes+r.numbers == 0 {
+	if !r.repaired() {
 		r.first = at
 	}
 	return r

@@ -102,12 +102,10 @@ func (v node) get(key string) node {
 	var scratch []byte
 	for m := first; m < end; m = t.members[m].next {
 		mm := &t.members[m]
-		var k []byte
-		if mm.keyEscaped {
-			k = t.key(m, &scratch)
-		} else if int(mm.keyEnd-mm.keyStart) == len(key)+2 {
-			k = t.json[mm.keyStart+1 : mm.keyEnd-1]
+		if !mm.keyEscaped && int(mm.keyEnd-mm.keyStart) != len(key)+2 {
+			continue // an escaped key's text may be shorter than its bytes
 		}
+		k := t.key(m, &scratch)
 		switch {
 		case len(k) != len(key):
 		case string(k) == key:

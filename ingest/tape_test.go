@@ -165,3 +165,26 @@ func TestRunRefusesARecordLimitOverTheDecodersOwn(t *testing.T) {
 		t.Fatalf("limit %d: error %v, %d events", MaxRecordLimit, err, len(sink.events))
 	}
 }
+
+// A lookup-events item whose own JSON needs repairs gives its event as it
+// was given: the event's rewrite repairs it and warns about it on the
+// event, as before the item was rewritten too.
+func TestLookupItemRepairsAreWarnedOnTheEvent(t *testing.T) {
+	dir := t.TempDir()
+	inner := `{"eventVersion":"1.08","eventTime":"2024-03-05T11:00:00Z","eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin","userAgent":"a` + "\xff" + `b","eventID":"00000000-0000-4000-8000-000000000001"}`
+	quoted, _ := json.Marshal(string([]byte(inner))) // Marshal makes the bad byte U+FFFD: put it back
+	item := `{"Events":[{"EventId":"x","CloudTrailEvent":` + strings.Replace(string(quoted), "\\ufffd", "\xff", 1) + `}]}`
+	writeFile(t, dir, "page.json", []byte(item))
+	sink, _ := runInputs(t, []string{dir}, Options{})
+	if len(sink.events) != 1 {
+		t.Fatalf("%d events, want 1", len(sink.events))
+	}
+	ev := sink.events[0]
+	if !strings.Contains(ev.Raw, `"userAgent":"a\ufffdb"`) || ev.UserAgent != "a\ufffdb" {
+		t.Errorf("raw %s, user agent %q; want the bad byte stored as \\ufffd", ev.Raw, ev.UserAgent)
+	}
+	errs := sink.files[0].Errors
+	if len(errs) != 1 || !strings.Contains(errs[0].Message, "not UTF-8") || errs[0].Severity != SeverityWarning {
+		t.Errorf("errors %+v, want one warning about the byte that is not UTF-8", errs)
+	}
+}
