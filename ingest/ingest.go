@@ -106,11 +106,12 @@ func Run(ctx context.Context, inputs []string, sink Sink, opts Options) (Stats, 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	r := &run{
-		ctx:   ctx,
-		opts:  opts,
-		out:   make(chan message, 4*opts.Workers),
-		units: make(chan *unit, opts.Workers),
-		seen:  map[string]string{},
+		ctx:    ctx,
+		opts:   opts,
+		out:    make(chan message, 4*opts.Workers),
+		units:  make(chan *unit, opts.Workers),
+		chunks: make(chan *chunk, opts.Workers),
+		seen:   map[string]string{},
 	}
 	r.total.Store(total)
 
@@ -135,7 +136,18 @@ func Run(ctx context.Context, inputs []string, sink Sink, opts Options) (Stats, 
 			}
 		}()
 	}
-	go func() { wg.Wait(); close(r.out) }()
+	// Helpers read the chunks of large files (see fanOut). Every file
+	// waits for its chunks, so once the workers are done none is left.
+	var helpers sync.WaitGroup
+	for range opts.Workers {
+		helpers.Go(r.help)
+	}
+	go func() {
+		wg.Wait()
+		close(r.chunks)
+		helpers.Wait()
+		close(r.out)
+	}()
 
 	// Write: this goroutine is the only one that talks to the sink.
 	var sinkErr error
@@ -206,10 +218,11 @@ type message struct {
 }
 
 type run struct {
-	ctx   context.Context
-	opts  Options
-	out   chan message
-	units chan *unit
+	ctx    context.Context
+	opts   Options
+	out    chan message
+	units  chan *unit
+	chunks chan *chunk // of large files, for the helpers
 
 	read      atomic.Int64 // input bytes read (as stored)
 	total     atomic.Int64

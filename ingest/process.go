@@ -147,8 +147,14 @@ func (r *run) decode(n *normalizer, f *File, rd io.Reader, depth int) {
 	}
 	contentHash := sha256.New()
 	h := &fileHandler{r: r, n: n, f: f}
+	if f.Size >= fanOutSize && r.opts.Workers > 1 {
+		h.fan, h.log = &fanOut{r: r, f: f, n: n}, &problemLog{}
+	}
 	sc := newScannerBuf(io.TeeReader(cb, contentHash), scanBuf)
 	wrapper, err := splitStream(sc, r.opts.MaxRecordSize, h)
+	if h.fan != nil {
+		h.fan.finish(h)
+	}
 	if ferr := h.flush(); err == nil {
 		err = ferr // only ever the run's own cancellation
 	}
@@ -282,6 +288,12 @@ type fileHandler struct {
 	others  int64   // records that are not CloudTrail events
 	otherAt []int64 // index and offset pairs of the first of them
 	inner   []byte
+
+	// fan, for a large file, hands its records to helpers (see fanOut);
+	// log, when set, keeps the problems found until the file is done,
+	// instead of adding them to f as they are found.
+	fan *fanOut
+	log *problemLog
 }
 
 // notEvent notes a record that is not a CloudTrail event. Whether that is
@@ -305,10 +317,23 @@ func (h *fileHandler) reportNotEvents() {
 
 func (h *fileHandler) recordError(index, offset int64, msg string) {
 	h.failed++
-	h.f.addError(index, offset, SeverityError, msg)
+	h.problem(index, offset, SeverityError, msg)
+}
+
+// problem records an error or a warning about the record at index.
+func (h *fileHandler) problem(index, offset int64, severity, msg string) {
+	if h.log != nil {
+		h.log.add(problem{index, offset, severity, msg})
+		return
+	}
+	h.f.addError(index, offset, severity, msg)
 }
 
 func (h *fileHandler) record(rec rawRecord) error {
+	if h.fan != nil {
+		h.fan.add(rec)
+		return nil
+	}
 	data := rec.data
 	var ev Event
 	if rec.wrapper != "Records" {
@@ -342,7 +367,7 @@ func (h *fileHandler) record(rec rawRecord) error {
 // recordInPlace reads the Records element data starts with, when it can
 // be read in place (see normalizePrefix), and says how long it was.
 func (h *fileHandler) recordInPlace(data []byte, index, offset int64, limit int) (used int, ok bool, err error) {
-	if len(data) == 0 || data[0] != '{' {
+	if len(data) == 0 || data[0] != '{' || h.fan != nil {
 		return 0, false, nil
 	}
 	var ev Event
@@ -364,7 +389,7 @@ func (h *fileHandler) event(rec rawRecord, ev *Event, warn warning, err error) e
 		return nil
 	}
 	if warn != "" {
-		h.f.addError(rec.index, rec.offset, SeverityWarning, string(warn))
+		h.problem(rec.index, rec.offset, SeverityWarning, string(warn))
 	}
 	ev.FileID, ev.RecordIndex = h.f.ID, rec.index
 	h.batch = append(h.batch, *ev)
