@@ -18,7 +18,8 @@ import (
 var fanOutSize int64 = 16 << 20
 
 // A chunk holds about this many bytes of records, or this many records.
-const (
+// Variables: tests make chunks of a few records.
+var (
 	chunkBytes   = 1 << 20
 	chunkRecords = 2048
 )
@@ -52,11 +53,21 @@ type fanOut struct {
 }
 
 // add copies a record into the chunk being filled, and hands the chunk on
-// once it is full.
-func (fo *fanOut) add(rec rawRecord) {
+// once it is full. A record larger than a chunk is read here, where it
+// is, not copied. It fails only when the run is cancelled: the file's
+// reading stops then.
+func (fo *fanOut) add(rec rawRecord) error {
+	if err := fo.r.ctx.Err(); err != nil {
+		return err
+	}
+	if len(rec.data) > chunkBytes {
+		fo.wg.Add(1)
+		fo.r.readChunk(fo.n, &chunk{fan: fo, data: rec.data, recs: []chunkRecord{{0, len(rec.data), rec.offset, rec.index, rec.wrapper}}})
+		return nil
+	}
 	c := fo.cur
 	if c == nil {
-		c = &chunk{fan: fo, data: make([]byte, 0, chunkBytes+len(rec.data))}
+		c = &chunk{fan: fo, data: make([]byte, 0, 64<<10)}
 		fo.cur = c
 	}
 	start := len(c.data)
@@ -65,6 +76,7 @@ func (fo *fanOut) add(rec rawRecord) {
 	if len(c.data) >= chunkBytes || len(c.recs) >= chunkRecords {
 		fo.dispatch()
 	}
+	return nil
 }
 
 // dispatch hands the chunk being filled to a helper, or reads it here
@@ -131,19 +143,17 @@ func (r *run) help() {
 	}
 }
 
-// firstAt keeps the first maxStoredErrors of index and offset pairs, by
-// offset: the records a file reports as not events.
+// firstAt sorts index and offset pairs by offset and keeps the first
+// maxStoredErrors: the records a file reports as not events, in file
+// order whichever chunk found them.
 func firstAt(at []int64) []int64 {
-	if len(at) <= 2*maxStoredErrors {
-		return at
-	}
 	pairs := make([][2]int64, len(at)/2)
 	for i := range pairs {
 		pairs[i] = [2]int64{at[2*i], at[2*i+1]}
 	}
 	slices.SortStableFunc(pairs, func(a, b [2]int64) int { return cmp.Compare(a[1], b[1]) })
 	out := at[:0]
-	for _, p := range pairs[:maxStoredErrors] {
+	for _, p := range pairs[:min(len(pairs), maxStoredErrors)] {
 		out = append(out, p[0], p[1])
 	}
 	return out

@@ -331,8 +331,7 @@ func (h *fileHandler) problem(index, offset int64, severity, msg string) {
 
 func (h *fileHandler) record(rec rawRecord) error {
 	if h.fan != nil {
-		h.fan.add(rec)
-		return nil
+		return h.fan.add(rec)
 	}
 	data := rec.data
 	var ev Event
