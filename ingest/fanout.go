@@ -65,15 +65,18 @@ func (fo *fanOut) add(rec rawRecord) error {
 		fo.r.readChunk(fo.n, &chunk{fan: fo, data: rec.data, recs: []chunkRecord{{0, len(rec.data), rec.offset, rec.index, rec.wrapper}}})
 		return nil
 	}
+	if c := fo.cur; c != nil && len(c.data)+len(rec.data) > cap(c.data) {
+		fo.dispatch() // full: a chunk is never grown (each growth copied it whole)
+	}
 	c := fo.cur
 	if c == nil {
-		c = &chunk{fan: fo, data: make([]byte, 0, 64<<10)}
+		c = &chunk{fan: fo, data: make([]byte, 0, chunkBytes)}
 		fo.cur = c
 	}
 	start := len(c.data)
 	c.data = append(c.data, rec.data...)
 	c.recs = append(c.recs, chunkRecord{start, len(c.data), rec.offset, rec.index, rec.wrapper})
-	if len(c.data) >= chunkBytes || len(c.recs) >= chunkRecords {
+	if len(c.recs) >= chunkRecords {
 		fo.dispatch()
 	}
 	return nil
@@ -115,7 +118,7 @@ func (fo *fanOut) finish(h *fileHandler) {
 func (r *run) readChunk(n *normalizer, c *chunk) {
 	fo := c.fan
 	defer fo.wg.Done()
-	h := &fileHandler{r: r, n: n, f: fo.f, log: &problemLog{}}
+	h := &fileHandler{r: r, n: n, f: fo.f, log: &problemLog{}, batch: make([]Event, 0, min(len(c.recs), eventsPerMessage))}
 	for _, cr := range c.recs {
 		if r.ctx.Err() != nil {
 			break
