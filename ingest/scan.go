@@ -225,20 +225,26 @@ func (s *scanner) readKey() (string, error) {
 		if !s.fill() {
 			return "", s.readErr("in object key")
 		}
-		c := s.buf[s.pos]
-		s.consume(1)
-		switch {
-		case escaped:
-			escaped = false
-		case c == '\\':
-			escaped = true
-			continue
-		case c == '"':
-			return string(key), nil
+		// What the buffer holds of the key is consumed at once: byte by
+		// byte, consuming (and capturing) was a quarter of the time of a
+		// JSON-lines file, whose every line's keys are read here.
+		chunk := s.buf[s.pos:s.end]
+		for i, c := range chunk {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+				continue
+			case c == '"':
+				s.consume(i + 1)
+				return string(key), nil
+			}
+			if len(key) < 256 {
+				key = append(key, c)
+			}
 		}
-		if len(key) < 256 {
-			key = append(key, c)
-		}
+		s.consume(len(chunk))
 	}
 }
 
