@@ -252,19 +252,6 @@ func hasStaging(store *query.Store) bool {
 // Tests make it smaller.
 var streamBatchEvents = commitEvents / 2
 
-// A streamed load commits once it has sent StreamCommitEvents events and
-// StreamCommitInterval has passed since its last commit: a kill loses a
-// few minutes of reading at most. Each commit ends DuckDB's inserting
-// threads' row groups part-full, so the store grows (1 to 3 MB a commit:
-// the 10M-event bench store was 2,559.8 MB in one commit, 2,563.8 MB with
-// a commit a minute), and lets the decoders wait while it writes: every
-// 100k events, the bench corpus's load was 30% slower. Variables: tests
-// commit every few events.
-var (
-	StreamCommitEvents   = 2_000_000
-	StreamCommitInterval = 3 * time.Minute
-)
-
 // streamGoMemory is the Go heap's soft limit during a streamed load.
 const streamGoMemory = 448 << 20
 
