@@ -46,10 +46,9 @@ type fanOut struct {
 	cur *chunk
 	wg  sync.WaitGroup
 
-	mu                              sync.Mutex // guards the rest, which helpers add to
-	events, failed, digests, others int64
-	otherAt                         []int64
-	log                             problemLog
+	mu    sync.Mutex // guards the rest, which helpers add to
+	found fileTally
+	log   problemLog
 }
 
 // add copies a record into the chunk being filled, and hands the chunk on
@@ -103,11 +102,7 @@ func (fo *fanOut) dispatch() {
 func (fo *fanOut) finish(h *fileHandler) {
 	fo.dispatch()
 	fo.wg.Wait()
-	h.events += fo.events
-	h.failed += fo.failed
-	h.digests += fo.digests
-	h.others += fo.others
-	h.otherAt = firstAt(append(h.otherAt, fo.otherAt...))
+	h.add(&fo.found)
 	h.log.merge(&fo.log)
 	h.log.replay(h.f)
 	h.log, h.fan = nil, nil
@@ -130,11 +125,7 @@ func (r *run) readChunk(n *normalizer, c *chunk) {
 	_ = h.flush() // fails only when the run was cancelled
 	fo.mu.Lock()
 	defer fo.mu.Unlock()
-	fo.events += h.events
-	fo.failed += h.failed
-	fo.digests += h.digests
-	fo.others += h.others
-	fo.otherAt = firstAt(append(fo.otherAt, h.otherAt...))
+	fo.found.add(&h.fileTally)
 	fo.log.merge(h.log)
 }
 

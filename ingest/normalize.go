@@ -64,21 +64,17 @@ func (n *normalizer) classify(data []byte) (recordKind, []byte, error) {
 	if !rec.isObject() {
 		return kindOther, nil, errNotObject
 	}
-	switch ct := rec.get("CloudTrailEvent"); ct.kind() {
-	case '"':
-		if n.rep.repaired() {
-			if inner, ok := n.embeddedAsGiven(data); ok {
-				return kindLookupItem, inner, nil
-			}
+	ct := rec.get("CloudTrailEvent")
+	if k := ct.kind(); (k == '"' || k == '{') && n.rep.repaired() {
+		if inner, ok := n.embeddedAsGiven(data); ok {
+			return kindLookupItem, inner, nil
 		}
+	}
+	switch ct.kind() {
+	case '"':
 		n.text = unescapeString(n.text[:0], ct.raw())
 		return kindLookupItem, n.text, nil
 	case '{':
-		if n.rep.repaired() {
-			if inner, ok := n.embeddedAsGiven(data); ok {
-				return kindLookupItem, inner, nil
-			}
-		}
 		// Written again as it always was (appendJSON's escapes), so an
 		// event identified by its content keeps its identity.
 		v, err := n.p.ParseBytes(ct.raw())

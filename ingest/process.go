@@ -278,22 +278,36 @@ func (r *run) decodeNested(n *normalizer, f *File, rd *bufio.Reader, depth int) 
 
 // fileHandler turns the records of one file into events.
 type fileHandler struct {
-	r       *run
-	n       *normalizer
-	f       *File
-	batch   []Event
-	events  int64
-	failed  int64
-	digests int64
-	others  int64   // records that are not CloudTrail events
-	otherAt []int64 // index and offset pairs of the first of them
-	inner   []byte
+	r     *run
+	n     *normalizer
+	f     *File
+	batch []Event
+	inner []byte
+	fileTally
 
 	// fan, for a large file, hands its records to helpers (see fanOut);
 	// log, when set, keeps the problems found until the file is done,
 	// instead of adding them to f as they are found.
 	fan *fanOut
 	log *problemLog
+}
+
+// fileTally is what reading a file's records found, beside the events.
+type fileTally struct {
+	events  int64
+	failed  int64
+	digests int64
+	others  int64   // records that are not CloudTrail events
+	otherAt []int64 // index and offset pairs of the first of them
+}
+
+// add adds what o found (in another part of the file) to t.
+func (t *fileTally) add(o *fileTally) {
+	t.events += o.events
+	t.failed += o.failed
+	t.digests += o.digests
+	t.others += o.others
+	t.otherAt = firstAt(append(t.otherAt, o.otherAt...))
 }
 
 // notEvent notes a record that is not a CloudTrail event. Whether that is

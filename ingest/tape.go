@@ -63,15 +63,21 @@ func (v node) children(fn func(m int32) bool) {
 	if !v.isObject() {
 		return
 	}
-	first, end := v.m+1, int32(len(v.t.members))
-	if v.m >= 0 {
-		end = v.t.members[v.m].next
-	}
+	first, end := v.memberRange()
 	for m := first; m < end; m = v.t.members[m].next {
 		if !fn(m) {
 			return
 		}
 	}
+}
+
+// memberRange is where the object v's members lie in the tape: its first
+// is first, and each one's next leads to the following, until end.
+func (v node) memberRange() (first, end int32) {
+	if v.m < 0 {
+		return 0, int32(len(v.t.members))
+	}
+	return v.m + 1, v.t.members[v.m].next
 }
 
 // key is member m's key as text: escapes decoded, which keys almost
@@ -94,10 +100,7 @@ func (v node) get(key string) node {
 		return node{}
 	}
 	t := v.t
-	first, end := v.m+1, int32(len(t.members))
-	if v.m >= 0 {
-		end = t.members[v.m].next
-	}
+	first, end := v.memberRange()
 	exact, folded := int32(-1), int32(-1)
 	var scratch []byte
 	for m := first; m < end; m = t.members[m].next {
