@@ -17,7 +17,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/trailsift/trailsift/ingest"
@@ -253,7 +252,12 @@ func hasStaging(store *query.Store) bool {
 var streamBatchEvents = commitEvents / 2
 
 // streamGoMemory is the Go heap's soft limit during a streamed load.
-const streamGoMemory = 448 << 20
+const streamGoMemory = 384 << 20
+
+// streamPoolBytes bounds the record batch buffers a streamed load keeps
+// for the next batches (bufferPool): about three batches of the bench
+// corpus's events.
+const streamPoolBytes = 64 << 20
 
 // streamView is the name DuckDB knows the stream of events by.
 const streamView = "trailsift_decoded_events"
@@ -287,11 +291,9 @@ type streamSink struct {
 	errs        []errorRow
 	parts       int
 
-	schema  *arrow.Schema
-	puts    []columnPut
-	builder *array.RecordBuilder
-	rows    int
-	bytes   int
+	records *recordBuilder
+	rows    int // in the record batch being built
+	bytes   int // of raw in it
 
 	out      chan arrow.RecordBatch
 	stopped  chan struct{} // DuckDB reads no more of out
@@ -309,11 +311,10 @@ type streamSink struct {
 }
 
 func newStreamSink(manifestDir string) *streamSink {
-	schema, puts := eventSchema()
 	s := &streamSink{cur: newBatch(), rejects: rejects{byFile: map[int64][]int64{}},
 		keys: keyCache{parts: map[string]*partKeys{}}, loaded: map[string]bool{}, revisits: map[string]*partitionOf{},
 		manifestDir: manifestDir, recorded: recordedFiles{},
-		schema: schema, puts: puts, builder: array.NewRecordBuilder(memory.DefaultAllocator, schema)}
+		records: newRecordBuilder(newBufferPool(streamPoolBytes))}
 	s.restart()
 	return s
 }
@@ -430,13 +431,16 @@ func (s *streamSink) send() error {
 		}
 		slices.SortFunc(fresh, func(i, j int32) int { return compareRows(&b.rows[i], &b.rows[j]) })
 		s.sent += len(fresh)
-		for _, i := range fresh {
-			r := &b.rows[i]
-			for c, put := range s.puts {
-				put(s.builder.Field(c), r)
+		for len(fresh) > 0 {
+			// The rows up to the record batch's limits go in at once.
+			n := 0
+			for n < len(fresh) && s.rows < streamRecordRows && s.bytes < streamRecordBytes {
+				s.bytes += len(b.rows[fresh[n]].Raw)
+				s.rows++
+				n++
 			}
-			s.rows++
-			s.bytes += len(r.Raw)
+			s.records.add(b.rows, fresh[:n])
+			fresh = fresh[n:]
 			if s.rows >= streamRecordRows || s.bytes >= streamRecordBytes {
 				if err := s.cut(); err != nil {
 					return err
@@ -447,28 +451,12 @@ func (s *streamSink) send() error {
 	return s.cut()
 }
 
-// cut sends the rows built so far as one record batch, and sizes the
-// builders for the next one as this one was: grown from nothing, their
-// buffers were copied and cleared again and again (an eighth of the
-// ingest's CPU).
+// cut sends the rows built so far as one record batch.
 func (s *streamSink) cut() error {
 	if s.rows == 0 {
 		return nil
 	}
-	textBytes := make([]int, len(s.puts))
-	for c := range s.puts {
-		if b, ok := s.builder.Field(c).(*array.StringBuilder); ok {
-			textBytes[c] = b.DataLen()
-		}
-	}
-	rows := s.rows
-	rec := s.builder.NewRecordBatch()
-	s.builder.Reserve(rows)
-	for c, n := range textBytes {
-		if n > 0 {
-			s.builder.Field(c).(*array.StringBuilder).ReserveData(n + n/8)
-		}
-	}
+	rec := s.records.finish()
 	s.rows, s.bytes = 0, 0
 	select {
 	case s.out <- rec:
@@ -556,7 +544,7 @@ func nullableText(s *string) any {
 
 // reader is the stream DuckDB reads: the batches as they are sent.
 func (s *streamSink) reader() array.RecordReader {
-	return &batchStream{schema: s.schema, in: s.out}
+	return &batchStream{schema: s.records.schema, in: s.out}
 }
 
 // batchStream is an array.RecordReader over a channel of record batches.
@@ -584,77 +572,4 @@ func (r *batchStream) Next() bool {
 	}
 	r.cur = rec
 	return true
-}
-
-// columnPut appends one column of a row to its builder.
-type columnPut func(array.Builder, *eventRow)
-
-// putNullable appends a nullable column that get reads from a row: NULL
-// when it gives nil.
-func putNullable[T any, B interface{ Append(T) }](get func(*eventRow) *T) columnPut {
-	return func(b array.Builder, r *eventRow) {
-		if v := get(r); v != nil {
-			b.(B).Append(*v)
-		} else {
-			b.AppendNull()
-		}
-	}
-}
-
-// eventSchema is event_rows' stored columns as Arrow fields, each with the
-// function that appends it from a row.
-func eventSchema() (*arrow.Schema, []columnPut) {
-	texts := map[string]func(*eventRow) *string{
-		"event_version": func(r *eventRow) *string { return r.EventVersion }, "event_source": func(r *eventRow) *string { return r.EventSource },
-		"event_name": func(r *eventRow) *string { return r.EventName }, "event_type": func(r *eventRow) *string { return r.EventType },
-		"event_category": func(r *eventRow) *string { return r.EventCategory }, "aws_region": func(r *eventRow) *string { return r.AWSRegion },
-		"source_ip": func(r *eventRow) *string { return r.SourceIP }, "user_agent": func(r *eventRow) *string { return r.UserAgent },
-		"error_code": func(r *eventRow) *string { return r.ErrorCode }, "error_message": func(r *eventRow) *string { return r.ErrorMessage },
-		"user_type": func(r *eventRow) *string { return r.UserType }, "user_name": func(r *eventRow) *string { return r.UserName },
-		"user_arn": func(r *eventRow) *string { return r.UserARN }, "principal_id": func(r *eventRow) *string { return r.PrincipalID },
-		"account_id": func(r *eventRow) *string { return r.AccountID }, "access_key_id": func(r *eventRow) *string { return r.AccessKeyID },
-		"session_issuer_arn": func(r *eventRow) *string { return r.SessionIssuerARN }, "session_issuer_name": func(r *eventRow) *string { return r.SessionIssuerName },
-		"invoked_by": func(r *eventRow) *string { return r.InvokedBy }, "actor": func(r *eventRow) *string { return r.Actor },
-		"recipient_account_id": func(r *eventRow) *string { return r.RecipientAccountID }, "event_id": func(r *eventRow) *string { return r.EventID },
-		"login_result": func(r *eventRow) *string { return r.LoginResult }, "mfa_used": func(r *eventRow) *string { return r.MFAUsed },
-		"mfa_identifier": func(r *eventRow) *string { return r.MFAIdentifier }, "credential_type": func(r *eventRow) *string { return r.CredentialType },
-		"credential_challenge": func(r *eventRow) *string { return r.CredentialChallenge }, "auth_workflow_id": func(r *eventRow) *string { return r.AuthWorkflowID },
-		"outcome": func(r *eventRow) *string { return r.Outcome }, "issued_credential": func(r *eventRow) *string { return r.IssuedCredential },
-		"raw": func(r *eventRow) *string { return &r.Raw },
-	}
-	flags := map[string]func(*eventRow) *bool{
-		"read_only": func(r *eventRow) *bool { return r.ReadOnly }, "management_event": func(r *eventRow) *bool { return r.ManagementEvent },
-		"mfa_authenticated": func(r *eventRow) *bool { return r.MFAAuthenticated },
-	}
-	var fields []arrow.Field
-	var puts []columnPut
-	for _, c := range query.StoredEventColumns() {
-		var dt arrow.DataType
-		var put columnPut
-		switch {
-		case texts[c.Name] != nil:
-			dt, put = arrow.BinaryTypes.String, putNullable[string, *array.StringBuilder](texts[c.Name])
-		case flags[c.Name] != nil:
-			dt, put = arrow.FixedWidthTypes.Boolean, putNullable[bool, *array.BooleanBuilder](flags[c.Name])
-		case c.Name == "event_key":
-			dt, put = arrow.PrimitiveTypes.Uint64, func(b array.Builder, r *eventRow) { b.(*array.Uint64Builder).Append(r.EventKey) }
-		case c.Name == "event_time":
-			dt, put = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, func(b array.Builder, r *eventRow) {
-				if r.EventTime != nil {
-					b.(*array.TimestampBuilder).Append(arrow.Timestamp(r.EventTime.UnixMicro()))
-				} else {
-					b.AppendNull()
-				}
-			}
-		case c.Name == "file_id":
-			dt, put = arrow.PrimitiveTypes.Int64, func(b array.Builder, r *eventRow) { b.(*array.Int64Builder).Append(r.FileID) }
-		case c.Name == "record_index":
-			dt, put = arrow.PrimitiveTypes.Int64, func(b array.Builder, r *eventRow) { b.(*array.Int64Builder).Append(r.RecordIndex) }
-		default:
-			panic("lake: no Arrow column for event_rows." + c.Name) // a column added to the schema and not here
-		}
-		fields = append(fields, arrow.Field{Name: c.Name, Type: dt, Nullable: true})
-		puts = append(puts, put)
-	}
-	return arrow.NewSchema(fields, nil), puts
 }

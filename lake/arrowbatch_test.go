@@ -1,0 +1,129 @@
+//go:build duckdb_arrow
+
+package lake
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+)
+
+// The record builder's batches hold each row's columns as given: NULLs,
+// empty strings, values larger than the room reserved, more rows at once
+// than a batch is sized for; and buffers handed out again (the pool's,
+// which a released batch's go back to) show nothing of what they held.
+func TestRecordBuilderColumns(t *testing.T) {
+	pool := newBufferPool(64 << 20)
+	// Every buffer the builder starts with has been used: none is clear.
+	for class := minPoolClass; class <= 16; class++ {
+		for range 100 {
+			dirty := make([]byte, 1<<class)
+			for i := range dirty {
+				dirty[i] = 0xff
+			}
+			pool.Free(dirty)
+		}
+	}
+	b := newRecordBuilder(pool)
+	text := func(s string) *string { return &s }
+	when := time.Date(2024, 3, 1, 10, 0, 0, 123000, time.UTC)
+	row := func(i int) eventRow {
+		r := eventRow{EventKey: uint64(i), Raw: fmt.Sprintf(`{"n":%d}`, i), FileID: int64(i % 7), RecordIndex: int64(i)}
+		switch i % 4 {
+		case 0: // NULLs
+		case 1:
+			r.EventName, r.ReadOnly, r.EventTime = text(""), new(bool), &when
+		case 2:
+			r.EventName, r.UserAgent = text(strings.Repeat("é", 10_000+i)), text("ua")
+		case 3:
+			r.EventName, r.IssuedCredential = text(fmt.Sprint("n", i)), text(`{"accessKeyId":"ASIA"}`)
+		}
+		return r
+	}
+	check := func(rec arrow.RecordBatch, rows []eventRow) {
+		t.Helper()
+		if int(rec.NumRows()) != len(rows) {
+			t.Fatalf("%d rows, want %d", rec.NumRows(), len(rows))
+		}
+		col := func(name string) arrow.Array {
+			i := rec.Schema().FieldIndices(name)
+			if len(i) != 1 {
+				t.Fatalf("no column %s", name)
+			}
+			return rec.Column(i[0])
+		}
+		texts := map[string]func(*eventRow) *string{
+			"event_name": func(r *eventRow) *string { return r.EventName }, "user_agent": func(r *eventRow) *string { return r.UserAgent },
+			"issued_credential": func(r *eventRow) *string { return r.IssuedCredential }, "raw": func(r *eventRow) *string { return &r.Raw },
+		}
+		for name, get := range texts {
+			a := col(name).(*array.String)
+			for i := range rows {
+				want := get(&rows[i])
+				if (want == nil) != a.IsNull(i) || (want != nil && a.Value(i) != *want) {
+					t.Fatalf("%s of row %d: null %v %.20q, want %v", name, i, a.IsNull(i), a.Value(i), want)
+				}
+			}
+		}
+		keys, ro, tm := col("event_key").(*array.Uint64), col("read_only").(*array.Boolean), col("event_time").(*array.Timestamp)
+		for i, r := range rows {
+			if keys.Value(i) != r.EventKey || ro.IsNull(i) != (r.ReadOnly == nil) || tm.IsNull(i) != (r.EventTime == nil) {
+				t.Fatalf("row %d: key %d read_only null %v time null %v", i, keys.Value(i), ro.IsNull(i), tm.IsNull(i))
+			}
+			if r.EventTime != nil && tm.Value(i) != arrow.Timestamp(r.EventTime.UnixMicro()) {
+				t.Fatalf("row %d: time %d", i, tm.Value(i))
+			}
+		}
+	}
+	// Batches of 3 rows, then more than a batch's rows at once; each
+	// released before the next is built, so its buffers come back.
+	for _, n := range []int{3, 3, 40, streamRecordRows + 5, 3} {
+		rows := make([]eventRow, n)
+		idx := make([]int32, n)
+		for i := range rows {
+			rows[i], idx[i] = row(i+n), int32(i)
+		}
+		// Added in two calls, out of order: idx says which rows.
+		idx[0], idx[n-1] = idx[n-1], idx[0]
+		b.add(rows, idx[:n/2])
+		b.add(rows, idx[n/2:])
+		rec := b.finish()
+		ordered := make([]eventRow, n)
+		for i, j := range idx {
+			ordered[i] = rows[j]
+		}
+		check(rec, ordered)
+		rec.Release()
+	}
+	if pool.bytes == 0 {
+		t.Fatal("no buffer came back to the pool")
+	}
+}
+
+// The pool hands back what it was given, keeps no more than its bound,
+// and leaves buffers it did not make to the collector.
+func TestBufferPool(t *testing.T) {
+	p := newBufferPool(1 << 10)
+	a := p.Allocate(100)
+	if len(a) != 100 || cap(a) != 128 {
+		t.Fatalf("len %d cap %d, want 100 128", len(a), cap(a))
+	}
+	p.Free(a)
+	if b := p.Allocate(65); &b[:1][0] != &a[:1][0] || len(b) != 65 {
+		t.Fatal("a freed buffer of the class was not handed out again")
+	}
+	p.Free(make([]byte, 100)) // not a power of two: not ours
+	p.Free(p.Allocate(2048))  // over the bound
+	if p.bytes != 0 {
+		t.Fatalf("the pool holds %d bytes, want 0", p.bytes)
+	}
+	c := p.Allocate(10)
+	c = p.Reallocate(300, c)
+	if len(c) != 300 || cap(c) != 512 || p.bytes != 64 {
+		t.Fatalf("reallocated: len %d cap %d, pool %d bytes", len(c), cap(c), p.bytes)
+	}
+}

@@ -1,0 +1,87 @@
+//go:build duckdb_arrow
+
+package lake
+
+import (
+	"math/bits"
+	"sync"
+)
+
+// bufferPool is an Arrow allocator (memory.Allocator) that hands out the
+// buffers of record batches DuckDB has released again. A streamed load
+// builds a record batch of about 15 MB every few milliseconds, on the
+// one goroutine that every event passes through: allocated fresh, each
+// buffer was zeroed by Go, faulted into memory page by page and collected
+// again, about a third of that goroutine's time. Buffers come in powers of
+// two, so one freed serves any request of its class; the pool keeps at
+// most maxBytes of them (what is freed beyond is left to the collector).
+//
+// Buffers handed out again are not cleared: Arrow's builders clear the
+// validity bitmaps they grow and write every value they append; what lies
+// under a NULL is not read.
+type bufferPool struct {
+	mu       sync.Mutex
+	free     [poolClasses][][]byte // by class: buffers of 1<<class bytes
+	bytes    int                   // held in free
+	maxBytes int
+}
+
+const (
+	minPoolClass = 6  // 64 bytes: Arrow's alignment
+	poolClasses  = 31 // up to 1 GiB; larger requests are not pooled
+)
+
+func newBufferPool(maxBytes int) *bufferPool { return &bufferPool{maxBytes: maxBytes} }
+
+// class is the smallest class whose buffers hold size bytes.
+func poolClass(size int) int {
+	if size <= 1<<minPoolClass {
+		return minPoolClass
+	}
+	return bits.Len(uint(size - 1))
+}
+
+func (p *bufferPool) Allocate(size int) []byte {
+	c := poolClass(size)
+	if c >= poolClasses {
+		return make([]byte, size)
+	}
+	p.mu.Lock()
+	if n := len(p.free[c]); n > 0 {
+		b := p.free[c][n-1]
+		p.free[c][n-1] = nil
+		p.free[c] = p.free[c][:n-1]
+		p.bytes -= cap(b)
+		p.mu.Unlock()
+		return b[:size]
+	}
+	p.mu.Unlock()
+	return make([]byte, size, 1<<c)
+}
+
+func (p *bufferPool) Reallocate(size int, b []byte) []byte {
+	if size <= cap(b) {
+		return b[:size]
+	}
+	nb := p.Allocate(size)
+	copy(nb, b)
+	p.Free(b)
+	return nb
+}
+
+// Free takes back a buffer this pool gave; DuckDB's threads free record
+// batches through the Arrow stream's release callbacks.
+func (p *bufferPool) Free(b []byte) {
+	c := cap(b)
+	if c == 0 || c&(c-1) != 0 || c < 1<<minPoolClass || bits.Len(uint(c-1)) >= poolClasses {
+		return // not one of ours: the collector takes it
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bytes+c > p.maxBytes {
+		return
+	}
+	class := bits.Len(uint(c - 1))
+	p.free[class] = append(p.free[class], b[:0])
+	p.bytes += c
+}
