@@ -24,7 +24,7 @@
 //   - Event.Key is a hash of the event's identity (eventID, instant,
 //     source, name, accounts, region; or its whole content, RawKeyBit): an
 //     index only. Which events are the same is decided by the store, with
-//     the fields themselves (query.Identity).
+//     the fields themselves (Identity).
 //
 // ingest imports no other trailsift package.
 package ingest

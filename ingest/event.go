@@ -13,6 +13,10 @@ type Event struct {
 	// the fields that pin it down, or of the whole content when the eventID
 	// cannot identify it (missing, redacted, placeholder).
 	Key uint64
+	// Digest is the SHA-256 of the event's Identity, which stores compare
+	// to keep one copy of an event; the decoder computes it (on every
+	// core), not the one goroutine every event then goes through.
+	Digest [32]byte
 
 	Time    time.Time // UTC; zero when missing or unparseable
 	HasTime bool

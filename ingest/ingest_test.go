@@ -310,3 +310,29 @@ func TestNDJSONBrokenLineKeepsTheRest(t *testing.T) {
 		t.Errorf("error at record %d, want 1: %+v", e.RecordIndex, e)
 	}
 }
+
+// Every event the decoder hands over carries its identity's digest, which
+// stores compare to keep one copy: the same for the same event read from
+// two shapes, different for different events.
+func TestEventDigest(t *testing.T) {
+	byID := map[string][32]byte{}
+	for _, dir := range []string{"records", "ndjson", "lookup-events"} {
+		sink, _ := runDir(t, dir, Options{})
+		for _, ev := range sink.events {
+			if ev.Digest != ev.Identity().Digest() {
+				t.Fatalf("%s: event %s: digest %x, its identity's is %x", dir, ev.EventID, ev.Digest, ev.Identity().Digest())
+			}
+			if d, seen := byID[ev.EventID]; seen && d != ev.Digest {
+				t.Errorf("%s: event %s has another digest than in the shapes before", dir, ev.EventID)
+			}
+			byID[ev.EventID] = ev.Digest
+		}
+	}
+	distinct := map[[32]byte]bool{}
+	for _, d := range byID {
+		distinct[d] = true
+	}
+	if len(byID) != 3 || len(distinct) != 3 {
+		t.Fatalf("%d events, %d digests; want 3 of each", len(byID), len(distinct))
+	}
+}

@@ -437,7 +437,7 @@ const RawKeyBit uint64 = 1 << 63
 // so different events that share a placeholder are all kept.
 //
 // The key is a 64-bit hash, an index only: stores compare the identity
-// itself before they call two events the same (see query.Identity).
+// itself before they call two events the same (see Identity).
 // The time's text is not used: an unreadable time is in the raw content.
 func eventKey(ev *Event, _ string) uint64 {
 	if usableEventID(ev.EventID) && ev.HasTime {

@@ -405,6 +405,7 @@ func (h *fileHandler) event(rec rawRecord, ev *Event, warn warning, err error) e
 		h.problem(rec.index, rec.offset, SeverityWarning, string(warn))
 	}
 	ev.FileID, ev.RecordIndex = h.f.ID, rec.index
+	ev.Digest = ev.Identity().Digest()
 	h.batch = append(h.batch, *ev)
 	h.events++
 	if len(h.batch) >= eventsPerMessage {

@@ -21,7 +21,7 @@
 // partition discovery, so work in progress is never read as data.
 //
 // What always holds: an event is stored once however often it is given
-// (its identity is query.Identity; an event always lands in the partition
+// (its identity is ingest.Identity; an event always lands in the partition
 // of its own account, region and day, so that partition is all there is to
 // check); a commit is published whole or not at all, so a run killed at any
 // point and run again gives exactly the rows of one clean run; one run at a

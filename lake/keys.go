@@ -14,7 +14,7 @@ import (
 	"github.com/trailsift/trailsift/query"
 )
 
-// keyCache holds the identities (query.Identity digests) of the events in
+// keyCache holds the identities (ingest.Identity digests) of the events in
 // the partitions this run has written to. An event always lands in the
 // partition of its own account, region and day, all part of its identity,
 // so checking that partition is enough to store it once. The identity is
@@ -58,7 +58,7 @@ func (c *keyCache) filter(part string, all []eventRow, idx []int32, load func(pa
 	pk.used = c.clock
 	fresh := idx[:0]
 	for _, j := range idx {
-		id := all[j].identity().Digest()
+		id := all[j].Digest
 		if _, dup := pk.ids[id]; dup {
 			continue
 		}
@@ -87,16 +87,6 @@ func (c *keyCache) evict(keep string) {
 			delete(c.parts, name)
 		}
 	}
-}
-
-func (r *eventRow) identity() query.Identity {
-	id := query.Identity{Key: r.EventKey, TimeMicros: query.NoTime, EventID: deref(r.EventID), EventSource: deref(r.EventSource),
-		EventName: deref(r.EventName), RecipientAccountID: deref(r.RecipientAccountID), AWSRegion: deref(r.AWSRegion),
-		AccountID: deref(r.AccountID), Raw: r.Raw}
-	if r.EventTime != nil {
-		id.TimeMicros = r.EventTime.UnixMicro()
-	}
-	return id
 }
 
 // readIDs reads the identities of the events stored in one partition

@@ -63,6 +63,9 @@ type eventRow struct {
 	RecordIndex int64  `parquet:"record_index"`
 	// Unique small objects, like raw (plain); NULL for most events.
 	IssuedCredential *string `parquet:"issued_credential,optional,plain"`
+	// The event's identity digest (ingest.Event.Digest), which the key
+	// cache compares; not stored.
+	Digest [32]byte `parquet:"-"`
 }
 
 // stagedEventRow is eventRow as a staging dataset stores it (see
@@ -111,6 +114,7 @@ type stagedEventRow struct {
 	FileID              int64      `parquet:"file_id"`
 	RecordIndex         int64      `parquet:"record_index"`
 	IssuedCredential    *string    `parquet:"issued_credential,optional,plain"`
+	Digest              [32]byte   `parquet:"-"`
 }
 
 var (
@@ -144,7 +148,10 @@ func newEventRow(ev *ingest.Event) eventRow {
 		LoginResult: ref(&ev.LoginResult), MFAUsed: ref(&ev.MFAUsed),
 		MFAIdentifier: ref(&ev.MFAIdentifier), CredentialType: ref(&ev.CredentialType), CredentialChallenge: ref(&ev.CredentialChallenge),
 		AuthWorkflowID: ref(&ev.AuthWorkflowID), Outcome: ref(&ev.Outcome), Raw: ev.Raw, FileID: ev.FileID, RecordIndex: ev.RecordIndex,
-		IssuedCredential: ref(&ev.IssuedCredential),
+		IssuedCredential: ref(&ev.IssuedCredential), Digest: ev.Digest,
+	}
+	if r.Digest == ([32]byte{}) {
+		r.Digest = ev.Identity().Digest() // an event not from the decoder (tests)
 	}
 	if ev.HasTime {
 		t := ev.Time.UTC()
