@@ -255,8 +255,8 @@ var streamBatchEvents = commitEvents / 2
 const streamGoMemory = 384 << 20
 
 // streamPoolBytes bounds the record batch buffers a streamed load keeps
-// for the next batches (bufferPool): about three batches of the bench
-// corpus's events.
+// for the next batches (bufferPool): two or three batches of the bench
+// corpus's events (at 32 MB, most of raw's buffers were made anew).
 const streamPoolBytes = 64 << 20
 
 // streamView is the name DuckDB knows the stream of events by.
