@@ -68,26 +68,22 @@ func newRecordBuilder(pool *bufferPool) *recordBuilder {
 		case flags[c.Name] != nil:
 			get := flags[c.Name]
 			dt = arrow.FixedWidthTypes.Boolean
-			col = newArrowColumn(array.NewBooleanBuilder(pool), func(b *array.BooleanBuilder, r *eventRow) {
-				if v := get(r); v != nil {
-					b.Append(*v)
-				} else {
-					b.AppendNull()
-				}
-			})
+			col = newArrowColumn(array.NewBooleanBuilder(pool), orNull[bool, *array.BooleanBuilder](func(r *eventRow) (bool, bool) {
+				v := get(r)
+				return v != nil && *v, v != nil
+			}))
 		case c.Name == "event_key":
 			dt = arrow.PrimitiveTypes.Uint64
 			col = newArrowColumn(array.NewUint64Builder(pool), func(b *array.Uint64Builder, r *eventRow) { b.Append(r.EventKey) })
 		case c.Name == "event_time":
 			t := &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
 			dt = t
-			col = newArrowColumn(array.NewTimestampBuilder(pool, t), func(b *array.TimestampBuilder, r *eventRow) {
-				if r.EventTime != nil {
-					b.Append(arrow.Timestamp(r.EventTime.UnixMicro()))
-				} else {
-					b.AppendNull()
+			col = newArrowColumn(array.NewTimestampBuilder(pool, t), orNull[arrow.Timestamp, *array.TimestampBuilder](func(r *eventRow) (arrow.Timestamp, bool) {
+				if r.EventTime == nil {
+					return 0, false
 				}
-			})
+				return arrow.Timestamp(r.EventTime.UnixMicro()), true
+			}))
 		case c.Name == "file_id":
 			dt = arrow.PrimitiveTypes.Int64
 			col = newArrowColumn(array.NewInt64Builder(pool), func(b *array.Int64Builder, r *eventRow) { b.Append(r.FileID) })
@@ -147,6 +143,20 @@ func (c *arrowColumn[B]) finish() arrow.Array {
 	a := c.b.NewArray()
 	c.b.Reserve(streamRecordRows)
 	return a
+}
+
+// orNull appends the value get gives, or NULL when it gives none.
+func orNull[T any, B interface {
+	Append(T)
+	AppendNull()
+}](get func(*eventRow) (T, bool)) func(B, *eventRow) {
+	return func(b B, r *eventRow) {
+		if v, ok := get(r); ok {
+			b.Append(v)
+		} else {
+			b.AppendNull()
+		}
+	}
 }
 
 // textColumn builds a text column (Arrow's utf8: a validity bitmap, 32-bit

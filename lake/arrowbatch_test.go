@@ -40,7 +40,8 @@ func TestRecordBuilderColumns(t *testing.T) {
 		case 2:
 			r.EventName, r.UserAgent = text(strings.Repeat("é", 10_000+i)), text("ua")
 		case 3:
-			r.EventName, r.IssuedCredential = text(fmt.Sprint("n", i)), text(`{"accessKeyId":"ASIA"}`)
+			yes := true
+			r.EventName, r.IssuedCredential, r.ReadOnly = text(fmt.Sprint("n", i)), text(`{"accessKeyId":"ASIA"}`), &yes
 		}
 		return r
 	}
@@ -73,6 +74,9 @@ func TestRecordBuilderColumns(t *testing.T) {
 		for i, r := range rows {
 			if keys.Value(i) != r.EventKey || ro.IsNull(i) != (r.ReadOnly == nil) || tm.IsNull(i) != (r.EventTime == nil) {
 				t.Fatalf("row %d: key %d read_only null %v time null %v", i, keys.Value(i), ro.IsNull(i), tm.IsNull(i))
+			}
+			if r.ReadOnly != nil && ro.Value(i) != *r.ReadOnly {
+				t.Fatalf("row %d: read_only %v", i, ro.Value(i))
 			}
 			if r.EventTime != nil && tm.Value(i) != arrow.Timestamp(r.EventTime.UnixMicro()) {
 				t.Fatalf("row %d: time %d", i, tm.Value(i))
