@@ -15,7 +15,9 @@ type Event struct {
 	Key uint64
 	// Digest is the SHA-256 of the event's Identity, which stores compare
 	// to keep one copy of an event; the decoder computes it (on every
-	// core), not the one goroutine every event then goes through.
+	// core), not the one goroutine every event then goes through. It is
+	// set once the event is whole: nothing changes the fields of its
+	// Identity after.
 	Digest [32]byte
 
 	Time    time.Time // UTC; zero when missing or unparseable

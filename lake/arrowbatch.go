@@ -3,6 +3,7 @@
 package lake
 
 import (
+	"math"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -22,6 +23,7 @@ import (
 type recordBuilder struct {
 	schema *arrow.Schema
 	cols   []columnBuilder
+	raw    *textColumn
 	rows   int
 }
 
@@ -30,8 +32,9 @@ type columnBuilder interface {
 	// add appends the column of rows[i] for each i in idx.
 	add(rows []eventRow, idx []int32)
 	// finish returns the column of the rows added since the last finish
-	// and starts the next, sized for streamRecordRows rows like this one.
-	finish() arrow.Array
+	// and starts the next, sized for full rows like this one's (the rows
+	// a batch holds at this one's bytes of raw a row).
+	finish(full int) arrow.Array
 }
 
 func newRecordBuilder(pool *bufferPool) *recordBuilder {
@@ -64,7 +67,11 @@ func newRecordBuilder(pool *bufferPool) *recordBuilder {
 		var col columnBuilder
 		switch {
 		case texts[c.Name] != nil:
-			dt, col = arrow.BinaryTypes.String, newTextColumn(pool, texts[c.Name])
+			t := newTextColumn(pool, texts[c.Name])
+			if c.Name == "raw" {
+				b.raw = t
+			}
+			dt, col = arrow.BinaryTypes.String, t
 		case flags[c.Name] != nil:
 			get := flags[c.Name]
 			dt = arrow.FixedWidthTypes.Boolean
@@ -110,9 +117,15 @@ func (b *recordBuilder) add(rows []eventRow, idx []int32) {
 
 // finish returns the rows added since the last finish as a record batch.
 func (b *recordBuilder) finish() arrow.RecordBatch {
+	// A batch is cut at streamRecordRows rows or streamRecordBytes of raw:
+	// a full one holds as many rows as this one's raw allows.
+	full := streamRecordRows
+	if raw := len(b.raw.data); raw > 0 {
+		full = max(1, min(full, int(int64(b.rows)*streamRecordBytes/int64(raw))))
+	}
 	cols := make([]arrow.Array, len(b.cols))
 	for i, c := range b.cols {
-		cols[i] = c.finish()
+		cols[i] = c.finish(full)
 	}
 	rec := array.NewRecordBatch(b.schema, cols, int64(b.rows))
 	for _, c := range cols {
@@ -139,7 +152,7 @@ func (c *arrowColumn[B]) add(rows []eventRow, idx []int32) {
 	}
 }
 
-func (c *arrowColumn[B]) finish() arrow.Array {
+func (c *arrowColumn[B]) finish(int) arrow.Array {
 	a := c.b.NewArray()
 	c.b.Reserve(streamRecordRows)
 	return a
@@ -221,15 +234,20 @@ func (c *textColumn) growRows(rows int) {
 	c.offsets = unsafe.Slice((*int32)(unsafe.Pointer(&c.offBuf[0])), rows+1)
 }
 
-// growData makes room for n bytes of data.
+// growData makes room for n bytes of data. A batch's raw is cut at
+// streamRecordBytes, plus one record of at most ingest.MaxRecordLimit:
+// its offsets stay within 32 bits.
 func (c *textColumn) growData(n int) {
+	if n > math.MaxInt32 {
+		panic("lake: a record batch column over 2 GiB") // the limits above make it impossible
+	}
 	data := c.pool.Allocate(max(n, 2*cap(c.data)))[:len(c.data)]
 	copy(data, c.data)
 	c.pool.Free(c.data)
 	c.data = data
 }
 
-func (c *textColumn) finish() arrow.Array {
+func (c *textColumn) finish(full int) arrow.Array {
 	n := c.rows
 	var valid *memory.Buffer
 	if c.nulls > 0 {
@@ -250,8 +268,8 @@ func (c *textColumn) finish() arrow.Array {
 	// The next batch starts with room for a full batch at this one's
 	// bytes a row, and an eighth more, unless this one was short (each
 	// send ends with one) and a full one was seen.
-	if n >= streamRecordRows/8 || c.reserve == 0 {
-		per := len(c.data) * streamRecordRows / max(n, 1)
+	if n >= full/8 || c.reserve == 0 {
+		per := int(int64(len(c.data)) * int64(full) / int64(max(n, 1)))
 		c.reserve = min(per+per/8, streamRecordBytes)
 	}
 	c.start(streamRecordRows)

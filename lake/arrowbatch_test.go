@@ -63,6 +63,15 @@ func TestRecordBuilderColumns(t *testing.T) {
 		}
 		for name, get := range texts {
 			a := col(name).(*array.String)
+			nulls := 0
+			for i := range rows {
+				if get(&rows[i]) == nil {
+					nulls++
+				}
+			}
+			if a.NullN() != nulls {
+				t.Fatalf("%s: %d NULLs, want %d", name, a.NullN(), nulls)
+			}
 			for i := range rows {
 				want := get(&rows[i])
 				if (want == nil) != a.IsNull(i) || (want != nil && a.Value(i) != *want) {
@@ -71,7 +80,11 @@ func TestRecordBuilderColumns(t *testing.T) {
 			}
 		}
 		keys, ro, tm := col("event_key").(*array.Uint64), col("read_only").(*array.Boolean), col("event_time").(*array.Timestamp)
+		files, records := col("file_id").(*array.Int64), col("record_index").(*array.Int64)
 		for i, r := range rows {
+			if files.Value(i) != r.FileID || records.Value(i) != r.RecordIndex {
+				t.Fatalf("row %d: file %d record %d", i, files.Value(i), records.Value(i))
+			}
 			if keys.Value(i) != r.EventKey || ro.IsNull(i) != (r.ReadOnly == nil) || tm.IsNull(i) != (r.EventTime == nil) {
 				t.Fatalf("row %d: key %d read_only null %v time null %v", i, keys.Value(i), ro.IsNull(i), tm.IsNull(i))
 			}
@@ -83,13 +96,11 @@ func TestRecordBuilderColumns(t *testing.T) {
 			}
 		}
 	}
-	// Batches of 3 rows, then more than a batch's rows at once; each
-	// released before the next is built, so its buffers come back.
-	for _, n := range []int{3, 3, 40, streamRecordRows + 5, 3} {
+	build := func(n, from int) (arrow.RecordBatch, []eventRow) {
 		rows := make([]eventRow, n)
 		idx := make([]int32, n)
 		for i := range rows {
-			rows[i], idx[i] = row(i+n), int32(i)
+			rows[i], idx[i] = row(i+from), int32(i)
 		}
 		// Added in two calls, out of order: idx says which rows.
 		idx[0], idx[n-1] = idx[n-1], idx[0]
@@ -100,16 +111,24 @@ func TestRecordBuilderColumns(t *testing.T) {
 		for i, j := range idx {
 			ordered[i] = rows[j]
 		}
-		check(rec, ordered)
+		return rec, ordered
+	}
+	// A batch DuckDB still holds keeps its buffers while later batches
+	// are built from the pool (and released, their buffers coming back).
+	held, heldRows := build(40, 1000)
+	// Batches of 3 rows, then more than a batch's rows at once.
+	for _, n := range []int{3, 3, 40, streamRecordRows + 5, 3} {
+		rec, rows := build(n, n)
+		check(rec, rows)
 		rec.Release()
 	}
-	if pool.bytes == 0 {
-		t.Fatal("no buffer came back to the pool")
-	}
+	check(held, heldRows)
+	held.Release()
 }
 
-// The pool hands back what it was given, keeps no more than its bound,
-// and leaves buffers it did not make to the collector.
+// The pool hands back what it was given, keeps no more than its bound
+// (dropping the buffers of the class used longest ago), and leaves
+// buffers it did not make to the collector.
 func TestBufferPool(t *testing.T) {
 	p := newBufferPool(1 << 10)
 	a := p.Allocate(100)
@@ -129,5 +148,16 @@ func TestBufferPool(t *testing.T) {
 	c = p.Reallocate(300, c)
 	if len(c) != 300 || cap(c) != 512 || p.bytes != 64 {
 		t.Fatalf("reallocated: len %d cap %d, pool %d bytes", len(c), cap(c), p.bytes)
+	}
+	p.Free(c)
+	// Full, it drops the class used longest ago for what it is given.
+	p = newBufferPool(1 << 10)
+	big, small1, small2 := p.Allocate(512), p.Allocate(256), p.Allocate(256)
+	p.Free(big)
+	p.Free(small1)
+	p.Free(small2)
+	p.Free(p.Allocate(128)) // the pool is full: the 512-byte class goes
+	if p.bytes != 256+256+128 || len(p.free[9]) != 0 || len(p.free[8]) != 2 || len(p.free[7]) != 1 {
+		t.Fatalf("pool of %d bytes, classes 9, 8, 7: %d %d %d buffers", p.bytes, len(p.free[9]), len(p.free[8]), len(p.free[7]))
 	}
 }

@@ -14,7 +14,8 @@ import (
 // buffer was zeroed by Go, faulted into memory page by page and collected
 // again, about a third of that goroutine's time. Buffers come in powers of
 // two, so one freed serves any request of its class; the pool keeps at
-// most maxBytes of them (what is freed beyond is left to the collector).
+// most maxBytes of them, dropping those of the class used longest ago to
+// keep what is freed (what it drops is left to the collector).
 //
 // Buffers handed out again are not cleared: Arrow's builders clear the
 // validity bitmaps they grow and write every value they append; what lies
@@ -24,6 +25,8 @@ type bufferPool struct {
 	free     [poolClasses][][]byte // by class: buffers of 1<<class bytes
 	bytes    int                   // held in free
 	maxBytes int
+	used     [poolClasses]int // by class: the clock when last handed out or given back
+	clock    int
 }
 
 const (
@@ -52,6 +55,8 @@ func (p *bufferPool) Allocate(size int) []byte {
 		p.free[c][n-1] = nil
 		p.free[c] = p.free[c][:n-1]
 		p.bytes -= cap(b)
+		p.clock++
+		p.used[c] = p.clock
 		p.mu.Unlock()
 		return b[:size]
 	}
@@ -76,12 +81,34 @@ func (p *bufferPool) Free(b []byte) {
 	if c == 0 || c&(c-1) != 0 || c < 1<<minPoolClass || bits.Len(uint(c-1)) >= poolClasses {
 		return // not one of ours: the collector takes it
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.bytes+c > p.maxBytes {
+	if c > p.maxBytes {
 		return
 	}
 	class := bits.Len(uint(c - 1))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	// Room is made by dropping buffers of the class used longest ago: a
+	// pool full of a class no longer asked for would take no other.
+	p.clock++
+	p.used[class] = p.clock
+	for p.bytes+c > p.maxBytes {
+		stale := -1
+		for k := minPoolClass; k < poolClasses; k++ {
+			if k != class && len(p.free[k]) > 0 && (stale < 0 || p.used[k] < p.used[stale]) {
+				stale = k
+			}
+		}
+		if stale < 0 {
+			break
+		}
+		n := len(p.free[stale]) - 1
+		p.bytes -= cap(p.free[stale][n])
+		p.free[stale][n] = nil
+		p.free[stale] = p.free[stale][:n]
+	}
+	if p.bytes+c > p.maxBytes {
+		return
+	}
 	p.free[class] = append(p.free[class], b[:0])
 	p.bytes += c
 }

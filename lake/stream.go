@@ -251,8 +251,12 @@ func hasStaging(store *query.Store) bool {
 // Tests make it smaller.
 var streamBatchEvents = commitEvents / 2
 
-// streamGoMemory is the Go heap's soft limit during a streamed load.
-const streamGoMemory = 384 << 20
+// streamGoMemory is the Go heap's soft limit during a streamed load. With
+// the record batch pool (live buffers, fewer collections) the heap grew
+// to its limit; at 448 MiB some bench ingests peaked over 1 GiB of RSS
+// (DuckDB's share moves by 100 MB from run to run), at 352 MiB five
+// peaked at 760-846 MiB, no slower.
+const streamGoMemory = 352 << 20
 
 // streamPoolBytes bounds the record batch buffers a streamed load keeps
 // for the next batches (bufferPool): two or three batches of the bench
