@@ -267,8 +267,8 @@ func (s *Store) UpdateSessions(ctx context.Context) error {
 	return err
 }
 
-// buildSessionsInLoad is BuildSessions; tests make it fail.
-var buildSessionsInLoad = BuildSessions
+// stageSessionsInLoad is StageSessions; tests make it fail.
+var stageSessionsInLoad = StageSessions
 
 // sessionsPending says whether the store's sessions table lags its events.
 func sessionsPending(ctx context.Context, conn *sql.Conn) (bool, error) {
@@ -278,17 +278,29 @@ func sessionsPending(ctx context.Context, conn *sql.Conn) (bool, error) {
 }
 
 // rebuildSessions rebuilds the sessions table and clears the pending mark,
-// in one transaction. A build that fails leaves the table empty, with a
-// warning in ingest_errors, and returns that warning; a load interrupted
-// meanwhile leaves the mark for the next one.
+// in one transaction. The build's stages are computed before it, each a
+// temporary table committed on its own: written inside the transaction,
+// they stayed in its local storage until the end, which the later stages
+// read more slowly (on the bench store the last step took 0.48 s instead
+// of 0.24, the whole build 1.55 s instead of 1.28). Nothing else writes
+// the store meanwhile: a writer holds its lock. A build that fails leaves
+// the table empty, with a warning in ingest_errors, and returns that
+// warning; a load interrupted meanwhile leaves the mark for the next one.
 func rebuildSessions(ctx context.Context, conn *sql.Conn) (skipped, err error) {
-	buildErr := inTx(ctx, conn, func() error {
-		if err := buildSessionsInLoad(ctx, conn); err != nil {
+	buildErr := func() error {
+		final, drop, err := stageSessionsInLoad(ctx, conn)
+		if err != nil {
 			return err
 		}
-		_, err := conn.ExecContext(ctx, "DELETE FROM sessions_pending")
-		return err
-	})
+		defer drop()
+		return inTx(ctx, conn, func() error {
+			if err := storeSessions(ctx, conn, final); err != nil {
+				return err
+			}
+			_, err := conn.ExecContext(ctx, "DELETE FROM sessions_pending")
+			return err
+		})
+	}()
 	if buildErr == nil || ctx.Err() != nil {
 		return nil, ctx.Err()
 	}

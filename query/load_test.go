@@ -70,9 +70,9 @@ func TestLoadStoresEventsWhenSessionsCannotBeBuilt(t *testing.T) {
 	if _, err := s.DB.ExecContext(ctx, "INSERT INTO session_rows (session_id) VALUES ('stale')"); err != nil {
 		t.Fatal(err)
 	}
-	defer func(b func(context.Context, *sql.Conn) error) { buildSessionsInLoad = b }(buildSessionsInLoad)
-	buildSessionsInLoad = func(context.Context, *sql.Conn) error {
-		return errors.New("Out of Memory Error: test\n\nPossible solutions: ...")
+	defer func(b func(context.Context, *sql.Conn) (string, func(), error)) { stageSessionsInLoad = b }(stageSessionsInLoad)
+	stageSessionsInLoad = func(context.Context, *sql.Conn) (string, func(), error) {
+		return "", nil, errors.New("Out of Memory Error: test\n\nPossible solutions: ...")
 	}
 	inserted, rejected, err := s.Load(ctx, Staging{Events: []string{stagedRows(1, `{"a":1}`, `{"b":2}`)}})
 	if err != nil || inserted != 2 || rejected != 0 {
@@ -121,15 +121,15 @@ func TestLoadStoppedBeforeSessionsIsHealed(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop, cancel := context.WithCancel(ctx)
-	defer func(b func(context.Context, *sql.Conn) error) { buildSessionsInLoad = b }(buildSessionsInLoad)
-	buildSessionsInLoad = func(context.Context, *sql.Conn) error { cancel(); return context.Canceled }
+	defer func(b func(context.Context, *sql.Conn) (string, func(), error)) { stageSessionsInLoad = b }(stageSessionsInLoad)
+	stageSessionsInLoad = func(context.Context, *sql.Conn) (string, func(), error) { cancel(); return "", nil, context.Canceled }
 	if inserted, _, err := s.Load(stop, src); err != nil || inserted != 2 {
 		t.Fatalf("load: %d inserted, %v; want 2, nil", inserted, err)
 	}
 	if err := s.UpdateSessions(stop); !errors.Is(err, context.Canceled) {
 		t.Fatalf("sessions build stopped: %v, want context.Canceled", err)
 	}
-	buildSessionsInLoad = BuildSessions
+	stageSessionsInLoad = StageSessions
 	if sessions, pending := counts(s); sessions != 0 || pending != 1 {
 		t.Errorf("after the stopped load: %d sessions stored, %d pending marks; want 0, 1", sessions, pending)
 	}

@@ -167,7 +167,8 @@ func SessionsBuildSQL() string {
 // own, so DuckDB holds one stage's working set at a time and can spill
 // the finished ones: as one statement, the build held them all at once
 // and ran out of its memory limit on a store with a key for most calls.
-// It runs inside the caller's transaction, if any.
+// Run inside a transaction, its tables stay in the transaction's local
+// storage, which DuckDB reads more slowly: a load runs it before.
 func StageSessions(ctx context.Context, conn *sql.Conn) (final string, drop func(), err error) {
 	var made []string
 	drop = func() {
@@ -483,13 +484,20 @@ const sessionsFinal = `SELECT $COLUMNS FROM (
 )`
 
 // BuildSessions replaces the sessions table of the store on conn with the
-// one its events give. It runs inside the caller's transaction.
+// one its events give, inside the caller's transaction, if any (a
+// migration's, whose stages must see the events it rewrote).
 func BuildSessions(ctx context.Context, conn *sql.Conn) error {
 	final, drop, err := StageSessions(ctx, conn)
 	if err != nil {
 		return err
 	}
 	defer drop()
+	return storeSessions(ctx, conn, final)
+}
+
+// storeSessions replaces the rows of session_rows with those final (the
+// build's last SELECT, StageSessions) gives.
+func storeSessions(ctx context.Context, conn *sql.Conn, final string) error {
 	for _, q := range []string{"DELETE FROM session_rows", storeSessionsSQL(final)} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("build sessions: %w", err)
