@@ -115,12 +115,23 @@ func (b *recordBuilder) add(rows []eventRow, idx []int32) {
 	b.rows += len(idx)
 }
 
+// rawBytes is how many bytes of raw the rows added since the last finish
+// hold.
+func (b *recordBuilder) rawBytes() int { return len(b.raw.data) }
+
+// full says the batch is as large as one gets.
+func (b *recordBuilder) full() bool { return batchFull(b.rows, b.rawBytes()) }
+
+// batchFull says a record batch of rows rows and bytes of raw is as large
+// as one gets: streamRecordRows rows or streamRecordBytes of raw (Arrow's
+// text offsets are 32-bit).
+func batchFull(rows, bytes int) bool { return rows >= streamRecordRows || bytes >= streamRecordBytes }
+
 // finish returns the rows added since the last finish as a record batch.
 func (b *recordBuilder) finish() arrow.RecordBatch {
-	// A batch is cut at streamRecordRows rows or streamRecordBytes of raw:
-	// a full one holds as many rows as this one's raw allows.
+	// A full batch holds as many rows as this one's raw allows.
 	full := streamRecordRows
-	if raw := len(b.raw.data); raw > 0 {
+	if raw := b.rawBytes(); raw > 0 {
 		full = max(1, min(full, int(int64(b.rows)*streamRecordBytes/int64(raw))))
 	}
 	cols := make([]arrow.Array, len(b.cols))
@@ -178,7 +189,7 @@ type textColumn struct {
 	get     func(*eventRow) *string
 	pool    *bufferPool
 	valid   []byte  // a bit a row, set when not NULL
-	offsets []int32 // rows+1 of them, over offsetBuf's bytes
+	offsets []int32 // rows+1 of them, over offBuf's bytes
 	offBuf  []byte
 	data    []byte
 	rows    int

@@ -295,9 +295,7 @@ type streamSink struct {
 	errs        []errorRow
 	parts       int
 
-	records *recordBuilder
-	rows    int // in the record batch being built
-	bytes   int // of raw in it
+	records *recordBuilder // the record batch being built
 
 	out      chan arrow.RecordBatch
 	stopped  chan struct{} // DuckDB reads no more of out
@@ -437,15 +435,15 @@ func (s *streamSink) send() error {
 		s.sent += len(fresh)
 		for len(fresh) > 0 {
 			// The rows up to the record batch's limits go in at once.
-			n := 0
-			for n < len(fresh) && s.rows < streamRecordRows && s.bytes < streamRecordBytes {
-				s.bytes += len(b.rows[fresh[n]].Raw)
-				s.rows++
+			n, rows, bytes := 0, s.records.rows, s.records.rawBytes()
+			for n < len(fresh) && !batchFull(rows, bytes) {
+				bytes += len(b.rows[fresh[n]].Raw)
+				rows++
 				n++
 			}
 			s.records.add(b.rows, fresh[:n])
 			fresh = fresh[n:]
-			if s.rows >= streamRecordRows || s.bytes >= streamRecordBytes {
+			if s.records.full() {
 				if err := s.cut(); err != nil {
 					return err
 				}
@@ -457,11 +455,10 @@ func (s *streamSink) send() error {
 
 // cut sends the rows built so far as one record batch.
 func (s *streamSink) cut() error {
-	if s.rows == 0 {
+	if s.records.rows == 0 {
 		return nil
 	}
 	rec := s.records.finish()
-	s.rows, s.bytes = 0, 0
 	select {
 	case s.out <- rec:
 		return nil
