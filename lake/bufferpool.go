@@ -36,7 +36,7 @@ const (
 
 func newBufferPool(maxBytes int) *bufferPool { return &bufferPool{maxBytes: maxBytes} }
 
-// class is the smallest class whose buffers hold size bytes.
+// poolClass is the smallest class whose buffers hold size bytes.
 func poolClass(size int) int {
 	if size <= 1<<minPoolClass {
 		return minPoolClass
@@ -78,13 +78,10 @@ func (p *bufferPool) Reallocate(size int, b []byte) []byte {
 // batches through the Arrow stream's release callbacks.
 func (p *bufferPool) Free(b []byte) {
 	c := cap(b)
-	if c == 0 || c&(c-1) != 0 || c < 1<<minPoolClass || bits.Len(uint(c-1)) >= poolClasses {
-		return // not one of ours: the collector takes it
+	class := poolClass(c)
+	if c < 1<<minPoolClass || c != 1<<class || class >= poolClasses || c > p.maxBytes {
+		return // not one of ours, or larger than the pool: the collector takes it
 	}
-	if c > p.maxBytes {
-		return
-	}
-	class := bits.Len(uint(c - 1))
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	// Room is made by dropping buffers of the class used longest ago: a

@@ -151,7 +151,7 @@ func newEventRow(ev *ingest.Event) eventRow {
 		IssuedCredential: ref(&ev.IssuedCredential), Digest: ev.Digest,
 	}
 	if r.Digest == ([32]byte{}) {
-		r.Digest = ev.Identity().Digest() // an event not from the decoder (tests)
+		r.Digest = ev.Identity().Digest() // an event not from the decoder: Export's, tests'
 	}
 	if ev.HasTime {
 		t := ev.Time.UTC()
