@@ -57,6 +57,11 @@ func guard(ctx context.Context, db *sql.DB, sqlText string, bind bool) error {
 		return err
 	}
 	defer conn.Close()
+	return guardOn(ctx, conn, sqlText, bind)
+}
+
+// guardOn is guard on a connection the caller holds.
+func guardOn(ctx context.Context, conn *sql.Conn, sqlText string, bind bool) error {
 	return conn.Raw(func(dc any) error {
 		c, ok := dc.(driver.Conn)
 		if !ok {
@@ -184,6 +189,19 @@ func Query(ctx context.Context, db *sql.DB, sqlText string, args ...any) (*sql.R
 		return nil, err
 	}
 	rows, err := db.QueryContext(ctx, sqlText, args...)
+	if err != nil {
+		return nil, explain(err)
+	}
+	return rows, nil
+}
+
+// queryOn is Query on a connection the caller holds, which sees that
+// connection's temporary tables.
+func queryOn(ctx context.Context, conn *sql.Conn, sqlText string) (*sql.Rows, error) {
+	if err := guardOn(ctx, conn, sqlText, false); err != nil {
+		return nil, err
+	}
+	rows, err := conn.QueryContext(ctx, sqlText)
 	if err != nil {
 		return nil, explain(err)
 	}
