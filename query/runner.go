@@ -85,8 +85,9 @@ func Detect(ctx context.Context, db *sql.DB, rules []Rule, opts DetectOptions) (
 // returns. With one rule, every row is a finding of that rule. With several
 // (a rule language that tests many rules in one scan of the events, as
 // Sigma does), the SELECT also returns rule_id, the id of each row's rule.
-// Every rule language runs through RunQueries, so time ranges, the
-// read-only guard, the finding columns and failures are the same for all.
+// The SQL rules run through RunQueries; the Sigma rules (package sigma)
+// run their own queries, through the same read-only guard (Query), and
+// read their rows with ReadFinding, so the finding columns are the same.
 type RuleQuery struct {
 	Rules  []Rule // id, title and severity of the findings; SQL and Params are not used
 	SQL    string // a SELECT over the events table, parameters rendered

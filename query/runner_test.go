@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 )
 
 // ruleFile is a rule with id, severity and the SELECT given.
@@ -217,5 +218,52 @@ func TestFindingEventIDsAreBounded(t *testing.T) {
 		if f.Count != int64(n) {
 			t.Errorf("%s: count %d, want %d", f.RuleID, f.Count, n)
 		}
+	}
+}
+
+// TestStagedSigninAttempts: a run whose queries read signin_attempts more
+// than once computes it into the staged table, which holds exactly the
+// rows the CTE gives over the same window (Since and Until both).
+func TestStagedSigninAttempts(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	// A sign-in attempt every hour for three days, failed every third.
+	if _, err := s.DB.ExecContext(ctx, `INSERT INTO event_rows (event_key, event_time, event_source, event_name,
+    event_id, user_type, user_name, actor, account_id, source_ip, outcome, mfa_used, raw, file_id, record_index)
+  SELECT i, TIMESTAMPTZ '2024-03-01 00:00:00+00' + to_hours(i), 'signin.amazonaws.com', 'ConsoleLogin',
+    'ev-' || i, 'IAMUser', 'user' || (i % 4), 'user' || (i % 4), '111122223333', '198.51.100.' || (i % 7),
+    CASE WHEN i % 3 = 0 THEN 'Failure' ELSE 'Success' END, CASE WHEN i % 2 = 0 THEN 'Yes' ELSE 'No' END,
+    '{}', 1, i
+  FROM range(72) t(i)`); err != nil {
+		t.Fatal(err)
+	}
+	reads := RuleQuery{SQL: "SELECT * FROM signin_attempts"}
+	opts := DetectOptions{Since: time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC), Until: time.Date(2024, 3, 2, 12, 0, 0, 0, time.UTC)}
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if name, err := stageSigninAttempts(ctx, conn, []RuleQuery{reads}, opts); name != "" || err != nil {
+		t.Errorf("one reader: staged %q (%v), want nothing staged", name, err)
+	}
+	name, err := stageSigninAttempts(ctx, conn, []RuleQuery{reads, reads}, opts)
+	if name != stagedSigninAttempts || err != nil {
+		t.Fatalf("two readers: staged %q (%v), want %s", name, err, stagedSigninAttempts)
+	}
+	var staged, cte, differ int
+	q := func(sql string, dest *int) {
+		t.Helper()
+		if err := conn.QueryRowContext(ctx, sql).Scan(dest); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	q("SELECT count(*) FROM "+name, &staged)
+	q("SELECT count(*) FROM ("+narrow("SELECT * FROM signin_attempts", opts)+")", &cte)
+	window := "(" + narrow("SELECT * FROM signin_attempts", opts) + ")"
+	q("SELECT count(*) FROM ((SELECT * FROM "+name+" EXCEPT ALL SELECT * FROM "+window+
+		") UNION ALL (SELECT * FROM "+window+" EXCEPT ALL SELECT * FROM "+name+"))", &differ)
+	if staged != 24 || cte != 24 || differ != 0 {
+		t.Errorf("staged %d rows, the CTE %d, %d differ: want the window's 24 attempts in both", staged, cte, differ)
 	}
 }

@@ -41,13 +41,16 @@ func ExampleDetect() {
 }
 
 // TestSigninAttemptsSeeTheWindow checks that signin_attempts, shared by the
-// sessionised rules, reads the events narrowed by Since like the rule does:
-// alice's six failed passwords from 10:00 make a burst, the four from 10:03
-// on do not. Alone, the rule reads signin_attempts as a CTE; beside another
+// sessionised rules, reads the events narrowed by Since and Until like the
+// rule does: alice's six failed passwords from 10:00 make a burst, the four
+// from 10:03 on do not, nor the three before 10:05. Alone, the rule reads signin_attempts as a CTE; beside another
 // rule that reads it, from the table the run stages once.
 func TestSigninAttemptsSeeTheWindow(t *testing.T) {
 	s := loadEvents(t, "testdata/detections/console-brute-force/events.ndjson")
 	ctx := context.Background()
+	// One connection, so that the check for a table left behind below
+	// sees the one every run used.
+	s.DB.SetMaxOpenConns(1)
 	r, err := findBuiltin("console-brute-force")
 	if err != nil {
 		t.Fatal(err)
@@ -74,6 +77,9 @@ func TestSigninAttemptsSeeTheWindow(t *testing.T) {
 		}
 		if ids := alice(query.DetectOptions{Since: time.Date(2024, 3, 4, 10, 3, 0, 0, time.UTC)}); ids != nil {
 			t.Errorf("%d rules: from 10:03 alice has 4 failures, under the threshold, but fired with %v", len(rules), ids)
+		}
+		if ids := alice(query.DetectOptions{Until: time.Date(2024, 3, 4, 10, 5, 0, 0, time.UTC)}); ids != nil {
+			t.Errorf("%d rules: before 10:05 alice has 3 failures, under the threshold, but fired with %v", len(rules), ids)
 		}
 	}
 	// The staged table is the run's own: gone when Detect returns.
