@@ -196,9 +196,10 @@ func ReleaseMemory() {
 // build adds to an ingest.
 var DeferSessions bool
 
-// A streamed load (stream.go, built with the duckdb_arrow tag) commits once it has sent StreamCommitEvents events and
-// StreamCommitInterval has passed since its last commit: a kill loses a
-// few minutes of reading at most. Each commit ends DuckDB's inserting
+// A streamed load (stream.go, built with the duckdb_arrow tag) commits
+// once it has sent StreamCommitEvents events and StreamCommitInterval has
+// passed since its last commit: a kill loses a few minutes of reading at
+// most. Each commit ends DuckDB's inserting
 // threads' row groups part-full, so the store grows (1 to 3 MB a commit:
 // the 10M-event bench store was 2,559.8 MB in one commit, 2,563.8 MB with
 // a commit a minute), and lets the decoders wait while it writes: every

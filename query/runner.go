@@ -233,8 +233,12 @@ func timestampLiteral(t time.Time) string {
 	return "TIMESTAMPTZ '" + t.UTC().Format("2006-01-02 15:04:05.999999") + "+00'"
 }
 
-// stagedSigninAttempts is the temporary table stageSigninAttempts fills.
-const stagedSigninAttempts = "temp.main.trailsift_signin_attempts"
+// stagedSigninAttempts is the temporary table stageSigninAttempts fills,
+// by the name the rules read it by (temporary tables are in temp.main).
+const (
+	stagedSigninAttemptsTable = "trailsift_signin_attempts"
+	stagedSigninAttempts      = "temp.main." + stagedSigninAttemptsTable
+)
 
 // stageSigninAttempts computes signin_attempts once for a run whose
 // queries read it more than once, into a temporary table of conn, and
@@ -254,7 +258,7 @@ func stageSigninAttempts(ctx context.Context, conn *sql.Conn, queries []RuleQuer
 	if readers < 2 {
 		return "", nil
 	}
-	_, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE trailsift_signin_attempts AS "+narrow("SELECT * FROM signin_attempts", opts))
+	_, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE "+stagedSigninAttemptsTable+" AS "+narrow("SELECT * FROM signin_attempts", opts))
 	switch err = explain(err); {
 	case err == nil:
 		return stagedSigninAttempts, nil

@@ -258,9 +258,9 @@ func TestStagedSigninAttempts(t *testing.T) {
 			t.Fatalf("%s: %v", sql, err)
 		}
 	}
-	q("SELECT count(*) FROM "+name, &staged)
-	q("SELECT count(*) FROM ("+narrow("SELECT * FROM signin_attempts", opts)+")", &cte)
 	window := "(" + narrow("SELECT * FROM signin_attempts", opts) + ")"
+	q("SELECT count(*) FROM "+name, &staged)
+	q("SELECT count(*) FROM "+window, &cte)
 	q("SELECT count(*) FROM ((SELECT * FROM "+name+" EXCEPT ALL SELECT * FROM "+window+
 		") UNION ALL (SELECT * FROM "+window+" EXCEPT ALL SELECT * FROM "+name+"))", &differ)
 	if staged != 24 || cte != 24 || differ != 0 {

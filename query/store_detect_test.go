@@ -43,8 +43,9 @@ func ExampleDetect() {
 // TestSigninAttemptsSeeTheWindow checks that signin_attempts, shared by the
 // sessionised rules, reads the events narrowed by Since and Until like the
 // rule does: alice's six failed passwords from 10:00 make a burst, the four
-// from 10:03 on do not, nor the three before 10:05. Alone, the rule reads signin_attempts as a CTE; beside another
-// rule that reads it, from the table the run stages once.
+// from 10:03 on do not, nor the three before 10:05. Alone, the rule reads
+// signin_attempts as a CTE; beside another rule that reads it, from the
+// table the run stages once.
 func TestSigninAttemptsSeeTheWindow(t *testing.T) {
 	s := loadEvents(t, "testdata/detections/console-brute-force/events.ndjson")
 	ctx := context.Background()
