@@ -62,8 +62,11 @@ type reading struct {
 // readSource reads rd once. seekable, when given, is the open regular file
 // behind rd: a large one is hashed and then read again from it for decoding,
 // instead of being copied. Any other input larger than inMemory is spooled
-// to an unlinked temporary file while it is hashed.
-func (c reading) readSource(rd io.Reader, seekable *os.File) (*source, error) {
+// to an unlinked temporary file while it is hashed. size, when not
+// negative, is what the file's size was when it was opened: a buffer of
+// that size is read into, rather than one grown by doubling (a bucket is
+// mostly files of a few kilobytes, read by the hundred thousand).
+func (c reading) readSource(rd io.Reader, seekable *os.File, size int64) (*source, error) {
 	h := sha256.New()
 	counted := io.TeeReader(rd, h)
 	if c.progress != nil {
@@ -73,7 +76,11 @@ func (c reading) readSource(rd io.Reader, seekable *os.File) (*source, error) {
 	if limit <= 0 {
 		limit = inMemory
 	}
-	data, err := io.ReadAll(io.LimitReader(counted, limit+1))
+	var buf []byte
+	if size >= 0 && size <= limit {
+		buf = make([]byte, 0, size+1) // the 1: room to see the end without growing
+	}
+	data, err := readAll(io.LimitReader(counted, limit+1), buf)
 	if err != nil {
 		return nil, err
 	}
@@ -97,6 +104,24 @@ func (c reading) readSource(rd io.Reader, seekable *os.File) (*source, error) {
 		return nil, err
 	}
 	return &source{file: tmp, size: n, sha: sum(h)}, nil
+}
+
+// readAll is io.ReadAll into buf: it grows buf only when the content is
+// larger than its capacity (a file that grew since its size was taken).
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 func sum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }

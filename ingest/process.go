@@ -86,9 +86,10 @@ func (r *run) finish(f *File, status, reason string, offset int64) {
 // readers are a worker's reusable buffers: a corpus of many small files
 // must not allocate (and clear) fresh buffers for every file.
 type readers struct {
-	in   *bufio.Reader
-	gz   *gzip.Reader
-	scan []byte
+	in    *bufio.Reader // the file as read
+	gz    *gzip.Reader  // its outer gzip layer
+	layer *bufio.Reader // what that layer decompresses to
+	scan  []byte
 }
 
 // newBufReader always allocates a reader of its own. bufio.NewReaderSize
@@ -101,13 +102,18 @@ func newBufReader(rd io.Reader) *bufio.Reader {
 	return b
 }
 
-func (b *readers) inReader(rd io.Reader) *bufio.Reader {
-	if b.in == nil {
-		b.in = newBufReader(rd)
+func (b *readers) inReader(rd io.Reader) *bufio.Reader { return resetOrNew(&b.in, rd) }
+
+func (b *readers) layerReader(rd io.Reader) *bufio.Reader { return resetOrNew(&b.layer, rd) }
+
+// resetOrNew points *b at rd, allocating it the first time.
+func resetOrNew(b **bufio.Reader, rd io.Reader) *bufio.Reader {
+	if *b == nil {
+		*b = newBufReader(rd)
 	} else {
-		b.in.Reset(rd)
+		(*b).Reset(rd)
 	}
-	return b.in
+	return *b
 }
 
 // decode unwraps compression, walks nested archives and splits the JSON.
@@ -116,10 +122,10 @@ func (b *readers) inReader(rd io.Reader) *bufio.Reader {
 func (r *run) decode(n *normalizer, f *File, rd io.Reader, depth int) {
 	reuse := depth == 0
 	var br *bufio.Reader
-	var gz **gzip.Reader
+	var bufs *readers
 	var scanBuf []byte
 	if reuse {
-		br, gz = n.bufs.inReader(rd), &n.bufs.gz
+		br, bufs = n.bufs.inReader(rd), &n.bufs
 		if n.bufs.scan == nil {
 			n.bufs.scan = make([]byte, scanBufSize)
 		}
@@ -127,7 +133,7 @@ func (r *run) decode(n *normalizer, f *File, rd io.Reader, depth int) {
 	} else {
 		br = newBufReader(rd)
 	}
-	content, err := decompressed(br, gz)
+	content, err := decompressed(br, bufs)
 	if err != nil {
 		f.Status, f.Reason = StatusFailed, err.Error()+" (not a valid compressed file)"
 		f.addError(-1, 0, SeverityError, f.Reason)
