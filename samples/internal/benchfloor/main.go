@@ -88,13 +88,21 @@ func gunzipAll(dir string) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// One reader per goroutine, reset for each file, as the
+			// ingest's workers do: the floor is not charged with
+			// allocating a decompressor per file.
+			var zr *gzip.Reader
 			for p := range work {
 				f, err := os.Open(p)
 				if err != nil {
 					firstErr.Store(err)
 					continue
 				}
-				zr, err := gzip.NewReader(f)
+				if zr == nil {
+					zr, err = gzip.NewReader(f)
+				} else {
+					err = zr.Reset(f)
+				}
 				if err == nil {
 					var n int64
 					n, err = io.Copy(io.Discard, zr)
