@@ -483,11 +483,18 @@ func boolInt(b bool) int {
 // time for the whole ingest (16.1 s against 20.2 s; the better level was a
 // fifth of its CPU), and reads as fast; the "best" level gains little more
 // at nearly twice the time (samples/bench.sh measures it).
+//
+// raw gets no minimum and maximum, in its pages or in the footer: they
+// would be two whole events (2-3 KB) that no reader filters by, and a
+// bucket's small files (a partition per account, region and day, a few
+// dozen events each) spent a twentieth of the dataset on them.
 var writerOptions = []parquet.WriterOption{
 	parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault}),
 	parquet.PageBufferSize(8 << 20),
 	parquet.MaxRowsPerRowGroup(1 << 20),
 	parquet.CreatedBy("trailsift", "", ""),
+	parquet.SkipPageBounds("raw"),
+	parquet.SkipPageStatistics("raw"),
 }
 
 // stagingOptions write a staging dataset, read once and deleted: zstd's

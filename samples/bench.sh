@@ -7,8 +7,11 @@
 # gunzip floor, peak RSS, peak extra disk during the run, store size), the
 # rule set over both, and DuckDB's own read_json into typed columns plus the
 # raw event (the baseline). Then the store size against the gzipped input
-# on several corpus sizes and partition counts, and with SCALE=1 a
-# 10M-event corpus against the main one (cost per event, peak RSS).
+# on several corpus sizes and partition counts; a bucket of small files
+# (many regions and days, a few events per file, as most real buckets
+# are): the ingests against its own gunzip floor, and the rules over both
+# stores; and with SCALE=1 a 10M-event corpus against the main one (cost
+# per event, peak RSS).
 #
 #   bash samples/bench.sh                  # 1.25M events, ~6,900 files
 #   EVENTS=200000 bash samples/bench.sh    # smaller
@@ -16,6 +19,8 @@
 #   SCALE_EVENTS=2500000 SCALE=1 ...       # a smaller scale run
 #   SHAPES="20000:2:2:4 300000:2:2:4" ...  # store-size corpora, events:accounts:regions:days
 #   SHAPES= ...                            # skip the store-size check
+#   BUCKET=100000:2:16:30 ...              # the small-files corpus, events:accounts:regions:days
+#   BUCKET= ...                            # skip it
 #   KEEP=1 ...                             # keep the corpora and stores
 #   NATIVE=0 ...                           # skip the (slow) read_json baseline
 #
@@ -26,6 +31,7 @@ cd "$(dirname "$0")/.."
 EVENTS=${EVENTS:-1250000}
 SCALE_EVENTS=${SCALE_EVENTS:-10000000}
 SHAPES=${SHAPES-"20000:2:2:4 300000:2:2:4 300000:4:3:4"}
+BUCKET=${BUCKET-"300000:3:16:30"}
 OUT=${OUT:-bench-out}
 mkdir -p "$OUT"
 
@@ -171,6 +177,31 @@ for shape in $SHAPES; do
   rm -rf "$OUT/size.duckdb" "$OUT/size.duckdb.wal" "$OUT/size-lake"
   [ -n "${KEEP:-}" ] || rm -rf "$c"
 done
+
+# A bucket of small files: about as many files as events, in a partition
+# per account, region and day. Its gunzip floor is mostly opening files.
+if [ -n "$BUCKET" ]; then
+  IFS=: read -r n a r d <<< "$BUCKET"
+  B=$(corpus "$n" "$a" "$r" "$d")
+  bfiles=$(find "$B/AWSLogs" -name '*.json.gz' | wc -l)
+  echo "bucket corpus: $n events, $bfiles files in $((a * r * d)) partitions, $(($(du -sb "$B/AWSLogs" | cut -f1) / 1000000)) MB gzipped"
+  bline=$("$OUT/benchfloor" gunzip "$B/AWSLogs")
+  echo "bucket, $bline"
+  bfloor=$(echo "$bline" | grep -o 'in [0-9.]*s' | grep -o '[0-9.]*')
+  for mode in db parquet; do
+    ingest "$mode" "$OUT/bucket-$mode" "$B"
+    echo "bucket, ingest --$mode: $stored events in ${secs}s, ${cpu} CPU-s ($(ratio "$secs" "$bfloor")x its gunzip floor), peak RSS $((rss / 1024)) MiB, store $((size / 1000000)) MB"
+  done
+  for mode in db parquet; do
+    /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$OUT/trailsift" detect -q --format jsonl "--$mode" "$OUT/bucket-$mode" > "$OUT/findings.jsonl"
+    read -r s drss < "$OUT/time.txt"
+    dsecs[--$mode]=$s
+    echo "bucket, detect --$mode: $(wc -l < "$OUT/findings.jsonl") findings in ${s}s, peak RSS $((drss / 1024)) MiB"
+  done
+  echo "bucket, detect --parquet / detect --db: $(ratio "${dsecs[--parquet]}" "${dsecs[--db]}")x"
+  rm -rf "$OUT/bucket-db" "$OUT/bucket-db.wal" "$OUT/bucket-parquet"
+  [ -n "${KEEP:-}" ] || rm -rf "$B"
+fi
 
 # Scale: the cost per event (wall and CPU) and the peak RSS of a large
 # corpus against the main one (the target: within 10% per event, the same
