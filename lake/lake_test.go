@@ -356,6 +356,29 @@ FROM parquet_metadata(` + query.StringLiteral(EventsGlob(dir)) + `) WHERE path_i
 	}
 }
 
+// raw carries no min/max (two whole events per part, which no reader
+// filters by); the typed columns keep theirs, which readers prune by.
+func TestRawHasNoBounds(t *testing.T) {
+	dir := t.TempDir()
+	writeDataset(t, dir, testEvents(50, "111122223333"))
+	db, err := openReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var rawBounds, nameBounds int64
+	err = db.DB.QueryRow(`SELECT
+  count(*) FILTER (path_in_schema = 'raw' AND (stats_min_value IS NOT NULL OR stats_max_value IS NOT NULL)),
+  count(*) FILTER (path_in_schema = 'event_name' AND stats_min_value IS NOT NULL AND stats_max_value IS NOT NULL)
+FROM parquet_metadata(` + query.StringLiteral(EventsGlob(dir)) + `)`).Scan(&rawBounds, &nameBounds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rawBounds != 0 || nameBounds == 0 {
+		t.Errorf("raw column chunks with bounds: %d (want 0); event_name chunks with bounds: %d (want some)", rawBounds, nameBounds)
+	}
+}
+
 // TestOpenReadsPartsOfOtherSchemas: a dataset whose parts all share one
 // schema is read without union_by_name; one with a part of another
 // schema (an older trailsift's, say, without a column) is read with it,
