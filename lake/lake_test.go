@@ -370,7 +370,7 @@ func TestRawHasNoBounds(t *testing.T) {
 	err = db.DB.QueryRow(`SELECT
   count(*) FILTER (path_in_schema = 'raw' AND (stats_min_value IS NOT NULL OR stats_max_value IS NOT NULL)),
   count(*) FILTER (path_in_schema = 'event_name' AND stats_min_value IS NOT NULL AND stats_max_value IS NOT NULL)
-FROM parquet_metadata(` + query.StringLiteral(EventsGlob(dir)) + `)`).Scan(&rawBounds, &nameBounds)
+FROM parquet_metadata(`+query.StringLiteral(EventsGlob(dir))+`)`).Scan(&rawBounds, &nameBounds)
 	if err != nil {
 		t.Fatal(err)
 	}
