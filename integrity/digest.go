@@ -51,11 +51,44 @@ type LogFile struct {
 // digestName matches a digest's S3 key, as given in the user guide:
 // AWSLogs/[o-id/]<acct>/CloudTrail-Digest/<region>/YYYY/MM/DD/
 // <acct>_CloudTrail-Digest_<region>_<trail>_<home-region>_<YYYYMMDDTHHMMSSZ>[_backfill].json.gz
-var digestName = regexp.MustCompile(`(?:^|[/!\\])(AWSLogs/(?:o-[a-z0-9]+/)?(\d{12})/CloudTrail-Digest/([a-z0-9-]+)/\d{4}/\d{2}/\d{2}/(\d{12}_CloudTrail-Digest_[^/]+)_(\d{8}T\d{6}Z)(_backfill)?\.json(?:\.gz)?)$`)
+var digestName = newKeyPattern(`AWSLogs/(?:o-[a-z0-9]+/)?(\d{12})/CloudTrail-Digest/([a-z0-9-]+)/\d{4}/\d{2}/\d{2}/(\d{12}_CloudTrail-Digest_[^/]+)_(\d{8}T\d{6}Z)(_backfill)?\.json(?:\.gz)?`)
 
 // logName matches a log file's S3 key: AWSLogs/[o-id/]<acct>/CloudTrail/
 // <region>/YYYY/MM/DD/<acct>_CloudTrail_<region>_<YYYYMMDDTHHMMZ>_<unique>.json.gz.
-var logName = regexp.MustCompile(`(?:^|[/!\\])(AWSLogs/(?:o-[a-z0-9]+/)?(\d{12})/CloudTrail/([a-z0-9-]+)/\d{4}/\d{2}/\d{2}/(\d{12}_CloudTrail_[a-z0-9-]+_(\d{8}T\d{4}Z)_[^/]+\.json(?:\.gz)?))$`)
+var logName = newKeyPattern(`AWSLogs/(?:o-[a-z0-9]+/)?(\d{12})/CloudTrail/([a-z0-9-]+)/\d{4}/\d{2}/\d{2}/(\d{12}_CloudTrail_[a-z0-9-]+_(\d{8}T\d{4}Z)_[^/]+\.json(?:\.gz)?)`)
+
+// keyPattern matches an S3 key (key, which starts with "AWSLogs/") at the
+// end of a path, where it starts the path or follows a separator (/, \ or
+// a zip's !). FindStringSubmatch's group 1 is the key and the key's own
+// groups follow, as for the regexp (?:^|[/!\\])(key)$; the whole match is
+// the key. The regexp runs anchored, only where "AWSLogs/" begins a
+// segment: unanchored, it was tried at every position of every path, a
+// second of CPU for a bucket of 200k files.
+type keyPattern struct{ anchored *regexp.Regexp }
+
+func newKeyPattern(key string) keyPattern {
+	return keyPattern{anchored: regexp.MustCompile(`^(` + key + `)$`)}
+}
+
+// FindStringSubmatch is the leftmost match in p, or nil.
+func (k keyPattern) FindStringSubmatch(p string) []string {
+	for from := 0; ; {
+		i := strings.Index(p[from:], "AWSLogs/")
+		if i < 0 {
+			return nil
+		}
+		i += from
+		if i == 0 || strings.IndexByte(`/!\`, p[i-1]) >= 0 {
+			if m := k.anchored.FindStringSubmatch(p[i:]); m != nil {
+				return m
+			}
+		}
+		from = i + 1
+	}
+}
+
+// MatchString says whether p ends in a key.
+func (k keyPattern) MatchString(p string) bool { return k.FindStringSubmatch(p) != nil }
 
 // s3Key returns the part of a path or S3 object name from "AWSLogs/" on:
 // the same file has the same key in S3, in a folder copy and in a zip.
