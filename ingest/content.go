@@ -76,11 +76,11 @@ func (c reading) readSource(rd io.Reader, seekable *os.File, size int64) (*sourc
 	if limit <= 0 {
 		limit = inMemory
 	}
-	var buf []byte
+	capacity := int64(512) // as io.ReadAll starts
 	if size >= 0 && size <= limit {
-		buf = make([]byte, 0, size+1) // the 1: room to see the end without growing
+		capacity = size + 1 // the 1: room to see the end without growing
 	}
-	data, err := readAll(io.LimitReader(counted, limit+1), buf)
+	data, err := readAll(io.LimitReader(counted, limit+1), make([]byte, 0, capacity))
 	if err != nil {
 		return nil, err
 	}

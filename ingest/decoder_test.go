@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 )
@@ -805,5 +807,42 @@ func TestSmallFilesReuseBuffers(t *testing.T) {
 	t.Logf("%d bytes allocated per file", perFile)
 	if perFile > 32<<10 {
 		t.Errorf("%d bytes allocated per small file; want under 32 KiB", perFile)
+	}
+}
+
+// The walker reads ahead by many small inputs, but holds no more than
+// queuedBytes of content in the queue: a second large input waits until a
+// worker takes the first, and a cancelled run stops waiting.
+func TestQueueBoundsBytes(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := &run{ctx: ctx, units: make(chan *unit, queuedUnits), queued: semaphore.NewWeighted(queuedBytes)}
+	big := func() *unit { return &unit{src: &source{data: make([]byte, queuedBytes*3/4)}} }
+	for range queuedUnits / 2 { // small ones go in at once
+		if !r.queue(&unit{src: &source{data: make([]byte, 100)}}) {
+			t.Fatal("a small input was not queued")
+		}
+	}
+	if !r.queue(big()) {
+		t.Fatal("the first large input was not queued")
+	}
+	queued := make(chan bool)
+	go func() { queued <- r.queue(big()) }()
+	select {
+	case <-queued:
+		t.Fatal("a second large input was queued while the first waits: the queue holds more than queuedBytes")
+	case <-time.After(50 * time.Millisecond):
+	}
+	for range queuedUnits/2 + 1 { // a worker takes the small ones and the first large one
+		u := <-r.units
+		r.queued.Release(u.held)
+	}
+	if !<-queued {
+		t.Fatal("the second large input was not queued once the first was taken")
+	}
+	go func() { queued <- r.queue(big()) }()
+	cancel()
+	if <-queued {
+		t.Fatal("a cancelled run queued an input")
 	}
 }

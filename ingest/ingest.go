@@ -11,6 +11,8 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // Sink stores what ingest produces. One goroutine calls it, in order: all of
@@ -109,7 +111,8 @@ func Run(ctx context.Context, inputs []string, sink Sink, opts Options) (Stats, 
 		ctx:    ctx,
 		opts:   opts,
 		out:    make(chan message, 4*opts.Workers),
-		units:  make(chan *unit, opts.Workers),
+		units:  make(chan *unit, queuedUnits),
+		queued: semaphore.NewWeighted(queuedBytes),
 		chunks: make(chan *chunk, opts.Workers),
 		seen:   map[string]string{},
 	}
@@ -129,6 +132,7 @@ func Run(ctx context.Context, inputs []string, sink Sink, opts Options) (Stats, 
 			defer wg.Done()
 			n := &normalizer{}
 			for u := range r.units {
+				r.queued.Release(u.held)
 				r.processUnit(n, u)
 				if u.done != nil {
 					close(u.done)
@@ -222,7 +226,8 @@ type run struct {
 	opts   Options
 	out    chan message
 	units  chan *unit
-	chunks chan *chunk // of large files, for the helpers
+	queued *semaphore.Weighted // bytes of content waiting in units (queuedBytes)
+	chunks chan *chunk         // of large files, for the helpers
 
 	read      atomic.Int64 // input bytes read (as stored)
 	total     atomic.Int64

@@ -25,8 +25,20 @@ type unit struct {
 	path  string // display path; members are "archive!member"
 	src   *source
 	done  chan struct{}
-	depth int // archive nesting depth
+	depth int   // archive nesting depth
+	held  int64 // bytes of r.queued it holds until a worker takes it
 }
+
+// The walker reads ahead of the workers by up to queuedUnits inputs and
+// queuedBytes of their content. A bucket is mostly files of a few
+// kilobytes, and the walker's pace is uneven (a folder listed, a file
+// opened): with two inputs queued the workers waited for it a sixth of
+// the time (decode floor of 209k small files: 6.0 -> 5.0 s); the bytes
+// keep as little of large files in memory as before (two of 16 MiB).
+const (
+	queuedUnits = 64
+	queuedBytes = 2 * inMemory
+)
 
 // inMemory is the largest input held in memory; larger ones are read from
 // their file, or spooled once to an unlinked temporary file when they cannot
@@ -189,10 +201,16 @@ func (r *run) walkArchive(display string, src *source) error {
 }
 
 func (r *run) queue(u *unit) bool {
+	// A source held in memory counts its size; one read from a file, none.
+	u.held = min(int64(len(u.src.data)), queuedBytes)
+	if r.queued.Acquire(r.ctx, u.held) != nil {
+		return false
+	}
 	select {
 	case r.units <- u:
 		return true
 	case <-r.ctx.Done():
+		r.queued.Release(u.held)
 		return false
 	}
 }
