@@ -96,6 +96,19 @@ func writeDataset(t *testing.T, dir string, evs []ingest.Event, files ...*ingest
 	return w
 }
 
+// readDataset writes evs as a dataset in a new folder, and opens a DuckDB
+// connection that reads its files (closed when the test ends).
+func readDataset(t *testing.T, evs []ingest.Event) (dir string, db *query.Store) {
+	dir = t.TempDir()
+	writeDataset(t, dir, evs)
+	db, err := openReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return dir, db
+}
+
 func count(t *testing.T, s *query.Store, q string) int64 {
 	t.Helper()
 	var n int64
@@ -171,13 +184,7 @@ func TestWriteReadBack(t *testing.T) {
 // reads every column of the files with the type of the store's table,
 // partition columns included.
 func TestColumnTypes(t *testing.T) {
-	dir := t.TempDir()
-	writeDataset(t, dir, testEvents(3, "111111111111"))
-	db, err := openReader()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	dir, db := readDataset(t, testEvents(3, "111111111111"))
 	rows, err := db.DB.Query("DESCRIBE SELECT * FROM read_parquet(" + query.StringLiteral(EventsGlob(dir)) +
 		", hive_partitioning = true, hive_types = {'account': VARCHAR, 'region': VARCHAR, 'date': DATE})")
 	if err != nil {
@@ -325,13 +332,7 @@ func TestDocsDDL(t *testing.T) {
 // dataset, so DuckDB tests a filter once per distinct value instead of
 // once per row; raw, unique per event, is not.
 func TestDatasetDictionaryEncodesLabels(t *testing.T) {
-	dir := t.TempDir()
-	writeDataset(t, dir, testEvents(50, "111122223333"))
-	db, err := openReader()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	dir, db := readDataset(t, testEvents(50, "111122223333"))
 	rows, err := db.DB.Query(`SELECT path_in_schema, list_contains(string_split(encodings, ', '), 'RLE_DICTIONARY')
   OR list_contains(string_split(encodings, ', '), 'PLAIN_DICTIONARY')
 FROM parquet_metadata(` + query.StringLiteral(EventsGlob(dir)) + `) WHERE path_in_schema IN ('event_name', 'event_source', 'user_type', 'raw')`)
@@ -359,15 +360,9 @@ FROM parquet_metadata(` + query.StringLiteral(EventsGlob(dir)) + `) WHERE path_i
 // raw carries no min/max (two whole events per part, which no reader
 // filters by); the typed columns keep theirs, which readers prune by.
 func TestRawHasNoBounds(t *testing.T) {
-	dir := t.TempDir()
-	writeDataset(t, dir, testEvents(50, "111122223333"))
-	db, err := openReader()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	dir, db := readDataset(t, testEvents(50, "111122223333"))
 	var rawBounds, nameBounds int64
-	err = db.DB.QueryRow(`SELECT
+	err := db.DB.QueryRow(`SELECT
   count(*) FILTER (path_in_schema = 'raw' AND (stats_min_value IS NOT NULL OR stats_max_value IS NOT NULL)),
   count(*) FILTER (path_in_schema = 'event_name' AND stats_min_value IS NOT NULL AND stats_max_value IS NOT NULL)
 FROM parquet_metadata(`+query.StringLiteral(EventsGlob(dir))+`)`).Scan(&rawBounds, &nameBounds)
