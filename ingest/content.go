@@ -16,10 +16,11 @@ import (
 // twice, so a pipe, a FIFO or stdin gives all of its bytes to both the hash
 // and the decoder.
 type source struct {
-	data []byte   // the content, when it fits in memory
-	file *os.File // or a seekable file holding it
-	size int64
-	sha  string
+	data    []byte   // the content, when it fits in memory
+	file    *os.File // or a seekable file holding it
+	spooled bool     // file is a temporary copy (see unlinkedTemp)
+	size    int64
+	sha     string
 }
 
 // reader reads the content from the start, however often it is called.
@@ -103,7 +104,7 @@ func (c reading) readSource(rd io.Reader, seekable *os.File, size int64) (*sourc
 		tmp.Close()
 		return nil, err
 	}
-	return &source{file: tmp, size: n, sha: sum(h)}, nil
+	return &source{file: tmp, spooled: true, size: n, sha: sum(h)}, nil
 }
 
 // readAll is io.ReadAll into buf: it grows buf only when the content is

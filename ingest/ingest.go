@@ -43,11 +43,13 @@ type Options struct {
 	// Progress, when set, is called from time to time from the writer goroutine.
 	Progress func(Progress)
 
-	// For tests: the in-memory threshold (see inMemory), and a stand-in for
-	// os.ReadDir that can fail on purpose (tests run as root, where chmod
-	// 000 does not stop a read).
-	inMemory int64
-	readDir  func(string) ([]os.DirEntry, error)
+	// For tests: the in-memory threshold (see inMemory), the walker's
+	// read-ahead in bytes (see queuedBytes), and a stand-in for os.ReadDir
+	// that can fail on purpose (tests run as root, where chmod 000 does not
+	// stop a read).
+	inMemory    int64
+	queuedBytes int64
+	readDir     func(string) ([]os.DirEntry, error)
 }
 
 // Progress is a snapshot of a running ingest.
@@ -107,14 +109,19 @@ func Run(ctx context.Context, inputs []string, sink Sink, opts Options) (Stats, 
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	queued := int64(queuedBytes)
+	if opts.queuedBytes > 0 {
+		queued = opts.queuedBytes
+	}
 	r := &run{
-		ctx:    ctx,
-		opts:   opts,
-		out:    make(chan message, 4*opts.Workers),
-		units:  make(chan *unit, queuedUnits),
-		queued: semaphore.NewWeighted(queuedBytes),
-		chunks: make(chan *chunk, opts.Workers),
-		seen:   map[string]string{},
+		ctx:         ctx,
+		opts:        opts,
+		out:         make(chan message, 4*opts.Workers),
+		units:       make(chan *unit, queuedUnits),
+		queued:      semaphore.NewWeighted(queued),
+		queuedBytes: queued,
+		chunks:      make(chan *chunk, opts.Workers),
+		seen:        map[string]string{},
 	}
 	r.total.Store(total)
 
@@ -222,12 +229,13 @@ type message struct {
 }
 
 type run struct {
-	ctx    context.Context
-	opts   Options
-	out    chan message
-	units  chan *unit
-	queued *semaphore.Weighted // bytes of content waiting in units (queuedBytes)
-	chunks chan *chunk         // of large files, for the helpers
+	ctx         context.Context
+	opts        Options
+	out         chan message
+	units       chan *unit
+	queued      *semaphore.Weighted // bytes of content waiting in units
+	queuedBytes int64               // its size (queuedBytes, or a test's)
+	chunks      chan *chunk         // of large files, for the helpers
 
 	read      atomic.Int64 // input bytes read (as stored)
 	total     atomic.Int64
