@@ -31,7 +31,7 @@ func (r *run) processUnit(n *normalizer, u *unit) {
 		r.finish(f, StatusSkipped, reason, -1)
 		return
 	}
-	r.decode(n, f, u.src.reader(), u.depth)
+	r.decode(n, f, u.src.reader(), u.depth, !u.nested)
 	if r.ctx.Err() != nil {
 		// Interrupted: some of the file's events may not have reached the
 		// writer, so the file must not be recorded as done. The next run
@@ -87,8 +87,8 @@ func (r *run) finish(f *File, status, reason string, offset int64) {
 // must not allocate (and clear) fresh buffers for every file.
 type readers struct {
 	in    *bufio.Reader // the file as read
-	gz    *gzip.Reader  // its outer gzip layer
-	layer *bufio.Reader // what that layer decompresses to
+	gz    *gzip.Reader  // its outer layer, when gzip
+	layer *bufio.Reader // what its outer gzip or zstd layer decompresses to
 	scan  []byte
 }
 
@@ -117,10 +117,11 @@ func resetOrNew(b **bufio.Reader, rd io.Reader) *bufio.Reader {
 }
 
 // decode unwraps compression, walks nested archives and splits the JSON.
-// Only the outermost file reuses the worker's buffers: an archive's members
-// are decoded while the archive's own readers are still in use.
-func (r *run) decode(n *normalizer, f *File, rd io.Reader, depth int) {
-	reuse := depth == 0
+// A file the worker took from the walker (a member of an archive the
+// walker opened too) reuses the worker's buffers; not a member of an
+// archive found inside a file, which is decoded while that file's readers
+// are still in use (see decodeNested).
+func (r *run) decode(n *normalizer, f *File, rd io.Reader, depth int, reuse bool) {
 	var br *bufio.Reader
 	var bufs *readers
 	var scanBuf []byte
@@ -254,7 +255,7 @@ func (r *run) decodeNested(n *normalizer, f *File, rd *bufio.Reader, depth int) 
 	var members int
 	submit := func(u *unit) bool {
 		members++
-		u.depth = depth + 1
+		u.depth, u.nested = depth+1, true
 		r.processUnit(n, u)
 		return r.ctx.Err() == nil
 	}
