@@ -85,10 +85,17 @@ func TestWorkerBuffersAnyFileOrder(t *testing.T) {
 		"zst":   func(b []byte) []byte { return zstdBytes(t, b) },
 		"gzgz":  func(b []byte) []byte { return gzipBytes(t, gzipBytes(t, b)) },
 		"small": func(b []byte) []byte { return gzipBytes(t, b[:strings.IndexByte(string(b), '\n')+1]) },
+		// Gzipped members of an archive: a zip the walker opens, whose
+		// members the workers decode as files of their own, and a tar
+		// inside a gzipped file, whose members the worker decodes while
+		// the file's readers are still in use.
+		"zip": func(b []byte) []byte { return makeZip(gzippedMembers(t, b)) },
+		"tgz": func(b []byte) []byte { return gzipBytes(t, makeTar(gzippedMembers(t, b))) },
 	}
 	orders := [][]string{
 		{"plain", "gz"}, {"gz", "plain"}, {"plain", "zst", "plain", "gz"},
 		{"gz", "gz", "plain", "plain", "gzgz", "plain"}, {"small", "plain", "gz", "zst", "gzgz", "small"},
+		{"gz", "zip", "gz", "tgz", "zst", "tgz", "zip", "plain"},
 	}
 	for _, order := range orders {
 		t.Run(strings.Join(order, "-"), func(t *testing.T) {
@@ -116,6 +123,17 @@ func TestWorkerBuffersAnyFileOrder(t *testing.T) {
 			}
 		})
 	}
+}
+
+// gzippedMembers splits JSON lines into three gzipped archive members.
+func gzippedMembers(t *testing.T, b []byte) map[string][]byte {
+	lines := strings.SplitAfter(strings.TrimSuffix(string(b), "\n"), "\n")
+	members := map[string][]byte{}
+	for i := range 3 {
+		part := lines[i*len(lines)/3 : (i+1)*len(lines)/3]
+		members[fmt.Sprintf("m%d.json.gz", i)] = gzipBytes(t, []byte(strings.Join(part, "")))
+	}
+	return members
 }
 
 // strictOK is the strict-parser oracle for a stored raw event: what
@@ -785,9 +803,9 @@ func TestRecordInPlace(t *testing.T) {
 }
 
 // A bucket is mostly small files, read by the hundred thousand: a worker
-// decodes each with the buffers it reuses, and the walker reads each into
-// a buffer of its size. A 64 KiB buffer allocated per file made GC a third
-// of such an ingest's CPU.
+// decodes each with the buffers it reuses (the walker's buffer of the
+// file's size is too small to tell apart here). A 64 KiB buffer allocated
+// per file made GC a third of such an ingest's CPU.
 func TestSmallFilesReuseBuffers(t *testing.T) {
 	const files = 500
 	dir := t.TempDir()
@@ -816,8 +834,11 @@ func TestSmallFilesReuseBuffers(t *testing.T) {
 func TestQueueBoundsBytes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	r := &run{ctx: ctx, units: make(chan *unit, queuedUnits), queued: semaphore.NewWeighted(queuedBytes)}
-	big := func() *unit { return &unit{src: &source{data: make([]byte, queuedBytes*3/4)}} }
+	r := &run{ctx: ctx, units: make(chan *unit, queuedUnits), queued: semaphore.NewWeighted(queuedBytes), queuedBytes: queuedBytes}
+	const size = queuedBytes * 3 / 4
+	big := func() *unit { return &unit{src: &source{data: make([]byte, size), size: size}} }
+	// A spooled archive member holds disk, not memory: it counts the same.
+	spooled := func() *unit { return &unit{src: &source{spooled: true, size: size}} }
 	for range queuedUnits / 2 { // small ones go in at once
 		if !r.queue(&unit{src: &source{data: make([]byte, 100)}}) {
 			t.Fatal("a small input was not queued")
@@ -827,7 +848,7 @@ func TestQueueBoundsBytes(t *testing.T) {
 		t.Fatal("the first large input was not queued")
 	}
 	queued := make(chan bool)
-	go func() { queued <- r.queue(big()) }()
+	go func() { queued <- r.queue(spooled()) }()
 	select {
 	case <-queued:
 		t.Fatal("a second large input was queued while the first waits: the queue holds more than queuedBytes")
@@ -844,5 +865,40 @@ func TestQueueBoundsBytes(t *testing.T) {
 	cancel()
 	if <-queued {
 		t.Fatal("a cancelled run queued an input")
+	}
+}
+
+// Every unit a worker takes gives its bytes back: a run moves many times
+// the walker's read-ahead through it, and a cancelled run walking an
+// archive stops rather than waiting for members that were never queued.
+func TestQueueReleasesAndCancels(t *testing.T) {
+	dir := t.TempDir()
+	var lines strings.Builder
+	for i := range 40 {
+		writeFile(t, dir, fmt.Sprintf("f%02d.json", i), []byte(ctEvent(i, 8000)+"\n"))
+		fmt.Fprintln(&lines, ctEvent(100+i, 8000))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sink := &memSink{}
+	_, err := Run(ctx, []string{dir}, sink, Options{Workers: 1, queuedBytes: 20 << 10}) // two files of 8 KB at a time
+	if err != nil || len(sink.events) != 40 {
+		t.Fatalf("%d events, err %v: want 40 and nil (a run that stalls ends when its minute is up)", len(sink.events), err)
+	}
+
+	zip := makeZip(gzippedMembers(t, []byte(lines.String())))
+	cancelled, stop := context.WithCancel(context.Background())
+	stop()
+	r := &run{ctx: cancelled, out: make(chan message, 8), units: make(chan *unit, 1),
+		queued: semaphore.NewWeighted(queuedBytes), queuedBytes: queuedBytes, seen: map[string]string{}}
+	walked := make(chan error, 1)
+	go func() { walked <- r.walkArchive("a.zip", &source{data: zip, size: int64(len(zip)), sha: "x"}) }()
+	select {
+	case err := <-walked:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("walkArchive of a cancelled run: %v, want context.Canceled", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("walkArchive of a cancelled run waits for members that were never queued")
 	}
 }
