@@ -64,10 +64,13 @@ var logName = newKeyPattern(`AWSLogs/(?:o-[a-z0-9]+/)?(\d{12})/CloudTrail/([a-z0
 // the key. The regexp runs anchored, only where "AWSLogs/" begins a
 // segment: unanchored, it was tried at every position of every path, a
 // second of CPU for a bucket of 200k files.
-type keyPattern struct{ anchored *regexp.Regexp }
+type keyPattern struct {
+	key      string // the key's regexp, unanchored
+	anchored *regexp.Regexp
+}
 
 func newKeyPattern(key string) keyPattern {
-	return keyPattern{anchored: regexp.MustCompile(`^(` + key + `)$`)}
+	return keyPattern{key: key, anchored: regexp.MustCompile(`^(` + key + `)$`)}
 }
 
 // FindStringSubmatch is the leftmost match in p, or nil.
