@@ -101,6 +101,18 @@ func writeDataset(t *testing.T, dir string, evs []ingest.Event, files ...*ingest
 	return w
 }
 
+// writeParts writes evs as a dataset in a new folder, and lists its event
+// parts (at least one).
+func writeParts(t *testing.T, evs []ingest.Event) (dir string, parts []string) {
+	dir = t.TempDir()
+	writeDataset(t, dir, evs)
+	parts, _ = filepath.Glob(EventsGlob(dir))
+	if len(parts) == 0 {
+		t.Fatal("no part written")
+	}
+	return dir, parts
+}
+
 // readDataset writes evs as a dataset in a new folder, and opens a DuckDB
 // connection that reads its files (closed when the test ends).
 func readDataset(t *testing.T, evs []ingest.Event) (dir string, db *query.Store) {
@@ -238,12 +250,7 @@ func TestColumnTypes(t *testing.T) {
 // file whose moves were half made, and a staged batch never committed.
 // The next writer must publish the first and drop the second.
 func TestRecoverFinishesCommits(t *testing.T) {
-	dir := t.TempDir()
-	writeDataset(t, dir, testEvents(4, "111111111111"))
-	parts, _ := filepath.Glob(EventsGlob(dir))
-	if len(parts) == 0 {
-		t.Fatal("nothing written")
-	}
+	dir, parts := writeParts(t, testEvents(4, "111111111111"))
 	// Turn a published commit back into a pending one.
 	id := "20240101T000000Z-feedfacefeedface-000000"
 	rel, _ := filepath.Rel(dir, parts[0])
@@ -367,12 +374,7 @@ FROM parquet_metadata(` + query.StringLiteral(EventsGlob(dir)) + `) WHERE path_i
 // bounds: a page index whose bounds do not hold its values would make
 // Spark or Trino skip pages that match.
 func TestRawPagesCarryNoStatistics(t *testing.T) {
-	dir := t.TempDir()
-	writeDataset(t, dir, testEvents(50, "111122223333"))
-	parts, _ := filepath.Glob(EventsGlob(dir))
-	if len(parts) == 0 {
-		t.Fatal("no part written")
-	}
+	_, parts := writeParts(t, testEvents(50, "111122223333"))
 	f, err := os.Open(parts[0])
 	must(t, err)
 	defer f.Close()
