@@ -18,7 +18,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	duckdb "github.com/duckdb/duckdb-go/v2"
-	"github.com/parquet-go/parquet-go"
 
 	"github.com/trailsift/trailsift/ingest"
 	"github.com/trailsift/trailsift/query"
@@ -295,10 +294,7 @@ type streamSink struct {
 	files       []fileRow
 	errs        []errorRow
 	parts       int
-	// One writer per table, reused for every part: a fresh one grew its
-	// buffers from nothing, 50 MB of garbage a part.
-	fileWriter  *parquet.GenericWriter[fileRow]
-	errorWriter *parquet.GenericWriter[errorRow]
+	writers     manifestWriters
 
 	records *recordBuilder // the record batch being built
 
@@ -384,18 +380,12 @@ func (s *streamSink) writeManifest() error {
 	name := fmt.Sprintf("part-%06d.parquet", s.parts)
 	s.parts++
 	if len(s.files) > 0 {
-		if s.fileWriter == nil {
-			s.fileWriter = newParquetWriter[fileRow](stagingOptions)
-		}
-		if err := writeParquet(filepath.Join(s.manifestDir, FilesDir, name), s.files, s.fileWriter); err != nil {
+		if err := writeParquet(filepath.Join(s.manifestDir, FilesDir, name), s.files, s.writers.filesWriter(stagingOptions)); err != nil {
 			return err
 		}
 	}
 	if len(s.errs) > 0 {
-		if s.errorWriter == nil {
-			s.errorWriter = newParquetWriter[errorRow](stagingOptions)
-		}
-		if err := writeParquet(filepath.Join(s.manifestDir, ErrorsDir, name), s.errs, s.errorWriter); err != nil {
+		if err := writeParquet(filepath.Join(s.manifestDir, ErrorsDir, name), s.errs, s.writers.errorsWriter(stagingOptions)); err != nil {
 			return err
 		}
 	}
