@@ -419,7 +419,7 @@ func (s *streamSink) finish() {
 }
 
 // send sends the batch's new events, partition by partition, each sorted
-// as a Parquet part is (compareRows).
+// as a Parquet part is (sortRows).
 func (s *streamSink) send() error {
 	b := s.cur
 	s.cur = newBatch()
@@ -432,7 +432,7 @@ func (s *streamSink) send() error {
 		if err != nil {
 			return err
 		}
-		slices.SortFunc(fresh, func(i, j int32) int { return compareRows(&b.rows[i], &b.rows[j]) })
+		sortRows(b.rows, fresh)
 		s.sent += len(fresh)
 		for len(fresh) > 0 {
 			// The rows up to the record batch's limits go in at once.

@@ -1,7 +1,6 @@
 package lake
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -363,7 +362,7 @@ func manifestRows(files []*ingest.File) ([]fileRow, []errorRow) {
 // indexes are sorted, not the rows (each some 500 bytes), which are then
 // copied once, in order.
 func (w *Writer) writePart(path string, all []eventRow, idx []int32) error {
-	slices.SortFunc(idx, func(i, j int32) int { return compareRows(&all[i], &all[j]) })
+	sortRows(all, idx)
 	if w.staging {
 		staged := make([]stagedEventRow, len(idx))
 		for i, j := range idx {
@@ -380,21 +379,6 @@ func (w *Writer) writePart(path string, all []eventRow, idx []int32) error {
 	pw := takeWriter(w.eventWriters, w.options)
 	defer putWriter(w.eventWriters, pw)
 	return writeParquet(path, rows, pw)
-}
-
-// compareRows orders rows by event source, event name and time, events
-// without a time first.
-func compareRows(a, b *eventRow) int {
-	if c := cmp.Compare(deref(a.EventSource), deref(b.EventSource)); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(deref(a.EventName), deref(b.EventName)); c != 0 {
-		return c
-	}
-	if a.EventTime == nil || b.EventTime == nil {
-		return cmp.Compare(boolInt(a.EventTime != nil), boolInt(b.EventTime != nil))
-	}
-	return a.EventTime.Compare(*b.EventTime)
 }
 
 // rejects remembers the events a sink left out because their raw is not
@@ -463,13 +447,6 @@ func (r *rejects) report(f *ingest.File) {
 	f.Events -= int64(len(idx))
 	f.Status = ingest.StatusFailed
 	f.Reason = fmt.Sprintf("%d records not stored: not valid JSON (see ingest_errors); the rest were kept", len(idx))
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // Compression, page and row group sizes. A part file holds one partition's
