@@ -102,15 +102,14 @@ func (r *run) walk(tops []topInput) error {
 				return err
 			}
 		default:
-			fh, err := os.Open(t.path)
+			fh, size, err := openInput(t.path)
 			if err != nil {
 				r.failUnit(t.path, t.size, "", fmt.Sprintf("cannot read: %v", err))
 				continue
 			}
 			var seekable *os.File
-			size := int64(-1)
-			if fi, err := fh.Stat(); err == nil && fi.Mode().IsRegular() {
-				seekable, size = fh, fi.Size() // a pipe or a device cannot be read twice
+			if size >= 0 {
+				seekable = fh // a pipe or a device cannot be read twice
 			}
 			err = r.walkInput(t.path, fh, seekable, size)
 			if seekable == nil {
@@ -129,6 +128,19 @@ func (r *run) walk(tops []topInput) error {
 // the manifest; stdin is named by its content ("stdin:<sha256 prefix>"), so
 // two different stdin ingests are two different files. size is the
 // regular file's size when it was opened, -1 for a stream.
+// openAny opens path, and returns its size when it is a regular file (-1
+// otherwise).
+func openAny(path string) (*os.File, int64, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, -1, err
+	}
+	if fi, err := fh.Stat(); err == nil && fi.Mode().IsRegular() {
+		return fh, fi.Size(), nil
+	}
+	return fh, -1, nil
+}
+
 func (r *run) walkInput(display string, rd io.Reader, seekable *os.File, size int64) error {
 	src, err := r.reading().readSource(rd, seekable, size)
 	if seekable != nil && (err != nil || src.file == nil) {
