@@ -57,7 +57,8 @@ type Progress struct {
 	Files      int64 // input files finished (members of archives count)
 	Events     int64
 	Bytes      int64 // input bytes read, as stored
-	TotalBytes int64 // input bytes to read, as stored
+	TotalBytes int64 // input bytes to read, as stored, of the files listed so far
+	Listing    bool  // folders are still being listed: TotalBytes will grow
 }
 
 // Stats summarises a run.
@@ -103,7 +104,7 @@ func Run(ctx context.Context, inputs []string, sink Sink, opts Options) (Stats, 
 	if readDir == nil {
 		readDir = os.ReadDir
 	}
-	tops, total, err := expandInputs(inputs, readDir)
+	tops, err := resolveInputs(inputs)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -123,13 +124,21 @@ func Run(ctx context.Context, inputs []string, sink Sink, opts Options) (Stats, 
 		chunks:      make(chan *chunk, opts.Workers),
 		seen:        map[string]string{},
 	}
-	r.total.Store(total)
-
-	// Walk: one goroutine lists inputs and opens archives.
+	// List: one goroutine lists the folders, ahead of the walker, so the
+	// workers start with the first file found, and the total the progress
+	// shows is whole as soon as the listing ends.
+	listed := newInputList()
+	r.listing.Store(true)
+	go func() {
+		defer r.listing.Store(false)
+		defer listed.finish()
+		r.list(tops, readDir, listed)
+	}()
+	// Walk: one goroutine reads each file and opens archives.
 	var walkErr error
 	go func() {
 		defer close(r.units)
-		walkErr = r.walk(tops)
+		walkErr = r.walk(listed)
 	}()
 	// Decode: workers in parallel.
 	var wg sync.WaitGroup
@@ -181,7 +190,7 @@ func Run(ctx context.Context, inputs []string, sink Sink, opts Options) (Stats, 
 			cancel()
 		}
 		if opts.Progress != nil {
-			prog.Bytes, prog.TotalBytes = r.read.Load(), r.total.Load()
+			prog.Bytes, prog.TotalBytes, prog.Listing = r.read.Load(), r.total.Load(), r.listing.Load()
 			opts.Progress(prog)
 		}
 	}
@@ -238,7 +247,8 @@ type run struct {
 	chunks      chan *chunk         // of large files, for the helpers
 
 	read      atomic.Int64 // input bytes read (as stored)
-	total     atomic.Int64
+	total     atomic.Int64 // input bytes of the files listed so far
+	listing   atomic.Bool  // folders are still being listed
 	unchanged atomic.Int64
 
 	mu   sync.Mutex
@@ -277,44 +287,122 @@ func CheckInputs(inputs []string) error {
 	return nil
 }
 
-// expandInputs resolves the command-line inputs to files, walking
-// directories (following symbolic links, surviving loops). A path given
-// that does not exist is a usage error, reported before anything is read;
-// what goes wrong inside a folder (a subfolder that cannot be listed, a
-// dangling link, a socket) is an entry of its own for the manifest, and the
-// rest of the folder is still read.
-func expandInputs(inputs []string, readDir func(string) ([]os.DirEntry, error)) ([]topInput, int64, error) {
+// commandInput is an input named on the command line: "-" (stdin), a
+// file, or a folder to list.
+type commandInput struct {
+	path string // absolute, or "-"
+	fi   os.FileInfo
+}
+
+// resolveInputs checks the command-line inputs. A path given that does not
+// exist is a usage error, reported before anything is read; the folders
+// are listed while the files found are read (run.list).
+func resolveInputs(inputs []string) ([]commandInput, error) {
 	if err := CheckInputs(inputs); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	var out []topInput
-	var total int64
+	var out []commandInput
 	for _, in := range inputs {
 		if in == "-" {
-			out = append(out, topInput{path: "-"})
+			out = append(out, commandInput{path: "-"})
 			continue
 		}
 		abs, err := filepath.Abs(in)
 		if err != nil {
-			return nil, 0, &InputError{Path: in, Err: err}
+			return nil, &InputError{Path: in, Err: err}
 		}
 		fi, err := os.Stat(abs)
 		if err != nil {
-			return nil, 0, &InputError{Path: in, Err: err}
+			return nil, &InputError{Path: in, Err: err}
 		}
-		if !fi.IsDir() {
-			// A FIFO or a device named on the command line is read as given.
-			out = append(out, topInput{path: abs, size: fi.Size()})
-			total += fi.Size()
-			continue
-		}
-		w := dirWalker{readDir: readDir, visited: map[fileKey]bool{}, add: func(t topInput) {
-			out = append(out, t)
-			total += t.size
-		}}
-		w.walk(abs, fi)
+		out = append(out, commandInput{path: abs, fi: fi})
 	}
-	return out, total, nil
+	return out, nil
+}
+
+// list finds the files of the inputs, in order, walking folders
+// (following symbolic links, surviving loops), and adds each to out with
+// its size to the run's total. What goes wrong inside a folder (a
+// subfolder that cannot be listed, a dangling link, a socket) is an entry
+// of its own for the manifest, and the rest of the folder is still read.
+// It stops early when the run is cancelled.
+func (r *run) list(inputs []commandInput, readDir func(string) ([]os.DirEntry, error), out *inputList) {
+	add := func(t topInput) bool {
+		r.total.Add(t.size)
+		out.add(t)
+		return r.ctx.Err() == nil
+	}
+	for _, in := range inputs {
+		switch {
+		case in.path == "-":
+			add(topInput{path: "-"})
+		case !in.fi.IsDir():
+			// A FIFO or a device named on the command line is read as given.
+			add(topInput{path: in.path, size: in.fi.Size()})
+		default:
+			w := dirWalker{readDir: readDir, visited: map[fileKey]bool{}, add: add}
+			w.walk(in.path, in.fi)
+		}
+		if r.ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// inputList is the files found so far, which the walker reads while the
+// lister is still adding to it. It holds every file of the run, as the
+// whole listing made before reading did (some 100 bytes a file).
+type inputList struct {
+	mu    sync.Mutex
+	items []topInput
+	done  bool
+	more  chan struct{} // a token when items grew or the list ended
+}
+
+func newInputList() *inputList { return &inputList{more: make(chan struct{}, 1)} }
+
+func (l *inputList) add(t topInput) {
+	l.mu.Lock()
+	l.items = append(l.items, t)
+	l.mu.Unlock()
+	l.signal()
+}
+
+func (l *inputList) finish() {
+	l.mu.Lock()
+	l.done = true
+	l.mu.Unlock()
+	l.signal()
+}
+
+func (l *inputList) signal() {
+	select {
+	case l.more <- struct{}{}:
+	default: // a token is waiting already
+	}
+}
+
+// next returns the i-th file, waiting for it to be listed; false when the
+// list ended before it, or ctx did.
+func (l *inputList) next(ctx context.Context, i int) (topInput, bool) {
+	for {
+		l.mu.Lock()
+		if i < len(l.items) {
+			t := l.items[i]
+			l.mu.Unlock()
+			return t, true
+		}
+		done := l.done
+		l.mu.Unlock()
+		if done {
+			return topInput{}, false
+		}
+		select {
+		case <-l.more:
+		case <-ctx.Done():
+			return topInput{}, false
+		}
+	}
 }
 
 // InputError is an input path that cannot be used at all.
@@ -326,47 +414,54 @@ type InputError struct {
 func (e *InputError) Error() string { return fmt.Sprintf("input %s: %v", e.Path, e.Err) }
 func (e *InputError) Unwrap() error { return e.Err }
 
+// dirWalker lists a folder tree in name order, handing each entry to add;
+// it stops when add returns false (the run was cancelled).
 type dirWalker struct {
 	readDir func(string) ([]os.DirEntry, error)
 	visited map[fileKey]bool
-	add     func(topInput)
+	add     func(topInput) bool
 }
 
-func (w *dirWalker) walk(dir string, fi os.FileInfo) {
+func (w *dirWalker) walk(dir string, fi os.FileInfo) bool {
 	if k, ok := keyOf(fi); ok {
 		if w.visited[k] {
-			return // a symbolic link loop, or the same folder twice
+			return true // a symbolic link loop, or the same folder twice
 		}
 		w.visited[k] = true
 	}
 	entries, err := w.readDir(dir)
 	if err != nil {
 		// The entries listed before the error are still read.
-		w.add(topInput{path: dir, problem: fmt.Sprintf("cannot read folder: %v", err)})
+		if !w.add(topInput{path: dir, problem: fmt.Sprintf("cannot read folder: %v", err)}) {
+			return false
+		}
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
 	for _, e := range entries {
 		p := filepath.Join(dir, e.Name())
 		fi, err := os.Stat(p) // follows links
-		if err != nil {
-			if target, lerr := os.Readlink(p); lerr == nil {
-				w.add(topInput{path: p, problem: fmt.Sprintf("dangling symbolic link to %s: not read", target), skip: true})
-			} else {
-				w.add(topInput{path: p, problem: fmt.Sprintf("cannot read: %v", err)})
-			}
-			continue
-		}
+		var more bool
 		switch {
+		case err != nil:
+			if target, lerr := os.Readlink(p); lerr == nil {
+				more = w.add(topInput{path: p, problem: fmt.Sprintf("dangling symbolic link to %s: not read", target), skip: true})
+			} else {
+				more = w.add(topInput{path: p, problem: fmt.Sprintf("cannot read: %v", err)})
+			}
 		case fi.IsDir():
-			w.walk(p, fi)
+			more = w.walk(p, fi)
 		case fi.Mode().IsRegular():
-			w.add(topInput{path: p, size: fi.Size()})
+			more = w.add(topInput{path: p, size: fi.Size()})
 		default:
 			// Reading a FIFO found in a folder could wait forever; a socket
 			// or a device is not a log file.
-			w.add(topInput{path: p, problem: fmt.Sprintf("not a regular file (%s): not read", fileType(fi.Mode())), skip: true})
+			more = w.add(topInput{path: p, problem: fmt.Sprintf("not a regular file (%s): not read", fileType(fi.Mode())), skip: true})
+		}
+		if !more {
+			return false
 		}
 	}
+	return true
 }
 
 func fileType(m os.FileMode) string {

@@ -11,8 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 const recordsFixture = "testdata/records/111122223333_CloudTrail_us-east-1_20230824T2110Z_abc.json.gz"
@@ -207,5 +209,91 @@ func TestMissingInputCreatesNothing(t *testing.T) {
 	var ie *InputError
 	if err := CheckInputs([]string{"-", "testdata/records", "testdata/nope"}); !errors.As(err, &ie) || ie.Path != "testdata/nope" {
 		t.Fatalf("CheckInputs = %v", err)
+	}
+}
+
+// eventSignal is a memSink that closes first when the first events come.
+type eventSignal struct {
+	memSink
+	once  sync.Once
+	first chan struct{}
+}
+
+func (s *eventSignal) WriteEvents(evs []Event) error {
+	s.once.Do(func() { close(s.first) })
+	return s.memSink.WriteEvents(evs)
+}
+
+// TestFilesAreReadWhileFoldersAreListed: the first folder's file is
+// decoded while a later folder is still being listed; meanwhile the
+// progress says the listing goes on, with the total found so far, and once
+// it ends the total is whole. A run cancelled while a folder is listed
+// stops.
+func TestFilesAreReadWhileFoldersAreListed(t *testing.T) {
+	dir := t.TempDir()
+	first, second := ndjsonEvents(3), ndjsonEvents(2)
+	for name, data := range map[string][]byte{"a/1.jsonl": first, "b/2.jsonl": second} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sink := &eventSignal{first: make(chan struct{})}
+	readDir := func(p string) ([]os.DirEntry, error) {
+		if filepath.Base(p) == "b" {
+			select {
+			case <-sink.first:
+			case <-time.After(10 * time.Second):
+				return nil, errors.New("the first folder's file was not read while this one was listed")
+			}
+		}
+		return os.ReadDir(p)
+	}
+	var progress []Progress // called from the goroutine that calls the sink
+	st, err := Run(context.Background(), []string{dir}, sink, Options{readDir: readDir, Progress: func(p Progress) { progress = append(progress, p) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.events) != 5 || st.FilesLoaded != 2 || st.FilesFailed != 0 {
+		t.Fatalf("events = %d, stats = %+v; want 5 events from 2 files", len(sink.events), st)
+	}
+	whole, sawListing := int64(len(first)+len(second)), false
+	for _, p := range progress {
+		switch {
+		case p.Listing && p.TotalBytes == int64(len(first)):
+			sawListing = true
+		case p.Listing:
+			t.Errorf("progress while listing: total %d bytes; want %d (the first folder's)", p.TotalBytes, len(first))
+		case p.TotalBytes != whole:
+			t.Errorf("progress after the listing: total %d bytes; want %d", p.TotalBytes, whole)
+		}
+	}
+	if !sawListing {
+		t.Errorf("no progress said the folders were still being listed: %+v", progress)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cancelling := func(p string) ([]os.DirEntry, error) {
+		if filepath.Base(p) == "b" {
+			cancel()
+		}
+		return os.ReadDir(p)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(ctx, []string{dir}, &memSink{}, Options{readDir: cancelling})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrInterrupted) {
+			t.Errorf("run cancelled while listing: %v; want ErrInterrupted", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a run cancelled while listing did not stop")
 	}
 }

@@ -79,55 +79,58 @@ func sniff(head []byte) container {
 	return plain
 }
 
-// walk hands every input to the workers, opening archives here so their
-// members spread across the workers. Each input is opened and read once
-// here; the workers decode what was read.
-func (r *run) walk(tops []topInput) error {
-	for _, t := range tops {
-		if r.ctx.Err() != nil {
+// walk reads the listed files in order, handing each to the workers.
+func (r *run) walk(listed *inputList) error {
+	for i := 0; ; i++ {
+		t, ok := listed.next(r.ctx, i)
+		if !ok {
 			return r.ctx.Err()
 		}
-		switch {
-		case t.problem != "" && t.skip:
-			f := &File{ID: FileID(t.path, ""), Path: t.path, Status: StatusSkipped, Reason: t.problem}
-			r.send(message{file: f})
-		case t.problem != "":
-			r.failUnit(t.path, 0, "", t.problem)
-		case t.path == "-":
-			in := r.opts.Stdin
-			if in == nil {
-				in = os.Stdin
-			}
-			if err := r.walkInput("stdin", in, nil, -1); err != nil {
-				return err
-			}
-		default:
-			fh, size, err := openInput(t.path)
-			if err != nil {
-				r.failUnit(t.path, t.size, "", fmt.Sprintf("cannot read: %v", err))
-				continue
-			}
-			var seekable *os.File
-			if size >= 0 {
-				seekable = fh // a pipe or a device cannot be read twice
-			}
-			err = r.walkInput(t.path, fh, seekable, size)
-			if seekable == nil {
-				fh.Close()
-			}
-			if err != nil {
-				return err
-			}
+		if err := r.walkTop(t); err != nil {
+			return err
 		}
+	}
+}
+
+// walkTop hands one input to the workers, opening archives here so their
+// members spread across the workers. Each input is opened and read once
+// here; the workers decode what was read. The error is the run's own (it
+// was cancelled); a bad input is recorded and the walk goes on.
+func (r *run) walkTop(t topInput) error {
+	if r.ctx.Err() != nil {
+		return r.ctx.Err()
+	}
+	switch {
+	case t.problem != "" && t.skip:
+		f := &File{ID: FileID(t.path, ""), Path: t.path, Status: StatusSkipped, Reason: t.problem}
+		r.send(message{file: f})
+	case t.problem != "":
+		r.failUnit(t.path, 0, "", t.problem)
+	case t.path == "-":
+		in := r.opts.Stdin
+		if in == nil {
+			in = os.Stdin
+		}
+		return r.walkInput("stdin", in, nil, -1)
+	default:
+		fh, size, err := openInput(t.path)
+		if err != nil {
+			r.failUnit(t.path, t.size, "", fmt.Sprintf("cannot read: %v", err))
+			return nil
+		}
+		var seekable *os.File
+		if size >= 0 {
+			seekable = fh // a pipe or a device cannot be read twice
+		}
+		err = r.walkInput(t.path, fh, seekable, size)
+		if seekable == nil {
+			fh.Close()
+		}
+		return err
 	}
 	return nil
 }
 
-// walkInput reads one input (a file, a FIFO, stdin), then hands it to the
-// workers, or walks it if it is an archive. display is the name recorded in
-// the manifest; stdin is named by its content ("stdin:<sha256 prefix>"), so
-// two different stdin ingests are two different files. size is the
-// regular file's size when it was opened, -1 for a stream.
 // openAny opens path, and returns its size when it is a regular file (-1
 // otherwise).
 func openAny(path string) (*os.File, int64, error) {
@@ -141,6 +144,11 @@ func openAny(path string) (*os.File, int64, error) {
 	return fh, -1, nil
 }
 
+// walkInput reads one input (a file, a FIFO, stdin), then hands it to the
+// workers, or walks it if it is an archive. display is the name recorded in
+// the manifest; stdin is named by its content ("stdin:<sha256 prefix>"), so
+// two different stdin ingests are two different files. size is the
+// regular file's size when it was opened, -1 for a stream.
 func (r *run) walkInput(display string, rd io.Reader, seekable *os.File, size int64) error {
 	src, err := r.reading().readSource(rd, seekable, size)
 	if seekable != nil && (err != nil || src.file == nil) {

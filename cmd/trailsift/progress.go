@@ -35,10 +35,15 @@ func (p *progressLine) update(pr ingest.Progress) {
 		return
 	}
 	p.last = time.Now()
-	if pr.TotalBytes > 0 && p.bar.GetMax64() != pr.TotalBytes {
+	// Until the folders are listed, the total is not known: no percentage.
+	if !pr.Listing && pr.TotalBytes > 0 && p.bar.GetMax64() != pr.TotalBytes {
 		p.bar.ChangeMax64(pr.TotalBytes)
 	}
-	p.bar.Describe(fmt.Sprintf("%d files, %d events", pr.Files, pr.Events))
+	desc := fmt.Sprintf("%d files, %d events", pr.Files, pr.Events)
+	if pr.Listing {
+		desc += ", listing folders"
+	}
+	p.bar.Describe(desc)
 	p.bar.Set64(pr.Bytes)
 }
 
