@@ -27,12 +27,16 @@ func (r Rules) Run(ctx context.Context, store *query.Store) ([]query.Finding, er
 			return nil, err
 		}
 	}
-	found, err := query.Detect(ctx, store.DB, rules, r.Options)
+	opts := r.Options
+	if opts.Events == "" {
+		opts.Events = store.WindowEvents(opts.Since, opts.Until)
+	}
+	found, err := query.Detect(ctx, store.DB, rules, opts)
 	if failed := (query.RuleErrors)(nil); err != nil && !errors.As(err, &failed) {
 		return found, err // not a rule's own failure: nothing more runs
 	}
 	if r.More != nil {
-		more, merr := r.More(ctx, store.DB, r.Options, found)
+		more, merr := r.More(ctx, store.DB, opts, found)
 		if merr != nil {
 			return found, merr
 		}

@@ -573,3 +573,58 @@ func TestKeyCacheDropsOldPartitions(t *testing.T) {
 		t.Errorf("dataset holds %d events, want %d", n, len(all))
 	}
 }
+
+// TestEventsInReadsTheWindowsDays: a window's events are read from the
+// parts of its days only, and they are all the window's events of the
+// dataset; the part of events without a time is never read, and a window
+// over no day holds nothing.
+func TestEventsInReadsTheWindowsDays(t *testing.T) {
+	evs := testEvents(900, "111122223333") // 2024-03-05 23:00 on, 7 minutes apart: 03-05 to 03-10, and one without a time
+	dir, parts := writeParts(t, evs)
+	s, err := Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	at := func(v string) time.Time { t, _ := time.Parse(time.RFC3339, v); return t }
+	lit := func(v time.Time) string { return "TIMESTAMPTZ '" + v.UTC().Format("2006-01-02 15:04:05") + "+00'" }
+	for _, w := range []struct {
+		since, until time.Time
+		days         []string
+	}{
+		{at("2024-03-06T00:00:00Z"), at("2024-03-07T00:00:00Z"), []string{"2024-03-06"}},
+		{at("2024-03-06T23:50:00Z"), at("2024-03-07T00:10:00Z"), []string{"2024-03-06", "2024-03-07"}},
+		{at("2024-03-08T05:00:00Z"), time.Time{}, []string{"2024-03-08", "2024-03-09", "2024-03-10"}},
+		{time.Time{}, at("2024-03-06T00:00:00Z"), []string{"2024-03-05"}},
+		{at("2024-03-01T00:00:00Z"), at("2024-04-01T00:00:00Z"), []string{"2024-03-05", "2024-03-06", "2024-03-07", "2024-03-08", "2024-03-09", "2024-03-10"}},
+	} {
+		q := s.WindowEvents(w.since, w.until)
+		if q == "" {
+			t.Fatalf("window %v - %v: no narrowed events", w.since, w.until)
+		}
+		for _, p := range parts {
+			day := strings.TrimPrefix(filepath.Base(filepath.Dir(p)), "date=")
+			if named, want := strings.Contains(q, p), slices.Contains(w.days, day); named != want {
+				t.Errorf("window %v - %v: part of %s read: %v, want %v", w.since, w.until, day, named, want)
+			}
+		}
+		var conds []string
+		if !w.since.IsZero() {
+			conds = append(conds, "event_time >= "+lit(w.since))
+		}
+		if !w.until.IsZero() {
+			conds = append(conds, "event_time < "+lit(w.until))
+		}
+		where := " WHERE " + strings.Join(conds, " AND ")
+		got, want := count(t, s, "SELECT count(*) FROM ("+q+")"+where), count(t, s, "SELECT count(*) FROM events"+where)
+		if got != want || want == 0 {
+			t.Errorf("window %v - %v: %d events read, the events view holds %d", w.since, w.until, got, want)
+		}
+	}
+	if n := count(t, s, "SELECT count(*) FROM ("+s.WindowEvents(at("2030-01-01T00:00:00Z"), time.Time{})+")"); n != 0 {
+		t.Errorf("a window over no day read %d events", n)
+	}
+	if q := s.WindowEvents(time.Time{}, time.Time{}); q != "" {
+		t.Errorf("no window: %q, want the events view", q)
+	}
+}

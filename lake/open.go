@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/trailsift/trailsift/query"
 )
@@ -30,7 +31,54 @@ func Open(ctx context.Context, dir string) (*query.Store, error) {
 		return nil, err
 	}
 	s.Parquet, s.SessionsStale = true, t.staleSessions
+	if len(t.parts) > 0 {
+		s.EventsIn = t.eventsIn
+	}
 	return s, nil
+}
+
+// eventsIn selects the events view's columns from the parts whose day can
+// hold events in [since, until), for query.Store.EventsIn: a window's rules
+// then open only those files, not every file of every day for each scan
+// (DuckDB sets up a reader for each file a scan names, which on a bucket's
+// many small partitions was most of a detect run). A part outside a day
+// folder (put there by hand) is kept; the folder of events without a time
+// is not, as no window holds them.
+func (t datasetTables) eventsIn(since, until time.Time) string {
+	var keep []int
+	for i, p := range t.parts {
+		day, ok := partDay(p)
+		if !ok {
+			if filepath.Base(filepath.Dir(p)) != "date="+nullPartition {
+				keep = append(keep, i)
+			}
+			continue
+		}
+		if (until.IsZero() || day.Before(until)) && (since.IsZero() || day.Add(24*time.Hour).After(since)) {
+			keep = append(keep, i)
+		}
+	}
+	switch len(keep) {
+	case len(t.parts):
+		return "" // every part: the events view itself
+	case 0:
+		return "SELECT * FROM main.events WHERE false"
+	}
+	parts := make([]string, len(keep))
+	for k, i := range keep {
+		parts[k] = t.parts[i]
+	}
+	return query.EventsOver("(" + eventsSQL(parts, t.schemas.pick(keep)) + ")")
+}
+
+// partDay is the day of the date=YYYY-MM-DD folder a part is in.
+func partDay(part string) (time.Time, bool) {
+	folder, ok := strings.CutPrefix(filepath.Base(filepath.Dir(part)), "date=")
+	if !ok {
+		return time.Time{}, false
+	}
+	day, err := time.Parse(time.DateOnly, folder)
+	return day, err == nil
 }
 
 // tableSources maps each stored table that has files in the dataset at dir

@@ -52,6 +52,18 @@ func (ps partSchemas) part(i, j int) partSchemas {
 	return partSchemas{footers: ps.footers[i:j]}
 }
 
+// pick is the footers of the parts at idx.
+func (ps partSchemas) pick(idx []int) partSchemas {
+	if ps.footers == nil {
+		return ps
+	}
+	footers := make([]partFooter, len(idx))
+	for k, i := range idx {
+		footers[k] = ps.footers[i]
+	}
+	return partSchemas{footers: footers}
+}
+
 // same says every part has the same schema. The events view then reads
 // them without DuckDB's union_by_name, which unifies the schemas of every
 // file again for each scan: a seventh of detect --parquet on the bench

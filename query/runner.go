@@ -39,6 +39,11 @@ type DetectOptions struct {
 	Until time.Time // only events before Until (zero: no limit)
 	// Params overrides parameters: rule id → parameter name → value.
 	Params map[string]map[string]string
+	// Events, when set, is a SELECT of the events view's columns that the
+	// window reads instead of the whole events view: Store.WindowEvents,
+	// which skips the files of a Parquet dataset's other days. It must
+	// hold every event of [Since, Until); the window's bounds still apply.
+	Events string
 }
 
 // Detect runs rules over the events table of db and returns their findings,
@@ -200,7 +205,7 @@ func narrowWith(q string, opts DetectOptions, staged string) string {
 	if len(conds) > 0 {
 		// The CTE shadows the events table inside the rule; NOT MATERIALIZED
 		// keeps it a filter pushed into each scan rather than a copy.
-		ctes = append(ctes, "events AS NOT MATERIALIZED (SELECT * FROM main.events WHERE "+strings.Join(conds, " AND ")+")")
+		ctes = append(ctes, "events AS NOT MATERIALIZED (SELECT * FROM "+windowSource(opts)+" WHERE "+strings.Join(conds, " AND ")+")")
 	}
 	switch {
 	case !readsSigninAttempts.MatchString(stripComments(q)):
@@ -213,6 +218,24 @@ func narrowWith(q string, opts DetectOptions, staged string) string {
 		return q
 	}
 	return "WITH " + strings.Join(ctes, ",\n") + "\nSELECT * FROM (\n" + q + "\n)"
+}
+
+// windowSource is what a window's events are read from: opts.Events, or
+// the events view.
+func windowSource(opts DetectOptions) string {
+	if opts.Events == "" {
+		return "main.events"
+	}
+	return "(" + opts.Events + ") AS window_events"
+}
+
+// WithWindowEvents makes the events table q reads opts.Events, when set:
+// for queries that apply the window's bounds themselves (Sigma's).
+func WithWindowEvents(q string, opts DetectOptions) string {
+	if opts.Events == "" {
+		return q
+	}
+	return "WITH events AS NOT MATERIALIZED (" + opts.Events + ")\nSELECT * FROM (\n" + q + "\n)"
 }
 
 // stripComments drops -- comments, so a rule that only mentions a name in

@@ -343,17 +343,24 @@ FROM events WHERE user_type = 'Root'`,
 func createViewSQL(t Table) string {
 	body := viewSQL[t.Name]
 	if t.Name == "events" {
-		var cols []string
-		for _, c := range EventColumns {
-			if g := generated[c.Name]; g != "" {
-				cols = append(cols, fmt.Sprintf("(%s)::%s AS %s", g, c.Type, c.Name))
-			} else {
-				cols = append(cols, c.Name)
-			}
-		}
-		body = "SELECT " + strings.Join(cols, ",\n  ") + "\nFROM event_rows"
+		body = EventsOver("event_rows")
 	}
 	return fmt.Sprintf("CREATE OR REPLACE VIEW %s AS\n%s", t.Name, body)
+}
+
+// EventsOver is the events view's SELECT, reading the stored columns from
+// rows: a table's name, or a parenthesised SELECT of the event_rows
+// columns.
+func EventsOver(rows string) string {
+	var cols []string
+	for _, c := range EventColumns {
+		if g := generated[c.Name]; g != "" {
+			cols = append(cols, fmt.Sprintf("(%s)::%s AS %s", g, c.Type, c.Name))
+		} else {
+			cols = append(cols, c.Name)
+		}
+	}
+	return "SELECT " + strings.Join(cols, ",\n  ") + "\nFROM " + rows + " AS event_rows"
 }
 
 // SchemaMarkdown documents every table and view; the README's schema

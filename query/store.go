@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
 
@@ -38,6 +39,22 @@ type Store struct {
 	// failed, leaving the sessions table empty (nil when it rebuilt it),
 	// as ingest_errors records it.
 	SessionsSkipped error
+	// EventsIn, for a store whose events are kept in files by day (a
+	// Parquet dataset), selects the events view's columns from only the
+	// files that can hold events in [since, until) (a zero time is no
+	// bound); "" when that is every file. Nil for a DuckDB store. See
+	// WindowEvents.
+	EventsIn func(since, until time.Time) string
+}
+
+// WindowEvents is what DetectOptions.Events should be for a run over
+// [since, until): the events of only the days of the window when the store
+// keeps them by day, and "" (the events view) otherwise.
+func (s *Store) WindowEvents(since, until time.Time) string {
+	if s.EventsIn == nil || since.IsZero() && until.IsZero() {
+		return ""
+	}
+	return s.EventsIn(since, until)
 }
 
 // Migration says what Open did to a store made by an older trailsift.

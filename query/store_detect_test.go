@@ -102,3 +102,38 @@ func findBuiltin(id string) (query.Rule, error) {
 	}
 	return query.Rule{}, fmt.Errorf("no rule %s", id)
 }
+
+// TestWindowReadsItsEvents: a window's rules read the events of
+// DetectOptions.Events, both a rule alone and the staged signin_attempts,
+// and without a window Events is not read.
+func TestWindowReadsItsEvents(t *testing.T) {
+	s := loadEvents(t, "testdata/detections/console-brute-force/events.ndjson")
+	ctx := context.Background()
+	var rules []query.Rule
+	for _, id := range []string{"console-brute-force", "mfa-failure-burst", "console-mfa-failure"} {
+		r, err := findBuiltin(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules = append(rules, r)
+	}
+	since := time.Date(2024, 3, 4, 0, 0, 0, 0, time.UTC)
+	for _, set := range [][]query.Rule{rules[:1], rules[2:], rules} { // alone (the CTE), staged, both
+		all, err := query.Detect(ctx, s.DB, set, query.DetectOptions{Since: since})
+		if err != nil || len(all) == 0 {
+			t.Fatalf("%d rules over the window: %d findings, %v", len(set), len(all), err)
+		}
+		same, err := query.Detect(ctx, s.DB, set, query.DetectOptions{Since: since, Events: "SELECT * FROM main.events"})
+		if err != nil || len(same) != len(all) {
+			t.Errorf("%d rules over the window's events given: %d findings, want %d (%v)", len(set), len(same), len(all), err)
+		}
+		none, err := query.Detect(ctx, s.DB, set, query.DetectOptions{Since: since, Events: "SELECT * FROM main.events WHERE false"})
+		if err != nil || len(none) != 0 {
+			t.Errorf("%d rules over no events: %d findings, %v", len(set), len(none), err)
+		}
+		unwindowed, err := query.Detect(ctx, s.DB, set, query.DetectOptions{Events: "SELECT * FROM main.events WHERE false"})
+		if err != nil || len(unwindowed) == 0 {
+			t.Errorf("%d rules without a window read the window's events: %d findings, %v", len(set), len(unwindowed), err)
+		}
+	}
+}

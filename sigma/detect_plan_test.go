@@ -217,6 +217,15 @@ correlation:
 			t.Errorf("%s: count %d with %d ids (%v...), want %d with the first %d", f.RuleID, f.Count, len(f.EventIDs), f.EventIDs[:3], n, len(want))
 		}
 	}
+	// A window reads the events it is given (query.DetectOptions.Events),
+	// the rules' and the correlation's.
+	since := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	for events, want := range map[string]int{"SELECT * FROM main.events": 2, "SELECT * FROM main.events WHERE false": 0} {
+		found, err := set.Only([]string{"many", "many-corr"}).Detect(context.Background(), store.DB, query.DetectOptions{Since: since, Events: events})
+		if err != nil || len(found) != want {
+			t.Errorf("window over %q: %d findings, want %d (%v)", events, len(found), want, err)
+		}
+	}
 }
 
 // rawProbe is a SQL function that returns its text and counts the values

@@ -216,14 +216,14 @@ func (s *Set) Detect(ctx context.Context, db *sql.DB, opts query.DetectOptions) 
 		if err != nil {
 			return nil, err
 		}
-		f, err := run(ctx, db, q, func(idx int64) *Rule { return plain[idx-1] }, nil)
+		f, err := run(ctx, db, query.WithWindowEvents(q, opts), func(idx int64) *Rule { return plain[idx-1] }, nil)
 		if err != nil {
 			return nil, fmt.Errorf("sigma rules: %w", err)
 		}
 		found = append(found, f...)
 	}
 	for _, r := range corr {
-		f, err := run(ctx, db, compileCorrelation(r, filter), nil, r)
+		f, err := run(ctx, db, query.WithWindowEvents(compileCorrelation(r, filter), opts), nil, r)
 		if err != nil {
 			return nil, fmt.Errorf("sigma rule %s (%s): %w", r.ID, r.Source, err)
 		}

@@ -185,6 +185,7 @@ func runDetect(cmd *cobra.Command, o *detectOptions, ios *streams) error {
 		return err
 	}
 	defer store.Close()
+	o.detect.Events = store.WindowEvents(o.detect.Since, o.detect.Until)
 	found, err := query.Detect(ctx, store.DB, rules, o.detect)
 	if err := set.detectErr(ios, err); err != nil {
 		return err

@@ -24,6 +24,9 @@ var sameAnswers = [][]string{
 	{"query", "--format", "csv", "SELECT * EXCLUDE (ingested_at) FROM files ORDER BY path"},
 	{"query", "--format", "csv", "SELECT * FROM ingest_errors ORDER BY path, record_index"},
 	{"detect", "--format", "json"},
+	// A window reads only its days' parts of a dataset (Store.EventsIn).
+	{"detect", "--format", "json", "--since", "2024-03-05", "--sigma", filepath.Join("..", "..", "samples", "sigma")},
+	{"detect", "--format", "json", "--since", "2024-03-05T10:00Z", "--until", "2024-03-05T15:00Z"},
 	{"timeline", "--format", "jsonl"},
 	{"timeline", "--finding", "console-brute-force", "--format", "csv"},
 	{"signins", "--format", "csv"},
