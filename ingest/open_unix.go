@@ -33,7 +33,7 @@ func openInput(path string) (*os.File, int64, error) {
 	// Not reopened: a FIFO's writer would lose its reader. A non-blocking
 	// descriptor goes on the poller, as os.Open puts it.
 	if err := syscall.SetNonblock(fd, true); err != nil {
-		syscall.Close(fd)
+		_ = syscall.Close(fd) // the error that matters is SetNonblock's
 		return nil, -1, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	return os.NewFile(uintptr(fd), path), -1, nil

@@ -131,19 +131,6 @@ func (r *run) walkTop(t topInput) error {
 	return nil
 }
 
-// openAny opens path, and returns its size when it is a regular file (-1
-// otherwise).
-func openAny(path string) (*os.File, int64, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, -1, err
-	}
-	if fi, err := fh.Stat(); err == nil && fi.Mode().IsRegular() {
-		return fh, fi.Size(), nil
-	}
-	return fh, -1, nil
-}
-
 // walkInput reads one input (a file, a FIFO, stdin), then hands it to the
 // workers, or walks it if it is an archive. display is the name recorded in
 // the manifest; stdin is named by its content ("stdin:<sha256 prefix>"), so
