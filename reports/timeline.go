@@ -56,6 +56,19 @@ type TimelineFilter struct {
 	// WithRequestParameters also reads each event's requestParameters
 	// (parsed from the stored JSON, so slower on big timelines).
 	WithRequestParameters bool
+	// Events, when set, is a SELECT of the events view's columns holding
+	// every event of [Since, Until), read instead of the whole store:
+	// query.Store.WindowEvents, the part files of a Parquet dataset's
+	// days of the window.
+	Events string
+}
+
+// source is what the filter's events are read from.
+func (f TimelineFilter) source(table string) string {
+	if f.Events == "" {
+		return table
+	}
+	return "(" + f.Events + ")"
 }
 
 func (f TimelineFilter) where() (string, []any) {
@@ -126,15 +139,15 @@ const signinStories = `stories AS (
 // most limit (0: no limit), streaming: rows are never all in memory.
 func EachEvent(ctx context.Context, db *sql.DB, f TimelineFilter, limit int, fn func(EventRow) error) error {
 	where, args := f.where()
-	from, params := "event_rows", "NULL"
+	from, params := f.source("event_rows"), "NULL"
 	if f.WithRequestParameters {
-		from, params = "events", "request_parameters::VARCHAR"
+		from, params = f.source("events"), "request_parameters::VARCHAR"
 	}
 	q := `WITH ` + signinStories + `
 SELECT event_time, account_id, aws_region, event_source, event_name, event_type, actor, user_type, user_name, user_arn,
   source_ip, user_agent, outcome, error_code, error_message, mfa_used, credential_type, event_id,
   auth_workflow_id, s.story, ` + params + `, s.steps
-FROM ` + from + ` LEFT JOIN stories s ON s.wf = ` + from + `.auth_workflow_id` + where + `
+FROM ` + from + ` AS e LEFT JOIN stories s ON s.wf = e.auth_workflow_id` + where + `
 ORDER BY event_time NULLS LAST, event_id, event_key`
 	if limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", limit)
@@ -175,7 +188,7 @@ ORDER BY event_time NULLS LAST, event_id, event_key`
 func CountEvents(ctx context.Context, db *sql.DB, f TimelineFilter) (int64, error) {
 	where, args := f.where()
 	var n int64
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM event_rows`+where, args...).Scan(&n); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM `+f.source("event_rows")+` AS e`+where, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count events: %w", err)
 	}
 	return n, nil

@@ -201,6 +201,7 @@ func runTimeline(cmd *cobra.Command, o *timelineOptions, ios *streams) error {
 		title = append(title, fmt.Sprintf("events of the %d %s finding(s)", len(found), r.ID))
 	}
 	title = append(title, describeFilter(o)...)
+	f.Events = store.WindowEvents(f.Since, f.Until)
 	tw, err := reports.NewTimelineWriter(ios.Out, reports.TimelineOptions{Format: o.format, Location: o.location, MaxWidth: ios.outWidth,
 		Title: timelineTitle(title)})
 	if err != nil {
