@@ -199,6 +199,20 @@ if [ -n "$BUCKET" ]; then
     echo "bucket, detect --$mode: $(wc -l < "$OUT/findings.jsonl") findings in ${s}s, peak RSS $((drss / 1024)) MiB"
   done
   echo "bucket, detect --parquet / detect --db: $(ratio "${dsecs[--parquet]}" "${dsecs[--db]}")x"
+  # A week's window: a dataset's rules then read only that week's parts.
+  since=$("$OUT/trailsift" query --db "$OUT/bucket-db" --format csv "SELECT (min(event_time)::DATE + 7)::VARCHAR FROM events" | tail -1)
+  until=$(date -u -d "$since + 7 days" +%F)
+  for mode in db parquet; do
+    /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$OUT/trailsift" detect -q --format jsonl "--$mode" "$OUT/bucket-$mode" \
+      --since "$since" --until "$until" > "$OUT/findings-$mode.jsonl"
+    read -r s drss < "$OUT/time.txt"
+    dsecs[--$mode]=$s
+    echo "bucket, detect --$mode --since $since --until $until: $(wc -l < "$OUT/findings-$mode.jsonl") findings in ${s}s"
+  done
+  same="the same findings"
+  cmp -s "$OUT/findings-db.jsonl" "$OUT/findings-parquet.jsonl" || same="DIFFERENT findings"
+  echo "bucket, a week's detect --parquet / detect --db: $(ratio "${dsecs[--parquet]}" "${dsecs[--db]}")x, $same"
+  rm -f "$OUT/findings-db.jsonl" "$OUT/findings-parquet.jsonl"
   rm -rf "$OUT/bucket-db" "$OUT/bucket-db.wal" "$OUT/bucket-parquet"
   [ -n "${KEEP:-}" ] || rm -rf "$B"
 fi
