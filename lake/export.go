@@ -27,7 +27,8 @@ func Export(ctx context.Context, store *query.Store, w *Writer, m ingest.Manifes
 		return st, fmt.Errorf("read events: %w", err)
 	}
 	defer rows.Close()
-	batch := make([]ingest.Event, 0, 1000)
+	const batchEvents = 1000
+	batch := make([]ingest.Event, 0, batchEvents)
 	for rows.Next() {
 		var ev ingest.Event
 		if err := scanEvent(rows, &ev); err != nil {
@@ -39,7 +40,10 @@ func Export(ctx context.Context, store *query.Store, w *Writer, m ingest.Manifes
 				return st, err
 			}
 			st.Events += int64(len(batch))
-			batch = batch[:0]
+			// A new slice: the writer keeps pointers into the one it was
+			// given (ingest.Sink), so reusing it rewrote the events of
+			// every batch but the last with the next batch's.
+			batch = make([]ingest.Event, 0, batchEvents)
 			if err := ctx.Err(); err != nil {
 				return st, ingest.ErrInterrupted
 			}
