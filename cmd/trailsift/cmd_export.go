@@ -87,6 +87,14 @@ func runExport(cmd *cobra.Command, o *exportOptions, ios *streams) (err error) {
 	if err != nil {
 		return err
 	}
+	// The dataset's sessions, as ingest --parquet stores them: without
+	// them every read of the dataset builds them again (and says so).
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if err := lake.WriteSessions(ctx, o.parquet); err != nil {
+		return err
+	}
 	sum := struct {
 		Dataset    string  `json:"dataset"`
 		Files      int64   `json:"files"`

@@ -64,6 +64,9 @@ func TestParquetGivesSameResults(t *testing.T) {
 	if _, stderr, code := run(t, "", "export", "-q", "--db", db, "--parquet", exported); code != 0 {
 		t.Fatalf("export: exit %d %s", code, stderr)
 	}
+	if stored, _ := filepath.Glob(filepath.Join(exported, "_sessions", "sessions-*.parquet")); len(stored) != 1 {
+		t.Errorf("export stored %d sessions files, want 1: %v", len(stored), stored)
+	}
 	for _, args := range sameAnswers {
 		want, stderr, code := run(t, "", append(args, "--db", db)...)
 		want = withoutGenerated(want)
