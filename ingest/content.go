@@ -127,11 +127,20 @@ func readAll(r io.Reader, buf []byte) ([]byte, error) {
 
 func sum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
 
+// spoolPrefix starts the name of a spooled stream's temporary file.
+const spoolPrefix = "trailsift-spool-"
+
+// SpillFolderPrefix starts the name of a folder this process's in-memory
+// DuckDB databases spill into, in the system's temporary folder (see
+// query.Open); the lister skips them, and spooled streams, when that
+// folder is inside an input (ownTempFiles).
+func SpillFolderPrefix() string { return fmt.Sprintf("trailsift-duckdb-%d-", os.Getpid()) }
+
 // unlinkedTemp makes a temporary file (in the temp folder, never beside the
 // evidence) and removes its name at once: the open descriptor keeps the
 // data, and a killed process leaves nothing behind.
 func unlinkedTemp() (*os.File, error) {
-	f, err := os.CreateTemp("", "trailsift-spool-*")
+	f, err := os.CreateTemp("", spoolPrefix+"*")
 	if err != nil {
 		return nil, err
 	}

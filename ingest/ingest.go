@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -129,10 +130,18 @@ func Run(ctx context.Context, inputs []string, sink Sink, opts Options) (Stats, 
 	// shows is whole as soon as the listing ends.
 	listed := newInputList()
 	r.listing.Store(true)
+	listDone := make(chan struct{})
 	go func() {
-		defer r.listing.Store(false)
+		defer close(listDone)
 		defer listed.finish()
+		defer r.listing.Store(false) // before the walker sees the list end
 		r.list(tops, readDir, listed)
+	}()
+	// Run returns once the lister has: a cancelled one stops at its next
+	// folder or entry.
+	defer func() {
+		cancel()
+		<-listDone
 	}()
 	// Walk: one goroutine reads each file and opens archives.
 	var walkErr error
@@ -325,14 +334,17 @@ func resolveInputs(inputs []string) ([]commandInput, error) {
 // its size to the run's total. What goes wrong inside a folder (a
 // subfolder that cannot be listed, a dangling link, a socket) is an entry
 // of its own for the manifest, and the rest of the folder is still read.
-// It stops early when the run is cancelled.
+// It stops at the next folder or entry once the run is cancelled.
 func (r *run) list(inputs []commandInput, readDir func(string) ([]os.DirEntry, error), out *inputList) {
-	add := func(t topInput) bool {
+	add := func(t topInput) {
 		r.total.Add(t.size)
 		out.add(t)
-		return r.ctx.Err() == nil
 	}
+	own := ownTempFiles()
 	for _, in := range inputs {
+		if r.ctx.Err() != nil {
+			return
+		}
 		switch {
 		case in.path == "-":
 			add(topInput{path: "-"})
@@ -340,12 +352,29 @@ func (r *run) list(inputs []commandInput, readDir func(string) ([]os.DirEntry, e
 			// A FIFO or a device named on the command line is read as given.
 			add(topInput{path: in.path, size: in.fi.Size()})
 		default:
-			w := dirWalker{readDir: readDir, visited: map[fileKey]bool{}, add: add}
+			w := dirWalker{readDir: readDir, visited: map[fileKey]bool{}, add: add, ctx: r.ctx, skip: own}
 			w.walk(in.path, in.fi)
 		}
-		if r.ctx.Err() != nil {
-			return
+	}
+}
+
+// ownTempFiles says whether an entry is one of the temporary files this
+// process makes while it reads: a spooled stream (unlinked as soon as it
+// is made) or a DuckDB spill folder. A folder being listed while files are
+// read could otherwise catch one, when the system's temporary folder is
+// inside an input.
+func ownTempFiles() func(dir, name string) bool {
+	tmp := filepath.Clean(os.TempDir())
+	real, err := filepath.EvalSymlinks(tmp)
+	if err != nil {
+		real = tmp
+	}
+	spill := SpillFolderPrefix()
+	return func(dir, name string) bool {
+		if dir = filepath.Clean(dir); dir != tmp && dir != real {
+			return false
 		}
+		return strings.HasPrefix(name, spoolPrefix) || strings.HasPrefix(name, spill)
 	}
 }
 
@@ -414,54 +443,58 @@ type InputError struct {
 func (e *InputError) Error() string { return fmt.Sprintf("input %s: %v", e.Path, e.Err) }
 func (e *InputError) Unwrap() error { return e.Err }
 
-// dirWalker lists a folder tree in name order, handing each entry to add;
-// it stops when add returns false (the run was cancelled).
+// dirWalker lists a folder tree in name order, handing each entry to add
+// but those skip names; it stops when ctx is done.
 type dirWalker struct {
 	readDir func(string) ([]os.DirEntry, error)
 	visited map[fileKey]bool
-	add     func(topInput) bool
+	add     func(topInput)
+	ctx     context.Context
+	skip    func(dir, name string) bool
 }
 
-func (w *dirWalker) walk(dir string, fi os.FileInfo) bool {
+func (w *dirWalker) walk(dir string, fi os.FileInfo) {
 	if k, ok := keyOf(fi); ok {
 		if w.visited[k] {
-			return true // a symbolic link loop, or the same folder twice
+			return // a symbolic link loop, or the same folder twice
 		}
 		w.visited[k] = true
+	}
+	if w.ctx.Err() != nil {
+		return
 	}
 	entries, err := w.readDir(dir)
 	if err != nil {
 		// The entries listed before the error are still read.
-		if !w.add(topInput{path: dir, problem: fmt.Sprintf("cannot read folder: %v", err)}) {
-			return false
-		}
+		w.add(topInput{path: dir, problem: fmt.Sprintf("cannot read folder: %v", err)})
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
 	for _, e := range entries {
+		if w.ctx.Err() != nil {
+			return
+		}
+		if w.skip != nil && w.skip(dir, e.Name()) {
+			continue
+		}
 		p := filepath.Join(dir, e.Name())
 		fi, err := os.Stat(p) // follows links
-		var more bool
 		switch {
 		case err != nil:
 			if target, lerr := os.Readlink(p); lerr == nil {
-				more = w.add(topInput{path: p, problem: fmt.Sprintf("dangling symbolic link to %s: not read", target), skip: true})
+				w.add(topInput{path: p, problem: fmt.Sprintf("dangling symbolic link to %s: not read", target), skip: true})
 			} else {
-				more = w.add(topInput{path: p, problem: fmt.Sprintf("cannot read: %v", err)})
+				w.add(topInput{path: p, problem: fmt.Sprintf("cannot read: %v", err)})
 			}
 		case fi.IsDir():
-			more = w.walk(p, fi)
+			w.walk(p, fi)
 		case fi.Mode().IsRegular():
-			more = w.add(topInput{path: p, size: fi.Size()})
+			w.add(topInput{path: p, size: fi.Size()})
 		default:
 			// Reading a FIFO found in a folder could wait forever; a socket
 			// or a device is not a log file.
-			more = w.add(topInput{path: p, problem: fmt.Sprintf("not a regular file (%s): not read", fileType(fi.Mode())), skip: true})
-		}
-		if !more {
-			return false
+			w.add(topInput{path: p, problem: fmt.Sprintf("not a regular file (%s): not read", fileType(fi.Mode())), skip: true})
 		}
 	}
-	return true
 }
 
 func fileType(m os.FileMode) string {

@@ -6,12 +6,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -212,27 +215,120 @@ func TestMissingInputCreatesNothing(t *testing.T) {
 	}
 }
 
-// eventSignal is a memSink that closes first when the first events come.
-type eventSignal struct {
-	memSink
-	once  sync.Once
-	first chan struct{}
-}
-
-func (s *eventSignal) WriteEvents(evs []Event) error {
-	s.once.Do(func() { close(s.first) })
-	return s.memSink.WriteEvents(evs)
-}
-
 // TestFilesAreReadWhileFoldersAreListed: the first folder's file is
 // decoded while a later folder is still being listed; meanwhile the
 // progress says the listing goes on, with the total found so far, and once
-// it ends the total is whole. A run cancelled while a folder is listed
-// stops.
+// it ends the total is whole.
 func TestFilesAreReadWhileFoldersAreListed(t *testing.T) {
 	dir := t.TempDir()
 	first, second := ndjsonEvents(3), ndjsonEvents(2)
-	for name, data := range map[string][]byte{"a/1.jsonl": first, "b/2.jsonl": second} {
+	writeFiles(t, dir, map[string][]byte{"a/1.jsonl": first, "b/2.jsonl": second})
+	seen := make(chan struct{}) // closed once the progress showed a's events while b was listed
+	var once sync.Once
+	readDir := func(p string) ([]os.DirEntry, error) {
+		if filepath.Base(p) == "b" {
+			select {
+			case <-seen:
+			case <-time.After(10 * time.Second):
+				return nil, errors.New("the first folder's file was not read while this one was listed")
+			}
+		}
+		return os.ReadDir(p)
+	}
+	whole := int64(len(first) + len(second))
+	var problems []string // the callback runs on one goroutine, the one that calls the sink
+	progress := func(p Progress) {
+		switch {
+		case p.Listing && p.Events > 0 && p.TotalBytes == int64(len(first)):
+			once.Do(func() { close(seen) })
+		case p.Listing && (p.TotalBytes < int64(len(first)) || p.TotalBytes > whole):
+			problems = append(problems, fmt.Sprintf("while listing: total %d bytes", p.TotalBytes))
+		case !p.Listing && p.TotalBytes != whole:
+			problems = append(problems, fmt.Sprintf("after the listing: total %d bytes, want %d", p.TotalBytes, whole))
+		}
+	}
+	sink := &memSink{}
+	st, err := Run(context.Background(), []string{dir}, sink, Options{readDir: readDir, Progress: progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.events) != 5 || st.FilesLoaded != 2 || st.FilesFailed != 0 {
+		t.Fatalf("events = %d, stats = %+v; want 5 events from 2 files", len(sink.events), st)
+	}
+	for _, p := range problems {
+		t.Error("progress " + p)
+	}
+}
+
+// TestListingStopsWhenCancelled: a run cancelled while a folder is listed
+// lists no further folder, and returns only once its lister has stopped.
+func TestListingStopsWhenCancelled(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string][]byte{"a/1.jsonl": ndjsonEvents(3)}
+	for i := range 50 {
+		files[fmt.Sprintf("b/sub%02d/x.jsonl", i)] = ndjsonEvents(1)
+	}
+	writeFiles(t, dir, files)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var after atomic.Int64 // folders listed after the cancel
+	var cancelled atomic.Bool
+	var slowDone atomic.Int64 // when the slow listing of b ended (UnixNano)
+	readDir := func(p string) ([]os.DirEntry, error) {
+		if cancelled.Load() {
+			after.Add(1)
+		}
+		if filepath.Base(p) == "b" {
+			cancelled.Store(true)
+			cancel()
+			time.Sleep(200 * time.Millisecond) // a slow folder: the run must wait for it
+			defer func() { slowDone.Store(time.Now().UnixNano()) }()
+		}
+		return os.ReadDir(p)
+	}
+	_, err := Run(ctx, []string{dir}, &memSink{}, Options{readDir: readDir})
+	returned := time.Now().UnixNano()
+	if !errors.Is(err, ErrInterrupted) {
+		t.Errorf("run cancelled while listing: %v; want ErrInterrupted", err)
+	}
+	if n := after.Load(); n != 0 {
+		t.Errorf("%d folders listed after the cancel", n)
+	}
+	if done := slowDone.Load(); done == 0 || done > returned {
+		t.Errorf("Run returned before its lister stopped (lister done at %d, Run at %d)", done, returned)
+	}
+}
+
+// TestListingSkipsOwnTempFiles: when the temporary folder is inside an
+// input, the run's own spooled streams and DuckDB spill folders found
+// there are not read as evidence; anything else there is.
+func TestListingSkipsOwnTempFiles(t *testing.T) {
+	dir := t.TempDir()
+	tmp := filepath.Join(dir, "tmp")
+	writeFiles(t, dir, map[string][]byte{
+		"tmp/" + spoolPrefix + "123":                 ndjsonEvents(1),
+		"tmp/" + SpillFolderPrefix() + "1/spill.bin": ndjsonEvents(1),
+		"tmp/trailsift-duckdb-1-1/other.jsonl":       ndjsonEvents(2), // another process's
+		"tmp/keep.jsonl":                             ndjsonEvents(3),
+	})
+	t.Setenv("TMPDIR", tmp)
+	sink := &memSink{}
+	if _, err := Run(context.Background(), []string{dir}, sink, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, f := range sink.files {
+		paths = append(paths, strings.TrimPrefix(f.Path, tmp+"/"))
+	}
+	if slices.Sort(paths); !slices.Equal(paths, []string{"keep.jsonl", "trailsift-duckdb-1-1/other.jsonl"}) {
+		t.Errorf("files read: %v", paths)
+	}
+}
+
+// writeFiles writes files (relative path -> content) under dir.
+func writeFiles(t *testing.T, dir string, files map[string][]byte) {
+	t.Helper()
+	for name, data := range files {
 		p := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
@@ -240,60 +336,5 @@ func TestFilesAreReadWhileFoldersAreListed(t *testing.T) {
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-	}
-	sink := &eventSignal{first: make(chan struct{})}
-	readDir := func(p string) ([]os.DirEntry, error) {
-		if filepath.Base(p) == "b" {
-			select {
-			case <-sink.first:
-			case <-time.After(10 * time.Second):
-				return nil, errors.New("the first folder's file was not read while this one was listed")
-			}
-		}
-		return os.ReadDir(p)
-	}
-	var progress []Progress // called from the goroutine that calls the sink
-	st, err := Run(context.Background(), []string{dir}, sink, Options{readDir: readDir, Progress: func(p Progress) { progress = append(progress, p) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(sink.events) != 5 || st.FilesLoaded != 2 || st.FilesFailed != 0 {
-		t.Fatalf("events = %d, stats = %+v; want 5 events from 2 files", len(sink.events), st)
-	}
-	whole, sawListing := int64(len(first)+len(second)), false
-	for _, p := range progress {
-		switch {
-		case p.Listing && p.TotalBytes == int64(len(first)):
-			sawListing = true
-		case p.Listing:
-			t.Errorf("progress while listing: total %d bytes; want %d (the first folder's)", p.TotalBytes, len(first))
-		case p.TotalBytes != whole:
-			t.Errorf("progress after the listing: total %d bytes; want %d", p.TotalBytes, whole)
-		}
-	}
-	if !sawListing {
-		t.Errorf("no progress said the folders were still being listed: %+v", progress)
-	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cancelling := func(p string) ([]os.DirEntry, error) {
-		if filepath.Base(p) == "b" {
-			cancel()
-		}
-		return os.ReadDir(p)
-	}
-	done := make(chan error, 1)
-	go func() {
-		_, err := Run(ctx, []string{dir}, &memSink{}, Options{readDir: cancelling})
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if !errors.Is(err, ErrInterrupted) {
-			t.Errorf("run cancelled while listing: %v; want ErrInterrupted", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a run cancelled while listing did not stop")
 	}
 }

@@ -287,7 +287,7 @@ var offlineSettings = []string{
 func openDB(ctx context.Context, dsn, name, memoryLimit string, onConnect *connStatements, spillDir string) (db *sql.DB, spill string, err error) {
 	spill = spillDir
 	if spill == "" && (dsn == "" || strings.HasPrefix(dsn, "?")) {
-		spill = filepath.Join(os.TempDir(), fmt.Sprintf("trailsift-duckdb-%d-%d", os.Getpid(), spillSeq.Add(1)))
+		spill = filepath.Join(os.TempDir(), fmt.Sprintf("%s%d", ingest.SpillFolderPrefix(), spillSeq.Add(1)))
 	}
 	sep := "?"
 	if strings.Contains(dsn, "?") {
