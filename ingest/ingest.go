@@ -199,7 +199,10 @@ func Run(ctx context.Context, inputs []string, sink Sink, opts Options) (Stats, 
 			cancel()
 		}
 		if opts.Progress != nil {
-			prog.Bytes, prog.TotalBytes, prog.Listing = r.read.Load(), r.total.Load(), r.listing.Load()
+			// The flag first: once it reads false, every size listed is in
+			// the total.
+			prog.Listing = r.listing.Load()
+			prog.Bytes, prog.TotalBytes = r.read.Load(), r.total.Load()
 			opts.Progress(prog)
 		}
 	}
@@ -363,15 +366,13 @@ func (r *run) list(inputs []commandInput, readDir func(string) ([]os.DirEntry, e
 // is made) or a DuckDB spill folder. A folder being listed while files are
 // read could otherwise catch one, when the system's temporary folder is
 // inside an input.
-func ownTempFiles() func(dir, name string) bool {
-	tmp := filepath.Clean(os.TempDir())
-	real, err := filepath.EvalSymlinks(tmp)
-	if err != nil {
-		real = tmp
-	}
+func ownTempFiles() func(dir os.FileInfo, name string) bool {
+	tmp, err := os.Stat(os.TempDir())
 	spill := SpillFolderPrefix()
-	return func(dir, name string) bool {
-		if dir = filepath.Clean(dir); dir != tmp && dir != real {
+	return func(dir os.FileInfo, name string) bool {
+		// The same folder, however the input names it (a link, a
+		// relative TMPDIR).
+		if err != nil || !os.SameFile(dir, tmp) {
 			return false
 		}
 		return strings.HasPrefix(name, spoolPrefix) || strings.HasPrefix(name, spill)
@@ -450,11 +451,11 @@ type dirWalker struct {
 	visited map[fileKey]bool
 	add     func(topInput)
 	ctx     context.Context
-	skip    func(dir, name string) bool
+	skip    func(dir os.FileInfo, name string) bool
 }
 
-func (w *dirWalker) walk(dir string, fi os.FileInfo) {
-	if k, ok := keyOf(fi); ok {
+func (w *dirWalker) walk(dir string, dirInfo os.FileInfo) {
+	if k, ok := keyOf(dirInfo); ok {
 		if w.visited[k] {
 			return // a symbolic link loop, or the same folder twice
 		}
@@ -473,7 +474,7 @@ func (w *dirWalker) walk(dir string, fi os.FileInfo) {
 		if w.ctx.Err() != nil {
 			return
 		}
-		if w.skip != nil && w.skip(dir, e.Name()) {
+		if w.skip != nil && w.skip(dirInfo, e.Name()) {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())

@@ -237,7 +237,9 @@ func TestFilesAreReadWhileFoldersAreListed(t *testing.T) {
 	}
 	whole := int64(len(first) + len(second))
 	var problems []string // the callback runs on one goroutine, the one that calls the sink
+	listed := false
 	progress := func(p Progress) {
+		listed = listed || !p.Listing
 		switch {
 		case p.Listing && p.Events > 0 && p.TotalBytes == int64(len(first)):
 			once.Do(func() { close(seen) })
@@ -257,6 +259,9 @@ func TestFilesAreReadWhileFoldersAreListed(t *testing.T) {
 	}
 	for _, p := range problems {
 		t.Error("progress " + p)
+	}
+	if !listed {
+		t.Error("no progress said the listing had ended")
 	}
 }
 
@@ -300,28 +305,35 @@ func TestListingStopsWhenCancelled(t *testing.T) {
 }
 
 // TestListingSkipsOwnTempFiles: when the temporary folder is inside an
-// input, the run's own spooled streams and DuckDB spill folders found
-// there are not read as evidence; anything else there is.
+// input, however the input names it, the run's own spooled streams and
+// DuckDB spill folders found there are not read as evidence; anything
+// else there is, and so is a file of such a name elsewhere.
 func TestListingSkipsOwnTempFiles(t *testing.T) {
 	dir := t.TempDir()
-	tmp := filepath.Join(dir, "tmp")
 	writeFiles(t, dir, map[string][]byte{
-		"tmp/" + spoolPrefix + "123":                 ndjsonEvents(1),
-		"tmp/" + SpillFolderPrefix() + "1/spill.bin": ndjsonEvents(1),
-		"tmp/trailsift-duckdb-1-1/other.jsonl":       ndjsonEvents(2), // another process's
-		"tmp/keep.jsonl":                             ndjsonEvents(3),
+		"case/tmp/" + spoolPrefix + "123":                 ndjsonEvents(1),
+		"case/tmp/" + SpillFolderPrefix() + "1/spill.bin": ndjsonEvents(1),
+		"case/tmp/trailsift-duckdb-1-1/other.jsonl":       ndjsonEvents(2), // another process's
+		"case/tmp/keep.jsonl":                             ndjsonEvents(3),
+		"case/logs/" + spoolPrefix + "evidence.jsonl":     ndjsonEvents(4), // not in the temporary folder
 	})
-	t.Setenv("TMPDIR", tmp)
-	sink := &memSink{}
-	if _, err := Run(context.Background(), []string{dir}, sink, Options{}); err != nil {
+	if err := os.Symlink(filepath.Join(dir, "case"), filepath.Join(dir, "link")); err != nil {
 		t.Fatal(err)
 	}
-	var paths []string
-	for _, f := range sink.files {
-		paths = append(paths, strings.TrimPrefix(f.Path, tmp+"/"))
-	}
-	if slices.Sort(paths); !slices.Equal(paths, []string{"keep.jsonl", "trailsift-duckdb-1-1/other.jsonl"}) {
-		t.Errorf("files read: %v", paths)
+	t.Setenv("TMPDIR", filepath.Join(dir, "case", "tmp"))
+	for _, input := range []string{"case", "link"} {
+		sink := &memSink{}
+		if _, err := Run(context.Background(), []string{filepath.Join(dir, input)}, sink, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		var paths []string
+		for _, f := range sink.files {
+			paths = append(paths, strings.TrimPrefix(f.Path, filepath.Join(dir, input)+"/"))
+		}
+		want := []string{"logs/" + spoolPrefix + "evidence.jsonl", "tmp/keep.jsonl", "tmp/trailsift-duckdb-1-1/other.jsonl"}
+		if slices.Sort(paths); !slices.Equal(paths, want) {
+			t.Errorf("input %s: files read %v, want %v", input, paths, want)
+		}
 	}
 }
 
