@@ -123,13 +123,27 @@ func TestParquetWindowReadsItsDays(t *testing.T) {
 		// Not Identity Center sign-ins: their stories are told from every
 		// step in the dataset, the copies too.
 		{"timeline", "--format", "jsonl", "--event", "ConsoleLogin", "--since", "2024-03-05T10:00Z", "--until", "2024-03-05T15:00Z"},
+		{"timeline", "--format", "md", "--event", "ConsoleLogin", "--since", "2024-03-05T10:00Z", "--until", "2024-03-05T15:00Z"},
+		// Its "N more events match" counts the window's events.
+		{"timeline", "--format", "jsonl", "--event", "ConsoleLogin", "--since", "2024-03-05T10:00Z", "--until", "2024-03-05T15:00Z", "--limit", "1"},
 	} {
-		want, _, _ := run(t, "", append(args, "--db", db)...)
+		want, wantErr, _ := run(t, "", append(args, "--db", db)...)
 		got, stderr, code := run(t, "", append(args, "--parquet", ds)...)
-		if code != 0 || got != want || len(want) < 100 {
-			t.Errorf("%v: exit %d, %d bytes, the store's %d; the same: %v\n%s", args, code, len(got), len(want), got == want, stderr)
+		if code != 0 || got != want || len(want) < 100 || moreMatch(stderr) != moreMatch(wantErr) {
+			t.Errorf("%v: exit %d, %d bytes, the store's %d; the same: %v\n%s\nthe store's:\n%s", args, code, len(got), len(want), got == want, stderr, wantErr)
 		}
 	}
+}
+
+// moreMatch is the line of a timeline's stderr that says how many more
+// events match (the dataset's also notes its sessions are rebuilt).
+func moreMatch(stderr string) string {
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.Contains(l, "more events match") {
+			return l
+		}
+	}
+	return ""
 }
 
 // TestParquetRerunAddsNothing runs the same ingest and export twice.
