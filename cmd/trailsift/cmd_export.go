@@ -34,8 +34,8 @@ func newExportCommand(ios *streams) *cobra.Command {
 		Short: "Write a case database as a Parquet dataset for Spark, Trino and Athena",
 		Long: `Write the events, files and ingest_errors of a DuckDB case database as a Parquet
 dataset: hive partitions account=<id>/region=<r>/date=<YYYY-MM-DD>/ with zstd
-compression, the same columns as the database, and _files/ and _ingest_errors/
-beside them. Every trailsift read command takes --parquet DIR to use it, and
+compression, the same columns as the database, and _files/, _ingest_errors/ and
+_sessions/ beside them. Every trailsift read command takes --parquet DIR to use it, and
 docs/parquet.md has the DDL for Athena, Trino and Spark.
 
 Exporting into a dataset that already holds some of the events adds only the
