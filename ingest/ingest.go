@@ -110,7 +110,6 @@ func Run(ctx context.Context, inputs []string, sink Sink, opts Options) (Stats, 
 		return Stats{}, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	queued := int64(queuedBytes)
 	if opts.queuedBytes > 0 {
 		queued = opts.queuedBytes
@@ -137,8 +136,8 @@ func Run(ctx context.Context, inputs []string, sink Sink, opts Options) (Stats, 
 		defer r.listing.Store(false) // before the walker sees the list end
 		r.list(tops, readDir, listed)
 	}()
-	// Run returns once the lister has: a cancelled one stops at its next
-	// folder or entry.
+	// Run cancels its context when it returns, and returns once the lister
+	// has stopped: a cancelled one stops at its next folder or entry.
 	defer func() {
 		cancel()
 		<-listDone
