@@ -205,7 +205,7 @@ func narrowWith(q string, opts DetectOptions, staged string) string {
 	if len(conds) > 0 {
 		// The CTE shadows the events table inside the rule; NOT MATERIALIZED
 		// keeps it a filter pushed into each scan rather than a copy.
-		ctes = append(ctes, "events AS NOT MATERIALIZED (SELECT * FROM "+windowSource(opts)+" WHERE "+strings.Join(conds, " AND ")+")")
+		ctes = append(ctes, "events AS NOT MATERIALIZED (SELECT * FROM "+EventsFrom(opts.Events, "main.events")+" AS window_events WHERE "+strings.Join(conds, " AND ")+")")
 	}
 	switch {
 	case !readsSigninAttempts.MatchString(stripComments(q)):
@@ -220,13 +220,13 @@ func narrowWith(q string, opts DetectOptions, staged string) string {
 	return "WITH " + strings.Join(ctes, ",\n") + "\nSELECT * FROM (\n" + q + "\n)"
 }
 
-// windowSource is what a window's events are read from: opts.Events, or
-// the events view.
-func windowSource(opts DetectOptions) string {
-	if opts.Events == "" {
-		return "main.events"
+// EventsFrom is what a window's events are read from: events (a SELECT
+// from Store.WindowEvents) when set, else table.
+func EventsFrom(events, table string) string {
+	if events == "" {
+		return table
 	}
-	return "(" + opts.Events + ") AS window_events"
+	return "(" + events + ")"
 }
 
 // WithWindowEvents makes the events table q reads opts.Events, when set:

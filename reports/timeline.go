@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/trailsift/trailsift/query"
 )
 
 // EventRow is one line of a timeline.
@@ -61,14 +63,6 @@ type TimelineFilter struct {
 	// query.Store.WindowEvents, the part files of a Parquet dataset's
 	// days of the window.
 	Events string
-}
-
-// source is what the filter's events are read from.
-func (f TimelineFilter) source(table string) string {
-	if f.Events == "" {
-		return table
-	}
-	return "(" + f.Events + ")"
 }
 
 func (f TimelineFilter) where() (string, []any) {
@@ -139,9 +133,9 @@ const signinStories = `stories AS (
 // most limit (0: no limit), streaming: rows are never all in memory.
 func EachEvent(ctx context.Context, db *sql.DB, f TimelineFilter, limit int, fn func(EventRow) error) error {
 	where, args := f.where()
-	from, params := f.source("event_rows"), "NULL"
+	from, params := query.EventsFrom(f.Events, "event_rows"), "NULL"
 	if f.WithRequestParameters {
-		from, params = f.source("events"), "request_parameters::VARCHAR"
+		from, params = query.EventsFrom(f.Events, "events"), "request_parameters::VARCHAR"
 	}
 	q := `WITH ` + signinStories + `
 SELECT event_time, account_id, aws_region, event_source, event_name, event_type, actor, user_type, user_name, user_arn,
@@ -188,7 +182,7 @@ ORDER BY event_time NULLS LAST, event_id, event_key`
 func CountEvents(ctx context.Context, db *sql.DB, f TimelineFilter) (int64, error) {
 	where, args := f.where()
 	var n int64
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM `+f.source("event_rows")+` AS e`+where, args...).Scan(&n); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM `+query.EventsFrom(f.Events, "event_rows")+` AS e`+where, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count events: %w", err)
 	}
 	return n, nil
