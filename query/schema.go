@@ -316,13 +316,7 @@ var viewSQL = map[string]string{
 	"sessions": sessionsViewSQL(),
 	"event_sessions": `SELECT e.*, s.session_id, s.origin_type, s.origin, s.origin_session_id, s.depth
 FROM events e LEFT JOIN sessions s ON s.session_id = ` + eventSessionIDSQL("e"),
-	"signins": `SELECT event_time, account_id, event_name AS step,
-  CASE WHEN event_name = 'ConsoleLogin' AND user_type IN ('IAMUser', 'Root') THEN 'iam'
-       WHEN event_name = 'ConsoleLogin' THEN 'federated'
-       ELSE 'identity-center' END AS kind,
-  actor, user_type, user_arn, outcome AS result, mfa_used, mfa_identifier, credential_type,
-  auth_workflow_id, source_ip, user_agent, error_message, event_id
-FROM events WHERE ` + signInFilter,
+	"signins": SigninsOver("events"),
 	"mfa_device_changes": `SELECT event_time, account_id, event_name,
   CASE WHEN event_name LIKE 'Create%' THEN 'created' WHEN event_name LIKE 'Enable%' THEN 'enabled'
        WHEN event_name LIKE 'Deactivate%' THEN 'deactivated' WHEN event_name LIKE 'Delete%' THEN 'deleted'
@@ -338,6 +332,19 @@ FROM events WHERE ` + mfaDeviceFilter,
 	"root_activity": `SELECT event_time, account_id, event_source, event_name, aws_region, outcome AS result, mfa_used,
   mfa_authenticated, source_ip, user_agent, error_code, event_id
 FROM events WHERE user_type = 'Root'`,
+}
+
+// SigninsOver is the signins view's SELECT, reading the events from
+// events: the view's name, or a parenthesised SELECT of its columns (the
+// events of a window, EventsFrom).
+func SigninsOver(events string) string {
+	return `SELECT event_time, account_id, event_name AS step,
+  CASE WHEN event_name = 'ConsoleLogin' AND user_type IN ('IAMUser', 'Root') THEN 'iam'
+       WHEN event_name = 'ConsoleLogin' THEN 'federated'
+       ELSE 'identity-center' END AS kind,
+  actor, user_type, user_arn, outcome AS result, mfa_used, mfa_identifier, credential_type,
+  auth_workflow_id, source_ip, user_agent, error_message, event_id
+FROM ` + events + ` AS events WHERE ` + signInFilter
 }
 
 func createViewSQL(t Table) string {

@@ -126,6 +126,8 @@ func TestParquetWindowReadsItsDays(t *testing.T) {
 		{"timeline", "--format", "md", "--event", "ConsoleLogin", "--since", "2024-03-05T10:00Z", "--until", "2024-03-05T15:00Z"},
 		// Its "N more events match" counts the window's events.
 		{"timeline", "--format", "jsonl", "--event", "ConsoleLogin", "--since", "2024-03-05T10:00Z", "--until", "2024-03-05T15:00Z", "--limit", "1"},
+		{"signins", "--format", "csv", "--since", "2024-03-05"},
+		{"signins", "--format", "md", "--since", "2024-03-05T10:00Z", "--until", "2024-03-05T15:00Z", "--limit", "2"},
 	} {
 		want, wantErr, _ := run(t, "", append(args, "--db", db)...)
 		got, stderr, code := run(t, "", append(args, "--parquet", ds)...)

@@ -74,6 +74,7 @@ the identity provider. The database is opened read-only.` + "\n" + exitHelp("sig
 				return err
 			}
 			defer store.Close()
+			o.filter.Events = store.WindowEvents(o.filter.Since, o.filter.Until)
 			rows, total, err := reports.Signins(ctx, store.DB, o.filter, o.limit)
 			if err != nil {
 				return err
