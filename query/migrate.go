@@ -87,6 +87,27 @@ func (s *Store) readAroundIssued(ctx context.Context) error {
 	return s.reconnect(ctx)
 }
 
+// readAroundOldViews gives a store whose views an older trailsift of this
+// schema version made, opened read-only, this version's views as
+// temporary views on every connection, which the stored ones' names find
+// first. Their events view parsed raw again for each column it computes
+// from it, so that SELECT * FROM events ran out of memory; a writable
+// open (the next ingest) makes the views again.
+func (s *Store) readAroundOldViews(ctx context.Context) error {
+	var current bool
+	err := s.DB.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_views()
+  WHERE NOT internal AND NOT temporary AND view_name = 'events' AND contains(sql, 'raw_parts')`).Scan(&current)
+	if err != nil || current {
+		return err
+	}
+	var stmts []string
+	for _, v := range Views {
+		stmts = append(stmts, strings.Replace(createViewSQL(v), "CREATE OR REPLACE VIEW", "CREATE OR REPLACE TEMP VIEW", 1))
+	}
+	s.onConnect.add(stmts...)
+	return s.reconnect(ctx)
+}
+
 // readAroundStaleSessions gives a store opened read-only whose sessions
 // table is missing (version 2, not migrated) or lags its events (a load
 // stopped before rebuilding it, see Store.Load) the sessions table and the
@@ -115,8 +136,9 @@ func (s *Store) readAroundStaleSessions(ctx context.Context, v int) error {
 // ones made before are let go.
 func (s *Store) defineSessions(ctx context.Context) error {
 	s.onConnect.add(
-		"CREATE TEMP VIEW sessions AS "+SessionsBuildSQL(),
-		strings.Replace(createViewSQL(eventSessionsView()), "CREATE OR REPLACE VIEW", "CREATE TEMP VIEW", 1),
+		// OR REPLACE: readAroundOldViews may have made them before.
+		"CREATE OR REPLACE TEMP VIEW sessions AS "+SessionsBuildSQL(),
+		strings.Replace(createViewSQL(eventSessionsView()), "CREATE OR REPLACE VIEW", "CREATE OR REPLACE TEMP VIEW", 1),
 	)
 	if err := s.reconnect(ctx); err != nil {
 		return fmt.Errorf("define sessions over %s: %w", displayPath(s.Path), err)

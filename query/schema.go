@@ -147,9 +147,11 @@ var Tables = []Table{
 // keys), parses a part that an export serialised as a JSON string, and is
 // NULL where the part is absent or null.
 func jsonPart(name, key string) Column {
-	v := fmt.Sprintf("coalesce(json_extract(raw, '$.%s'), json_extract(raw, '$.%s'))", key, strings.ToLower(key))
-	expr := fmt.Sprintf("CASE json_type(%[1]s) WHEN 'NULL' THEN NULL WHEN 'VARCHAR' THEN TRY_CAST(json_extract_string(%[1]s, '$') AS JSON) ELSE %[1]s END", v)
-	generated[name] = expr
+	part := func(v string) string {
+		return fmt.Sprintf("CASE json_type(%[1]s) WHEN 'NULL' THEN NULL WHEN 'VARCHAR' THEN TRY_CAST(json_extract_string(%[1]s, '$') AS JSON) ELSE %[1]s END", v)
+	}
+	generated[name] = part(fmt.Sprintf("coalesce(json_extract(raw, '$.%s'), json_extract(raw, '$.%s'))", key, strings.ToLower(key)))
+	fromRawParts[name] = part(rawPartsValue(key))
 	jsonParts = append(jsonParts, JSONPart{name, key})
 	return Column{Name: name, Type: "JSON", Doc: key + " (computed from raw when read; a part given as a JSON string is parsed)"}
 }
@@ -159,8 +161,31 @@ func jsonPart(name, key string) Column {
 // compressed so badly that they made the database a tenth larger.
 func rawField(name, key string) Column {
 	generated[name] = fmt.Sprintf("coalesce(raw->>'$.%s', raw->>'$.%s')", key, strings.ToLower(key))
+	v := rawPartsValue(key)
+	fromRawParts[name] = fmt.Sprintf("json_extract_string(%s, '$')", v)
 	rawFields = append(rawFields, JSONPart{name, key})
 	return Column{Name: name, Type: "VARCHAR", Doc: key + " (read from raw when queried)"}
+}
+
+// The events view parses raw once a row for all the columns it computes
+// from it: json_extract with the list of every key they read (rawPaths),
+// as raw_parts, and each column reads its key's value from that list
+// (fromRawParts). Each column parsing raw for itself (up to six times for
+// a JSON part) made SELECT * FROM events run out of memory on a store of
+// ordinary events (DuckDB keeps a vector's parsed documents until its
+// expressions are done) and read every part several times slower.
+var (
+	rawPaths     []string
+	fromRawParts = map[string]string{}
+)
+
+// rawPartsValue registers key's two spellings in rawPaths and returns the
+// expression of its value in raw_parts: the key as CloudTrail spells it,
+// else lower-cased (some exports lower-case keys).
+func rawPartsValue(key string) string {
+	rawPaths = append(rawPaths, StringLiteral("$."+key), StringLiteral("$."+strings.ToLower(key)))
+	n := len(rawPaths) // DuckDB's lists count from 1
+	return fmt.Sprintf("coalesce(raw_parts[%d], raw_parts[%d])", n-1, n)
 }
 
 var rawFields []JSONPart
@@ -361,13 +386,16 @@ func createViewSQL(t Table) string {
 func EventsOver(rows string) string {
 	var cols []string
 	for _, c := range EventColumns {
-		if g := generated[c.Name]; g != "" {
+		if g := fromRawParts[c.Name]; g != "" {
 			cols = append(cols, fmt.Sprintf("(%s)::%s AS %s", g, c.Type, c.Name))
 		} else {
 			cols = append(cols, c.Name)
 		}
 	}
-	return "SELECT " + strings.Join(cols, ",\n  ") + "\nFROM " + rows + " AS event_rows"
+	// A query that reads none of the computed columns reads no raw_parts,
+	// and DuckDB does not compute it.
+	return "SELECT " + strings.Join(cols, ",\n  ") + "\nFROM (SELECT *, json_extract(raw, [" + strings.Join(rawPaths, ", ") +
+		"]) AS raw_parts\n  FROM " + rows + " AS event_rows) AS event_rows"
 }
 
 // SchemaMarkdown documents every table and view; the README's schema

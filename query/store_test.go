@@ -3,6 +3,7 @@ package query_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -338,5 +339,52 @@ func TestManifestKnowsContentOnlyFromFilesRead(t *testing.T) {
 	}
 	if p, ok := m.HasContent("ddd"); !ok || p != "d.json" {
 		t.Errorf("content ddd: %q %v, want d.json, the file read", p, ok)
+	}
+}
+
+// TestSelectEveryColumnOfLargeEvents: every column of the events view,
+// the ones computed from raw too, over thousands of events of a few KB
+// (ordinary for CloudTrail) fits the store's memory: each column parsing
+// raw again ran out of it. A store whose view an older trailsift made is
+// read, read-only, through this version's views.
+func TestSelectEveryColumnOfLargeEvents(t *testing.T) {
+	dir := t.TempDir()
+	var events []obj
+	for i := range 6000 {
+		events = append(events, obj{"eventVersion": "1.09", "eventTime": fmt.Sprintf("2024-03-05T10:%02d:%02dZ", i/60%60, i%60),
+			"eventSource": "ec2.amazonaws.com", "eventName": "RunInstances", "awsRegion": "us-east-1", "eventID": fmt.Sprintf("ev-%d", i),
+			"recipientAccountId": "111111111111", "requestID": fmt.Sprintf("req-%d", i),
+			"userIdentity":        obj{"type": "IAMUser", "arn": "arn:aws:iam::111111111111:user/u", "userName": "u", "accountId": "111111111111"},
+			"requestParameters":   obj{"userData": strings.Repeat("A", 3000), "tags": []any{obj{"k": "v"}}},
+			"responseElements":    obj{"instancesSet": obj{"items": []any{obj{"instanceId": "i-1", "blob": strings.Repeat("B", 1500)}}}},
+			"additionalEventData": obj{"x": strings.Repeat("C", 500)}})
+	}
+	db := filepath.Join(dir, "case.duckdb")
+	s, err := query.Open(context.Background(), db, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ingestInto(t, s, writeRecords(t, dir, "big.json", events...))
+	const every = "SELECT count(*) FROM (SELECT * FROM events) t WHERE length(t::VARCHAR) > 5000"
+	if n := count(t, s, every); n != 6000 {
+		t.Errorf("%d events with every column, want 6000", n)
+	}
+	if n := count(t, s, "SELECT count(*) FROM events WHERE request_id = 'req-17' AND (request_parameters->>'$.tags[0].k') = 'v'"); n != 1 {
+		t.Errorf("the computed columns found %d events, want 1", n)
+	}
+	if _, err := s.DB.Exec(query.OldEventsViewSQL()); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	ro, err := query.Open(context.Background(), db, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if n := count(t, ro, every); n != 6000 {
+		t.Errorf("read-only, over the old view: %d events with every column, want 6000", n)
+	}
+	if n := count(t, ro, "SELECT count(*) FROM signins"); n != 0 {
+		t.Errorf("%d sign-ins, want 0", n)
 	}
 }
