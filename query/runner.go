@@ -6,32 +6,13 @@ package query
 import (
 	"context"
 	"database/sql"
-	_ "embed" // signin_attempts.sql
 	"errors"
 	"fmt"
 	"math/big"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 )
-
-// signinAttemptsSQL classifies every sign-in attempt; rules that read
-// signin_attempts get it as a CTE over the events they see.
-//
-//go:embed detections/shared/signin_attempts.sql
-var signinAttemptsSQL string
-
-var readsSigninAttempts = regexp.MustCompile(`(?i)\bsignin_attempts\b`)
-
-// SigninAttemptsSQL is the query behind signin_attempts, which rules may
-// read as a table.
-func SigninAttemptsSQL() string { return signinAttemptsSQL }
-
-// ReadsSigninAttempts reports whether the rule's SQL reads signin_attempts.
-func (r *Rule) ReadsSigninAttempts() bool {
-	return readsSigninAttempts.MatchString(stripComments(r.SQL))
-}
 
 // DetectOptions narrow a detection run.
 type DetectOptions struct {
@@ -105,20 +86,18 @@ type RuleQuery struct {
 // RuleErrors returned with the other findings; an engine failure or a
 // cancelled ctx stops the run. opts.Params is not used: render first.
 func RunQueries(ctx context.Context, db *sql.DB, queries []RuleQuery, opts DetectOptions) ([]Finding, error) {
-	// One connection for the run: the staged signin_attempts is a
-	// temporary table, which only the connection that made it sees.
+	// One connection for the run: the staged shared relations are
+	// temporary tables, which only the connection that made it sees.
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
-	staged, err := stageSigninAttempts(ctx, conn, queries, opts)
+	staged, err := stageShared(ctx, conn, queries, opts)
+	// Dropped even when ctx is done: the connection goes back to the pool.
+	defer staged.drop(context.WithoutCancel(ctx), conn)
 	if err != nil {
 		return nil, err
-	}
-	if staged != "" {
-		// Dropped even when ctx is done: the connection goes back to the pool.
-		defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+staged) }()
 	}
 	var all []Finding
 	var failed RuleErrors
@@ -188,12 +167,13 @@ func (r *Rule) Query(opts DetectOptions) (string, error) {
 }
 
 // narrow wraps a rule's SELECT so that the events table it reads holds only
-// the events in [since, until), and signin_attempts is there when it reads it.
-func narrow(q string, opts DetectOptions) string { return narrowWith(q, opts, "") }
+// the events in [since, until), and the shared relations it reads
+// (sharedRelations) are there.
+func narrow(q string, opts DetectOptions) string { return narrowWith(q, opts, nil) }
 
-// narrowWith is narrow, with signin_attempts read from the table staged
-// when staged is not empty (see stageSigninAttempts).
-func narrowWith(q string, opts DetectOptions, staged string) string {
+// narrowWith is narrow, with the shared relations that staged names read
+// from their tables (see stageShared).
+func narrowWith(q string, opts DetectOptions, staged staging) string {
 	var conds []string
 	if !opts.Since.IsZero() {
 		conds = append(conds, "event_time >= "+timestampLiteral(opts.Since))
@@ -207,13 +187,7 @@ func narrowWith(q string, opts DetectOptions, staged string) string {
 		// keeps it a filter pushed into each scan rather than a copy.
 		ctes = append(ctes, "events AS NOT MATERIALIZED (SELECT * FROM "+EventsFrom(opts.Events, "main.events")+" AS window_events WHERE "+strings.Join(conds, " AND ")+")")
 	}
-	switch {
-	case !readsSigninAttempts.MatchString(stripComments(q)):
-	case staged != "":
-		ctes = append(ctes, "signin_attempts AS (SELECT * FROM "+staged+")")
-	default:
-		ctes = append(ctes, "signin_attempts AS (\n"+signinAttemptsSQL+")")
-	}
+	ctes = append(ctes, sharedCTEs(q, staged)...)
 	if len(ctes) == 0 {
 		return q
 	}
@@ -254,41 +228,6 @@ func stripComments(q string) string {
 
 func timestampLiteral(t time.Time) string {
 	return "TIMESTAMPTZ '" + t.UTC().Format("2006-01-02 15:04:05.999999") + "+00'"
-}
-
-// stagedSigninAttempts is the temporary table stageSigninAttempts fills,
-// by the name the rules read it by (temporary tables are in temp.main).
-const (
-	stagedSigninAttemptsTable = "trailsift_signin_attempts"
-	stagedSigninAttempts      = "temp.main." + stagedSigninAttemptsTable
-)
-
-// stageSigninAttempts computes signin_attempts once for a run whose
-// queries read it more than once, into a temporary table of conn, and
-// returns its name ("" when not staged). Five of the built-in rules read
-// it, and each computed it again with two scans of the events: on a
-// Parquet dataset a third of a detect run. The table holds the same rows
-// the CTE would, over the same narrowed events. When DuckDB refuses it
-// (not for the engine's own failures, which stop the run), the rules read
-// the CTE, and each reports the failure as its own, as before.
-func stageSigninAttempts(ctx context.Context, conn *sql.Conn, queries []RuleQuery, opts DetectOptions) (string, error) {
-	readers := 0
-	for _, q := range queries {
-		if readsSigninAttempts.MatchString(stripComments(q.SQL)) {
-			readers++
-		}
-	}
-	if readers < 2 {
-		return "", nil
-	}
-	_, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE "+stagedSigninAttemptsTable+" AS "+narrow("SELECT * FROM signin_attempts", opts))
-	switch err = explain(err); {
-	case err == nil:
-		return stagedSigninAttempts, nil
-	case ctx.Err() != nil || IsEngineError(err):
-		return "", fmt.Errorf("signin_attempts: %w", err)
-	}
-	return "", nil
 }
 
 // runQuery runs one query, text (q.SQL narrowed), and reads its rows as

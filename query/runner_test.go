@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -222,8 +223,9 @@ func TestFindingEventIDsAreBounded(t *testing.T) {
 }
 
 // TestStagedSigninAttempts: a run whose queries read signin_attempts more
-// than once computes it into the staged table, which holds exactly the
-// rows the CTE gives over the same window (Since and Until both).
+// than once computes it, and signin_events it reads, into staged tables,
+// which hold exactly the rows the CTEs give over the same window (Since and
+// Until both).
 func TestStagedSigninAttempts(t *testing.T) {
 	ctx := context.Background()
 	s := openTestStore(t)
@@ -238,20 +240,46 @@ func TestStagedSigninAttempts(t *testing.T) {
 		t.Fatal(err)
 	}
 	reads := RuleQuery{SQL: "SELECT * FROM signin_attempts"}
+	readsEvents := RuleQuery{SQL: "SELECT * FROM signin_events"}
 	opts := DetectOptions{Since: time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC), Until: time.Date(2024, 3, 2, 12, 0, 0, 0, time.UTC)}
 	conn, err := s.DB.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if name, err := stageSigninAttempts(ctx, conn, []RuleQuery{reads}, opts); name != "" || err != nil {
-		t.Errorf("one reader: staged %q (%v), want nothing staged", name, err)
+	for _, tt := range []struct {
+		queries []RuleQuery
+		want    string // the relations staged
+	}{
+		{[]RuleQuery{reads}, ""},
+		{[]RuleQuery{readsEvents}, ""},
+		// signin_attempts computed by one query reads signin_events once.
+		{[]RuleQuery{reads, readsEvents}, "signin_events"},
+		{[]RuleQuery{readsEvents, readsEvents}, "signin_events"},
+		// Staged, signin_attempts reads signin_events once.
+		{[]RuleQuery{reads, reads}, "signin_attempts"},
+		{[]RuleQuery{reads, reads, readsEvents}, "signin_attempts signin_events"},
+		{[]RuleQuery{{SQL: "SELECT * FROM credential_events"}, {SQL: "SELECT * FROM credential_events -- and signin_events"}}, "credential_events"},
+	} {
+		staged, err := stageShared(ctx, conn, tt.queries, opts)
+		if got := strings.Join(slices.Sorted(maps.Keys(staged)), " "); got != tt.want || err != nil {
+			t.Errorf("%d queries (%s...): staged %q (%v), want %q", len(tt.queries), tt.queries[0].SQL, got, err, tt.want)
+		}
+		staged.drop(ctx, conn)
 	}
-	name, err := stageSigninAttempts(ctx, conn, []RuleQuery{reads, reads}, opts)
-	if name != stagedSigninAttempts || err != nil {
-		t.Fatalf("two readers: staged %q (%v), want %s", name, err, stagedSigninAttempts)
+	staged, err := stageShared(ctx, conn, []RuleQuery{reads, reads}, opts)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var staged, cte, differ int
+	defer staged.drop(ctx, conn)
+	name := staged["signin_attempts"]
+	if name != "temp.main."+stagedTable("signin_attempts") {
+		t.Fatalf("signin_attempts staged as %q", name)
+	}
+	if text := narrowWith("SELECT * FROM signin_attempts", opts, staged); strings.Contains(text, "FROM signin_events") || !strings.Contains(text, name) {
+		t.Errorf("a query of the staged signin_attempts computes it again:\n%s", text)
+	}
+	var rows, cte, differ int
 	q := func(sql string, dest *int) {
 		t.Helper()
 		if err := conn.QueryRowContext(ctx, sql).Scan(dest); err != nil {
@@ -259,11 +287,11 @@ func TestStagedSigninAttempts(t *testing.T) {
 		}
 	}
 	window := "(" + narrow("SELECT * FROM signin_attempts", opts) + ")"
-	q("SELECT count(*) FROM "+name, &staged)
+	q("SELECT count(*) FROM "+name, &rows)
 	q("SELECT count(*) FROM "+window, &cte)
 	q("SELECT count(*) FROM ((SELECT * FROM "+name+" EXCEPT ALL SELECT * FROM "+window+
 		") UNION ALL (SELECT * FROM "+window+" EXCEPT ALL SELECT * FROM "+name+"))", &differ)
-	if staged != 24 || cte != 24 || differ != 0 {
-		t.Errorf("staged %d rows, the CTE %d, %d differ: want the window's 24 attempts in both", staged, cte, differ)
+	if rows != 24 || cte != 24 || differ != 0 {
+		t.Errorf("staged %d rows, the CTE %d, %d differ: want the window's 24 attempts in both", rows, cte, differ)
 	}
 }

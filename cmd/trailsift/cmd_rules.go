@@ -182,9 +182,9 @@ func printRule(w io.Writer, r query.Rule) {
 	for _, line := range strings.Split(r.SQL, "\n") {
 		fmt.Fprintf(w, "  %s\n", reports.SafeText(line))
 	}
-	if r.ReadsSigninAttempts() {
-		fmt.Fprintln(w, "\nsignin_attempts, which the SQL reads, is defined over the same events as:")
-		for _, line := range strings.Split(strings.TrimRight(query.SigninAttemptsSQL(), "\n"), "\n") {
+	for _, shared := range query.SharedRelations(r.SQL) {
+		fmt.Fprintf(w, "\n%s, which the SQL reads, is defined over the same events as:\n", shared.Name)
+		for _, line := range strings.Split(strings.TrimRight(shared.SQL, "\n"), "\n") {
 			fmt.Fprintf(w, "  %s\n", line)
 		}
 	}

@@ -25,7 +25,7 @@
 --     still worth knowing about.
 WITH logins AS (
   SELECT account_id, actor, source_ip, user_agent, event_time, event_id, user_arn, session_issuer_arn
-  FROM events
+  FROM signin_events
   WHERE event_name = 'ConsoleLogin'
     AND event_source = 'signin.amazonaws.com'
     AND outcome = 'Success'

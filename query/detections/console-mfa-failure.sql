@@ -29,7 +29,7 @@ SELECT
   [event_id] AS event_ids,
   coalesce(actor, 'an unknown user') || ' passed the password but failed MFA at console sign-in'
     || coalesce(' (device ' || mfa_identifier || ')', '') AS details
-FROM events
+FROM signin_events
 WHERE event_name = 'ConsoleLogin'
   AND event_source = 'signin.amazonaws.com'
   AND outcome = 'Failure'

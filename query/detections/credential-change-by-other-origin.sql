@@ -28,7 +28,7 @@ WITH changes AS (
     coalesce(e.recipient_account_id, e.account_id) AS account,
     e.request_parameters ->> 'userName' AS target,
     s.session_id, s.origin_type, s.origin, s.depth, s.account_id AS session_account
-  FROM events e
+  FROM credential_events e
   JOIN sessions s ON s.session_id = coalesce(e.access_key_id, CASE WHEN e.user_type IN ('AssumedRole', 'FederatedUser') THEN e.user_arn END)
   -- list_contains, not IN: DuckDB tests it while scanning, so the JSON is
   -- read for these events only (an IN list it tests after reading all).

@@ -18,14 +18,14 @@
 WITH failures AS (
   SELECT event_time, event_id, account_id, source_ip, user_agent, actor, auth_workflow_id, credential_type,
     CASE WHEN lower(user_type) = 'identitycenteruser' THEN principal_id END AS idc_user_id
-  FROM events
+  FROM signin_events
   WHERE event_name IN ('CredentialVerification', 'CredentialChallenge')
     AND lower(credential_challenge) IN ('failure', 'failed')
     AND list_has_any(string_split(upper(replace(credential_type, ' ', '')), ','), ['TOTP', 'WEBAUTHN', 'RESYNC_TOTP'])
 ),
 names AS (
   SELECT auth_workflow_id, principal_id, lower(user_type) = 'identitycenteruser' AS idc, user_name
-  FROM events
+  FROM signin_events
   WHERE auth_workflow_id IS NOT NULL
     AND user_name IS NOT NULL AND user_name <> 'HIDDEN_DUE_TO_SECURITY_REASONS'
 ),

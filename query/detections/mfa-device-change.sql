@@ -32,7 +32,7 @@ WITH device_events AS MATERIALIZED (
     coalesce(recipient_account_id, account_id) AS account,
     request_parameters AS req,
     response_elements AS resp
-  FROM events
+  FROM credential_events
   -- list_contains, not IN: DuckDB tests it while scanning, so the JSON is
   -- read for these events only (an IN list it tests after reading all).
   WHERE list_contains(['CreateVirtualMFADevice', 'EnableMFADevice', 'DeactivateMFADevice',

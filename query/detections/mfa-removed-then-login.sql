@@ -23,7 +23,7 @@ WITH device_events AS MATERIALIZED (
     coalesce(recipient_account_id, account_id) AS acct,
     request_parameters ->> 'userName' AS user_name,
     request_parameters ->> 'serialNumber' AS device
-  FROM events
+  FROM credential_events
   -- list_contains, not IN: DuckDB tests it while scanning, so the JSON is
   -- read for these events only (an IN list it tests after reading all).
   WHERE list_contains(['EnableMFADevice', 'DeactivateMFADevice', 'DeleteVirtualMFADevice'], event_name)
@@ -71,7 +71,7 @@ logins AS (
   SELECT event_time, event_id, source_ip, user_agent, outcome,
     coalesce(recipient_account_id, account_id) AS acct,
     CASE WHEN lower(user_type) = 'root' THEN '(root)' ELSE lower(actor) END AS user_key
-  FROM events
+  FROM signin_events
   WHERE event_name = 'ConsoleLogin'
     AND event_source = 'signin.amazonaws.com'
     AND mfa_used IS DISTINCT FROM 'Yes'

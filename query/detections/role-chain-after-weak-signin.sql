@@ -31,7 +31,7 @@ WITH crossing AS MATERIALIZED (
 ),
 logins AS (
   SELECT a.event_time, a.event_id, a.account_id, a.actor, a.user_key, a.source_ip, a.user_agent, e.mfa_used
-  FROM signin_attempts a JOIN events e USING (event_id)
+  FROM signin_attempts a JOIN signin_events e USING (event_id)
   WHERE a.kind = 'success' AND e.event_name = 'ConsoleLogin' AND e.user_type IN ('IAMUser', 'Root')
     AND a.event_id IN (SELECT origin_event_id FROM crossing)
 ),

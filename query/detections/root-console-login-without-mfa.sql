@@ -22,7 +22,7 @@ SELECT
   [event_id] AS event_ids,
   'root signed in to the console of account ' || coalesce(account_id, '(unknown)') || ' without MFA'
     || coalesce(' from ' || source_ip, '') AS details
-FROM events
+FROM signin_events
 WHERE event_name = 'ConsoleLogin'
   AND event_source = 'signin.amazonaws.com'
   AND outcome = 'Success'

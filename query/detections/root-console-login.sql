@@ -24,7 +24,7 @@ SELECT
     || CASE WHEN mfa_used = 'Yes' THEN ' with MFA' || coalesce(' (device ' || mfa_identifier || ')', '')
             ELSE ' without MFA' END
     || coalesce(' from ' || source_ip, '') AS details
-FROM events
+FROM signin_events
 WHERE event_name = 'ConsoleLogin'
   AND event_source = 'signin.amazonaws.com'
   AND outcome = 'Success'

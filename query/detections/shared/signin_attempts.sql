@@ -8,7 +8,7 @@ WITH names AS (
   -- Identity Center sign-in steps carry the user name on some steps only:
   -- look it up by sign-in workflow, else by Identity Center user id.
   SELECT auth_workflow_id, principal_id, lower(user_type) = 'identitycenteruser' AS idc, user_name
-  FROM events
+  FROM signin_events
   WHERE auth_workflow_id IS NOT NULL
     AND user_name IS NOT NULL AND user_name <> 'HIDDEN_DUE_TO_SECURITY_REASONS'
 ),
@@ -39,7 +39,7 @@ SELECT
 FROM (
   SELECT *, string_split(upper(replace(credential_type, ' ', '')), ',') AS factors,
     CASE WHEN lower(user_type) = 'identitycenteruser' THEN principal_id END AS idc_user_id
-  FROM events
+  FROM signin_events
   WHERE (event_name = 'ConsoleLogin' AND event_source = 'signin.amazonaws.com')
      OR event_name IN ('UserAuthentication', 'Authenticate', 'CredentialVerification', 'CredentialChallenge')
 ) e
