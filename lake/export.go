@@ -61,7 +61,9 @@ func Export(ctx context.Context, store *query.Store, w *Writer, m ingest.Manifes
 		return st, err
 	}
 	for _, f := range files {
-		if f.SHA256 != "" && m.Has(f.Path, f.SHA256) {
+		// m leaves out failed files (an ingest reads them again), which
+		// the dataset may hold already all the same.
+		if f.SHA256 != "" && m.Has(f.Path, f.SHA256) || w.Recorded(f) {
 			continue
 		}
 		if err := w.FileDone(f); err != nil {

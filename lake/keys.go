@@ -145,6 +145,14 @@ func (w *Writer) Manifest() (ingest.Manifest, error) {
 	return m, rows.Err()
 }
 
+// Recorded says whether the dataset's manifest holds f's row already: the
+// same path, content and outcome, read by Manifest or written since.
+func (w *Writer) Recorded(f *ingest.File) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.recorded[recordedFile{f.Path, f.SHA256, f.Status}]
+}
+
 // recordedFile is a manifest row as far as a repeat is concerned.
 type recordedFile struct{ path, sha, status string }
 
