@@ -34,15 +34,18 @@ WITH logins AS (
   UNION ALL
   -- Exports that dropped userIdentity.type: an IAM user's ARN, and no SAML
   -- provider. (Typed IAMUser sign-ins are never SAML: those are AssumedRole.)
-  SELECT account_id, actor, source_ip, user_agent, event_time, event_id, user_arn, session_issuer_arn
-  FROM events
-  WHERE event_name = 'ConsoleLogin'
-    AND event_source = 'signin.amazonaws.com'
-    AND outcome = 'Success'
-    AND mfa_used IS DISTINCT FROM 'Yes'
-    AND user_type IS NULL
-    AND user_arn LIKE 'arn:%:iam::%:user/%'
-    AND (additional_event_data ->> 'SamlProviderArn') IS NULL
+  -- The SAML provider is in the event's JSON: read for these sign-ins only,
+  -- by their place (most stores have none, and then the events are not read).
+  SELECT s.account_id, s.actor, s.source_ip, s.user_agent, s.event_time, s.event_id, s.user_arn, s.session_issuer_arn
+  FROM signin_events s
+  JOIN events e ON e.file_id = s.file_id AND e.record_index = s.record_index
+  WHERE s.event_name = 'ConsoleLogin'
+    AND s.event_source = 'signin.amazonaws.com'
+    AND s.outcome = 'Success'
+    AND s.mfa_used IS DISTINCT FROM 'Yes'
+    AND s.user_type IS NULL
+    AND s.user_arn LIKE 'arn:%:iam::%:user/%'
+    AND (e.additional_event_data ->> 'SamlProviderArn') IS NULL
 )
 SELECT
   min(actor) AS actor,
