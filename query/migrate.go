@@ -96,7 +96,7 @@ func (s *Store) readAroundIssued(ctx context.Context) error {
 func (s *Store) readAroundOldViews(ctx context.Context) error {
 	var current bool
 	err := s.DB.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_views()
-  WHERE NOT internal AND NOT temporary AND view_name = 'events' AND contains(sql, 'raw_parts')`).Scan(&current)
+  WHERE NOT internal AND NOT temporary AND view_name = 'events' AND contains(sql, 'raw_ids')`).Scan(&current)
 	if err != nil || current {
 		return err
 	}

@@ -359,12 +359,19 @@ func TestSelectEveryColumnOfLargeEvents(t *testing.T) {
 			"responseElements":    obj{"instancesSet": obj{"items": []any{obj{"instanceId": "i-1", "blob": strings.Repeat("B", 1500)}}}},
 			"additionalEventData": obj{"x": strings.Repeat("C", 500)}})
 	}
+	// An export that lower-cased a key beside a null one: the value wins.
+	events = append(events, obj{"eventVersion": "1.09", "eventTime": "2024-03-05T11:00:00Z", "eventSource": "ec2.amazonaws.com",
+		"eventName": "DescribeInstances", "awsRegion": "us-east-1", "eventID": "ev-lc", "recipientAccountId": "111111111111",
+		"requestID": nil, "requestid": "lc-req", "sharedEventID": nil, "sharedeventid": "lc-shared", "requestParameters": nil})
 	db := filepath.Join(dir, "case.duckdb")
 	s, err := query.Open(context.Background(), db, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ingestInto(t, s, writeRecords(t, dir, "big.json", events...))
+	if n := count(t, s, "SELECT count(*) FROM events WHERE request_id = 'lc-req' AND shared_event_id = 'lc-shared' AND request_parameters IS NULL"); n != 1 {
+		t.Errorf("the lower-cased ids beside null ones: %d events, want 1", n)
+	}
 	const every = "SELECT count(*) FROM (SELECT * FROM events) t WHERE length(t::VARCHAR) > 5000"
 	if n := count(t, s, every); n != 6000 {
 		t.Errorf("%d events with every column, want 6000", n)
