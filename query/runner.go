@@ -212,10 +212,31 @@ func WithWindowEvents(q string, opts DetectOptions) string {
 	return "WITH events AS NOT MATERIALIZED (" + opts.Events + ")\nSELECT * FROM (\n" + q + "\n)"
 }
 
-// stripComments drops -- comments, so a rule that only mentions a name in
-// its description does not pull it in.
+// stripComments drops comments and the text of string literals, so that a
+// rule that only mentions a name in its description or in a string (a
+// LIKE '%--%' cut the line there) does not pull it in, and one that reads
+// it after such a string does. Quoted identifiers stay: "signin_events"
+// names the table. SQL it cannot scan (an unclosed quote, which DuckDB
+// refuses anyway) loses its -- comments only.
 func stripComments(q string) string {
 	var b strings.Builder
+	err := scanSQL(q, func(t sqlToken) error {
+		switch {
+		case t.kind != tokQuoted, t.text[0] == '"':
+			b.WriteString(t.text)
+		case t.text[0] == '-':
+			// The comment's line end is the next token's.
+		case t.text[0] == '/':
+			b.WriteByte(' ')
+		default:
+			b.WriteString("''")
+		}
+		return nil
+	})
+	if err == nil {
+		return b.String()
+	}
+	b.Reset()
 	for _, l := range strings.Split(q, "\n") {
 		if i := strings.Index(l, "--"); i >= 0 {
 			l = l[:i]

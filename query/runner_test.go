@@ -295,3 +295,20 @@ func TestStagedSigninAttempts(t *testing.T) {
 		t.Errorf("staged %d rows, the CTE %d, %d differ: want the window's 24 attempts in both", rows, cte, differ)
 	}
 }
+
+// TestStripComments: names in comments and strings are not reads; names
+// after a string holding "--", and quoted identifiers, are.
+func TestStripComments(t *testing.T) {
+	for _, tt := range []struct{ q, want string }{
+		{"SELECT 1 -- from signin_events\nFROM x", "SELECT 1 \nFROM x"},
+		{"SELECT '--' AS a FROM signin_events", "SELECT '' AS a FROM signin_events"},
+		{"SELECT * FROM e WHERE ua NOT LIKE '%--%' AND id IN (SELECT id FROM signin_events)", "SELECT * FROM e WHERE ua NOT LIKE '' AND id IN (SELECT id FROM signin_events)"},
+		{"SELECT 'it''s signin_events' /* credential_events */ FROM \"signin_events\"", "SELECT ''   FROM \"signin_events\""},
+		{"SELECT $$signin_events$$ FROM t", "SELECT '' FROM t"},
+		{"SELECT 'unclosed -- x\nFROM signin_events", "SELECT 'unclosed \nFROM signin_events\n"},
+	} {
+		if got := stripComments(tt.q); got != tt.want {
+			t.Errorf("stripComments(%q) = %q, want %q", tt.q, got, tt.want)
+		}
+	}
+}

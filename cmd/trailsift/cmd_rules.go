@@ -183,7 +183,7 @@ func printRule(w io.Writer, r query.Rule) {
 		fmt.Fprintf(w, "  %s\n", reports.SafeText(line))
 	}
 	for _, shared := range query.SharedRelations(r.SQL) {
-		fmt.Fprintf(w, "\n%s, which the SQL reads, is defined over the same events as:\n", shared.Name)
+		fmt.Fprintf(w, "\n%s, which the SQL reads (itself or through a table below), is defined over the same events as:\n", shared.Name)
 		for _, line := range strings.Split(strings.TrimRight(shared.SQL, "\n"), "\n") {
 			fmt.Fprintf(w, "  %s\n", line)
 		}
