@@ -82,7 +82,7 @@ func (s *Store) readAroundIssued(ctx context.Context) error {
 	s.onConnect.add(
 		"CREATE TEMP VIEW event_rows AS SELECT *, "+issuedFromRawSQL()+" AS "+issuedCredentialColumn.Name+
 			" FROM "+quoteIdent(catalog)+".main.event_rows",
-		strings.Replace(createViewSQL(EventsView), "CREATE OR REPLACE VIEW", "CREATE TEMP VIEW", 1),
+		createTempViewSQL(EventsView),
 	)
 	return s.reconnect(ctx)
 }
@@ -102,10 +102,17 @@ func (s *Store) readAroundOldViews(ctx context.Context) error {
 	}
 	var stmts []string
 	for _, v := range Views {
-		stmts = append(stmts, strings.Replace(createViewSQL(v), "CREATE OR REPLACE VIEW", "CREATE OR REPLACE TEMP VIEW", 1))
+		stmts = append(stmts, createTempViewSQL(v))
 	}
 	s.onConnect.add(stmts...)
 	return s.reconnect(ctx)
+}
+
+// createTempViewSQL makes view t as a temporary view of the connection,
+// which its name finds before a stored one (OR REPLACE: a connection may
+// be given one read-around after another).
+func createTempViewSQL(t Table) string {
+	return strings.Replace(createViewSQL(t), "CREATE OR REPLACE VIEW", "CREATE OR REPLACE TEMP VIEW", 1)
 }
 
 // readAroundStaleSessions gives a store opened read-only whose sessions
@@ -138,7 +145,7 @@ func (s *Store) defineSessions(ctx context.Context) error {
 	s.onConnect.add(
 		// OR REPLACE: readAroundOldViews may have made them before.
 		"CREATE OR REPLACE TEMP VIEW sessions AS "+SessionsBuildSQL(),
-		strings.Replace(createViewSQL(eventSessionsView()), "CREATE OR REPLACE VIEW", "CREATE OR REPLACE TEMP VIEW", 1),
+		createTempViewSQL(eventSessionsView()),
 	)
 	if err := s.reconnect(ctx); err != nil {
 		return fmt.Errorf("define sessions over %s: %w", displayPath(s.Path), err)

@@ -151,7 +151,7 @@ func jsonPart(name, key string) Column {
 		return fmt.Sprintf("CASE json_type(%[1]s) WHEN 'NULL' THEN NULL WHEN 'VARCHAR' THEN TRY_CAST(json_extract_string(%[1]s, '$') AS JSON) ELSE %[1]s END", v)
 	}
 	generated[name] = part(fmt.Sprintf("coalesce(json_extract(raw, '$.%s'), json_extract(raw, '$.%s'))", key, strings.ToLower(key)))
-	fromRawParts[name] = part(rawPartsValue(key))
+	fromRawParts[name] = part(listedKey(&rawPaths, "raw_parts", key))
 	jsonParts = append(jsonParts, JSONPart{name, key})
 	return Column{Name: name, Type: "JSON", Doc: key + " (computed from raw when read; a part given as a JSON string is parsed)"}
 }
@@ -161,9 +161,7 @@ func jsonPart(name, key string) Column {
 // compressed so badly that they made the database a tenth larger.
 func rawField(name, key string) Column {
 	generated[name] = fmt.Sprintf("coalesce(raw->>'$.%s', raw->>'$.%s')", key, strings.ToLower(key))
-	rawIDPaths = append(rawIDPaths, StringLiteral("$."+key), StringLiteral("$."+strings.ToLower(key)))
-	n := len(rawIDPaths) // DuckDB's lists count from 1
-	fromRawParts[name] = fmt.Sprintf("coalesce(raw_ids[%d], raw_ids[%d])", n-1, n)
+	fromRawParts[name] = listedKey(&rawIDPaths, "raw_ids", key)
 	rawFields = append(rawFields, JSONPart{name, key})
 	return Column{Name: name, Type: "VARCHAR", Doc: key + " (read from raw when queried)"}
 }
@@ -182,13 +180,13 @@ var (
 	fromRawParts         = map[string]string{}
 )
 
-// rawPartsValue registers key's two spellings in rawPaths and returns the
-// expression of its value in raw_parts: the key as CloudTrail spells it,
-// else lower-cased (some exports lower-case keys).
-func rawPartsValue(key string) string {
-	rawPaths = append(rawPaths, StringLiteral("$."+key), StringLiteral("$."+strings.ToLower(key)))
-	n := len(rawPaths) // DuckDB's lists count from 1
-	return fmt.Sprintf("coalesce(raw_parts[%d], raw_parts[%d])", n-1, n)
+// listedKey adds key's two spellings to paths, the keys of the list
+// column list, and returns the expression of its value there: the key as
+// CloudTrail spells it, else lower-cased (some exports lower-case keys).
+func listedKey(paths *[]string, list, key string) string {
+	*paths = append(*paths, StringLiteral("$."+key), StringLiteral("$."+strings.ToLower(key)))
+	n := len(*paths) // DuckDB's lists count from 1
+	return fmt.Sprintf("coalesce(%s[%d], %s[%d])", list, n-1, list, n)
 }
 
 var rawFields []JSONPart

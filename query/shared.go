@@ -44,6 +44,20 @@ var sharedRelations = []SharedRelation{
 	newShared("signin_attempts", signinAttemptsSQL),
 }
 
+// readsShared[j][i] says whether sharedRelations[j]'s SQL reads the
+// earlier sharedRelations[i].
+var readsShared = func() [][]bool {
+	out := make([][]bool, len(sharedRelations))
+	for j, later := range sharedRelations {
+		plain := stripComments(later.SQL)
+		out[j] = make([]bool, len(sharedRelations))
+		for i, r := range sharedRelations[:j] {
+			out[j][i] = r.reads.MatchString(plain)
+		}
+	}
+	return out
+}()
+
 // SharedRelations returns the shared relations q reads, itself or through
 // another, in the order they are defined.
 func SharedRelations(q string) []SharedRelation {
@@ -67,11 +81,9 @@ type staging map[string]string
 func needed(plain string, staged staging) []bool {
 	need := make([]bool, len(sharedRelations))
 	for i := len(sharedRelations) - 1; i >= 0; i-- {
-		r := sharedRelations[i]
-		need[i] = r.reads.MatchString(plain)
+		need[i] = sharedRelations[i].reads.MatchString(plain)
 		for j := i + 1; j < len(sharedRelations) && !need[i]; j++ {
-			later := sharedRelations[j]
-			need[i] = need[j] && staged[later.Name] == "" && r.reads.MatchString(stripComments(later.SQL))
+			need[i] = need[j] && staged[sharedRelations[j].Name] == "" && readsShared[j][i]
 		}
 	}
 	return need
@@ -108,17 +120,20 @@ func stagedTable(name string) string { return "trailsift_" + name }
 func stageShared(ctx context.Context, conn *sql.Conn, queries []RuleQuery, opts DetectOptions) (staging, error) {
 	// Readers, counted from the last relation back: whether a later one is
 	// staged decides how often it reads an earlier one.
+	plain := make([]string, len(queries))
+	for k, q := range queries {
+		plain[k] = stripComments(q.SQL)
+	}
 	readers := make([]int, len(sharedRelations))
 	stageIt := make([]bool, len(sharedRelations))
 	for i := len(sharedRelations) - 1; i >= 0; i-- {
-		r := sharedRelations[i]
-		for _, q := range queries {
-			if r.reads.MatchString(stripComments(q.SQL)) {
+		for _, q := range plain {
+			if sharedRelations[i].reads.MatchString(q) {
 				readers[i]++
 			}
 		}
 		for j := i + 1; j < len(sharedRelations); j++ {
-			if !r.reads.MatchString(stripComments(sharedRelations[j].SQL)) {
+			if !readsShared[j][i] {
 				continue
 			}
 			if stageIt[j] {
