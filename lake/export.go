@@ -22,7 +22,7 @@ type ExportStats struct {
 func Export(ctx context.Context, store *query.Store, w *Writer, m ingest.Manifest) (ExportStats, error) {
 	var st ExportStats
 	src := store.DB
-	rows, err := src.QueryContext(ctx, store.StoredEventsSQL())
+	rows, err := store.StoredEvents(ctx)
 	if err != nil {
 		return st, fmt.Errorf("read events: %w", err)
 	}
@@ -80,7 +80,7 @@ type (
 	nbool = sql.NullBool
 )
 
-func scanEvent(rows *sql.Rows, ev *ingest.Event) error {
+func scanEvent(rows interface{ Scan(...any) error }, ev *ingest.Event) error {
 	var (
 		t                                  sql.NullTime
 		s                                  [30]nstr

@@ -84,6 +84,7 @@ func (s *Store) readAroundIssued(ctx context.Context) error {
 			" FROM "+quoteIdent(catalog)+".main.event_rows",
 		createTempViewSQL(EventsView),
 	)
+	s.issuedReadAround = true
 	return s.reconnect(ctx)
 }
 
@@ -294,7 +295,7 @@ WHERE e.file_id = m.old_id`,
 // should: the old version decoded it) is copied as it is, identified by
 // its content.
 func (s *Store) rereadEvents(ctx context.Context, conn *sql.Conn, table string, ids map[int64]int64) error {
-	rows, err := s.DB.QueryContext(ctx, "SELECT rowid, raw, file_id, record_index FROM event_rows ORDER BY rowid")
+	rows, err := StreamTable(ctx, s.DB, "event_rows", "rowid, raw, file_id, record_index")
 	if err != nil {
 		return err
 	}

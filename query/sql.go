@@ -182,9 +182,20 @@ func queryRow(ctx context.Context, c driver.Conn, q, arg string, dest *string) e
 	return nil
 }
 
-// Query runs one read-only statement: the guard parses it, the run
-// binds and plans it, once.
-func Query(ctx context.Context, db *sql.DB, sqlText string, args ...any) (*sql.Rows, error) {
+// Query runs one read-only statement (the guard parses it) and returns its
+// result, read in windows so that a result of any size takes bounded
+// memory (Stream).
+func Query(ctx context.Context, db *sql.DB, sqlText string, args ...any) (*Rows, error) {
+	if err := guard(ctx, db, sqlText, false); err != nil {
+		return nil, err
+	}
+	return Stream(ctx, db, sqlText, args...)
+}
+
+// QueryInMemory is Query for a caller that keeps the whole result anyway
+// (findings): DuckDB's driver holds the result in memory, and the run
+// binds and plans the statement once.
+func QueryInMemory(ctx context.Context, db *sql.DB, sqlText string, args ...any) (*sql.Rows, error) {
 	if err := guard(ctx, db, sqlText, false); err != nil {
 		return nil, err
 	}

@@ -27,9 +27,12 @@ type Store struct {
 	ReadOnly  bool
 	Parquet   bool            // a Parquet dataset read through views (see package lake)
 	Migrated  *Migration      // set when Open migrated an older store
-	spillDir  string          // an in-memory database's private spill folder, removed by Close
+	spillDir  string          // an in-memory or read-only database's private spill folder, removed by Close
 	onConnect *connStatements // what each new connection runs first (temporary views)
-	close     func() error    // closes DB, or lets go of a store opened twice (openAttached)
+	// issuedReadAround: event_rows is a temporary view computing
+	// issued_credential (readAroundIssued), not the stored table.
+	issuedReadAround bool
+	close            func() error // closes DB, or lets go of a store opened twice (openAttached)
 	// SessionsStale: a Parquet dataset whose stored sessions are missing or
 	// older than its events (an ingest stopped before storing them): its
 	// sessions view builds them from the events in every query that reads
@@ -120,6 +123,16 @@ func Open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 // made before it, opened read-only (readAroundIssued).
 func (s *Store) StoredEventsSQL() string {
 	return "SELECT " + ColumnList(StoredEventColumns()) + " FROM events"
+}
+
+// StoredEvents reads every stored event's columns (StoredEventColumns) in
+// windows of event_rows itself; a store read around (readAroundIssued),
+// whose event_rows is a view, through a copy (Stream).
+func (s *Store) StoredEvents(ctx context.Context) (*Rows, error) {
+	if s.issuedReadAround {
+		return Stream(ctx, s.DB, s.StoredEventsSQL())
+	}
+	return StreamTable(ctx, s.DB, "event_rows", ColumnList(StoredEventColumns()))
 }
 
 // prepare makes the database at version v a store of SchemaVersion to
@@ -289,7 +302,10 @@ var offlineSettings = []string{
 // beside itself, as when opened by path).
 func openDB(ctx context.Context, dsn, name, memoryLimit string, onConnect *connStatements, spillDir string) (db *sql.DB, spill string, err error) {
 	spill = spillDir
-	if spill == "" && (dsn == "" || strings.HasPrefix(dsn, "?")) {
+	// An in-memory database, and a store opened read-only (which may be on
+	// read-only media, and whose folder a reader should not write in),
+	// spill to a private folder of the system's temporary directory.
+	if spill == "" && (dsn == "" || strings.HasPrefix(dsn, "?") || strings.Contains(dsn, "access_mode=READ_ONLY")) {
 		spill = filepath.Join(os.TempDir(), fmt.Sprintf("%s%d", ingest.SpillFolderPrefix(), spillSeq.Add(1)))
 	}
 	sep := "?"

@@ -2,7 +2,6 @@ package reports
 
 import (
 	"bufio"
-	"database/sql"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -28,10 +27,19 @@ type ResultOptions struct {
 	Location *time.Location
 }
 
+// Rows is a result as WriteRows reads it: *sql.Rows, or *query.Rows for a
+// result of any size.
+type Rows interface {
+	Columns() ([]string, error)
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
 // WriteRows streams rows to w in the chosen format and returns how many
 // rows it wrote. Rows are never all held in memory: the table format sizes
 // its columns from the first rows and truncates later cells to fit.
-func WriteRows(w io.Writer, rows *sql.Rows, opts ResultOptions) (n int64, err error) {
+func WriteRows(w io.Writer, rows Rows, opts ResultOptions) (n int64, err error) {
 	cols, err := rows.Columns()
 	if err != nil {
 		return 0, err

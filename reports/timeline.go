@@ -146,7 +146,7 @@ ORDER BY event_time NULLS LAST, event_id, event_key`
 	if limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", limit)
 	}
-	rows, err := db.QueryContext(ctx, q, args...)
+	rows, err := query.Stream(ctx, db, q, args...)
 	if err != nil {
 		return fmt.Errorf("timeline: %w", err)
 	}

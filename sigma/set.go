@@ -484,7 +484,7 @@ func groupNames(g []fieldTest) ([]string, bool) {
 // run runs a findings query. Detection queries give the rule as column r
 // (ruleOf); a correlation query is all one rule.
 func run(ctx context.Context, db *sql.DB, q string, ruleOf func(int64) *Rule, rule *Rule) ([]query.Finding, error) {
-	rows, err := query.Query(ctx, db, q)
+	rows, err := query.QueryInMemory(ctx, db, q)
 	if err != nil {
 		return nil, err
 	}
