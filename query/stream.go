@@ -90,12 +90,89 @@ func (r *Rows) open(sqlText string, args []any) error {
 		return explain(err)
 	}
 	r.names = names
+	// The table's columns are c1, c2...: a result column named rowid
+	// would hide the rowid the windows are cut by, and repeated names
+	// would be renamed. The statement starts on a line of its own, so an
+	// error's LINE n is n-1 of the statement.
+	aliases := make([]string, len(names))
+	for i := range aliases {
+		aliases[i] = fmt.Sprintf("c%d", i+1)
+	}
 	r.table = fmt.Sprintf("temp.main.trailsift_result_%d", resultSeq.Add(1))
-	if _, err := r.conn.ExecContext(r.ctx, "CREATE TEMP TABLE "+r.table+" AS "+sqlText+"\n", args...); err != nil {
-		return explain(err)
+	create := "CREATE TEMP TABLE " + r.table + " AS SELECT * FROM (\n" + statementText(sqlText) + "\n) AS q(" + strings.Join(aliases, ", ") + ")"
+	if _, err := r.conn.ExecContext(r.ctx, create, args...); err != nil {
+		return explain(fromLineTwo(err))
 	}
 	r.drop, r.columns = true, "*"
 	return r.sizeRows()
+}
+
+// statementText is the statement q without a final semicolon and the
+// comments and white space around its end, so that it can be a subquery.
+// Quoted text and comments are skipped as DuckDB reads them; what this
+// gets wrong, DuckDB reports.
+func statementText(q string) string {
+	end := 0 // after the last byte of SQL that is not a comment
+	for i := 0; i < len(q); {
+		c := q[i]
+		switch {
+		case c == '\'' || c == '"':
+			i = min(closingQuote(q, i), len(q))
+			end = i
+		case strings.HasPrefix(q[i:], "--"):
+			if j := strings.IndexByte(q[i:], '\n'); j >= 0 {
+				i += j
+			} else {
+				i = len(q)
+			}
+		case strings.HasPrefix(q[i:], "/*"):
+			if j := strings.Index(q[i+2:], "*/"); j >= 0 {
+				i += 2 + j + 2
+			} else {
+				i = len(q)
+			}
+		case c == '$' && dollarTag.MatchString(q[i:]):
+			tag := dollarTag.FindString(q[i:])
+			if j := strings.Index(q[i+len(tag):], tag); j >= 0 {
+				i += len(tag) + j + len(tag)
+			} else {
+				i = len(q)
+			}
+			end = i
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			i++
+		default:
+			i++
+			end = i
+		}
+	}
+	return strings.TrimSuffix(q[:end], ";")
+}
+
+// dollarTag opens a dollar-quoted string: $$ or $tag$.
+var dollarTag = regexp.MustCompile(`^\$[A-Za-z_]*\$`)
+
+// lineNumber is the LINE n: DuckDB puts before the line of an error's
+// position.
+var lineNumber = regexp.MustCompile(`LINE (\d+):`)
+
+// fromLineTwo gives an error of SQL whose first line was added before the
+// user's statement the statement's own line numbers, keeping the caret
+// under its place.
+func fromLineTwo(err error) error {
+	var de *duckdb.Error
+	if !errors.As(err, &de) {
+		return err
+	}
+	msg := lineNumber.ReplaceAllStringFunc(de.Msg, func(m string) string {
+		var n int
+		if _, err := fmt.Sscanf(m, "LINE %d:", &n); err != nil || n < 2 {
+			return m
+		}
+		out := fmt.Sprintf("LINE %d:", n-1)
+		return out + strings.Repeat(" ", len(m)-len(out))
+	})
+	return &duckdb.Error{Type: de.Type, Msg: msg}
 }
 
 // StreamTable returns the rows of table (a stored table) as the select list

@@ -74,6 +74,14 @@ func TestStreamIsTheStatementsResult(t *testing.T) {
 		{sql: "SELECT i FROM range(10) t(i) WHERE false"},
 		{sql: "DESCRIBE SELECT 1 AS one, 'x' AS two"},
 		{sql: "SUMMARIZE SELECT i FROM range(20) t(i)"},
+		{sql: "(DESCRIBE SELECT 1 AS one, 'x' AS two)"},
+		// A column named rowid must not hide the rowid of the windows.
+		{sql: "SELECT 400 - i AS rowid, i FROM range(400) t(i) ORDER BY i % 7, i DESC"},
+		{sql: "SELECT NULL AS rowid, count(*) AS n FROM range(3)"},
+		{sql: "SELECT 'x' AS RowId"},
+		// The statement's end: a semicolon, comments, quoted text.
+		{sql: "SELECT ';' AS s, $$--;$$ AS d /* ; */ ; -- the end;"},
+		{sql: "SELECT 1 AS one; /* a last comment */\n"},
 	} {
 		direct, err := db.QueryContext(ctx, c.sql, c.args...)
 		if err != nil {
@@ -166,9 +174,15 @@ func TestStreamErrorsAreTheStatements(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "CREATE") || !strings.Contains(err.Error(), "no_such_column") {
 		t.Fatalf("error %v: want DuckDB's error about the statement as written", err)
 	}
-	_, err = Stream(ctx, db, "SELECT 'x'::INTEGER")
-	if err == nil || strings.Contains(err.Error(), "CREATE") {
-		t.Fatalf("error %v: want the conversion error alone", err)
+	// Errors found while it runs point into the statement as written.
+	for q, line := range map[string]string{
+		"SELECT 'x'::INTEGER":             "LINE 1: SELECT 'x'::INTEGER",
+		"SELECT 1 AS a,\n  'y'::INTEGER;": "LINE 2:   'y'::INTEGER",
+	} {
+		_, err = Stream(ctx, db, q)
+		if err == nil || strings.Contains(err.Error(), "trailsift_result") || !strings.Contains(err.Error(), line) {
+			t.Errorf("%q: error %v: want the conversion error at %q", q, err, line)
+		}
 	}
 	var left int
 	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM duckdb_tables() WHERE temporary").Scan(&left); err != nil || left != 0 {
