@@ -232,11 +232,12 @@ func CopyToParquet(ctx context.Context, db *sql.DB, sqlText, path string) error 
 	if err := guard(ctx, db, sqlText, false); err != nil {
 		return err
 	}
-	// The guard saw one statement; the comment-safe newline keeps a
-	// trailing -- comment from swallowing the closing parenthesis.
-	q := fmt.Sprintf("COPY (%s\n) TO %s (FORMAT parquet, COMPRESSION zstd)", strings.TrimRight(strings.TrimSpace(sqlText), ";"), StringLiteral(path))
+	// The guard saw one statement: without its final semicolon and the
+	// comments after it, it is the COPY's subquery, on lines of its own
+	// so that an error's line is the statement's.
+	q := fmt.Sprintf("COPY (\n%s\n) TO %s (FORMAT parquet, COMPRESSION zstd)", statementText(sqlText), StringLiteral(path))
 	if _, err := db.ExecContext(ctx, q); err != nil {
-		return explain(err)
+		return explain(fromLineTwo(err))
 	}
 	return nil
 }
@@ -270,9 +271,19 @@ func explain(err error) error {
 			hint = "`trailsift schema` lists the tables (events, files, ingest_errors) and views (signins, mfa_device_changes, root_activity)"
 		}
 		return &SQLError{Err: err, Hint: hint}
+	case duckdb.ErrorTypeOutOfMemory:
+		// DuckDB's own advice (SET memory_limit, SET threads) cannot be
+		// followed: the configuration is locked. Still an engine error.
+		return &duckdb.Error{Type: de.Type, Msg: firstLine(de.Msg) + "\n" + outOfMemoryAdvice}
 	}
 	return err
 }
+
+// outOfMemoryAdvice replaces DuckDB's advice on an out-of-memory error.
+const outOfMemoryAdvice = `trailsift gives DuckDB a fixed share of memory (its settings cannot be changed), and what does
+not fit spills to the temporary directory (TMPDIR). A sort or join that carries raw (or the
+JSON columns) in every row can need more: sort or join the columns you need, then read raw
+for the rows you keep (... WHERE event_key IN (SELECT event_key FROM ...)).`
 
 // IsEngineError reports whether err came from DuckDB running a statement
 // (I/O, memory, a corrupt file, an internal error) rather than

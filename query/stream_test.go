@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/duckdb/duckdb-go/v2"
 )
 
 // smallWindows makes windows of at most bytes and rows for the test.
@@ -187,5 +189,18 @@ func TestStreamErrorsAreTheStatements(t *testing.T) {
 	var left int
 	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM duckdb_tables() WHERE temporary").Scan(&left); err != nil || left != 0 {
 		t.Errorf("%d temporary tables left after errors (%v)", left, err)
+	}
+}
+
+// An out-of-memory error keeps its first line and says what a user can do:
+// not DuckDB's advice to change settings that are locked; and it is still
+// an engine error (exit 1, a rule run stops).
+func TestOutOfMemoryAdvice(t *testing.T) {
+	err := explain(fmt.Errorf("run: %w", &duckdb.Error{Type: duckdb.ErrorTypeOutOfMemory,
+		Msg: "Out of Memory Error: failed to pin block of size 256.0 KiB (381.6 MiB/381.4 MiB used)\n\nPossible solutions:\n* Increasing the memory limit (SET memory_limit='...GB')"}))
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "Out of Memory Error: failed to pin block") || strings.Contains(msg, "SET memory_limit") ||
+		!strings.Contains(msg, "event_key IN") || !IsEngineError(err) {
+		t.Errorf("error %q (engine error %v): want DuckDB's first line, trailsift's advice, an engine error", msg, IsEngineError(err))
 	}
 }

@@ -68,7 +68,9 @@ func TestQueryFormats(t *testing.T) {
 	}
 	// Parquet goes to a file, which DuckDB reads back.
 	pq := filepath.Join(t.TempDir(), "r.parquet")
-	if _, stderr, code := run(t, "", "query", "--db", db, "--format", "parquet", "--out", pq, "select * from signins"); code != 0 {
+	// A final semicolon and a comment after it end the statement, as in
+	// the other formats.
+	if _, stderr, code := run(t, "", "query", "--db", db, "--format", "parquet", "--out", pq, "select * from signins; -- all of them"); code != 0 {
 		t.Fatalf("parquet: exit %d %s", code, stderr)
 	}
 	out, _, _ = run(t, "", "query", "--db", db, "--format", "csv", "select count(*) as n, min(actor) as a from read_parquet('"+pq+"')")
