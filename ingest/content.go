@@ -9,6 +9,8 @@ import (
 	"hash"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 )
 
 // source is the content of one input, read once: hashed while it was read,
@@ -134,7 +136,21 @@ const spoolPrefix = "trailsift-spool-"
 // DuckDB databases spill into, in the system's temporary folder (see
 // query.Open); the lister skips them, and spooled streams, when that
 // folder is inside an input (ownTempFiles).
-func SpillFolderPrefix() string { return fmt.Sprintf("trailsift-duckdb-%d-", os.Getpid()) }
+func SpillFolderPrefix() string { return fmt.Sprintf("%s%d-", spillFolderStem, os.Getpid()) }
+
+const spillFolderStem = "trailsift-duckdb-"
+
+// SpillFolderPID is the process ID in the name of a spill folder (see
+// SpillFolderPrefix), false for another name.
+func SpillFolderPID(name string) (int, bool) {
+	rest, ok := strings.CutPrefix(name, spillFolderStem)
+	if !ok {
+		return 0, false
+	}
+	digits, _, ok := strings.Cut(rest, "-")
+	pid, err := strconv.Atoi(digits)
+	return pid, ok && err == nil && pid > 0
+}
 
 // unlinkedTemp makes a temporary file (in the temp folder, never beside the
 // evidence) and removes its name at once: the open descriptor keeps the

@@ -306,6 +306,7 @@ func openDB(ctx context.Context, dsn, name, memoryLimit string, onConnect *connS
 	// read-only media, and whose folder a reader should not write in),
 	// spill to a private folder of the system's temporary directory.
 	if spill == "" && (dsn == "" || strings.HasPrefix(dsn, "?") || strings.Contains(dsn, "access_mode=READ_ONLY")) {
+		sweepOnce.Do(sweepStaleSpills)
 		spill = filepath.Join(os.TempDir(), fmt.Sprintf("%s%d", ingest.SpillFolderPrefix(), spillSeq.Add(1)))
 	}
 	sep := "?"
