@@ -134,7 +134,11 @@ func (r *Rule) Render(values map[string]string) (string, error) {
 	used := map[string]bool{}
 	var b strings.Builder
 	err := scanSQL(r.SQL, func(tok sqlToken) error {
-		if tok.kind != tokParam {
+		switch tok.kind {
+		case tokPositional:
+			return errors.New("positional parameters ($1) are not supported: declare a named `-- param:` and use $name")
+		case tokParam:
+		default:
 			b.WriteString(tok.text)
 			return nil
 		}
@@ -161,9 +165,10 @@ func (r *Rule) Render(values map[string]string) (string, error) {
 type tokKind int
 
 const (
-	tokOther  tokKind = iota // SQL text, copied as is
-	tokQuoted                // a string, quoted identifier or comment
-	tokParam                 // $name
+	tokOther      tokKind = iota // SQL text, copied as is
+	tokQuoted                    // a string, quoted identifier or comment
+	tokParam                     // $name
+	tokPositional                // $1: DuckDB's positional parameter
 )
 
 type sqlToken struct {
@@ -171,8 +176,9 @@ type sqlToken struct {
 	text string
 }
 
-// scanSQL splits q into $name parameters, quoted text and comments (where
-// a $ means nothing) and the rest, for Render. It is not a safety check:
+// scanSQL splits q into $name and $1 parameters, quoted text and comments
+// (where a $ means nothing) and the rest, for Render, stripComments and
+// statementText. It is not a safety check:
 // whatever it makes of the text, the rendered SQL goes through DuckDB's
 // parser in the read-only guard before it runs.
 func scanSQL(q string, emit func(sqlToken) error) error {
@@ -221,7 +227,10 @@ func scanSQL(q string, emit func(sqlToken) error) error {
 			case j > i+1:
 				end, kind = j, tokParam
 			case j < len(q) && q[j] >= '0' && q[j] <= '9':
-				return errors.New("positional parameters ($1) are not supported: declare a named `-- param:` and use $name")
+				for j < len(q) && q[j] >= '0' && q[j] <= '9' {
+					j++
+				}
+				end, kind = j, tokPositional
 			}
 		}
 		if end < 0 {

@@ -109,48 +109,29 @@ func (r *Rows) open(sqlText string, args []any) error {
 
 // statementText is the statement q without a final semicolon and the
 // comments and white space around its end, so that it can be a subquery.
-// Quoted text and comments are skipped as DuckDB reads them; what this
-// gets wrong, DuckDB reports.
+// SQL scanSQL cannot read (an unclosed quote) is returned as it is, for
+// DuckDB to report.
 func statementText(q string) string {
-	end := 0 // after the last byte of SQL that is not a comment
-	for i := 0; i < len(q); {
-		c := q[i]
+	end, at := 0, 0 // end: after the last byte of SQL that is not a comment
+	err := scanSQL(q, func(t sqlToken) error {
+		start := at
+		at += len(t.text)
 		switch {
-		case c == '\'' || c == '"':
-			i = min(closingQuote(q, i), len(q))
-			end = i
-		case strings.HasPrefix(q[i:], "--"):
-			if j := strings.IndexByte(q[i:], '\n'); j >= 0 {
-				i += j
-			} else {
-				i = len(q)
+		case t.kind == tokQuoted && (t.text[0] == '-' || t.text[0] == '/'): // a comment
+		case t.kind == tokOther:
+			if code := strings.TrimRight(t.text, " \t\n\r"); code != "" {
+				end = start + len(code)
 			}
-		case strings.HasPrefix(q[i:], "/*"):
-			if j := strings.Index(q[i+2:], "*/"); j >= 0 {
-				i += 2 + j + 2
-			} else {
-				i = len(q)
-			}
-		case c == '$' && dollarTag.MatchString(q[i:]):
-			tag := dollarTag.FindString(q[i:])
-			if j := strings.Index(q[i+len(tag):], tag); j >= 0 {
-				i += len(tag) + j + len(tag)
-			} else {
-				i = len(q)
-			}
-			end = i
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			i++
 		default:
-			i++
-			end = i
+			end = at
 		}
+		return nil
+	})
+	if err != nil {
+		return q
 	}
 	return strings.TrimSuffix(q[:end], ";")
 }
-
-// dollarTag opens a dollar-quoted string: $$ or $tag$.
-var dollarTag = regexp.MustCompile(`^\$[A-Za-z_]*\$`)
 
 // lineNumber is the LINE n: DuckDB puts before the line of an error's
 // position.

@@ -84,6 +84,7 @@ func TestStreamIsTheStatementsResult(t *testing.T) {
 		// The statement's end: a semicolon, comments, quoted text.
 		{sql: "SELECT ';' AS s, $$--;$$ AS d /* ; */ ; -- the end;"},
 		{sql: "SELECT 1 AS one; /* a last comment */\n"},
+		{sql: "SELECT i FROM range(10) t(i) WHERE i > $1; -- a positional parameter", args: []any{5}},
 	} {
 		direct, err := db.QueryContext(ctx, c.sql, c.args...)
 		if err != nil {
