@@ -2,10 +2,14 @@ package cases
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/trailsift/trailsift/lake"
@@ -101,6 +105,40 @@ func TestDatasetSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := os.Rename(keep, filepath.Join(dir, lake.SessionsDir)); err != nil {
+		t.Fatal(err)
+	}
+	check(first, second, third)
+
+	// A sessions file of the release before issue_user_agent, under the
+	// name it gave (the parts' fingerprint alone), is stale too.
+	if err := lake.WriteSessions(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	current, _ := filepath.Glob(filepath.Join(dir, lake.SessionsDir, "sessions-*.parquet"))
+	parts, _ := filepath.Glob(lake.EventsGlob(dir))
+	for i, p := range parts {
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts[i] = filepath.ToSlash(rel)
+	}
+	slices.Sort(parts)
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\n")))
+	older := filepath.Join(dir, lake.SessionsDir, "sessions-"+hex.EncodeToString(sum[:12])+".parquet")
+	if len(current) != 1 || current[0] == older {
+		t.Fatalf("sessions files %v: want one, not named %s", current, older)
+	}
+	mem, err := query.Open(ctx, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mem.Close()
+	if _, err := mem.DB.ExecContext(ctx, fmt.Sprintf("COPY (SELECT * EXCLUDE (issue_user_agent) FROM read_parquet(%s)) TO %s (FORMAT parquet)",
+		query.StringLiteral(current[0]), query.StringLiteral(older))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(current[0]); err != nil {
 		t.Fatal(err)
 	}
 	check(first, second, third)

@@ -16,13 +16,15 @@ import (
 
 // SessionsDir holds the dataset's sessions table (see query.SessionsTable),
 // one Parquet file named by the fingerprint of the event parts it was
-// built from. Like _files, a leading underscore keeps Hive, Spark and
-// Athena from reading it as part of the events.
+// built from and of the sessions columns (a file of an older trailsift,
+// with fewer, is stale). Like _files, a leading underscore keeps Hive,
+// Spark and Athena from reading it as part of the events.
 const SessionsDir = "_sessions"
 
 // eventsFingerprint names the set of event part files of the dataset at
-// dir. Parts are never changed once committed, only added (or removed by
-// hand), so the names say which events a sessions file was built from.
+// dir, and the sessions columns. Parts are never changed once committed,
+// only added (or removed by hand), so the names say which events a
+// sessions file was built from, and with which columns.
 func eventsFingerprint(dir string) string {
 	parts, _ := filepath.Glob(EventsGlob(dir))
 	return partsFingerprint(dir, parts)
@@ -37,7 +39,7 @@ func partsFingerprint(dir string, parts []string) string {
 		}
 	}
 	slices.Sort(parts)
-	sum := sha256.Sum256([]byte(strings.Join(parts, "\n")))
+	sum := sha256.Sum256([]byte(query.ColumnList(query.SessionColumns) + "\n" + strings.Join(parts, "\n")))
 	return hex.EncodeToString(sum[:12])
 }
 

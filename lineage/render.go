@@ -113,8 +113,12 @@ func lines(s *SessionTrace, mark func(string) string) []string {
 		out[1] += fmt.Sprintf(", signed in by event %s", mark(s.OriginEventID))
 	}
 	if s.IssuedBy != "" {
+		from := mark(orNone(s.IssueSourceIP))
+		if s.IssueUserAgent != "" {
+			from += " with " + mark(s.IssueUserAgent)
+		}
 		out = append(out, fmt.Sprintf("issued by %s (event %s at %s from %s; link %s)", mark(s.IssuedBy), mark(orNone(s.IssueEventID)),
-			tm(s.IssueTime), mark(orNone(s.IssueSourceIP)), mark(orNone(s.Link))))
+			tm(s.IssueTime), from, mark(orNone(s.Link))))
 	} else {
 		out = append(out, "issued by: not in the evidence")
 	}

@@ -104,6 +104,7 @@ type Session struct {
 	IssueEventID     string     `json:"issue_event_id"`
 	IssueTime        *time.Time `json:"issue_time"`
 	IssueSourceIP    string     `json:"issue_source_ip"`
+	IssueUserAgent   string     `json:"issue_user_agent"`
 	Link             string     `json:"link"`
 	ParentSessionID  string     `json:"parent_session_id"`
 	PrincipalARN     string     `json:"principal_arn"`
@@ -403,18 +404,18 @@ func (t *tracer) trace(arg, kind string, ids []string, findings []FindingRef) (*
 // sessionColumns read a sessions row into a Session (scanSession).
 const sessionColumns = `session_id, access_key_id, credential_kind, issued_by, issue_event_id, issue_time, issue_source_ip, link,
   parent_session_id, principal_arn, principal_type, role_arn, session_name, source_identity, account_id, origin_type, origin,
-  origin_session_id, origin_event_id, coalesce(depth, 0), mfa_authenticated, first_seen, last_seen, coalesce(events, 0),
+  origin_session_id, origin_event_id, issue_user_agent, coalesce(depth, 0), mfa_authenticated, first_seen, last_seen, coalesce(events, 0),
   coalesce(errors, 0), coalesce(accounts, [])[1:20], coalesce(len(accounts), 0), coalesce(source_ips, [])[1:20],
   coalesce(len(source_ips), 0), coalesce(user_agents, [])[1:20], coalesce(len(user_agents), 0)`
 
 func scanSession(rows *sql.Rows) (*Session, error) {
 	var s Session
-	var str [18]sql.NullString
+	var str [19]sql.NullString
 	var issue, first, last sql.NullTime
 	var mfa sql.NullBool
 	var accounts, ips, agents any
 	err := rows.Scan(&str[0], &str[1], &str[2], &str[3], &str[4], &issue, &str[5], &str[6], &str[7], &str[8], &str[9], &str[10],
-		&str[11], &str[12], &str[13], &str[14], &str[15], &str[16], &str[17], &s.Depth, &mfa, &first, &last, &s.Events, &s.Errors,
+		&str[11], &str[12], &str[13], &str[14], &str[15], &str[16], &str[17], &str[18], &s.Depth, &mfa, &first, &last, &s.Events, &s.Errors,
 		&accounts, &s.AccountsTotal, &ips, &s.SourceIPsTotal, &agents, &s.UserAgentsTotal)
 	if err != nil {
 		return nil, fmt.Errorf("trace: read sessions: %w", err)
@@ -422,7 +423,7 @@ func scanSession(rows *sql.Rows) (*Session, error) {
 	s.SessionID, s.AccessKeyID, s.CredentialKind, s.IssuedBy, s.IssueEventID = str[0].String, str[1].String, str[2].String, str[3].String, str[4].String
 	s.IssueSourceIP, s.Link, s.ParentSessionID, s.PrincipalARN, s.PrincipalType = str[5].String, str[6].String, str[7].String, str[8].String, str[9].String
 	s.RoleARN, s.SessionName, s.SourceIdentity, s.AccountID, s.OriginType = str[10].String, str[11].String, str[12].String, str[13].String, str[14].String
-	s.Origin, s.OriginSessionID, s.OriginEventID = str[15].String, str[16].String, str[17].String
+	s.Origin, s.OriginSessionID, s.OriginEventID, s.IssueUserAgent = str[15].String, str[16].String, str[17].String, str[18].String
 	s.IssueTime, s.FirstSeen, s.LastSeen = nullTime(issue), nullTime(first), nullTime(last)
 	if mfa.Valid {
 		s.MFAAuthenticated = &mfa.Bool

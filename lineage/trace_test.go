@@ -216,6 +216,10 @@ func TestTraceFindings(t *testing.T) {
 // JSON), and JSON keeps the value.
 func TestWriteHostile(t *testing.T) {
 	db := storyStore(t)
+	// The contract's rows: every issuing call's user agent is hostile too.
+	if err := lineagetest.ReplaceSessions(context.Background(), db, lineagetest.Rows()); err != nil {
+		t.Fatal(err)
+	}
 	tr, err := lineage.TraceArgument(context.Background(), db, lineagetest.AuditKey, lineage.Options{Timeline: 10})
 	if err != nil {
 		t.Fatal(err)
@@ -242,6 +246,9 @@ func TestWriteHostile(t *testing.T) {
 			}
 			if !slices.Contains(back.Sessions[0].UserAgents, lineagetest.HostileAgent) {
 				t.Errorf("json changed the user agent: %q", back.Sessions[0].UserAgents)
+			}
+			if back.Sessions[0].IssueUserAgent != lineagetest.HostileAgent {
+				t.Errorf("json changed the issuing call's user agent: %q", back.Sessions[0].IssueUserAgent)
 			}
 		}
 	}

@@ -17,7 +17,7 @@ import (
 // read-only, an older store is read around (readAroundIssued,
 // readAroundStaleSessions).
 
-// upgrade brings a store of version v (1 to 3) to SchemaVersion in one
+// upgrade brings a store of version v (1 to 4) to SchemaVersion in one
 // transaction: it adds the tables and columns this version has, computes
 // what they hold from the stored events, and rebuilds the sessions. From
 // version 1, every event is decoded again (migrateInTx); it returns the
@@ -29,13 +29,21 @@ func (s *Store) upgrade(ctx context.Context, v int) (merged int64, err error) {
 	}
 	defer conn.Close()
 	err = inTx(ctx, conn, func() error {
-		for _, q := range []string{
-			// Appended where this version's tables have it (last).
-			"ALTER TABLE event_rows ADD COLUMN IF NOT EXISTS " + issuedCredentialColumn.Name + " VARCHAR",
-			// Version 3 stored the sessions view's rows as a table of its name.
-			"DROP VIEW IF EXISTS event_sessions",
-			"DROP TABLE IF EXISTS sessions",
-		} {
+		// Columns are appended where this version's tables have them (last).
+		stmts := []string{
+			// Version 4 had session_rows without it; it is filled by the
+			// rebuild below.
+			"ALTER TABLE session_rows ADD COLUMN IF NOT EXISTS " + issueUserAgentColumn + " VARCHAR",
+		}
+		if v < 4 {
+			stmts = []string{
+				"ALTER TABLE event_rows ADD COLUMN IF NOT EXISTS " + issuedCredentialColumn.Name + " VARCHAR",
+				// Version 3 stored the sessions view's rows as a table of its name.
+				"DROP VIEW IF EXISTS event_sessions",
+				"DROP TABLE IF EXISTS sessions",
+			}
+		}
+		for _, q := range stmts {
 			if _, err := conn.ExecContext(ctx, q); err != nil {
 				return err
 			}
@@ -47,8 +55,10 @@ func (s *Store) upgrade(ctx context.Context, v int) (merged int64, err error) {
 			merged, err = s.migrateInTx(ctx, conn)
 			return err
 		}
-		if err := fillIssued(ctx, conn); err != nil {
-			return err
+		if v < 4 {
+			if err := fillIssued(ctx, conn); err != nil {
+				return err
+			}
 		}
 		if err := BuildSessions(ctx, conn); err != nil {
 			return err
@@ -117,14 +127,15 @@ func createTempViewSQL(t Table) string {
 }
 
 // readAroundStaleSessions gives a store opened read-only whose sessions
-// table is missing (version 2, not migrated) or lags its events (a load
-// stopped before rebuilding it, see Store.Load) the sessions table and the
-// event_sessions view as temporary views built from its events: rules and
-// queries that read them run unchanged, only slower, and nothing is
-// written. A store without the sessions_pending table (made before it)
-// rebuilt its sessions with its events, in one transaction.
+// table is missing (version 2), lacks a column (versions 3 and 4) or lags
+// its events (a load stopped before rebuilding it, see Store.Load) the
+// sessions table and the event_sessions view as temporary views built
+// from its events: rules and queries that read them run unchanged, only
+// slower, and nothing is written. A store without the sessions_pending
+// table (made before it) rebuilt its sessions with its events, in one
+// transaction.
 func (s *Store) readAroundStaleSessions(ctx context.Context, v int) error {
-	if v >= 3 {
+	if v == SchemaVersion {
 		var pending bool
 		err := s.DB.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.tables
   WHERE table_schema = 'main' AND table_name = 'sessions_pending')`).Scan(&pending)

@@ -59,7 +59,12 @@ var SessionColumns = []Column{
 	{"user_agents", "VARCHAR[]", "distinct user agents of its use, sorted"},
 	{"issue_source_ip", "VARCHAR", "source IP of the issuing event (for an EC2 instance role: the service name)"},
 	{"mfa_authenticated", "BOOLEAN", "sessionContext.attributes.mfaAuthenticated of its use (true when any event says so)"},
+	{issueUserAgentColumn, "VARCHAR", "user agent of the issuing event (added in store schema version 5, so last)"},
 }
+
+// issueUserAgentColumn is the sessions column added by store schema
+// version 5 (the upgrade adds it to a version 4 store's session_rows).
+const issueUserAgentColumn = "issue_user_agent"
 
 // SessionsPendingTable marks a store whose sessions table lags its events:
 // a load commits its events, then rebuilds the sessions in a transaction
@@ -267,7 +272,7 @@ var sessionsSteps = []sessionsStep{
   ) place USING (session_id)`},
 	{name: "copies", inlined: true, sql: `
   -- The issuing calls, and what the decoder read of each (issued_credential).
-    SELECT e.event_id, e.event_time, e.event_name, e.source_ip, e.user_type AS caller_type, e.user_arn AS caller_arn,
+    SELECT e.event_id, e.event_time, e.event_name, e.source_ip, e.user_agent, e.user_type AS caller_type, e.user_arn AS caller_arn,
       e.user_name AS caller_name, e.invoked_by, e.recipient_account_id,
       $SID_E AS parent,
       coalesce(c.sharedEventID, e.event_id, e.file_id || ':' || e.record_index) AS call_id,
@@ -299,7 +304,7 @@ var sessionsSteps = []sessionsStep{
   QUALIFY row_number() OVER (PARTITION BY call_id ORDER BY parent IS NULL, event_id) = 1`},
 	{name: "issued", stage: true, sql: `
   SELECT event_id AS issue_event_id, event_time AS issue_time, event_name AS issued_by, source_ip AS issue_source_ip,
-    caller_type, caller_name, invoked_by, call_key AS new_key, call_arn AS new_arn, call_parent AS parent,
+    user_agent AS issue_user_agent, caller_type, caller_name, invoked_by, call_key AS new_key, call_arn AS new_arn, call_parent AS parent,
     req_role_arn, req_session_name, source_identity, subject, identity_center,
     CASE event_name
       WHEN 'GetSessionToken' THEN caller_arn
@@ -321,7 +326,7 @@ var sessionsSteps = []sessionsStep{
   SELECT * FROM issued WHERE new_key IN (SELECT new_key FROM reissued)
   QUALIFY row_number() OVER (PARTITION BY new_key ORDER BY issue_time, issue_event_id) = 1`},
 	{name: "logins", sql: `
-  SELECT event_id, event_time, user_arn, source_ip FROM event_rows
+  SELECT event_id, event_time, user_arn, source_ip, user_agent FROM event_rows
   WHERE event_name = 'ConsoleLogin' AND event_source = 'signin.amazonaws.com' AND login_result = 'Success'
     AND user_arn IS NOT NULL`},
 	{name: "console_keys", sql: `
@@ -338,7 +343,7 @@ var sessionsSteps = []sessionsStep{
               SELECT access_key_id, raw, event_time FROM event_rows WHERE user_type = 'Root' AND access_key_id LIKE 'ASIA%')
         GROUP BY access_key_id)`},
 	{name: "by_console", sql: `
-  SELECT k.access_key_id, l.event_id, l.event_time, l.source_ip
+  SELECT k.access_key_id, l.event_id, l.event_time, l.source_ip, l.user_agent
   FROM console_keys k JOIN used u ON u.session_id = k.access_key_id
   JOIN logins l ON l.user_arn = u.principal_arn
     AND l.event_time BETWEEN k.created::TIMESTAMPTZ - INTERVAL '$WINDOW' AND k.created::TIMESTAMPTZ + INTERVAL '$WINDOW'
@@ -401,6 +406,7 @@ var sessionsSteps = []sessionsStep{
     coalesce(k.req_session_name, a.req_session_name) AS req_session_name,
     coalesce(k.source_identity, a.source_identity) AS source_identity,
     coalesce(k.issue_source_ip, c.source_ip, a.issue_source_ip) AS issue_source_ip,
+    coalesce(k.issue_user_agent, c.user_agent, a.issue_user_agent) AS issue_user_agent,
     coalesce(k.caller_type, a.caller_type) AS caller_type,
     coalesce(k.caller_name, a.caller_name) AS caller_name,
     coalesce(k.invoked_by, a.invoked_by) AS invoked_by,
@@ -415,7 +421,7 @@ var sessionsSteps = []sessionsStep{
     CASE WHEN new_principal LIKE 'arn:%' THEN nullif(split_part(new_principal, ':', 5), '') END,
     []::VARCHAR[], NULL, NULL, 0, 0, []::VARCHAR[], []::VARCHAR[], NULL,
     req_role_arn, issued_by, issue_event_id, issue_time, CASE WHEN new_key IS NOT NULL THEN 'key' ELSE 'arn' END,
-    parent, req_session_name, source_identity, issue_source_ip, caller_type, caller_name, invoked_by, subject, identity_center
+    parent, req_session_name, source_identity, issue_source_ip, issue_user_agent, caller_type, caller_name, invoked_by, subject, identity_center
   FROM issued_only`},
 	{name: "selves", stage: true, materialized: true, frees: []string{"used", "issued"}, sql: `
   -- What each session would be as the root of a chain, and its name.
@@ -479,7 +485,7 @@ const sessionsFinal = `SELECT $COLUMNS FROM (
     CASE WHEN r.top IS NULL THEN s.issue_event_id ELSE r.issue_event_id END AS origin_event_id,
     coalesce(r.depth, 0)::INTEGER AS depth, coalesce(r.chain, [s.session_id]) AS chain,
     s.accounts, s.first_seen, s.last_seen, s.events, s.errors, s.source_ips, s.user_agents, s.issue_source_ip,
-    s.mfa_authenticated
+    s.mfa_authenticated, s.issue_user_agent
   FROM selves s LEFT JOIN roots r USING (session_id)
 )`
 

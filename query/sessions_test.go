@@ -111,6 +111,7 @@ func writeRecords(t *testing.T, dir, name string, events ...obj) string {
 // sessionRow is the part of a sessions row the tests compare.
 type sessionRow struct {
 	ID, Kind, IssuedBy, IssueEvent, Link, Parent, Principal, OriginType, Origin, OriginSession, OriginEvent, SourceIdentity string
+	IssueAgent                                                                                                              string
 	Depth                                                                                                                   int
 	Chain, Accounts                                                                                                         []string
 	Events                                                                                                                  int64
@@ -120,7 +121,8 @@ func readSessions(t *testing.T, db *sql.DB) map[string]sessionRow {
 	t.Helper()
 	rows, err := db.Query(`SELECT session_id, credential_kind, coalesce(issued_by, ''), coalesce(issue_event_id, ''), link,
   coalesce(parent_session_id, ''), coalesce(principal_arn, ''), origin_type, coalesce(origin, ''), origin_session_id,
-  coalesce(origin_event_id, ''), coalesce(source_identity, ''), depth, to_json(chain)::VARCHAR, to_json(accounts)::VARCHAR, events
+  coalesce(origin_event_id, ''), coalesce(source_identity, ''), depth, to_json(chain)::VARCHAR, to_json(accounts)::VARCHAR, events,
+  coalesce(issue_user_agent, '')
 FROM sessions`)
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +133,7 @@ FROM sessions`)
 		var r sessionRow
 		var chain, accounts string
 		if err := rows.Scan(&r.ID, &r.Kind, &r.IssuedBy, &r.IssueEvent, &r.Link, &r.Parent, &r.Principal, &r.OriginType, &r.Origin,
-			&r.OriginSession, &r.OriginEvent, &r.SourceIdentity, &r.Depth, &chain, &accounts, &r.Events); err != nil {
+			&r.OriginSession, &r.OriginEvent, &r.SourceIdentity, &r.Depth, &chain, &accounts, &r.Events, &r.IssueAgent); err != nil {
 			t.Fatal(err)
 		}
 		if err := json.Unmarshal([]byte(chain), &r.Chain); err != nil {
@@ -191,6 +193,7 @@ func storyEvents() []obj {
 	// The role's account logs its copy with the caller as an AWS account.
 	hop2b := assumeRole("ev-hop2-b", 3, obj{"type": "AWSAccount", "principalId": "AROAOPSADMIN:alice", "accountId": acctA}, "203.0.113.66", acctB, "CrossAccountAudit", "alice", "ASIACROSSAUDIT000001")
 	hop2b["sharedEventID"] = "shared-hop2"
+	hop2b["userAgent"] = "AWS Internal" // not the caller's copy's: the session's issue_user_agent is that one's
 	audit := assumedRole(acctB, "CrossAccountAudit", "alice", "ASIACROSSAUDIT000001")
 	return []obj{
 		login,
@@ -205,7 +208,7 @@ func storyEvents() []obj {
 func TestSessionsStoryChain(t *testing.T) {
 	s, got := loadSessions(t, storyEvents()...)
 	wantSession(t, got, "ASIACONSOLEALICE0001", func(r sessionRow) string {
-		if r.IssuedBy != "ConsoleLogin" || r.Link != "creation-date" || r.IssueEvent != "ev-login" || r.Parent != "" ||
+		if r.IssuedBy != "ConsoleLogin" || r.Link != "creation-date" || r.IssueEvent != "ev-login" || r.IssueAgent != "Mozilla/5.0" || r.Parent != "" ||
 			r.OriginType != "IAMUser" || r.Origin != "arn:aws:iam::111111111111:user/alice" || r.Depth != 0 || r.OriginEvent != "ev-login" {
 			return "want the console session of alice, linked to ev-login by its creation date, at the origin"
 		}
@@ -219,7 +222,7 @@ func TestSessionsStoryChain(t *testing.T) {
 		return ""
 	})
 	wantSession(t, got, "ASIACROSSAUDIT000001", func(r sessionRow) string {
-		if r.IssuedBy != "AssumeRole" || r.IssueEvent != "ev-hop2-a" || r.Parent != "ASIAOPSADMIN00000001" || r.Depth != 2 ||
+		if r.IssuedBy != "AssumeRole" || r.IssueEvent != "ev-hop2-a" || r.IssueAgent != "aws-cli/2.15.0" || r.Parent != "ASIAOPSADMIN00000001" || r.Depth != 2 ||
 			r.OriginEvent != "ev-login" || !slices.Equal(r.Chain, []string{"ASIACONSOLEALICE0001", "ASIAOPSADMIN00000001", "ASIACROSSAUDIT000001"}) ||
 			!slices.Equal(r.Accounts, []string{acctB}) || r.Events != 2 {
 			return "want hop 2, one session for both copies of the call, the caller's copy as its issuing event"
@@ -280,10 +283,11 @@ func TestSessionsRebuiltWhenEvidenceGrows(t *testing.T) {
 	}
 }
 
-// makeOlder makes the store on db what trailsift wrote at version (2 or
-// 3): event_rows without issued_credential, and the sessions view's rows
-// in a table of its name (version 3) or no sessions at all, nor the
-// event_sessions view (version 2).
+// makeOlder makes the store on db what trailsift wrote at version (2, 3
+// or 4): event_rows without issued_credential, and the sessions view's
+// rows in a table of its name (version 3) or no sessions at all, nor the
+// event_sessions view (version 2); or (version 4) all but the sessions'
+// issue_user_agent.
 func makeOlder(t *testing.T, db *sql.DB, version int) {
 	t.Helper()
 	views := map[string]string{}
@@ -302,8 +306,22 @@ func makeOlder(t *testing.T, db *sql.DB, version int) {
 	if !strings.Contains(views["events"], ", issued_credential FROM (SELECT") {
 		t.Fatalf("events view %q: where is issued_credential?", views["events"])
 	}
+	if version == 4 {
+		// Version 4 had all but sessions.issue_user_agent.
+		q, ok := strings.CutSuffix(views["sessions"], ", issue_user_agent FROM session_rows;")
+		if !ok {
+			t.Fatalf("sessions view %q: where is issue_user_agent?", views["sessions"])
+		}
+		for _, q := range []string{"DROP VIEW event_sessions", "DROP VIEW sessions", "ALTER TABLE session_rows DROP COLUMN issue_user_agent",
+			q + " FROM session_rows", views["event_sessions"], "UPDATE trailsift_meta SET schema_version = 4"} {
+			if _, err := db.Exec(q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		return
+	}
 	views["events"] = strings.Replace(views["events"], ", issued_credential FROM (SELECT", " FROM (SELECT", 1)
-	stmts := []string{"CREATE TABLE sessions_table AS SELECT * FROM sessions"}
+	stmts := []string{"CREATE TABLE sessions_table AS SELECT * EXCLUDE (issue_user_agent) FROM sessions"}
 	for name := range views {
 		stmts = append(stmts, "DROP VIEW "+name)
 	}
@@ -354,19 +372,30 @@ func cmpBool(a, b bool) int {
 	return -1
 }
 
-// TestMigratesVersion2Store: a store of the previous release (version 2:
-// no sessions table, no event_sessions view) gets both when opened for
-// writing, built from the events it holds.
-func TestMigratesVersion2Store(t *testing.T) {
+// TestMigratesOlderStores: a store of an older release (version 2: no
+// sessions table, no event_sessions view; version 4: sessions without
+// issue_user_agent) is read with this version's sessions when opened
+// read-only, and gets them when opened for writing, built from the events
+// it holds.
+func TestMigratesOlderStores(t *testing.T) {
+	for _, version := range []int{2, 4} {
+		t.Run(fmt.Sprint("version ", version), func(t *testing.T) { testMigratesOlderStore(t, version) })
+	}
+}
+
+func testMigratesOlderStore(t *testing.T, version int) {
 	ctx := context.Background()
-	db := filepath.Join(t.TempDir(), "v2.duckdb")
+	db := filepath.Join(t.TempDir(), "old.duckdb")
 	s, err := query.Open(ctx, db, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ingestInto(t, s, writeRecords(t, t.TempDir(), "trail.json", storyEvents()...))
 	want := sessionsDigest(t, s.DB)
-	makeOlder(t, s.DB, 2)
+	if !strings.Contains(want, `"issue_user_agent":"Mozilla/5.0"`) {
+		t.Fatalf("the store's sessions have no issuing user agent:\n%s", want)
+	}
+	makeOlder(t, s.DB, version)
 	s.Close()
 
 	// Read-only, it is read as it is, with sessions built when read.
@@ -375,7 +404,7 @@ func TestMigratesVersion2Store(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := sessionsDigest(t, ro.DB); got != want {
-		t.Errorf("read-only version 2 store's sessions:\n%s\nwant:\n%s", got, want)
+		t.Errorf("read-only version %d store's sessions:\n%s\nwant:\n%s", version, got, want)
 	}
 	if n := count(t, ro, "SELECT count(*) FROM event_sessions WHERE depth = 2"); n != 2 {
 		t.Errorf("read-only event_sessions: %d events at depth 2, want 2", n)
@@ -385,11 +414,11 @@ func TestMigratesVersion2Store(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := query.Detect(ctx, ro.DB, rules, query.DetectOptions{}); err != nil {
-		t.Errorf("detect on a read-only version 2 store: %v", err)
+		t.Errorf("detect on a read-only version %d store: %v", version, err)
 	}
 	ro.Close()
 
-	s = openMigrated(t, db, 2)
+	s = openMigrated(t, db, version)
 	if v := count(t, s, "SELECT schema_version FROM trailsift_meta"); v != query.SchemaVersion {
 		t.Errorf("schema_version = %d", v)
 	}
@@ -431,15 +460,17 @@ func writeLookupEvents(t *testing.T, dir, name string, events ...obj) string {
 func TestSessionsARNFallback(t *testing.T) {
 	bob := iamUser(acctA, "bob", "AKIABOB0000000000001")
 	role := assumedRole(acctA, "Deploy", "bob-session", "")
+	assume := assumeRole("ev-assume", 0, bob, "198.51.100.1", acctA, "Deploy", "bob-session", "ASIADEPLOY0000000001")
+	assume["userAgent"] = "Boto3/1.34.0"
 	s := loadEvents(t, writeLookupEvents(t, t.TempDir(), "lookup.json",
-		assumeRole("ev-assume", 0, bob, "198.51.100.1", acctA, "Deploy", "bob-session", "ASIADEPLOY0000000001"),
+		assume,
 		call("ev-use-1", 1, role, "s3.amazonaws.com", "ListBuckets", "198.51.100.1", "aws-cli/2.15.0", acctA),
 		call("ev-use-2", 2, role, "s3.amazonaws.com", "GetObject", "198.51.100.1", "aws-cli/2.15.0", acctA),
 	))
 	got := readSessions(t, s.DB)
 	arn := "arn:aws:sts::111111111111:assumed-role/Deploy/bob-session"
 	wantSession(t, got, arn, func(r sessionRow) string {
-		if r.Link != "arn" || r.IssueEvent != "ev-assume" || r.Parent != "AKIABOB0000000000001" || r.Depth != 1 ||
+		if r.Link != "arn" || r.IssueEvent != "ev-assume" || r.IssueAgent != "Boto3/1.34.0" || r.Parent != "AKIABOB0000000000001" || r.Depth != 1 ||
 			r.OriginType != "IAMUser" || r.Origin != "arn:aws:iam::111111111111:user/bob" || r.Events != 2 || r.Kind != "temporary" {
 			return "want the ARN session linked by its ARN to bob's AssumeRole"
 		}

@@ -19,7 +19,9 @@ import (
 //	3  the sessions table (credential lineage) and the event_sessions view.
 //	4  event_rows.issued_credential, what the sessions build reads of the
 //	   calls that hand out a credential.
-const SchemaVersion = 4
+//	5  sessions.issue_user_agent (session_rows too), the issuing call's
+//	   user agent, which a rule read from the events again.
+const SchemaVersion = 5
 
 // ErrNewerStore is returned for a store made by a newer trailsift.
 var ErrNewerStore = errors.New("made by a newer trailsift")

@@ -142,7 +142,7 @@ const sessionsDDL = `CREATE TABLE sessions (session_id VARCHAR, access_key_id VA
   principal_type VARCHAR, role_arn VARCHAR, session_name VARCHAR, source_identity VARCHAR, account_id VARCHAR,
   origin_type VARCHAR, origin VARCHAR, origin_session_id VARCHAR, origin_event_id VARCHAR, depth INTEGER, chain VARCHAR[],
   accounts VARCHAR[], first_seen TIMESTAMPTZ, last_seen TIMESTAMPTZ, events BIGINT, errors BIGINT, source_ips VARCHAR[],
-  user_agents VARCHAR[], issue_source_ip VARCHAR, mfa_authenticated BOOLEAN)`
+  user_agents VARCHAR[], issue_source_ip VARCHAR, mfa_authenticated BOOLEAN, issue_user_agent VARCHAR)`
 
 // ReplaceSessions replaces the store's sessions with rows.
 func ReplaceSessions(ctx context.Context, db *sql.DB, rows []Row) error {
@@ -161,10 +161,11 @@ func ReplaceSessions(ctx context.Context, db *sql.DB, rows []Row) error {
 	}
 	for _, r := range rows {
 		_, err := db.ExecContext(ctx, `INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?::TIMESTAMPTZ, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, NULL,
-  ?::VARCHAR[], ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?, ?, ?::VARCHAR[], ?::VARCHAR[], '203.0.113.66', NULL)`,
+  ?::VARCHAR[], ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?, ?, ?::VARCHAR[], ?::VARCHAR[], '203.0.113.66', NULL, ?)`,
 			r.SessionID, null(r.AccessKeyID), r.Kind, null(r.IssuedBy), null(r.IssueEvent), null(r.IssueTime), r.Link, null(r.Parent),
 			null(r.Principal), null(r.PrincipalType), null(r.Role), null(r.Name), null(r.Account), r.OriginType, null(r.Origin),
-			null(r.OriginSession), null(r.OriginEvent), r.Depth, r.Accounts, null(r.First), null(r.Last), r.Events, r.Errors, r.IPs, r.Agents)
+			null(r.OriginSession), null(r.OriginEvent), r.Depth, r.Accounts, null(r.First), null(r.Last), r.Events, r.Errors, r.IPs, r.Agents,
+			HostileAgent) // every issuing call's, so that each format shows it safely
 		if err != nil {
 			return fmt.Errorf("insert session %s: %w", r.SessionID, err)
 		}

@@ -34,6 +34,7 @@
 --     that obtained the credential.
 WITH creds AS MATERIALIZED (
   SELECT session_id, issued_by, issue_event_id, issue_source_ip, account_id, principal_arn,
+    lower(regexp_extract(coalesce(issue_user_agent, ''), '^\[?([A-Za-z][A-Za-z0-9_.-]*)', 1)) AS issue_ua,
     -- obtained by an AWS service, or from no address: compare with the first use
     NOT regexp_full_match(coalesce(issue_source_ip, ''), '[0-9.]+|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*') AS by_service,
     issued_by = 'AssumeRole' AND issue_source_ip = 'ec2.amazonaws.com' AND session_name LIKE 'i-%' AS ec2_instance
@@ -42,10 +43,6 @@ WITH creds AS MATERIALIZED (
   -- the one call that obtained it; an ARN is shared by every session of
   -- that role and name.
   WHERE credential_kind = 'temporary' AND link IN ('key', 'creation-date') AND events > 0
-),
-issue_agents AS (
-  SELECT event_id AS issue_id, min(lower(regexp_extract(coalesce(user_agent, ''), '^\[?([A-Za-z][A-Za-z0-9_.-]*)', 1))) AS issue_ua
-  FROM events WHERE event_id IN (SELECT issue_event_id FROM creds) GROUP BY event_id
 ),
 uses AS (
   -- The events the rule sees, with their session (the join of event_sessions).
@@ -58,9 +55,9 @@ uses AS (
 based AS (
   SELECT u.*,
     CASE WHEN by_service THEN first_value(source_ip) OVER w ELSE issue_source_ip END AS base_ip,
-    CASE WHEN by_service THEN first_value(ua) OVER w ELSE i.issue_ua END AS base_ua,
+    CASE WHEN by_service THEN first_value(ua) OVER w ELSE issue_ua END AS base_ua,
     CASE WHEN by_service THEN first_value(event_id) OVER w ELSE issue_event_id END AS base_event
-  FROM uses u LEFT JOIN issue_agents i ON i.issue_id = u.issue_event_id
+  FROM uses u
   WINDOW w AS (PARTITION BY session_id ORDER BY event_time, event_id)
 ),
 moved AS (
