@@ -45,8 +45,9 @@ func newQueryCommand(ios *streams) *cobra.Command {
 The database is opened read-only: statements that would change it (INSERT,
 DELETE, DROP, COPY, ATTACH, ...) are refused. Write results out with --format
 and --out instead. Results stream, however large. See ` + "`trailsift schema`" + ` for
-the tables (events, files, ingest_errors) and views (signins,
-mfa_device_changes, root_activity). Times are UTC.
+the tables and views: events, files, ingest_errors, findings, signins,
+mfa_device_changes, root_activity, and the credential lineage in sessions and
+event_sessions. Times are UTC.
 
 Give the SQL as the argument, with --sql (-e), from a file with --file (-f),
 or on standard input with - (or -f -). SQL that starts with a -- comment
