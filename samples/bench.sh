@@ -5,7 +5,7 @@
 # again, trailsift ingest --db and --parquet, the sessions build and its
 # share of ingest --db (the target is at most 10%), trace on both (time, events/s, times the
 # gunzip floor, peak RSS, peak extra disk during the run, store size), the
-# rule set over both, and DuckDB's own read_json into typed columns plus the
+# rule set over both (five runs each, by their medians), and DuckDB's own read_json into typed columns plus the
 # raw event (the baseline). Then the store size against the gzipped input
 # on several corpus sizes and partition counts; a bucket of small files
 # (many regions and days, a few events per file, as most real buckets
@@ -85,6 +85,39 @@ ingest() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 
+# median of its arguments
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+
+# detects LABEL STORE DATASET [ARGS...]: detect --db STORE and detect
+# --parquet DATASET (with ARGS), five times each, interleaved: a run takes
+# a fraction of a second and moves by a tenth from one to the next, so
+# each prints its median, and their ratio is that of the medians. Sets
+# dsecs[--db] and dsecs[--parquet].
+declare -A dsecs
+detects() {
+  local label=$1 db=$2 pq=$3 round mode target s drss
+  shift 3
+  local -A times rsss
+  for round in 1 2 3 4 5; do
+    for mode in db parquet; do
+      target=$db
+      [ "$mode" = parquet ] && target=$pq
+      /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$OUT/trailsift" detect -q --format jsonl "--$mode" "$target" "$@" > "$OUT/findings-$mode.jsonl"
+      read -r s drss < "$OUT/time.txt"
+      times[$mode]="${times[$mode]:-} $s" rsss[$mode]=$drss
+    done
+  done
+  for mode in db parquet; do
+    # shellcheck disable=SC2086 # the times are split on purpose
+    dsecs[--$mode]=$(median ${times[$mode]})
+    echo "${label}detect --$mode${*:+ $*}: $(wc -l < "$OUT/findings-$mode.jsonl") findings in ${dsecs[--$mode]}s (median of${times[$mode]}), peak RSS $((rsss[$mode] / 1024)) MiB"
+  done
+  local same="the same findings"
+  cmp -s "$OUT/findings-db.jsonl" "$OUT/findings-parquet.jsonl" || same="DIFFERENT findings"
+  echo "${label}detect --parquet / detect --db${*:+ $*}: $(ratio "${dsecs[--parquet]}" "${dsecs[--db]}")x, $same"
+  rm -f "$OUT/findings-db.jsonl" "$OUT/findings-parquet.jsonl"
+}
+
 CORPUS=$(corpus "$EVENTS" 2 3 4)
 gz=$(du -sb "$CORPUS/AWSLogs" | cut -f1)
 files=$(find "$CORPUS/AWSLogs" -name '*.json.gz' | wc -l)
@@ -147,14 +180,7 @@ for target in "--db $OUT/bench.duckdb" "--parquet $OUT/lake"; do
   echo "$line"
 done
 
-declare -A dsecs
-for target in "--db $OUT/bench.duckdb" "--parquet $OUT/lake"; do
-  /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$OUT/trailsift" detect -q --format jsonl $target > "$OUT/findings.jsonl"
-  read -r s drss < "$OUT/time.txt"
-  dsecs[${target%% *}]=$s
-  echo "trailsift detect ${target%% *}: $(wc -l < "$OUT/findings.jsonl") findings from all rules in ${s}s, peak RSS $((drss / 1024)) MiB"
-done
-echo "detect --parquet / detect --db: $(ratio "${dsecs[--parquet]}" "${dsecs[--db]}")x"
+detects "trailsift " "$OUT/bench.duckdb" "$OUT/lake"
 
 if [ "${NATIVE:-1}" != 0 ]; then
   /usr/bin/time -f "%e %M" -o "$OUT/time2.txt" "$OUT/benchfloor" duckdb "$CORPUS/AWSLogs" "$OUT/native.duckdb"
@@ -192,27 +218,11 @@ if [ -n "$BUCKET" ]; then
     ingest "$mode" "$OUT/bucket-$mode" "$B"
     echo "bucket, ingest --$mode: $stored events in ${secs}s, ${cpu} CPU-s ($(ratio "$secs" "$bfloor")x its gunzip floor), peak RSS $((rss / 1024)) MiB, store $((size / 1000000)) MB"
   done
-  for mode in db parquet; do
-    /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$OUT/trailsift" detect -q --format jsonl "--$mode" "$OUT/bucket-$mode" > "$OUT/findings.jsonl"
-    read -r s drss < "$OUT/time.txt"
-    dsecs[--$mode]=$s
-    echo "bucket, detect --$mode: $(wc -l < "$OUT/findings.jsonl") findings in ${s}s, peak RSS $((drss / 1024)) MiB"
-  done
-  echo "bucket, detect --parquet / detect --db: $(ratio "${dsecs[--parquet]}" "${dsecs[--db]}")x"
+  detects "bucket, " "$OUT/bucket-db" "$OUT/bucket-parquet"
   # A week's window: a dataset's rules then read only that week's parts.
   since=$("$OUT/trailsift" query --db "$OUT/bucket-db" --format csv "SELECT (min(event_time)::DATE + 7)::VARCHAR FROM events" | tail -1)
   until=$(date -u -d "$since + 7 days" +%F)
-  for mode in db parquet; do
-    /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$OUT/trailsift" detect -q --format jsonl "--$mode" "$OUT/bucket-$mode" \
-      --since "$since" --until "$until" > "$OUT/findings-$mode.jsonl"
-    read -r s drss < "$OUT/time.txt"
-    dsecs[--$mode]=$s
-    echo "bucket, detect --$mode --since $since --until $until: $(wc -l < "$OUT/findings-$mode.jsonl") findings in ${s}s"
-  done
-  same="the same findings"
-  cmp -s "$OUT/findings-db.jsonl" "$OUT/findings-parquet.jsonl" || same="DIFFERENT findings"
-  echo "bucket, a week's detect --parquet / detect --db: $(ratio "${dsecs[--parquet]}" "${dsecs[--db]}")x, $same"
-  rm -f "$OUT/findings-db.jsonl" "$OUT/findings-parquet.jsonl"
+  detects "bucket, a week's " "$OUT/bucket-db" "$OUT/bucket-parquet" --since "$since" --until "$until"
   rm -rf "$OUT/bucket-db" "$OUT/bucket-db.wal" "$OUT/bucket-parquet"
   [ -n "${KEEP:-}" ] || rm -rf "$B"
 fi
@@ -240,11 +250,7 @@ if [ -n "${SCALE:-}" ]; then
   ingest parquet "$OUT/scale-lake" "$S"
   scaleline parquet "$psecs" "$pcpu" "$dbstored" "$prss"
   [ "$stored" = "$sstored" ] || echo "scale: WRONG: --parquet stored $stored events, --db $sstored"
-  for target in "--db $OUT/scale.duckdb" "--parquet $OUT/scale-lake"; do
-    /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$OUT/trailsift" detect -q --format jsonl $target > "$OUT/findings.jsonl"
-    read -r s drss < "$OUT/time.txt"
-    echo "scale, detect ${target%% *}: $(wc -l < "$OUT/findings.jsonl") findings in ${s}s, peak RSS $((drss / 1024)) MiB"
-  done
+  detects "scale, " "$OUT/scale.duckdb" "$OUT/scale-lake"
   rm -rf "$OUT/scale.duckdb" "$OUT/scale.duckdb.wal" "$OUT/scale-lake"
   [ -n "${KEEP:-}" ] || rm -rf "$S"
 fi
