@@ -31,9 +31,11 @@ func loadEvents(t testing.TB, inputs ...string) *query.Store {
 
 // wantFile is one expectation: the findings a rule gives with some
 // parameters. Lines are `severity actor: event-id...`, one per finding;
-// `# set: name=value ...` sets parameters.
+// `# set: name=value ...` sets parameters, `# since: TIME` (RFC 3339)
+// narrows the events as detect --since does.
 type wantFile struct {
 	params   map[string]string
+	since    time.Time
 	findings []string
 }
 
@@ -48,6 +50,11 @@ func readWant(t *testing.T, path string) wantFile {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
+		if since, ok := strings.CutPrefix(line, "# since:"); ok {
+			if w.since, err = time.Parse(time.RFC3339, strings.TrimSpace(since)); err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+		}
 		if set, ok := strings.CutPrefix(line, "# set:"); ok {
 			for _, kv := range strings.Fields(set) {
 				k, v, _ := strings.Cut(kv, "=")
@@ -85,7 +92,7 @@ func TestDetectionFixtures(t *testing.T) {
 			s := loadEvents(t, filepath.Join(dir, "events.ndjson"))
 			for _, wf := range wants {
 				want := readWant(t, wf)
-				found, err := query.Detect(context.Background(), s.DB, []query.Rule{r}, query.DetectOptions{Params: map[string]map[string]string{r.ID: want.params}})
+				found, err := query.Detect(context.Background(), s.DB, []query.Rule{r}, query.DetectOptions{Params: map[string]map[string]string{r.ID: want.params}, Since: want.since})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -21,7 +21,11 @@ import (
 // transaction: it adds the tables and columns this version has, computes
 // what they hold from the stored events, and rebuilds the sessions. From
 // version 1, every event is decoded again (migrateInTx); it returns the
-// number of stored events that turned out to be copies of another.
+// number of stored events that turned out to be copies of another. From
+// version 4, only the sessions lack a column: they are marked pending,
+// and the load that follows every writable open rebuilds them once, in
+// stages and outside a transaction (UpdateSessions), with its fallback
+// when DuckDB runs out of memory, instead of here in this transaction.
 func (s *Store) upgrade(ctx context.Context, v int) (merged int64, err error) {
 	conn, err := s.DB.Conn(ctx)
 	if err != nil {
@@ -31,8 +35,8 @@ func (s *Store) upgrade(ctx context.Context, v int) (merged int64, err error) {
 	err = inTx(ctx, conn, func() error {
 		// Columns are appended where this version's tables have them (last).
 		stmts := []string{
-			// Version 4 had session_rows without it; it is filled by the
-			// rebuild below.
+			// Version 4 had session_rows without it; it is filled when the
+			// sessions are rebuilt.
 			"ALTER TABLE session_rows ADD COLUMN IF NOT EXISTS " + issueUserAgentColumn + " VARCHAR",
 		}
 		if v < 4 {
@@ -55,10 +59,14 @@ func (s *Store) upgrade(ctx context.Context, v int) (merged int64, err error) {
 			merged, err = s.migrateInTx(ctx, conn)
 			return err
 		}
-		if v < 4 {
-			if err := fillIssued(ctx, conn); err != nil {
+		if v == 4 {
+			if err := markSessionsPending(ctx, conn); err != nil {
 				return err
 			}
+			return setVersion(ctx, conn)
+		}
+		if err := fillIssued(ctx, conn); err != nil {
+			return err
 		}
 		if err := BuildSessions(ctx, conn); err != nil {
 			return err
@@ -98,13 +106,15 @@ func (s *Store) readAroundIssued(ctx context.Context) error {
 	return s.reconnect(ctx)
 }
 
-// readAroundOldViews gives a store whose views an older trailsift of this
-// schema version made, opened read-only, this version's views as
-// temporary views on every connection, which the stored ones' names find
-// first. Their events view parsed raw again for each column it computes
-// from it, so that SELECT * FROM events ran out of memory; a writable
-// open (the next ingest) makes the views again.
-func (s *Store) readAroundOldViews(ctx context.Context) error {
+// readAroundOldViews gives a store of version v (4 or this one) whose
+// views an older trailsift made, opened read-only, this version's views
+// as temporary views on every connection, which the stored ones' names
+// find first. Their events view parsed raw again for each column it
+// computes from it, so that SELECT * FROM events ran out of memory; a
+// writable open (the next ingest) makes the views again. A version 4
+// store's sessions view is left to readAroundStaleSessions: this
+// version's reads a column its session_rows lacks.
+func (s *Store) readAroundOldViews(ctx context.Context, v int) error {
 	var current bool
 	err := s.DB.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_views()
   WHERE NOT internal AND NOT temporary AND view_name = 'events' AND contains(sql, 'raw_ids')`).Scan(&current)
@@ -112,8 +122,10 @@ func (s *Store) readAroundOldViews(ctx context.Context) error {
 		return err
 	}
 	var stmts []string
-	for _, v := range Views {
-		stmts = append(stmts, createTempViewSQL(v))
+	for _, view := range Views {
+		if view.Name != SessionsView.Name || v == SchemaVersion {
+			stmts = append(stmts, createTempViewSQL(view))
+		}
 	}
 	s.onConnect.add(stmts...)
 	return s.reconnect(ctx)
@@ -127,26 +139,54 @@ func createTempViewSQL(t Table) string {
 }
 
 // readAroundStaleSessions gives a store opened read-only whose sessions
-// table is missing (version 2), lacks a column (versions 3 and 4) or lags
-// its events (a load stopped before rebuilding it, see Store.Load) the
-// sessions table and the event_sessions view as temporary views built
-// from its events: rules and queries that read them run unchanged, only
-// slower, and nothing is written. A store without the sessions_pending
-// table (made before it) rebuilt its sessions with its events, in one
-// transaction.
+// table is missing (version 2) or lags its events (a load stopped before
+// rebuilding it, see Store.Load) the sessions table and the
+// event_sessions view as temporary views built from its events: rules and
+// queries that read them run unchanged, only slower, and nothing is
+// written. A store without the sessions_pending table (made before it)
+// rebuilt its sessions with its events, in one transaction. Sessions that
+// are up to date but lack issue_user_agent (versions 3 and 4) are read as
+// stored, with the column added (readAroundIssueUserAgent): a build in
+// every query ran out of memory on a 10M-event store.
 func (s *Store) readAroundStaleSessions(ctx context.Context, v int) error {
-	if v == SchemaVersion {
+	if v >= 3 {
 		var pending bool
 		err := s.DB.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.tables
   WHERE table_schema = 'main' AND table_name = 'sessions_pending')`).Scan(&pending)
 		if err == nil && pending {
 			err = s.DB.QueryRowContext(ctx, "SELECT count(*) > 0 FROM sessions_pending").Scan(&pending)
 		}
-		if err != nil || !pending {
+		switch {
+		case err != nil:
 			return err
+		case !pending && v < SchemaVersion:
+			return s.readAroundIssueUserAgent(ctx)
+		case !pending:
+			return nil
 		}
 	}
 	return s.defineSessions(ctx)
+}
+
+// readAroundIssueUserAgent gives the stored sessions of a store made
+// before issue_user_agent, opened read-only, the column as the build
+// gives it (the user agent of the issuing event, which its event id
+// names), in a temporary sessions view on every connection.
+func (s *Store) readAroundIssueUserAgent(ctx context.Context) error {
+	var catalog string
+	if err := s.DB.QueryRowContext(ctx, "SELECT current_database()").Scan(&catalog); err != nil {
+		return err
+	}
+	stored := quoteIdent(catalog) + ".main.sessions"
+	s.onConnect.add(`CREATE OR REPLACE TEMP VIEW sessions AS
+SELECT s.*, i.user_agent AS ` + issueUserAgentColumn + ` FROM ` + stored + ` s
+LEFT JOIN (SELECT event_id, min(user_agent) AS user_agent FROM event_rows
+           WHERE event_id IN (SELECT issue_event_id FROM ` + stored + `) GROUP BY event_id) i
+  ON i.event_id = s.issue_event_id`)
+	if err := s.reconnect(ctx); err != nil {
+		return fmt.Errorf("read the sessions of %s: %w", displayPath(s.Path), err)
+	}
+	return nil
 }
 
 // defineSessions defines the temporary views of readAroundStaleSessions on

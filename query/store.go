@@ -105,8 +105,8 @@ func Open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 		// Before the sessions' views, which read it.
 		err = s.readAroundIssued(ctx)
 	}
-	if err == nil && readOnly && v == SchemaVersion {
-		err = s.readAroundOldViews(ctx)
+	if err == nil && readOnly && v >= 4 {
+		err = s.readAroundOldViews(ctx, v)
 	}
 	if err == nil && readOnly && v >= 2 {
 		err = s.readAroundStaleSessions(ctx, v)

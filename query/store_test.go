@@ -394,4 +394,27 @@ func TestSelectEveryColumnOfLargeEvents(t *testing.T) {
 	if n := count(t, ro, "SELECT count(*) FROM signins"); n != 0 {
 		t.Errorf("%d sign-ins, want 0", n)
 	}
+	ro.Close()
+
+	// The same store as the previous release left it (version 4: sessions
+	// without issue_user_agent), with the old events view: read-only, this
+	// version's views still, and the stored sessions with the column.
+	raw, err := sql.Open("duckdb", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	makeOlder(t, raw, 4)
+	raw.Close()
+	ro, err = query.Open(context.Background(), db, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if n := count(t, ro, every); n != 6000 {
+		t.Errorf("read-only version 4 store, over the old view: %d events with every column, want 6000", n)
+	}
+	// The IAM user acted without a key: no session, but the column is there.
+	if n := count(t, ro, "SELECT count(*) FROM (SELECT session_id, issue_user_agent FROM sessions)"); n != 0 {
+		t.Errorf("read-only version 4 store: %d sessions, want none", n)
+	}
 }

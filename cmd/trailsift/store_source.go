@@ -49,7 +49,7 @@ func (s *storeSource) open(ctx context.Context, notes io.Writer) (*query.Store, 
 		return nil, &usageError{err.Error()}
 	}
 	if err == nil && store.SessionsStale {
-		fmt.Fprintf(notes, "trailsift: note: %s has no sessions stored for its current events (an ingest or export stopped before storing them): building them for this command; run the same `trailsift ingest --parquet %s EVIDENCE...` (or export) again to store them\n",
+		fmt.Fprintf(notes, "trailsift: note: %s has no sessions stored for its current events (an ingest or export stopped before storing them, or an older trailsift stored fewer columns): building them for this command; run the same `trailsift ingest --parquet %s EVIDENCE...` (or export) again to store them\n",
 			s.parquet, s.parquet)
 		if err := store.MaterializeSessions(ctx); err != nil {
 			// The view still builds them from the events, query by query.

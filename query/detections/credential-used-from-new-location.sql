@@ -13,7 +13,8 @@
 --   the baseline is the address of its first use instead. Only uses from an address
 --   count: calls AWS services make with the credential (a service name as source) are
 --   left out. One finding per credential, with the event that obtained it (or its first
---   use) and every use from another address.
+--   use) and every use from another address. The issuing call's address and user agent
+--   come from the sessions table, so they hold when --since leaves that call out.
 --
 --   Severity is high when the other address also comes with another user-agent family
 --   (the first word of the user agent: aws-cli, Boto3, Mozilla, curl, python-requests...)
