@@ -105,8 +105,12 @@ func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, ios *streams
 		}
 		defer store.Close()
 		if m := store.Migrated; m != nil && !o.quiet {
-			fmt.Fprintf(ios.Err, "migrated %s from store schema version %d to %d (%d stored events were copies of another and are kept once)\n",
-				o.db, m.From, query.SchemaVersion, m.Merged)
+			// Only a migration from version 1 decodes the events again.
+			merged := ""
+			if m.From == 1 {
+				merged = fmt.Sprintf(" (%d stored events were copies of another and are kept once)", m.Merged)
+			}
+			fmt.Fprintf(ios.Err, "migrated %s from store schema version %d to %d%s\n", o.db, m.From, query.SchemaVersion, merged)
 		}
 		sum, err = cases.Load(ctx, store, args, o.loadOptions(ctx, ios))
 	}
