@@ -383,14 +383,20 @@ func TestSelectEveryColumnOfLargeEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	ro, err := query.Open(context.Background(), db, true)
-	if err != nil {
-		t.Fatal(err)
+	// readOnly opens the store read-only and reads every column of it.
+	readOnly := func(store string) *query.Store {
+		t.Helper()
+		ro, err := query.Open(context.Background(), db, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ro.Close() })
+		if n := count(t, ro, every); n != 6000 {
+			t.Errorf("read-only %s, over the old view: %d events with every column, want 6000", store, n)
+		}
+		return ro
 	}
-	defer ro.Close()
-	if n := count(t, ro, every); n != 6000 {
-		t.Errorf("read-only, over the old view: %d events with every column, want 6000", n)
-	}
+	ro := readOnly("store")
 	if n := count(t, ro, "SELECT count(*) FROM signins"); n != 0 {
 		t.Errorf("%d sign-ins, want 0", n)
 	}
@@ -405,14 +411,7 @@ func TestSelectEveryColumnOfLargeEvents(t *testing.T) {
 	}
 	makeOlder(t, raw, 4)
 	raw.Close()
-	ro, err = query.Open(context.Background(), db, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ro.Close()
-	if n := count(t, ro, every); n != 6000 {
-		t.Errorf("read-only version 4 store, over the old view: %d events with every column, want 6000", n)
-	}
+	ro = readOnly("version 4 store")
 	// The IAM user acted without a key: no session, but the column is there.
 	if n := count(t, ro, "SELECT count(*) FROM (SELECT session_id, issue_user_agent FROM sessions)"); n != 0 {
 		t.Errorf("read-only version 4 store: %d sessions, want none", n)
