@@ -170,8 +170,10 @@ func (s *Store) readAroundStaleSessions(ctx context.Context, v int) error {
 
 // readAroundIssueUserAgent gives the stored sessions of a store made
 // before issue_user_agent, opened read-only, the column as the build
-// gives it (the user agent of the issuing event, which its event id
-// names), in a temporary sessions view on every connection.
+// gives it (the user agent of the issuing event, which its event id and
+// time name: another call may share the id), in a temporary sessions
+// view on every connection. An issuing event without an eventID gives
+// none here; the next ingest's rebuild gives it.
 func (s *Store) readAroundIssueUserAgent(ctx context.Context) error {
 	var catalog string
 	if err := s.DB.QueryRowContext(ctx, "SELECT current_database()").Scan(&catalog); err != nil {
@@ -180,9 +182,9 @@ func (s *Store) readAroundIssueUserAgent(ctx context.Context) error {
 	stored := quoteIdent(catalog) + ".main.sessions"
 	s.onConnect.add(`CREATE OR REPLACE TEMP VIEW sessions AS
 SELECT s.*, i.user_agent AS ` + issueUserAgentColumn + ` FROM ` + stored + ` s
-LEFT JOIN (SELECT event_id, min(user_agent) AS user_agent FROM event_rows
-           WHERE event_id IN (SELECT issue_event_id FROM ` + stored + `) GROUP BY event_id) i
-  ON i.event_id = s.issue_event_id`)
+LEFT JOIN (SELECT event_id, event_time, min(user_agent) AS user_agent FROM event_rows
+           WHERE event_id IN (SELECT issue_event_id FROM ` + stored + `) GROUP BY event_id, event_time) i
+  ON i.event_id = s.issue_event_id AND i.event_time = s.issue_time`)
 	if err := s.reconnect(ctx); err != nil {
 		return fmt.Errorf("read the sessions of %s: %w", displayPath(s.Path), err)
 	}

@@ -390,7 +390,10 @@ func testMigratesOlderStore(t *testing.T, version int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ingestInto(t, s, writeRecords(t, t.TempDir(), "trail.json", storyEvents()...))
+	// A call that shares hop 1's eventID (at another time, by another
+	// program) is not the issuing call: its user agent is not hop 1's.
+	other := call("ev-hop1", 2.2, iamUser(acctA, "bob", ""), "iam.amazonaws.com", "GetUser", "198.51.100.9", "AAA-first/1.0", acctA)
+	ingestInto(t, s, writeRecords(t, t.TempDir(), "trail.json", append(storyEvents(), other)...))
 	want := sessionsDigest(t, s.DB)
 	if !strings.Contains(want, `"issue_user_agent":"Mozilla/5.0"`) {
 		t.Fatalf("the store's sessions have no issuing user agent:\n%s", want)

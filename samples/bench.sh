@@ -91,8 +91,8 @@ median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{print (NR%2) ? v[(
 # detects LABEL STORE DATASET [ARGS...]: detect --db STORE and detect
 # --parquet DATASET (with ARGS), five times each, interleaved: a run takes
 # a fraction of a second and moves by a tenth from one to the next, so
-# each prints its median, and their ratio is that of the medians. Sets
-# dsecs[--db] and dsecs[--parquet].
+# each prints its median (and the highest peak RSS), and their ratio is
+# that of the medians. Sets dsecs[--db] and dsecs[--parquet].
 declare -A dsecs
 detects() {
   local label=$1 db=$2 pq=$3 round mode target s drss
@@ -104,7 +104,8 @@ detects() {
       [ "$mode" = parquet ] && target=$pq
       /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$OUT/trailsift" detect -q --format jsonl "--$mode" "$target" "$@" > "$OUT/findings-$mode.jsonl"
       read -r s drss < "$OUT/time.txt"
-      times[$mode]="${times[$mode]:-} $s" rsss[$mode]=$drss
+      times[$mode]="${times[$mode]:-} $s"
+      if [ "$drss" -gt "${rsss[$mode]:-0}" ]; then rsss[$mode]=$drss; fi
     done
   done
   for mode in db parquet; do
