@@ -93,13 +93,13 @@ func fillIssued(ctx context.Context, conn *sql.Conn) error {
 // name itself) and an events view over it. Everything that reads them,
 // the sessions build included, runs unchanged, and nothing is written.
 func (s *Store) readAroundIssued(ctx context.Context) error {
-	var catalog string
-	if err := s.DB.QueryRowContext(ctx, "SELECT current_database()").Scan(&catalog); err != nil {
+	catalog, err := s.catalog(ctx)
+	if err != nil {
 		return err
 	}
 	s.onConnect.add(
 		"CREATE TEMP VIEW event_rows AS SELECT *, "+issuedFromRawSQL()+" AS "+issuedCredentialColumn.Name+
-			" FROM "+quoteIdent(catalog)+".main.event_rows",
+			" FROM "+catalog+".main.event_rows",
 		createTempViewSQL(EventsView),
 	)
 	s.issuedReadAround = true
@@ -175,11 +175,11 @@ func (s *Store) readAroundStaleSessions(ctx context.Context, v int) error {
 // view on every connection. An issuing event without an eventID gives
 // none here; the next ingest's rebuild gives it.
 func (s *Store) readAroundIssueUserAgent(ctx context.Context) error {
-	var catalog string
-	if err := s.DB.QueryRowContext(ctx, "SELECT current_database()").Scan(&catalog); err != nil {
+	catalog, err := s.catalog(ctx)
+	if err != nil {
 		return err
 	}
-	stored := quoteIdent(catalog) + ".main.sessions"
+	stored := catalog + ".main.sessions"
 	s.onConnect.add(`CREATE OR REPLACE TEMP VIEW sessions AS
 SELECT s.*, i.user_agent AS ` + issueUserAgentColumn + ` FROM ` + stored + ` s
 LEFT JOIN (SELECT event_id, event_time, min(user_agent) AS user_agent FROM event_rows

@@ -428,12 +428,23 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	if s.ReadOnly || s.Parquet {
 		return nil
 	}
-	var name string
-	if err := s.DB.QueryRowContext(ctx, "SELECT current_database()").Scan(&name); err != nil {
+	catalog, err := s.catalog(ctx)
+	if err != nil {
 		return err
 	}
-	_, err := s.DB.ExecContext(ctx, "CHECKPOINT "+quoteIdent(name))
+	_, err = s.DB.ExecContext(ctx, "CHECKPOINT "+catalog)
 	return err
+}
+
+// catalog is the store's database as DuckDB names it, quoted: a name that
+// finds the stored table or view where a temporary one shadows it
+// (catalog.main.name).
+func (s *Store) catalog(ctx context.Context) (string, error) {
+	var name string
+	if err := s.DB.QueryRowContext(ctx, "SELECT current_database()").Scan(&name); err != nil {
+		return "", err
+	}
+	return quoteIdent(name), nil
 }
 
 // Close closes the database (and removes an in-memory one's spill folder).
