@@ -400,6 +400,17 @@ func TestSelectEveryColumnOfLargeEvents(t *testing.T) {
 	if n := count(t, ro, "SELECT count(*) FROM signins"); n != 0 {
 		t.Errorf("%d sign-ins, want 0", n)
 	}
+	// query --format parquet of every column: row groups cut by bytes, not
+	// only by DuckDB's 122,880 rows, which with raw in every row were
+	// hundreds of MB each and ran out of the store's memory.
+	out := filepath.Join(dir, "all.parquet")
+	if err := query.CopyToParquet(context.Background(), ro.DB, "SELECT * FROM events", out); err != nil {
+		t.Fatal(err)
+	}
+	groups := count(t, ro, "SELECT count(DISTINCT row_group_id) FROM parquet_metadata("+query.StringLiteral(out)+")")
+	if rows := count(t, ro, "SELECT count(*) FROM read_parquet("+query.StringLiteral(out)+")"); rows != 6001 || groups < 3 {
+		t.Errorf("the Parquet copy: %d rows in %d row groups, want 6001 rows in several groups", rows, groups)
+	}
 	ro.Close()
 
 	// The same store as the previous release left it (version 4: sessions
