@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -626,5 +628,29 @@ func TestEventsInReadsTheWindowsDays(t *testing.T) {
 	}
 	if q := s.WindowEvents(time.Time{}, time.Time{}); q != "" {
 		t.Errorf("no window: %q, want the events view", q)
+	}
+}
+
+// Every column chunk of every part names its column by its path, as
+// Spark's and Trino's readers look them up: also the parts a writer
+// writes after its first (parquet-go v0.32.0 left their paths empty).
+func TestPartsNameTheirColumns(t *testing.T) {
+	dir := t.TempDir()
+	// Many more partitions in one commit than cores: the commit's writers
+	// (one per core) each write several parts.
+	accounts := 2*runtime.GOMAXPROCS(0) + 2
+	var evs []ingest.Event
+	for a := range accounts {
+		evs = append(evs, testEvents(3, fmt.Sprintf("%012d", a))...)
+	}
+	writeDataset(t, dir, evs)
+	parts, _ := filepath.Glob(EventsGlob(dir))
+	if len(parts) != 2*accounts {
+		t.Fatalf("%d parts, want %d", len(parts), 2*accounts)
+	}
+	for _, p := range parts {
+		if pathsMissing(p) {
+			t.Errorf("%s: a column chunk without its path", p)
+		}
 	}
 }
