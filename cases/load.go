@@ -56,12 +56,14 @@ type Loaded struct {
 
 // Phases says where a load's time went, in seconds: reading the inputs
 // (decoding, and writing the dataset or the store's staging), storing the
-// staged events in the store (--db only), and building the sessions
-// table, the credential lineage. They add up to Seconds but for the
+// staged events in the store (--db only), merging each partition's parts
+// (--parquet only), and building the sessions table, the credential
+// lineage. They add up to Seconds but for the
 // opening and closing around them.
 type Phases struct {
 	Read    float64 `json:"read"`
 	Store   float64 `json:"store"`
+	Compact float64 `json:"compact,omitempty"` // --parquet only: merging each partition's parts
 	Lineage float64 `json:"lineage"`
 }
 
@@ -115,6 +117,12 @@ func LoadDataset(ctx context.Context, dir string, inputs []string, opts LoadOpti
 		return nil, errors.Join(err, w.Close())
 	}
 	sum, err = run(ctx, w, m, dir, inputs, opts)
+	if sum != nil && err == nil {
+		// Fewer, larger files for every later read (see lake.Compact).
+		compacted := time.Now()
+		_, err = w.Compact(ctx)
+		sum.Phases.Compact = time.Since(compacted).Seconds()
+	}
 	if err = errors.Join(err, w.Close()); sum == nil {
 		return nil, err
 	}

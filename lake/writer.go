@@ -249,10 +249,11 @@ func (w *Writer) wait() error {
 	return err
 }
 
-// move publishes one staged file.
+// move publishes one staged file, or removes a part that a merged file
+// replaces (To empty; see Compact).
 type move struct {
 	From string `json:"from"`
-	To   string `json:"to"`
+	To   string `json:"to,omitempty"`
 }
 
 // commit writes batch b as commit id.
@@ -603,6 +604,12 @@ func writeCommitFile(dir, id string, moves []move) error {
 func (w *Writer) rollForward(id string, moves []move) error {
 	for _, m := range moves {
 		from, to := filepath.Join(w.dir, m.From), filepath.Join(w.dir, m.To)
+		if m.To == "" {
+			if err := os.Remove(from); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("remove %s, merged into another part: %w", m.From, err)
+			}
+			continue
+		}
 		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
 			return err
 		}
@@ -633,7 +640,7 @@ func (w *Writer) recover() error {
 			return fmt.Errorf("dataset %s: unreadable commit file %s: %w", w.dir, c, err)
 		}
 		for _, m := range moves {
-			if !filepath.IsLocal(m.From) || !filepath.IsLocal(m.To) {
+			if !filepath.IsLocal(m.From) || m.To != "" && !filepath.IsLocal(m.To) {
 				return fmt.Errorf("dataset %s: commit file %s names a path outside the dataset", w.dir, c)
 			}
 		}

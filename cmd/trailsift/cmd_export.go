@@ -87,6 +87,11 @@ func runExport(cmd *cobra.Command, o *exportOptions, ios *streams) (err error) {
 	if err != nil {
 		return err
 	}
+	// Each partition's parts merged: fewer, larger files for every later
+	// read (see lake.Compact).
+	if _, err := w.Compact(ctx); err != nil {
+		return err
+	}
 	// The dataset's sessions, as ingest --parquet stores them: without
 	// them every read of the dataset builds them again (and says so).
 	if err := w.Close(); err != nil {

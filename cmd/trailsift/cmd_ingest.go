@@ -202,12 +202,15 @@ func printIngestSummary(ios *streams, s *cases.Loaded, parquet bool, paths typed
 }
 
 // phasesText says where a load's time went, leaving out a step it did
-// not take (a dataset has no store step; a load that stored nothing new
-// builds no sessions).
+// not take (a dataset has no store step, a store no merging of parts; a
+// load that stored nothing new builds no sessions).
 func phasesText(p cases.Phases) string {
 	parts := []string{fmt.Sprintf("reading %.1fs", p.Read)}
 	if p.Store > 0 {
 		parts = append(parts, fmt.Sprintf("storing %.1fs", p.Store))
+	}
+	if p.Compact >= 0.05 {
+		parts = append(parts, fmt.Sprintf("merging parts %.1fs", p.Compact))
 	}
 	if p.Lineage > 0 {
 		parts = append(parts, fmt.Sprintf("lineage %.1fs", p.Lineage))

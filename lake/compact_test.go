@@ -1,0 +1,284 @@
+package lake
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+
+	"github.com/trailsift/trailsift/ingest"
+	"github.com/trailsift/trailsift/query"
+)
+
+// runsOf writes n runs of events into dir, each its own part in every
+// partition (and its own files part): the events of run r have keys and
+// record indexes of their own.
+func runsOf(t *testing.T, dir string, n int) {
+	t.Helper()
+	for r := range n {
+		evs := testEvents(9, "111122223333")
+		for i := range evs {
+			evs[i].Key += uint64(100 * r)
+			evs[i].FileID = int64(r + 1)
+			evs[i].Raw = fmt.Sprintf(`{"eventName":"ConsoleLogin","run":%d,"i":%d}`, r, i)
+		}
+		f := &ingest.File{ID: int64(r + 1), Path: fmt.Sprintf("in-%d.json", r), Size: 10, SHA256: "ab", Shape: "records", Events: 9, Status: ingest.StatusLoaded}
+		writeDataset(t, dir, evs, f)
+	}
+}
+
+// everyRow is every column of every event, files and ingest_errors row
+// of the dataset at dir, as text, in a fixed order.
+func everyRow(t *testing.T, dir string) string {
+	t.Helper()
+	s, err := Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var b strings.Builder
+	for _, q := range []string{"SELECT e::VARCHAR FROM events e ORDER BY event_key", "SELECT f::VARCHAR FROM files f ORDER BY file_id"} {
+		rows, err := s.DB.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			b.WriteString(line + "\n")
+		}
+		rows.Close()
+	}
+	return b.String()
+}
+
+func partsIn(dir string) map[string]int {
+	n := map[string]int{}
+	all, _ := filepath.Glob(EventsGlob(dir))
+	files, _ := filepath.Glob(filepath.Join(dir, FilesDir, "*.parquet"))
+	for _, p := range append(all, files...) {
+		n[filepath.Dir(p)]++
+	}
+	return n
+}
+
+func compact(t *testing.T, dir string) int {
+	t.Helper()
+	w, err := NewWriter(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged, err := w.Compact(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, w.Close())
+	return merged
+}
+
+// Compact merges each partition's parts into one file, row group for row
+// group: every row reads back the same, the page index points at the
+// pages where they landed, and a later run still finds the events it
+// holds (stores none twice).
+func TestCompactMergesPartsByteForByte(t *testing.T) {
+	dir := t.TempDir()
+	runsOf(t, dir, 3)
+	before := everyRow(t, dir)
+	for d, n := range partsIn(dir) {
+		if n != 3 {
+			t.Fatalf("%s: %d parts before, want 3", d, n)
+		}
+	}
+	if merged := compact(t, dir); merged != 3*len(partsIn(dir)) {
+		t.Errorf("merged %d parts, want %d", merged, 3*len(partsIn(dir)))
+	}
+	for d, n := range partsIn(dir) {
+		if n != 1 {
+			t.Errorf("%s: %d parts after, want 1", d, n)
+		}
+	}
+	if after := everyRow(t, dir); after != before {
+		t.Errorf("the rows changed:\n%s\nwant\n%s", after, before)
+	}
+	for _, leftover := range []string{stagingDir, commitsDir} {
+		if m, _ := filepath.Glob(filepath.Join(dir, leftover, "*")); len(m) > 0 {
+			t.Errorf("left behind: %v", m)
+		}
+	}
+	parts, _ := filepath.Glob(EventsGlob(dir))
+	for _, p := range parts {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, _ := f.Stat()
+		pf, err := parquet.OpenFile(f, st.Size())
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		md := pf.Metadata()
+		if len(md.RowGroups) != 3 {
+			t.Errorf("%s: %d row groups, want the 3 parts' ones", p, len(md.RowGroups))
+		}
+		offsets := pf.OffsetIndexes()
+		if len(offsets) != len(md.RowGroups)*len(md.RowGroups[0].Columns) {
+			t.Fatalf("%s: %d offset indexes", p, len(offsets))
+		}
+		for k, oi := range offsets {
+			c := md.RowGroups[k/len(md.RowGroups[0].Columns)].Columns[k%len(md.RowGroups[0].Columns)]
+			if len(oi.PageLocations) == 0 || oi.PageLocations[0].Offset != c.MetaData.DataPageOffset {
+				t.Fatalf("%s chunk %d: the offset index's first page is at %v, its data page at %d", p, k, oi.PageLocations, c.MetaData.DataPageOffset)
+			}
+		}
+		f.Close()
+	}
+	w := writeDataset(t, dir, testEvents(9, "111122223333"))
+	if w.Inserted() != 0 || w.Duplicates() != 9 {
+		t.Errorf("the first run's events again: %d new, %d duplicates; want 0 and 9", w.Inserted(), w.Duplicates())
+	}
+	if compact(t, dir) != 0 {
+		t.Error("a compacted dataset was merged again")
+	}
+}
+
+// A merge a run was killed in, after its commit file (whatever of its
+// moves were made), is finished by the next run; one killed before is
+// dropped. Either way every event is there once.
+func TestCompactKilledMergeIsFinished(t *testing.T) {
+	for _, movesMade := range []int{0, 1, 3} {
+		t.Run(fmt.Sprint(movesMade), func(t *testing.T) {
+			dir := t.TempDir()
+			runsOf(t, dir, 3)
+			before := everyRow(t, dir)
+			w, err := NewWriter(context.Background(), dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			parts, _ := filepath.Glob(EventsGlob(dir))
+			partition := filepath.Dir(parts[0])
+			inPartition, _ := filepath.Glob(filepath.Join(partition, "*.parquet"))
+			id, moves, ok, err := w.stageMerge(partition, inPartition)
+			if err != nil || !ok {
+				t.Fatalf("stage: %v %v", ok, err)
+			}
+			if movesMade > 0 {
+				must(t, writeCommitFile(w.dir, id, moves))
+				for _, m := range moves[:movesMade] {
+					must(t, os.Remove(filepath.Join(dir, m.From)))
+				}
+			}
+			must(t, w.Close())                              // killed here: Close neither moves nor removes what is staged
+			w2, err := NewWriter(context.Background(), dir) // recovers
+			if err != nil {
+				t.Fatal(err)
+			}
+			must(t, w2.Close())
+			if after := everyRow(t, dir); after != before {
+				t.Errorf("after recovery the rows are:\n%s\nwant\n%s", after, before)
+			}
+			want := 3
+			if movesMade > 0 {
+				want = 1
+			}
+			if n := partsIn(dir)[partition]; n != want {
+				t.Errorf("%d parts in the partition, want %d", n, want)
+			}
+		})
+	}
+}
+
+// Parts of another schema (an older trailsift's, or another writer's) are
+// not merged with the rest of their partition: left as they are, read as
+// before.
+func TestCompactLeavesOtherSchemasAlone(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	runsOf(t, dir, 2)
+	parts, _ := filepath.Glob(EventsGlob(dir))
+	db, err := openReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	older := filepath.Join(filepath.Dir(parts[0]), "part-0-older.parquet")
+	_, err = db.DB.ExecContext(ctx, "COPY (SELECT * EXCLUDE (auth_workflow_id) REPLACE (event_key + 1000 AS event_key, record_index + 1000 AS record_index) FROM read_parquet("+
+		query.StringLiteral(parts[0])+")) TO "+query.StringLiteral(older)+" (FORMAT parquet)")
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := everyRow(t, dir)
+	compact(t, dir)
+	if n := partsIn(dir)[filepath.Dir(older)]; n != 3 {
+		t.Errorf("%d parts in the partition with another schema, want its 3 left as they are", n)
+	}
+	if after := everyRow(t, dir); after != before {
+		t.Errorf("the rows changed:\n%s\nwant\n%s", after, before)
+	}
+}
+
+// A part whose footer lost its column paths (as trailsift wrote them with
+// parquet-go v0.32.0) is copied with them put back, even alone in its
+// partition; its rows read the same.
+func TestCompactPutsBackColumnPaths(t *testing.T) {
+	dir := t.TempDir()
+	writeDataset(t, dir, testEvents(9, "111122223333"))
+	parts, _ := filepath.Glob(EventsGlob(dir))
+	for _, p := range parts {
+		clearPaths(t, p)
+		if !pathsMissing(p) {
+			t.Fatalf("%s: paths not cleared", p)
+		}
+	}
+	before := everyRow(t, dir)
+	if n := compact(t, dir); n != len(parts) {
+		t.Errorf("%d parts copied, want %d", n, len(parts))
+	}
+	after, _ := filepath.Glob(EventsGlob(dir))
+	if len(after) != len(parts) {
+		t.Errorf("%d parts after, want %d", len(after), len(parts))
+	}
+	for _, p := range after {
+		if pathsMissing(p) {
+			t.Errorf("%s: still without its paths", p)
+		}
+	}
+	if got := everyRow(t, dir); got != before {
+		t.Errorf("the rows changed:\n%s\nwant\n%s", got, before)
+	}
+}
+
+// clearPaths rewrites the footer of the Parquet file p with every column
+// chunk's path empty, as parquet-go v0.32.0's reused writers wrote them.
+func clearPaths(t *testing.T, p string) {
+	t.Helper()
+	md, err := readMetadata(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	footerLen := int(binary.LittleEndian.Uint32(data[len(data)-8:]))
+	body := data[:len(data)-8-footerLen]
+	for i := range md.RowGroups {
+		for j := range md.RowGroups[i].Columns {
+			md.RowGroups[i].Columns[j].MetaData.PathInSchema = []string{""}
+		}
+	}
+	footer, err := thrift.Marshal(new(thrift.CompactProtocol), md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := append(append(slices.Clone(body), footer...), binary.LittleEndian.AppendUint32(nil, uint32(len(footer)))...)
+	must(t, os.WriteFile(p, append(out, "PAR1"...), 0o644))
+}
