@@ -201,33 +201,26 @@ type merger struct {
 
 // add copies the row groups of the part at p.
 func (m *merger) add(p string) error {
-	f, err := os.Open(p)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
-	if err != nil {
+	err := withParquet(p, false, func(f *os.File, pf *parquet.File) error {
+		md := pf.Metadata()
+		if m.meta == nil {
+			first := *md
+			first.RowGroups, first.NumRows = nil, 0
+			m.meta, m.leaves = &first, leafPaths(md.Schema)
+		} else if !reflect.DeepEqual(m.meta.Schema, md.Schema) || !reflect.DeepEqual(m.meta.KeyValueMetadata, md.KeyValueMetadata) {
+			return errNotMergeable
+		}
+		for _, rg := range md.RowGroups {
+			if err := m.addRowGroup(f, rg); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errNotMergeable) {
 		return fmt.Errorf("%s: %w", p, err)
 	}
-	md := pf.Metadata()
-	if m.meta == nil {
-		first := *md
-		first.RowGroups, first.NumRows = nil, 0
-		m.meta, m.leaves = &first, leafPaths(md.Schema)
-	} else if !reflect.DeepEqual(m.meta.Schema, md.Schema) || !reflect.DeepEqual(m.meta.KeyValueMetadata, md.KeyValueMetadata) {
-		return errNotMergeable
-	}
-	for _, rg := range md.RowGroups {
-		if err := m.addRowGroup(f, rg); err != nil {
-			return fmt.Errorf("%s: %w", p, err)
-		}
-	}
-	return nil
+	return err
 }
 
 // addRowGroup copies one row group of part f.
@@ -371,21 +364,14 @@ func (m *merger) write(b []byte) error {
 // checkMerged reads the merged file's footer and page index back: it must
 // hold rows rows in groups row groups.
 func checkMerged(path string, rows int64, groups int) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipBloomFilters(true))
+	err := withParquet(path, true, func(_ *os.File, pf *parquet.File) error {
+		if pf.NumRows() != rows || len(pf.RowGroups()) != groups {
+			return fmt.Errorf("%d rows in %d row groups, want %d in %d", pf.NumRows(), len(pf.RowGroups()), rows, groups)
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("read back the merged file: %w", err)
-	}
-	if pf.NumRows() != rows || len(pf.RowGroups()) != groups {
-		return fmt.Errorf("read back the merged file: %d rows in %d row groups, want %d in %d", pf.NumRows(), len(pf.RowGroups()), rows, groups)
 	}
 	return nil
 }

@@ -128,6 +128,15 @@ func (ps partSchemas) rawChecked() bool {
 
 // readFooter opens the Parquet file name, reading its footer only, for read.
 func readFooter(name string, read func(*parquet.File)) error {
+	return withParquet(name, false, func(_ *os.File, pf *parquet.File) error {
+		read(pf)
+		return nil
+	})
+}
+
+// withParquet opens the Parquet file name and hands use the open file and
+// its footer (and page index, when pageIndex); the file is closed after.
+func withParquet(name string, pageIndex bool, use func(*os.File, *parquet.File) error) error {
 	f, err := os.Open(name)
 	if err != nil {
 		return err
@@ -137,12 +146,11 @@ func readFooter(name string, read func(*parquet.File)) error {
 	if err != nil {
 		return err
 	}
-	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(!pageIndex), parquet.SkipBloomFilters(true))
 	if err != nil {
 		return err
 	}
-	read(pf)
-	return nil
+	return use(f, pf)
 }
 
 // pathsMissing says the footer of part p names a column chunk by a path
