@@ -117,10 +117,17 @@ func LoadDataset(ctx context.Context, dir string, inputs []string, opts LoadOpti
 		return nil, errors.Join(err, w.Close())
 	}
 	sum, err = run(ctx, w, m, dir, inputs, opts)
+	var unmerged error
 	if sum != nil && err == nil {
 		// Fewer, larger files for every later read (see lake.Compact).
+		// The events are stored either way: a merge that fails (a full
+		// disk) is a warning, and the next run merges them.
 		compacted := time.Now()
-		_, err = w.Compact(ctx)
+		if _, cerr := w.Compact(ctx); ctx.Err() != nil {
+			err = cerr
+		} else if cerr != nil {
+			unmerged = cerr
+		}
 		sum.Phases.Compact = time.Since(compacted).Seconds()
 	}
 	if err = errors.Join(err, w.Close()); sum == nil {
@@ -142,6 +149,10 @@ func LoadDataset(ctx context.Context, dir string, inputs []string, opts LoadOpti
 	if s, openErr := lake.Open(ctx, dir); openErr == nil {
 		sum.readProblems(ctx, s)
 		s.Close()
+	}
+	if unmerged != nil {
+		sum.Problems = append(sum.Problems, reports.Problem{Path: "(merging parts)", Severity: "warning",
+			Message: unmerged.Error() + "; every event is stored, in more files than needed: the next ingest merges them"})
 	}
 	return sum, err
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/encoding/thrift"
@@ -36,8 +37,10 @@ const (
 )
 
 // Compact merges the small parts of every partition of the dataset (and
-// of its files and ingest_errors tables) into larger ones. It is for the
-// end of a run, after Flush: no commit may be in flight.
+// of its files and ingest_errors tables) into larger ones, and removes the
+// parts a merged file already holds (copied back in, or left by a merge
+// that was killed). It is for the end of a run, after Flush: no commit may
+// be in flight. merged counts the parts merged or removed.
 func (w *Writer) Compact(ctx context.Context) (merged int, err error) {
 	if err := w.wait(); err != nil {
 		return 0, err
@@ -52,7 +55,20 @@ func (w *Writer) Compact(ctx context.Context) (merged int, err error) {
 		byDir[d], _ = filepath.Glob(filepath.Join(d, "*.parquet"))
 	}
 	for _, d := range slices.Sorted(maps.Keys(byDir)) {
-		for _, group := range compactGroups(byDir[d]) {
+		parts := byDir[d]
+		slices.Sort(parts)
+		schemas := readPartSchemas(parts)
+		if schemas.footers == nil {
+			continue // a part that cannot be read: DuckDB's reads say which
+		}
+		live := schemas.live(parts)
+		if gone := len(parts) - len(live); gone > 0 {
+			if err := w.removeSuperseded(parts, live); err != nil {
+				return merged, err
+			}
+			merged += gone
+		}
+		for _, group := range compactGroups(parts, schemas.footers, live) {
 			if err := ctx.Err(); err != nil {
 				return merged, err
 			}
@@ -68,39 +84,63 @@ func (w *Writer) Compact(ctx context.Context) (merged int, err error) {
 	return merged, nil
 }
 
-// compactGroups cuts the parts of one directory, in name order, into runs
-// to merge: small parts (under compactBelow), at most compactUpTo bytes a
+// removeSuperseded removes, in one commit, the parts not in live (indexes
+// into parts): a merged file beside them holds their rows.
+func (w *Writer) removeSuperseded(parts []string, live []int) error {
+	var moves []move
+	for i, p := range parts {
+		if slices.Contains(live, i) {
+			continue
+		}
+		r, err := filepath.Rel(w.dir, p)
+		if err != nil {
+			return err
+		}
+		moves = append(moves, move{From: r})
+	}
+	id := fmt.Sprintf("%s-%06d", w.run, w.seq)
+	w.seq++
+	if err := writeCommitFile(w.dir, id, moves); err != nil {
+		return err
+	}
+	return w.rollForward(id, moves)
+}
+
+// compactGroups cuts the live parts of one directory (indexes into parts,
+// whose footers are footers), in name order, into runs to merge: small
+// parts (under compactBelow) of one schema, at most compactUpTo bytes a
 // run, at least two parts; and, alone, any other part whose footer lacks
-// its column paths (see pathsMissing), whose copy puts them back.
-func compactGroups(parts []string) [][]string {
-	slices.Sort(parts)
+// its column paths (see footerPathsMissing), whose copy puts them back.
+func compactGroups(parts []string, footers []partFooter, live []int) [][]string {
 	var groups [][]string
-	var cur []string
+	var cur []int
 	var size int64
 	flush := func() {
-		switch {
-		case len(cur) > 1:
-			groups = append(groups, cur)
-		case len(cur) == 1 && pathsMissing(cur[0]):
-			groups = append(groups, cur)
+		if len(cur) > 1 || len(cur) == 1 && footers[cur[0]].pathsMissing {
+			group := make([]string, len(cur))
+			for k, i := range cur {
+				group[k] = parts[i]
+			}
+			groups = append(groups, group)
 		}
 		cur, size = nil, 0
 	}
-	for _, p := range parts {
-		st, err := os.Stat(p)
+	for _, i := range live {
+		st, err := os.Stat(parts[i])
 		if err != nil {
 			continue
 		}
 		if st.Size() >= compactBelow {
-			if pathsMissing(p) {
-				groups = append(groups, []string{p})
+			flush()
+			if footers[i].pathsMissing {
+				groups = append(groups, []string{parts[i]})
 			}
 			continue
 		}
-		if size+st.Size() > compactUpTo {
+		if size+st.Size() > compactUpTo || len(cur) > 0 && footers[cur[0]].schema != footers[i].schema {
 			flush()
 		}
-		cur = append(cur, p)
+		cur = append(cur, i)
 		size += st.Size()
 	}
 	flush()
@@ -127,9 +167,10 @@ func (w *Writer) mergeCommit(dir string, parts []string) (ok bool, err error) {
 }
 
 // stageMerge merges parts into a staged file and returns the commit that
-// publishes it: the parts go before the merged file comes, so a reader
-// listing the partition meanwhile misses its events for a moment (as it
-// does a commit's parts not yet moved), and never sees them twice.
+// publishes it: the merged file comes before the parts go, and its footer
+// names them (mergedKey), so a reader listing the partition meanwhile
+// reads their rows from it alone (see partSchemas.live); a merge killed
+// half-way hides nothing and doubles nothing.
 func (w *Writer) stageMerge(dir string, parts []string) (id string, moves []move, ok bool, err error) {
 	id = fmt.Sprintf("%s-%06d", w.run, w.seq)
 	w.seq++
@@ -149,6 +190,11 @@ func (w *Writer) stageMerge(dir string, parts []string) (id string, moves []move
 		}
 		return "", nil, false, fmt.Errorf("merge the parts of %s: %w", dir, err)
 	}
+	// The staged file's name is durable before the commit file names it.
+	if err := syncDir(filepath.Dir(filepath.Join(w.dir, staged))); err != nil {
+		return "", nil, false, err
+	}
+	moves = append(moves, move{From: staged, To: rel})
 	for _, p := range parts {
 		r, err := filepath.Rel(w.dir, p)
 		if err != nil {
@@ -156,7 +202,7 @@ func (w *Writer) stageMerge(dir string, parts []string) (id string, moves []move
 		}
 		moves = append(moves, move{From: r})
 	}
-	return id, append(moves, move{From: staged, To: rel}), true, nil
+	return id, moves, true, nil
 }
 
 // mergeParts writes the row groups of parts, in order, into one Parquet
@@ -195,6 +241,7 @@ type merger struct {
 	pos     int64
 	meta    *format.FileMetaData // the first part's, with every part's row groups
 	leaves  [][]string           // the path of each column, from the schema
+	merged  []string             // the file names of the parts merged, and of those merged into them
 	columns [][]byte             // the column index of each column chunk, in order (nil: none)
 	offsets []*format.OffsetIndex
 }
@@ -203,13 +250,15 @@ type merger struct {
 func (m *merger) add(p string) error {
 	err := withParquet(p, false, func(f *os.File, pf *parquet.File) error {
 		md := pf.Metadata()
+		kv := withoutMerged(md.KeyValueMetadata)
 		if m.meta == nil {
 			first := *md
-			first.RowGroups, first.NumRows = nil, 0
+			first.RowGroups, first.NumRows, first.KeyValueMetadata = nil, 0, kv
 			m.meta, m.leaves = &first, leafPaths(md.Schema)
-		} else if !reflect.DeepEqual(m.meta.Schema, md.Schema) || !reflect.DeepEqual(m.meta.KeyValueMetadata, md.KeyValueMetadata) {
+		} else if !reflect.DeepEqual(m.meta.Schema, md.Schema) || !reflect.DeepEqual(m.meta.KeyValueMetadata, kv) {
 			return errNotMergeable
 		}
+		m.merged = append(append(m.merged, mergedParts(md)...), filepath.Base(p))
 		for _, rg := range md.RowGroups {
 			if err := m.addRowGroup(f, rg); err != nil {
 				return err
@@ -344,6 +393,8 @@ func (m *merger) finish() error {
 			return err
 		}
 	}
+	slices.Sort(m.merged)
+	m.meta.KeyValueMetadata = append(m.meta.KeyValueMetadata, format.KeyValue{Key: mergedKey, Value: strings.Join(slices.Compact(m.merged), ",")})
 	footer, err := thrift.Marshal(new(thrift.CompactProtocol), m.meta)
 	if err != nil {
 		return err
@@ -374,4 +425,15 @@ func checkMerged(path string, rows int64, groups int) error {
 		return fmt.Errorf("read back the merged file: %w", err)
 	}
 	return nil
+}
+
+// withoutMerged is a footer's key-value metadata but for mergedKey.
+func withoutMerged(kv []format.KeyValue) []format.KeyValue {
+	var out []format.KeyValue
+	for _, e := range kv {
+		if e.Key != mergedKey {
+			out = append(out, e)
+		}
+	}
+	return out
 }

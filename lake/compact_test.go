@@ -150,12 +150,26 @@ func TestCompactMergesPartsByteForByte(t *testing.T) {
 	}
 }
 
-// A merge a run was killed in, after its commit file (whatever of its
-// moves were made), is finished by the next run; one killed before is
-// dropped. Either way every event is there once.
+// A merge a run was killed in is finished by the next run when its
+// commit file was written (whatever of its moves were made: the merged
+// file comes first, and readers meanwhile read each row once), dropped
+// when it was not, and dropped too when its staged file was lost (the
+// parts are all still there, as they go after it).
 func TestCompactKilledMergeIsFinished(t *testing.T) {
-	for _, movesMade := range []int{0, 1, 3} {
-		t.Run(fmt.Sprint(movesMade), func(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		committed bool
+		made      int  // moves made before the kill
+		lost      bool // the staged file is gone
+		parts     int  // in the partition after the next run
+	}{
+		{"staged only", false, 0, false, 3},
+		{"committed", true, 0, false, 1},
+		{"published", true, 1, false, 1},
+		{"one part removed", true, 2, false, 1},
+		{"staged file lost", true, 0, true, 3},
+	} {
+		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			runsOf(t, dir, 3)
 			before := everyRow(t, dir)
@@ -170,35 +184,82 @@ func TestCompactKilledMergeIsFinished(t *testing.T) {
 			if err != nil || !ok {
 				t.Fatalf("stage: %v %v", ok, err)
 			}
-			if movesMade > 0 {
+			if c.committed {
 				must(t, writeCommitFile(w.dir, id, moves))
-				for _, m := range moves[:movesMade] {
+			}
+			for _, m := range moves[:c.made] {
+				if m.To == "" {
 					must(t, os.Remove(filepath.Join(dir, m.From)))
+				} else {
+					must(t, os.Rename(filepath.Join(dir, m.From), filepath.Join(dir, m.To)))
 				}
 			}
-			must(t, w.Close())                              // killed here: Close neither moves nor removes what is staged
+			if c.lost {
+				must(t, os.Remove(filepath.Join(dir, moves[0].From)))
+			}
+			must(t, w.Close()) // killed here: Close neither moves nor removes what is staged
+			if got := everyRow(t, dir); got != before {
+				t.Errorf("before recovery the rows are:\n%s\nwant\n%s", got, before)
+			}
 			w2, err := NewWriter(context.Background(), dir) // recovers
 			if err != nil {
 				t.Fatal(err)
 			}
 			must(t, w2.Close())
-			if after := everyRow(t, dir); after != before {
-				t.Errorf("after recovery the rows are:\n%s\nwant\n%s", after, before)
+			if got := everyRow(t, dir); got != before {
+				t.Errorf("after recovery the rows are:\n%s\nwant\n%s", got, before)
 			}
-			want := 3
-			if movesMade > 0 {
-				want = 1
+			if n := partsIn(dir)[partition]; n != c.parts {
+				t.Errorf("%d parts in the partition, want %d", n, c.parts)
 			}
-			if n := partsIn(dir)[partition]; n != want {
-				t.Errorf("%d parts in the partition, want %d", n, want)
+			for _, leftover := range []string{stagingDir, commitsDir} {
+				if m, _ := filepath.Glob(filepath.Join(dir, leftover, "*")); len(m) > 0 {
+					t.Errorf("left behind: %v", m)
+				}
 			}
 		})
 	}
 }
 
-// Parts of another schema (an older trailsift's, or another writer's) are
-// not merged with the rest of their partition: left as they are, read as
-// before.
+// A part copied back in beside the merged file that holds it (a worker's
+// dataset copied into a union again, after the worker merged its parts)
+// is not read twice, and the next run's Compact removes it.
+func TestCompactedPartCopiedBackIsReadOnce(t *testing.T) {
+	dir := t.TempDir()
+	runsOf(t, dir, 2)
+	before := everyRow(t, dir)
+	parts, _ := filepath.Glob(EventsGlob(dir))
+	saved := map[string][]byte{}
+	for _, p := range parts {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		saved[p] = b
+	}
+	compact(t, dir)
+	for p, b := range saved {
+		must(t, os.WriteFile(p, b, 0o644))
+	}
+	if got := everyRow(t, dir); got != before {
+		t.Errorf("with the parts copied back the rows are:\n%s\nwant\n%s", got, before)
+	}
+	if n := compact(t, dir); n != len(saved) {
+		t.Errorf("%d parts removed, want the %d copied back", n, len(saved))
+	}
+	for p := range saved {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s is still there: %v", p, err)
+		}
+	}
+	if got := everyRow(t, dir); got != before {
+		t.Errorf("after the next run the rows are:\n%s\nwant\n%s", got, before)
+	}
+}
+
+// A part of another schema (an older trailsift's, or another writer's) is
+// not merged with the rest of its partition, which are merged: it is left
+// as it is, and every row reads as before.
 func TestCompactLeavesOtherSchemasAlone(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -217,8 +278,11 @@ func TestCompactLeavesOtherSchemasAlone(t *testing.T) {
 	}
 	before := everyRow(t, dir)
 	compact(t, dir)
-	if n := partsIn(dir)[filepath.Dir(older)]; n != 3 {
-		t.Errorf("%d parts in the partition with another schema, want its 3 left as they are", n)
+	if n := partsIn(dir)[filepath.Dir(older)]; n != 2 {
+		t.Errorf("%d parts in the partition with another schema, want 2 (it, and the others merged)", n)
+	}
+	if _, err := os.Stat(older); err != nil {
+		t.Errorf("the part of another schema: %v", err)
 	}
 	if after := everyRow(t, dir); after != before {
 		t.Errorf("the rows changed:\n%s\nwant\n%s", after, before)

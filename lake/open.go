@@ -85,23 +85,31 @@ func partDay(part string) (time.Time, bool) {
 // (event_rows, files, ingest_errors, sessions) to a SELECT of its columns, in the
 // store's order and types, and says what the footers tell of them.
 func tableSources(dir string) (t datasetTables) {
-	has := func(glob string) bool { m, _ := filepath.Glob(glob); return len(m) > 0 }
 	sources := map[string]string{}
 	t.sources = sources
-	if parts, _ := filepath.Glob(EventsGlob(dir)); len(parts) > 0 {
-		t.parts, t.schemas = parts, readPartSchemas(parts)
+	if parts, schemas := liveParts(EventsGlob(dir)); len(parts) > 0 {
+		t.parts, t.schemas = parts, schemas
 		sources["event_rows"] = eventsSQL(parts, t.schemas)
 		sources["sessions"], t.staleSessions = sessionsSource(dir, parts)
 	}
-	if glob := filepath.Join(dir, FilesDir, "*.parquet"); has(glob) {
+	if files, _ := liveParts(filepath.Join(dir, FilesDir, "*.parquet")); len(files) > 0 {
 		sources["files"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, union_by_name = true)",
-			query.ColumnList(query.FileColumns), query.StringLiteral(glob))
+			query.ColumnList(query.FileColumns), fileList(files))
 	}
-	if glob := filepath.Join(dir, ErrorsDir, "*.parquet"); has(glob) {
+	if files, _ := liveParts(filepath.Join(dir, ErrorsDir, "*.parquet")); len(files) > 0 {
 		sources["ingest_errors"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, union_by_name = true)",
-			query.ColumnList(query.ErrorColumns), query.StringLiteral(glob))
+			query.ColumnList(query.ErrorColumns), fileList(files))
 	}
 	return t
+}
+
+// fileList is files as a DuckDB list of strings, for read_parquet.
+func fileList(files []string) string {
+	names := make([]string, len(files))
+	for i, p := range files {
+		names[i] = query.StringLiteral(p)
+	}
+	return "[" + strings.Join(names, ", ") + "]"
 }
 
 // eventsSQL selects the event_rows columns of the event parts files, whose
@@ -129,12 +137,8 @@ func eventsSQL(files []string, schemas partSchemas) string {
 	if schemas.same() {
 		union = ""
 	}
-	names := make([]string, len(files))
-	for i, p := range files {
-		names[i] = query.StringLiteral(p)
-	}
-	return fmt.Sprintf("SELECT %s FROM read_parquet([%s], %shive_partitioning = false)",
-		strings.Join(cols, ", "), strings.Join(names, ", "), union)
+	return fmt.Sprintf("SELECT %s FROM read_parquet(%s, %shive_partitioning = false)",
+		strings.Join(cols, ", "), fileList(files), union)
 }
 
 // datasetTables is what tableSources finds in a dataset.

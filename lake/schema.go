@@ -2,8 +2,10 @@ package lake
 
 import (
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -24,10 +26,12 @@ type partSchemas struct {
 
 // partFooter is what one part's footer says.
 type partFooter struct {
-	schema     string   // the whole schema, printed, to compare parts
-	columns    []string // top-level columns
-	rawChecked bool     // its writer checked every raw (rawCheckedKey)
-	rows       int64
+	schema       string   // the whole schema, printed, to compare parts
+	columns      []string // top-level columns
+	rawChecked   bool     // its writer checked every raw (rawCheckedKey)
+	rows         int64
+	merged       []string // the parts merged into it (mergedKey), by file name
+	pathsMissing bool     // see footerPathsMissing
 }
 
 // readPartSchemas reads the footers of files, on every core: every command
@@ -43,7 +47,8 @@ func readPartSchemas(files []string) partSchemas {
 			err := readFooter(name, func(pf *parquet.File) {
 				schema := pf.Schema()
 				v, _ := pf.Lookup(rawCheckedKey)
-				footers[i] = partFooter{schema: schema.String(), rawChecked: v == "true", rows: pf.NumRows()}
+				footers[i] = partFooter{schema: schema.String(), rawChecked: v == "true", rows: pf.NumRows(),
+					merged: mergedParts(pf.Metadata()), pathsMissing: footerPathsMissing(pf.Metadata())}
 				for _, f := range schema.Fields() {
 					footers[i].columns = append(footers[i].columns, f.Name())
 				}
@@ -59,6 +64,44 @@ func readPartSchemas(files []string) partSchemas {
 		return partSchemas{}
 	}
 	return partSchemas{footers: footers}
+}
+
+// live is the indexes of the parts (files, with these footers) that no
+// merged file in their directory lists as merged into it: a part a merge
+// replaced is read from the merged file only, whether the merge is not
+// finished yet (the merged file comes before the parts go) or the part
+// was copied back in (a worker's dataset copied into a union again). When
+// the footers could not be read, every part is live.
+func (ps partSchemas) live(parts []string) []int {
+	superseded := map[string]bool{}
+	for i, f := range ps.footers {
+		for _, name := range f.merged {
+			superseded[filepath.Join(filepath.Dir(parts[i]), name)] = true
+		}
+	}
+	var keep []int
+	for i, p := range parts {
+		if !superseded[p] {
+			keep = append(keep, i)
+		}
+	}
+	return keep
+}
+
+// liveParts lists the Parquet files matching glob that are live (see
+// partSchemas.live), with their footers.
+func liveParts(glob string) ([]string, partSchemas) {
+	parts, _ := filepath.Glob(glob)
+	if len(parts) == 0 {
+		return nil, partSchemas{}
+	}
+	schemas := readPartSchemas(parts)
+	keep := schemas.live(parts)
+	live := make([]string, len(keep))
+	for k, i := range keep {
+		live[k] = parts[i]
+	}
+	return live, schemas.pick(keep)
 }
 
 // part is the footers of parts i to j-1.
@@ -153,17 +196,37 @@ func withParquet(name string, pageIndex bool, use func(*os.File, *parquet.File) 
 	return use(f, pf)
 }
 
+// mergedKey names, in a merged part's footer, the parts merged into it
+// (see Compact): their file names, comma-separated.
+const mergedKey = "trailsift.merged_parts"
+
+// mergedParts is the parts a footer says were merged into its file.
+func mergedParts(md *format.FileMetaData) []string {
+	for _, kv := range md.KeyValueMetadata {
+		if kv.Key == mergedKey && kv.Value != "" {
+			return strings.Split(kv.Value, ",")
+		}
+	}
+	return nil
+}
+
 // pathsMissing says the footer of part p names a column chunk by a path
-// other than its column's. parquet-go v0.32.0 cleared the paths of every
-// file a writer wrote after its first (format.ColumnMetaData.Reset shared
-// the writer's own path slices); DuckDB reads such a file by column order,
-// but Spark's and Trino's readers look each chunk's column up by its path
-// and fail. trailsift wrote such parts until it went back to v0.31.0.
+// other than its column's (see footerPathsMissing).
 func pathsMissing(p string) bool {
 	md, err := readMetadata(p)
 	if err != nil {
-		return false // not this copy's to judge: DuckDB's read says what is wrong
+		return false // not this check's to judge: DuckDB's read says what is wrong
 	}
+	return footerPathsMissing(md)
+}
+
+// footerPathsMissing says a footer names a column chunk by a path other
+// than its column's. parquet-go v0.32.0 cleared the paths of every file a
+// writer wrote after its first (format.ColumnMetaData.Reset shared the
+// writer's own path slices); DuckDB reads such a file by column order, but
+// Spark's and Trino's readers look each chunk's column up by its path and
+// fail. trailsift wrote such parts until it went back to v0.31.0.
+func footerPathsMissing(md *format.FileMetaData) bool {
 	leaves := leafPaths(md.Schema)
 	for _, rg := range md.RowGroups {
 		for i := range rg.Columns {

@@ -21,12 +21,13 @@ import (
 // Spark and Athena from reading it as part of the events.
 const SessionsDir = "_sessions"
 
-// eventsFingerprint names the set of event part files of the dataset at
-// dir, and the sessions columns. Parts are never changed once committed,
-// only added (or removed by hand), so the names say which events a
-// sessions file was built from, and with which columns.
+// eventsFingerprint names the set of live event part files of the
+// dataset at dir, and the sessions columns. Parts are never changed once
+// committed, only added, merged into new ones (Compact) or removed by
+// hand, so the names say which events a sessions file was built from, and
+// with which columns.
 func eventsFingerprint(dir string) string {
-	parts, _ := filepath.Glob(EventsGlob(dir))
+	parts, _ := liveParts(EventsGlob(dir))
 	return partsFingerprint(dir, parts)
 }
 

@@ -596,7 +596,24 @@ func writeCommitFile(dir, id string, moves []move) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(cdir, id+".json"))
+	if err := os.Rename(tmp, filepath.Join(cdir, id+".json")); err != nil {
+		return err
+	}
+	return syncDir(cdir)
+}
+
+// syncDir makes the names in directory dir durable (a file's own fsync
+// does not cover its name).
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return err
+	}
+	return nil
 }
 
 // rollForward makes the moves of a commit; it is idempotent, so recovery
@@ -614,8 +631,18 @@ func (w *Writer) rollForward(id string, moves []move) error {
 			return err
 		}
 		if err := os.Rename(from, to); err != nil {
-			if _, statErr := os.Stat(to); errors.Is(err, os.ErrNotExist) && statErr == nil {
+			_, statErr := os.Stat(to)
+			switch {
+			case errors.Is(err, os.ErrNotExist) && statErr == nil:
 				continue // moved before a crash
+			case errors.Is(err, os.ErrNotExist) && mergeOf(moves):
+				// A merge whose staged file was lost (a crash before its
+				// name was on disk): its parts are all still there, as
+				// they go after it; the merge is dropped.
+				if err := os.Remove(filepath.Join(w.dir, commitsDir, id+".json")); err != nil {
+					return err
+				}
+				return os.RemoveAll(filepath.Join(w.dir, stagingDir, id))
 			}
 			return fmt.Errorf("publish %s: %w", m.To, err)
 		}
@@ -624,6 +651,11 @@ func (w *Writer) rollForward(id string, moves []move) error {
 		return err
 	}
 	return os.RemoveAll(filepath.Join(w.dir, stagingDir, id))
+}
+
+// mergeOf says moves are a merge's (see Compact): they remove parts.
+func mergeOf(moves []move) bool {
+	return slices.ContainsFunc(moves, func(m move) bool { return m.To == "" })
 }
 
 // recover finishes the commits a killed run had made and drops what it had

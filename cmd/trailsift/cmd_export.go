@@ -88,9 +88,12 @@ func runExport(cmd *cobra.Command, o *exportOptions, ios *streams) (err error) {
 		return err
 	}
 	// Each partition's parts merged: fewer, larger files for every later
-	// read (see lake.Compact).
-	if _, err := w.Compact(ctx); err != nil {
+	// read (see lake.Compact). Every event is stored either way: a merge
+	// that fails is a warning, and the next export or ingest merges them.
+	if _, err := w.Compact(ctx); ctx.Err() != nil {
 		return err
+	} else if err != nil {
+		fmt.Fprintf(ios.Err, "trailsift: warning: %v; every event is exported, in more files than needed: the next export or ingest merges them\n", err)
 	}
 	// The dataset's sessions, as ingest --parquet stores them: without
 	// them every read of the dataset builds them again (and says so).
