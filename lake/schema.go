@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
@@ -39,12 +38,11 @@ type partFooter struct {
 // ms on one goroutine, a bucket's thousands a second).
 func readPartSchemas(files []string) partSchemas {
 	footers := make([]partFooter, len(files))
-	var failed atomic.Bool
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, name := range files {
 		g.Go(func() error {
-			err := readFooter(name, func(pf *parquet.File) {
+			return readFooter(name, func(pf *parquet.File) {
 				schema := pf.Schema()
 				v, _ := pf.Lookup(rawCheckedKey)
 				footers[i] = partFooter{schema: schema.String(), rawChecked: v == "true", rows: pf.NumRows(),
@@ -53,14 +51,9 @@ func readPartSchemas(files []string) partSchemas {
 					footers[i].columns = append(footers[i].columns, f.Name())
 				}
 			})
-			if err != nil {
-				failed.Store(true)
-			}
-			return nil
 		})
 	}
-	g.Wait()
-	if failed.Load() {
+	if g.Wait() != nil {
 		return partSchemas{}
 	}
 	return partSchemas{footers: footers}
