@@ -124,7 +124,7 @@ func LoadDataset(ctx context.Context, dir string, inputs []string, opts LoadOpti
 		// disk) is a warning, and the next run merges them.
 		compacted := time.Now()
 		if _, cerr := w.Compact(ctx); ctx.Err() != nil {
-			err = cerr
+			err = ingest.ErrInterrupted // the events are stored; the sessions wait for the next run
 		} else if cerr != nil {
 			unmerged = cerr
 		}

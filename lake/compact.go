@@ -24,10 +24,10 @@ import (
 // every file a scan names (about 0.1 ms a file), and a detect scans the
 // events several times: on the bench corpus, 24 files instead of 95 made
 // detect --parquet a tenth faster (1.57x the time of --db -> 1.38x).
-// Compact merges each partition's small parts into one file, copying
-// their row groups byte for byte (pages, statistics and page index kept;
-// nothing decoded), so the data and how it is cut into row groups stay
-// exactly as written. Each merge is a commit of its own: the merged file
+// Compact merges the parts a run wrote in each partition into one file,
+// copying their row groups byte for byte (pages, statistics and page
+// index kept; nothing decoded), so the data and how it is cut into row
+// groups stay exactly as written. Each merge is a commit of its own: the merged file
 // is staged, then the commit file records the parts it replaces and the
 // move that publishes it, and the next run finishes a merge a killed run
 // left half done.
@@ -36,11 +36,12 @@ const (
 	compactUpTo  = 128 << 20 // a merged file stops growing here
 )
 
-// Compact merges the small parts of every partition of the dataset (and
-// of its files and ingest_errors tables) into larger ones, and removes the
-// parts a merged file already holds (copied back in, or left by a merge
-// that was killed). It is for the end of a run, after Flush: no commit may
-// be in flight. merged counts the parts merged or removed.
+// Compact merges the parts this run wrote in every partition of the
+// dataset (and in its files and ingest_errors tables) into larger ones,
+// repairs the footers of older parts that lack their column paths, and
+// removes the parts a merged file already holds (copied back in, or left
+// by a merge that was killed). It is for the end of a run, after Flush: no commit may
+// be in flight. merged counts the parts merged, removed or repaired.
 func (w *Writer) Compact(ctx context.Context) (merged int, err error) {
 	if err := w.wait(); err != nil {
 		return 0, err
@@ -68,7 +69,8 @@ func (w *Writer) Compact(ctx context.Context) (merged int, err error) {
 			}
 			merged += gone
 		}
-		for _, group := range compactGroups(parts, schemas.footers, live) {
+		groups, repairs := compactGroups(parts, schemas.footers, live, w.run)
+		for _, group := range groups {
 			if err := ctx.Err(); err != nil {
 				return merged, err
 			}
@@ -79,6 +81,15 @@ func (w *Writer) Compact(ctx context.Context) (merged int, err error) {
 			if ok {
 				merged += len(group)
 			}
+		}
+		for _, p := range repairs {
+			if err := ctx.Err(); err != nil {
+				return merged, err
+			}
+			if err := w.repairCommit(p); err != nil {
+				return merged, err
+			}
+			merged++
 		}
 	}
 	return merged, nil
@@ -107,21 +118,26 @@ func (w *Writer) removeSuperseded(parts []string, live []int) error {
 }
 
 // compactGroups cuts the live parts of one directory (indexes into parts,
-// whose footers are footers), in name order, into runs to merge: small
-// parts (under compactBelow) of one schema, at most compactUpTo bytes a
-// run, at least two parts; and, alone, any other part whose footer lacks
-// its column paths (see footerPathsMissing), whose copy puts them back.
-func compactGroups(parts []string, footers []partFooter, live []int) [][]string {
-	var groups [][]string
+// whose footers are footers) into runs to merge: the parts this run wrote
+// (run, see newRunID), under compactBelow each, of one schema, in name
+// order, at most compactUpTo bytes a run and at least two parts. Only a
+// run's own parts: the parts of other runs may have been copied in from
+// another machine that merges them itself, and two merged files holding
+// the same part could not both be read. repairs are the other parts whose
+// footers lack their column paths (see footerPathsMissing): each is copied
+// with them put back, under its own name.
+func compactGroups(parts []string, footers []partFooter, live []int, run string) (groups [][]string, repairs []string) {
 	var cur []int
 	var size int64
 	flush := func() {
-		if len(cur) > 1 || len(cur) == 1 && footers[cur[0]].pathsMissing {
+		if len(cur) > 1 {
 			group := make([]string, len(cur))
 			for k, i := range cur {
 				group[k] = parts[i]
 			}
 			groups = append(groups, group)
+		} else if len(cur) == 1 && footers[cur[0]].pathsMissing {
+			repairs = append(repairs, parts[cur[0]])
 		}
 		cur, size = nil, 0
 	}
@@ -130,10 +146,9 @@ func compactGroups(parts []string, footers []partFooter, live []int) [][]string 
 		if err != nil {
 			continue
 		}
-		if st.Size() >= compactBelow {
-			flush()
+		if !strings.HasPrefix(filepath.Base(parts[i]), "part-"+run+"-") || st.Size() >= compactBelow {
 			if footers[i].pathsMissing {
-				groups = append(groups, []string{parts[i]})
+				repairs = append(repairs, parts[i])
 			}
 			continue
 		}
@@ -144,7 +159,38 @@ func compactGroups(parts []string, footers []partFooter, live []int) [][]string 
 		size += st.Size()
 	}
 	flush()
-	return groups
+	return groups, repairs
+}
+
+// repairCommit copies part p with its column paths put back and commits
+// the copy in its place, under its name (a rename over it: a reader sees
+// one or the other, the same rows).
+func (w *Writer) repairCommit(p string) error {
+	id := fmt.Sprintf("%s-%06d", w.run, w.seq)
+	w.seq++
+	rel, err := filepath.Rel(w.dir, p)
+	if err != nil {
+		return err
+	}
+	staged := filepath.Join(stagingDir, id, rel)
+	if err := os.MkdirAll(filepath.Dir(filepath.Join(w.dir, staged)), 0o755); err != nil {
+		return err
+	}
+	if err := mergeParts(filepath.Join(w.dir, staged), []string{p}, false); err != nil {
+		cleanErr := os.RemoveAll(filepath.Join(w.dir, stagingDir, id))
+		if errors.Is(err, errNotMergeable) {
+			return cleanErr
+		}
+		return fmt.Errorf("repair the column paths of %s: %w", p, err)
+	}
+	if err := syncDir(filepath.Dir(filepath.Join(w.dir, staged))); err != nil {
+		return err
+	}
+	moves := []move{{From: staged, To: rel}}
+	if err := writeCommitFile(w.dir, id, moves); err != nil {
+		return err
+	}
+	return w.rollForward(id, moves)
 }
 
 // errNotMergeable says the parts cannot be merged by copying: their
@@ -183,7 +229,7 @@ func (w *Writer) stageMerge(dir string, parts []string) (id string, moves []move
 	if err := os.MkdirAll(filepath.Dir(filepath.Join(w.dir, staged)), 0o755); err != nil {
 		return "", nil, false, err
 	}
-	if err := mergeParts(filepath.Join(w.dir, staged), parts); err != nil {
+	if err := mergeParts(filepath.Join(w.dir, staged), parts, true); err != nil {
 		cleanErr := os.RemoveAll(filepath.Join(w.dir, stagingDir, id))
 		if errors.Is(err, errNotMergeable) {
 			return "", nil, false, cleanErr
@@ -210,13 +256,13 @@ func (w *Writer) stageMerge(dir string, parts []string) (id string, moves []move
 // their offsets (and the page index's) moved to where they land, and one
 // footer over all of them. The file is synced, then read back: its footer
 // and page index must parse and count every row.
-func mergeParts(path string, parts []string) error {
+func mergeParts(path string, parts []string, record bool) error {
 	out, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	defer out.Close()
-	m := &merger{out: out}
+	m := &merger{out: out, record: record}
 	if _, err := out.Write([]byte("PAR1")); err != nil {
 		return err
 	}
@@ -241,7 +287,8 @@ type merger struct {
 	pos     int64
 	meta    *format.FileMetaData // the first part's, with every part's row groups
 	leaves  [][]string           // the path of each column, from the schema
-	merged  []string             // the file names of the parts merged, and of those merged into them
+	merged  []string             // the file names of the parts merged
+	record  bool                 // name them in the footer (mergedKey); false for a repair
 	columns [][]byte             // the column index of each column chunk, in order (nil: none)
 	offsets []*format.OffsetIndex
 }
@@ -250,15 +297,14 @@ type merger struct {
 func (m *merger) add(p string) error {
 	err := withParquet(p, false, func(f *os.File, pf *parquet.File) error {
 		md := pf.Metadata()
-		kv := withoutMerged(md.KeyValueMetadata)
 		if m.meta == nil {
 			first := *md
-			first.RowGroups, first.NumRows, first.KeyValueMetadata = nil, 0, kv
+			first.RowGroups, first.NumRows = nil, 0
 			m.meta, m.leaves = &first, leafPaths(md.Schema)
-		} else if !reflect.DeepEqual(m.meta.Schema, md.Schema) || !reflect.DeepEqual(m.meta.KeyValueMetadata, kv) {
+		} else if !reflect.DeepEqual(m.meta.Schema, md.Schema) || !reflect.DeepEqual(m.meta.KeyValueMetadata, md.KeyValueMetadata) {
 			return errNotMergeable
 		}
-		m.merged = append(append(m.merged, mergedParts(md)...), filepath.Base(p))
+		m.merged = append(m.merged, filepath.Base(p))
 		for _, rg := range md.RowGroups {
 			if err := m.addRowGroup(f, rg); err != nil {
 				return err
@@ -393,8 +439,12 @@ func (m *merger) finish() error {
 			return err
 		}
 	}
-	slices.Sort(m.merged)
-	m.meta.KeyValueMetadata = append(m.meta.KeyValueMetadata, format.KeyValue{Key: mergedKey, Value: strings.Join(slices.Compact(m.merged), ",")})
+	if m.record {
+		if len(mergedParts(m.meta)) > 0 {
+			return errNotMergeable // a merged file is never merged again (see compactGroups)
+		}
+		m.meta.KeyValueMetadata = append(slices.Clone(m.meta.KeyValueMetadata), format.KeyValue{Key: mergedKey, Value: strings.Join(m.merged, ",")})
+	}
 	footer, err := thrift.Marshal(new(thrift.CompactProtocol), m.meta)
 	if err != nil {
 		return err
@@ -425,15 +475,4 @@ func checkMerged(path string, rows int64, groups int) error {
 		return fmt.Errorf("read back the merged file: %w", err)
 	}
 	return nil
-}
-
-// withoutMerged is a footer's key-value metadata but for mergedKey.
-func withoutMerged(kv []format.KeyValue) []format.KeyValue {
-	var out []format.KeyValue
-	for _, e := range kv {
-		if e.Key != mergedKey {
-			out = append(out, e)
-		}
-	}
-	return out
 }

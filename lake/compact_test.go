@@ -17,11 +17,16 @@ import (
 	"github.com/trailsift/trailsift/query"
 )
 
-// runsOf writes n runs of events into dir, each its own part in every
-// partition (and its own files part): the events of run r have keys and
-// record indexes of their own.
-func runsOf(t *testing.T, dir string, n int) {
+// commitsOf writes n batches of events into dir in one run, each its own
+// commit (so its own part in every partition, and its own files part):
+// the events of batch r have keys and record indexes of their own. The
+// run's writer is returned open, for its Compact.
+func commitsOf(t *testing.T, dir string, n int) *Writer {
 	t.Helper()
+	w, err := NewWriter(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for r := range n {
 		evs := testEvents(9, "111122223333")
 		for i := range evs {
@@ -29,9 +34,18 @@ func runsOf(t *testing.T, dir string, n int) {
 			evs[i].FileID = int64(r + 1)
 			evs[i].Raw = fmt.Sprintf(`{"eventName":"ConsoleLogin","run":%d,"i":%d}`, r, i)
 		}
-		f := &ingest.File{ID: int64(r + 1), Path: fmt.Sprintf("in-%d.json", r), Size: 10, SHA256: "ab", Shape: "records", Events: 9, Status: ingest.StatusLoaded}
-		writeDataset(t, dir, evs, f)
+		must(t, w.WriteEvents(evs))
+		must(t, w.FileDone(&ingest.File{ID: int64(r + 1), Path: fmt.Sprintf("in-%d.json", r), Size: 10, SHA256: "ab", Shape: "records", Events: 9, Status: ingest.StatusLoaded}))
+		must(t, w.Flush())
 	}
+	return w
+}
+
+// runsOf writes n batches of events into dir as commitsOf does, and ends
+// the run without merging its parts.
+func runsOf(t *testing.T, dir string, n int) {
+	t.Helper()
+	must(t, commitsOf(t, dir, n).Close())
 }
 
 // everyRow is every column of every event, files and ingest_errors row
@@ -91,14 +105,17 @@ func compact(t *testing.T, dir string) int {
 // holds (stores none twice).
 func TestCompactMergesPartsByteForByte(t *testing.T) {
 	dir := t.TempDir()
-	runsOf(t, dir, 3)
+	w := commitsOf(t, dir, 3)
 	before := everyRow(t, dir)
 	for d, n := range partsIn(dir) {
 		if n != 3 {
 			t.Fatalf("%s: %d parts before, want 3", d, n)
 		}
 	}
-	if merged := compact(t, dir); merged != 3*len(partsIn(dir)) {
+	merged, err := w.Compact(context.Background())
+	must(t, err)
+	must(t, w.Close())
+	if merged != 3*len(partsIn(dir)) {
 		t.Errorf("merged %d parts, want %d", merged, 3*len(partsIn(dir)))
 	}
 	for d, n := range partsIn(dir) {
@@ -141,12 +158,76 @@ func TestCompactMergesPartsByteForByte(t *testing.T) {
 		}
 		f.Close()
 	}
-	w := writeDataset(t, dir, testEvents(9, "111122223333"))
+	w = writeDataset(t, dir, testEvents(9, "111122223333"))
 	if w.Inserted() != 0 || w.Duplicates() != 9 {
 		t.Errorf("the first run's events again: %d new, %d duplicates; want 0 and 9", w.Inserted(), w.Duplicates())
 	}
 	if compact(t, dir) != 0 {
 		t.Error("a compacted dataset was merged again")
+	}
+}
+
+// A run merges only the parts it wrote: parts of other runs may have been
+// copied in from a machine that merges them itself (a union of workers'
+// datasets), and two merged files holding the same parts could not both
+// be read. Copying a worker in again after both it and the union ran
+// again reads every event once.
+func TestCompactMergesOnlyItsRunsParts(t *testing.T) {
+	worker, union := t.TempDir(), t.TempDir()
+	copyTree := func() { // cp -r worker/* union/
+		t.Helper()
+		must(t, filepath.WalkDir(worker, func(p string, d os.DirEntry, err error) error {
+			rel, _ := filepath.Rel(worker, p)
+			switch {
+			case err != nil:
+				return err
+			case d.IsDir():
+				return os.MkdirAll(filepath.Join(union, rel), 0o755)
+			case rel == "_lock":
+				return nil
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(union, rel), b, 0o644)
+		}))
+	}
+	runsOf(t, worker, 2) // a run that did not merge its parts (killed before)
+	copyTree()
+	// The union ingests events of its own, then the worker more of its own;
+	// each then runs a Compact, which must not merge the first run's parts
+	// (each would, into a file of its own, and the union would hold them
+	// twice once the worker is copied in again).
+	other := testEvents(9, "111122223333")
+	for i := range other {
+		other[i].Key += 5000
+		other[i].RecordIndex += 5000
+	}
+	writeDataset(t, union, other)
+	if n := compact(t, union); n != 0 {
+		t.Errorf("the union merged %d parts of other runs", n)
+	}
+	more := testEvents(9, "111122223333")
+	for i := range more {
+		more[i].Key += 7000
+		more[i].RecordIndex += 7000
+	}
+	writeDataset(t, worker, more)
+	if n := compact(t, worker); n != 0 {
+		t.Errorf("the worker merged %d parts of an earlier run", n)
+	}
+	copyTree()
+	s, err := Open(context.Background(), union)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n, distinct := count(t, s, "SELECT count(*) FROM events"), count(t, s, "SELECT count(DISTINCT event_key) FROM events"); n != distinct || n != 36 {
+		t.Errorf("the union holds %d events, %d distinct; want 36 once each", n, distinct)
+	}
+	if n, distinct := count(t, s, "SELECT count(*) FROM files"), count(t, s, "SELECT count(DISTINCT file_id) FROM files"); n != distinct {
+		t.Errorf("the union's files: %d rows, %d distinct", n, distinct)
 	}
 }
 
@@ -226,7 +307,7 @@ func TestCompactKilledMergeIsFinished(t *testing.T) {
 // is not read twice, and the next run's Compact removes it.
 func TestCompactedPartCopiedBackIsReadOnce(t *testing.T) {
 	dir := t.TempDir()
-	runsOf(t, dir, 2)
+	w := commitsOf(t, dir, 2)
 	before := everyRow(t, dir)
 	parts, _ := filepath.Glob(EventsGlob(dir))
 	saved := map[string][]byte{}
@@ -237,7 +318,9 @@ func TestCompactedPartCopiedBackIsReadOnce(t *testing.T) {
 		}
 		saved[p] = b
 	}
-	compact(t, dir)
+	_, err := w.Compact(context.Background())
+	must(t, err)
+	must(t, w.Close())
 	for p, b := range saved {
 		must(t, os.WriteFile(p, b, 0o644))
 	}
@@ -263,7 +346,7 @@ func TestCompactedPartCopiedBackIsReadOnce(t *testing.T) {
 func TestCompactLeavesOtherSchemasAlone(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	runsOf(t, dir, 2)
+	w := commitsOf(t, dir, 2)
 	parts, _ := filepath.Glob(EventsGlob(dir))
 	db, err := openReader()
 	if err != nil {
@@ -277,7 +360,9 @@ func TestCompactLeavesOtherSchemasAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := everyRow(t, dir)
-	compact(t, dir)
+	_, err = w.Compact(context.Background())
+	must(t, err)
+	must(t, w.Close())
 	if n := partsIn(dir)[filepath.Dir(older)]; n != 2 {
 		t.Errorf("%d parts in the partition with another schema, want 2 (it, and the others merged)", n)
 	}

@@ -69,7 +69,9 @@ func (ps partSchemas) live(parts []string) []int {
 	superseded := map[string]bool{}
 	for i, f := range ps.footers {
 		for _, name := range f.merged {
-			superseded[filepath.Join(filepath.Dir(parts[i]), name)] = true
+			if name != filepath.Base(parts[i]) {
+				superseded[filepath.Join(filepath.Dir(parts[i]), name)] = true
+			}
 		}
 	}
 	var keep []int

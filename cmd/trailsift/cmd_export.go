@@ -91,7 +91,7 @@ func runExport(cmd *cobra.Command, o *exportOptions, ios *streams) (err error) {
 	// read (see lake.Compact). Every event is stored either way: a merge
 	// that fails is a warning, and the next export or ingest merges them.
 	if _, err := w.Compact(ctx); ctx.Err() != nil {
-		return err
+		return ingest.ErrInterrupted
 	} else if err != nil {
 		fmt.Fprintf(ios.Err, "trailsift: warning: %v; every event is exported, in more files than needed: the next export or ingest merges them\n", err)
 	}
