@@ -121,7 +121,8 @@ func LoadDataset(ctx context.Context, dir string, inputs []string, opts LoadOpti
 	if sum != nil && err == nil {
 		// Fewer, larger files for every later read (see lake.Compact).
 		// The events are stored either way: a merge that fails (a full
-		// disk) is a warning, and the next run merges them.
+		// disk) is a warning: its parts stay as they are (a later run
+		// merges only its own), more files than needed, each read once.
 		compacted := time.Now()
 		if _, cerr := w.Compact(ctx); ctx.Err() != nil {
 			err = ingest.ErrInterrupted // the events are stored; the sessions wait for the next run
@@ -152,7 +153,7 @@ func LoadDataset(ctx context.Context, dir string, inputs []string, opts LoadOpti
 	}
 	if unmerged != nil {
 		sum.Problems = append(sum.Problems, reports.Problem{Path: "(merging parts)", Severity: "warning",
-			Message: unmerged.Error() + "; every event is stored, in more files than needed: the next ingest merges them"})
+			Message: unmerged.Error() + "; every event is stored, in more files than needed (they stay so: a later run merges only the parts it writes)"})
 	}
 	return sum, err
 }

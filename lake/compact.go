@@ -86,10 +86,13 @@ func (w *Writer) Compact(ctx context.Context) (merged int, err error) {
 			if err := ctx.Err(); err != nil {
 				return merged, err
 			}
-			if err := w.repairCommit(p); err != nil {
+			ok, err := w.repairCommit(p)
+			if err != nil {
 				return merged, err
 			}
-			merged++
+			if ok {
+				merged++
+			}
 		}
 	}
 	return merged, nil
@@ -120,7 +123,8 @@ func (w *Writer) removeSuperseded(parts []string, live []int) error {
 // compactGroups cuts the live parts of one directory (indexes into parts,
 // whose footers are footers) into runs to merge: the parts this run wrote
 // (run, see newRunID), under compactBelow each, of one schema, in name
-// order, at most compactUpTo bytes a run and at least two parts. Only a
+// order, at most compactUpTo bytes a run and at least two parts (one run
+// writes one schema; mergeParts checks it all the same). Only a
 // run's own parts: the parts of other runs may have been copied in from
 // another machine that merges them itself, and two merged files holding
 // the same part could not both be read. repairs are the other parts whose
@@ -152,7 +156,7 @@ func compactGroups(parts []string, footers []partFooter, live []int, run string)
 			}
 			continue
 		}
-		if size+st.Size() > compactUpTo || len(cur) > 0 && footers[cur[0]].schema != footers[i].schema {
+		if size+st.Size() > compactUpTo {
 			flush()
 		}
 		cur = append(cur, i)
@@ -164,33 +168,34 @@ func compactGroups(parts []string, footers []partFooter, live []int, run string)
 
 // repairCommit copies part p with its column paths put back and commits
 // the copy in its place, under its name (a rename over it: a reader sees
-// one or the other, the same rows).
-func (w *Writer) repairCommit(p string) error {
+// one or the other, the same rows). ok is false when p cannot be copied
+// so (errNotMergeable): it is left as it is.
+func (w *Writer) repairCommit(p string) (ok bool, err error) {
 	id := fmt.Sprintf("%s-%06d", w.run, w.seq)
 	w.seq++
 	rel, err := filepath.Rel(w.dir, p)
 	if err != nil {
-		return err
+		return false, err
 	}
 	staged := filepath.Join(stagingDir, id, rel)
 	if err := os.MkdirAll(filepath.Dir(filepath.Join(w.dir, staged)), 0o755); err != nil {
-		return err
+		return false, err
 	}
 	if err := mergeParts(filepath.Join(w.dir, staged), []string{p}, false); err != nil {
 		cleanErr := os.RemoveAll(filepath.Join(w.dir, stagingDir, id))
 		if errors.Is(err, errNotMergeable) {
-			return cleanErr
+			return false, cleanErr
 		}
-		return fmt.Errorf("repair the column paths of %s: %w", p, err)
+		return false, fmt.Errorf("repair the column paths of %s: %w", p, err)
 	}
 	if err := syncDir(filepath.Dir(filepath.Join(w.dir, staged))); err != nil {
-		return err
+		return false, err
 	}
 	moves := []move{{From: staged, To: rel}}
 	if err := writeCommitFile(w.dir, id, moves); err != nil {
-		return err
+		return false, err
 	}
-	return w.rollForward(id, moves)
+	return true, w.rollForward(id, moves)
 }
 
 // errNotMergeable says the parts cannot be merged by copying: their

@@ -340,9 +340,9 @@ func TestCompactedPartCopiedBackIsReadOnce(t *testing.T) {
 	}
 }
 
-// A part of another schema (an older trailsift's, or another writer's) is
-// not merged with the rest of its partition, which are merged: it is left
-// as it is, and every row reads as before.
+// A part of another run and another schema (an older trailsift's, or
+// another writer's) is left as it is beside the run's own parts, which
+// are merged, and every row reads as before.
 func TestCompactLeavesOtherSchemasAlone(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()

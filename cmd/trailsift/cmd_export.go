@@ -89,11 +89,12 @@ func runExport(cmd *cobra.Command, o *exportOptions, ios *streams) (err error) {
 	}
 	// Each partition's parts merged: fewer, larger files for every later
 	// read (see lake.Compact). Every event is stored either way: a merge
-	// that fails is a warning, and the next export or ingest merges them.
+	// that fails is a warning: its parts stay as they are, more files
+	// than needed, each read once.
 	if _, err := w.Compact(ctx); ctx.Err() != nil {
 		return ingest.ErrInterrupted
 	} else if err != nil {
-		fmt.Fprintf(ios.Err, "trailsift: warning: %v; every event is exported, in more files than needed: the next export or ingest merges them\n", err)
+		fmt.Fprintf(ios.Err, "trailsift: warning: %v; every event is exported, in more files than needed (they stay so: a later run merges only the parts it writes)\n", err)
 	}
 	// The dataset's sessions, as ingest --parquet stores them: without
 	// them every read of the dataset builds them again (and says so).
