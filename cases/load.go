@@ -125,7 +125,8 @@ func LoadDataset(ctx context.Context, dir string, inputs []string, opts LoadOpti
 		// merges only its own), more files than needed, each read once.
 		compacted := time.Now()
 		if _, cerr := w.Compact(ctx); ctx.Err() != nil {
-			err = ingest.ErrInterrupted // the events are stored; the sessions wait for the next run
+			// The events are stored; the sessions wait for the next run.
+			err, sum.Interrupted = ingest.ErrInterrupted, true
 		} else if cerr != nil {
 			unmerged = cerr
 		}
