@@ -431,3 +431,70 @@ func clearPaths(t *testing.T, p string) {
 	out := append(append(slices.Clone(body), footer...), binary.LittleEndian.AppendUint32(nil, uint32(len(footer)))...)
 	must(t, os.WriteFile(p, append(out, "PAR1"...), 0o644))
 }
+
+// A repair killed part-way (see repairCommit) leaves the part readable
+// with the same rows, and the next run finishes what was committed: the
+// part then has its column paths; what was only staged is dropped.
+func TestCompactKilledRepairIsFinished(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		committed bool
+		moved     bool
+		repaired  bool // after the next run's recovery
+	}{
+		{"staged only", false, false, false},
+		{"committed", true, false, true},
+		{"moved", true, true, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeDataset(t, dir, testEvents(9, "111122223333"))
+			parts, _ := filepath.Glob(EventsGlob(dir))
+			p := parts[0]
+			clearPaths(t, p)
+			before := everyRow(t, dir)
+			w, err := NewWriter(context.Background(), dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := fmt.Sprintf("%s-%06d", w.run, w.seq)
+			rel, err := filepath.Rel(dir, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			staged := filepath.Join(stagingDir, id, rel)
+			must(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, staged)), 0o755))
+			must(t, mergeParts(filepath.Join(dir, staged), []string{p}, false))
+			moves := []move{{From: staged, To: rel}}
+			if c.committed {
+				must(t, writeCommitFile(dir, id, moves))
+			}
+			if c.moved {
+				must(t, os.Rename(filepath.Join(dir, staged), p))
+			}
+			must(t, w.Close()) // killed here
+			if got := everyRow(t, dir); got != before {
+				t.Errorf("before recovery the rows are:\n%s\nwant\n%s", got, before)
+			}
+			w2, err := NewWriter(context.Background(), dir) // recovers
+			if err != nil {
+				t.Fatal(err)
+			}
+			must(t, w2.Close())
+			if got := everyRow(t, dir); got != before {
+				t.Errorf("after recovery the rows are:\n%s\nwant\n%s", got, before)
+			}
+			if got := !pathsMissing(p); got != c.repaired {
+				t.Errorf("column paths in place: %v, want %v", got, c.repaired)
+			}
+			if after, _ := filepath.Glob(EventsGlob(dir)); len(after) != len(parts) {
+				t.Errorf("%d parts, want %d", len(after), len(parts))
+			}
+			for _, leftover := range []string{stagingDir, commitsDir} {
+				if m, _ := filepath.Glob(filepath.Join(dir, leftover, "*")); len(m) > 0 {
+					t.Errorf("left behind: %v", m)
+				}
+			}
+		})
+	}
+}
