@@ -453,15 +453,24 @@ func (r *rejects) report(f *ingest.File) {
 // Compression, page and row group sizes. A part file holds one partition's
 // share of a commit (at most commitEvents rows), so it is one row group:
 // readers plan their work by row group, and one per file keeps the footer
-// small. Pages are cut at 8 MiB of values, which only the raw column
-// reaches: the original JSON compresses better in big pages, and the typed
-// columns stay in a page or two each, so a reader filtering on event_time
-// or event_name reads a few small pages per file. With 8 MiB pages zstd's
-// default level makes a dataset 5% larger than its "better" level (0.89x
-// the gzipped evidence against 0.84x on the bench corpus) in a fifth less
-// time for the whole ingest (16.1 s against 20.2 s; the better level was a
-// fifth of its CPU), and reads as fast; the "best" level gains little more
-// at nearly twice the time (samples/bench.sh measures it).
+// small. With zstd's default level a dataset is 5% larger than with its
+// "better" level (0.89x the gzipped evidence against 0.84x on the bench
+// corpus) in a fifth less time for the whole ingest (16.1 s against 20.2
+// s; the better level was a fifth of its CPU), and reads as fast; the
+// "best" level gains little more at nearly twice the time
+// (samples/bench.sh measures it).
+//
+// Pages are cut at pageBytes of values, which only the raw column reaches:
+// the typed columns stay in one page each, so a reader filtering on
+// event_time or event_name reads a few small pages per file. Bigger pages
+// compress raw only a little better, and cost more to make: parquet-go
+// encodes a page into a buffer it pools, which every garbage collection
+// between two commits empties, and the next one grows again value by
+// value, at 1.25x a step. With 8 MiB pages that regrowth was 1.3-1.7 CPU-s
+// of a 1.25M-event ingest --parquet (31 times, 40 MB copied each); at 2 MiB
+// the ingest took 6% less time and CPU (medians of 5 interleaved runs,
+// 19.9 s against 21.2 s) and 40-70 MB less memory, for a dataset 0.2%
+// larger; 1 MiB measured the same as 2.
 //
 // raw's page headers carry no minimum and maximum: two whole events (2-3
 // KB) per page that no reader filters by, which on a bucket's small files
@@ -469,9 +478,11 @@ func (r *rejects) report(f *ingest.File) {
 // a fourteenth of the dataset. The footer keeps them: parquet-go's
 // SkipPageBounds would also write a page index whose bounds are empty
 // strings, which readers that prune pages by it (Spark, Trino) would trust.
+const pageBytes = 2 << 20
+
 var writerOptions = []parquet.WriterOption{
 	parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault}),
-	parquet.PageBufferSize(8 << 20),
+	parquet.PageBufferSize(pageBytes),
 	parquet.MaxRowsPerRowGroup(1 << 20),
 	parquet.CreatedBy("trailsift", "", ""),
 	parquet.SkipPageStatistics("raw"),
@@ -484,7 +495,7 @@ var writerOptions = []parquet.WriterOption{
 var stagingOptions = []parquet.WriterOption{
 	parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest}),
 	parquet.KeyValueMetadata(rawCheckedKey, "true"),
-	parquet.PageBufferSize(8 << 20),
+	parquet.PageBufferSize(pageBytes),
 	parquet.MaxRowsPerRowGroup(1 << 20),
 	parquet.CreatedBy("trailsift", "", ""),
 }
