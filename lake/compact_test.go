@@ -278,25 +278,9 @@ func TestCompactKilledMergeIsFinished(t *testing.T) {
 			if c.lost {
 				must(t, os.Remove(filepath.Join(dir, moves[0].From)))
 			}
-			must(t, w.Close()) // killed here: Close neither moves nor removes what is staged
-			if got := everyRow(t, dir); got != before {
-				t.Errorf("before recovery the rows are:\n%s\nwant\n%s", got, before)
-			}
-			w2, err := NewWriter(context.Background(), dir) // recovers
-			if err != nil {
-				t.Fatal(err)
-			}
-			must(t, w2.Close())
-			if got := everyRow(t, dir); got != before {
-				t.Errorf("after recovery the rows are:\n%s\nwant\n%s", got, before)
-			}
+			killAndRecover(t, dir, w, before)
 			if n := partsIn(dir)[partition]; n != c.parts {
 				t.Errorf("%d parts in the partition, want %d", n, c.parts)
-			}
-			for _, leftover := range []string{stagingDir, commitsDir} {
-				if m, _ := filepath.Glob(filepath.Join(dir, leftover, "*")); len(m) > 0 {
-					t.Errorf("left behind: %v", m)
-				}
 			}
 		})
 	}
@@ -472,29 +456,38 @@ func TestCompactKilledRepairIsFinished(t *testing.T) {
 			if c.moved {
 				must(t, os.Rename(filepath.Join(dir, staged), p))
 			}
-			must(t, w.Close()) // killed here
-			if got := everyRow(t, dir); got != before {
-				t.Errorf("before recovery the rows are:\n%s\nwant\n%s", got, before)
-			}
-			w2, err := NewWriter(context.Background(), dir) // recovers
-			if err != nil {
-				t.Fatal(err)
-			}
-			must(t, w2.Close())
-			if got := everyRow(t, dir); got != before {
-				t.Errorf("after recovery the rows are:\n%s\nwant\n%s", got, before)
-			}
+			killAndRecover(t, dir, w, before)
 			if got := !pathsMissing(p); got != c.repaired {
 				t.Errorf("column paths in place: %v, want %v", got, c.repaired)
 			}
 			if after, _ := filepath.Glob(EventsGlob(dir)); len(after) != len(parts) {
 				t.Errorf("%d parts, want %d", len(after), len(parts))
 			}
-			for _, leftover := range []string{stagingDir, commitsDir} {
-				if m, _ := filepath.Glob(filepath.Join(dir, leftover, "*")); len(m) > 0 {
-					t.Errorf("left behind: %v", m)
-				}
-			}
 		})
+	}
+}
+
+// killAndRecover ends w as a killed run would (Close neither moves nor
+// removes what is staged), then opens the dataset again, which recovers:
+// the rows read as before throughout, and nothing is left staged or
+// committed.
+func killAndRecover(t *testing.T, dir string, w *Writer, before string) {
+	t.Helper()
+	must(t, w.Close())
+	if got := everyRow(t, dir); got != before {
+		t.Errorf("before recovery the rows are:\n%s\nwant\n%s", got, before)
+	}
+	w2, err := NewWriter(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, w2.Close())
+	if got := everyRow(t, dir); got != before {
+		t.Errorf("after recovery the rows are:\n%s\nwant\n%s", got, before)
+	}
+	for _, leftover := range []string{stagingDir, commitsDir} {
+		if m, _ := filepath.Glob(filepath.Join(dir, leftover, "*")); len(m) > 0 {
+			t.Errorf("left behind: %v", m)
+		}
 	}
 }
