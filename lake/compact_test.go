@@ -199,21 +199,11 @@ func TestCompactMergesOnlyItsRunsParts(t *testing.T) {
 	// each then runs a Compact, which must not merge the first run's parts
 	// (each would, into a file of its own, and the union would hold them
 	// twice once the worker is copied in again).
-	other := testEvents(9, "111122223333")
-	for i := range other {
-		other[i].Key += 5000
-		other[i].RecordIndex += 5000
-	}
-	writeDataset(t, union, other)
+	writeDataset(t, union, shiftedEvents(5000))
 	if n := compact(t, union); n != 0 {
 		t.Errorf("the union merged %d parts of other runs", n)
 	}
-	more := testEvents(9, "111122223333")
-	for i := range more {
-		more[i].Key += 7000
-		more[i].RecordIndex += 7000
-	}
-	writeDataset(t, worker, more)
+	writeDataset(t, worker, shiftedEvents(7000))
 	if n := compact(t, worker); n != 0 {
 		t.Errorf("the worker merged %d parts of an earlier run", n)
 	}
@@ -490,4 +480,14 @@ func killAndRecover(t *testing.T, dir string, w *Writer, before string) {
 			t.Errorf("left behind: %v", m)
 		}
 	}
+}
+
+// shiftedEvents are testEvents with keys and record indexes of their own.
+func shiftedEvents(by int) []ingest.Event {
+	evs := testEvents(9, "111122223333")
+	for i := range evs {
+		evs[i].Key += uint64(by)
+		evs[i].RecordIndex += int64(by)
+	}
+	return evs
 }
