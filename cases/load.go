@@ -49,6 +49,10 @@ type Loaded struct {
 	Phases          Phases   `json:"phase_seconds"`
 	FailedFiles     []string `json:"failed_files,omitempty"`
 	Interrupted     bool     `json:"interrupted,omitempty"`
+	// RunWarnings are the warnings about the run itself, not about an
+	// input file (the merge of a dataset's parts failed, the sessions were
+	// not built): counted in Warnings.
+	RunWarnings []string `json:"run_warnings,omitempty"`
 	// Problems are the first of the run's ingest_errors, errors first.
 	Problems []reports.Problem `json:"-"`
 	started  time.Time
@@ -99,8 +103,10 @@ func Load(ctx context.Context, store *query.Store, inputs []string, opts LoadOpt
 	sum.Phases = Phases{Read: r.Read.Seconds(), Store: r.Store.Seconds(), Lineage: r.Lineage.Seconds()}
 	sum.readProblems(ctx, store)
 	if store.SessionsSkipped != nil {
+		// Counted in the run's warnings already, and in ingest_errors.
 		sum.Problems = append(sum.Problems, reports.Problem{Path: "(sessions)", Severity: "warning",
 			Message: store.SessionsSkipped.Error()})
+		sum.RunWarnings = append(sum.RunWarnings, store.SessionsSkipped.Error())
 	}
 	return sum, runErr
 }
@@ -117,7 +123,7 @@ func LoadDataset(ctx context.Context, dir string, inputs []string, opts LoadOpti
 		return nil, errors.Join(err, w.Close())
 	}
 	sum, err = run(ctx, w, m, dir, inputs, opts)
-	var unmerged error
+	var warnings []reports.Problem // about the run, not about an input
 	if sum != nil && err == nil {
 		// Fewer, larger files for every later read (see lake.Compact).
 		// The events are stored either way: a merge that fails (a full
@@ -128,22 +134,30 @@ func LoadDataset(ctx context.Context, dir string, inputs []string, opts LoadOpti
 			// The events are stored; the sessions wait for the next run.
 			err, sum.Interrupted = ingest.ErrInterrupted, true
 		} else if cerr != nil {
-			unmerged = cerr
+			warnings = append(warnings, reports.Problem{Path: "(merging parts)", Severity: "warning",
+				Message: cerr.Error() + "; every event is stored, in more files than needed (they stay so: a later run merges only the parts it writes)"})
 		}
 		sum.Phases.Compact = time.Since(compacted).Seconds()
 	}
 	if err = errors.Join(err, w.Close()); sum == nil {
 		return nil, err
 	}
-	// The dataset's sessions, for what it holds now (lake.Open builds them
-	// itself when this is missing, so a failure here costs only speed).
+	// The dataset's sessions, for what it holds now. lake.Open builds them
+	// itself when they are missing, so a build that fails is a warning (it
+	// costs every later read the time of a build); a cancelled one is an
+	// interruption, the next run's to finish.
 	if !errors.Is(err, ingest.ErrInterrupted) {
 		// The writer's buffers are garbage now: hand them back to the OS
 		// before DuckDB takes its share (as a store's load does), so the
 		// peak is one or the other, not both (1.25M events: 1.16 GiB).
 		lake.ReleaseMemory()
 		built := time.Now()
-		err = errors.Join(err, lake.WriteSessions(ctx, dir))
+		if serr := lake.WriteSessions(ctx, dir); serr != nil && ctx.Err() != nil {
+			err, sum.Interrupted = errors.Join(err, ingest.ErrInterrupted), true
+		} else if serr != nil {
+			warnings = append(warnings, reports.Problem{Path: "(sessions)", Severity: "warning",
+				Message: serr.Error() + "; every event is stored: each command reading the dataset builds the sessions until an ingest stores them"})
+		}
 		sum.Phases.Lineage = time.Since(built).Seconds()
 	}
 	sum.Seconds = time.Since(sum.started).Seconds()
@@ -152,11 +166,19 @@ func LoadDataset(ctx context.Context, dir string, inputs []string, opts LoadOpti
 		sum.readProblems(ctx, s)
 		s.Close()
 	}
-	if unmerged != nil {
-		sum.Problems = append(sum.Problems, reports.Problem{Path: "(merging parts)", Severity: "warning",
-			Message: unmerged.Error() + "; every event is stored, in more files than needed (they stay so: a later run merges only the parts it writes)"})
-	}
+	sum.runWarnings(warnings)
 	return sum, err
+}
+
+// runWarnings adds warnings about the run itself (a merge that failed, the
+// sessions not stored) to its count and its problems: they are in no
+// ingest_errors row, so --json lists them (run_warnings).
+func (l *Loaded) runWarnings(ws []reports.Problem) {
+	for _, w := range ws {
+		l.Warnings++
+		l.Problems = append(l.Problems, w)
+		l.RunWarnings = append(l.RunWarnings, w.Message)
+	}
 }
 
 // readProblems reads the first problems of this run, when there are any.

@@ -430,16 +430,17 @@ var plainStringByte = func() (t [256]bool) {
 
 // plainRun is the index of the first byte of data from i on that is not
 // plainStringByte, or len(data). It tests eight bytes at a time (a byte at
-// a time was the largest part of the rewrite): a lane is flagged when it
-// is below 0x20, the quote, the backslash, or has its high bit set. A
-// borrow can flag a lane above a flagged one, never below, so the lowest
-// flag is the first such byte.
+// a time was the largest part of the rewrite): a lane's high bit is set in
+// x-0x20 when it is below 0x20, in q-1 when it is the quote, in b-1 when
+// it is the backslash, and in x itself from 0x80 up. Only a lane flagged
+// so borrows from the next one up, so the lowest flag is the first such
+// byte.
 func plainRun(data []byte, i int) int {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	for ; i+8 <= len(data); i += 8 {
 		x := binary.LittleEndian.Uint64(data[i:])
 		q, b := x^(ones*'"'), x^(ones*'\\')
-		if m := ((x-ones*0x20)&^x | (q-ones)&^q | (b-ones)&^b | x) & highs; m != 0 {
+		if m := ((x - ones*0x20) | (q - ones) | (b - ones) | x) & highs; m != 0 {
 			return i + bits.TrailingZeros64(m)/8
 		}
 	}

@@ -460,9 +460,10 @@ func (r *rejects) report(f *ingest.File) {
 // "best" level gains little more at nearly twice the time
 // (samples/bench.sh measures it).
 //
-// Pages are cut at pageBytes of values, which only the raw column reaches:
-// the typed columns stay in one page each, so a reader filtering on
-// event_time or event_name reads a few small pages per file. Bigger pages
+// Pages are cut at pageBytes of values, which raw reaches (and, rarely,
+// error_message: 25,000 long messages in one part): the typed columns
+// stay in one page each, so a reader filtering on event_time or
+// event_name reads a few small pages per file. Bigger pages
 // compress raw only a little better, and cost more to make: parquet-go
 // encodes a page into a buffer it pools, which every garbage collection
 // between two commits empties, and the next one grows again value by

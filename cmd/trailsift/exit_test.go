@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/trailsift/trailsift/ingest"
 	"github.com/trailsift/trailsift/query"
 	"github.com/trailsift/trailsift/reports"
 )
@@ -51,6 +52,30 @@ func TestExitStatusPrecedence(t *testing.T) {
 	}
 	if want := []int{exitUsage, exitError, exitInterrupted, exitIntegrity, exitPartial, exitFindings, exitOK}; !slices.Equal(order, want) {
 		t.Errorf("exitCodes in order %v, want %v", order, want)
+	}
+}
+
+// An interruption alone exits 130; an error beside it (a full disk as the
+// run closed its output) is reported, with exit status 1, as exitStatus
+// orders them.
+func TestReportInterruptedWithAnError(t *testing.T) {
+	full := errors.New("write part: no space left on device")
+	for _, tt := range []struct {
+		name string
+		err  error
+		want int
+		says string
+	}{
+		{"interrupted", ingest.ErrInterrupted, exitInterrupted, "interrupted"},
+		{"cancelled, wrapped", fmt.Errorf("build sessions: %w", context.Canceled), exitInterrupted, "interrupted"},
+		{"interrupted twice", errors.Join(ingest.ErrInterrupted, fmt.Errorf("x: %w", context.Canceled)), exitInterrupted, "interrupted"},
+		{"interrupted and an error", errors.Join(ingest.ErrInterrupted, full), exitError, "no space left"},
+		{"an error and interrupted", errors.Join(full, ingest.ErrInterrupted), exitError, "no space left"},
+	} {
+		var stderr bytes.Buffer
+		if got := report(&stderr, tt.err); got != tt.want || !strings.Contains(stderr.String(), tt.says) {
+			t.Errorf("%s: exit %d, stderr %q; want %d saying %q", tt.name, got, stderr.String(), tt.want, tt.says)
+		}
 	}
 }
 

@@ -251,12 +251,28 @@ func report(stderr io.Writer, err error) int {
 	case errors.As(err, &ie):
 		say("trailsift: %s\nhint: check the path; nothing was loaded\n", err)
 		return exitUsage
-	case errors.Is(err, ingest.ErrInterrupted), errors.Is(err, context.Canceled):
+	case onlyInterrupted(err):
 		fmt.Fprintf(stderr, "trailsift: interrupted; everything committed so far is kept\nhint: run the same command again to finish\n")
 		return exitInterrupted
 	}
 	say("trailsift: %s\n", err)
 	return exitError
+}
+
+// onlyInterrupted says err is an interruption and nothing else. An error
+// joined to one (a full disk as the run closed its output) is the run's
+// and says so, with exit status 1: an error goes before an interruption,
+// as in exitStatus.
+func onlyInterrupted(err error) bool {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range joined.Unwrap() {
+			if !onlyInterrupted(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return errors.Is(err, ingest.ErrInterrupted) || errors.Is(err, context.Canceled)
 }
 
 func newRootCommand(ios *streams) *cobra.Command {
