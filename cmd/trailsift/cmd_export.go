@@ -105,8 +105,11 @@ func runExport(cmd *cobra.Command, o *exportOptions, ios *streams) (err error) {
 	// to its memory limit) before the build's DuckDB needs as much (the
 	// 1.25M-event bench store: peak 1.40 -> 1.1 GB).
 	_ = src.Close() // read-only: nothing of it is lost
-	if err := lake.WriteSessions(ctx, o.parquet); err != nil {
-		return err
+	if err := lake.WriteSessions(ctx, o.parquet); err != nil && ctx.Err() != nil {
+		return ingest.ErrInterrupted
+	} else if err != nil {
+		// As ingest --parquet: the dataset is whole without them.
+		fmt.Fprintf(ios.Err, "trailsift: warning: %v; every event is exported: each command reading the dataset builds the sessions until an ingest stores them\n", err)
 	}
 	sum := struct {
 		Dataset    string  `json:"dataset"`

@@ -183,6 +183,32 @@ func TestParquetRerunAddsNothing(t *testing.T) {
 	}
 }
 
+// An export whose sessions cannot be stored (a file where their folder
+// goes) is a warning: every event is exported, exit 0, and the commands
+// reading the dataset build the sessions themselves.
+func TestExportSessionsFailureIsAWarning(t *testing.T) {
+	dir := t.TempDir()
+	db, ds := filepath.Join(dir, "case.duckdb"), filepath.Join(dir, "ds")
+	if _, stderr, code := run(t, "", "ingest", "-q", "--db", db, filepath.Join("..", "..", "samples", "s3-export.zip")); code != 0 {
+		t.Fatalf("ingest: exit %d\n%s", code, stderr)
+	}
+	if err := os.MkdirAll(ds, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ds, "_sessions"), []byte("in the way"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := run(t, "", "export", "--json", "--db", db, "--parquet", ds)
+	if code != 0 || !strings.Contains(stderr, "warning: ") || !strings.Contains(stderr, "every event is exported") {
+		t.Fatalf("export: exit %d\n%s", code, stderr)
+	}
+	stored, _, _ := run(t, "", "query", "--format", "csv", "--db", db, "select count(*), count(distinct session_id) from sessions")
+	read, _, code := run(t, "", "query", "--format", "csv", "--parquet", ds, "select count(*), count(distinct session_id) from sessions")
+	if code != 0 || read != stored {
+		t.Errorf("the dataset's sessions (exit %d):\n%s\nthe store's:\n%s", code, read, stored)
+	}
+}
+
 func TestParquetUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	for _, c := range []struct {
