@@ -112,8 +112,7 @@ func (w *Writer) removeSuperseded(parts []string, live []int) error {
 		}
 		moves = append(moves, move{From: r})
 	}
-	id := fmt.Sprintf("%s-%06d", w.run, w.seq)
-	w.seq++
+	id := w.nextCommitID()
 	if err := writeCommitFile(w.dir, id, moves); err != nil {
 		return err
 	}
@@ -171,24 +170,13 @@ func compactGroups(parts []string, footers []partFooter, live []int, run string)
 // one or the other, the same rows). ok is false when p cannot be copied
 // so (errNotMergeable): it is left as it is.
 func (w *Writer) repairCommit(p string) (ok bool, err error) {
-	id := fmt.Sprintf("%s-%06d", w.run, w.seq)
-	w.seq++
+	id := w.nextCommitID()
 	rel, err := filepath.Rel(w.dir, p)
 	if err != nil {
 		return false, err
 	}
-	staged := filepath.Join(stagingDir, id, rel)
-	if err := os.MkdirAll(filepath.Dir(filepath.Join(w.dir, staged)), 0o755); err != nil {
-		return false, err
-	}
-	if err := mergeParts(filepath.Join(w.dir, staged), []string{p}, false); err != nil {
-		cleanErr := os.RemoveAll(filepath.Join(w.dir, stagingDir, id))
-		if errors.Is(err, errNotMergeable) {
-			return false, cleanErr
-		}
-		return false, fmt.Errorf("repair the column paths of %s: %w", p, err)
-	}
-	if err := syncDir(filepath.Dir(filepath.Join(w.dir, staged))); err != nil {
+	staged, ok, err := w.stageCopy(id, rel, []string{p}, false, "repair the column paths of "+p)
+	if !ok || err != nil {
 		return false, err
 	}
 	moves := []move{{From: staged, To: rel}}
@@ -196,6 +184,30 @@ func (w *Writer) repairCommit(p string) (ok bool, err error) {
 		return false, err
 	}
 	return true, w.rollForward(id, moves)
+}
+
+// stageCopy writes parts, merged (mergeParts; record names them in the
+// footer), to the staging folder of commit id, at rel, and returns that
+// staged path (relative to the dataset). ok is false, with nothing
+// staged, when the parts cannot be copied so (errNotMergeable). The
+// staged file's name is durable before a commit file names it. A copy that
+// fails says what (doing).
+func (w *Writer) stageCopy(id, rel string, parts []string, record bool, doing string) (staged string, ok bool, err error) {
+	staged = filepath.Join(stagingDir, id, rel)
+	if err := os.MkdirAll(filepath.Dir(filepath.Join(w.dir, staged)), 0o755); err != nil {
+		return "", false, err
+	}
+	if err := mergeParts(filepath.Join(w.dir, staged), parts, record); err != nil {
+		cleanErr := os.RemoveAll(filepath.Join(w.dir, stagingDir, id))
+		if errors.Is(err, errNotMergeable) {
+			return "", false, cleanErr
+		}
+		return "", false, fmt.Errorf("%s: %w", doing, err)
+	}
+	if err := syncDir(filepath.Dir(filepath.Join(w.dir, staged))); err != nil {
+		return "", false, err
+	}
+	return staged, true, nil
 }
 
 // errNotMergeable says the parts cannot be merged by copying: their
@@ -223,26 +235,14 @@ func (w *Writer) mergeCommit(dir string, parts []string) (ok bool, err error) {
 // reads their rows from it alone (see partSchemas.live); a merge killed
 // half-way hides nothing and doubles nothing.
 func (w *Writer) stageMerge(dir string, parts []string) (id string, moves []move, ok bool, err error) {
-	id = fmt.Sprintf("%s-%06d", w.run, w.seq)
-	w.seq++
+	id = w.nextCommitID()
 	relDir, err := filepath.Rel(w.dir, dir)
 	if err != nil {
 		return "", nil, false, err
 	}
 	rel := filepath.Join(relDir, partName(id))
-	staged := filepath.Join(stagingDir, id, rel)
-	if err := os.MkdirAll(filepath.Dir(filepath.Join(w.dir, staged)), 0o755); err != nil {
-		return "", nil, false, err
-	}
-	if err := mergeParts(filepath.Join(w.dir, staged), parts, true); err != nil {
-		cleanErr := os.RemoveAll(filepath.Join(w.dir, stagingDir, id))
-		if errors.Is(err, errNotMergeable) {
-			return "", nil, false, cleanErr
-		}
-		return "", nil, false, fmt.Errorf("merge the parts of %s: %w", dir, err)
-	}
-	// The staged file's name is durable before the commit file names it.
-	if err := syncDir(filepath.Dir(filepath.Join(w.dir, staged))); err != nil {
+	staged, ok, err := w.stageCopy(id, rel, parts, true, "merge the parts of "+dir)
+	if !ok || err != nil {
 		return "", nil, false, err
 	}
 	moves = append(moves, move{From: staged, To: rel})

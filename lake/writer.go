@@ -233,11 +233,18 @@ func (w *Writer) startCommit() error {
 		return nil
 	}
 	w.cur = newBatch()
-	id := fmt.Sprintf("%s-%06d", w.run, w.seq)
-	w.seq++
+	id := w.nextCommitID()
 	w.inflight = make(chan error, 1)
 	go func(done chan<- error) { done <- w.commit(id, b) }(w.inflight)
 	return nil
+}
+
+// nextCommitID names this run's next commit (its commit file, its staging
+// folder, the parts it writes): in the order the run makes them.
+func (w *Writer) nextCommitID() string {
+	id := fmt.Sprintf("%s-%06d", w.run, w.seq)
+	w.seq++
+	return id
 }
 
 func (w *Writer) wait() error {
