@@ -357,7 +357,7 @@ func (m *merger) addRowGroup(f *os.File, rg format.RowGroup) error {
 	}
 	for i := range rg.Columns {
 		c := &rg.Columns[i]
-		c.MetaData.PathInSchema = m.leaves[i] // put back where missing (see pathsMissing)
+		c.MetaData.PathInSchema = m.leaves[i] // put back where missing (see footerPathsMissing)
 		colIndex, offIndex, err := readPageIndex(f, c)
 		if err != nil {
 			return err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/encoding/thrift"
+	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/trailsift/trailsift/ingest"
 	"github.com/trailsift/trailsift/query"
@@ -490,4 +491,21 @@ func shiftedEvents(by int) []ingest.Event {
 		evs[i].RecordIndex += int64(by)
 	}
 	return evs
+}
+
+// pathsMissing says the footer of part p names a column chunk by a path
+// other than its column's (see footerPathsMissing).
+func pathsMissing(p string) bool {
+	md, err := readMetadata(p)
+	if err != nil {
+		return false // not this check's to judge: DuckDB's read says what is wrong
+	}
+	return footerPathsMissing(md)
+}
+
+// readMetadata reads the footer of the Parquet file at p.
+func readMetadata(p string) (*format.FileMetaData, error) {
+	var md *format.FileMetaData
+	err := readFooter(p, func(pf *parquet.File) { md = pf.Metadata() })
+	return md, err
 }

@@ -205,16 +205,6 @@ func mergedParts(md *format.FileMetaData) []string {
 	return nil
 }
 
-// pathsMissing says the footer of part p names a column chunk by a path
-// other than its column's (see footerPathsMissing).
-func pathsMissing(p string) bool {
-	md, err := readMetadata(p)
-	if err != nil {
-		return false // not this check's to judge: DuckDB's read says what is wrong
-	}
-	return footerPathsMissing(md)
-}
-
 // footerPathsMissing says a footer names a column chunk by a path other
 // than its column's. parquet-go v0.32.0 cleared the paths of every file a
 // writer wrote after its first (format.ColumnMetaData.Reset shared the
@@ -255,11 +245,4 @@ func leafPaths(schema []format.SchemaElement) [][]string {
 		walk(0, nil)
 	}
 	return paths
-}
-
-// readMetadata reads the footer of the Parquet file at p.
-func readMetadata(p string) (*format.FileMetaData, error) {
-	var md *format.FileMetaData
-	err := readFooter(p, func(pf *parquet.File) { md = pf.Metadata() })
-	return md, err
 }
