@@ -161,10 +161,13 @@ func LoadDataset(ctx context.Context, dir string, inputs []string, opts LoadOpti
 		sum.Phases.Lineage = time.Since(built).Seconds()
 	}
 	sum.Seconds = time.Since(sum.started).Seconds()
-	// Reopen the dataset to read the problems this run recorded.
-	if s, openErr := lake.Open(ctx, dir); openErr == nil {
-		sum.readProblems(ctx, s)
-		s.Close()
+	// Reopen the dataset to read the problems this run recorded, if any
+	// (an open reads every part's footer).
+	if sum.hasProblems() {
+		if s, openErr := lake.Open(ctx, dir); openErr == nil {
+			sum.readProblems(ctx, s)
+			s.Close()
+		}
 	}
 	sum.runWarnings(warnings)
 	return sum, err
@@ -181,11 +184,14 @@ func (l *Loaded) runWarnings(ws []reports.Problem) {
 	}
 }
 
+// hasProblems says the run recorded errors or warnings.
+func (l *Loaded) hasProblems() bool { return l.Errors > 0 || l.Warnings > 0 }
+
 // readProblems reads the first problems of this run, when there are any.
 // They only illustrate the counts, so a failure to read them is not the
 // run's.
 func (l *Loaded) readProblems(ctx context.Context, store *query.Store) {
-	if l.Errors == 0 && l.Warnings == 0 {
+	if !l.hasProblems() {
 		return
 	}
 	// ingested_at is stored in microseconds.

@@ -18,7 +18,11 @@ var ErrNoDataset = errors.New("no trailsift Parquet dataset")
 // Open opens the dataset at dir for reading, as a store with the same
 // tables and views as a DuckDB case database.
 func Open(ctx context.Context, dir string) (*query.Store, error) {
-	t := tableSources(dir)
+	return openTables(ctx, dir, tableSources(dir))
+}
+
+// openTables is Open over the tables tableSources found in dir.
+func openTables(ctx context.Context, dir string, t datasetTables) (*query.Store, error) {
 	sources := t.sources
 	if sources["event_rows"] == "" && sources["files"] == "" {
 		if _, err := os.Stat(dir); err != nil {

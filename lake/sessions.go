@@ -21,17 +21,11 @@ import (
 // Spark and Athena from reading it as part of the events.
 const SessionsDir = "_sessions"
 
-// eventsFingerprint names the set of live event part files of the
-// dataset at dir, and the sessions columns. Parts are never changed once
-// committed, only added, merged into new ones (Compact) or removed by
-// hand, so the names say which events a sessions file was built from, and
-// with which columns.
-func eventsFingerprint(dir string) string {
-	parts, _ := liveParts(EventsGlob(dir))
-	return partsFingerprint(dir, parts)
-}
-
-// partsFingerprint is eventsFingerprint for the parts already listed.
+// partsFingerprint names the set of live event part files of the dataset
+// at dir (parts, as tableSources lists them), and the sessions columns.
+// Parts are never changed once committed, only added, merged into new
+// ones (Compact) or removed by hand, so the names say which events a
+// sessions file was built from, and with which columns.
 func partsFingerprint(dir string, parts []string) string {
 	parts = slices.Clone(parts)
 	for i, p := range parts {
@@ -65,12 +59,14 @@ func sessionsSource(dir string, parts []string) (source string, stale bool) {
 // into place, then the stale files are removed. A reader sees the old file,
 // the new one, or none (and builds them itself), never half a file.
 func WriteSessions(ctx context.Context, dir string) error {
-	fp := eventsFingerprint(dir)
-	target := sessionsFile(dir, fp)
+	// The parts are listed, and their footers read, once: for the name of
+	// the sessions file and for the build.
+	t := tableSources(dir)
+	target := sessionsFile(dir, partsFingerprint(dir, t.parts))
 	if _, err := os.Stat(target); err == nil {
 		return nil
 	}
-	s, err := Open(ctx, dir)
+	s, err := openTables(ctx, dir, t)
 	if errors.Is(err, ErrNoDataset) {
 		return nil
 	}
