@@ -2,7 +2,11 @@ package query_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,5 +139,63 @@ func TestWindowReadsItsEvents(t *testing.T) {
 		if err != nil || len(unwindowed) == 0 {
 			t.Errorf("%d rules without a window read the window's events: %d findings, %v", len(set), len(unwindowed), err)
 		}
+	}
+}
+
+// TestSigninEventsHoldEachSignInOnce: signin_events reads the sign-in
+// events by name and the other events of a sign-in workflow in two reads;
+// an event both read (a ConsoleLogin in a workflow) is in it once, and
+// other events are not.
+func TestSigninEventsHoldEachSignInOnce(t *testing.T) {
+	event := func(id, name, workflow string) string {
+		ev := map[string]any{"eventVersion": "1.09", "eventID": id, "eventTime": "2024-03-04T10:00:00Z",
+			"eventSource": "signin.amazonaws.com", "eventName": name, "awsRegion": "us-east-1", "recipientAccountId": "111122223333",
+			"userIdentity": map[string]any{"type": "IAMUser", "userName": "alice", "accountId": "111122223333"}}
+		if workflow != "" {
+			ev["additionalEventData"] = map[string]any{"AuthWorkflowID": workflow}
+		}
+		b, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	lines := []string{
+		event("login-in-workflow", "ConsoleLogin", "wf-1"),
+		event("login", "ConsoleLogin", ""),
+		event("challenge", "CredentialChallenge", ""),
+		event("step-in-workflow", "GetRoleCredentials", "wf-1"),
+		event("other", "DescribeInstances", ""),
+	}
+	path := filepath.Join(t.TempDir(), "events.ndjson")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := loadEvents(t, path)
+	shared := query.SharedRelations("signin_events")
+	if len(shared) != 1 {
+		t.Fatalf("shared relations read by signin_events: %v", shared)
+	}
+	rows, err := s.DB.QueryContext(context.Background(), "WITH signin_events AS ("+shared[0].SQL+
+		") SELECT event_id, count(*) FROM signin_events GROUP BY event_id ORDER BY event_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s x%d", id, n))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := "challenge x1, login x1, login-in-workflow x1, step-in-workflow x1"
+	if strings.Join(got, ", ") != want {
+		t.Errorf("signin_events holds %s, want %s", strings.Join(got, ", "), want)
 	}
 }
