@@ -123,43 +123,24 @@ func LoadDataset(ctx context.Context, dir string, inputs []string, opts LoadOpti
 		return nil, errors.Join(err, w.Close())
 	}
 	sum, err = run(ctx, w, m, dir, inputs, opts)
-	var warnings []reports.Problem // about the run, not about an input
-	if sum != nil && err == nil {
-		// Fewer, larger files for every later read (see lake.Compact).
-		// The events are stored either way: a merge that fails (a full
-		// disk) is a warning: its parts stay as they are (a later run
-		// merges only its own), more files than needed, each read once.
-		compacted := time.Now()
-		if _, cerr := w.Compact(ctx); ctx.Err() != nil {
-			// The events are stored; the sessions wait for the next run.
-			err, sum.Interrupted = ingest.ErrInterrupted, true
-		} else if cerr != nil {
-			warnings = append(warnings, reports.Problem{Path: "(merging parts)", Severity: "warning",
-				Message: cerr.Error() + "; every event is stored, in more files than needed (they stay so: a later run merges only the parts it writes)"})
-		}
-		sum.Phases.Compact = time.Since(compacted).Seconds()
+	if sum == nil {
+		return nil, errors.Join(err, w.Close())
 	}
-	if err = errors.Join(err, w.Close()); sum == nil {
-		return nil, err
+	// The parts merged (only after a whole read) and the sessions stored.
+	// The writer's buffers are garbage by the build: they go back to the
+	// OS before DuckDB takes its share (as a store's load does), so the
+	// peak is one or the other, not both (1.25M events: 1.16 GiB).
+	end, closeErr := lake.EndRun(ctx, w, err == nil, lake.ReleaseMemory)
+	err = errors.Join(err, closeErr)
+	switch {
+	case !end.Interrupted || errors.Is(err, ingest.ErrInterrupted):
+	case err == nil:
+		err = ingest.ErrInterrupted
+	default:
+		err = errors.Join(err, ingest.ErrInterrupted)
 	}
-	// The dataset's sessions, for what it holds now. lake.Open builds them
-	// itself when they are missing, so a build that fails is a warning (it
-	// costs every later read the time of a build); a cancelled one is an
-	// interruption, the next run's to finish.
-	if !errors.Is(err, ingest.ErrInterrupted) {
-		// The writer's buffers are garbage now: hand them back to the OS
-		// before DuckDB takes its share (as a store's load does), so the
-		// peak is one or the other, not both (1.25M events: 1.16 GiB).
-		lake.ReleaseMemory()
-		built := time.Now()
-		if serr := lake.WriteSessions(ctx, dir); serr != nil && ctx.Err() != nil {
-			err, sum.Interrupted = errors.Join(err, ingest.ErrInterrupted), true
-		} else if serr != nil {
-			warnings = append(warnings, reports.Problem{Path: "(sessions)", Severity: "warning",
-				Message: serr.Error() + "; every event is stored: each command reading the dataset builds the sessions until an ingest stores them"})
-		}
-		sum.Phases.Lineage = time.Since(built).Seconds()
-	}
+	sum.Interrupted = sum.Interrupted || end.Interrupted
+	sum.Phases.Compact, sum.Phases.Lineage = end.Merge.Seconds(), end.Sessions.Seconds()
 	sum.Seconds = time.Since(sum.started).Seconds()
 	// Reopen the dataset to read the problems this run recorded, if any
 	// (an open reads every part's footer).
@@ -169,17 +150,17 @@ func LoadDataset(ctx context.Context, dir string, inputs []string, opts LoadOpti
 			s.Close()
 		}
 	}
-	sum.runWarnings(warnings)
+	sum.runWarnings(end.Warnings)
 	return sum, err
 }
 
 // runWarnings adds warnings about the run itself (a merge that failed, the
 // sessions not stored) to its count and its problems: they are in no
 // ingest_errors row, so --json lists them (run_warnings).
-func (l *Loaded) runWarnings(ws []reports.Problem) {
+func (l *Loaded) runWarnings(ws []lake.EndWarning) {
 	for _, w := range ws {
 		l.Warnings++
-		l.Problems = append(l.Problems, w)
+		l.Problems = append(l.Problems, reports.Problem{Path: "(" + w.Step + ")", Severity: "warning", Message: w.Message})
 		l.RunWarnings = append(l.RunWarnings, w.Message)
 	}
 }

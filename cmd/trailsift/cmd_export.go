@@ -87,29 +87,19 @@ func runExport(cmd *cobra.Command, o *exportOptions, ios *streams) (err error) {
 	if err != nil {
 		return err
 	}
-	// Each partition's parts merged: fewer, larger files for every later
-	// read (see lake.Compact). Every event is stored either way: a merge
-	// that fails is a warning: its parts stay as they are, more files
-	// than needed, each read once.
-	if _, err := w.Compact(ctx); ctx.Err() != nil {
-		return ingest.ErrInterrupted
-	} else if err != nil {
-		fmt.Fprintf(ios.Err, "trailsift: warning: %v; every event is exported, in more files than needed (they stay so: a later run merges only the parts it writes)\n", err)
+	// The parts merged and the sessions stored, as ingest --parquet ends.
+	// The store is read by the build: its DuckDB lets go of the blocks it
+	// cached (up to its memory limit) before the build's DuckDB needs as
+	// much (the 1.25M-event bench store: peak 1.40 -> 1.1 GB).
+	end, err := lake.EndRun(ctx, w, true, func() { _ = src.Close() }) // read-only: nothing of it is lost
+	for _, warning := range end.Warnings {
+		fmt.Fprintf(ios.Err, "trailsift: warning: %s: %s\n", warning.Step, warning.Message)
 	}
-	// The dataset's sessions, as ingest --parquet stores them: without
-	// them every read of the dataset builds them again (and says so).
-	if err := w.Close(); err != nil {
+	if end.Interrupted {
+		return errors.Join(err, ingest.ErrInterrupted)
+	}
+	if err != nil {
 		return err
-	}
-	// The store is read: its DuckDB lets go of the blocks it cached (up
-	// to its memory limit) before the build's DuckDB needs as much (the
-	// 1.25M-event bench store: peak 1.40 -> 1.1 GB).
-	_ = src.Close() // read-only: nothing of it is lost
-	if err := lake.WriteSessions(ctx, o.parquet); err != nil && ctx.Err() != nil {
-		return ingest.ErrInterrupted
-	} else if err != nil {
-		// As ingest --parquet: the dataset is whole without them.
-		fmt.Fprintf(ios.Err, "trailsift: warning: %v; every event is exported: each command reading the dataset builds the sessions until an ingest stores them\n", err)
 	}
 	sum := struct {
 		Dataset    string  `json:"dataset"`

@@ -184,7 +184,7 @@ func TestParquetRerunAddsNothing(t *testing.T) {
 }
 
 // An export whose sessions cannot be stored (a file where their folder
-// goes) is a warning: every event is exported, exit 0, and the commands
+// goes) is a warning: every event is stored, exit 0, and the commands
 // reading the dataset build the sessions themselves.
 func TestExportSessionsFailureIsAWarning(t *testing.T) {
 	dir := t.TempDir()
@@ -199,7 +199,7 @@ func TestExportSessionsFailureIsAWarning(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, stderr, code := run(t, "", "export", "--json", "--db", db, "--parquet", ds)
-	if code != 0 || !strings.Contains(stderr, "warning: ") || !strings.Contains(stderr, "every event is exported") {
+	if code != 0 || !strings.Contains(stderr, "warning: ") || !strings.Contains(stderr, "every event is stored") {
 		t.Fatalf("export: exit %d\n%s", code, stderr)
 	}
 	stored, _, _ := run(t, "", "query", "--format", "csv", "--db", db, "select count(*), count(distinct session_id) from sessions")

@@ -1,0 +1,66 @@
+package lake
+
+import (
+	"context"
+	"time"
+)
+
+// RunEnd is what the end of a run into a dataset did (EndRun).
+type RunEnd struct {
+	Merge, Sessions time.Duration // the merge's time and the sessions build's
+	// Warnings are the steps that failed without losing an event.
+	Warnings []EndWarning
+	// Interrupted: ctx was cancelled before the end was done. Every event
+	// is stored; the next run builds the sessions (a merge left undone
+	// stays so: a run merges only its own parts).
+	Interrupted bool
+}
+
+// EndWarning is a step of the end of a run that failed, and what that
+// leaves: a problem of the run, not of an input.
+type EndWarning struct {
+	Step    string // "merging parts" or "sessions"
+	Message string
+}
+
+// EndRun ends a run that wrote into the dataset through w, whose events
+// are all stored by then: it merges the parts the run wrote when merge is
+// set (Compact: fewer, larger files for every later read), closes w,
+// calls beforeSessions (to let go of memory the build will want), then
+// stores the dataset's sessions (WriteSessions). The events are stored
+// either way, so a merge that fails (a full disk) or a build that fails is
+// a warning; a cancelled ctx stops what is left and sets Interrupted. The
+// error is w.Close's. ingest --parquet and export both end this way.
+func EndRun(ctx context.Context, w *Writer, merge bool, beforeSessions func()) (RunEnd, error) {
+	var end RunEnd
+	if merge {
+		start := time.Now()
+		_, err := w.Compact(ctx)
+		end.Merge = time.Since(start)
+		if err != nil && ctx.Err() == nil {
+			end.Warnings = append(end.Warnings, EndWarning{"merging parts",
+				err.Error() + "; every event is stored, in more files than needed (they stay so: a later run merges only the parts it writes)"})
+		}
+	}
+	closeErr := w.Close()
+	if ctx.Err() != nil {
+		end.Interrupted = true
+		return end, closeErr
+	}
+	if beforeSessions != nil {
+		beforeSessions()
+	}
+	start := time.Now()
+	err := WriteSessions(ctx, w.dir)
+	end.Sessions = time.Since(start)
+	switch {
+	case ctx.Err() != nil:
+		end.Interrupted = true
+	case err != nil:
+		// lake.Open builds the sessions itself when they are missing: a
+		// build that fails costs every later read the time of one.
+		end.Warnings = append(end.Warnings, EndWarning{"sessions",
+			err.Error() + "; every event is stored: each command reading the dataset builds the sessions until an ingest stores them"})
+	}
+	return end, closeErr
+}
