@@ -177,6 +177,11 @@ func TestNoNetworkNoExtensions(t *testing.T) {
 	if err := mem.DB.QueryRowContext(ctx, "select current_setting('TimeZone')").Scan(&tz); err != nil || tz != "UTC" {
 		t.Errorf("TimeZone %q, %v", tz, err)
 	}
+	// Parquet files are local: DuckDB keeps no copy of what it reads.
+	var fileCache bool
+	if err := mem.DB.QueryRowContext(ctx, "select current_setting('enable_external_file_cache')").Scan(&fileCache); err != nil || fileCache {
+		t.Errorf("enable_external_file_cache %v, %v", fileCache, err)
+	}
 	entries, _ := os.ReadDir(home)
 	if len(entries) != 0 {
 		t.Fatalf("DuckDB wrote in HOME: %v", entries)

@@ -353,6 +353,12 @@ func openDB(ctx context.Context, dsn, name, memoryLimit string, onConnect *connS
 		// per query: detect --parquet ran 15% faster on the bench corpus.
 		// Committed parts never change (lake writes new files).
 		"SET parquet_metadata_cache = true",
+		// DuckDB copies what it reads of a Parquet file into a cache of its
+		// own, for remote files; for local ones the OS caches the same
+		// pages. Without it the rules over the bucket corpus's dataset
+		// (1,440 partitions) took 3.4 s, not 4.4, and 280 MB, not 420;
+		// its sessions build 6.3 s, not 8.4.
+		"SET enable_external_file_cache = false",
 	}
 	if spill != "" {
 		settings = append(settings, "SET temp_directory = "+StringLiteral(spill))
