@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"slices"
 	"time"
 
 	"github.com/trailsift/trailsift/ingest"
@@ -105,7 +104,9 @@ func Load(ctx context.Context, store *query.Store, inputs []string, opts LoadOpt
 	sum.readProblems(ctx, store)
 	if store.SessionsSkipped != nil {
 		// Counted in the run's warnings already, and in ingest_errors.
-		sum.listRunWarning(lake.EndWarning{Step: "sessions", Message: store.SessionsSkipped.Error()})
+		sum.Problems = append(sum.Problems, reports.Problem{Path: "(sessions)", Severity: "warning",
+			Message: store.SessionsSkipped.Error()})
+		sum.RunWarnings = append(sum.RunWarnings, store.SessionsSkipped.Error())
 	}
 	return sum, runErr
 }
@@ -159,18 +160,9 @@ func LoadDataset(ctx context.Context, dir string, inputs []string, opts LoadOpti
 func (l *Loaded) runWarnings(ws []lake.EndWarning) {
 	for _, w := range ws {
 		l.Warnings++
-		l.listRunWarning(w)
-	}
-}
-
-// listRunWarning lists a warning about the run in RunWarnings, and in its
-// problems unless they hold it already: the store's sessions warning is
-// also an ingest_errors row, which the problems read from there may list.
-func (l *Loaded) listRunWarning(w lake.EndWarning) {
-	if !slices.ContainsFunc(l.Problems, func(p reports.Problem) bool { return p.Message == w.Message }) {
 		l.Problems = append(l.Problems, reports.Problem{Path: "(" + w.Step + ")", Severity: "warning", Message: w.Message})
+		l.RunWarnings = append(l.RunWarnings, w.Message)
 	}
-	l.RunWarnings = append(l.RunWarnings, w.Message)
 }
 
 // hasProblems says the run recorded errors or warnings.

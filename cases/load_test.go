@@ -12,7 +12,6 @@ import (
 
 	"github.com/trailsift/trailsift/ingest"
 	"github.com/trailsift/trailsift/lake"
-	"github.com/trailsift/trailsift/reports"
 )
 
 // manyEventsLog is a log file of n events in one partition (one account,
@@ -189,26 +188,5 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
-	}
-}
-
-// A warning about the run that is also an ingest_errors row (the store's
-// sessions warning) is listed once among the problems read from there,
-// and once in run_warnings; one that is not is added to both.
-func TestRunWarningListedOnce(t *testing.T) {
-	stored := lake.EndWarning{Step: "sessions", Message: "credential lineage not built"}
-	other := lake.EndWarning{Step: "merging parts", Message: "disk full"}
-	l := &Loaded{Problems: []reports.Problem{{Path: "(sessions)", Severity: "warning", Message: stored.Message}}}
-	l.listRunWarning(stored)
-	l.listRunWarning(other)
-	var paths []string
-	for _, p := range l.Problems {
-		paths = append(paths, p.Path+" "+p.Message)
-	}
-	if got, want := strings.Join(paths, "; "), "(sessions) credential lineage not built; (merging parts) disk full"; got != want {
-		t.Errorf("problems: %s, want %s", got, want)
-	}
-	if got := strings.Join(l.RunWarnings, "; "); got != "credential lineage not built; disk full" {
-		t.Errorf("run warnings: %s", got)
 	}
 }
