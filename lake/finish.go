@@ -54,9 +54,11 @@ func EndRun(ctx context.Context, w *Writer, merge bool, beforeSessions func()) (
 	err := WriteSessions(ctx, w.dir)
 	end.Sessions = time.Since(start)
 	switch {
+	case err == nil:
+		// Stored (or current already), even if ctx was cancelled meanwhile.
 	case ctx.Err() != nil:
 		end.Interrupted = true
-	case err != nil:
+	default:
 		// lake.Open builds the sessions itself when they are missing: a
 		// build that fails costs every later read the time of one.
 		end.Warnings = append(end.Warnings, EndWarning{"sessions",
