@@ -466,10 +466,10 @@ func (r *rejects) report(f *ingest.File) {
 // ingest --parquet took 10% less (medians of three interleaved runs, 18.6
 // s against 20.7 s); the columns of random ids and times keep the
 // default level (the zstd tag on eventRow). On a bucket's small
-// partitions (a page or two of raw each) the dataset is 4.5% larger. The default level made a
-// dataset 5% larger than the "better" level in a fifth less time, and
-// the "best" level gains little more at nearly twice the time
-// (samples/bench.sh measures it).
+// partitions (a page or two of raw each) the dataset is 4.5% larger.
+// The default level made a dataset 5% larger than the "better" level in
+// a fifth less time, and the "best" level gains little more at nearly
+// twice the time (samples/bench.sh measures it).
 //
 // Pages are cut at pageBytes of values, which raw reaches (and, rarely,
 // error_message: 25,000 long messages in one part): the typed columns
