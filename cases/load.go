@@ -132,12 +132,8 @@ func LoadDataset(ctx context.Context, dir string, inputs []string, opts LoadOpti
 	// peak is one or the other, not both (1.25M events: 1.16 GiB).
 	end, closeErr := lake.EndRun(ctx, w, err == nil, lake.ReleaseMemory)
 	err = errors.Join(err, closeErr)
-	switch {
-	case !end.Interrupted || errors.Is(err, ingest.ErrInterrupted):
-	case err == nil:
-		err = ingest.ErrInterrupted
-	default:
-		err = errors.Join(err, ingest.ErrInterrupted)
+	if end.Interrupted && !errors.Is(err, ingest.ErrInterrupted) {
+		err = errors.Join(err, ingest.ErrInterrupted) // as export does
 	}
 	sum.Interrupted = sum.Interrupted || end.Interrupted
 	sum.Phases.Compact, sum.Phases.Lineage = end.Merge.Seconds(), end.Sessions.Seconds()
