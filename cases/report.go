@@ -29,7 +29,7 @@ func (r Rules) Run(ctx context.Context, store *query.Store) ([]query.Finding, er
 	}
 	opts := r.Options
 	if opts.Events == "" {
-		opts.Events = store.WindowEvents(opts.Since, opts.Until)
+		store.Window(&opts)
 	}
 	found, err := query.Detect(ctx, store.DB, rules, opts)
 	if failed := (query.RuleErrors)(nil); err != nil && !errors.As(err, &failed) {

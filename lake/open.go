@@ -2,10 +2,12 @@ package lake
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,7 +38,7 @@ func openTables(ctx context.Context, dir string, t datasetTables) (*query.Store,
 	}
 	s.Parquet, s.SessionsStale = true, t.staleSessions
 	if len(t.parts) > 0 {
-		s.EventsIn = t.eventsIn
+		s.EventsIn, s.EventsHolding = t.eventsIn, t.eventsHolding
 	}
 	return s, nil
 }
@@ -49,6 +51,12 @@ func openTables(ctx context.Context, dir string, t datasetTables) (*query.Store,
 // folder (put there by hand) is kept; the folder of events without a time
 // is not, as no window holds them.
 func (t datasetTables) eventsIn(since, until time.Time) string {
+	return t.eventsOf(t.window(since, until))
+}
+
+// window is the indexes of the parts that can hold events in [since,
+// until) (see eventsIn).
+func (t datasetTables) window(since, until time.Time) []int {
 	var keep []int
 	for i, p := range t.parts {
 		day, ok := partDay(p)
@@ -62,9 +70,15 @@ func (t datasetTables) eventsIn(since, until time.Time) string {
 			keep = append(keep, i)
 		}
 	}
+	return keep
+}
+
+// eventsOf selects the events view's columns from the parts at keep: ""
+// when that is every part (the events view itself).
+func (t datasetTables) eventsOf(keep []int) string {
 	switch len(keep) {
 	case len(t.parts):
-		return "" // every part: the events view itself
+		return ""
 	case 0:
 		return "SELECT * FROM main.events WHERE false"
 	}
@@ -73,6 +87,74 @@ func (t datasetTables) eventsIn(since, until time.Time) string {
 		parts[k] = t.parts[i]
 	}
 	return query.EventsOver("(" + eventsSQL(parts, t.schemas.pick(keep)) + ")")
+}
+
+// eventsHolding selects, for each of conds (on the stored columns), the
+// events view's columns from only the parts of [since, until) holding an
+// event the condition is true of, for query.Store.EventsHolding. One scan
+// reads the conditions' columns of the window's parts; DuckDB opens only
+// the parts that matter for the rest.
+func (t datasetTables) eventsHolding(ctx context.Context, conn *sql.Conn, since, until time.Time, conds []string) ([]string, error) {
+	window := t.window(since, until)
+	out := make([]string, len(conds))
+	if len(window) == 0 {
+		return out, nil // the window reads no part already
+	}
+	at := make(map[string]int, len(window)) // part -> its index
+	files := make([]string, len(window))
+	for k, i := range window {
+		at[t.parts[i]], files[k] = i, t.parts[i]
+	}
+	either := make([]string, len(conds))
+	which := make([]string, len(conds))
+	for k, c := range conds {
+		either[k] = "(" + c + ")"
+		which[k] = "bool_or(coalesce((" + c + "), false))"
+	}
+	union := ""
+	if !t.schemas.pick(window).same() {
+		union = "union_by_name = true, "
+	}
+	q := fmt.Sprintf("SELECT filename, %s FROM read_parquet(%s, filename = true, %shive_partitioning = false) WHERE %s GROUP BY filename",
+		strings.Join(which, ", "), fileList(files), union, strings.Join(either, " OR "))
+	rows, err := conn.QueryContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	holding := make([][]int, len(conds))
+	dest := make([]any, 1+len(conds))
+	var name string
+	flags := make([]bool, len(conds))
+	dest[0] = &name
+	for k := range flags {
+		dest[1+k] = &flags[k]
+	}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		i, ok := at[name]
+		if !ok {
+			return nil, fmt.Errorf("DuckDB named a file not asked for: %q", name)
+		}
+		for k, f := range flags {
+			if f {
+				holding[k] = append(holding[k], i)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for k, keep := range holding {
+		if len(keep) == len(window) {
+			continue // every part of the window: what the window reads
+		}
+		slices.Sort(keep)
+		out[k] = t.eventsOf(keep) // fewer parts than the window: never "" (every part)
+	}
+	return out, nil
 }
 
 // partDay is the day of the date=YYYY-MM-DD folder a part is in.

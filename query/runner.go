@@ -25,6 +25,11 @@ type DetectOptions struct {
 	// which skips the files of a Parquet dataset's other days. It must
 	// hold every event of [Since, Until); the window's bounds still apply.
 	Events string
+	// EventsHolding, when set, is what Store.Window sets it to: the events
+	// (as Events) of only the files holding an event that each of conds
+	// is true of ("" for the files Events reads). stageShared stages a
+	// shared relation with a Holds condition from those files only.
+	EventsHolding func(ctx context.Context, conn *sql.Conn, conds []string) ([]string, error)
 }
 
 // Detect runs rules over the events table of db and returns their findings,
@@ -174,6 +179,16 @@ func narrow(q string, opts DetectOptions) string { return narrowWith(q, opts, ni
 // narrowWith is narrow, with the shared relations that staged names read
 // from their tables (see stageShared).
 func narrowWith(q string, opts DetectOptions, staged staging) string {
+	return narrowFrom(q, opts, staged, "")
+}
+
+// narrowFrom is narrowWith, reading the events from events (a SELECT of
+// the events view's columns) instead of opts.Events when it is set, with a
+// window or without.
+func narrowFrom(q string, opts DetectOptions, staged staging, events string) string {
+	if events != "" {
+		opts.Events = events
+	}
 	var conds []string
 	if !opts.Since.IsZero() {
 		conds = append(conds, "event_time >= "+timestampLiteral(opts.Since))
@@ -182,10 +197,14 @@ func narrowWith(q string, opts DetectOptions, staged staging) string {
 		conds = append(conds, "event_time < "+timestampLiteral(opts.Until))
 	}
 	var ctes []string
-	if len(conds) > 0 {
+	if len(conds) > 0 || events != "" {
 		// The CTE shadows the events table inside the rule; NOT MATERIALIZED
 		// keeps it a filter pushed into each scan rather than a copy.
-		ctes = append(ctes, "events AS NOT MATERIALIZED (SELECT * FROM "+EventsFrom(opts.Events, "main.events")+" AS window_events WHERE "+strings.Join(conds, " AND ")+")")
+		where := ""
+		if len(conds) > 0 {
+			where = " WHERE " + strings.Join(conds, " AND ")
+		}
+		ctes = append(ctes, "events AS NOT MATERIALIZED (SELECT * FROM "+EventsFrom(opts.Events, "main.events")+" AS window_events"+where+")")
 	}
 	ctes = append(ctes, sharedCTEs(q, staged)...)
 	if len(ctes) == 0 {

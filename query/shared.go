@@ -10,6 +10,7 @@ import (
 	_ "embed" // the shared relations' SQL
 	"fmt"
 	"regexp"
+	"slices"
 )
 
 var (
@@ -25,13 +26,34 @@ var (
 type SharedRelation struct {
 	Name string
 	SQL  string // its query, over events and the shared relations before it
+	// Holds is a condition, on the stored columns of events, that every
+	// event the relation reads (itself or through the relations before
+	// it) is true of; "" when there is none. A run stages the relation
+	// from only the files of a Parquet dataset that hold such an event
+	// (DetectOptions.EventsHolding): sign-ins and credential changes are
+	// in a few of a bucket's many partitions, and each file a scan opens
+	// costs DuckDB the same whatever the filter.
+	Holds string
 	// reads matches a query that names it.
 	reads *regexp.Regexp
 }
 
-func newShared(name, q string) SharedRelation {
-	return SharedRelation{Name: name, SQL: q, reads: regexp.MustCompile(`(?i)\b` + name + `\b`)}
+func newShared(name, q, holds string) SharedRelation {
+	return SharedRelation{Name: name, SQL: q, Holds: holds, reads: regexp.MustCompile(`(?i)\b` + name + `\b`)}
 }
+
+// The Holds conditions: the events the WHERE clauses of signin_events.sql
+// and credential_events.sql keep, or more (TestSharedRelationsHoldTheirEvents
+// checks each relation is the same over only the events its condition is
+// true of).
+const (
+	signinHolds = "list_contains(['ConsoleLogin', 'UserAuthentication', 'Authenticate', 'CredentialVerification', " +
+		"'CredentialChallenge'], event_name) OR auth_workflow_id IS NOT NULL"
+	credentialHolds = "list_contains(['CreateAccessKey', 'CreateVirtualMFADevice', 'EnableMFADevice', " +
+		"'DeactivateMFADevice', 'DeleteVirtualMFADevice', 'ResyncMFADevice', 'CompleteVirtualMfaDeviceRegistration', " +
+		"'CompleteWebAuthnDeviceRegistration', 'CreateMfaDeviceForUser', 'UpdateMfaDeviceForUser', " +
+		"'DeleteMfaDeviceForUser', 'DeleteWebAuthnDevice'], event_name)"
+)
 
 // sharedRelations, in the order their CTEs are written: one reads only the
 // ones before it. Most of the rules read one of them: each read of the
@@ -39,9 +61,9 @@ func newShared(name, q string) SharedRelation {
 // a third of a second, whatever the filter), and computed by each rule the
 // sign-ins and credential changes were read ten times a run.
 var sharedRelations = []SharedRelation{
-	newShared("signin_events", signinEventsSQL),
-	newShared("credential_events", credentialEventsSQL),
-	newShared("signin_attempts", signinAttemptsSQL),
+	newShared("signin_events", signinEventsSQL, signinHolds),
+	newShared("credential_events", credentialEventsSQL, credentialHolds),
+	newShared("signin_attempts", signinAttemptsSQL, signinHolds), // reads signin_events only
 }
 
 // readsShared[j][i] says whether sharedRelations[j]'s SQL reads the
@@ -144,13 +166,17 @@ func stageShared(ctx context.Context, conn *sql.Conn, queries []RuleQuery, opts 
 		}
 		stageIt[i] = readers[i] >= 2
 	}
+	events, err := eventsHolding(ctx, conn, stageIt, opts)
+	if err != nil {
+		return nil, err
+	}
 	staged := staging{}
 	for i, r := range sharedRelations {
 		if !stageIt[i] {
 			continue
 		}
 		name := stagedTable(r.Name)
-		_, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE "+name+" AS "+narrowWith("SELECT * FROM "+r.Name, opts, staged))
+		_, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE "+name+" AS "+narrowFrom("SELECT * FROM "+r.Name, opts, staged, events[i]))
 		switch err = explain(err); {
 		case err == nil:
 			staged[r.Name] = "temp.main." + name
@@ -159,6 +185,44 @@ func stageShared(ctx context.Context, conn *sql.Conn, queries []RuleQuery, opts 
 		}
 	}
 	return staged, nil
+}
+
+// eventsHolding is, for each of sharedRelations, the events its staging
+// reads when not opts.Events: those of the files holding an event its
+// Holds condition is true of, when opts.EventsHolding can tell (one scan of
+// the conditions' columns for every relation staged); "" otherwise. When
+// DuckDB refuses that scan (not for the engine's own failures, which stop
+// the run), every relation reads every file.
+func eventsHolding(ctx context.Context, conn *sql.Conn, stageIt []bool, opts DetectOptions) ([]string, error) {
+	events := make([]string, len(sharedRelations))
+	if opts.EventsHolding == nil {
+		return events, nil
+	}
+	var conds []string
+	of := make([]int, len(sharedRelations)) // relation -> its condition in conds
+	for i, r := range sharedRelations {
+		if !stageIt[i] || r.Holds == "" {
+			continue
+		}
+		if of[i] = slices.Index(conds, r.Holds); of[i] < 0 {
+			of[i], conds = len(conds), append(conds, r.Holds)
+		}
+	}
+	if len(conds) == 0 {
+		return events, nil
+	}
+	picked, err := opts.EventsHolding(ctx, conn, conds)
+	switch err = explain(err); {
+	case err == nil:
+		for i, r := range sharedRelations {
+			if stageIt[i] && r.Holds != "" {
+				events[i] = picked[of[i]]
+			}
+		}
+	case ctx.Err() != nil || IsEngineError(err):
+		return nil, fmt.Errorf("the files holding the shared relations' events: %w", err)
+	}
+	return events, nil
 }
 
 // drop drops the tables staged.

@@ -48,6 +48,26 @@ type Store struct {
 	// bound); "" when that is every file. Nil for a DuckDB store. See
 	// WindowEvents.
 	EventsIn func(since, until time.Time) string
+	// EventsHolding, for such a store, selects for each of conds (on the
+	// stored columns) the events view's columns from only the files of
+	// [since, until) that hold an event the condition is true of: the
+	// shared relations' staging (DetectOptions.EventsHolding). "" is every
+	// file of the window. Nil for a DuckDB store.
+	EventsHolding func(ctx context.Context, conn *sql.Conn, since, until time.Time, conds []string) ([]string, error)
+}
+
+// Window sets opts.Events and opts.EventsHolding for a detection run over
+// [opts.Since, opts.Until) on the store.
+func (s *Store) Window(opts *DetectOptions) {
+	opts.Events = s.WindowEvents(opts.Since, opts.Until)
+	if s.EventsHolding == nil {
+		opts.EventsHolding = nil
+		return
+	}
+	since, until := opts.Since, opts.Until
+	opts.EventsHolding = func(ctx context.Context, conn *sql.Conn, conds []string) ([]string, error) {
+		return s.EventsHolding(ctx, conn, since, until, conds)
+	}
 }
 
 // WindowEvents is what DetectOptions.Events should be for a run over

@@ -142,11 +142,10 @@ func TestWindowReadsItsEvents(t *testing.T) {
 	}
 }
 
-// TestSigninEventsHoldEachSignInOnce: signin_events reads the sign-in
-// events by name and the other events of a sign-in workflow in two reads;
-// an event both read (a ConsoleLogin in a workflow) is in it once, and
-// other events are not.
-func TestSigninEventsHoldEachSignInOnce(t *testing.T) {
+// signinEventsLog writes a log of sign-in events, in a sign-in workflow
+// and not, and one other event, and returns its path.
+func signinEventsLog(t *testing.T) string {
+	t.Helper()
 	event := func(id, name, workflow string) string {
 		ev := map[string]any{"eventVersion": "1.09", "eventID": id, "eventTime": "2024-03-04T10:00:00Z",
 			"eventSource": "signin.amazonaws.com", "eventName": name, "awsRegion": "us-east-1", "recipientAccountId": "111122223333",
@@ -167,11 +166,19 @@ func TestSigninEventsHoldEachSignInOnce(t *testing.T) {
 		event("step-in-workflow", "GetRoleCredentials", "wf-1"),
 		event("other", "DescribeInstances", ""),
 	}
-	path := filepath.Join(t.TempDir(), "events.ndjson")
+	path := filepath.Join(t.TempDir(), "signins.ndjson")
 	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := loadEvents(t, path)
+	return path
+}
+
+// TestSigninEventsHoldEachSignInOnce: signin_events reads the sign-in
+// events by name and the other events of a sign-in workflow in two reads;
+// an event both read (a ConsoleLogin in a workflow) is in it once, and
+// other events are not.
+func TestSigninEventsHoldEachSignInOnce(t *testing.T) {
+	s := loadEvents(t, signinEventsLog(t))
 	shared := query.SharedRelations("signin_events")
 	if len(shared) != 1 {
 		t.Fatalf("shared relations read by signin_events: %v", shared)
@@ -197,5 +204,74 @@ func TestSigninEventsHoldEachSignInOnce(t *testing.T) {
 	want := "challenge x1, login x1, login-in-workflow x1, step-in-workflow x1"
 	if strings.Join(got, ", ") != want {
 		t.Errorf("signin_events holds %s, want %s", strings.Join(got, ", "), want)
+	}
+}
+
+// TestSharedRelationsHoldTheirEvents: each shared relation with a Holds
+// condition is the same over only the events the condition is true of as
+// over every event, so staging it from only the dataset files holding such
+// events loses none of its rows. The condition repeats the names of the
+// relation's SQL; a condition narrower than the SQL (a name left out)
+// fails here.
+func TestSharedRelationsHoldTheirEvents(t *testing.T) {
+	inputs, err := filepath.Glob("testdata/detections/*/events.ndjson")
+	if err != nil || len(inputs) < 10 {
+		t.Fatalf("test events: %v, %v", inputs, err)
+	}
+	s := loadEvents(t, append(inputs, signinEventsLog(t))...)
+	ctx := context.Background()
+	// over is the rows of relation r over the events where holds (every
+	// event when ""), computing the relations it reads as CTEs.
+	over := func(r query.SharedRelation, holds string) string {
+		events := "SELECT * FROM main.events"
+		if holds != "" {
+			events += " WHERE coalesce((" + holds + "), false)"
+		}
+		ctes := []string{"events AS (" + events + ")"}
+		for _, read := range query.SharedRelations(r.Name) {
+			ctes = append(ctes, read.Name+" AS (\n"+read.SQL+")")
+		}
+		return "WITH " + strings.Join(ctes, ",\n") + "\nSELECT * FROM " + r.Name
+	}
+	// differ counts the rows in one of the relation's two versions only.
+	differ := func(r query.SharedRelation, holds string) (rows, diff int64) {
+		all, some := over(r, ""), over(r, holds)
+		minus := func(a, b string) string { return "(SELECT * FROM (" + a + ") EXCEPT ALL SELECT * FROM (" + b + "))" }
+		q := "SELECT (SELECT count(*) FROM (" + all + ")), (SELECT count(*) FROM (" + minus(all, some) + " UNION ALL " + minus(some, all) + "))"
+		if err := s.DB.QueryRowContext(ctx, q).Scan(&rows, &diff); err != nil {
+			t.Fatalf("%s: %v", r.Name, err)
+		}
+		return rows, diff
+	}
+	relations := query.SharedRelations("signin_events, credential_events, signin_attempts")
+	if len(relations) != 3 {
+		t.Fatalf("shared relations: %v", relations)
+	}
+	for _, r := range relations {
+		if r.Holds == "" {
+			t.Errorf("%s has no Holds condition", r.Name)
+			continue
+		}
+		var outside int64
+		if err := s.DB.QueryRowContext(ctx, "SELECT count(*) FROM events WHERE NOT coalesce(("+r.Holds+"), false)").Scan(&outside); err != nil || outside == 0 {
+			t.Fatalf("%s: %d events outside its condition, %v", r.Name, outside, err)
+		}
+		if rows, diff := differ(r, r.Holds); rows == 0 || diff != 0 {
+			t.Errorf("%s: %d rows, %d of them not the same over the events of its condition", r.Name, rows, diff)
+		}
+	}
+	// The check can fail: a narrower condition loses rows.
+	for _, narrower := range []string{
+		// no Identity Center step outside a workflow
+		"event_name = 'ConsoleLogin' OR auth_workflow_id IS NOT NULL",
+		// no workflow's other events
+		"list_contains(['ConsoleLogin', 'UserAuthentication', 'Authenticate', 'CredentialVerification', 'CredentialChallenge'], event_name)",
+	} {
+		if _, diff := differ(relations[0], narrower); diff == 0 {
+			t.Errorf("signin_events is the same over the events of %s", narrower)
+		}
+	}
+	if _, diff := differ(relations[1], "event_name = 'CreateAccessKey'"); diff == 0 {
+		t.Error("credential_events is the same over the access keys' events only")
 	}
 }

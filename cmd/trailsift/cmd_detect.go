@@ -185,7 +185,7 @@ func runDetect(cmd *cobra.Command, o *detectOptions, ios *streams) error {
 		return err
 	}
 	defer store.Close()
-	o.detect.Events = store.WindowEvents(o.detect.Since, o.detect.Until)
+	store.Window(&o.detect)
 	found, err := query.Detect(ctx, store.DB, rules, o.detect)
 	if err := set.detectErr(ios, err); err != nil {
 		return err

@@ -1,0 +1,87 @@
+package cases
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/trailsift/trailsift/lake"
+	"github.com/trailsift/trailsift/query"
+	"github.com/trailsift/trailsift/samples"
+)
+
+// On a dataset whose sign-ins are in a few of its partitions (as in a
+// bucket: us-east-1 only), the shared relations are staged from only the
+// parts that hold their events, and the findings are the same as when
+// every part is read: with and without a window.
+func TestDatasetStagesFromTheirParts(t *testing.T) {
+	ctx := context.Background()
+	corpus := t.TempDir()
+	if _, err := samples.Generate(samples.Options{Out: filepath.Join(corpus, "logs"), Events: 6000, Accounts: 2, Regions: 3, Days: 2, Seed: 5, Chains: true}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := LoadDataset(ctx, dir, []string{corpus}, LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := lake.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ds.Close()
+
+	conds := []string{}
+	for _, r := range query.SharedRelations("signin_events, credential_events") {
+		conds = append(conds, r.Holds)
+	}
+	conn, err := ds.DB.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	picked, err := ds.EventsHolding(ctx, conn, time.Time{}, time.Time{}, conds)
+	conn.Close()
+	if err != nil || len(picked) != len(conds) {
+		t.Fatalf("EventsHolding: %d selects, %v", len(picked), err)
+	}
+	parts, _ := filepath.Glob(lake.EventsGlob(dir))
+	for k, q := range picked {
+		var read, want int64
+		if q == "" {
+			t.Errorf("%s: every part read, though the sign-ins are in us-east-1 only", conds[k])
+			continue
+		}
+		if err := ds.DB.QueryRow("SELECT count(*) FROM (" + q + ") WHERE " + conds[k]).Scan(&read); err != nil {
+			t.Fatal(err)
+		}
+		if err := ds.DB.QueryRow("SELECT count(*) FROM events WHERE " + conds[k]).Scan(&want); err != nil {
+			t.Fatal(err)
+		}
+		if read != want || want == 0 {
+			t.Errorf("%s: %d events in the parts picked, %d in the dataset (%d parts)", conds[k], read, want, len(parts))
+		}
+	}
+
+	rules, err := query.BuiltinRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []query.DetectOptions{{}, {Since: time.Date(2024, 3, 2, 0, 0, 0, 0, time.UTC)}} {
+		everyPart := w
+		everyPart.Events = ds.WindowEvents(w.Since, w.Until)
+		want, err := query.Detect(ctx, ds.DB, rules, everyPart)
+		if err != nil || len(want) == 0 {
+			t.Fatalf("since %v, every part: %d findings, %v", w.Since, len(want), err)
+		}
+		got, err := Rules{Options: w}.Run(ctx, ds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := json.Marshal(want)
+		b, _ := json.Marshal(got)
+		if string(a) != string(b) {
+			t.Errorf("since %v: %d findings from the parts holding the events, %d from every part:\n%s\n%s", w.Since, len(got), len(want), b, a)
+		}
+	}
+}
