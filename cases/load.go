@@ -21,9 +21,36 @@ type LoadOptions struct {
 	// once they are.
 	Progress  func(ingest.Progress)
 	AfterRead func()
-	// BeforeStoreLoad, when set, runs once the inputs are read and staged,
-	// just before the staged events go into the store at path.
-	BeforeStoreLoad func(ctx context.Context, path string)
+	// Step, when set, is called as each step after the reading begins
+	// (lake.Step: storing the events into a store, merging a dataset's
+	// parts, building the sessions), after AfterRead; target is the store's
+	// path or the dataset's folder.
+	Step func(ctx context.Context, s lake.Step, target string)
+}
+
+// steps tells a load's caller where it is once the reading ends:
+// AfterRead once, then Step as each step begins.
+type steps struct {
+	ctx    context.Context
+	opts   LoadOptions
+	target string
+	read   bool // AfterRead was called
+}
+
+// readDone calls AfterRead, the first time only.
+func (s *steps) readDone() {
+	if !s.read && s.opts.AfterRead != nil {
+		s.opts.AfterRead()
+	}
+	s.read = true
+}
+
+// begin is lake.OnStep: the reading is done, and step begins.
+func (s *steps) begin(step lake.Step) {
+	s.readDone()
+	if s.opts.Step != nil {
+		s.opts.Step(s.ctx, step, s.target)
+	}
 }
 
 // maxProblems is how many problems of a run Loaded carries; the rest are
@@ -81,21 +108,9 @@ func (l *Loaded) Partial() bool { return l.FilesFailed > 0 || l.Errors > 0 }
 // far it got.
 func Load(ctx context.Context, store *query.Store, inputs []string, opts LoadOptions) (*Loaded, error) {
 	start := time.Now()
-	read := false
-	afterRead := func() {
-		if !read && opts.AfterRead != nil {
-			opts.AfterRead()
-		}
-		read = true
-	}
-	beforeLoad := func() {
-		afterRead()
-		if opts.BeforeStoreLoad != nil {
-			opts.BeforeStoreLoad(ctx, store.Path)
-		}
-	}
-	r, runErr := lake.IngestStore(ctx, store, inputs, opts.ingestOptions(), beforeLoad)
-	afterRead()
+	st := &steps{ctx: ctx, opts: opts, target: store.Path}
+	r, runErr := lake.IngestStore(ctx, store, inputs, opts.ingestOptions(), st.begin)
+	st.readDone() // when no step began
 	if !r.Ran {
 		return nil, runErr
 	}
@@ -130,7 +145,13 @@ func LoadDataset(ctx context.Context, dir string, inputs []string, opts LoadOpti
 	// The writer's buffers are garbage by the build: they go back to the
 	// OS before DuckDB takes its share (as a store's load does), so the
 	// peak is one or the other, not both (1.25M events: 1.16 GiB).
-	end, closeErr := lake.EndRun(ctx, w, err == nil, lake.ReleaseMemory)
+	st := &steps{ctx: ctx, opts: opts, target: dir, read: true} // run called AfterRead
+	end, closeErr := lake.EndRun(ctx, w, err == nil, func(step lake.Step) {
+		if step == lake.StepSessions {
+			lake.ReleaseMemory()
+		}
+		st.begin(step)
+	})
 	err = errors.Join(err, closeErr)
 	if end.Interrupted && !errors.Is(err, ingest.ErrInterrupted) {
 		err = errors.Join(err, ingest.ErrInterrupted) // as export does

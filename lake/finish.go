@@ -25,15 +25,16 @@ type EndWarning struct {
 
 // EndRun ends a run that wrote into the dataset through w, whose events
 // are all stored by then: it merges the parts the run wrote when merge is
-// set (Compact: fewer, larger files for every later read), closes w,
-// calls beforeSessions (to let go of memory the build will want), then
-// stores the dataset's sessions (WriteSessions). The events are stored
+// set (Compact: fewer, larger files for every later read), closes w, then
+// stores the dataset's sessions (WriteSessions), telling onStep as each
+// begins (where the caller can let go of memory the build will want). The events are stored
 // either way, so a merge that fails (a full disk) or a build that fails is
 // a warning; a cancelled ctx stops what is left and sets Interrupted. The
 // error is w.Close's. ingest --parquet and export both end this way.
-func EndRun(ctx context.Context, w *Writer, merge bool, beforeSessions func()) (RunEnd, error) {
+func EndRun(ctx context.Context, w *Writer, merge bool, onStep OnStep) (RunEnd, error) {
 	var end RunEnd
 	if merge {
+		onStep.begin(StepMerge)
 		start := time.Now()
 		_, err := w.Compact(ctx)
 		end.Merge = time.Since(start)
@@ -47,9 +48,7 @@ func EndRun(ctx context.Context, w *Writer, merge bool, beforeSessions func()) (
 		end.Interrupted = true
 		return end, closeErr
 	}
-	if beforeSessions != nil {
-		beforeSessions()
-	}
+	onStep.begin(StepSessions)
 	start := time.Now()
 	err := WriteSessions(ctx, w.dir)
 	end.Sessions = time.Since(start)

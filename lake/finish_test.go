@@ -4,17 +4,31 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
 // EndRun merges the run's parts and stores the sessions; a cancel that
 // comes once the sessions are stored (or current already) leaves nothing
-// undone, so it is no interruption; one before the build is.
+// undone, so it is no interruption; one before the build is. Each step
+// is announced as it begins.
 func TestEndRun(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ds")
-	end, err := EndRun(context.Background(), commitsOf(t, dir, 3), true, nil)
+	var steps []Step
+	end, err := EndRun(context.Background(), commitsOf(t, dir, 3), true, func(s Step) { steps = append(steps, s) })
 	if err != nil || end.Interrupted || len(end.Warnings) > 0 {
 		t.Fatalf("first run: %+v, %v", end, err)
+	}
+	if !slices.Equal(steps, []Step{StepMerge, StepSessions}) {
+		t.Errorf("steps announced: %q", steps)
+	}
+	// cancelAtBuild cancels as the sessions' build begins.
+	cancelAtBuild := func(cancel context.CancelFunc) OnStep {
+		return func(s Step) {
+			if s == StepSessions {
+				cancel()
+			}
+		}
 	}
 	for folder, n := range partsIn(dir) {
 		if n != 1 {
@@ -34,7 +48,7 @@ func TestEndRun(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	end, err = EndRun(ctx, w, true, cancel)
+	end, err = EndRun(ctx, w, true, cancelAtBuild(cancel))
 	if err != nil || end.Interrupted || len(end.Warnings) > 0 {
 		t.Errorf("a cancel once nothing was left to do: %+v, %v", end, err)
 	}
@@ -44,7 +58,7 @@ func TestEndRun(t *testing.T) {
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
 	w = commitsOf(t, filepath.Join(t.TempDir(), "other"), 1)
-	end, err = EndRun(ctx, w, false, cancel)
+	end, err = EndRun(ctx, w, false, cancelAtBuild(cancel))
 	if err != nil || !end.Interrupted {
 		t.Errorf("a cancel before the build: %+v, %v", end, err)
 	}

@@ -61,7 +61,7 @@ func (ms Manifests) HasContent(sha string) (string, bool) {
 // build's spill. See Store.Load for what it returns.
 func LoadStore(ctx context.Context, store *query.Store, dir string) (inserted, rejected int64, err error) {
 	var times loadTimes
-	return loadStore(ctx, store, dir, &times)
+	return loadStore(ctx, store, dir, &times, nil)
 }
 
 // loadTimes are how long LoadStore's two steps took.
@@ -70,7 +70,7 @@ type loadTimes struct {
 	lineage time.Duration // the sessions rebuilt
 }
 
-func loadStore(ctx context.Context, store *query.Store, dir string, times *loadTimes) (inserted, rejected int64, err error) {
+func loadStore(ctx context.Context, store *query.Store, dir string, times *loadTimes, onStep OnStep) (inserted, rejected int64, err error) {
 	start := time.Now()
 	t := tableSources(dir)
 	var slices [][]string
@@ -100,18 +100,19 @@ func loadStore(ctx context.Context, store *query.Store, dir string, times *loadT
 		return inserted, rejected, err
 	}
 	times.store = time.Since(start)
-	times.lineage, err = updateSessions(store)
+	times.lineage, err = updateSessions(store, onStep)
 	return inserted, rejected, err
 }
 
 // updateSessions brings the store's sessions up to date after a load
 // (query.Store.UpdateSessions), unless DeferSessions, and says how long it
 // took. Not a cancellable context: the events are stored, and their
-// lineage is owed.
-func updateSessions(store *query.Store) (time.Duration, error) {
+// lineage is owed. onStep is told it begins.
+func updateSessions(store *query.Store, onStep OnStep) (time.Duration, error) {
 	if DeferSessions {
 		return 0, nil
 	}
+	onStep.begin(StepSessions)
 	start := time.Now()
 	err := store.UpdateSessions(context.Background())
 	return time.Since(start), err
@@ -228,16 +229,16 @@ type StoreRun struct {
 // are decoded (streamStore). Otherwise they are staged as a Parquet dataset
 // beside the database (StagingDir; a temporary folder for an in-memory
 // store), then loaded (LoadStore). opts.Manifest is set here, from the
-// store and the staging. beforeLoad, when not nil, runs just before the
-// load (for a streamed one: before its commit).
+// store and the staging. onStep is told as the load begins (for a streamed
+// one: its last commit), and the sessions' build.
 //
 // What was staged is loaded even after ctx is cancelled: it is finished
 // work, in transactions whose staged parts go only once they commit, so a
 // second interrupt (which exits at once) leaves what was not stored staged
 // for the next run. A run cancelled at any point returns
 // ingest.ErrInterrupted, so that nothing goes on after it.
-func IngestStore(ctx context.Context, store *query.Store, inputs []string, opts ingest.Options, beforeLoad func()) (StoreRun, error) {
-	if run, streamed, err := streamStore(ctx, store, inputs, opts, beforeLoad); streamed || err != nil {
+func IngestStore(ctx context.Context, store *query.Store, inputs []string, opts ingest.Options, onStep OnStep) (StoreRun, error) {
+	if run, streamed, err := streamStore(ctx, store, inputs, opts, onStep); streamed || err != nil {
 		return run, err
 	}
 	var run StoreRun
@@ -285,12 +286,10 @@ func IngestStore(ctx context.Context, store *query.Store, inputs []string, opts 
 	// The staging buffers are garbage now: hand them back to the OS before
 	// DuckDB takes its share, so the peak is one or the other, not both.
 	ReleaseMemory()
-	if beforeLoad != nil {
-		beforeLoad()
-	}
+	onStep.begin(StepStore)
 	// Not ctx, which an interrupt cancels: see above.
 	var times loadTimes
-	run.Inserted, run.Rejected, err = loadStore(context.Background(), store, staging, &times)
+	run.Inserted, run.Rejected, err = loadStore(context.Background(), store, staging, &times, onStep)
 	run.Store, run.Lineage = times.store, times.lineage
 	if err != nil {
 		return run, fmt.Errorf("load %s into %s: %w (run the same command again to finish)", staging, store.Path, err)

@@ -34,7 +34,7 @@ import (
 // most of its work. ok is false, and nothing done,
 // when the store holds events (or a staging left by an interrupted run):
 // IngestStore stages them then.
-func streamStore(ctx context.Context, store *query.Store, inputs []string, opts ingest.Options, beforeLoad func()) (run StoreRun, ok bool, err error) {
+func streamStore(ctx context.Context, store *query.Store, inputs []string, opts ingest.Options, onStep OnStep) (run StoreRun, ok bool, err error) {
 	if !streamLoads || hasStaging(store) {
 		return run, false, nil
 	}
@@ -96,9 +96,7 @@ func streamStore(ctx context.Context, store *query.Store, inputs []string, opts 
 	case runErr != nil && !errors.Is(runErr, ingest.ErrInterrupted):
 		return run, true, runErr
 	}
-	if beforeLoad != nil {
-		beforeLoad()
-	}
+	onStep.begin(StepStore)
 	start = time.Now()
 	if err := sink.commit(load); err != nil {
 		return run, true, notStored(err)
@@ -112,7 +110,7 @@ func streamStore(ctx context.Context, store *query.Store, inputs []string, opts 
 	// the OS before DuckDB builds the sessions, as a staged load does.
 	st.sink = nil
 	ReleaseMemory()
-	if run.Lineage, err = updateSessions(store); err != nil {
+	if run.Lineage, err = updateSessions(store, onStep); err != nil {
 		return run, true, err
 	}
 	return run, true, run.ended(ctx, store, runErr)

@@ -11,6 +11,6 @@ import (
 
 // streamStore is not built without the duckdb_arrow tag (duckdb-go's Arrow
 // interface needs it; the Makefile sets it): every load is staged.
-func streamStore(context.Context, *query.Store, []string, ingest.Options, func()) (StoreRun, bool, error) {
+func streamStore(context.Context, *query.Store, []string, ingest.Options, OnStep) (StoreRun, bool, error) {
 	return StoreRun{}, false, nil
 }

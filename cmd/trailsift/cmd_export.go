@@ -91,7 +91,14 @@ func runExport(cmd *cobra.Command, o *exportOptions, ios *streams) (err error) {
 	// The store is read by the build: its DuckDB lets go of the blocks it
 	// cached (up to its memory limit) before the build's DuckDB needs as
 	// much (the 1.25M-event bench store: peak 1.40 -> 1.1 GB).
-	end, err := lake.EndRun(ctx, w, true, func() { _ = src.Close() }) // read-only: nothing of it is lost
+	end, err := lake.EndRun(ctx, w, true, func(s lake.Step) {
+		if s == lake.StepSessions {
+			_ = src.Close() // read-only: nothing of it is lost
+		}
+		if ios.errIsTerm && !o.quiet {
+			fmt.Fprintf(ios.Err, "%s ...\n", s)
+		}
+	})
 	for _, warning := range end.Warnings {
 		fmt.Fprintf(ios.Err, "trailsift: warning: %s: %s\n", warning.Step, warning.Message)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/trailsift/trailsift/cases"
 	"github.com/trailsift/trailsift/ingest"
+	"github.com/trailsift/trailsift/lake"
 	"github.com/trailsift/trailsift/query"
 	"github.com/trailsift/trailsift/reports"
 )
@@ -155,11 +156,15 @@ func (o *ingestOptions) loadOptions(ctx context.Context, ios *streams) cases.Loa
 			}
 		}
 	}
-	opts.BeforeStoreLoad = func(ctx context.Context, path string) {
+	opts.Step = func(ctx context.Context, s lake.Step, target string) {
 		if show {
-			fmt.Fprintf(ios.Err, "storing the events in %s ...\n", path)
+			line := string(s)
+			if s == lake.StepStore {
+				line += " in " + target
+			}
+			fmt.Fprintf(ios.Err, "%s ...\n", line)
 		}
-		if atStoreLoad != nil {
+		if s == lake.StepStore && atStoreLoad != nil {
 			atStoreLoad(ctx, ios)
 		}
 	}

@@ -72,3 +72,34 @@ func TestTerminalWidthFromStreams(t *testing.T) {
 		})
 	}
 }
+
+// TestIngestNamesItsSteps: on a terminal, an ingest names each step that
+// follows the reading as it begins (the sessions of 10M events take half
+// a minute after the bar is done); piped, stderr has the summary only.
+func TestIngestNamesItsSteps(t *testing.T) {
+	sessions := "building the sessions (credential lineage) ..."
+	for _, c := range []struct {
+		flag string
+		want []string
+	}{
+		{"--db", []string{"storing the events in ", sessions}},
+		{"--parquet", []string{"merging each partition's parts ...", sessions}},
+	} {
+		for _, term := range []bool{true, false} {
+			var out, errb bytes.Buffer
+			ios := &streams{In: strings.NewReader(""), Out: &out, Err: &errb, errIsTerm: term}
+			args := []string{"ingest", c.flag, filepath.Join(t.TempDir(), "case"), "../../samples/s3-export.zip"}
+			if code := runWith(t, ios, args...); code != 0 {
+				t.Fatalf("%v: exit %d: %s", args, code, errb.String())
+			}
+			at := -1
+			for _, line := range c.want {
+				i := strings.Index(errb.String(), line)
+				if term && i <= at || !term && i >= 0 {
+					t.Errorf("%v, terminal %v: %q at %d (after %d):\n%s", args, term, line, i, at, errb.String())
+				}
+				at = i
+			}
+		}
+	}
+}
