@@ -92,6 +92,19 @@ var ErrNoStore = errors.New("no trailsift database")
 // Open opens (creating when writable) the database at path. An empty path
 // is an in-memory database, for tests.
 func Open(ctx context.Context, path string, readOnly bool) (*Store, error) {
+	return open(ctx, path, readOnly, storeMemoryLimit)
+}
+
+// OpenToStream opens the store at path read-only, as Open does, for a run
+// that streams its rows out once (export): DuckDB's memory is capped lower,
+// as it would only keep the blocks it read cached up to its cap, beside the
+// Go writer's buffers (export of the 1.25M-event bench store: peak RSS 1.06
+// -> 0.95 GiB, 2% slower).
+func OpenToStream(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, true, streamMemoryLimit)
+}
+
+func open(ctx context.Context, path string, readOnly bool, memoryLimit string) (*Store, error) {
 	var (
 		s   *Store
 		err error
@@ -104,9 +117,9 @@ func Open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 		if attachedHere(path) {
 			return nil, fmt.Errorf("open %s read-only: this process has it open for writing", path)
 		}
-		s, err = openPlain(ctx, path+"?access_mode=READ_ONLY", path, true)
+		s, err = openPlain(ctx, path+"?access_mode=READ_ONLY", path, true, memoryLimit)
 	case path == "":
-		s, err = openPlain(ctx, "?storage_compatibility_version=latest", path, false)
+		s, err = openPlain(ctx, "?storage_compatibility_version=latest", path, false, memoryLimit)
 	default:
 		s, err = openAttached(ctx, path)
 	}
@@ -184,9 +197,9 @@ func (s *Store) prepare(ctx context.Context, v int) error {
 
 // openPlain opens dsn as DuckDB's main database: a read-only store, or an
 // in-memory one.
-func openPlain(ctx context.Context, dsn, path string, readOnly bool) (*Store, error) {
+func openPlain(ctx context.Context, dsn, path string, readOnly bool, memoryLimit string) (*Store, error) {
 	onConnect := &connStatements{}
-	db, spill, err := openDB(ctx, dsn, displayPath(path), storeMemoryLimit, onConnect, "")
+	db, spill, err := openDB(ctx, dsn, displayPath(path), memoryLimit, onConnect, "")
 	if err != nil {
 		return nil, err
 	}
@@ -427,6 +440,10 @@ var spillSeq atomic.Int64
 // under 1 GiB on the bench corpus, and ran faster there than a higher cap
 // (samples/bench.sh measures it).
 const storeMemoryLimit = "400MB"
+
+// streamMemoryLimit caps DuckDB in a store opened to stream its rows out
+// (OpenToStream).
+const streamMemoryLimit = "200MB"
 
 // OpenMemory opens an empty in-memory DuckDB with the same offline,
 // locked settings as a store, for code that reads files through DuckDB

@@ -428,3 +428,44 @@ func TestSelectEveryColumnOfLargeEvents(t *testing.T) {
 		t.Errorf("read-only version 4 store: %d sessions, want none", n)
 	}
 }
+
+// A store opened to stream its rows out (export) is read-only, reads the
+// same events, and caps DuckDB at half a store's memory.
+func TestOpenToStream(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "case.duckdb")
+	s, err := query.Open(ctx, path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ingestInto(t, s, "testdata/detections/root-console-login/events.ndjson")
+	s.Close()
+	limit := func(s *query.Store) (mib float64, events int64) {
+		var text string
+		if err := s.DB.QueryRowContext(ctx, "SELECT current_setting('memory_limit'), (SELECT count(*) FROM events)").Scan(&text, &events); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fmt.Sscanf(text, "%f MiB", &mib); err != nil {
+			t.Fatalf("memory_limit %q: %v", text, err)
+		}
+		return mib, events
+	}
+	plain, err := query.Open(ctx, path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storeMiB, want := limit(plain)
+	plain.Close()
+	streamed, err := query.OpenToStream(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer streamed.Close()
+	mib, got := limit(streamed)
+	if !streamed.ReadOnly || got != want || want == 0 || mib >= storeMiB*0.6 {
+		t.Errorf("opened to stream: read-only %v, %d events (want %d), DuckDB capped at %.1f MiB (a store: %.1f)", streamed.ReadOnly, got, want, mib, storeMiB)
+	}
+	if _, err := streamed.DB.ExecContext(ctx, "SET memory_limit = '4GB'"); err == nil {
+		t.Error("the cap can be raised")
+	}
+}
