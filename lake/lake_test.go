@@ -654,3 +654,28 @@ func TestPartsNameTheirColumns(t *testing.T) {
 		}
 	}
 }
+
+// A command that opened a dataset before its parts were merged (an ingest
+// into it ended meanwhile) names a part that is gone: the error says why,
+// and to run the command again, and it still stops the command.
+func TestPartGoneWhileReading(t *testing.T) {
+	dir, parts := writeParts(t, testEvents(300, "111122223333"))
+	s, err := Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := os.Remove(parts[len(parts)-1]); err != nil {
+		t.Fatal(err)
+	}
+	_, err = query.Query(context.Background(), s.DB, "SELECT count(*) FROM events")
+	if err == nil || !strings.Contains(err.Error(), "No files found") || !strings.Contains(err.Error(), "Run the command again") ||
+		!query.IsEngineError(err) {
+		t.Errorf("a part gone: %v (engine error: %v)", err, query.IsEngineError(err))
+	}
+	// A file the user's SQL names is not the dataset's: no advice.
+	_, err = query.Query(context.Background(), s.DB, "SELECT count(*) FROM read_parquet("+query.StringLiteral(filepath.Join(dir, "typo.parquet"))+")")
+	if err == nil || !strings.Contains(err.Error(), "No files found") || strings.Contains(err.Error(), "Run the command again") {
+		t.Errorf("a file of the user's SQL missing: %v", err)
+	}
+}

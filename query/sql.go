@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -278,9 +279,28 @@ func explain(err error) error {
 		// DuckDB's own advice (SET memory_limit, SET threads) cannot be
 		// followed: the configuration is locked. Still an engine error.
 		return &duckdb.Error{Type: de.Type, Msg: firstLine(de.Msg) + "\n" + outOfMemoryAdvice}
+	case duckdb.ErrorTypeIO:
+		if m := goneFile.FindStringSubmatch(msg); m != nil && datasetFile.MatchString(filepath.Base(m[1])) {
+			// A dataset's file, named in a view, that is gone. Still an
+			// engine error: nothing more can be read.
+			return &duckdb.Error{Type: de.Type, Msg: firstLine(de.Msg) + "\n" + goneFileAdvice}
+		}
 	}
 	return err
 }
+
+var (
+	// goneFile is DuckDB's error on a file it was given that is not there.
+	goneFile = regexp.MustCompile(`No files found that match the pattern "([^"]*)"`)
+	// datasetFile is the name of a file of a trailsift dataset (package
+	// lake names them).
+	datasetFile = regexp.MustCompile(`^(part|sessions)-[0-9A-Za-z-]+\.parquet$`)
+)
+
+// goneFileAdvice follows DuckDB's error on a file that went away.
+const goneFileAdvice = `A file went away while this command read it: an ingest or export into a Parquet dataset merges
+each partition's parts into one file as it ends, and a command that opened the dataset before
+then still names the parts. Run the command again.`
 
 // outOfMemoryAdvice replaces DuckDB's advice on an out-of-memory error.
 const outOfMemoryAdvice = `trailsift gives DuckDB a fixed share of memory (its settings cannot be changed), and what does
