@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -15,13 +16,18 @@ import (
 // On a dataset whose sign-ins are in a few of its partitions (as in a
 // bucket: us-east-1 only), the shared relations are staged from only the
 // parts that hold their events, and the findings are the same as when
-// every part is read: with and without a window.
+// every part is read: with and without a window. Without one, a sign-in
+// without a time (in the partition of such events) is found too.
 func TestDatasetStagesFromTheirParts(t *testing.T) {
 	ctx := context.Background()
 	corpus := t.TempDir()
 	if _, err := samples.Generate(samples.Options{Out: filepath.Join(corpus, "logs"), Events: 6000, Accounts: 2, Regions: 3, Days: 2, Seed: 5, Chains: true}); err != nil {
 		t.Fatal(err)
 	}
+	write(t, filepath.Join(corpus, "untimed.json"), []byte(`{"Records":[{"eventVersion":"1.08","eventSource":"signin.amazonaws.com",`+
+		`"eventName":"ConsoleLogin","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.9","eventID":"untimed-root-login",`+
+		`"userIdentity":{"type":"Root","arn":"arn:aws:iam::`+tAcct+`:root","accountId":"`+tAcct+`"},"recipientAccountId":"`+tAcct+`",`+
+		`"responseElements":{"ConsoleLogin":"Success"},"additionalEventData":{"MFAUsed":"No"}}]}`))
 	dir := t.TempDir()
 	if _, err := LoadDataset(ctx, dir, []string{corpus}, LoadOptions{}); err != nil {
 		t.Fatal(err)
@@ -77,6 +83,15 @@ func TestDatasetStagesFromTheirParts(t *testing.T) {
 		got, err := Rules{Options: w}.Run(ctx, ds)
 		if err != nil {
 			t.Fatal(err)
+		}
+		untimed := 0
+		for _, f := range got {
+			if slices.Contains(f.EventIDs, "untimed-root-login") {
+				untimed++
+			}
+		}
+		if w.Since.IsZero() && untimed == 0 {
+			t.Error("the sign-in without a time is in no finding")
 		}
 		a, _ := json.Marshal(want)
 		b, _ := json.Marshal(got)

@@ -55,9 +55,16 @@ func (t datasetTables) eventsIn(since, until time.Time) string {
 }
 
 // window is the indexes of the parts that can hold events in [since,
-// until) (see eventsIn).
+// until) (see eventsIn): every part when neither is set, the events
+// without a time too.
 func (t datasetTables) window(since, until time.Time) []int {
 	var keep []int
+	if since.IsZero() && until.IsZero() {
+		for i := range t.parts {
+			keep = append(keep, i)
+		}
+		return keep
+	}
 	for i, p := range t.parts {
 		day, ok := partDay(p)
 		if !ok {
