@@ -95,6 +95,15 @@ func WriteSessions(ctx context.Context, dir string) error {
 	return nil
 }
 
+// sessionsRowGroup is the row group size of a dataset's sessions file, an
+// eighth of DuckDB's default. DuckDB reads a file's row groups on as many
+// threads as there are groups: the 10M-event bench dataset's 1.5M sessions
+// were 13 groups, and the rules over it took 3.56 s against 2.86 s in 92;
+// the build itself (its last step writes the file) took about a tenth less
+// (medians 27.9 s against 24.6 s over four runs each), the file the same
+// size. On the 1.25M-event dataset: the rules 1.18 s against 1.09 s.
+const sessionsRowGroup = 16384
+
 // copySessions builds the sessions of the dataset open in s in stages (as
 // a store's load does, so memory holds one stage at a time) and writes
 // them to the Parquet file path.
@@ -109,6 +118,7 @@ func copySessions(ctx context.Context, s *query.Store, path string) error {
 		return err
 	}
 	defer drop()
-	_, err = conn.ExecContext(ctx, fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd)", final, query.StringLiteral(path)))
+	_, err = conn.ExecContext(ctx, fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d)",
+		final, query.StringLiteral(path), sessionsRowGroup))
 	return err
 }
