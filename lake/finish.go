@@ -27,10 +27,11 @@ type EndWarning struct {
 // are all stored by then: it merges the parts the run wrote when merge is
 // set (Compact: fewer, larger files for every later read), closes w, then
 // stores the dataset's sessions (WriteSessions), telling onStep as each
-// begins (where the caller can let go of memory the build will want). The events are stored
-// either way, so a merge that fails (a full disk) or a build that fails is
-// a warning; a cancelled ctx stops what is left and sets Interrupted. The
-// error is w.Close's. ingest --parquet and export both end this way.
+// begins (where the caller can also let go of memory the build will
+// want). The events are stored either way, so a merge that fails (a full
+// disk) or a build that fails is a warning; a cancelled ctx stops what is
+// left and sets Interrupted. The error is w.Close's. ingest --parquet and
+// export both end this way.
 func EndRun(ctx context.Context, w *Writer, merge bool, onStep OnStep) (RunEnd, error) {
 	var end RunEnd
 	if merge {
