@@ -118,12 +118,8 @@ func (t datasetTables) eventsHolding(ctx context.Context, conn *sql.Conn, since,
 		either[k] = "(" + c + ")"
 		which[k] = "bool_or(coalesce((" + c + "), false))"
 	}
-	union := ""
-	if !t.schemas.pick(window).same() {
-		union = "union_by_name = true, "
-	}
-	q := fmt.Sprintf("SELECT filename, %s FROM read_parquet(%s, filename = true, %shive_partitioning = false) WHERE %s GROUP BY filename",
-		strings.Join(which, ", "), fileList(files), union, strings.Join(either, " OR "))
+	q := fmt.Sprintf("SELECT filename, %s FROM %s WHERE %s GROUP BY filename",
+		strings.Join(which, ", "), readParts(files, t.schemas.pick(window), "filename = true"), strings.Join(either, " OR "))
 	rows, err := conn.QueryContext(ctx, q)
 	if err != nil {
 		return nil, err
@@ -226,12 +222,22 @@ func eventsSQL(files []string, schemas partSchemas) string {
 			cols = append(cols, c.Name)
 		}
 	}
-	union := "union_by_name = true, "
-	if schemas.same() {
-		union = ""
+	return fmt.Sprintf("SELECT %s FROM %s", strings.Join(cols, ", "), readParts(files, schemas, ""))
+}
+
+// readParts is read_parquet of the event parts files, whose footers say
+// schemas, with options (DuckDB's, comma-separated) besides: their
+// partition folders are not read as columns (see eventsSQL), and their
+// schemas are unified by name only when they differ (see
+// partSchemas.same).
+func readParts(files []string, schemas partSchemas, options string) string {
+	if options != "" {
+		options += ", "
 	}
-	return fmt.Sprintf("SELECT %s FROM read_parquet(%s, %shive_partitioning = false)",
-		strings.Join(cols, ", "), fileList(files), union)
+	if !schemas.same() {
+		options += "union_by_name = true, "
+	}
+	return fmt.Sprintf("read_parquet(%s, %shive_partitioning = false)", fileList(files), options)
 }
 
 // datasetTables is what tableSources finds in a dataset.
