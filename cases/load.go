@@ -119,9 +119,7 @@ func Load(ctx context.Context, store *query.Store, inputs []string, opts LoadOpt
 	sum.readProblems(ctx, store)
 	if store.SessionsSkipped != nil {
 		// Counted in the run's warnings already, and in ingest_errors.
-		sum.Problems = append(sum.Problems, reports.Problem{Path: "(sessions)", Severity: "warning",
-			Message: store.SessionsSkipped.Error()})
-		sum.RunWarnings = append(sum.RunWarnings, store.SessionsSkipped.Error())
+		sum.listRunWarning(lake.EndWarning{Step: "sessions", Message: store.SessionsSkipped.Error()})
 	}
 	return sum, runErr
 }
@@ -177,9 +175,15 @@ func LoadDataset(ctx context.Context, dir string, inputs []string, opts LoadOpti
 func (l *Loaded) runWarnings(ws []lake.EndWarning) {
 	for _, w := range ws {
 		l.Warnings++
-		l.Problems = append(l.Problems, reports.Problem{Path: "(" + w.Step + ")", Severity: "warning", Message: w.Message})
-		l.RunWarnings = append(l.RunWarnings, w.Message)
+		l.listRunWarning(w)
 	}
+}
+
+// listRunWarning lists a warning about the run in its problems and in
+// RunWarnings.
+func (l *Loaded) listRunWarning(w lake.EndWarning) {
+	l.Problems = append(l.Problems, reports.Problem{Path: "(" + w.Step + ")", Severity: "warning", Message: w.Message})
+	l.RunWarnings = append(l.RunWarnings, w.Message)
 }
 
 // hasProblems says the run recorded errors or warnings.
