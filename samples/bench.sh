@@ -230,26 +230,42 @@ fi
 
 # Scale: the cost per event (wall and CPU) and the peak RSS of a large
 # corpus against the main one (the target: within 10% per event, the same
-# peak RSS), a re-run that must store nothing, and the rules over it.
+# peak RSS), a re-run that must store nothing, and the rules over it. Each
+# scale ingest is compared with an ingest of the main corpus in the same
+# mode run just before it, not with the one at the start of the bench:
+# the host's speed drifts over the bench's hour (a 10M ingest --parquet
+# took 198 s at the end of one bench, 157 s alone the same hour), and a
+# ratio of two runs minutes apart holds.
 if [ -n "${SCALE:-}" ]; then
   S=$(corpus "$SCALE_EVENTS" 2 3 4)
   sgz=$(du -sb "$S/AWSLogs" | cut -f1)
   sfiles=$(find "$S/AWSLogs" -name '*.json.gz' | wc -l)
   echo "scale corpus: $SCALE_EVENTS events, $sfiles files, $((sgz / 1000000)) MB gzipped"
-  # scaleline MODE BASE-SECS BASE-CPU BASE-EVENTS BASE-RSS: the figures of
-  # the last ingest against the main run's.
-  scaleline() {
-    echo "scale, ingest --$1: $stored events in ${secs}s, ${cpu} CPU-s; per event $(awk -v s="$secs" -v n="$stored" 'BEGIN{printf "%.1f", s*1e6/n}') us wall, $(awk -v s="$cpu" -v n="$stored" 'BEGIN{printf "%.1f", s*1e6/n}') us CPU ($(awk -v s="$secs" -v n="$stored" -v bs="$2" -v bn="$4" 'BEGIN{printf "%.2f", (s/n)/(bs/bn)}')x and $(awk -v s="$cpu" -v n="$stored" -v bs="$3" -v bn="$4" 'BEGIN{printf "%.2f", (s/n)/(bs/bn)}')x the $EVENTS-event run's); peak RSS $((rss / 1024)) MiB ($(ratio "$rss" "$5")x); store $((size / 1000000)) MB ($(ratio "$size" "$sgz")x the gzipped input), peak disk $((peak / 1000000)) MB ($(ratio "$peak" "$size")x the store)"
+  # basefor MODE: ingests the main corpus again with --MODE, for the
+  # scale run after it to be compared with, and sets bsecs, bcpu, bstored
+  # and brss.
+  basefor() {
+    ingest "$1" "$OUT/scale-base" "$CORPUS"
+    bsecs=$secs bcpu=$cpu bstored=$stored brss=$rss
+    echo "scale, ingest --$1 of the $EVENTS-event corpus again, just before: ${secs}s, ${cpu} CPU-s, peak RSS $((rss / 1024)) MiB"
+    rm -rf "$OUT/scale-base" "$OUT/scale-base.wal"
   }
+  # scaleline MODE BASE-SECS BASE-CPU BASE-EVENTS BASE-RSS: the figures of
+  # the last ingest against those of the main corpus's run before it.
+  scaleline() {
+    echo "scale, ingest --$1: $stored events in ${secs}s, ${cpu} CPU-s; per event $(awk -v s="$secs" -v n="$stored" 'BEGIN{printf "%.1f", s*1e6/n}') us wall, $(awk -v s="$cpu" -v n="$stored" 'BEGIN{printf "%.1f", s*1e6/n}') us CPU ($(awk -v s="$secs" -v n="$stored" -v bs="$2" -v bn="$4" 'BEGIN{printf "%.2f", (s/n)/(bs/bn)}')x and $(awk -v s="$cpu" -v n="$stored" -v bs="$3" -v bn="$4" 'BEGIN{printf "%.2f", (s/n)/(bs/bn)}')x the $EVENTS-event run's just before); peak RSS $((rss / 1024)) MiB ($(ratio "$rss" "$5")x); store $((size / 1000000)) MB ($(ratio "$size" "$sgz")x the gzipped input), peak disk $((peak / 1000000)) MB ($(ratio "$peak" "$size")x the store)"
+  }
+  basefor db
   ingest db "$OUT/scale.duckdb" "$S"
-  scaleline db "$dbsecs" "$dbcpu" "$dbstored" "$dbrss"
+  scaleline db "$bsecs" "$bcpu" "$bstored" "$brss"
   sstored=$stored
   ingest db "$OUT/scale.duckdb" "$S" again
   verdict=ok
   [ "$stored" = 0 ] && [ "$unchanged" = "$sfiles" ] || verdict="WRONG: the re-run must store nothing"
   echo "scale, ingest --db again: $stored events stored, $unchanged of $sfiles files unchanged, ${secs}s, peak RSS $((rss / 1024)) MiB: $verdict"
+  basefor parquet
   ingest parquet "$OUT/scale-lake" "$S"
-  scaleline parquet "$psecs" "$pcpu" "$dbstored" "$prss"
+  scaleline parquet "$bsecs" "$bcpu" "$bstored" "$brss"
   [ "$stored" = "$sstored" ] || echo "scale: WRONG: --parquet stored $stored events, --db $sstored"
   detects "scale, " "$OUT/scale.duckdb" "$OUT/scale-lake"
   rm -rf "$OUT/scale.duckdb" "$OUT/scale.duckdb.wal" "$OUT/scale-lake"
