@@ -181,12 +181,12 @@ var (
 	minSliceRowsPerThread int64 = 245_760
 )
 
-// ReleaseMemory returns the Go heap's garbage to the OS, before DuckDB
+// releaseMemory returns the Go heap's garbage to the OS, before DuckDB
 // takes its share of memory. Two collections: the first moves what
 // sync.Pools hold (decompressors, encoders, parsers: 124 MB after the
 // decoding of the bench corpus) to their victim caches, the second frees
 // it (peak RSS of ingest --db 813 -> 683 MiB).
-func ReleaseMemory() {
+func releaseMemory() {
 	runtime.GC()
 	debug.FreeOSMemory()
 }
@@ -285,7 +285,7 @@ func IngestStore(ctx context.Context, store *query.Store, inputs []string, opts 
 	run.Read = time.Since(start)
 	// The staging buffers are garbage now: hand them back to the OS before
 	// DuckDB takes its share, so the peak is one or the other, not both.
-	ReleaseMemory()
+	releaseMemory()
 	onStep.begin(StepStore)
 	// Not ctx, which an interrupt cancels: see above.
 	var times loadTimes

@@ -109,7 +109,7 @@ func streamStore(ctx context.Context, store *query.Store, inputs []string, opts 
 	// The sink's buffers and key cache are garbage now: hand them back to
 	// the OS before DuckDB builds the sessions, as a staged load does.
 	st.sink = nil
-	ReleaseMemory()
+	releaseMemory()
 	if run.Lineage, err = updateSessions(store, onStep); err != nil {
 		return run, true, err
 	}

@@ -89,13 +89,12 @@ func runExport(cmd *cobra.Command, o *exportOptions, ios *streams) (err error) {
 	}
 	// The parts merged and the sessions stored, as ingest --parquet ends.
 	// The store is read by the build: its DuckDB lets go of the blocks it
-	// cached (up to its memory limit), and the writer's buffers go back to
-	// the OS, before the build's DuckDB needs as much (the 1.25M-event
-	// bench store: peak 1.40 -> 1.1 GB).
+	// cached (up to its memory limit) before the build's DuckDB needs as
+	// much (EndRun hands the writer's buffers back to the OS then too; the
+	// 1.25M-event bench store: peak 1.40 -> 1.1 GB).
 	end, err := lake.EndRun(ctx, w, true, func(s lake.Step) {
 		if s == lake.StepSessions {
 			_ = src.Close() // read-only: nothing of it is lost
-			lake.ReleaseMemory()
 		}
 		if ios.errIsTerm && !o.quiet {
 			fmt.Fprintf(ios.Err, "%s ...\n", s)
