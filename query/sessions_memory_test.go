@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"maps"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -113,5 +114,80 @@ func TestSessionsStagesKeepNoCopyOfTheCalls(t *testing.T) {
 	}
 	if kept != "roots selves" {
 		t.Errorf("temporary tables after the stages: %s; want roots selves (the last step reads only them)", kept)
+	}
+}
+
+// A credential used from many addresses gets them all, as one sorted list,
+// however many there are: the lists are built in passes (place_lists), as
+// DuckDB cannot spill a list while it grows. Here 40 keys are used from
+// 25,000 addresses each, under a 128 MB cap, in passes of 100,000 places;
+// in one pass the build runs out of memory.
+func TestSessionsBuildListsManyPlacesInPasses(t *testing.T) {
+	ctx := context.Background()
+	s, err := open(ctx, "", false, "128MB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	defer func(n int64) { rowsPerPass = n }(rowsPerPass)
+	rowsPerPass = 100_000
+	const keys, perKey = 40, 25_000
+	if _, err := s.DB.ExecContext(ctx, `INSERT INTO event_rows BY NAME
+SELECT i::UBIGINT AS event_key, TIMESTAMPTZ '2024-03-05 10:00:00+00' + to_seconds(i) AS event_time,
+  's3.amazonaws.com' AS event_source, 'GetObject' AS event_name,
+  '198.51.' || (i // ?) || '.' || (i % ?) AS source_ip, 'aws-cli/2.15' AS user_agent,
+  'AssumedRole' AS user_type, 'arn:aws:sts::111111111111:assumed-role/Busy/s' AS user_arn,
+  '111111111111' AS account_id, 'ASIAKEY' || lpad((i // ?)::VARCHAR, 13, '0') AS access_key_id,
+  'e' || i AS event_id, '{}' AS raw, 1 AS file_id, i AS record_index
+FROM range(?) r(i)
+UNION ALL BY NAME
+SELECT 1e9::UBIGINT + i AS event_key, TIMESTAMPTZ '2024-03-05 10:00:00+00' AS event_time,
+  'sts.amazonaws.com' AS event_source, 'GetCallerIdentity' AS event_name,
+  CASE WHEN i = 0 THEN NULL ELSE '203.0.113.' || i END AS source_ip, NULL AS user_agent,
+  'IAMUser' AS user_type, 'arn:aws:iam::111111111111:user/u' || i AS user_arn,
+  '111111111111' AS account_id, 'AKIAONE' || lpad(i::VARCHAR, 13, '0') AS access_key_id,
+  'o' || i AS event_id, '{}' AS raw, 2 AS file_id, i AS record_index
+FROM range(3) r(i)`, perKey, perKey, perKey, keys*perKey); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := BuildSessions(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	var varied, short, unsorted, wrongEnds int
+	if err := conn.QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE len(source_ips) <> ?),
+  count(*) FILTER (WHERE source_ips <> list_sort(source_ips)),
+  count(*) FILTER (WHERE source_ips[1] <> '198.51.' || (substr(session_id, 8)::INT * ?) // ? || '.0')
+FROM sessions WHERE session_id LIKE 'ASIAKEY%'`, perKey, perKey, perKey).Scan(&varied, &short, &unsorted, &wrongEnds); err != nil {
+		t.Fatal(err)
+	}
+	if varied != keys || short != 0 || unsorted != 0 || wrongEnds != 0 {
+		t.Errorf("busy keys: %d sessions (want %d), %d without their %d addresses, %d unsorted, %d starting elsewhere",
+			varied, keys, short, perKey, unsorted, wrongEnds)
+	}
+	got := map[string]string{}
+	rows, err := conn.QueryContext(ctx, `SELECT session_id, source_ips::VARCHAR || ' ' || user_agents::VARCHAR FROM sessions WHERE session_id LIKE 'AKIAONE%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, places string
+		if err := rows.Scan(&id, &places); err != nil {
+			t.Fatal(err)
+		}
+		got[id] = places
+	}
+	want := map[string]string{
+		"AKIAONE0000000000000": "[] []",
+		"AKIAONE0000000000001": "[203.0.113.1] []",
+		"AKIAONE0000000000002": "[203.0.113.2] []",
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("keys used from one place: %v; want %v", got, want)
 	}
 }
