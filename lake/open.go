@@ -20,11 +20,16 @@ var ErrNoDataset = errors.New("no trailsift Parquet dataset")
 // Open opens the dataset at dir for reading, as a store with the same
 // tables and views as a DuckDB case database.
 func Open(ctx context.Context, dir string) (*query.Store, error) {
-	return openTables(ctx, dir, tableSources(dir))
+	return openTables(ctx, dir, tableSources(dir), query.OpenSources)
 }
 
-// openTables is Open over the tables tableSources found in dir.
-func openTables(ctx context.Context, dir string, t datasetTables) (*query.Store, error) {
+// openSources opens a store over a dataset's tables: query.OpenSources, or
+// its variant for a build (query.OpenSourcesToBuild).
+type openSources func(ctx context.Context, name string, sources map[string]string) (*query.Store, error)
+
+// openTables is Open over the tables tableSources found in dir, opened
+// with open.
+func openTables(ctx context.Context, dir string, t datasetTables, open openSources) (*query.Store, error) {
 	sources := t.sources
 	if sources["event_rows"] == "" && sources["files"] == "" {
 		if _, err := os.Stat(dir); err != nil {
@@ -32,7 +37,7 @@ func openTables(ctx context.Context, dir string, t datasetTables) (*query.Store,
 		}
 		return nil, fmt.Errorf("%w in %s (no account=*/region=*/date=* partitions and no %s/): run `trailsift ingest --parquet %s EVIDENCE...` first", ErrNoDataset, dir, FilesDir, dir)
 	}
-	s, err := query.OpenSources(ctx, dir, sources)
+	s, err := open(ctx, dir, sources)
 	if err != nil {
 		return nil, err
 	}

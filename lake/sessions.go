@@ -66,7 +66,7 @@ func WriteSessions(ctx context.Context, dir string) error {
 	if _, err := os.Stat(target); err == nil {
 		return nil
 	}
-	s, err := openTables(ctx, dir, t)
+	s, err := openTables(ctx, dir, t, query.OpenSourcesToBuild)
 	if errors.Is(err, ErrNoDataset) {
 		return nil
 	}

@@ -13,7 +13,19 @@ import (
 // all commands and users' SQL run unchanged. Tables without a source are
 // empty. The store lives in memory; nothing is written anywhere.
 func OpenSources(ctx context.Context, name string, sources map[string]string) (*Store, error) {
-	db, spill, err := openDB(ctx, "", name, storeMemoryLimit, nil, "")
+	return openSources(ctx, name, sources, storeMemoryLimit)
+}
+
+// OpenSourcesToBuild opens them as OpenSources does, for a process that
+// builds a table from them (a dataset's sessions, at the end of a run)
+// while it still holds the rest of its run's memory: DuckDB's is capped
+// lower (buildMemoryLimit).
+func OpenSourcesToBuild(ctx context.Context, name string, sources map[string]string) (*Store, error) {
+	return openSources(ctx, name, sources, buildMemoryLimit)
+}
+
+func openSources(ctx context.Context, name string, sources map[string]string, memoryLimit string) (*Store, error) {
+	db, spill, err := openDB(ctx, "", name, memoryLimit, nil, "")
 	if err != nil {
 		return nil, err
 	}

@@ -445,6 +445,15 @@ const storeMemoryLimit = "400MB"
 // (OpenToStream).
 const streamMemoryLimit = "200MB"
 
+// buildMemoryLimit caps DuckDB in a dataset's sessions build at the end of
+// an ingest (OpenSourcesToBuild). DuckDB's memory outgrows its cap by 200
+// MB or more, and the process still holds about 100 MB of its run: under
+// 400 MB the 10M-event bench's build peaked at 812 MiB, 1.29x the read's
+// peak; under 250 MB the build alone peaks at 460-536 MB there (588-711 under
+// 400), and takes as long (28-29 s, 26-33 under 400; 1.25M events: 4.5-5.3
+// s against 4.1-5.3).
+const buildMemoryLimit = "250MB"
+
 // OpenMemory opens an empty in-memory DuckDB with the same offline,
 // locked settings as a store, for code that reads files through DuckDB
 // (the Parquet dataset writer reading its keys back).
