@@ -127,11 +127,11 @@ type sessionsStep struct {
 }
 
 // rowsPerPass is how many rows of its passesOver table a stage built in
-// passes takes in each. The 10M-event corpus's 2.5M places take 6: its
-// build then peaked at 456 MB under a 250 MB cap (in one pass it ran out
-// of memory there), and at 588-711 MB under the usual 400 MB (607-726 in
-// one), as fast as in one pass.
-var rowsPerPass int64 = 500_000
+// passes takes in each. The 10M-event corpus's 2.5M places take 3: its
+// build then peaked at 487-498 MB under a 250 MB cap (in one pass it ran
+// out of memory there), as fast as in one pass or in six; the 1.25M-event
+// bench corpus's 517k take one.
+var rowsPerPass int64 = 1_000_000
 
 // expandSessionsSQL fills the build's placeholders in q.
 func expandSessionsSQL(q string) string {
