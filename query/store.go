@@ -446,12 +446,12 @@ const storeMemoryLimit = "400MB"
 const streamMemoryLimit = "200MB"
 
 // buildMemoryLimit caps DuckDB in a dataset's sessions build at the end of
-// an ingest (OpenSourcesToBuild). DuckDB's memory outgrows its cap by 200
-// MB or more, and the process still holds about 100 MB of its run: under
-// 400 MB the 10M-event bench's build peaked at 812 MiB, 1.29x the read's
-// peak; under 250 MB the build alone peaks at 460-536 MB there (588-711 under
-// 400), and takes as long (28-29 s, 26-33 under 400; 1.25M events: 4.5-5.3
-// s against 4.1-5.3).
+// an ingest or export (OpenSourcesToBuild). DuckDB's memory outgrows its
+// cap by 200 MB or more, and the process still holds about 100 MB of its
+// run: under 400 MB the 10M-event bench's build peaked at 812 MiB, 1.29x
+// the read's peak. The build alone on that dataset, in six runs: 456-539
+// MB under 250 MB against 588-726 under 400, 24-29 s against 23-33; on the
+// 1.25M-event one 345-351 MB against 453-469, 4.5-5.3 s against 4.1-5.3.
 const buildMemoryLimit = "250MB"
 
 // OpenMemory opens an empty in-memory DuckDB with the same offline,
