@@ -124,6 +124,27 @@ type sessionsStep struct {
 	// groups of one hash bucket ($PASS of $PASSES). One pass, as in a view
 	// of the build (SessionsBuildSQL), takes every group.
 	passesOver string
+	// rounds: the step is recursive (see rounds), in place of sql. In one
+	// statement DuckDB keeps every round's rows in memory whatever its
+	// cap; staged, each round is a statement into a table of its own, and
+	// the stage keeps only the rows the next round did not follow.
+	rounds *rounds
+}
+
+// rounds is a recursive step: seed, then next over the rows the round
+// before made ($PREV), until a round makes none. Each round follows a row
+// one step further or leaves it, and the step's rows are, for each key
+// (a column with at most one row in a round), the one its last round
+// made: the one with the highest last.
+type rounds struct {
+	key, last, seed, next string
+}
+
+// sql is the step as one common table expression's body: the recursion,
+// then each key's last row.
+func (r *rounds) sql() string {
+	return "SELECT * FROM (WITH RECURSIVE hops AS (" + r.seed + "\n  UNION ALL\n" + strings.ReplaceAll(r.next, "$PREV", "hops") +
+		")\n  SELECT * FROM hops)\n  QUALIFY row_number() OVER (PARTITION BY " + r.key + " ORDER BY " + r.last + " DESC) = 1"
 }
 
 // rowsPerPass is how many rows of its passesOver table a stage built in
@@ -147,6 +168,14 @@ func expandSessionsSQL(q string) string {
 	).Replace(q)
 }
 
+// body is the step's SELECT as one statement computes it.
+func (s sessionsStep) body() string {
+	if s.rounds != nil {
+		return s.rounds.sql()
+	}
+	return s.sql
+}
+
 // withSteps is steps as the common table expressions of one statement.
 func withSteps(steps []sessionsStep) string {
 	if len(steps) == 0 {
@@ -165,7 +194,7 @@ func withSteps(steps []sessionsStep) string {
 		case s.inlined:
 			b.WriteString("NOT MATERIALIZED ")
 		}
-		b.WriteString("(" + s.sql + ")")
+		b.WriteString("(" + s.body() + ")")
 	}
 	return b.String() + "\n"
 }
@@ -206,8 +235,14 @@ func StageSessions(ctx context.Context, conn *sql.Conn) (final string, drop func
 		// The stage's own SELECT is the statement's body, not one more
 		// common table expression: DuckDB would materialize it and then
 		// copy it into the table.
-		body := withSteps(sessionsSteps[start:i]) + s.sql
+		ctes := withSteps(sessionsSteps[start:i])
+		body := ctes + s.sql
 		passes, err := stagePasses(ctx, conn, s)
+		if s.rounds != nil && err == nil {
+			passes = 0 // a statement a round instead
+			made = append(made, s.name)
+			err = stageRounds(ctx, conn, s.name, s.rounds, ctes)
+		}
 		for pass := int64(0); err == nil && pass < passes; pass++ {
 			q := "CREATE OR REPLACE TEMP TABLE " + s.name + " AS " + body
 			if pass > 0 {
@@ -233,6 +268,55 @@ func StageSessions(ctx context.Context, conn *sql.Conn) (final string, drop func
 	}
 	return expandSessionsSQL(withSteps(sessionsSteps[start:]) + sessionsFinal), drop, nil
 }
+
+// stageRounds computes the recursive stage name into a temporary table of
+// conn, round by round (see rounds), each round's statement prefixed by
+// ctes. The rounds end when one makes no row: the step's own bound (the
+// walk's $DEPTH) ends them; more than maxRounds is an error, not a hang.
+func stageRounds(ctx context.Context, conn *sql.Conn, name string, r *rounds, ctes string) error {
+	round, next := "temp."+name+"_round", "temp."+name+"_next"
+	defer func() {
+		for _, t := range []string{round, next} {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+t)
+		}
+	}()
+	stmts := []string{
+		"CREATE OR REPLACE TEMP TABLE " + name + "_round AS " + ctes + r.seed,
+		"CREATE OR REPLACE TEMP TABLE " + name + " AS SELECT * FROM " + round + " LIMIT 0",
+	}
+	for _, q := range stmts {
+		if _, err := conn.ExecContext(ctx, expandSessionsSQL(q)); err != nil {
+			return err
+		}
+	}
+	for n := 0; ; n++ {
+		if n > maxRounds {
+			return fmt.Errorf("still rows after %d rounds", maxRounds)
+		}
+		var rows int64
+		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+round).Scan(&rows); err != nil {
+			return err
+		}
+		if rows == 0 {
+			return nil
+		}
+		stmts := []string{
+			"CREATE OR REPLACE TEMP TABLE " + name + "_next AS " + ctes + strings.ReplaceAll(r.next, "$PREV", round),
+			// The rows no step followed are where their walk ends.
+			"INSERT INTO temp." + name + " SELECT r.* FROM " + round + " r ANTI JOIN " + next + " n USING (" + r.key + ")",
+			"DROP TABLE " + round,
+			"ALTER TABLE " + next + " RENAME TO " + name + "_round",
+		}
+		for _, q := range stmts {
+			if _, err := conn.ExecContext(ctx, expandSessionsSQL(q)); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// maxRounds bounds stageRounds: the walk makes at most maxChainDepth.
+const maxRounds = maxChainDepth + 1
 
 // stagePasses is how many passes stage s is built in: one, or as many as
 // its passesOver table's rows need (rowsPerPass).
@@ -498,26 +582,27 @@ var sessionsSteps = []sessionsStep{
                                             THEN string_split(principal_arn, '/')[-1] END) AS session_name,
             coalesce(account_id, CASE WHEN principal_arn LIKE 'arn:%' THEN nullif(split_part(principal_arn, ':', 5), '') END) AS owner_account
           FROM nodes))`},
-	{name: "edges", materialized: true, sql: `
+	{name: "edges", stage: true, materialized: true, sql: `
   -- Child to parent, where both are sessions: all the walk reads.
   SELECT session_id, parent_session_id AS parent FROM selves
   WHERE parent_session_id IN (SELECT session_id FROM selves)`},
-	{name: "walk", sql: `
+	{name: "walk", stage: true, rounds: &rounds{key: "session_id", last: "depth", seed: `
   -- Up from every session that has a parent to its origin: bounded, and
-  -- never through a session already on the path (a role assuming itself).
-  SELECT session_id, parent AS top, 1 AS depth, [parent, session_id] AS chain FROM edges WHERE parent <> session_id
-  UNION ALL
-  SELECT w.session_id, e.parent, w.depth + 1, list_prepend(e.parent, w.chain)
-  FROM walk w JOIN edges e ON e.session_id = w.top
-  WHERE w.depth < $DEPTH AND NOT list_contains(w.chain, e.parent)`},
-	{name: "roots", stage: true, sql: `
+  -- never through a session already on the path (a role assuming itself);
+  -- the step is where each walk ended. In one recursive statement, a row
+  -- per session and hop was held in memory: 20,000 chains of 40 roles ran
+  -- the build out of memory under a 400 MB cap.
+  SELECT session_id, parent AS top, 1 AS depth, [parent, session_id] AS chain FROM edges WHERE parent <> session_id`, next: `
+  SELECT w.session_id, e.parent AS top, w.depth + 1 AS depth, list_prepend(e.parent, w.chain) AS chain
+  FROM $PREV w JOIN edges e ON e.session_id = w.top
+  WHERE w.depth < $DEPTH AND NOT list_contains(w.chain, e.parent)`}},
+	{name: "roots", stage: true, frees: []string{"edges", "walk"}, sql: `
   -- Where each walk ended, and what is known there: narrow, so the last
   -- step joins every session to a small table (joined to the wide one,
   -- DuckDB built its hash table on the sessions and ran out of memory on
   -- a store with a key for most calls).
   SELECT w.session_id, w.top, w.depth, w.chain, o.self_type, o.origin_name, o.issue_event_id
-  FROM walk w JOIN selves o ON o.session_id = w.top
-  QUALIFY row_number() OVER (PARTITION BY w.session_id ORDER BY w.depth DESC) = 1`},
+  FROM walk w JOIN selves o ON o.session_id = w.top`},
 }
 
 // sessionsFinal is the build's last step: the sessions table's rows.

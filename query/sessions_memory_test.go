@@ -80,7 +80,7 @@ func TestSessionsStagesKeepNoCopyOfTheCalls(t *testing.T) {
 		if !step.stage {
 			continue
 		}
-		q := expandSessionsSQL("CREATE TEMP TABLE " + step.name + " AS " + withSteps(sessionsSteps[start:i]) + step.sql)
+		q := expandSessionsSQL("CREATE TEMP TABLE " + step.name + " AS " + withSteps(sessionsSteps[start:i]) + step.body())
 		var key, plan string
 		if err := conn.QueryRowContext(ctx, "EXPLAIN (FORMAT json) "+q).Scan(&key, &plan); err != nil {
 			t.Fatalf("%s: %v", step.name, err)
@@ -189,5 +189,61 @@ FROM sessions WHERE session_id LIKE 'ASIAKEY%'`, perKey, perKey, perKey).Scan(&v
 	}
 	if !maps.Equal(got, want) {
 		t.Errorf("keys used from one place: %v; want %v", got, want)
+	}
+}
+
+// Chains of roles deeper than the walk's bound: each session's walk to its
+// origin is built a hop a round (rounds), keeping the rows where walks
+// ended. In one recursive statement DuckDB held a row, with its chain, per
+// session and hop: these 300 chains of 40 roles (12,000 sessions) ran the
+// build out of memory under this 128 MB cap (checked by hand: 100 chains
+// took 146 MB of the process, 250 failed).
+func TestSessionsBuildWalksDeepChainsInRounds(t *testing.T) {
+	ctx := context.Background()
+	s, err := open(ctx, "", false, "128MB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const chains, hops = 300, 40
+	// Hop i of chain c: the key of hop i-1 (an IAM user's at hop 1)
+	// assumes a role and gets the key of hop i.
+	if _, err := s.DB.ExecContext(ctx, `INSERT INTO event_rows BY NAME
+SELECT (c * 1000 + i)::UBIGINT AS event_key, TIMESTAMPTZ '2024-03-05 10:00:00+00' + to_seconds(i * 60 + c) AS event_time,
+  'sts.amazonaws.com' AS event_source, 'AssumeRole' AS event_name, '198.51.100.' || (c % 200) AS source_ip,
+  'aws-cli/2.15' AS user_agent, CASE WHEN i = 1 THEN 'IAMUser' ELSE 'AssumedRole' END AS user_type,
+  CASE WHEN i = 1 THEN 'arn:aws:iam::111111111111:user/u' || c
+       ELSE 'arn:aws:sts::111111111111:assumed-role/R' || (i - 1) || '/s' || c END AS user_arn,
+  '111111111111' AS account_id, '111111111111' AS recipient_account_id,
+  CASE WHEN i = 1 THEN 'AKIACHAIN' || lpad(c::VARCHAR, 11, '0') ELSE 'ASIA' || lpad(c::VARCHAR, 8, '0') || lpad((i - 1)::VARCHAR, 8, '0') END AS access_key_id,
+  'e-' || c || '-' || i AS event_id, '{}' AS raw, 1 AS file_id, c * 1000 + i AS record_index,
+  json_object('accessKeyId', 'ASIA' || lpad(c::VARCHAR, 8, '0') || lpad(i::VARCHAR, 8, '0'),
+    'arn', 'arn:aws:sts::111111111111:assumed-role/R' || i || '/s' || c,
+    'roleArn', 'arn:aws:iam::111111111111:role/R' || i, 'sessionName', 's' || c)::VARCHAR AS issued_credential
+FROM range(?) r(c), range(1, ? + 1) h(i)`, chains, hops); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := BuildSessions(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	// Hop i's session is i hops from the chain's IAM user, walked at most
+	// maxChainDepth: beyond, the walk stops at the session that far up.
+	var sessions, wrong int
+	if err := conn.QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE NOT (
+    depth = least(i, ?) AND len(chain) = depth + 1 AND chain[-1] = session_id AND chain[1] = origin_session_id
+    AND origin_session_id = CASE WHEN i <= ? THEN 'AKIACHAIN' || lpad(c::VARCHAR, 11, '0')
+                                 ELSE 'ASIA' || lpad(c::VARCHAR, 8, '0') || lpad((i - ?)::VARCHAR, 8, '0') END
+    AND origin_type = CASE WHEN i <= ? THEN 'IAMUser' ELSE 'Unknown' END))
+FROM (SELECT *, substr(session_id, 5, 8)::INT AS c, substr(session_id, 13)::INT AS i FROM sessions WHERE session_id LIKE 'ASIA%')`,
+		maxChainDepth, maxChainDepth, maxChainDepth, maxChainDepth).Scan(&sessions, &wrong); err != nil {
+		t.Fatal(err)
+	}
+	if sessions != chains*hops || wrong != 0 {
+		t.Errorf("%d role sessions (want %d), %d not walked to the origin or the bound", sessions, chains*hops, wrong)
 	}
 }

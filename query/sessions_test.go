@@ -640,7 +640,10 @@ func TestSessionsLoopsAndLongChains(t *testing.T) {
 		events = append(events, assumeRole(fmt.Sprintf("ev-hop-%d", i), float64(i), caller, "198.51.100.1", acctA, fmt.Sprintf("R%d", i), "s", key(i)))
 		caller = assumedRole(acctA, fmt.Sprintf("R%d", i), "s", key(i))
 	}
-	_, got := loadSessions(t, events...)
+	s, got := loadSessions(t, events...)
+	// The walk is built a hop a round in a load, in one recursive
+	// statement in a view: the same sessions.
+	oneStatementMatchesStored(t, s)
 
 	wantSession(t, got, "arn:aws:sts::111111111111:assumed-role/Loop/again", func(r sessionRow) string {
 		if r.Parent != r.ID || r.Depth != 0 || r.OriginType != "Unknown" || r.OriginSession != r.ID {
@@ -833,6 +836,13 @@ func TestSessionsOneStatementMatchesStages(t *testing.T) {
 	if len(got) < 5 {
 		t.Fatalf("%d sessions stored, want the story's and more", len(got))
 	}
+	oneStatementMatchesStored(t, s)
+}
+
+// oneStatementMatchesStored checks that the build as one statement gives
+// the rows of the sessions table s's load built in stages.
+func oneStatementMatchesStored(t *testing.T, s *query.Store) {
+	t.Helper()
 	q := "SELECT count(*) FROM ((" + query.SessionsBuildSQL() + ") EXCEPT ALL SELECT * FROM sessions)"
 	if n := count(t, s, q); n != 0 {
 		t.Errorf("%d rows of the one-statement build are not among the stored sessions", n)
