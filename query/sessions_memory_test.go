@@ -247,3 +247,56 @@ FROM (SELECT *, substr(session_id, 5, 8)::INT AS c, substr(session_id, 13)::INT 
 		t.Errorf("%d role sessions (want %d), %d not walked to the origin or the bound", sessions, chains*hops, wrong)
 	}
 }
+
+// Console sessions are tied to their sign-in by the creationDate in their
+// first event's raw JSON. The build reads it from that event only, and
+// keeps no raw event per key in memory: these 60,000 console keys' first
+// events (2.5 KB each) held 150 MB that way, and ran the build out of
+// memory under this 128 MB cap (checked by hand).
+func TestSessionsBuildConsoleKeysWithoutHoldingRaw(t *testing.T) {
+	ctx := context.Background()
+	s, err := open(ctx, "", false, "128MB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const users = 60_000
+	pad := strings.Repeat("x", 2500)
+	// User k signs in at second k, and makes two calls with its console
+	// key, each event naming the session's creationDate.
+	if _, err := s.DB.ExecContext(ctx, `INSERT INTO event_rows BY NAME
+SELECT (k * 3 + n)::UBIGINT AS event_key, TIMESTAMPTZ '2024-03-05 10:00:00+00' + to_seconds(k + n) AS event_time,
+  'iam.amazonaws.com' AS event_source, 'ListUsers' AS event_name, '192.0.2.1' AS source_ip, 'console.amazonaws.com' AS user_agent,
+  'IAMUser' AS user_type, 'arn:aws:iam::111111111111:user/u' || k AS user_arn, '111111111111' AS account_id,
+  'ASIACON' || lpad(k::VARCHAR, 13, '0') AS access_key_id, '111111111111' AS recipient_account_id,
+  'e-' || k || '-' || n AS event_id, 1 AS file_id, k * 3 + n AS record_index,
+  json_object('userIdentity', json_object('sessionContext', json_object('attributes', json_object('creationDate',
+    strftime(TIMESTAMPTZ '2024-03-05 10:00:00+00' + to_seconds(k), '%Y-%m-%dT%H:%M:%SZ')))), 'pad', ?::VARCHAR)::VARCHAR AS raw
+FROM range(?) r(k), range(1, 3) c(n)
+UNION ALL BY NAME
+SELECT (k * 3)::UBIGINT AS event_key, TIMESTAMPTZ '2024-03-05 10:00:00+00' + to_seconds(k) AS event_time,
+  'signin.amazonaws.com' AS event_source, 'ConsoleLogin' AS event_name, '192.0.2.1' AS source_ip, 'Mozilla/5.0' AS user_agent,
+  'IAMUser' AS user_type, 'arn:aws:iam::111111111111:user/u' || k AS user_arn, '111111111111' AS account_id,
+  '111111111111' AS recipient_account_id, 'login-' || k AS event_id, 1 AS file_id, k * 3 AS record_index,
+  'Success' AS login_result, '{}' AS raw
+FROM range(?) r(k)`, pad, users, users); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := BuildSessions(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	var sessions, linked int
+	if err := conn.QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE link = 'creation-date' AND issued_by = 'ConsoleLogin'
+    AND issue_event_id = 'login-' || substr(session_id, 8)::INT)
+FROM sessions WHERE session_id LIKE 'ASIACON%'`).Scan(&sessions, &linked); err != nil {
+		t.Fatal(err)
+	}
+	if sessions != users || linked != users {
+		t.Errorf("%d console sessions (want %d), %d tied to their sign-in", sessions, users, linked)
+	}
+}
