@@ -300,3 +300,73 @@ FROM sessions WHERE session_id LIKE 'ASIACON%'`).Scan(&sessions, &linked); err !
 		t.Errorf("%d console sessions (want %d), %d tied to their sign-in", sessions, users, linked)
 	}
 }
+
+// The many keys used with one role session's ARN (a function's role, its
+// credentials renewed all day) whose calls logged no key: each key meets
+// at most three calls of its ARN (arn_links), the ones by_arn may choose,
+// not every call. Joined with all of them, 5,000 keys and 5,000 calls of
+// one ARN took a minute, and 20,000 of each filled the disk with spill.
+func TestSessionsARNLinksGrowWithKeysNotWithKeysTimesCalls(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 2000
+	if _, err := s.DB.ExecContext(ctx, `INSERT INTO event_rows BY NAME
+SELECT i::UBIGINT AS event_key, TIMESTAMPTZ '2024-03-05 10:00:00+00' + to_seconds(i * 60) AS event_time,
+  'sts.amazonaws.com' AS event_source, 'AssumeRole' AS event_name, 'lambda.amazonaws.com' AS source_ip,
+  'AWSService' AS user_type, '111111111111' AS recipient_account_id, 'call-' || i AS event_id, '{}' AS raw,
+  1 AS file_id, i AS record_index,
+  '{"arn":"arn:aws:sts::111111111111:assumed-role/fn-role/fn","roleArn":"arn:aws:iam::111111111111:role/fn-role"}' AS issued_credential
+FROM range(?) r(i)
+UNION ALL BY NAME
+SELECT (1e6 + i)::UBIGINT AS event_key, TIMESTAMPTZ '2024-03-05 10:00:30+00' + to_seconds(i * 60) AS event_time,
+  's3.amazonaws.com' AS event_source, 'GetObject' AS event_name, '198.51.100.1' AS source_ip,
+  'AssumedRole' AS user_type, 'arn:aws:sts::111111111111:assumed-role/fn-role/fn' AS user_arn, '111111111111' AS account_id,
+  'ASIAFN' || lpad(i::VARCHAR, 14, '0') AS access_key_id, '111111111111' AS recipient_account_id,
+  'use-' || i AS event_id, '{}' AS raw, 2 AS file_id, i AS record_index
+FROM range(?) r(i)`, n, n); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// The stages arn_links reads, then the rows it makes.
+	start := 0
+	for i, step := range sessionsSteps {
+		if step.name == "selves" {
+			var links int
+			q := expandSessionsSQL(withSteps(sessionsSteps[start:i]) + "SELECT count(*) FROM arn_links")
+			if err := conn.QueryRowContext(ctx, q).Scan(&links); err != nil {
+				t.Fatal(err)
+			}
+			if links > 3*n {
+				t.Errorf("arn_links made %d rows for %d keys and %d calls of one ARN; want at most 3 a key", links, n, n)
+			}
+			break
+		}
+		if step.stage {
+			if _, err := conn.ExecContext(ctx, expandSessionsSQL("CREATE TEMP TABLE "+step.name+" AS "+withSteps(sessionsSteps[start:i])+step.body())); err != nil {
+				t.Fatal(err)
+			}
+			start = i + 1
+		}
+	}
+	if err := BuildSessions(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	var linked int
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM sessions
+WHERE session_id LIKE 'ASIAFN%' AND link = 'arn' AND issue_event_id = 'call-' || least(substr(session_id, 7)::INT + 5, ? - 1)`, n).Scan(&linked); err != nil {
+		t.Fatal(err)
+	}
+	// Key i is first used at minute i and a half: the last call by five
+	// minutes after is call i+5.
+	if linked != n {
+		t.Errorf("%d of %d keys tied to the last call by five minutes after their first use", linked, n)
+	}
+}

@@ -767,6 +767,46 @@ func TestSessionsARNLinkNeverContradictsAKey(t *testing.T) {
 	})
 }
 
+// TestSessionsARNLinkChoosesOneCall: keys used with one role session's
+// ARN, whose calls logged no key, are each tied to the last such call at
+// or before five minutes after their first use (the least event id among
+// calls at that instant), else to the first after it, else to one with no
+// time; each key meets only those calls, not every call of its ARN.
+func TestSessionsARNLinkChoosesOneCall(t *testing.T) {
+	bob := iamUser(acctA, "bob", "AKIABOB0000000000001")
+	keyless := func(id string, min float64, session string) obj {
+		e := assumeRole(id, min, bob, "198.51.100.1", acctA, "Fn", session, "")
+		delete(e["responseElements"].(obj), "credentials")
+		return e
+	}
+	use := func(id string, min float64, session, key string) obj {
+		return call(id, min, assumedRole(acctA, "Fn", session, key), "s3.amazonaws.com", "GetObject", "203.0.113.1", "x", acctA)
+	}
+	untimed := keyless("ev-untimed", 0, "c")
+	untimed["eventTime"] = "not a time"
+	events := []obj{
+		keyless("ev-a", 0, "a"), keyless("ev-c", 10, "a"), keyless("ev-b", 10, "a"), keyless("ev-d", 100, "a"),
+		use("use-1", 12, "a", "ASIAUSEONE0000000001"), use("use-2", 1, "a", "ASIAUSETWO0000000001"),
+		keyless("ev-e", 50, "b"), keyless("ev-f", 60, "b"), use("use-3", 20, "b", "ASIAUSETHREE00000001"),
+		untimed, use("use-4", 30, "c", "ASIAUSEFOUR000000001"),
+	}
+	s, got := loadSessions(t, events...)
+	for key, want := range map[string]string{
+		"ASIAUSEONE0000000001": "ev-b", // ev-b and ev-c at minute 10, the last before 12+5
+		"ASIAUSETWO0000000001": "ev-a", // the last before 1+5
+		"ASIAUSETHREE00000001": "ev-e", // none before 20+5: the first after
+		"ASIAUSEFOUR000000001": "ev-untimed",
+	} {
+		wantSession(t, got, key, func(r sessionRow) string {
+			if r.Link != "arn" || r.IssueEvent != want || r.Parent != "AKIABOB0000000000001" {
+				return "want an arn link to " + want
+			}
+			return ""
+		})
+	}
+	oneStatementMatchesStored(t, s)
+}
+
 // lowerCased moves e's requestParameters and responseElements under
 // lower-cased keys, as exports that lower-case keys give them.
 func lowerCased(e obj) obj {
