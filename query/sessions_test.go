@@ -700,6 +700,45 @@ func TestSessionsConsoleCreationDate(t *testing.T) {
 	})
 }
 
+// TestSessionsConsoleNearestSignIn: a console key is tied to the sign-in
+// nearest its creationDate, before or after it: of two at one instant, the
+// least event id; of two as near, one before and one after, the least
+// event id too.
+func TestSessionsConsoleNearestSignIn(t *testing.T) {
+	user := iamUser(acctA, "fay", "")
+	sec := func(s int) string {
+		return fixtureStart.Add(time.Duration(s) * time.Second).Format("2006-01-02T15:04:05Z")
+	}
+	login := func(id string, s int) obj {
+		e := consoleLogin(id, 0, user, "192.0.2.1", "Success", "Yes")
+		e["eventTime"] = sec(s)
+		return e
+	}
+	use := func(id string, s int, key string, created int) obj {
+		e := call(id, 0, consoleUser(acctA, "fay", key, sec(created), true), "ec2.amazonaws.com", "DescribeInstances", "192.0.2.1", "Mozilla/5.0", acctA)
+		e["eventTime"] = sec(s)
+		return e
+	}
+	s, got := loadSessions(t,
+		login("login-b", 600), login("login-a", 600), use("use-1", 610, "ASIAFAY0000000000001", 600),
+		login("login-d", 1795), login("login-c", 1805), use("use-2", 1810, "ASIAFAY0000000000002", 1800),
+		login("login-f", 2985), login("login-e", 3008), use("use-3", 3010, "ASIAFAY0000000000003", 3000),
+	)
+	for key, want := range map[string]string{
+		"ASIAFAY0000000000001": "login-a", // two at its instant
+		"ASIAFAY0000000000002": "login-c", // 5 s before and 5 s after
+		"ASIAFAY0000000000003": "login-e", // 8 s after is nearer than 15 s before (outside the window too)
+	} {
+		wantSession(t, got, key, func(r sessionRow) string {
+			if r.IssueEvent != want || r.Link != "creation-date" {
+				return "want it tied to " + want
+			}
+			return ""
+		})
+	}
+	oneStatementMatchesStored(t, s)
+}
+
 // TestSessionsMissingFields: events missing or garbling every field the
 // build reads load, build and keep their rows: no error, and every event
 // is in event_sessions once.
