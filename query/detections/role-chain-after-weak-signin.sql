@@ -44,9 +44,11 @@ failures AS (
   GROUP BY l.event_id
 ),
 hops AS (
-  -- The calls that issued each credential along the crossing chains.
+  -- The calls that issued each credential along the crossing chains: each
+  -- chain's sessions found by id (testing every session against every
+  -- chain took crossing sessions times all sessions).
   SELECT c.origin_event_id, list(DISTINCT h.issue_event_id) FILTER (WHERE h.issue_event_id <> c.origin_event_id) AS ids
-  FROM crossing c JOIN sessions h ON list_contains(c.chain, h.session_id)
+  FROM (SELECT origin_event_id, unnest(chain) AS session_id FROM crossing) c JOIN sessions h USING (session_id)
   GROUP BY c.origin_event_id
 ),
 reached AS (
