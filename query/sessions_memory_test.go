@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"database/sql"
 	"maps"
 	"path/filepath"
 	"regexp"
@@ -124,15 +125,10 @@ func TestSessionsStagesKeepNoCopyOfTheCalls(t *testing.T) {
 // in one pass the build runs out of memory.
 func TestSessionsBuildListsManyPlacesInPasses(t *testing.T) {
 	ctx := context.Background()
-	s, err := open(ctx, "", false, "128MB")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	defer func(n int64) { rowsPerPass = n }(rowsPerPass)
 	rowsPerPass = 100_000
 	const keys, perKey = 40, 25_000
-	if _, err := s.DB.ExecContext(ctx, `INSERT INTO event_rows BY NAME
+	conn := storeOf(t, "128MB", `INSERT INTO event_rows BY NAME
 SELECT i::UBIGINT AS event_key, TIMESTAMPTZ '2024-03-05 10:00:00+00' + to_seconds(i) AS event_time,
   's3.amazonaws.com' AS event_source, 'GetObject' AS event_name,
   '198.51.' || (i // ?) || '.' || (i % ?) AS source_ip, 'aws-cli/2.15' AS user_agent,
@@ -147,14 +143,7 @@ SELECT 1e9::UBIGINT + i AS event_key, TIMESTAMPTZ '2024-03-05 10:00:00+00' AS ev
   'IAMUser' AS user_type, 'arn:aws:iam::111111111111:user/u' || i AS user_arn,
   '111111111111' AS account_id, 'AKIAONE' || lpad(i::VARCHAR, 13, '0') AS access_key_id,
   'o' || i AS event_id, '{}' AS raw, 2 AS file_id, i AS record_index
-FROM range(3) r(i)`, perKey, perKey, perKey, keys*perKey); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := s.DB.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+FROM range(3) r(i)`, perKey, perKey, perKey, keys*perKey)
 	if err := BuildSessions(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
@@ -200,15 +189,10 @@ FROM sessions WHERE session_id LIKE 'ASIAKEY%'`, perKey, perKey, perKey).Scan(&v
 // took 146 MB of the process, 250 failed).
 func TestSessionsBuildWalksDeepChainsInRounds(t *testing.T) {
 	ctx := context.Background()
-	s, err := open(ctx, "", false, "128MB")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	const chains, hops = 300, 40
 	// Hop i of chain c: the key of hop i-1 (an IAM user's at hop 1)
 	// assumes a role and gets the key of hop i.
-	if _, err := s.DB.ExecContext(ctx, `INSERT INTO event_rows BY NAME
+	conn := storeOf(t, "128MB", `INSERT INTO event_rows BY NAME
 SELECT (c * 1000 + i)::UBIGINT AS event_key, TIMESTAMPTZ '2024-03-05 10:00:00+00' + to_seconds(i * 60 + c) AS event_time,
   'sts.amazonaws.com' AS event_source, 'AssumeRole' AS event_name, '198.51.100.' || (c % 200) AS source_ip,
   'aws-cli/2.15' AS user_agent, CASE WHEN i = 1 THEN 'IAMUser' ELSE 'AssumedRole' END AS user_type,
@@ -220,14 +204,7 @@ SELECT (c * 1000 + i)::UBIGINT AS event_key, TIMESTAMPTZ '2024-03-05 10:00:00+00
   json_object('accessKeyId', 'ASIA' || lpad(c::VARCHAR, 8, '0') || lpad(i::VARCHAR, 8, '0'),
     'arn', 'arn:aws:sts::111111111111:assumed-role/R' || i || '/s' || c,
     'roleArn', 'arn:aws:iam::111111111111:role/R' || i, 'sessionName', 's' || c)::VARCHAR AS issued_credential
-FROM range(?) r(c), range(1, ? + 1) h(i)`, chains, hops); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := s.DB.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+FROM range(?) r(c), range(1, ? + 1) h(i)`, chains, hops)
 	if err := BuildSessions(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
@@ -255,16 +232,11 @@ FROM (SELECT *, substr(session_id, 5, 8)::INT AS c, substr(session_id, 13)::INT 
 // memory under this 128 MB cap (checked by hand).
 func TestSessionsBuildConsoleKeysWithoutHoldingRaw(t *testing.T) {
 	ctx := context.Background()
-	s, err := open(ctx, "", false, "128MB")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	const users = 60_000
 	pad := strings.Repeat("x", 2500)
 	// User k signs in at second k, and makes two calls with its console
 	// key, each event naming the session's creationDate.
-	if _, err := s.DB.ExecContext(ctx, `INSERT INTO event_rows BY NAME
+	conn := storeOf(t, "128MB", `INSERT INTO event_rows BY NAME
 SELECT (k * 3 + n)::UBIGINT AS event_key, TIMESTAMPTZ '2024-03-05 10:00:00+00' + to_seconds(k + n) AS event_time,
   'iam.amazonaws.com' AS event_source, 'ListUsers' AS event_name, '192.0.2.1' AS source_ip, 'console.amazonaws.com' AS user_agent,
   'IAMUser' AS user_type, 'arn:aws:iam::111111111111:user/u' || k AS user_arn, '111111111111' AS account_id,
@@ -279,14 +251,7 @@ SELECT (k * 3)::UBIGINT AS event_key, TIMESTAMPTZ '2024-03-05 10:00:00+00' + to_
   'IAMUser' AS user_type, 'arn:aws:iam::111111111111:user/u' || k AS user_arn, '111111111111' AS account_id,
   '111111111111' AS recipient_account_id, 'login-' || k AS event_id, 1 AS file_id, k * 3 AS record_index,
   'Success' AS login_result, '{}' AS raw
-FROM range(?) r(k)`, pad, users, users); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := s.DB.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+FROM range(?) r(k)`, pad, users, users)
 	if err := BuildSessions(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
@@ -308,13 +273,8 @@ FROM sessions WHERE session_id LIKE 'ASIACON%'`).Scan(&sessions, &linked); err !
 // one ARN took a minute, and 20,000 of each filled the disk with spill.
 func TestSessionsARNLinksGrowWithKeysNotWithKeysTimesCalls(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, "", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	const n = 2000
-	if _, err := s.DB.ExecContext(ctx, `INSERT INTO event_rows BY NAME
+	conn := storeOf(t, storeMemoryLimit, `INSERT INTO event_rows BY NAME
 SELECT i::UBIGINT AS event_key, TIMESTAMPTZ '2024-03-05 10:00:00+00' + to_seconds(i * 60) AS event_time,
   'sts.amazonaws.com' AS event_source, 'AssumeRole' AS event_name, 'lambda.amazonaws.com' AS source_ip,
   'AWSService' AS user_type, '111111111111' AS recipient_account_id, 'call-' || i AS event_id, '{}' AS raw,
@@ -327,14 +287,7 @@ SELECT (1e6 + i)::UBIGINT AS event_key, TIMESTAMPTZ '2024-03-05 10:00:30+00' + t
   'AssumedRole' AS user_type, 'arn:aws:sts::111111111111:assumed-role/fn-role/fn' AS user_arn, '111111111111' AS account_id,
   'ASIAFN' || lpad(i::VARCHAR, 14, '0') AS access_key_id, '111111111111' AS recipient_account_id,
   'use-' || i AS event_id, '{}' AS raw, 2 AS file_id, i AS record_index
-FROM range(?) r(i)`, n, n); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := s.DB.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+FROM range(?) r(i)`, n, n)
 	// The stages arn_links reads, then the rows it makes.
 	start := 0
 	for i, step := range sessionsSteps {
@@ -369,4 +322,26 @@ WHERE session_id LIKE 'ASIAFN%' AND link = 'arn' AND issue_event_id = 'call-' ||
 	if linked != n {
 		t.Errorf("%d of %d keys tied to the last call by five minutes after their first use", linked, n)
 	}
+}
+
+// storeOf is a connection to a new in-memory store capped at limit (a
+// DuckDB memory limit), its events put in by insert (an INSERT INTO
+// event_rows, with args); the caller builds its sessions.
+func storeOf(t *testing.T, limit, insert string, args ...any) *sql.Conn {
+	t.Helper()
+	ctx := context.Background()
+	s, err := open(ctx, "", false, limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.DB.ExecContext(ctx, insert, args...); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
