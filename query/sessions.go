@@ -232,26 +232,12 @@ func StageSessions(ctx context.Context, conn *sql.Conn) (final string, drop func
 		if !s.stage {
 			continue
 		}
-		// The stage's own SELECT is the statement's body, not one more
-		// common table expression: DuckDB would materialize it and then
-		// copy it into the table.
 		ctes := withSteps(sessionsSteps[start:i])
-		body := ctes + s.sql
-		passes, err := stagePasses(ctx, conn, s)
-		if s.rounds != nil && err == nil {
-			passes = 0 // a statement a round instead
-			made = append(made, s.name)
+		made = append(made, s.name) // drop removes it if it was made
+		if s.rounds != nil {
 			err = stageRounds(ctx, conn, s.name, s.rounds, ctes)
-		}
-		for pass := int64(0); err == nil && pass < passes; pass++ {
-			q := "CREATE OR REPLACE TEMP TABLE " + s.name + " AS " + body
-			if pass > 0 {
-				q = "INSERT INTO temp." + s.name + " " + body
-			}
-			q = strings.NewReplacer("$PASSES", fmt.Sprint(passes), "$PASS", fmt.Sprint(pass)).Replace(q)
-			if _, err = conn.ExecContext(ctx, expandSessionsSQL(q)); err == nil && pass == 0 {
-				made = append(made, s.name)
-			}
+		} else {
+			err = stageInPasses(ctx, conn, s, ctes)
 		}
 		if err != nil {
 			drop()
@@ -318,17 +304,30 @@ func stageRounds(ctx context.Context, conn *sql.Conn, name string, r *rounds, ct
 // maxRounds bounds stageRounds: the walk makes at most maxChainDepth.
 const maxRounds = maxChainDepth + 1
 
-// stagePasses is how many passes stage s is built in: one, or as many as
-// its passesOver table's rows need (rowsPerPass).
-func stagePasses(ctx context.Context, conn *sql.Conn, s sessionsStep) (int64, error) {
-	if s.passesOver == "" {
-		return 1, nil
+// stageInPasses computes stage s into a temporary table of conn: one
+// statement, or one a pass (passesOver, rowsPerPass). The stage's own
+// SELECT is the statement's body after ctes, not one more common table
+// expression: DuckDB would materialize it and then copy it into the table.
+func stageInPasses(ctx context.Context, conn *sql.Conn, s sessionsStep, ctes string) error {
+	passes := int64(1)
+	if s.passesOver != "" {
+		var rows int64
+		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM temp."+s.passesOver).Scan(&rows); err != nil {
+			return err
+		}
+		passes = max(1, (rows+rowsPerPass-1)/rowsPerPass)
 	}
-	var rows int64
-	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM temp."+s.passesOver).Scan(&rows); err != nil {
-		return 0, err
+	for pass := int64(0); pass < passes; pass++ {
+		q := "CREATE OR REPLACE TEMP TABLE " + s.name + " AS " + ctes + s.sql
+		if pass > 0 {
+			q = "INSERT INTO temp." + s.name + " " + ctes + s.sql
+		}
+		q = strings.NewReplacer("$PASSES", fmt.Sprint(passes), "$PASS", fmt.Sprint(pass)).Replace(q)
+		if _, err := conn.ExecContext(ctx, expandSessionsSQL(q)); err != nil {
+			return err
+		}
 	}
-	return max(1, (rows+rowsPerPass-1)/rowsPerPass), nil
+	return nil
 }
 
 // sessionsSteps are the build's steps, in order: each reads event_rows and
