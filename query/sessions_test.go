@@ -810,7 +810,8 @@ func TestSessionsARNLinkNeverContradictsAKey(t *testing.T) {
 // ARN, whose calls logged no key, are each tied to the last such call at
 // or before five minutes after their first use (the least event id among
 // calls at that instant), else to the first after it, else to one with no
-// time; each key meets only those calls, not every call of its ARN.
+// time (that each key meets only those calls is
+// TestSessionsARNLinksGrowWithKeysNotWithKeysTimesCalls).
 func TestSessionsARNLinkChoosesOneCall(t *testing.T) {
 	bob := iamUser(acctA, "bob", "AKIABOB0000000000001")
 	keyless := func(id string, min float64, session string) obj {
