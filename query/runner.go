@@ -30,6 +30,11 @@ type DetectOptions struct {
 	// is true of ("" for the files Events reads). stageShared stages a
 	// shared relation with a Holds condition from those files only.
 	EventsHolding func(ctx context.Context, conn *sql.Conn, conds []string) ([]string, error)
+	// Typed, when set, is what Store.Window sets it to: the events (as
+	// Events, of every day) from a copy of their columns but raw, which
+	// each rule reads first (see TypedEvents), and the events when it
+	// reads raw.
+	Typed string
 }
 
 // Detect runs rules over the events table of db and returns their findings,
@@ -107,7 +112,7 @@ func RunQueries(ctx context.Context, db *sql.DB, queries []RuleQuery, opts Detec
 	var all []Finding
 	var failed RuleErrors
 	for _, q := range queries {
-		found, err := runQuery(ctx, conn, q, narrowWith(q.SQL, opts, staged))
+		found, err := runRule(ctx, conn, q, opts, staged)
 		if err == nil {
 			all = append(all, found...)
 			continue
@@ -123,6 +128,18 @@ func RunQueries(ctx context.Context, db *sql.DB, queries []RuleQuery, opts Detec
 		return all, failed
 	}
 	return all, nil
+}
+
+// runRule runs q over opts.Typed when set, and over the events when q
+// reads raw (or opts.Typed is not set).
+func runRule(ctx context.Context, conn *sql.Conn, q RuleQuery, opts DetectOptions, staged staging) ([]Finding, error) {
+	if opts.Typed != "" {
+		found, err := runQuery(ctx, conn, q, narrowFrom(q.SQL, opts, staged, opts.Typed))
+		if !NeedsRaw(err) {
+			return found, err
+		}
+	}
+	return runQuery(ctx, conn, q, narrowWith(q.SQL, opts, staged))
 }
 
 // RuleErrors are the rules that could not be loaded or run; the others

@@ -199,6 +199,15 @@ func withSteps(steps []sessionsStep) string {
 	return b.String() + "\n"
 }
 
+// ConsoleRaw says whether the build reads the raw of an event with this
+// user_type and access_key_id (nil for NULL): console_events' condition
+// (a console session's temporary key, of an IAM user or root), for a copy
+// of the events that keeps raw for those events only (package lake).
+func ConsoleRaw(userType, accessKeyID *string) bool {
+	return userType != nil && (*userType == "IAMUser" || *userType == "Root") &&
+		accessKeyID != nil && strings.HasPrefix(*accessKeyID, "ASIA")
+}
+
 // SessionsBuildSQL is the build as one SELECT over event_rows, its steps
 // as common table expressions: what a view of the sessions table runs
 // (a Parquet dataset whose stored copy is stale, a store too old to have
@@ -469,7 +478,8 @@ var sessionsSteps = []sessionsStep{
   -- list: DuckDB tests an equality while it scans, so it reads raw for the
   -- matching rows only; an IN list it tests after the scan, which read the
   -- raw of every temporary key's event (a tenth of the build on the bench
-  -- corpus).
+  -- corpus). ConsoleRaw is this condition in Go: a dataset's typed files
+  -- keep raw for these events only.
   SELECT access_key_id, raw, event_time FROM event_rows WHERE user_type = 'IAMUser' AND access_key_id LIKE 'ASIA%'
   UNION ALL
   SELECT access_key_id, raw, event_time FROM event_rows WHERE user_type = 'Root' AND access_key_id LIKE 'ASIA%'`},

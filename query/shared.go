@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 )
 
 var (
@@ -46,14 +47,60 @@ func newShared(name, q, holds string) SharedRelation {
 // and credential_events.sql keep, or more (TestSharedRelationsHoldTheirEvents
 // checks each relation is the same over only the events its condition is
 // true of).
-const (
-	signinHolds = "list_contains(['ConsoleLogin', 'UserAuthentication', 'Authenticate', 'CredentialVerification', " +
-		"'CredentialChallenge'], event_name) OR auth_workflow_id IS NOT NULL"
-	credentialHolds = "list_contains(['CreateAccessKey', 'CreateVirtualMFADevice', 'EnableMFADevice', " +
-		"'DeactivateMFADevice', 'DeleteVirtualMFADevice', 'ResyncMFADevice', 'CompleteVirtualMfaDeviceRegistration', " +
-		"'CompleteWebAuthnDeviceRegistration', 'CreateMfaDeviceForUser', 'UpdateMfaDeviceForUser', " +
-		"'DeleteMfaDeviceForUser', 'DeleteWebAuthnDevice'], event_name)"
+var (
+	signinHolds = eventClass{names: []string{"ConsoleLogin", "UserAuthentication", "Authenticate",
+		"CredentialVerification", "CredentialChallenge"}, workflow: true}
+	credentialHolds = eventClass{names: []string{"CreateAccessKey", "CreateVirtualMFADevice", "EnableMFADevice",
+		"DeactivateMFADevice", "DeleteVirtualMFADevice", "ResyncMFADevice", "CompleteVirtualMfaDeviceRegistration",
+		"CompleteWebAuthnDeviceRegistration", "CreateMfaDeviceForUser", "UpdateMfaDeviceForUser",
+		"DeleteMfaDeviceForUser", "DeleteWebAuthnDevice"}}
 )
+
+// An eventClass is a Holds condition: the events named one of names, and
+// when workflow those with an auth_workflow_id (IAM Identity Center's
+// sign-in steps). It is SQL for a scan, and a test of one row for a
+// writer, which records in each file whether it holds such an event
+// (HoldsTests): a run then knows the files to read from their footers,
+// without a scan of every file.
+type eventClass struct {
+	names    []string
+	workflow bool
+}
+
+func (c eventClass) sql() string {
+	quoted := make([]string, len(c.names))
+	for i, n := range c.names {
+		quoted[i] = StringLiteral(n)
+	}
+	q := "list_contains([" + strings.Join(quoted, ", ") + "], event_name)"
+	if c.workflow {
+		q += " OR auth_workflow_id IS NOT NULL"
+	}
+	return q
+}
+
+// holds is the condition's sql() as a test of a row's event_name and
+// auth_workflow_id (nil is NULL).
+func (c eventClass) holds(eventName, authWorkflowID *string) bool {
+	return eventName != nil && slices.Contains(c.names, *eventName) || c.workflow && authWorkflowID != nil
+}
+
+// HoldsTest is a shared relation's Holds condition (Cond, the SQL) as a
+// test of one stored event's event_name and auth_workflow_id (nil for
+// NULL), true exactly when the SQL is.
+type HoldsTest struct {
+	Cond string
+	Test func(eventName, authWorkflowID *string) bool
+}
+
+// HoldsTests are the shared relations' Holds conditions, each once.
+func HoldsTests() []HoldsTest {
+	var out []HoldsTest
+	for _, c := range []eventClass{signinHolds, credentialHolds} {
+		out = append(out, HoldsTest{Cond: c.sql(), Test: c.holds})
+	}
+	return out
+}
 
 // sharedRelations, in the order their CTEs are written: one reads only the
 // ones before it. Most of the rules read one of them: each read of the
@@ -61,9 +108,9 @@ const (
 // a third of a second, whatever the filter), and computed by each rule the
 // sign-ins and credential changes were read ten times a run.
 var sharedRelations = []SharedRelation{
-	newShared("signin_events", signinEventsSQL, signinHolds),
-	newShared("credential_events", credentialEventsSQL, credentialHolds),
-	newShared("signin_attempts", signinAttemptsSQL, signinHolds), // reads signin_events only
+	newShared("signin_events", signinEventsSQL, signinHolds.sql()),
+	newShared("credential_events", credentialEventsSQL, credentialHolds.sql()),
+	newShared("signin_attempts", signinAttemptsSQL, signinHolds.sql()), // reads signin_events only
 }
 
 // readsShared[j][i] says whether sharedRelations[j]'s SQL reads the

@@ -54,12 +54,17 @@ type Store struct {
 	// shared relations' staging (DetectOptions.EventsHolding). "" is every
 	// file of the window. Nil for a DuckDB store.
 	EventsHolding func(ctx context.Context, conn *sql.Conn, since, until time.Time, conds []string) ([]string, error)
+	// TypedEvents, for a Parquet dataset that keeps a copy of its events'
+	// columns but raw in a few files, selects the events view's columns
+	// from it (see query.TypedEvents); "" otherwise.
+	TypedEvents string
 }
 
-// Window sets opts.Events and opts.EventsHolding for a detection run over
+// Window sets opts.Events, opts.EventsHolding and opts.Typed for a detection run over
 // [opts.Since, opts.Until) on the store.
 func (s *Store) Window(opts *DetectOptions) {
 	opts.Events = s.WindowEvents(opts.Since, opts.Until)
+	opts.Typed = s.TypedEvents
 	if s.EventsHolding == nil {
 		opts.EventsHolding = nil
 		return

@@ -216,14 +216,14 @@ func (s *Set) Detect(ctx context.Context, db *sql.DB, opts query.DetectOptions) 
 		if err != nil {
 			return nil, err
 		}
-		f, err := run(ctx, db, query.WithWindowEvents(q, opts), func(idx int64) *Rule { return plain[idx-1] }, nil)
+		f, err := runTyped(ctx, db, q, opts, func(idx int64) *Rule { return plain[idx-1] }, nil)
 		if err != nil {
 			return nil, fmt.Errorf("sigma rules: %w", err)
 		}
 		found = append(found, f...)
 	}
 	for _, r := range corr {
-		f, err := run(ctx, db, query.WithWindowEvents(compileCorrelation(r, filter), opts), nil, r)
+		f, err := runTyped(ctx, db, compileCorrelation(r, filter), opts, nil, r)
 		if err != nil {
 			return nil, fmt.Errorf("sigma rule %s (%s): %w", r.ID, r.Source, err)
 		}
@@ -483,6 +483,22 @@ func groupNames(g []fieldTest) ([]string, bool) {
 
 // run runs a findings query. Detection queries give the rule as column r
 // (ruleOf); a correlation query is all one rule.
+// runTyped runs q (with its window's bounds) as run does, over
+// opts.Typed when set (a copy of the events' columns but raw: see
+// query.TypedEvents), and over the window's events when q reads raw or
+// opts.Typed is not set.
+func runTyped(ctx context.Context, db *sql.DB, q string, opts query.DetectOptions, ruleOf func(int64) *Rule, rule *Rule) ([]query.Finding, error) {
+	if opts.Typed != "" {
+		typed := opts
+		typed.Events = opts.Typed
+		f, err := run(ctx, db, query.WithWindowEvents(q, typed), ruleOf, rule)
+		if !query.NeedsRaw(err) {
+			return f, err
+		}
+	}
+	return run(ctx, db, query.WithWindowEvents(q, opts), ruleOf, rule)
+}
+
 func run(ctx context.Context, db *sql.DB, q string, ruleOf func(int64) *Rule, rule *Rule) ([]query.Finding, error) {
 	rows, err := query.QueryInMemory(ctx, db, q)
 	if err != nil {

@@ -3,6 +3,7 @@ package sigma
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -104,6 +105,13 @@ func TestCases(t *testing.T) {
 			found, err := set.Detect(context.Background(), store.DB, query.DetectOptions{})
 			if err != nil {
 				t.Fatal(err)
+			}
+			// Over a copy of the events' columns but raw (as a Parquet
+			// dataset of many parts has): the same, whether the rules read
+			// raw (then the events) or not.
+			typed, err := set.Detect(context.Background(), store.DB, query.DetectOptions{Typed: query.TypedEvents("SELECT * FROM main.event_rows")})
+			if a, b := fmt.Sprint(found), fmt.Sprint(typed); err != nil || a != b {
+				t.Errorf("over the typed copy (%v):\n%s\nover the events:\n%s", err, b, a)
 			}
 			for _, spec := range specs {
 				r, ok := set.Rule(spec.ID)
