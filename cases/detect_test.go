@@ -100,3 +100,71 @@ func TestDatasetStagesFromTheirParts(t *testing.T) {
 		}
 	}
 }
+
+// A dataset of many partitions (a bucket's shape) keeps its events'
+// columns but raw in typed files, and reads them where it can: the rules
+// find what they find over the parts, with and without a window, and the
+// stored sessions (built from the typed files) are the ones built from
+// the parts, console sessions' creation dates (read from raw) too.
+func TestDatasetReadsItsTypedCopy(t *testing.T) {
+	ctx := context.Background()
+	corpus := t.TempDir()
+	if _, err := samples.Generate(samples.Options{Out: corpus, Events: 8000, Accounts: 4, Regions: 4, Days: 4, Seed: 11, Chains: true}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := LoadDataset(ctx, dir, []string{corpus}, LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	typed, _ := filepath.Glob(filepath.Join(dir, lake.TypedDir, "*.parquet"))
+	parts, _ := filepath.Glob(lake.EventsGlob(dir))
+	if len(typed) != 1 || len(parts) < 64 {
+		t.Fatalf("%d typed files for %d parts, want 1 (merged) for 64 or more", len(typed), len(parts))
+	}
+	ds, err := lake.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ds.Close()
+	if ds.TypedEvents == "" {
+		t.Fatal("the typed file does not cover the parts")
+	}
+
+	// The sessions stored (from the typed file) against the build over
+	// the parts (the query a stale dataset's sessions view runs).
+	var links, differ int64
+	if err := ds.DB.QueryRow("SELECT count(*) FROM sessions WHERE link = 'creation-date'").Scan(&links); err != nil || links == 0 {
+		t.Fatalf("%d console sessions linked by creation date (%v): the corpus tests no raw", links, err)
+	}
+	build := query.SessionsBuildSQL()
+	for _, q := range []string{
+		"SELECT count(*) FROM (SELECT * FROM sessions EXCEPT ALL SELECT * FROM (" + build + "))",
+		"SELECT count(*) FROM (SELECT * FROM (" + build + ") EXCEPT ALL SELECT * FROM sessions)",
+	} {
+		if err := ds.DB.QueryRow(q).Scan(&differ); err != nil || differ != 0 {
+			t.Fatalf("sessions from the typed file and from the parts: %d rows differ (%v)", differ, err)
+		}
+	}
+
+	rules, err := query.BuiltinRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []query.DetectOptions{{}, {Since: time.Date(2024, 3, 2, 0, 0, 0, 0, time.UTC)}} {
+		everyPart := w
+		everyPart.Events = ds.WindowEvents(w.Since, w.Until)
+		want, err := query.Detect(ctx, ds.DB, rules, everyPart)
+		if err != nil || len(want) == 0 {
+			t.Fatalf("since %v, every part: %d findings, %v", w.Since, len(want), err)
+		}
+		got, err := Rules{Options: w}.Run(ctx, ds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := json.Marshal(want)
+		b, _ := json.Marshal(got)
+		if string(a) != string(b) {
+			t.Errorf("since %v: %d findings with the typed file, %d from the parts:\n%s\n%s", w.Since, len(got), len(want), b, a)
+		}
+	}
+}

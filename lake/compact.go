@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/parquet-go/parquet-go"
@@ -51,7 +52,7 @@ func (w *Writer) Compact(ctx context.Context) (merged int, err error) {
 	for _, p := range events {
 		byDir[filepath.Dir(p)] = append(byDir[filepath.Dir(p)], p)
 	}
-	for _, t := range []string{FilesDir, ErrorsDir} {
+	for _, t := range []string{FilesDir, ErrorsDir, TypedDir} {
 		d := filepath.Join(w.dir, t)
 		byDir[d], _ = filepath.Glob(filepath.Join(d, "*.parquet"))
 	}
@@ -294,6 +295,8 @@ type merger struct {
 	leaves  [][]string           // the path of each column, from the schema
 	merged  []string             // the file names of the parts merged
 	record  bool                 // name them in the footer (mergedKey); false for a repair
+	holds   []map[string]bool    // each part's footerHolds
+	covers  []map[string]int64   // each part's footerCovers (typed files)
 	columns [][]byte             // the column index of each column chunk, in order (nil: none)
 	offsets []*format.OffsetIndex
 }
@@ -306,9 +309,11 @@ func (m *merger) add(p string) error {
 			first := *md
 			first.RowGroups, first.NumRows = nil, 0
 			m.meta, m.leaves = &first, leafPaths(md.Schema)
-		} else if !reflect.DeepEqual(m.meta.Schema, md.Schema) || !reflect.DeepEqual(m.meta.KeyValueMetadata, md.KeyValueMetadata) {
+		} else if !reflect.DeepEqual(m.meta.Schema, md.Schema) || !reflect.DeepEqual(commonKV(m.meta.KeyValueMetadata), commonKV(md.KeyValueMetadata)) {
 			return errNotMergeable
 		}
+		m.holds = append(m.holds, footerHolds(md))
+		m.covers = append(m.covers, footerCovers(md))
 		m.merged = append(m.merged, filepath.Base(p))
 		for _, rg := range md.RowGroups {
 			if err := m.addRowGroup(f, rg); err != nil {
@@ -444,6 +449,11 @@ func (m *merger) finish() error {
 			return err
 		}
 	}
+	covers, err := mergedCovers(m.covers)
+	if err != nil {
+		return err
+	}
+	m.meta.KeyValueMetadata = append(append(commonKV(m.meta.KeyValueMetadata), mergedHolds(m.holds)...), covers...)
 	if m.record {
 		if len(mergedParts(m.meta)) > 0 {
 			return errNotMergeable // a merged file is never merged again (see compactGroups)
@@ -459,6 +469,36 @@ func (m *merger) finish() error {
 	}
 	tail := binary.LittleEndian.AppendUint32(nil, uint32(len(footer)))
 	return m.write(append(tail, "PAR1"...))
+}
+
+// commonKV is kv without the entries that differ from part to part and
+// that a merged file combines: holdsKey's (mergedHolds) and
+// typedCoversKey's (mergedCovers).
+func commonKV(kv []format.KeyValue) []format.KeyValue {
+	return slices.DeleteFunc(slices.Clone(kv), func(e format.KeyValue) bool {
+		return strings.HasPrefix(e.Key, holdsKeyPrefix) || e.Key == typedCoversKey
+	})
+}
+
+// mergedHolds is the holdsKey entries of a file merged from parts whose
+// footers record holds: a key every part has, true when any part's is;
+// a key some part lacks is left out (its readers scan the merged file).
+func mergedHolds(holds []map[string]bool) []format.KeyValue {
+	var out []format.KeyValue
+	if len(holds) == 0 {
+		return out
+	}
+	for _, key := range slices.Sorted(maps.Keys(holds[0])) {
+		all, some := true, false
+		for _, h := range holds {
+			v, ok := h[key]
+			all, some = all && ok, some || v
+		}
+		if all {
+			out = append(out, format.KeyValue{Key: key, Value: strconv.FormatBool(some)})
+		}
+	}
+	return out
 }
 
 func (m *merger) write(b []byte) error {

@@ -45,6 +45,9 @@ func openTables(ctx context.Context, dir string, t datasetTables, open openSourc
 	if len(t.parts) > 0 {
 		s.EventsIn, s.EventsHolding = t.eventsIn, t.eventsHolding
 	}
+	if t.typed != "" {
+		s.TypedEvents = query.TypedEvents(t.typed)
+	}
 	return s, nil
 }
 
@@ -103,56 +106,39 @@ func (t datasetTables) eventsOf(keep []int) string {
 
 // eventsHolding selects, for each of conds (on the stored columns), the
 // events view's columns from only the parts of [since, until) holding an
-// event the condition is true of, for query.Store.EventsHolding. One scan
-// reads the conditions' columns of the window's parts; DuckDB opens only
-// the parts that matter for the rest.
+// event the condition is true of, for query.Store.EventsHolding. A part's
+// footer says so when its writer tested the condition (holdsKey); one scan
+// reads the conditions' columns of the window's other parts. DuckDB opens
+// only the parts that matter for the rest.
 func (t datasetTables) eventsHolding(ctx context.Context, conn *sql.Conn, since, until time.Time, conds []string) ([]string, error) {
 	window := t.window(since, until)
 	out := make([]string, len(conds))
 	if len(window) == 0 {
 		return out, nil // the window reads no part already
 	}
-	at := make(map[string]int, len(window)) // part -> its index
-	files := make([]string, len(window))
-	for k, i := range window {
-		at[t.parts[i]], files[k] = i, t.parts[i]
-	}
-	either := make([]string, len(conds))
-	which := make([]string, len(conds))
-	for k, c := range conds {
-		either[k] = "(" + c + ")"
-		which[k] = "bool_or(coalesce((" + c + "), false))"
-	}
-	q := fmt.Sprintf("SELECT filename, %s FROM %s WHERE %s GROUP BY filename",
-		strings.Join(which, ", "), readParts(files, t.schemas.pick(window), "filename = true"), strings.Join(either, " OR "))
-	rows, err := conn.QueryContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	holding := make([][]int, len(conds))
-	dest := make([]any, 1+len(conds))
-	var name string
-	flags := make([]bool, len(conds))
-	dest[0] = &name
-	for k := range flags {
-		dest[1+k] = &flags[k]
-	}
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return nil, err
+	var unknown []int // the parts whose footers do not say for every condition
+	for _, i := range window {
+		var said map[string]bool
+		if t.schemas.footers != nil {
+			said = t.schemas.footers[i].holds
 		}
-		i, ok := at[name]
-		if !ok {
-			return nil, fmt.Errorf("DuckDB named a file not asked for: %q", name)
+		known := true
+		for _, c := range conds {
+			_, ok := said[holdsKey(c)]
+			known = known && ok
 		}
-		for k, f := range flags {
-			if f {
+		if !known {
+			unknown = append(unknown, i)
+			continue
+		}
+		for k, c := range conds {
+			if said[holdsKey(c)] {
 				holding[k] = append(holding[k], i)
 			}
 		}
 	}
-	if err := rows.Err(); err != nil {
+	if err := t.scanHolding(ctx, conn, unknown, conds, holding); err != nil {
 		return nil, err
 	}
 	for k, keep := range holding {
@@ -163,6 +149,55 @@ func (t datasetTables) eventsHolding(ctx context.Context, conn *sql.Conn, since,
 		out[k] = t.eventsOf(keep) // fewer parts than the window: never "" (every part)
 	}
 	return out, nil
+}
+
+// scanHolding adds to holding[k] each of the parts (indexes into t.parts)
+// that holds an event conds[k] is true of, in one scan of their
+// conditions' columns.
+func (t datasetTables) scanHolding(ctx context.Context, conn *sql.Conn, parts []int, conds []string, holding [][]int) error {
+	if len(parts) == 0 {
+		return nil
+	}
+	at := make(map[string]int, len(parts)) // part -> its index
+	files := make([]string, len(parts))
+	for k, i := range parts {
+		at[t.parts[i]], files[k] = i, t.parts[i]
+	}
+	either := make([]string, len(conds))
+	which := make([]string, len(conds))
+	for k, c := range conds {
+		either[k] = "(" + c + ")"
+		which[k] = "bool_or(coalesce((" + c + "), false))"
+	}
+	q := fmt.Sprintf("SELECT filename, %s FROM %s WHERE %s GROUP BY filename",
+		strings.Join(which, ", "), readParts(files, t.schemas.pick(parts), "filename = true"), strings.Join(either, " OR "))
+	rows, err := conn.QueryContext(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	dest := make([]any, 1+len(conds))
+	var name string
+	flags := make([]bool, len(conds))
+	dest[0] = &name
+	for k := range flags {
+		dest[1+k] = &flags[k]
+	}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		i, ok := at[name]
+		if !ok {
+			return fmt.Errorf("DuckDB named a file not asked for: %q", name)
+		}
+		for k, f := range flags {
+			if f {
+				holding[k] = append(holding[k], i)
+			}
+		}
+	}
+	return rows.Err()
 }
 
 // partDay is the day of the date=YYYY-MM-DD folder a part is in.
@@ -185,6 +220,9 @@ func tableSources(dir string) (t datasetTables) {
 		t.parts, t.schemas = parts, schemas
 		sources["event_rows"] = eventsSQL(parts, t.schemas)
 		sources["sessions"], t.staleSessions = sessionsSource(dir, parts)
+		if typed, typedSchemas := typedCovering(dir, parts, schemas); len(typed) > 0 {
+			t.typed = typedSQL(typed, typedSchemas)
+		}
 	}
 	if files, _ := liveParts(filepath.Join(dir, FilesDir, "*.parquet")); len(files) > 0 {
 		sources["files"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, union_by_name = true)",
@@ -251,4 +289,5 @@ type datasetTables struct {
 	parts         []string          // the event parts, in path order
 	schemas       partSchemas       // their footers
 	staleSessions bool              // the sessions parts lag the events (see sessionsSource)
+	typed         string            // the event_rows columns from the typed files (typedSQL); "" when they do not cover the parts
 }

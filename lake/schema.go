@@ -1,6 +1,8 @@
 package lake
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -11,6 +13,8 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
+
+	"github.com/trailsift/trailsift/query"
 )
 
 // partSchemas is what the footers of a dataset's event parts say, one
@@ -31,6 +35,12 @@ type partFooter struct {
 	rows         int64
 	merged       []string // the parts merged into it (mergedKey), by file name
 	pathsMissing bool     // see footerPathsMissing
+	// holds maps each holdsKey the footer has to its value: whether the
+	// part holds an event its condition is true of.
+	holds map[string]bool
+	// covers, in a typed file's footer, the parts it holds the rows of,
+	// and how many (typedCoversKey); nil in any other file.
+	covers map[string]int64
 }
 
 // readPartSchemas reads the footers of files, on every core: every command
@@ -46,7 +56,8 @@ func readPartSchemas(files []string) partSchemas {
 				schema := pf.Schema()
 				v, _ := pf.Lookup(rawCheckedKey)
 				footers[i] = partFooter{schema: schema.String(), rawChecked: v == "true", rows: pf.NumRows(),
-					merged: mergedParts(pf.Metadata()), pathsMissing: footerPathsMissing(pf.Metadata())}
+					merged: mergedParts(pf.Metadata()), pathsMissing: footerPathsMissing(pf.Metadata()),
+					holds: footerHolds(pf.Metadata()), covers: footerCovers(pf.Metadata())}
 				for _, f := range schema.Fields() {
 					footers[i].columns = append(footers[i].columns, f.Name())
 				}
@@ -189,6 +200,51 @@ func withParquet(name string, pageIndex bool, use func(*os.File, *parquet.File) 
 		return err
 	}
 	return use(f, pf)
+}
+
+// holdsKeyPrefix begins the footer keys that say whether a part holds an
+// event a shared relation reads (query.HoldsTests): "true" or "false"
+// under holdsKey(cond). A detect run then reads only the parts holding
+// the sign-ins or credential changes it stages (datasetTables.
+// eventsHolding) without a scan of every part for them (on a bucket's
+// 1,443 parts half a second). The key is the condition's digest: a part
+// written for another condition (an older or newer trailsift) has not its
+// key and is scanned.
+const holdsKeyPrefix = "trailsift.holds."
+
+func holdsKey(cond string) string {
+	sum := sha256.Sum256([]byte(cond))
+	return holdsKeyPrefix + hex.EncodeToString(sum[:8])
+}
+
+// partHolds says, under each condition's holdsKey, whether rows hold an
+// event the condition is true of.
+func partHolds(rows []eventRow) map[string]bool {
+	out := map[string]bool{}
+	for _, t := range query.HoldsTests() {
+		found := false
+		for i := range rows {
+			if found = t.Test(rows[i].EventName, rows[i].AuthWorkflowID); found {
+				break
+			}
+		}
+		out[holdsKey(t.Cond)] = found
+	}
+	return out
+}
+
+// footerHolds is the holdsKey values a footer records.
+func footerHolds(md *format.FileMetaData) map[string]bool {
+	var out map[string]bool
+	for _, kv := range md.KeyValueMetadata {
+		if strings.HasPrefix(kv.Key, holdsKeyPrefix) {
+			if out == nil {
+				out = map[string]bool{}
+			}
+			out[kv.Key] = kv.Value == "true"
+		}
+	}
+	return out
 }
 
 // mergedKey names, in a merged part's footer, the parts merged into it

@@ -66,6 +66,11 @@ func WriteSessions(ctx context.Context, dir string) error {
 	if _, err := os.Stat(target); err == nil {
 		return nil
 	}
+	if t.typed != "" {
+		// The build reads raw of console_events only, which the typed
+		// files keep (typedRow): it reads them, not the parts.
+		t.sources["event_rows"] = t.typed
+	}
 	s, err := openTables(ctx, dir, t, query.OpenSourcesToBuild)
 	if errors.Is(err, ErrNoDataset) {
 		return nil
