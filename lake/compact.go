@@ -59,7 +59,7 @@ func (w *Writer) Compact(ctx context.Context) (merged int, err error) {
 	for _, d := range slices.Sorted(maps.Keys(byDir)) {
 		parts := byDir[d]
 		slices.Sort(parts)
-		schemas := readPartSchemas(parts)
+		schemas := readPartSchemas(parts, nil)
 		if schemas.footers == nil {
 			continue // a part that cannot be read: DuckDB's reads say which
 		}

@@ -19,7 +19,7 @@ type RunEnd struct {
 // EndWarning is a step of the end of a run that failed, and what that
 // leaves: a problem of the run, not of an input.
 type EndWarning struct {
-	Step    string // "merging parts" or "sessions"
+	Step    string // "merging parts", "sessions" or "footer cache"
 	Message string
 }
 
@@ -28,11 +28,11 @@ type EndWarning struct {
 // set (Compact: fewer, larger files for every later read), closes w, then
 // stores the dataset's sessions (WriteSessions), telling onStep as each
 // begins (where the caller can also let go of memory the build will
-// want). The writer's buffers are garbage by the build: they go back to
+// want), and last the footer cache (WriteFooterCache). The writer's buffers are garbage by the build: they go back to
 // the OS before DuckDB takes its share, as a store's load does, so the
 // peak is one or the other, not both (1.25M events: 1.16 GiB). The events
-// are stored either way, so a merge that fails (a full disk) or a build
-// that fails is a warning; a cancelled ctx stops what is left and sets
+// are stored either way, so a merge that fails (a full disk), a build or
+// a cache that fails is a warning; a cancelled ctx stops what is left and sets
 // Interrupted. The error is w.Close's. ingest --parquet and export both
 // end this way.
 func EndRun(ctx context.Context, w *Writer, merge bool, onStep OnStep) (RunEnd, error) {
@@ -67,6 +67,13 @@ func EndRun(ctx context.Context, w *Writer, merge bool, onStep OnStep) (RunEnd, 
 		// build that fails costs every later read the time of one.
 		end.Warnings = append(end.Warnings, EndWarning{"sessions",
 			err.Error() + "; every event is stored: each command reading the dataset builds the sessions until an ingest stores them"})
+	}
+	if end.Interrupted {
+		return end, closeErr
+	}
+	if err := WriteFooterCache(w.dir); err != nil {
+		end.Warnings = append(end.Warnings, EndWarning{"footer cache",
+			err.Error() + "; every event is stored: each command reading the dataset reads every file's footer until an ingest stores the cache"})
 	}
 	return end, closeErr
 }

@@ -39,6 +39,9 @@ func TestEndRun(t *testing.T) {
 	if len(sessions) != 1 {
 		t.Fatalf("sessions files: %v", sessions)
 	}
+	if parts, _ := filepath.Glob(EventsGlob(dir)); len(loadFooterCache(dir).Files) <= len(parts) {
+		t.Errorf("the footer cache has %d files, fewer than the %d parts and the manifest's", len(loadFooterCache(dir).Files), len(parts))
+	}
 
 	// Nothing new: the sessions are current, and a cancel as the build
 	// starts finds nothing left to do.

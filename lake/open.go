@@ -216,19 +216,20 @@ func partDay(part string) (time.Time, bool) {
 func tableSources(dir string) (t datasetTables) {
 	sources := map[string]string{}
 	t.sources = sources
-	if parts, schemas := liveParts(EventsGlob(dir)); len(parts) > 0 {
+	cache := loadFooterCache(dir)
+	if parts, schemas := liveParts(EventsGlob(dir), cache); len(parts) > 0 {
 		t.parts, t.schemas = parts, schemas
 		sources["event_rows"] = eventsSQL(parts, t.schemas)
 		sources["sessions"], t.staleSessions = sessionsSource(dir, parts)
-		if typed, typedSchemas := typedCovering(dir, parts, schemas); len(typed) > 0 {
+		if typed, typedSchemas := typedCovering(dir, parts, schemas, cache); len(typed) > 0 {
 			t.typed = typedSQL(typed, typedSchemas)
 		}
 	}
-	if files, _ := liveParts(filepath.Join(dir, FilesDir, "*.parquet")); len(files) > 0 {
+	if files, _ := liveParts(filepath.Join(dir, FilesDir, "*.parquet"), cache); len(files) > 0 {
 		sources["files"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, union_by_name = true)",
 			query.ColumnList(query.FileColumns), fileList(files))
 	}
-	if files, _ := liveParts(filepath.Join(dir, ErrorsDir, "*.parquet")); len(files) > 0 {
+	if files, _ := liveParts(filepath.Join(dir, ErrorsDir, "*.parquet"), cache); len(files) > 0 {
 		sources["ingest_errors"] = fmt.Sprintf("SELECT %s FROM read_parquet(%s, union_by_name = true)",
 			query.ColumnList(query.ErrorColumns), fileList(files))
 	}

@@ -45,12 +45,20 @@ type partFooter struct {
 
 // readPartSchemas reads the footers of files, on every core: every command
 // that opens a dataset starts here (95 parts of the bench corpus took 11
-// ms on one goroutine, a bucket's thousands a second).
-func readPartSchemas(files []string) partSchemas {
+// ms on one goroutine, a bucket's thousands a second). A footer cache's
+// entry (see FooterCacheFile) stands for its file's footer; cache may be
+// nil.
+func readPartSchemas(files []string, cache *footerCache) partSchemas {
 	footers := make([]partFooter, len(files))
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, name := range files {
+		if st, err := os.Stat(name); err == nil {
+			if f, ok := cache.lookup(name, st); ok {
+				footers[i] = f
+				continue
+			}
+		}
 		g.Go(func() error {
 			return readFooter(name, func(pf *parquet.File) {
 				schema := pf.Schema()
@@ -95,13 +103,13 @@ func (ps partSchemas) live(parts []string) []int {
 }
 
 // liveParts lists the Parquet files matching glob that are live (see
-// partSchemas.live), with their footers.
-func liveParts(glob string) ([]string, partSchemas) {
+// partSchemas.live), with their footers (cache may be nil).
+func liveParts(glob string, cache *footerCache) ([]string, partSchemas) {
 	parts, _ := filepath.Glob(glob)
 	if len(parts) == 0 {
 		return nil, partSchemas{}
 	}
-	schemas := readPartSchemas(parts)
+	schemas := readPartSchemas(parts, cache)
 	keep := schemas.live(parts)
 	live := make([]string, len(keep))
 	for k, i := range keep {

@@ -129,15 +129,15 @@ func mergedCovers(covers []map[string]int64) ([]format.KeyValue, error) {
 }
 
 // typedCovering returns the live typed files of the dataset at dir (and
-// their footers) when, together, they hold the rows of its live parts
+// their footers, from cache where it has them) when, together, they hold the rows of its live parts
 // (as tableSources lists them, with their footers) and no other: each
 // part they name is live or merged into a live one (see partSchemas.
 // live), and each live part has as many rows as they say. Otherwise (a
 // dataset written before typed files, parts removed or copied in by hand,
 // footers that cannot be read) nil: readers read the parts. Typed files
 // are used only when they are no more than the parts.
-func typedCovering(dir string, parts []string, schemas partSchemas) ([]string, partSchemas) {
-	typed, typedSchemas := liveParts(filepath.Join(dir, TypedDir, "*.parquet"))
+func typedCovering(dir string, parts []string, schemas partSchemas, cache *footerCache) ([]string, partSchemas) {
+	typed, typedSchemas := liveParts(filepath.Join(dir, TypedDir, "*.parquet"), cache)
 	if len(typed) == 0 || len(typed) > len(parts) || typedSchemas.footers == nil || schemas.footers == nil {
 		return nil, partSchemas{}
 	}
