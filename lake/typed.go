@@ -16,7 +16,8 @@ import (
 // The typed copy. DuckDB's cost is per file a scan opens (a bucket's
 // 1,443 parts, one per account, region and day: half a second a scan,
 // whatever the scan reads), and the rules and the sessions build scan the
-// events again and again. So each commit also writes its events' columns
+// events again and again. So a run into many partitions (see
+// typedFromPartitions) also writes, with each commit, its events' columns
 // but raw into one file of TypedDir, which Compact merges like the
 // manifest's, and a reader whose typed files hold exactly the rows of the
 // live parts (typedCovering) reads them instead where it can: the sessions
