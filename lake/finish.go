@@ -7,7 +7,9 @@ import (
 
 // RunEnd is what the end of a run into a dataset did (EndRun).
 type RunEnd struct {
-	Merge, Sessions time.Duration // the merge's time and the sessions build's
+	// Merge is the merge's time, and the typed file's of older parts
+	// (backfillTyped); Sessions the sessions build's.
+	Merge, Sessions time.Duration
 	// Warnings are the steps that failed without losing an event.
 	Warnings []EndWarning
 	// Interrupted: ctx was cancelled before the end was done. Every event
@@ -19,20 +21,22 @@ type RunEnd struct {
 // EndWarning is a step of the end of a run that failed, and what that
 // leaves: a problem of the run, not of an input.
 type EndWarning struct {
-	Step    string // "merging parts", "sessions" or "footer cache"
+	Step    string // "merging parts", "typed files", "sessions" or "footer cache"
 	Message string
 }
 
 // EndRun ends a run that wrote into the dataset through w, whose events
 // are all stored by then: it merges the parts the run wrote when merge is
-// set (Compact: fewer, larger files for every later read), closes w, then
+// set (Compact: fewer, larger files for every later read), writes a typed
+// file of the parts no typed file covers (backfillTyped), closes w, then
 // stores the dataset's sessions (WriteSessions), telling onStep as each
 // begins (where the caller can also let go of memory the build will
-// want), and last the footer cache (WriteFooterCache). The writer's buffers are garbage by the build: they go back to
-// the OS before DuckDB takes its share, as a store's load does, so the
-// peak is one or the other, not both (1.25M events: 1.16 GiB). The events
-// are stored either way, so a merge that fails (a full disk), a build or
-// a cache that fails is a warning; a cancelled ctx stops what is left and sets
+// want), and last the footer cache (WriteFooterCache). The writer's
+// buffers are garbage by the build: they go back to the OS before DuckDB
+// takes its share, as a store's load does, so the peak is one or the
+// other, not both (1.25M events: 1.16 GiB). The events are stored either
+// way, so a merge, a typed file, a build or a cache that fails (a full
+// disk) is a warning; a cancelled ctx stops what is left and sets
 // Interrupted. The error is w.Close's. ingest --parquet and export both
 // end this way.
 func EndRun(ctx context.Context, w *Writer, merge bool, onStep OnStep) (RunEnd, error) {
@@ -45,6 +49,15 @@ func EndRun(ctx context.Context, w *Writer, merge bool, onStep OnStep) (RunEnd, 
 		if err != nil && ctx.Err() == nil {
 			end.Warnings = append(end.Warnings, EndWarning{"merging parts",
 				err.Error() + "; every event is stored, in more files than needed (they stay so: a later run merges only the parts it writes)"})
+		}
+	}
+	if ctx.Err() == nil {
+		start := time.Now()
+		err := w.backfillTyped(ctx)
+		end.Merge += time.Since(start)
+		if err != nil && ctx.Err() == nil {
+			end.Warnings = append(end.Warnings, EndWarning{"typed files",
+				err.Error() + "; every event is stored: commands read every part, as before typed files"})
 		}
 	}
 	closeErr := w.Close()

@@ -1,11 +1,14 @@
 package lake
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/parquet-go/parquet-go/format"
@@ -130,56 +133,153 @@ func mergedCovers(covers []map[string]int64) ([]format.KeyValue, error) {
 }
 
 // typedCovering returns the live typed files of the dataset at dir (and
-// their footers, from cache where it has them) when, together, they hold the rows of its live parts
-// (as tableSources lists them, with their footers) and no other: each
-// part they name is live or merged into a live one (see partSchemas.
-// live), and each live part has as many rows as they say. Otherwise (a
-// dataset written before typed files, parts removed or copied in by hand,
-// footers that cannot be read) nil: readers read the parts. Typed files
-// are used only when they are no more than the parts.
+// their footers, from cache where it has them) when, together, they hold
+// the rows of its live parts (as tableSources lists them, with their
+// footers) and no other (see typedCoverage). Otherwise (a dataset written
+// before typed files, parts removed or copied in by hand, footers that
+// cannot be read) nil: readers read the parts. Typed files are used only
+// when they are no more than the parts.
 func typedCovering(dir string, parts []string, schemas partSchemas, cache *footerCache) ([]string, partSchemas) {
 	typed, typedSchemas := liveParts(filepath.Join(dir, TypedDir, "*.parquet"), cache)
-	if len(typed) == 0 || len(typed) > len(parts) || typedSchemas.footers == nil || schemas.footers == nil {
+	if len(typed) == 0 || len(typed) > len(parts) {
 		return nil, partSchemas{}
 	}
-	rel := func(p string) string {
-		r, err := filepath.Rel(dir, p)
-		if err != nil {
-			return p
-		}
-		return filepath.ToSlash(r)
+	if uncovered, ok := typedCoverage(dir, parts, schemas, typedSchemas); !ok || len(uncovered) > 0 {
+		return nil, partSchemas{}
+	}
+	return typed, typedSchemas
+}
+
+// typedCoverage says which of the live parts (indexes) the typed files,
+// whose footers are typedSchemas, hold no row of, and whether they hold
+// the rows of the others and no other (ok): each part they name is live
+// or merged into a live one (see partSchemas.live), and each live part of
+// which they hold rows has as many as they say.
+func typedCoverage(dir string, parts []string, schemas, typedSchemas partSchemas) (uncovered []int, ok bool) {
+	if schemas.footers == nil || typedSchemas.footers == nil {
+		return nil, false
 	}
 	live := map[string]string{} // part path, or the path of one merged into it -> the live part
 	for i, p := range parts {
-		live[rel(p)] = rel(p)
+		live[relPath(dir, p)] = relPath(dir, p)
 		for _, name := range schemas.footers[i].merged {
-			live[rel(filepath.Join(filepath.Dir(p), name))] = rel(p)
+			live[relPath(dir, filepath.Join(filepath.Dir(p), name))] = relPath(dir, p)
 		}
 	}
 	held := map[string]int64{} // live part -> rows the typed files hold of it
 	for _, f := range typedSchemas.footers {
 		if f.covers == nil {
-			return nil, partSchemas{}
+			return nil, false
 		}
 		var sum int64
 		for p, n := range f.covers {
 			l, ok := live[p]
 			if !ok {
-				return nil, partSchemas{}
+				return nil, false
 			}
 			held[l] += n
 			sum += n
 		}
 		if sum != f.rows {
-			return nil, partSchemas{}
+			return nil, false
 		}
 	}
 	for i, p := range parts {
-		if held[rel(p)] != schemas.footers[i].rows {
-			return nil, partSchemas{}
+		switch held[relPath(dir, p)] {
+		case schemas.footers[i].rows:
+		case 0:
+			uncovered = append(uncovered, i)
+		default:
+			return nil, false
 		}
 	}
-	return typed, typedSchemas
+	return uncovered, true
+}
+
+// relPath is p relative to the dataset at dir, slash-separated: how a
+// typed file's footer names a part.
+func relPath(dir, p string) string {
+	r, err := filepath.Rel(dir, p)
+	if err != nil {
+		return p
+	}
+	return filepath.ToSlash(r)
+}
+
+// backfillTyped writes, as one commit, a typed file of the live parts no
+// typed file covers, when the run writes typed files (w.typed) and the
+// others cover the rest: parts written before there were typed files (by
+// an older trailsift, or by runs of few partitions). Then the typed files
+// cover the dataset again, and are read. DuckDB reads those parts (a
+// bucket's 1,440: seconds, once). It is for the end of a run, after
+// Flush: no commit may be in flight.
+func (w *Writer) backfillTyped(ctx context.Context) error {
+	if !w.typed {
+		return nil
+	}
+	if err := w.wait(); err != nil {
+		return err
+	}
+	t := tableSources(w.dir)
+	_, typedSchemas := liveParts(filepath.Join(w.dir, TypedDir, "*.parquet"), nil)
+	uncovered, ok := typedCoverage(w.dir, t.parts, t.schemas, typedSchemas)
+	if !ok || len(uncovered) == 0 {
+		return nil
+	}
+	files := make([]string, len(uncovered))
+	covers := map[string]int64{}
+	for k, i := range uncovered {
+		files[k] = t.parts[i]
+		covers[relPath(w.dir, t.parts[i])] = t.schemas.footers[i].rows
+	}
+	schemas := t.schemas.pick(uncovered)
+	var cols []string
+	for _, c := range query.StoredEventColumns() {
+		switch c.Name {
+		case "raw":
+			cols = append(cols, "CASE WHEN "+query.ConsoleRawSQL+" THEN raw::VARCHAR END AS raw")
+		case "issued_credential":
+			cols = append(cols, query.IssuedCredentialSQL(schemas.has(c.Name))+" AS issued_credential")
+		default:
+			cols = append(cols, c.Name)
+		}
+	}
+	b, err := json.Marshal(covers)
+	if err != nil {
+		return err
+	}
+	id := w.nextCommitID()
+	m := move{filepath.Join(stagingDir, id, TypedDir, partName(id)), filepath.Join(TypedDir, partName(id))}
+	staged := filepath.Join(w.dir, m.From)
+	if err := os.MkdirAll(filepath.Dir(staged), 0o755); err != nil {
+		return err
+	}
+	q := fmt.Sprintf("COPY (SELECT %s FROM %s) TO %s (FORMAT parquet, COMPRESSION zstd, KV_METADATA {%s: %s})",
+		strings.Join(cols, ", "), readParts(files, schemas, ""), query.StringLiteral(staged),
+		query.StringLiteral(typedCoversKey), query.StringLiteral(string(b)))
+	if _, err := w.reader.DB.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("the typed file of %d parts: %w", len(files), err)
+	}
+	if err := syncFile(staged); err != nil {
+		return err
+	}
+	if err := syncDir(filepath.Dir(staged)); err != nil {
+		return err
+	}
+	if err := writeCommitFile(w.dir, id, []move{m}); err != nil {
+		return err
+	}
+	return w.rollForward(id, []move{m})
+}
+
+// syncFile flushes the file at path to disk.
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }
 
 // typedSQL selects the event_rows columns from the typed files, whose

@@ -245,8 +245,9 @@ func (w *Writer) startCommit() error {
 }
 
 // typedFromPartitions is how many partitions a run's first commit writes
-// into, at least, for the run to write typed files when the dataset has
-// none yet. They cost the writer a tenth more CPU (the 1.25M-event bench
+// into, or how many parts the dataset has, at least, for the run to write
+// typed files when the dataset has none yet (its end then writes one of
+// the parts written before, backfillTyped). They cost the writer a tenth more CPU (the 1.25M-event bench
 // corpus: 33 CPU-s against 29-30), and pay only when the parts are many
 // and small: a bucket's partitions (an account, region and day each,
 // hundreds in one commit). A dataset that has typed files gets them from
@@ -265,7 +266,8 @@ func (w *Writer) decideTyped(b *batch) {
 		return
 	}
 	have, _ := filepath.Glob(filepath.Join(w.dir, TypedDir, "*.parquet"))
-	w.typed = len(have) > 0 || len(b.parts) >= typedFromPartitions
+	parts, _ := filepath.Glob(EventsGlob(w.dir))
+	w.typed = len(have) > 0 || len(b.parts) >= typedFromPartitions || len(parts) >= typedFromPartitions
 }
 
 // nextCommitID names this run's next commit (its commit file, its staging

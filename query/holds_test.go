@@ -10,8 +10,8 @@ import (
 
 // The Go tests of conditions, for writers that record them (HoldsTests)
 // and keep raw for them (ConsoleRaw), are true of exactly the rows their
-// SQL is true of: HoldsTests' Cond, and the console_events step of the
-// sessions build.
+// SQL is true of: HoldsTests' Cond, the console_events step of the
+// sessions build and ConsoleRawSQL.
 func TestGoConditionsAgreeWithTheirSQL(t *testing.T) {
 	text := func(vs ...string) []*string {
 		out := []*string{nil}
@@ -81,5 +81,7 @@ func TestGoConditionsAgreeWithTheirSQL(t *testing.T) {
 		t.Fatal("no console_events step")
 	}
 	check("console_events", "SELECT DISTINCT epoch(event_time - TIMESTAMPTZ '2024-03-01 00:00:00+00')::INT FROM ("+sessionsSteps[i].sql+")",
+		func(r row) bool { return ConsoleRaw(r.userType, r.key) })
+	check("ConsoleRawSQL", "SELECT event_key::INT FROM event_rows WHERE coalesce(("+ConsoleRawSQL+"), false)",
 		func(r row) bool { return ConsoleRaw(r.userType, r.key) })
 }

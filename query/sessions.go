@@ -199,6 +199,10 @@ func withSteps(steps []sessionsStep) string {
 	return b.String() + "\n"
 }
 
+// ConsoleRawSQL is ConsoleRaw in SQL, over event_rows' columns: for a
+// copy of the events made by DuckDB.
+const ConsoleRawSQL = "user_type IN ('IAMUser', 'Root') AND access_key_id LIKE 'ASIA%'"
+
 // ConsoleRaw says whether the build reads the raw of an event with this
 // user_type and access_key_id (nil for NULL): console_events' condition
 // (a console session's temporary key, of an IAM user or root), for a copy
