@@ -68,7 +68,7 @@ func WriteSessions(ctx context.Context, dir string) error {
 	}
 	if t.typed != "" {
 		// The build reads raw of console_events only, which the typed
-		// files keep (typedRow): it reads them, not the parts.
+		// files keep (typedRaw): it reads them, not the parts.
 		t.sources["event_rows"] = t.typed
 	}
 	s, err := openTables(ctx, dir, t, query.OpenSourcesToBuild)

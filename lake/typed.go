@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
+	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/trailsift/trailsift/query"
@@ -24,7 +24,7 @@ import (
 // but raw into one file of TypedDir, which Compact merges like the
 // manifest's, and a reader whose typed files hold exactly the rows of the
 // live parts (typedCovering) reads them instead where it can: the sessions
-// build always (raw is kept for the events it reads raw of, ConsoleRaw),
+// build always (raw is kept for the events it reads raw of, typedRaw),
 // a rule unless it reads raw (query.TypedEvents). Like _files, a leading
 // underscore keeps Hive, Spark and Athena from reading it as events.
 const TypedDir = "_typed"
@@ -34,62 +34,22 @@ const TypedDir = "_typed"
 // the dataset, slash-separated) to row count.
 const typedCoversKey = "trailsift.typed_covers"
 
-// typedRow is eventRow as a typed file stores it: raw is kept only for
-// the events the sessions build reads it of (query.ConsoleRaw), NULL
-// otherwise, as plain text (no JSON type: an empty value would fail a
-// reader's JSON check; nothing reads it but the build, for those events).
-// Converting between the two types is a plain Go conversion.
-type typedRow struct {
-	EventKey            uint64     `parquet:"event_key"`
-	EventTime           *time.Time `parquet:"event_time,timestamp(microsecond),zstd"`
-	EventVersion        *string    `parquet:"event_version,optional,dict,uncompressed"`
-	EventSource         *string    `parquet:"event_source,optional,dict,uncompressed"`
-	EventName           *string    `parquet:"event_name,optional,dict,uncompressed"`
-	EventType           *string    `parquet:"event_type,optional,dict,uncompressed"`
-	EventCategory       *string    `parquet:"event_category,optional,dict,uncompressed"`
-	AWSRegion           *string    `parquet:"aws_region,optional,dict,uncompressed"`
-	SourceIP            *string    `parquet:"source_ip,optional,dict,uncompressed"`
-	UserAgent           *string    `parquet:"user_agent,optional,dict,uncompressed"`
-	ErrorCode           *string    `parquet:"error_code,optional,dict,uncompressed"`
-	ErrorMessage        *string    `parquet:"error_message,optional"`
-	ReadOnly            *bool      `parquet:"read_only,optional"`
-	ManagementEvent     *bool      `parquet:"management_event,optional"`
-	UserType            *string    `parquet:"user_type,optional,dict,uncompressed"`
-	UserName            *string    `parquet:"user_name,optional,dict,uncompressed"`
-	UserARN             *string    `parquet:"user_arn,optional,dict,uncompressed"`
-	PrincipalID         *string    `parquet:"principal_id,optional,dict,uncompressed"`
-	AccountID           *string    `parquet:"account_id,optional,dict,uncompressed"`
-	AccessKeyID         *string    `parquet:"access_key_id,optional,dict,uncompressed"`
-	SessionIssuerARN    *string    `parquet:"session_issuer_arn,optional,dict,uncompressed"`
-	SessionIssuerName   *string    `parquet:"session_issuer_name,optional,dict,uncompressed"`
-	InvokedBy           *string    `parquet:"invoked_by,optional,dict,uncompressed"`
-	MFAAuthenticated    *bool      `parquet:"mfa_authenticated,optional"`
-	Actor               *string    `parquet:"actor,optional,dict,uncompressed"`
-	RecipientAccountID  *string    `parquet:"recipient_account_id,optional,dict,uncompressed"`
-	EventID             *string    `parquet:"event_id,optional,zstd"`
-	LoginResult         *string    `parquet:"login_result,optional,dict,uncompressed"`
-	MFAUsed             *string    `parquet:"mfa_used,optional,dict,uncompressed"`
-	MFAIdentifier       *string    `parquet:"mfa_identifier,optional"`
-	CredentialType      *string    `parquet:"credential_type,optional,dict,uncompressed"`
-	CredentialChallenge *string    `parquet:"credential_challenge,optional,dict,uncompressed"`
-	AuthWorkflowID      *string    `parquet:"auth_workflow_id,optional"`
-	Outcome             *string    `parquet:"outcome,optional,dict,uncompressed"`
-	Raw                 string     `parquet:"raw,optional,plain"`
-	FileID              int64      `parquet:"file_id,zstd"`
-	RecordIndex         int64      `parquet:"record_index"`
-	IssuedCredential    *string    `parquet:"issued_credential,optional,plain"`
-	Digest              [32]byte   `parquet:"-"`
-}
+// typedRaw is the tag of raw in a typed file (typedOptions): kept only
+// for the events the sessions build reads it of (query.ConsoleRaw), NULL
+// (an empty string, optional) otherwise, as plain text (no JSON type: an
+// empty value would fail a reader's JSON check; nothing reads it but the
+// build, for those events). The other columns are eventRow's.
+var typedRaw = parquet.StructTag(`parquet:"raw,optional,plain"`, "Raw")
 
 // typedRows are the rows of a commit's typed file: the rows of all at the
 // indexes of each part (by its path relative to the dataset), and what
 // its footer says it covers.
-func typedRows(all []eventRow, parts map[string][]int32) ([]typedRow, string, error) {
-	var rows []typedRow
+func typedRows(all []eventRow, parts map[string][]int32) ([]eventRow, string, error) {
+	var rows []eventRow
 	covers := map[string]int64{}
 	for _, p := range slices.Sorted(maps.Keys(parts)) {
 		for _, i := range parts[p] {
-			r := typedRow(all[i])
+			r := all[i]
 			if !query.ConsoleRaw(r.UserType, r.AccessKeyID) {
 				r.Raw = ""
 			}
@@ -284,7 +244,7 @@ func syncFile(path string) error {
 
 // typedSQL selects the event_rows columns from the typed files, whose
 // footers say schemas: raw is NULL but for the events the sessions build
-// reads it of (see typedRow).
+// reads it of (see typedRaw).
 func typedSQL(files []string, schemas partSchemas) string {
 	return fmt.Sprintf("SELECT %s FROM %s", query.ColumnList(query.StoredEventColumns()), readParts(files, schemas, ""))
 }

@@ -614,15 +614,15 @@ func newParquetWriter[T any](opts []parquet.WriterOption) *parquet.GenericWriter
 type manifestWriters struct {
 	files  *parquet.GenericWriter[fileRow]
 	errors *parquet.GenericWriter[errorRow]
-	typed  *parquet.GenericWriter[typedRow]
+	typed  *parquet.GenericWriter[eventRow] // with typedRaw
 }
 
 func (m *manifestWriters) filesWriter(opts []parquet.WriterOption) *parquet.GenericWriter[fileRow] {
 	return reused(&m.files, opts)
 }
 
-func (m *manifestWriters) typedWriter(opts []parquet.WriterOption) *parquet.GenericWriter[typedRow] {
-	return reused(&m.typed, opts)
+func (m *manifestWriters) typedWriter(opts []parquet.WriterOption) *parquet.GenericWriter[eventRow] {
+	return reused(&m.typed, slices.Concat(opts, []parquet.WriterOption{typedRaw}))
 }
 
 func (m *manifestWriters) errorsWriter(opts []parquet.WriterOption) *parquet.GenericWriter[errorRow] {
