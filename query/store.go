@@ -60,8 +60,8 @@ type Store struct {
 	TypedEvents string
 }
 
-// Window sets opts.Events, opts.EventsHolding and opts.Typed for a detection run over
-// [opts.Since, opts.Until) on the store.
+// Window sets opts.Events, opts.EventsHolding and opts.Typed for a
+// detection run over [opts.Since, opts.Until) on the store.
 func (s *Store) Window(opts *DetectOptions) {
 	opts.Events = s.WindowEvents(opts.Since, opts.Until)
 	opts.Typed = s.TypedEvents

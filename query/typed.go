@@ -15,8 +15,8 @@ import (
 // reads raw or a column computed from it.
 const needsRawMarker = "trailsift: the query reads raw"
 
-// TypedEvents selects the events view's columns from rows, a SELECT of the
-// stored columns but raw (and of raw, which it does not read). Raw and the
+// TypedEvents selects the events view's columns from rows, a SELECT of
+// event_rows' columns (its raw, whole or not, is never read). Raw and the
 // columns computed from it are an error when read: DuckDB drops the
 // columns a query does not read before it runs, so a query that runs over
 // it (NeedsRaw says it did not) read the same rows and values as over the
