@@ -69,10 +69,30 @@ func TestDatasetStagesFromTheirParts(t *testing.T) {
 		}
 	}
 
+	untimed := 0
+	for _, f := range sameFindingsAsEveryPart(t, ds)[0] {
+		if slices.Contains(f.EventIDs, "untimed-root-login") {
+			untimed++
+		}
+	}
+	if untimed == 0 {
+		t.Error("the sign-in without a time is in no finding")
+	}
+}
+
+// sameFindingsAsEveryPart runs the built-in rules over the dataset ds as
+// a detect run does (Rules.Run, with its narrowed reads), without a window
+// and with one, checks each run finds what the rules find reading every
+// part of the window, and returns the runs' findings (the first without a
+// window).
+func sameFindingsAsEveryPart(t *testing.T, ds *query.Store) [][]query.Finding {
+	t.Helper()
+	ctx := context.Background()
 	rules, err := query.BuiltinRules()
 	if err != nil {
 		t.Fatal(err)
 	}
+	var out [][]query.Finding
 	for _, w := range []query.DetectOptions{{}, {Since: time.Date(2024, 3, 2, 0, 0, 0, 0, time.UTC)}} {
 		everyPart := w
 		everyPart.Events = ds.WindowEvents(w.Since, w.Until)
@@ -84,21 +104,14 @@ func TestDatasetStagesFromTheirParts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		untimed := 0
-		for _, f := range got {
-			if slices.Contains(f.EventIDs, "untimed-root-login") {
-				untimed++
-			}
-		}
-		if w.Since.IsZero() && untimed == 0 {
-			t.Error("the sign-in without a time is in no finding")
-		}
 		a, _ := json.Marshal(want)
 		b, _ := json.Marshal(got)
 		if string(a) != string(b) {
-			t.Errorf("since %v: %d findings from the parts holding the events, %d from every part:\n%s\n%s", w.Since, len(got), len(want), b, a)
+			t.Errorf("since %v: %d findings as detect reads the dataset, %d from every part:\n%s\n%s", w.Since, len(got), len(want), b, a)
 		}
+		out = append(out, got)
 	}
+	return out
 }
 
 // A dataset of many partitions (a bucket's shape) keeps its events'
@@ -146,25 +159,5 @@ func TestDatasetReadsItsTypedCopy(t *testing.T) {
 		}
 	}
 
-	rules, err := query.BuiltinRules()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, w := range []query.DetectOptions{{}, {Since: time.Date(2024, 3, 2, 0, 0, 0, 0, time.UTC)}} {
-		everyPart := w
-		everyPart.Events = ds.WindowEvents(w.Since, w.Until)
-		want, err := query.Detect(ctx, ds.DB, rules, everyPart)
-		if err != nil || len(want) == 0 {
-			t.Fatalf("since %v, every part: %d findings, %v", w.Since, len(want), err)
-		}
-		got, err := Rules{Options: w}.Run(ctx, ds)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, _ := json.Marshal(want)
-		b, _ := json.Marshal(got)
-		if string(a) != string(b) {
-			t.Errorf("since %v: %d findings with the typed file, %d from the parts:\n%s\n%s", w.Since, len(got), len(want), b, a)
-		}
-	}
+	sameFindingsAsEveryPart(t, ds)
 }
