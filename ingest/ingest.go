@@ -205,6 +205,14 @@ func Run(ctx context.Context, inputs []string, sink Sink, opts Options) (Stats, 
 			opts.Progress(prog)
 		}
 	}
+	if opts.Progress != nil && sinkErr == nil {
+		// Everything is read, so the listing is over: the last message
+		// can come before the lister says so, and the last progress
+		// would then say it goes on.
+		prog.Listing = false
+		prog.Bytes, prog.TotalBytes = r.read.Load(), r.total.Load()
+		opts.Progress(prog)
+	}
 	st.Events = prog.Events
 	st.Bytes = r.read.Load()
 	st.FilesUnchanged = r.unchanged.Load()
