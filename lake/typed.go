@@ -218,6 +218,7 @@ func (w *Writer) backfillTyped(ctx context.Context) error {
 		strings.Join(cols, ", "), readParts(files, schemas, ""), query.StringLiteral(staged),
 		query.StringLiteral(typedCoversKey), query.StringLiteral(string(b)))
 	if _, err := w.reader.DB.ExecContext(ctx, q); err != nil {
+		_ = os.RemoveAll(filepath.Join(w.dir, stagingDir, id)) // the error below is the one to report
 		return fmt.Errorf("the typed file of %d parts: %w", len(files), err)
 	}
 	if err := syncFile(staged); err != nil {
