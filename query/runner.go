@@ -131,15 +131,11 @@ func RunQueries(ctx context.Context, db *sql.DB, queries []RuleQuery, opts Detec
 }
 
 // runRule runs q over opts.Typed when set, and over the events when q
-// reads raw (or opts.Typed is not set).
+// reads raw (or opts.Typed is not set): see TypedFirst.
 func runRule(ctx context.Context, conn *sql.Conn, q RuleQuery, opts DetectOptions, staged staging) ([]Finding, error) {
-	if opts.Typed != "" {
-		found, err := runQuery(ctx, conn, q, narrowFrom(q.SQL, opts, staged, opts.Typed))
-		if !NeedsRaw(err) {
-			return found, err
-		}
-	}
-	return runQuery(ctx, conn, q, narrowWith(q.SQL, opts, staged))
+	return TypedFirst(opts, func(events string) ([]Finding, error) {
+		return runQuery(ctx, conn, q, narrowFrom(q.SQL, opts, staged, events))
+	})
 }
 
 // RuleErrors are the rules that could not be loaded or run; the others

@@ -36,3 +36,16 @@ func TypedEvents(rows string) string {
 // NeedsRaw says err is a query's over TypedEvents that read raw: run it
 // over the events instead.
 func NeedsRaw(err error) bool { return err != nil && strings.Contains(err.Error(), needsRawMarker) }
+
+// TypedFirst runs a query with run over opts.Typed when it is set (events
+// is then that SELECT), and again over the events (events "") when that
+// read raw (NeedsRaw) or opts.Typed is not set.
+func TypedFirst[T any](opts DetectOptions, run func(events string) (T, error)) (T, error) {
+	if opts.Typed != "" {
+		out, err := run(opts.Typed)
+		if !NeedsRaw(err) {
+			return out, err
+		}
+	}
+	return run("")
+}

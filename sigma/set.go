@@ -486,17 +486,15 @@ func groupNames(g []fieldTest) ([]string, bool) {
 // runTyped runs q (with its window's bounds) as run does, over
 // opts.Typed when set (a copy of the events' columns but raw: see
 // query.TypedEvents), and over the window's events when q reads raw or
-// opts.Typed is not set.
+// opts.Typed is not set (query.TypedFirst).
 func runTyped(ctx context.Context, db *sql.DB, q string, opts query.DetectOptions, ruleOf func(int64) *Rule, rule *Rule) ([]query.Finding, error) {
-	if opts.Typed != "" {
-		typed := opts
-		typed.Events = opts.Typed
-		f, err := run(ctx, db, query.WithWindowEvents(q, typed), ruleOf, rule)
-		if !query.NeedsRaw(err) {
-			return f, err
+	return query.TypedFirst(opts, func(events string) ([]query.Finding, error) {
+		o := opts
+		if events != "" {
+			o.Events = events
 		}
-	}
-	return run(ctx, db, query.WithWindowEvents(q, opts), ruleOf, rule)
+		return run(ctx, db, query.WithWindowEvents(q, o), ruleOf, rule)
+	})
 }
 
 func run(ctx context.Context, db *sql.DB, q string, ruleOf func(int64) *Rule, rule *Rule) ([]query.Finding, error) {
