@@ -205,7 +205,7 @@ func (w *Writer) stageCopy(id, rel string, parts []string, record bool, doing st
 		}
 		return "", false, fmt.Errorf("%s: %w", doing, err)
 	}
-	if err := syncDir(filepath.Dir(filepath.Join(w.dir, staged))); err != nil {
+	if err := syncPath(filepath.Dir(filepath.Join(w.dir, staged))); err != nil {
 		return "", false, err
 	}
 	return staged, true, nil

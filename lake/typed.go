@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
@@ -34,7 +33,8 @@ const TypedDir = "_typed"
 // the dataset, slash-separated) to row count.
 const typedCoversKey = "trailsift.typed_covers"
 
-// typedRaw is the tag of raw in a typed file (typedOptions): kept only
+// typedRaw is the tag of raw in a typed file (manifestWriters.
+// typedWriter): kept only
 // for the events the sessions build reads it of (query.ConsoleRaw), NULL
 // (an empty string, optional) otherwise, as plain text (no JSON type: an
 // empty value would fail a reader's JSON check; nothing reads it but the
@@ -192,18 +192,9 @@ func (w *Writer) backfillTyped(ctx context.Context) error {
 		files[k] = t.parts[i]
 		covers[relPath(w.dir, t.parts[i])] = t.schemas.footers[i].rows
 	}
-	schemas := t.schemas.pick(uncovered)
-	var cols []string
-	for _, c := range query.StoredEventColumns() {
-		switch c.Name {
-		case "raw":
-			cols = append(cols, "CASE WHEN "+query.ConsoleRawSQL+" THEN raw::VARCHAR END AS raw")
-		case "issued_credential":
-			cols = append(cols, query.IssuedCredentialSQL(schemas.has(c.Name))+" AS issued_credential")
-		default:
-			cols = append(cols, c.Name)
-		}
-	}
+	// The parts' event_rows, but raw where the sessions build reads it.
+	rows := "SELECT * REPLACE (CASE WHEN " + query.ConsoleRawSQL + " THEN raw END AS raw) FROM (" +
+		eventsSQL(files, t.schemas.pick(uncovered)) + ")"
 	b, err := json.Marshal(covers)
 	if err != nil {
 		return err
@@ -214,33 +205,22 @@ func (w *Writer) backfillTyped(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Dir(staged), 0o755); err != nil {
 		return err
 	}
-	q := fmt.Sprintf("COPY (SELECT %s FROM %s) TO %s (FORMAT parquet, COMPRESSION zstd, KV_METADATA {%s: %s})",
-		strings.Join(cols, ", "), readParts(files, schemas, ""), query.StringLiteral(staged),
-		query.StringLiteral(typedCoversKey), query.StringLiteral(string(b)))
+	q := fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, KV_METADATA {%s: %s})",
+		rows, query.StringLiteral(staged), query.StringLiteral(typedCoversKey), query.StringLiteral(string(b)))
 	if _, err := w.reader.DB.ExecContext(ctx, q); err != nil {
 		_ = os.RemoveAll(filepath.Join(w.dir, stagingDir, id)) // the error below is the one to report
 		return fmt.Errorf("the typed file of %d parts: %w", len(files), err)
 	}
-	if err := syncFile(staged); err != nil {
+	if err := syncPath(staged); err != nil {
 		return err
 	}
-	if err := syncDir(filepath.Dir(staged)); err != nil {
+	if err := syncPath(filepath.Dir(staged)); err != nil {
 		return err
 	}
 	if err := writeCommitFile(w.dir, id, []move{m}); err != nil {
 		return err
 	}
 	return w.rollForward(id, []move{m})
-}
-
-// syncFile flushes the file at path to disk.
-func syncFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
 }
 
 // typedSQL selects the event_rows columns from the typed files, whose

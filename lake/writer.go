@@ -685,13 +685,13 @@ func writeCommitFile(dir, id string, moves []move) error {
 	if err := os.Rename(tmp, filepath.Join(cdir, id+".json")); err != nil {
 		return err
 	}
-	return syncDir(cdir)
+	return syncPath(cdir)
 }
 
-// syncDir makes the names in directory dir durable (a file's own fsync
-// does not cover its name).
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+// syncPath makes the file or directory at path durable: a file's bytes,
+// a directory's names (a file's own fsync does not cover its name).
+func syncPath(path string) error {
+	d, err := os.Open(path)
 	if err != nil {
 		return err
 	}
