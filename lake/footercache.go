@@ -57,13 +57,18 @@ func loadFooterCache(dir string) *footerCache {
 }
 
 // lookup is the cached footer of the file at path, if the cache has one
-// for it as it is (st).
-func (c *footerCache) lookup(path string, st os.FileInfo) (partFooter, bool) {
+// for it as it is (its size and time; a file the cache does not name is
+// not looked at).
+func (c *footerCache) lookup(path string) (partFooter, bool) {
 	if c == nil || len(c.Files) == 0 {
 		return partFooter{}, false
 	}
 	e, ok := c.Files[c.key(path)]
-	if !ok || e.Size != st.Size() || e.ModTime != st.ModTime().UnixNano() || e.Schema < 0 || e.Schema >= len(c.Schemas) {
+	if !ok || e.Schema < 0 || e.Schema >= len(c.Schemas) {
+		return partFooter{}, false
+	}
+	st, err := os.Stat(path)
+	if err != nil || e.Size != st.Size() || e.ModTime != st.ModTime().UnixNano() {
 		return partFooter{}, false
 	}
 	s := c.Schemas[e.Schema]
@@ -80,9 +85,10 @@ func (c *footerCache) key(path string) string {
 }
 
 // WriteFooterCache stores what the footers of every file of the dataset at
-// dir say (see FooterCacheFile), each footer read again: written to a
-// temporary file, renamed into place. For the end of a run: no commit may
-// be in flight.
+// dir say (see FooterCacheFile): the footers of the files the old cache
+// has as they are are taken from it, as every reader takes them, the
+// others read. Written to a temporary file, renamed into place. For the
+// end of a run: no commit may be in flight.
 func WriteFooterCache(dir string) error {
 	var files []string
 	for _, glob := range []string{EventsGlob(dir), filepath.Join(dir, TypedDir, "*.parquet"),
@@ -99,7 +105,7 @@ func WriteFooterCache(dir string) error {
 		}
 		stats[i] = st
 	}
-	footers := readPartSchemas(files, nil).footers
+	footers := readPartSchemas(files, loadFooterCache(dir)).footers
 	if footers == nil && len(files) > 0 {
 		// A file that cannot be read: no cache, and each reader finds out
 		// for itself.

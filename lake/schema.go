@@ -53,11 +53,9 @@ func readPartSchemas(files []string, cache *footerCache) partSchemas {
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, name := range files {
-		if st, err := os.Stat(name); err == nil {
-			if f, ok := cache.lookup(name, st); ok {
-				footers[i] = f
-				continue
-			}
+		if f, ok := cache.lookup(name); ok {
+			footers[i] = f
+			continue
 		}
 		g.Go(func() error {
 			return readFooter(name, func(pf *parquet.File) {
