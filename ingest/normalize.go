@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/valyala/fastjson"
 	"github.com/zeebo/xxh3"
@@ -28,7 +29,7 @@ type normalizer struct {
 	bufs    readers
 	p       fastjson.Parser // classify's, and the rewrite of records with repeated keys
 	issued  []byte
-	compact []byte // the record as strict compact JSON
+	compact []byte // the record as strict compact JSON, at the arena's tail until kept
 	dedup   []byte // the same without repeated keys, when it has some
 	scratch strictScratch
 	rep     repairs
@@ -51,7 +52,7 @@ type nested struct {
 // the embedded CloudTrailEvent JSON, valid until the normalizer reads
 // again; for an event, fromStrict reads it on without a second rewrite.
 func (n *normalizer) classify(data []byte) (recordKind, []byte, error) {
-	clean, err := strictJSON(n.compact[:0], data, &n.scratch, &n.rep)
+	clean, err := strictJSON(n.strings.tail(), data, &n.scratch, &n.rep)
 	n.compact = clean
 	if err != nil {
 		return kindOther, nil, err
@@ -173,7 +174,7 @@ var errTooDeep = &normError{"invalid JSON: nested more than 300 levels deep"}
 // would refuse repaired, with a warning (see strictJSON). The columns are
 // read from the tape strictJSON builds on the way.
 func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error) {
-	clean, err := strictJSON(n.compact[:0], data, &n.scratch, &n.rep)
+	clean, err := strictJSON(n.strings.tail(), data, &n.scratch, &n.rep)
 	n.compact = clean
 	if err != nil {
 		return "", &normError{invalidJSON(err)}
@@ -187,7 +188,7 @@ func (n *normalizer) normalize(data []byte, ev *Event) (warn warning, err error)
 // splitter's pass over them; anything else (a record broken, or cut by the
 // buffer's end) is left to the splitter and normalize.
 func (n *normalizer) normalizePrefix(data []byte, ev *Event) (used int, ok bool, warn warning, err error) {
-	clean, err := strictJSONPrefix(n.compact[:0], data, &n.scratch, &n.rep)
+	clean, err := strictJSONPrefix(n.strings.tail(), data, &n.scratch, &n.rep)
 	n.compact = clean
 	if err != nil {
 		return 0, false, "", nil
@@ -212,12 +213,16 @@ func (n *normalizer) fromStrict(ev *Event) (warn warning, err error) {
 		}
 		n.dedup = appendJSON(n.dedup[:0], v, true)
 		var again repairs // strict already: only its tape is wanted
-		if clean, err = strictJSON(n.compact[:0], n.dedup, &n.scratch, &again); err != nil {
+		if clean, err = strictJSON(n.strings.tail(), n.dedup, &n.scratch, &again); err != nil {
 			return "", &normError{invalidJSON(err)}
 		}
 		n.compact = clean
 	}
-	n.record = tape{json: clean, members: n.scratch.members}
+	// The rewrite is the stored event: kept where it was written, and the
+	// columns are cut from it (stable), not copied.
+	raw := n.strings.keep(clean)
+	n.compact = nil
+	n.record = tape{json: unsafe.Slice(unsafe.StringData(raw), len(raw)), members: n.scratch.members, stable: true}
 	rec := n.record.root()
 	if !rec.isObject() {
 		return "", errNotObject
@@ -338,7 +343,7 @@ func (n *normalizer) fromStrict(ev *Event) (warn warning, err error) {
 		warns = append(warns, "event has no eventTime; event kept with no time")
 	}
 
-	ev.Raw, ev.RawStrict = n.strings.of(clean), true
+	ev.Raw, ev.RawStrict = raw, true
 	ev.Key = eventKey(ev, ts)
 	return warning(strings.Join(warns, "; ")), nil
 }
@@ -497,14 +502,23 @@ func (n *normalizer) str(v node) string {
 	switch b[0] {
 	case '"':
 		if bytes.IndexByte(b, '\\') < 0 {
-			return n.strings.of(b[1 : len(b)-1])
+			return n.cut(v, b[1:len(b)-1])
 		}
 		n.text = unescapeString(n.text[:0], b)
 		return n.strings.of(n.text)
 	case '{', '[', 'n':
 		return ""
 	}
-	return n.strings.of(b)
+	return n.cut(v, b)
+}
+
+// cut is text, which is part of v's tape, as a string: the tape's own
+// bytes when they are never written again (the kept record), else a copy.
+func (n *normalizer) cut(v node, text []byte) string {
+	if v.t.stable && len(text) > 0 {
+		return unsafe.String(&text[0], len(text))
+	}
+	return n.strings.of(text)
 }
 
 func (n *normalizer) tristate(v node) Tristate {

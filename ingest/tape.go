@@ -15,6 +15,9 @@ import (
 type tape struct {
 	json    []byte
 	members []member
+	// stable: json is never written again (an event's kept raw), so
+	// strings may point into it.
+	stable bool
 }
 
 // member is one key and its value in tape.json. next is the index of the
