@@ -188,13 +188,13 @@ func (w *Writer) repairCommit(p string) (ok bool, err error) {
 }
 
 // stageCopy writes parts, merged (mergeParts; record names them in the
-// footer), to the staging folder of commit id, at rel, and returns that
-// staged path (relative to the dataset). ok is false, with nothing
+// footer), to the staging folder of commit id, named as rel, and returns
+// that staged path (relative to the dataset). ok is false, with nothing
 // staged, when the parts cannot be copied so (errNotMergeable). The
 // staged file's name is durable before a commit file names it. A copy that
 // fails says what (doing).
 func (w *Writer) stageCopy(id, rel string, parts []string, record bool, doing string) (staged string, ok bool, err error) {
-	staged = filepath.Join(stagingDir, id, rel)
+	staged = stagedName(id, filepath.Base(rel))
 	if err := os.MkdirAll(filepath.Dir(filepath.Join(w.dir, staged)), 0o755); err != nil {
 		return "", false, err
 	}
