@@ -506,6 +506,9 @@ func pathsMissing(p string) bool {
 // readMetadata reads the footer of the Parquet file at p.
 func readMetadata(p string) (*format.FileMetaData, error) {
 	var md *format.FileMetaData
-	err := readFooter(p, func(pf *parquet.File) { md = pf.Metadata() })
+	err := withParquet(p, false, func(_ *os.File, pf *parquet.File) error {
+		md = pf.Metadata()
+		return nil
+	})
 	return md, err
 }
