@@ -55,11 +55,17 @@ type Options struct {
 
 // Progress is a snapshot of a running ingest.
 type Progress struct {
-	Files      int64 // input files finished (members of archives count)
-	Events     int64
-	Bytes      int64 // input bytes read, as stored
-	TotalBytes int64 // input bytes to read, as stored, of the files listed so far
-	Listing    bool  // folders are still being listed: TotalBytes will grow
+	Files  int64 // input files finished (members of archives count)
+	Events int64
+	Bytes  int64 // input bytes read, as stored
+	// TotalBytes is the input bytes to read, as stored, of the files
+	// listed so far. A folder's files are sized as they are opened, not
+	// as they are listed (a stat a file cost a tenth of a bucket's
+	// ingest): until each is, TotalEstimated is set, and their share is
+	// their number times the mean size of those opened.
+	TotalBytes     int64
+	TotalEstimated bool
+	Listing        bool // folders are still being listed: TotalBytes will grow
 }
 
 // Stats summarises a run.
@@ -201,7 +207,8 @@ func Run(ctx context.Context, inputs []string, sink Sink, opts Options) (Stats, 
 			// The flag first: once it reads false, every size listed is in
 			// the total.
 			prog.Listing = r.listing.Load()
-			prog.Bytes, prog.TotalBytes = r.read.Load(), r.total.Load()
+			prog.Bytes = r.read.Load()
+			prog.TotalBytes, prog.TotalEstimated = r.totalBytes()
 			opts.Progress(prog)
 		}
 	}
@@ -210,7 +217,8 @@ func Run(ctx context.Context, inputs []string, sink Sink, opts Options) (Stats, 
 		// can come before the lister says so, and the last progress
 		// would then say it goes on.
 		prog.Listing = false
-		prog.Bytes, prog.TotalBytes = r.read.Load(), r.total.Load()
+		prog.Bytes = r.read.Load()
+		prog.TotalBytes, prog.TotalEstimated = r.totalBytes()
 		opts.Progress(prog)
 	}
 	st.Events = prog.Events
@@ -265,10 +273,13 @@ type run struct {
 	queuedBytes int64               // its size (queuedBytes, or a test's)
 	chunks      chan *chunk         // of large files, for the helpers
 
-	read      atomic.Int64 // input bytes read (as stored)
-	total     atomic.Int64 // input bytes of the files listed so far
-	listing   atomic.Bool  // folders are still being listed
-	unchanged atomic.Int64
+	read  atomic.Int64 // input bytes read (as stored)
+	total atomic.Int64 // input bytes of the files listed so far, but for those sized at open
+	// unsized counts the files listed and not yet opened whose size is
+	// learnt at open (sizeAtOpen); opened and openedBytes the others'.
+	unsized, opened, openedBytes atomic.Int64
+	listing                      atomic.Bool // folders are still being listed
+	unchanged                    atomic.Int64
 
 	mu   sync.Mutex
 	seen map[string]string // content sha256 -> first path, this run
@@ -287,7 +298,7 @@ func (r *run) send(m message) bool {
 // folder that cannot be read, with the reason, for the manifest.
 type topInput struct {
 	path    string // absolute path, or "-"
-	size    int64
+	size    int64  // sizeAtOpen for a file the listing did not stat
 	problem string // why it is not read
 	skip    bool   // the problem is a skip (a dangling link, a socket), not a failure
 }
@@ -339,15 +350,46 @@ func resolveInputs(inputs []string) ([]commandInput, error) {
 	return out, nil
 }
 
+// sizeAtOpen is the size of a listed file whose size is added to the
+// run's total as it is opened (walkTop).
+const sizeAtOpen = -1
+
+// sizedAtOpen adds the size of a file listed without one, now opened (0
+// when it could not be), to the total.
+func (r *run) sizedAtOpen(size int64) {
+	r.total.Add(size)
+	r.openedBytes.Add(size)
+	r.opened.Add(1)
+	r.unsized.Add(-1) // last: see totalBytes
+}
+
+// totalBytes is Progress.TotalBytes and TotalEstimated.
+func (r *run) totalBytes() (int64, bool) {
+	unsized := r.unsized.Load() // first: once it reads 0, every size is in total
+	total := r.total.Load()
+	if unsized == 0 {
+		return total, false
+	}
+	if n := r.opened.Load(); n > 0 {
+		total += unsized * (r.openedBytes.Load() / n)
+	}
+	return total, true
+}
+
 // list finds the files of the inputs, in order, walking folders
 // (following symbolic links, surviving loops), and adds each to out with
-// its size to the run's total. What goes wrong inside a folder (a
+// its size to the run's total (or, for most files of a folder, as it is
+// opened). What goes wrong inside a folder (a
 // subfolder that cannot be listed, a dangling link, a socket) is an entry
 // of its own for the manifest, and the rest of the folder is still read.
 // It stops at the next folder or entry once the run is cancelled.
 func (r *run) list(inputs []commandInput, readDir func(string) ([]os.DirEntry, error), out *inputList) {
 	add := func(t topInput) {
-		r.total.Add(t.size)
+		if t.size == sizeAtOpen {
+			r.unsized.Add(1)
+		} else {
+			r.total.Add(t.size)
+		}
 		out.add(t)
 	}
 	own := ownTempFiles()
@@ -485,6 +527,13 @@ func (w *dirWalker) walk(dir string, dirInfo os.FileInfo) {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())
+		if e.Type().IsRegular() {
+			// The listing says what it is: its size is learnt as it is
+			// opened. A stat a file was 1.4 of the 32 CPU-s of an ingest
+			// of a bucket's 209,000 files.
+			w.add(topInput{path: p, size: sizeAtOpen})
+			continue
+		}
 		fi, err := os.Stat(p) // follows links
 		switch {
 		case err != nil:

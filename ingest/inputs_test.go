@@ -218,7 +218,7 @@ func TestMissingInputCreatesNothing(t *testing.T) {
 // TestFilesAreReadWhileFoldersAreListed: the first folder's file is
 // decoded while a later folder is still being listed; meanwhile the
 // progress says the listing goes on, with the total found so far, and once
-// it ends the total is whole.
+// it ends and every file is opened the total is whole, and no estimate.
 func TestFilesAreReadWhileFoldersAreListed(t *testing.T) {
 	dir := t.TempDir()
 	first, second := ndjsonEvents(3), ndjsonEvents(2)
@@ -238,11 +238,15 @@ func TestFilesAreReadWhileFoldersAreListed(t *testing.T) {
 	whole := int64(len(first) + len(second))
 	var problems []string // the callback runs on one goroutine, the one that calls the sink
 	listed := false
+	var last Progress
 	progress := func(p Progress) {
 		listed = listed || !p.Listing
+		last = p
 		switch {
-		case p.Listing && p.Events > 0 && p.TotalBytes == int64(len(first)):
+		case p.Listing && p.Events > 0 && p.TotalBytes == int64(len(first)) && !p.TotalEstimated:
 			once.Do(func() { close(seen) })
+		case p.TotalEstimated:
+			// b's file is listed and not yet opened: a's size stands for it.
 		case p.Listing && (p.TotalBytes < int64(len(first)) || p.TotalBytes > whole):
 			problems = append(problems, fmt.Sprintf("while listing: total %d bytes", p.TotalBytes))
 		case !p.Listing && p.TotalBytes != whole:
@@ -262,6 +266,31 @@ func TestFilesAreReadWhileFoldersAreListed(t *testing.T) {
 	}
 	if !listed {
 		t.Error("no progress said the listing had ended")
+	}
+	if last.Listing || last.TotalEstimated || last.TotalBytes != whole {
+		t.Errorf("last progress %+v, want the whole %d bytes, listed and known", last, whole)
+	}
+}
+
+// TestTotalOfFilesSizedAtOpen: the files a listing did not size count in
+// the progress's total at the mean size of those opened, until each is
+// opened; then the total is exact.
+func TestTotalOfFilesSizedAtOpen(t *testing.T) {
+	var r run
+	r.total.Add(100) // a file named on the command line, sized as listed
+	r.unsized.Add(4)
+	if total, est := r.totalBytes(); total != 100 || !est {
+		t.Fatalf("none opened: %d %v, want 100 true", total, est)
+	}
+	r.sizedAtOpen(10)
+	r.sizedAtOpen(30)
+	if total, est := r.totalBytes(); total != 100+40+2*20 || !est {
+		t.Fatalf("two of four opened: %d %v, want 180 true", total, est)
+	}
+	r.sizedAtOpen(5)
+	r.sizedAtOpen(0) // one that could not be opened
+	if total, est := r.totalBytes(); total != 145 || est {
+		t.Fatalf("all opened: %d %v, want 145 false", total, est)
 	}
 }
 

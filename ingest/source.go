@@ -114,8 +114,11 @@ func (r *run) walkTop(t topInput) error {
 		return r.walkInput("stdin", in, nil, -1)
 	default:
 		fh, size, err := openInput(t.path)
+		if t.size == sizeAtOpen {
+			r.sizedAtOpen(max(size, 0))
+		}
 		if err != nil {
-			r.failUnit(t.path, t.size, "", fmt.Sprintf("cannot read: %v", err))
+			r.failUnit(t.path, max(t.size, 0), "", fmt.Sprintf("cannot read: %v", err))
 			return nil
 		}
 		var seekable *os.File

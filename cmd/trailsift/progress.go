@@ -40,8 +40,11 @@ func (p *progressLine) update(pr ingest.Progress) {
 		p.bar.ChangeMax64(pr.TotalBytes)
 	}
 	desc := fmt.Sprintf("%d files, %d events", pr.Files, pr.Events)
-	if pr.Listing {
+	switch {
+	case pr.Listing:
 		desc += ", listing folders"
+	case pr.TotalEstimated:
+		desc += ", total size estimated"
 	}
 	p.bar.Describe(desc)
 	p.bar.Set64(pr.Bytes)
