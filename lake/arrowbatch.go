@@ -20,7 +20,7 @@ import (
 // columns (all but seven) are laid out by hand in buffers the pool hands
 // out again once DuckDB releases a batch, instead of Arrow's builders,
 // which zeroed every buffer they reserved and went through three calls a
-// value.
+// value; raw is views of the events' own bytes (viewColumn).
 type recordBuilder struct {
 	schema *arrow.Schema
 	cols   []columnBuilder
@@ -244,9 +244,10 @@ func (c *textColumn) growRows(rows int) {
 	c.offsets = unsafe.Slice((*int32)(unsafe.Pointer(&c.offBuf[0])), rows+1)
 }
 
-// growData makes room for n bytes of data. A batch's raw is cut at
-// streamRecordBytes, plus one record of at most ingest.MaxRecordLimit:
-// its offsets stay within 32 bits.
+// growData makes room for n bytes of data. A batch is cut at
+// streamRecordBytes of raw, plus one record of at most
+// ingest.MaxRecordLimit, and a text column's value is part of its row's
+// raw: its offsets stay within 32 bits.
 func (c *textColumn) growData(n int) {
 	if n > math.MaxInt32 {
 		panic("lake: a record batch column over 2 GiB") // the limits above make it impossible
