@@ -89,8 +89,8 @@ func readPartSchemas(files []string, cache *footerCache) partSchemas {
 // The end of a run reads the footers of the dataset three times (the
 // merge, the sessions build, the footer cache), and before there is a
 // cache file each time from the files: on a bucket's 1,443 parts the
-// run's footer reading fell from 1.8 to 0.4 CPU-s with the memo. Footers share their schema's
-// text and columns, so an entry is small.
+// run's footer reading fell from 1.8 to 0.4 CPU-s with the memo.
+// Footers share their schema's text and columns, so an entry is small.
 type footerMemo struct {
 	mu      sync.Mutex
 	files   map[string]memoFooter
