@@ -3,7 +3,6 @@
 package lake
 
 import (
-	"encoding/binary"
 	"math"
 	"unsafe"
 
@@ -20,11 +19,11 @@ import (
 // columns (all but seven) are laid out by hand in buffers the pool hands
 // out again once DuckDB releases a batch, instead of Arrow's builders,
 // which zeroed every buffer they reserved and went through three calls a
-// value; raw is views of the events' own bytes (viewColumn).
+// value.
 type recordBuilder struct {
 	schema *arrow.Schema
 	cols   []columnBuilder
-	raw    *viewColumn
+	raw    *textColumn
 	rows   int
 }
 
@@ -55,6 +54,7 @@ func newRecordBuilder(pool *bufferPool) *recordBuilder {
 		"mfa_identifier": func(r *eventRow) *string { return r.MFAIdentifier }, "credential_type": func(r *eventRow) *string { return r.CredentialType },
 		"credential_challenge": func(r *eventRow) *string { return r.CredentialChallenge }, "auth_workflow_id": func(r *eventRow) *string { return r.AuthWorkflowID },
 		"outcome": func(r *eventRow) *string { return r.Outcome }, "issued_credential": func(r *eventRow) *string { return r.IssuedCredential },
+		"raw": func(r *eventRow) *string { return &r.Raw },
 	}
 	flags := map[string]func(*eventRow) *bool{
 		"read_only": func(r *eventRow) *bool { return r.ReadOnly }, "management_event": func(r *eventRow) *bool { return r.ManagementEvent },
@@ -66,11 +66,12 @@ func newRecordBuilder(pool *bufferPool) *recordBuilder {
 		var dt arrow.DataType
 		var col columnBuilder
 		switch {
-		case c.Name == "raw":
-			b.raw = newViewColumn(pool)
-			dt, col = arrow.BinaryTypes.StringView, b.raw
 		case texts[c.Name] != nil:
-			dt, col = arrow.BinaryTypes.String, newTextColumn(pool, texts[c.Name])
+			t := newTextColumn(pool, texts[c.Name])
+			if c.Name == "raw" {
+				b.raw = t
+			}
+			dt, col = arrow.BinaryTypes.String, t
 		case flags[c.Name] != nil:
 			get := flags[c.Name]
 			dt = arrow.FixedWidthTypes.Boolean
@@ -116,7 +117,7 @@ func (b *recordBuilder) add(rows []eventRow, idx []int32) {
 
 // rawBytes is how many bytes of raw the rows added since the last finish
 // hold.
-func (b *recordBuilder) rawBytes() int { return b.raw.bytes }
+func (b *recordBuilder) rawBytes() int { return len(b.raw.data) }
 
 // full says the batch is as large as one gets.
 func (b *recordBuilder) full() bool { return batchFull(b.rows, b.rawBytes()) }
@@ -244,10 +245,9 @@ func (c *textColumn) growRows(rows int) {
 	c.offsets = unsafe.Slice((*int32)(unsafe.Pointer(&c.offBuf[0])), rows+1)
 }
 
-// growData makes room for n bytes of data. A batch is cut at
-// streamRecordBytes of raw, plus one record of at most
-// ingest.MaxRecordLimit, and a text column's value is part of its row's
-// raw: its offsets stay within 32 bits.
+// growData makes room for n bytes of data. A batch's raw is cut at
+// streamRecordBytes, plus one record of at most ingest.MaxRecordLimit:
+// its offsets stay within 32 bits.
 func (c *textColumn) growData(n int) {
 	if n > math.MaxInt32 {
 		panic("lake: a record batch column over 2 GiB") // the limits above make it impossible
@@ -284,88 +284,5 @@ func (c *textColumn) finish(full int) arrow.Array {
 		c.reserve = min(per+per/8, streamRecordBytes)
 	}
 	c.start(streamRecordRows)
-	return a
-}
-
-// viewColumn builds raw as Arrow's utf8_view: a 16-byte view a row that
-// points at the event's own bytes (a buffer of their own each), instead
-// of a copy of them. raw is nearly all of what a load moves: copying it
-// into the batch was 2.1 of the 38 CPU-s of an ingest --db of the bench
-// corpus. The bytes are the decoder's (its string arena), never written
-// again; the batch holds them until DuckDB releases it.
-type viewColumn struct {
-	pool   *bufferPool
-	views  []byte // 16 bytes a row
-	values [][]memory.Buffer
-	used   int // of the last values chunk
-	rows   int
-	bytes  int // of the values
-}
-
-// viewChunk is how many value buffers a chunk of them holds: the buffers
-// are pointed at, so they are never moved by a growing slice.
-const viewChunk = streamRecordRows
-
-// viewInline is how long a value may be to be held in its view.
-const viewInline = 12
-
-func newViewColumn(pool *bufferPool) *viewColumn {
-	c := &viewColumn{pool: pool}
-	c.start()
-	return c
-}
-
-func (c *viewColumn) start() {
-	c.views = c.pool.Allocate(16 * streamRecordRows)[:0]
-	c.values, c.used, c.rows, c.bytes = nil, viewChunk, 0, 0
-}
-
-func (c *viewColumn) add(rows []eventRow, idx []int32) {
-	if need := 16 * (c.rows + len(idx)); need > cap(c.views) {
-		views := c.pool.Allocate(max(need, 2*cap(c.views)))[:len(c.views)]
-		copy(views, c.views)
-		c.pool.Free(c.views)
-		c.views = views
-	}
-	for _, i := range idx {
-		v := rows[i].Raw
-		c.views = c.views[:16*(c.rows+1)]
-		view := c.views[16*c.rows:]
-		c.rows++
-		c.bytes += len(v)
-		binary.LittleEndian.PutUint32(view, uint32(len(v)))
-		if len(v) <= viewInline {
-			clear(view[4+copy(view[4:], v):])
-			continue
-		}
-		if c.used == viewChunk {
-			c.values, c.used = append(c.values, make([]memory.Buffer, viewChunk)), 0
-		}
-		c.values[len(c.values)-1][c.used].Reset(unsafe.Slice(unsafe.StringData(v), len(v)))
-		copy(view[4:8], v)
-		binary.LittleEndian.PutUint32(view[8:], uint32((len(c.values)-1)*viewChunk+c.used))
-		binary.LittleEndian.PutUint32(view[12:], 0)
-		c.used++
-	}
-}
-
-func (c *viewColumn) finish(int) arrow.Array {
-	views := memory.NewBufferWithAllocator(c.views, c.pool)
-	buffers := make([]*memory.Buffer, 2, 2+len(c.values)*viewChunk)
-	buffers[1] = views // raw is never NULL: no validity bitmap
-	for k, chunk := range c.values {
-		n := viewChunk
-		if k == len(c.values)-1 {
-			n = c.used
-		}
-		for j := range chunk[:n] {
-			buffers = append(buffers, &chunk[j])
-		}
-	}
-	d := array.NewData(arrow.BinaryTypes.StringView, c.rows, buffers, nil, 0, 0)
-	views.Release() // d holds it now
-	a := array.NewStringViewData(d)
-	d.Release()
-	c.start()
 	return a
 }
