@@ -138,32 +138,9 @@ func TestTypedFilesCoverTheParts(t *testing.T) {
 	dir := t.TempDir()
 	writeRun(t, dir, mixedEvents(0))
 	writeRun(t, dir, mixedEvents(100000))
-	t1 := tableSources(dir)
-	if t1.typed == "" {
-		t.Fatal("the typed files do not cover the parts")
-	}
-	s, err := Open(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if s.TypedEvents == "" {
-		t.Fatal("Open reads no typed files")
-	}
-	cols := "event_key, event_time, event_name, auth_workflow_id, user_type, access_key_id, file_id, record_index, issued_credential"
-	minus := func(a, b string) string {
-		return "SELECT count(*) FROM (SELECT " + cols + " FROM (" + a + ") EXCEPT ALL SELECT " + cols + " FROM (" + b + "))"
-	}
-	if n := count(t, s, minus(t1.typed, "SELECT * FROM event_rows")) + count(t, s, minus("SELECT * FROM event_rows", t1.typed)); n != 0 {
-		t.Errorf("%d rows differ between the typed files and the parts", n)
-	}
+	t1, s := checkTypedCopy(t, dir)
 	if n := count(t, s, "SELECT count(*) FROM event_rows"); n != 1800 {
 		t.Errorf("%d events, want 1800", n)
-	}
-	kept := count(t, s, "SELECT count(*) FROM ("+t1.typed+") WHERE raw IS NOT NULL")
-	console := count(t, s, "SELECT count(*) FROM ("+t1.typed+") t JOIN event_rows e USING (event_key) WHERE t.raw = e.raw AND e.user_type = 'IAMUser'")
-	if kept != 2 || console != 2 {
-		t.Errorf("raw kept for %d events (%d of them the console session's), want its 2", kept, console)
 	}
 
 	// A part gone: its rows are still in the typed files, which are then
@@ -194,22 +171,7 @@ func TestTypedFilesCoverTheParts(t *testing.T) {
 	if err != nil || len(end.Warnings) > 0 {
 		t.Fatalf("the second run's end: %+v, %v", end, err)
 	}
-	t2 := tableSources(old)
-	if t2.typed == "" {
-		t.Fatal("the typed files do not cover the parts written before them")
-	}
-	s2, err := Open(context.Background(), old)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
-	if n := count(t, s2, minus(t2.typed, "SELECT * FROM event_rows")) + count(t, s2, minus("SELECT * FROM event_rows", t2.typed)); n != 0 {
-		t.Errorf("%d rows differ between the typed files and the parts", n)
-	}
-	if n := count(t, s2, "SELECT count(*) FROM ("+t2.typed+") t JOIN event_rows e USING (event_key) WHERE t.raw = e.raw AND e.user_type = 'IAMUser'"); n != 2 ||
-		count(t, s2, "SELECT count(*) FROM ("+t2.typed+") WHERE raw IS NOT NULL") != 2 {
-		t.Errorf("raw of %d console session events kept, want both runs' (and no other)", n)
-	}
+	checkTypedCopy(t, old) // both runs' parts, and raw of both console session events
 	// A later run writes them even into few partitions: the dataset has some.
 	typedFromPartitions = 1 << 20
 	before, _ := filepath.Glob(filepath.Join(old, TypedDir, "*"))
@@ -217,4 +179,37 @@ func TestTypedFilesCoverTheParts(t *testing.T) {
 	if after, _ := filepath.Glob(filepath.Join(old, TypedDir, "*")); len(after) <= len(before) {
 		t.Errorf("a run into a dataset with typed files wrote none: %d files before, %d after", len(before), len(after))
 	}
+}
+
+// checkTypedCopy checks that the typed files of the dataset at dir cover
+// its parts and Open reads them, that they hold the parts' rows and no
+// other, and raw only for the two console session events of mixedEvents'
+// two runs. It returns the dataset's tables and the open store.
+func checkTypedCopy(t *testing.T, dir string) (datasetTables, *query.Store) {
+	t.Helper()
+	tables := tableSources(dir)
+	if tables.typed == "" {
+		t.Fatal("the typed files do not cover the parts")
+	}
+	s, err := Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if s.TypedEvents == "" {
+		t.Fatal("Open reads no typed files")
+	}
+	cols := "event_key, event_time, event_name, auth_workflow_id, user_type, access_key_id, file_id, record_index, issued_credential"
+	minus := func(a, b string) string {
+		return "SELECT count(*) FROM (SELECT " + cols + " FROM (" + a + ") EXCEPT ALL SELECT " + cols + " FROM (" + b + "))"
+	}
+	if n := count(t, s, minus(tables.typed, "SELECT * FROM event_rows")) + count(t, s, minus("SELECT * FROM event_rows", tables.typed)); n != 0 {
+		t.Errorf("%d rows differ between the typed files and the parts", n)
+	}
+	kept := count(t, s, "SELECT count(*) FROM ("+tables.typed+") WHERE raw IS NOT NULL")
+	console := count(t, s, "SELECT count(*) FROM ("+tables.typed+") t JOIN event_rows e USING (event_key) WHERE t.raw = e.raw AND e.user_type = 'IAMUser'")
+	if kept != 2 || console != 2 {
+		t.Errorf("raw kept for %d events (%d of them the console session's), want the 2 console session events", kept, console)
+	}
+	return tables, s
 }
