@@ -200,7 +200,7 @@ func (w *Writer) backfillTyped(ctx context.Context) error {
 		return err
 	}
 	id := w.nextCommitID()
-	m := move{filepath.Join(stagingDir, id, TypedDir, partName(id)), filepath.Join(TypedDir, partName(id))}
+	m := move{stagedName(id, "typed.parquet"), filepath.Join(TypedDir, partName(id))}
 	staged := filepath.Join(w.dir, m.From)
 	if err := os.MkdirAll(filepath.Dir(staged), 0o755); err != nil {
 		return err
