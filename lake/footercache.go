@@ -67,8 +67,7 @@ func (c *footerCache) lookup(path string) (partFooter, bool) {
 	if !ok || e.Schema < 0 || e.Schema >= len(c.Schemas) {
 		return partFooter{}, false
 	}
-	st, err := os.Stat(path)
-	if err != nil || e.Size != st.Size() || e.ModTime != st.ModTime().UnixNano() {
+	if !unchanged(path, e.Size, e.ModTime) {
 		return partFooter{}, false
 	}
 	s := c.Schemas[e.Schema]
@@ -76,12 +75,14 @@ func (c *footerCache) lookup(path string) (partFooter, bool) {
 		pathsMissing: e.PathsMissing, holds: e.Holds, covers: e.Covers}, true
 }
 
-func (c *footerCache) key(path string) string {
-	rel, err := filepath.Rel(c.dir, path)
-	if err != nil {
-		return path
-	}
-	return filepath.ToSlash(rel)
+func (c *footerCache) key(path string) string { return relPath(c.dir, path) }
+
+// unchanged says whether the file at path still has this size and
+// modification time (in nanoseconds): then it is the file a footer was
+// read from (see FooterCacheFile).
+func unchanged(path string, size, mtime int64) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Size() == size && st.ModTime().UnixNano() == mtime
 }
 
 // WriteFooterCache stores what the footers of every file of the dataset at

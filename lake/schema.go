@@ -109,11 +109,7 @@ func (m *footerMemo) lookup(path string) (partFooter, bool) {
 	m.mu.Lock()
 	e, ok := m.files[path]
 	m.mu.Unlock()
-	if !ok {
-		return partFooter{}, false
-	}
-	st, err := os.Stat(path)
-	if err != nil || st.Size() != e.size || st.ModTime().UnixNano() != e.mtime {
+	if !ok || !unchanged(path, e.size, e.mtime) {
 		return partFooter{}, false
 	}
 	return e.footer, true
