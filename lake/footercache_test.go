@@ -65,3 +65,31 @@ func TestFooterCacheStandsForUnchangedFiles(t *testing.T) {
 		t.Errorf("a broken cache read as %d entries", len(c.Files))
 	}
 }
+
+// The footers a process read stand for their files while those keep
+// their size and time: a file renamed over by another (as a repair does)
+// is read again, not answered from what was read of the first.
+func TestFooterMemoRereadsAReplacedFile(t *testing.T) {
+	dir := t.TempDir()
+	writeRun(t, dir, mixedEvents(0))
+	parts, _ := filepath.Glob(EventsGlob(dir))
+	footers := readPartSchemas(parts, nil).footers
+	var a, b int
+	for i := range parts {
+		if footers[i].rows != footers[a].rows {
+			b = i
+		}
+	}
+	if footers[a].rows == footers[b].rows {
+		t.Fatalf("no two parts of different sizes among %d", len(parts))
+	}
+	if f := readPartSchemas([]string{parts[a]}, nil).footers[0]; f.rows != footers[a].rows {
+		t.Fatalf("read again: %d rows, want %d", f.rows, footers[a].rows)
+	}
+	if err := os.Rename(parts[b], parts[a]); err != nil {
+		t.Fatal(err)
+	}
+	if f := readPartSchemas([]string{parts[a]}, nil).footers[0]; f.rows != footers[b].rows {
+		t.Errorf("a file replaced since it was read: %d rows, want the new file's %d", f.rows, footers[b].rows)
+	}
+}
