@@ -148,10 +148,11 @@ func (r *rounds) sql() string {
 }
 
 // rowsPerPass is how many rows of its passesOver table a stage built in
-// passes takes in each. The 10M-event corpus's 2.5M places take 3: its
-// build then peaked at 487-498 MB under a 250 MB cap (in one pass it ran
-// out of memory there), as fast as in one pass or in six; the 1.25M-event
-// bench corpus's 517k take one.
+// passes takes in each. The 10M-event corpus's 2.5M places (pairs of an
+// address and a program) took 3: its build then peaked at 487-498 MB
+// under a 250 MB cap (in one pass it ran out of memory there), as fast as
+// in one pass or in six; the 1.25M-event bench corpus's 479k addresses
+// take one.
 var rowsPerPass int64 = 1_000_000
 
 // expandSessionsSQL fills the build's placeholders in q.
@@ -345,31 +346,8 @@ func stageInPasses(ctx context.Context, conn *sql.Conn, s sessionsStep, ctes str
 
 // sessionsSteps are the build's steps, in order: each reads event_rows and
 // the steps before it.
-var sessionsSteps = []sessionsStep{
-	{name: "places", stage: true, sql: `
-  -- Where each credential was used from: its distinct addresses and
-  -- programs, as grouping keys (see identities). Apart from the
-  -- identities: grouped with them, the few places a credential is used
-  -- from multiplied its rows, and hashing every event's ARNs with its
-  -- address and user agent cost twice as much.
-  SELECT DISTINCT $SID_E AS session_id, e.source_ip, e.user_agent
-  FROM event_rows e
-  WHERE $SID_E IS NOT NULL`},
-	{name: "varied_places", sql: `
-  SELECT session_id FROM places GROUP BY session_id HAVING count(*) > 1`},
-	{name: "place_lists", stage: true, passesOver: "places", sql: `
-  -- The places of the credentials used from more than one, as sorted
-  -- lists. A list is an aggregate's state, which DuckDB holds in memory
-  -- until the statement ends, whatever its cap: in one statement the
-  -- 10M-event corpus's 2.5M addresses ran the build out of memory under
-  -- a 250 MB cap. So the stage runs in passes, each over the credentials
-  -- of one hash bucket ($PASS of $PASSES; see passesOver).
-  SELECT p.session_id,
-    coalesce(list_sort(list(DISTINCT source_ip) FILTER (WHERE source_ip IS NOT NULL)), []::VARCHAR[]) AS source_ips,
-    coalesce(list_sort(list(DISTINCT user_agent) FILTER (WHERE user_agent IS NOT NULL)), []::VARCHAR[]) AS user_agents
-  FROM places p SEMI JOIN varied_places v ON v.session_id = p.session_id
-  WHERE hash(p.session_id) % $PASSES = $PASS
-  GROUP BY p.session_id`},
+var sessionsSteps = slices.Concat(placeStages("source_ip", "source_ips"), placeStages("user_agent", "user_agents"), []sessionsStep{
+	placeSets("source_ip", "source_ips"), placeSets("user_agent", "user_agents"),
 	{name: "identities", sql: `
   -- Usage, per credential and per combination of the columns that name
   -- who used it (one combination for almost every credential). The text
@@ -391,8 +369,8 @@ var sessionsSteps = []sessionsStep{
   GROUP BY ALL`},
 	{name: "varied_identities", sql: `
   SELECT session_id FROM identities GROUP BY session_id HAVING count(*) > 1`},
-	{name: "used", stage: true, frees: []string{"places", "place_lists"}, sql: `
-  SELECT who.*, place.source_ips, place.user_agents
+	{name: "used", stage: true, frees: []string{"source_ip_values", "source_ip_lists", "user_agent_values", "user_agent_lists"}, sql: `
+  SELECT who.*, a.source_ips, p.user_agents
   FROM (
     SELECT session_id, CASE WHEN has_key THEN session_id END AS access_key_id, user_arn AS principal_arn,
       user_type AS principal_type, session_issuer_arn AS role_arn, account_id, first_seen, last_seen, events, errors,
@@ -407,14 +385,8 @@ var sessionsSteps = []sessionsStep{
     FROM identities u SEMI JOIN varied_identities v ON v.session_id = u.session_id
     GROUP BY u.session_id
   ) who
-  JOIN (
-    SELECT session_id,
-      CASE WHEN source_ip IS NULL THEN []::VARCHAR[] ELSE [source_ip] END AS source_ips,
-      CASE WHEN user_agent IS NULL THEN []::VARCHAR[] ELSE [user_agent] END AS user_agents
-    FROM places p ANTI JOIN place_lists l ON l.session_id = p.session_id
-    UNION ALL
-    SELECT session_id, source_ips, user_agents FROM place_lists
-  ) place USING (session_id)`},
+  JOIN source_ip_sets a USING (session_id)
+  JOIN user_agent_sets p USING (session_id)`},
 	{name: "copies", inlined: true, sql: `
   -- The issuing calls, and what the decoder read of each (issued_credential).
     SELECT e.event_id, e.event_time, e.event_name, e.source_ip, e.user_agent, e.user_type AS caller_type, e.user_arn AS caller_arn,
@@ -653,6 +625,47 @@ var sessionsSteps = []sessionsStep{
   -- a store with a key for most calls).
   SELECT w.session_id, w.top, w.depth, w.chain, o.self_type, o.origin_name, o.issue_event_id
   FROM walk w JOIN selves o ON o.session_id = w.top`},
+})
+
+// placeStages are the stages that find where each credential was used
+// from, by one column of its events (its address, its program): the
+// column's distinct values a credential, then the sorted lists of those
+// used with more than one. Each column apart: grouped together, the pairs
+// of an address and a program multiplied the rows, and a group keyed by a
+// long user agent and an address cost DuckDB four times the two groups
+// (517k pairs on the bench corpus, against 479k addresses and 34k
+// programs).
+//
+// A list is an aggregate's state, which DuckDB holds in memory until the
+// statement ends, whatever its cap: in one statement the 10M-event
+// corpus's 2.5M addresses ran the build out of memory under a 250 MB cap.
+// So the lists are built in passes, each over the credentials of one hash
+// bucket ($PASS of $PASSES; see passesOver).
+func placeStages(column, lists string) []sessionsStep {
+	values, varied := column+"_values", column+"_varied"
+	return []sessionsStep{
+		{name: values, stage: true, sql: fmt.Sprintf(`
+  SELECT DISTINCT $SID_E AS session_id, e.%s
+  FROM event_rows e
+  WHERE $SID_E IS NOT NULL`, column)},
+		{name: varied, sql: `
+  SELECT session_id FROM ` + values + ` GROUP BY session_id HAVING count(*) > 1`},
+		{name: column + "_lists", stage: true, passesOver: values, sql: fmt.Sprintf(`
+  SELECT v.session_id, coalesce(list_sort(list(v.%[1]s) FILTER (WHERE v.%[1]s IS NOT NULL)), []::VARCHAR[]) AS %[2]s
+  FROM %[3]s v SEMI JOIN %[4]s d ON d.session_id = v.session_id
+  WHERE hash(v.session_id) %% $PASSES = $PASS
+  GROUP BY v.session_id`, column, lists, values, varied)},
+	}
+}
+
+// placeSets is every credential's list of the column's values (see
+// placeStages): the one value of those used with one, as a list.
+func placeSets(column, lists string) sessionsStep {
+	return sessionsStep{name: column + "_sets", sql: fmt.Sprintf(`
+  SELECT session_id, CASE WHEN %[1]s IS NULL THEN []::VARCHAR[] ELSE [%[1]s] END AS %[2]s
+  FROM %[1]s_values v ANTI JOIN %[1]s_lists l ON l.session_id = v.session_id
+  UNION ALL
+  SELECT session_id, %[2]s FROM %[1]s_lists`, column, lists)}
 }
 
 // sessionsFinal is the build's last step: the sessions table's rows.

@@ -119,7 +119,7 @@ func TestSessionsStagesKeepNoCopyOfTheCalls(t *testing.T) {
 }
 
 // A credential used from many addresses gets them all, as one sorted list,
-// however many there are: the lists are built in passes (place_lists), as
+// however many there are: the lists are built in passes (placeStages), as
 // DuckDB cannot spill a list while it grows. Here 40 keys are used from
 // 25,000 addresses each, under a 128 MB cap, in passes of 100,000 places;
 // in one pass the build runs out of memory.
