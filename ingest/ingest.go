@@ -354,12 +354,15 @@ func resolveInputs(inputs []string) ([]commandInput, error) {
 // run's total as it is opened (walkTop).
 const sizeAtOpen = -1
 
-// sizedAtOpen adds the size of a file listed without one, now opened (0
-// when it could not be), to the total.
-func (r *run) sizedAtOpen(size int64) {
-	r.total.Add(size)
-	r.openedBytes.Add(size)
-	r.opened.Add(1)
+// sizedAtOpen adds the size of a file listed without one, now opened, to
+// the total; opened false (it could not be) adds nothing, and leaves the
+// mean size the rest are estimated at as it was.
+func (r *run) sizedAtOpen(size int64, opened bool) {
+	if opened {
+		r.total.Add(size)
+		r.openedBytes.Add(size)
+		r.opened.Add(1)
+	}
 	r.unsized.Add(-1) // last: see totalBytes
 }
 

@@ -282,13 +282,18 @@ func TestTotalOfFilesSizedAtOpen(t *testing.T) {
 	if total, est := r.totalBytes(); total != 100 || !est {
 		t.Fatalf("none opened: %d %v, want 100 true", total, est)
 	}
-	r.sizedAtOpen(10)
-	r.sizedAtOpen(30)
+	r.sizedAtOpen(10, true)
+	r.sizedAtOpen(30, true)
 	if total, est := r.totalBytes(); total != 100+40+2*20 || !est {
 		t.Fatalf("two of four opened: %d %v, want 180 true", total, est)
 	}
-	r.sizedAtOpen(5)
-	r.sizedAtOpen(0) // one that could not be opened
+	// One that could not be opened: the last is still estimated at the
+	// mean of those opened, not at a mean that counts it as empty.
+	r.sizedAtOpen(0, false)
+	if total, est := r.totalBytes(); total != 100+40+20 || !est {
+		t.Fatalf("one unopenable, one left: %d %v, want 160 true", total, est)
+	}
+	r.sizedAtOpen(5, true)
 	if total, est := r.totalBytes(); total != 145 || est {
 		t.Fatalf("all opened: %d %v, want 145 false", total, est)
 	}

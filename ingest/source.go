@@ -115,7 +115,7 @@ func (r *run) walkTop(t topInput) error {
 	default:
 		fh, size, err := openInput(t.path)
 		if t.size == sizeAtOpen {
-			r.sizedAtOpen(max(size, 0))
+			r.sizedAtOpen(max(size, 0), err == nil)
 		}
 		if err != nil {
 			r.failUnit(t.path, max(t.size, 0), "", fmt.Sprintf("cannot read: %v", err))
