@@ -85,6 +85,10 @@ ingest() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 
+# a store's size against the gzipped input: to three places, which a store
+# at 1.001x needs, and said when it is larger
+sizeratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3fx the gzipped input%s", a/b, (a > b) ? ", LARGER than it" : ""}'; }
+
 # median of its arguments
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 
@@ -131,7 +135,7 @@ floor=$(echo "$floorline" | grep -o 'in [0-9.]*s' | grep -o '[0-9.]*')
 
 ingest db "$OUT/bench.duckdb" "$CORPUS"
 dbsecs=$secs dbstored=$stored dbcpu=$cpu dbrss=$rss
-echo "trailsift ingest --db: $stored events in ${secs}s, ${cpu} CPU-s ($(awk -v n="$stored" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') events/s, $(ratio "$secs" "$floor")x the gunzip floor), peak RSS $((rss / 1024)) MiB, database $((size / 1000000)) MB ($(ratio "$size" "$gz")x the gzipped input), peak disk $((peak / 1000000)) MB ($(ratio "$peak" "$size")x the database)"
+echo "trailsift ingest --db: $stored events in ${secs}s, ${cpu} CPU-s ($(awk -v n="$stored" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') events/s, $(ratio "$secs" "$floor")x the gunzip floor), peak RSS $((rss / 1024)) MiB, database $((size / 1000000)) MB ($(sizeratio "$size" "$gz")), peak disk $((peak / 1000000)) MB ($(ratio "$peak" "$size")x the database)"
 
 # The sessions build (issue 17) ends every load that adds events: timed
 # alone on the finished store, and inside the ingests, whose summaries
@@ -161,7 +165,7 @@ rm -f "$OUT/copy.duckdb" "$OUT/copy.duckdb.wal"
 ingest parquet "$OUT/lake" "$CORPUS"
 psecs=$secs pcpu=$cpu prss=$rss
 parts=$(find "$OUT/lake" -name '*.parquet' -path '*date=*' | wc -l)
-echo "trailsift ingest --parquet: $stored events in ${secs}s, ${cpu} CPU-s ($(awk -v n="$stored" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') events/s, $(ratio "$secs" "$floor")x the gunzip floor), peak RSS $((rss / 1024)) MiB, dataset $((size / 1000000)) MB in $parts files ($(ratio "$size" "$gz")x the gzipped input), peak disk $((peak / 1000000)) MB ($(ratio "$peak" "$size")x the dataset)"
+echo "trailsift ingest --parquet: $stored events in ${secs}s, ${cpu} CPU-s ($(awk -v n="$stored" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') events/s, $(ratio "$secs" "$floor")x the gunzip floor), peak RSS $((rss / 1024)) MiB, dataset $((size / 1000000)) MB in $parts files ($(sizeratio "$size" "$gz")), peak disk $((peak / 1000000)) MB ($(ratio "$peak" "$size")x the dataset)"
 
 # trace (issue 17, target: under a second) on a busy key, the role with the
 # most sessions, an AssumeRole event and a rule's findings.
@@ -197,10 +201,10 @@ for shape in $SHAPES; do
   c=$(corpus "$n" "$a" "$r" "$d")
   cgz=$(du -sb "$c/AWSLogs" | cut -f1)
   ingest db "$OUT/size.duckdb" "$c"
-  dbr=$(ratio "$size" "$cgz")
+  dbr=$(sizeratio "$size" "$cgz")
   ingest parquet "$OUT/size-lake" "$c"
-  pr=$(ratio "$size" "$cgz")
-  echo "store size, $n events in $((a * r * d)) partitions: --db ${dbr}x, --parquet ${pr}x the gzipped input"
+  pr=$(sizeratio "$size" "$cgz")
+  echo "store size, $n events in $((a * r * d)) partitions: --db ${dbr}; --parquet ${pr}"
   rm -rf "$OUT/size.duckdb" "$OUT/size.duckdb.wal" "$OUT/size-lake"
   [ -n "${KEEP:-}" ] || rm -rf "$c"
 done
@@ -253,7 +257,7 @@ if [ -n "${SCALE:-}" ]; then
   # scaleline MODE BASE-SECS BASE-CPU BASE-EVENTS BASE-RSS: the figures of
   # the last ingest against those of the main corpus's run before it.
   scaleline() {
-    echo "scale, ingest --$1: $stored events in ${secs}s, ${cpu} CPU-s; per event $(awk -v s="$secs" -v n="$stored" 'BEGIN{printf "%.1f", s*1e6/n}') us wall, $(awk -v s="$cpu" -v n="$stored" 'BEGIN{printf "%.1f", s*1e6/n}') us CPU ($(awk -v s="$secs" -v n="$stored" -v bs="$2" -v bn="$4" 'BEGIN{printf "%.2f", (s/n)/(bs/bn)}')x and $(awk -v s="$cpu" -v n="$stored" -v bs="$3" -v bn="$4" 'BEGIN{printf "%.2f", (s/n)/(bs/bn)}')x the $EVENTS-event run's just before); peak RSS $((rss / 1024)) MiB ($(ratio "$rss" "$5")x); store $((size / 1000000)) MB ($(ratio "$size" "$sgz")x the gzipped input), peak disk $((peak / 1000000)) MB ($(ratio "$peak" "$size")x the store)"
+    echo "scale, ingest --$1: $stored events in ${secs}s, ${cpu} CPU-s; per event $(awk -v s="$secs" -v n="$stored" 'BEGIN{printf "%.1f", s*1e6/n}') us wall, $(awk -v s="$cpu" -v n="$stored" 'BEGIN{printf "%.1f", s*1e6/n}') us CPU ($(awk -v s="$secs" -v n="$stored" -v bs="$2" -v bn="$4" 'BEGIN{printf "%.2f", (s/n)/(bs/bn)}')x and $(awk -v s="$cpu" -v n="$stored" -v bs="$3" -v bn="$4" 'BEGIN{printf "%.2f", (s/n)/(bs/bn)}')x the $EVENTS-event run's just before); peak RSS $((rss / 1024)) MiB ($(ratio "$rss" "$5")x); store $((size / 1000000)) MB ($(sizeratio "$size" "$sgz")), peak disk $((peak / 1000000)) MB ($(ratio "$peak" "$size")x the store)"
   }
   basefor db
   ingest db "$OUT/scale.duckdb" "$S"
