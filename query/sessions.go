@@ -148,11 +148,11 @@ func (r *rounds) sql() string {
 }
 
 // rowsPerPass is how many rows of its passesOver table a stage built in
-// passes takes in each. The 10M-event corpus's 2.5M places (pairs of an
-// address and a program) took 3: its build then peaked at 487-498 MB
-// under a 250 MB cap (in one pass it ran out of memory there), as fast as
-// in one pass or in six; the 1.25M-event bench corpus's 479k addresses
-// take one.
+// passes takes in each. The 10M-event corpus's 2.5M addresses (pairs of a
+// credential and an address) take 3: its build peaked at 487-498 MB under
+// a 250 MB cap (in one pass it ran out of memory there), as fast as in
+// one pass or in six (measured when the pairs were triples with the user
+// agent); the 1.25M-event bench corpus's 479k take one.
 var rowsPerPass int64 = 1_000_000
 
 // expandSessionsSQL fills the build's placeholders in q.
@@ -370,7 +370,7 @@ var sessionsSteps = slices.Concat(placeStages("source_ip", "source_ips"), placeS
 	{name: "varied_identities", sql: `
   SELECT session_id FROM identities GROUP BY session_id HAVING count(*) > 1`},
 	{name: "used", stage: true, frees: []string{"source_ip_values", "source_ip_lists", "user_agent_values", "user_agent_lists"}, sql: `
-  SELECT who.*, a.source_ips, p.user_agents
+  SELECT who.*, ips.source_ips, agents.user_agents
   FROM (
     SELECT session_id, CASE WHEN has_key THEN session_id END AS access_key_id, user_arn AS principal_arn,
       user_type AS principal_type, session_issuer_arn AS role_arn, account_id, first_seen, last_seen, events, errors,
@@ -385,8 +385,8 @@ var sessionsSteps = slices.Concat(placeStages("source_ip", "source_ips"), placeS
     FROM identities u SEMI JOIN varied_identities v ON v.session_id = u.session_id
     GROUP BY u.session_id
   ) who
-  JOIN source_ip_sets a USING (session_id)
-  JOIN user_agent_sets p USING (session_id)`},
+  JOIN source_ip_sets ips USING (session_id)
+  JOIN user_agent_sets agents USING (session_id)`},
 	{name: "copies", inlined: true, sql: `
   -- The issuing calls, and what the decoder read of each (issued_credential).
     SELECT e.event_id, e.event_time, e.event_name, e.source_ip, e.user_agent, e.user_type AS caller_type, e.user_arn AS caller_arn,
@@ -630,11 +630,13 @@ var sessionsSteps = slices.Concat(placeStages("source_ip", "source_ips"), placeS
 // placeStages are the stages that find where each credential was used
 // from, by one column of its events (its address, its program): the
 // column's distinct values a credential, then the sorted lists of those
-// used with more than one. Each column apart: grouped together, the pairs
-// of an address and a program multiplied the rows, and a group keyed by a
-// long user agent and an address cost DuckDB four times the two groups
-// (517k pairs on the bench corpus, against 479k addresses and 34k
-// programs).
+// used with more than one. Apart from the identities: grouped with them,
+// the few places a credential is used from multiplied its rows, and
+// hashing every event's ARNs with its address and user agent cost twice
+// as much. Each column apart too: grouped together, the pairs of an
+// address and a program multiplied the rows, and a group keyed by a long
+// user agent and an address cost DuckDB four times the two groups (517k
+// triples on the bench corpus, against 479k addresses and 34k programs).
 //
 // A list is an aggregate's state, which DuckDB holds in memory until the
 // statement ends, whatever its cap: in one statement the 10M-event
