@@ -115,7 +115,7 @@ const sessionsRowGroup = 16384
 // 3): the bench dataset's 190k sessions were written in 1.23-1.58 s
 // against 1.33-1.90 s (three of each, alone), and the file was 4% smaller
 // (19.3 MB against 20.1: its columns of random ids, which zstd cannot
-// shrink, each 4-7% smaller).
+// shrink, each 3-7% smaller).
 func copySessions(ctx context.Context, s *query.Store, path string) error {
 	conn, err := s.DB.Conn(ctx)
 	if err != nil {
