@@ -369,7 +369,7 @@ var sessionsSteps = slices.Concat(placeStages("source_ip", "source_ips"), placeS
   GROUP BY ALL`},
 	{name: "varied_identities", sql: `
   SELECT session_id FROM identities GROUP BY session_id HAVING count(*) > 1`},
-	{name: "used", stage: true, frees: []string{"source_ip_values", "source_ip_lists", "user_agent_values", "user_agent_lists"}, sql: `
+	{name: "used", stage: true, frees: slices.Concat(placeTables("source_ip"), placeTables("user_agent")), sql: `
   SELECT who.*, ips.source_ips, agents.user_agents
   FROM (
     SELECT session_id, CASE WHEN has_key THEN session_id END AS access_key_id, user_arn AS principal_arn,
@@ -643,8 +643,9 @@ var sessionsSteps = slices.Concat(placeStages("source_ip", "source_ips"), placeS
 // corpus's 2.5M addresses ran the build out of memory under a 250 MB cap.
 // So the lists are built in passes, each over the credentials of one hash
 // bucket ($PASS of $PASSES; see passesOver).
-func placeStages(column, lists string) []sessionsStep {
-	values, varied := column+"_values", column+"_varied"
+func placeStages(column, listColumn string) []sessionsStep {
+	tables := placeTables(column)
+	values, lists, varied := tables[0], tables[1], column+"_varied"
 	return []sessionsStep{
 		{name: values, stage: true, sql: fmt.Sprintf(`
   SELECT DISTINCT $SID_E AS session_id, e.%s
@@ -652,23 +653,29 @@ func placeStages(column, lists string) []sessionsStep {
   WHERE $SID_E IS NOT NULL`, column)},
 		{name: varied, sql: `
   SELECT session_id FROM ` + values + ` GROUP BY session_id HAVING count(*) > 1`},
-		{name: column + "_lists", stage: true, passesOver: values, sql: fmt.Sprintf(`
+		{name: lists, stage: true, passesOver: values, sql: fmt.Sprintf(`
   SELECT v.session_id, coalesce(list_sort(list(v.%[1]s) FILTER (WHERE v.%[1]s IS NOT NULL)), []::VARCHAR[]) AS %[2]s
   FROM %[3]s v SEMI JOIN %[4]s d ON d.session_id = v.session_id
   WHERE hash(v.session_id) %% $PASSES = $PASS
-  GROUP BY v.session_id`, column, lists, values, varied)},
+  GROUP BY v.session_id`, column, listColumn, values, varied)},
 	}
 }
 
 // placeSets is every credential's list of the column's values (see
 // placeStages): the one value of those used with one, as a list.
-func placeSets(column, lists string) sessionsStep {
+func placeSets(column, listColumn string) sessionsStep {
+	tables := placeTables(column)
+	values, lists := tables[0], tables[1]
 	return sessionsStep{name: column + "_sets", sql: fmt.Sprintf(`
   SELECT session_id, CASE WHEN %[1]s IS NULL THEN []::VARCHAR[] ELSE [%[1]s] END AS %[2]s
-  FROM %[1]s_values v ANTI JOIN %[1]s_lists l ON l.session_id = v.session_id
+  FROM %[3]s v ANTI JOIN %[4]s l ON l.session_id = v.session_id
   UNION ALL
-  SELECT session_id, %[2]s FROM %[1]s_lists`, column, lists)}
+  SELECT session_id, %[2]s FROM %[4]s`, column, listColumn, values, lists)}
 }
+
+// placeTables are the stages placeStages makes for column: its values,
+// then its lists.
+func placeTables(column string) []string { return []string{column + "_values", column + "_lists"} }
 
 // sessionsFinal is the build's last step: the sessions table's rows.
 const sessionsFinal = `SELECT $COLUMNS FROM (
