@@ -295,10 +295,11 @@ type move struct {
 }
 
 // stagedName is the path, relative to the dataset, at which commit id
-// stages a file called name: one folder a commit, its files side by side. Staged in a copy
-// of the partitions' folders, a run into a bucket's 1,440 partitions made
-// and removed folders for every partition of every commit: its kernel
-// time fell from 9.1 to 7.8 s once the files were staged side by side.
+// stages a file called name: one folder a commit, its files side by
+// side. Staged in a copy of the partitions' folders, a run into a
+// bucket's 1,440 partitions made and removed folders for every partition
+// of every commit: its kernel time fell from 9.1 to 7.8 s once the files
+// were staged side by side.
 func stagedName(id, name string) string { return filepath.Join(stagingDir, id, name) }
 
 // commit writes batch b as commit id.
