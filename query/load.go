@@ -147,7 +147,7 @@ func (s *Store) StartStreamedLoad(ctx context.Context) (*StreamedLoad, error) {
 
 // InsertEvents stores the rows src selects, by column name, as they come.
 func (l *StreamedLoad) InsertEvents(ctx context.Context, src string) error {
-	res, err := l.Conn.ExecContext(ctx, "INSERT INTO event_rows BY NAME "+src)
+	res, err := l.Conn.ExecContext(ctx, "INSERT INTO event_rows BY NAME "+StorableEventsSQL(src))
 	if err != nil {
 		return fmt.Errorf("store events: %w", err)
 	}
@@ -425,9 +425,9 @@ func insertSlice(ctx context.Context, conn *sql.Conn, src string, haveStored, ha
 	if src == "" {
 		return 0, nil
 	}
-	q := "INSERT INTO event_rows " + src
+	q := src
 	if haveStored || haveRejects {
-		q = "INSERT INTO event_rows SELECT n.* FROM (" + src + ") n"
+		q = "SELECT n.* FROM (" + src + ") n"
 		if haveStored {
 			q += " ANTI JOIN staged_stored d ON d.file_id = n.file_id AND d.record_index = n.record_index"
 		}
@@ -435,7 +435,7 @@ func insertSlice(ctx context.Context, conn *sql.Conn, src string, haveStored, ha
 			q += " ANTI JOIN staged_rejects r ON r.file_id = n.file_id AND r.record_index = n.record_index"
 		}
 	}
-	res, err := conn.ExecContext(ctx, q)
+	res, err := conn.ExecContext(ctx, "INSERT INTO event_rows BY NAME "+StorableEventsSQL(q))
 	if err != nil {
 		return 0, fmt.Errorf("store events: %w", err)
 	}

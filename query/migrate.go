@@ -17,9 +17,11 @@ import (
 // read-only, an older store is read around (readAroundIssued,
 // readAroundStaleSessions).
 
-// upgrade brings a store of version v (1 to 4) to SchemaVersion in one
+// upgrade brings a store of version v (1 to 5) to SchemaVersion in one
 // transaction: it adds the tables and columns this version has, computes
-// what they hold from the stored events, and rebuilds the sessions. From
+// what they hold from the stored events, and rebuilds the sessions. Every
+// version's events are written again with event_id as this one stores it
+// (storeEventIDs); from version 5, nothing else changes. From
 // version 1, every event is decoded again (migrateInTx); it returns the
 // number of stored events that turned out to be copies of another. From
 // version 4, only the sessions lack a column: they are marked pending,
@@ -52,12 +54,18 @@ func (s *Store) upgrade(ctx context.Context, v int) (merged int64, err error) {
 				return err
 			}
 		}
+		if err := storeEventIDs(ctx, conn); err != nil {
+			return err
+		}
 		if err := s.createSchema(ctx, conn); err != nil {
 			return err
 		}
 		if v == 1 {
 			merged, err = s.migrateInTx(ctx, conn)
 			return err
+		}
+		if v == 5 {
+			return setVersion(ctx, conn)
 		}
 		if v == 4 {
 			if err := markSessionsPending(ctx, conn); err != nil {
@@ -123,7 +131,7 @@ func (s *Store) readAroundOldViews(ctx context.Context, v int) error {
 	}
 	var stmts []string
 	for _, view := range Views {
-		if view.Name != SessionsView.Name || v == SchemaVersion {
+		if view.Name != SessionsView.Name || v >= 5 {
 			stmts = append(stmts, createTempViewSQL(view))
 		}
 	}
@@ -159,7 +167,7 @@ func (s *Store) readAroundStaleSessions(ctx context.Context, v int) error {
 		switch {
 		case err != nil:
 			return err
-		case !pending && v < SchemaVersion:
+		case !pending && v < 5:
 			return s.readAroundIssueUserAgent(ctx)
 		case !pending:
 			return nil
@@ -238,12 +246,25 @@ func (s *Store) migrateInTx(ctx context.Context, conn *sql.Conn) (merged int64, 
 	if err != nil {
 		return 0, err
 	}
-	next := Table{Name: "event_rows_next", Columns: StoredEventColumns()}
-	if _, err := conn.ExecContext(ctx, createTableSQL(next, false)); err != nil {
+	// Decoded into a table of event_rows' columns, then stored as
+	// event_rows stores them (StorableEventsSQL).
+	reread := Table{Name: "event_rows_reread", Columns: StoredEventColumns()}
+	next := eventRowsTable("event_rows_next")
+	for _, q := range []string{createTableSQL(reread, true), createTableSQL(next, false)} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return 0, err
+		}
+	}
+	if err := s.rereadEvents(ctx, conn, reread.Name, ids); err != nil {
 		return 0, err
 	}
-	if err := s.rereadEvents(ctx, conn, next.Name, ids); err != nil {
-		return 0, err
+	for _, q := range []string{
+		"INSERT INTO event_rows_next BY NAME " + StorableEventsSQL("SELECT * FROM temp.event_rows_reread"),
+		"DROP TABLE temp.event_rows_reread",
+	} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return 0, err
+		}
 	}
 	// Keep the first of the events that are now one.
 	res, err := conn.ExecContext(ctx, `DELETE FROM event_rows_next WHERE rowid IN (
@@ -255,11 +276,7 @@ func (s *Store) migrateInTx(ctx context.Context, conn *sql.Conn) (merged int64, 
 	if merged, err = res.RowsAffected(); err != nil {
 		return 0, err
 	}
-	var stmts []string
-	for _, v := range Views {
-		stmts = append(stmts, "DROP VIEW IF EXISTS "+v.Name)
-	}
-	stmts = append(stmts, "DROP TABLE event_rows", "ALTER TABLE event_rows_next RENAME TO event_rows")
+	stmts := replaceEventRowsSQL("event_rows_next")
 	for _, v := range Views {
 		stmts = append(stmts, createViewSQL(v))
 	}
@@ -275,6 +292,33 @@ func (s *Store) migrateInTx(ctx context.Context, conn *sql.Conn) (merged int64, 
 		return 0, err
 	}
 	return merged, nil
+}
+
+// replaceEventRowsSQL replaces event_rows with the table next: the views,
+// which read it, go first (createSchema makes them again).
+func replaceEventRowsSQL(next string) []string {
+	var stmts []string
+	for _, v := range Views {
+		stmts = append(stmts, "DROP VIEW IF EXISTS "+v.Name)
+	}
+	return append(stmts, "DROP TABLE event_rows", "ALTER TABLE "+next+" RENAME TO event_rows")
+}
+
+// storeEventIDs writes the events of a store made before event_uuid
+// (version 5 or older; its event_rows has issued_credential, upgrade adds
+// it first) again into an event_rows that stores event_id as this version
+// does (see StorableEventsSQL): every event is copied, raw included.
+func storeEventIDs(ctx context.Context, conn *sql.Conn) error {
+	stmts := []string{
+		createTableSQL(eventRowsTable("event_rows_next"), false),
+		"INSERT INTO event_rows_next BY NAME " + StorableEventsSQL("SELECT "+ColumnList(StoredEventColumns())+" FROM event_rows"),
+	}
+	for _, q := range append(stmts, replaceEventRowsSQL("event_rows_next")...) {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("store event ids: %w", err)
+		}
+	}
+	return nil
 }
 
 // migrateFileIDs gives files and ingest_errors this version's file ids
@@ -391,8 +435,8 @@ func (s *Store) rereadEvents(ctx context.Context, conn *sql.Conn, table string, 
 		return fmt.Errorf("migrate events: %w", err)
 	}
 	for _, rowid := range undecoded {
-		if _, err := conn.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s SELECT * REPLACE (
-  (hash(raw) | %d::UBIGINT) AS event_key) FROM event_rows WHERE rowid = ?`, table, ingest.RawKeyBit), rowid); err != nil {
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s BY NAME SELECT %s REPLACE (
+  (hash(raw) | %d::UBIGINT) AS event_key) FROM event_rows WHERE rowid = ?`, table, storedEventsStar, ingest.RawKeyBit), rowid); err != nil {
 			return fmt.Errorf("migrate event %d: %w", rowid, err)
 		}
 	}

@@ -231,7 +231,7 @@ func TestStagedSigninAttempts(t *testing.T) {
 	s := openTestStore(t)
 	// A sign-in attempt every hour for three days, failed every third.
 	if _, err := s.DB.ExecContext(ctx, `INSERT INTO event_rows (event_key, event_time, event_source, event_name,
-    event_id, user_type, user_name, actor, account_id, source_ip, outcome, mfa_used, raw, file_id, record_index)
+    event_id_text, user_type, user_name, actor, account_id, source_ip, outcome, mfa_used, raw, file_id, record_index)
   SELECT i, TIMESTAMPTZ '2024-03-01 00:00:00+00' + to_hours(i), 'signin.amazonaws.com', 'ConsoleLogin',
     'ev-' || i, 'IAMUser', 'user' || (i % 4), 'user' || (i % 4), '111122223333', '198.51.100.' || (i % 7),
     CASE WHEN i % 3 = 0 THEN 'Failure' ELSE 'Success' END, CASE WHEN i % 2 = 0 THEN 'Yes' ELSE 'No' END,

@@ -27,6 +27,12 @@ type Table struct {
 	Doc     string
 	Columns []Column
 	View    bool
+	// Computed are columns of a table computed from its Stored ones when
+	// read (DuckDB's virtual generated columns), never stored themselves.
+	Computed map[string]string
+	// Stored are columns a table holds besides Columns: what its Computed
+	// ones are computed from. Last, after Columns.
+	Stored []Column
 }
 
 // EventColumns are the columns of the events table, in storage order.
@@ -133,7 +139,7 @@ var IntegrityCheckColumns = []Column{
 
 // Tables lists the stored tables.
 var Tables = []Table{
-	{Name: "event_rows", Doc: "the stored events: the columns of the events view without its JSON parts; query events instead", Columns: StoredEventColumns()},
+	eventRowsTable("event_rows"),
 	{Name: "files", Doc: "every input file seen: the evidence manifest", Columns: FileColumns},
 	{Name: "ingest_errors", Doc: "bad input: what was wrong and where", Columns: ErrorColumns},
 	{Name: "findings", Doc: "the findings of the last `trailsift analyze` (detect prints findings without storing them)", Columns: FindingTableColumns},
@@ -225,11 +231,14 @@ func createTableSQL(t Table, temp bool) string {
 		b.WriteString("TEMP ")
 	}
 	fmt.Fprintf(&b, "TABLE IF NOT EXISTS %s (\n", t.Name)
-	for i, c := range t.Columns {
+	for i, c := range slices.Concat(t.Columns, t.Stored) {
 		if i > 0 {
 			b.WriteString(",\n")
 		}
 		fmt.Fprintf(&b, "  %s %s", c.Name, c.Type)
+		if expr := t.Computed[c.Name]; expr != "" {
+			fmt.Fprintf(&b, " GENERATED ALWAYS AS (%s) VIRTUAL", expr)
+		}
 		if c.Name == "raw" || c.Name == issuedCredentialColumn.Name {
 			// Original events are most of the data and compress well;
 			// issued_credential too (its keys repeat, and 2 of its 3

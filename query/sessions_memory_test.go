@@ -23,15 +23,14 @@ func TestSessionsBuildMemoryBoundedByDistinctValues(t *testing.T) {
 	}
 	defer s.Close()
 	agent := strings.Repeat("a", 2000)
-	if _, err := s.DB.ExecContext(ctx, `INSERT INTO event_rows BY NAME
-SELECT i::UBIGINT AS event_key, TIMESTAMPTZ '2024-03-05 10:00:00+00' + to_seconds(i) AS event_time,
+	if _, err := s.DB.ExecContext(ctx, insertEventsSQL(`SELECT i::UBIGINT AS event_key, TIMESTAMPTZ '2024-03-05 10:00:00+00' + to_seconds(i) AS event_time,
   'ec2.amazonaws.com' AS event_source, 'DescribeInstances' AS event_name,
   CASE WHEN i % 2 = 0 THEN '10.0.0.1' ELSE '10.0.0.2' END AS source_ip,
   CASE WHEN i % 2 = 0 THEN 'boto3/' ELSE 'aws-cli/' END || ?::VARCHAR AS user_agent,
   'AssumedRole' AS user_type, 'arn:aws:sts::111111111111:assumed-role/Busy/s' AS user_arn,
   '111111111111' AS account_id, 'ASIABUSYBUSYBUSYBUSY' AS access_key_id, '111111111111' AS recipient_account_id,
   'e' || i AS event_id, '{}' AS raw, 1 AS file_id, i AS record_index
-FROM range(200000) r(i)`, agent); err != nil {
+FROM range(200000) r(i)`), agent); err != nil {
 		t.Fatal(err)
 	}
 	conn, err := s.DB.Conn(ctx)
@@ -128,8 +127,7 @@ func TestSessionsBuildListsManyPlacesInPasses(t *testing.T) {
 	defer func(n int64) { rowsPerPass = n }(rowsPerPass)
 	rowsPerPass = 100_000
 	const keys, perKey = 40, 25_000
-	conn := storeOf(t, "128MB", `INSERT INTO event_rows BY NAME
-SELECT i::UBIGINT AS event_key, TIMESTAMPTZ '2024-03-05 10:00:00+00' + to_seconds(i) AS event_time,
+	conn := storeOf(t, "128MB", insertEventsSQL(`SELECT i::UBIGINT AS event_key, TIMESTAMPTZ '2024-03-05 10:00:00+00' + to_seconds(i) AS event_time,
   's3.amazonaws.com' AS event_source, 'GetObject' AS event_name,
   '198.51.' || (i // ?) || '.' || (i % ?) AS source_ip, 'aws-cli/2.15' AS user_agent,
   'AssumedRole' AS user_type, 'arn:aws:sts::111111111111:assumed-role/Busy/s' AS user_arn,
@@ -143,7 +141,7 @@ SELECT 1e9::UBIGINT + i AS event_key, TIMESTAMPTZ '2024-03-05 10:00:00+00' AS ev
   'IAMUser' AS user_type, 'arn:aws:iam::111111111111:user/u' || i AS user_arn,
   '111111111111' AS account_id, 'AKIAONE' || lpad(i::VARCHAR, 13, '0') AS access_key_id,
   'o' || i AS event_id, '{}' AS raw, 2 AS file_id, i AS record_index
-FROM range(3) r(i)`, perKey, perKey, perKey, keys*perKey)
+FROM range(3) r(i)`), perKey, perKey, perKey, keys*perKey)
 	if err := BuildSessions(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
@@ -192,8 +190,7 @@ func TestSessionsBuildWalksDeepChainsInRounds(t *testing.T) {
 	const chains, hops = 300, 40
 	// Hop i of chain c: the key of hop i-1 (an IAM user's at hop 1)
 	// assumes a role and gets the key of hop i.
-	conn := storeOf(t, "128MB", `INSERT INTO event_rows BY NAME
-SELECT (c * 1000 + i)::UBIGINT AS event_key, TIMESTAMPTZ '2024-03-05 10:00:00+00' + to_seconds(i * 60 + c) AS event_time,
+	conn := storeOf(t, "128MB", insertEventsSQL(`SELECT (c * 1000 + i)::UBIGINT AS event_key, TIMESTAMPTZ '2024-03-05 10:00:00+00' + to_seconds(i * 60 + c) AS event_time,
   'sts.amazonaws.com' AS event_source, 'AssumeRole' AS event_name, '198.51.100.' || (c % 200) AS source_ip,
   'aws-cli/2.15' AS user_agent, CASE WHEN i = 1 THEN 'IAMUser' ELSE 'AssumedRole' END AS user_type,
   CASE WHEN i = 1 THEN 'arn:aws:iam::111111111111:user/u' || c
@@ -204,7 +201,7 @@ SELECT (c * 1000 + i)::UBIGINT AS event_key, TIMESTAMPTZ '2024-03-05 10:00:00+00
   json_object('accessKeyId', 'ASIA' || lpad(c::VARCHAR, 8, '0') || lpad(i::VARCHAR, 8, '0'),
     'arn', 'arn:aws:sts::111111111111:assumed-role/R' || i || '/s' || c,
     'roleArn', 'arn:aws:iam::111111111111:role/R' || i, 'sessionName', 's' || c)::VARCHAR AS issued_credential
-FROM range(?) r(c), range(1, ? + 1) h(i)`, chains, hops)
+FROM range(?) r(c), range(1, ? + 1) h(i)`), chains, hops)
 	if err := BuildSessions(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
@@ -236,8 +233,7 @@ func TestSessionsBuildConsoleKeysWithoutHoldingRaw(t *testing.T) {
 	pad := strings.Repeat("x", 2500)
 	// User k signs in at second k, and makes two calls with its console
 	// key, each event naming the session's creationDate.
-	conn := storeOf(t, "128MB", `INSERT INTO event_rows BY NAME
-SELECT (k * 3 + n)::UBIGINT AS event_key, TIMESTAMPTZ '2024-03-05 10:00:00+00' + to_seconds(k + n) AS event_time,
+	conn := storeOf(t, "128MB", insertEventsSQL(`SELECT (k * 3 + n)::UBIGINT AS event_key, TIMESTAMPTZ '2024-03-05 10:00:00+00' + to_seconds(k + n) AS event_time,
   'iam.amazonaws.com' AS event_source, 'ListUsers' AS event_name, '192.0.2.1' AS source_ip, 'console.amazonaws.com' AS user_agent,
   'IAMUser' AS user_type, 'arn:aws:iam::111111111111:user/u' || k AS user_arn, '111111111111' AS account_id,
   'ASIACON' || lpad(k::VARCHAR, 13, '0') AS access_key_id, '111111111111' AS recipient_account_id,
@@ -251,7 +247,7 @@ SELECT (k * 3)::UBIGINT AS event_key, TIMESTAMPTZ '2024-03-05 10:00:00+00' + to_
   'IAMUser' AS user_type, 'arn:aws:iam::111111111111:user/u' || k AS user_arn, '111111111111' AS account_id,
   '111111111111' AS recipient_account_id, 'login-' || k AS event_id, 1 AS file_id, k * 3 AS record_index,
   'Success' AS login_result, '{}' AS raw
-FROM range(?) r(k)`, pad, users, users)
+FROM range(?) r(k)`), pad, users, users)
 	if err := BuildSessions(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
@@ -274,8 +270,7 @@ FROM sessions WHERE session_id LIKE 'ASIACON%'`).Scan(&sessions, &linked); err !
 func TestSessionsARNLinksGrowWithKeysNotWithKeysTimesCalls(t *testing.T) {
 	ctx := context.Background()
 	const n = 2000
-	conn := storeOf(t, storeMemoryLimit, `INSERT INTO event_rows BY NAME
-SELECT i::UBIGINT AS event_key, TIMESTAMPTZ '2024-03-05 10:00:00+00' + to_seconds(i * 60) AS event_time,
+	conn := storeOf(t, storeMemoryLimit, insertEventsSQL(`SELECT i::UBIGINT AS event_key, TIMESTAMPTZ '2024-03-05 10:00:00+00' + to_seconds(i * 60) AS event_time,
   'sts.amazonaws.com' AS event_source, 'AssumeRole' AS event_name, 'lambda.amazonaws.com' AS source_ip,
   'AWSService' AS user_type, '111111111111' AS recipient_account_id, 'call-' || i AS event_id, '{}' AS raw,
   1 AS file_id, i AS record_index,
@@ -287,7 +282,7 @@ SELECT (1e6 + i)::UBIGINT AS event_key, TIMESTAMPTZ '2024-03-05 10:00:30+00' + t
   'AssumedRole' AS user_type, 'arn:aws:sts::111111111111:assumed-role/fn-role/fn' AS user_arn, '111111111111' AS account_id,
   'ASIAFN' || lpad(i::VARCHAR, 14, '0') AS access_key_id, '111111111111' AS recipient_account_id,
   'use-' || i AS event_id, '{}' AS raw, 2 AS file_id, i AS record_index
-FROM range(?) r(i)`, n, n)
+FROM range(?) r(i)`), n, n)
 	// The stages arn_links reads, then the rows it makes.
 	start := 0
 	for i, step := range sessionsSteps {
@@ -344,4 +339,10 @@ func storeOf(t *testing.T, limit, insert string, args ...any) *sql.Conn {
 	}
 	t.Cleanup(func() { conn.Close() })
 	return conn
+}
+
+// insertEventsSQL inserts the rows of sel, a SELECT of event_rows'
+// columns by name, as the store's writers do (StorableEventsSQL).
+func insertEventsSQL(sel string) string {
+	return "INSERT INTO event_rows BY NAME " + StorableEventsSQL(sel)
 }

@@ -283,11 +283,11 @@ func TestSessionsRebuiltWhenEvidenceGrows(t *testing.T) {
 	}
 }
 
-// makeOlder makes the store on db what trailsift wrote at version (2, 3
-// or 4): event_rows without issued_credential, and the sessions view's
-// rows in a table of its name (version 3) or no sessions at all, nor the
-// event_sessions view (version 2); or (version 4) all but the sessions'
-// issue_user_agent.
+// makeOlder makes the store on db what trailsift wrote at version (2 to
+// 5): event_id stored as text (before 6), and event_rows without
+// issued_credential, and the sessions view's rows in a table of its name
+// (version 3) or no sessions at all, nor the event_sessions view (version
+// 2); or (version 4) all but the sessions' issue_user_agent.
 func makeOlder(t *testing.T, db *sql.DB, version int) {
 	t.Helper()
 	views := map[string]string{}
@@ -303,6 +303,21 @@ func makeOlder(t *testing.T, db *sql.DB, version int) {
 		views[name] = q
 	}
 	rows.Close()
+	// Before version 6, event_rows stored event_id as it is read.
+	for _, q := range []string{
+		"CREATE TABLE event_rows_text AS SELECT " + query.ColumnList(query.StoredEventColumns()) + " FROM event_rows",
+		"DROP TABLE event_rows", "ALTER TABLE event_rows_text RENAME TO event_rows",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if version == 5 {
+		if _, err := db.Exec("UPDATE trailsift_meta SET schema_version = 5"); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
 	if version == 4 {
 		// Version 4 had all but sessions.issue_user_agent.
 		q, ok := strings.CutSuffix(views["sessions"], ", issue_user_agent FROM session_rows;")
@@ -374,11 +389,11 @@ func cmpBool(a, b bool) int {
 
 // TestMigratesOlderStores: a store of an older release (version 2: no
 // sessions table, no event_sessions view; version 4: sessions without
-// issue_user_agent) is read with this version's sessions when opened
+// issue_user_agent; all before 6: event_id stored as text) is read with this version's sessions when opened
 // read-only, and gets them when opened for writing, built from the events
 // it holds.
 func TestMigratesOlderStores(t *testing.T) {
-	for _, version := range []int{2, 4} {
+	for _, version := range []int{2, 4, 5} {
 		t.Run(fmt.Sprint("version ", version), func(t *testing.T) { testMigratesOlderStore(t, version) })
 	}
 }
@@ -393,8 +408,12 @@ func testMigratesOlderStore(t *testing.T, version int) {
 	// A call that shares hop 1's eventID (at another time, by another
 	// program) is not the issuing call: its user agent is not hop 1's.
 	other := call("ev-hop1", 2.2, iamUser(acctA, "bob", ""), "iam.amazonaws.com", "GetUser", "198.51.100.9", "AAA-first/1.0", acctA)
-	ingestInto(t, s, writeRecords(t, t.TempDir(), "trail.json", append(storyEvents(), other)...))
+	// An eventID as CloudTrail writes it, which version 6 stores as a UUID.
+	uuidCall := call("0f8fad5b-d9cb-469f-a165-70867728950e", 2.3, iamUser(acctA, "bob", ""), "iam.amazonaws.com", "ListUsers", "198.51.100.9", "AAA-first/1.0", acctA)
+	ingestInto(t, s, writeRecords(t, t.TempDir(), "trail.json", append(storyEvents(), other, uuidCall)...))
 	want := sessionsDigest(t, s.DB)
+	eventIDs := "SELECT string_agg(event_id, ',' ORDER BY event_id, event_time) FROM events"
+	wantIDs := text(t, s.DB, eventIDs)
 	if !strings.Contains(want, `"issue_user_agent":"Mozilla/5.0"`) {
 		t.Fatalf("the store's sessions have no issuing user agent:\n%s", want)
 	}
@@ -427,8 +446,12 @@ func testMigratesOlderStore(t *testing.T, version int) {
 	}
 	// From version 4 the sessions are left pending for the load that
 	// follows every writable open to rebuild, outside the migration's
-	// transaction.
-	if n, want := count(t, s, "SELECT count(*) FROM sessions_pending"), int64(min(1, max(0, version-3))); n != want {
+	// transaction; version 5's are this version's.
+	want4 := int64(0)
+	if version == 4 {
+		want4 = 1
+	}
+	if n, want := count(t, s, "SELECT count(*) FROM sessions_pending"), want4; n != want {
 		t.Errorf("migrated from version %d: %d sessions_pending rows, want %d", version, n, want)
 	}
 	if err := s.UpdateSessions(ctx); err != nil {
@@ -439,6 +462,12 @@ func testMigratesOlderStore(t *testing.T, version int) {
 	}
 	if got := sessionsDigest(t, s.DB); got != want || got == "" {
 		t.Errorf("migrated sessions:\n%s\nwant:\n%s", got, want)
+	}
+	if got := text(t, s.DB, eventIDs); got != wantIDs {
+		t.Errorf("migrated event ids:\n%s\nwant:\n%s", got, wantIDs)
+	}
+	if n := count(t, s, "SELECT count(*) FROM event_rows WHERE event_uuid = '0f8fad5b-d9cb-469f-a165-70867728950e'"); n != 1 {
+		t.Errorf("migrated: %d events store the UUID eventID as a UUID, want 1", n)
 	}
 	if n := count(t, s, "SELECT count(*) FROM event_sessions WHERE session_id IS NOT NULL"); n == 0 {
 		t.Error("event_sessions ties no event to a session")
@@ -931,4 +960,14 @@ func oneStatementMatchesStored(t *testing.T, s *query.Store) {
 	if n := count(t, s, q); n != 0 {
 		t.Errorf("%d stored sessions are not among the one-statement build's rows", n)
 	}
+}
+
+// text runs q, a SELECT of one text value, on db.
+func text(t *testing.T, db *sql.DB, q string) string {
+	t.Helper()
+	var s sql.NullString
+	if err := db.QueryRow(q).Scan(&s); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return s.String
 }

@@ -21,7 +21,9 @@ import (
 //	   calls that hand out a credential.
 //	5  sessions.issue_user_agent (session_rows too), the issuing call's
 //	   user agent, which a rule read from the events again.
-const SchemaVersion = 5
+//	6  event_rows.event_id computed from event_uuid or event_id_text
+//	   (see StorableEventsSQL): the eventID as a UUID when it is one.
+const SchemaVersion = 6
 
 // ErrNewerStore is returned for a store made by a newer trailsift.
 var ErrNewerStore = errors.New("made by a newer trailsift")

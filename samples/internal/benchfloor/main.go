@@ -260,7 +260,7 @@ func storeFloor(src, dst string) error {
 		return err
 	}
 	start := time.Now()
-	res, err := conn.ExecContext(ctx, "INSERT INTO event_rows SELECT * FROM src.event_rows")
+	res, err := conn.ExecContext(ctx, "INSERT INTO event_rows BY NAME SELECT * EXCLUDE (event_id) FROM src.event_rows")
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,55 @@
+package query
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+)
+
+// TestEventIDsReadBackAsLogged: an eventID is stored as a UUID only when
+// it is one as CloudTrail writes it, and every eventID, however it was
+// written, reads back as it was logged.
+func TestEventIDsReadBackAsLogged(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	ids := []struct {
+		id     sql.NullString
+		asUUID bool
+	}{
+		{sql.NullString{String: "0f8fad5b-d9cb-469f-a165-70867728950e", Valid: true}, true},
+		{sql.NullString{String: "0F8FAD5B-D9CB-469F-A165-70867728950E", Valid: true}, false}, // DuckDB would give it back lower-cased
+		{sql.NullString{String: "{0f8fad5b-d9cb-469f-a165-70867728950e}", Valid: true}, false},
+		{sql.NullString{String: "0f8fad5bd9cb469fa16570867728950e", Valid: true}, false},
+		{sql.NullString{String: " 0f8fad5b-d9cb-469f-a165-70867728950e", Valid: true}, false},
+		{sql.NullString{String: "ev-1", Valid: true}, false},
+		{sql.NullString{String: "", Valid: true}, false},
+		{sql.NullString{}, false},
+	}
+	for i, c := range ids {
+		if _, err := s.DB.ExecContext(ctx, "INSERT INTO event_rows BY NAME "+StorableEventsSQL(
+			"SELECT ?::UBIGINT AS event_key, ?::VARCHAR AS event_id, '{}' AS raw, 1 AS file_id, ?::BIGINT AS record_index"), i, c.id, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, c := range ids {
+		var id sql.NullString
+		var asUUID bool
+		if err := s.DB.QueryRowContext(ctx, "SELECT event_id, event_uuid IS NOT NULL FROM event_rows WHERE record_index = ?", i).Scan(&id, &asUUID); err != nil {
+			t.Fatal(err)
+		}
+		if id != c.id {
+			t.Errorf("event_id %q (valid %v) reads back as %q (valid %v)", c.id.String, c.id.Valid, id.String, id.Valid)
+		}
+		if asUUID != c.asUUID {
+			t.Errorf("event_id %q stored as a UUID: %v, want %v", c.id.String, asUUID, c.asUUID)
+		}
+	}
+	// The events view and a lookup by id read the same.
+	var n int64
+	if err := s.DB.QueryRowContext(ctx, "SELECT count(*) FROM events WHERE event_id IN ('0f8fad5b-d9cb-469f-a165-70867728950e', '0F8FAD5B-D9CB-469F-A165-70867728950E', '')").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 {
+		t.Errorf("%d events found by their ids, want 3", n)
+	}
+}
