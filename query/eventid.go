@@ -7,8 +7,9 @@ package query
 // store). Any other eventID (an export's own, a forged one) is kept as
 // text. event_rows' event_id is a virtual column computed from the two, so
 // every reader sees the text as logged; the writers insert
-// StorableEventsSQL. A Parquet dataset keeps event_id as text (its zstd
-// pages already store it in about 17 bytes).
+// StorableEventsSQL. session_rows keeps the sessions' issue_event_id so
+// too (see sessionStorages). A Parquet dataset keeps event ids as text
+// (its zstd pages already store one in about 17 bytes).
 
 // eventIDStored are the columns of event_rows that hold event_id.
 var eventIDStored = []Column{
@@ -17,7 +18,7 @@ var eventIDStored = []Column{
 }
 
 // eventIDComputed is event_rows' event_id from the columns that hold it.
-var eventIDComputed = map[string]string{"event_id": "coalesce(event_id_text, event_uuid::VARCHAR)"}
+var eventIDComputed = map[string]string{"event_id": idFromStoredSQL("event_uuid", "event_id_text")}
 
 // eventRowsTable is the table of a DuckDB store's events, named name.
 func eventRowsTable(name string) Table {
@@ -35,11 +36,23 @@ func eventRowsTable(name string) Table {
 // gives back the same text, so nothing read back differs from what was
 // logged.
 func StorableEventsSQL(src string) string {
-	return `SELECT * EXCLUDE (event_id, event_id_parsed),
-  CASE WHEN event_id_parsed::VARCHAR = event_id THEN event_id_parsed END AS event_uuid,
-  CASE WHEN event_id_parsed::VARCHAR IS DISTINCT FROM event_id THEN event_id END AS event_id_text
-FROM (SELECT *, TRY_CAST(event_id AS UUID) AS event_id_parsed FROM (` + src + `))`
+	return "SELECT * EXCLUDE (event_id, event_id_parsed),\n  " + idAsUUIDSQL("event_id", "event_id_parsed") + " AS event_uuid,\n  " +
+		idAsTextSQL("event_id", "event_id_parsed") + " AS event_id_text\nFROM (SELECT *, TRY_CAST(event_id AS UUID) AS event_id_parsed FROM (" + src + "))"
 }
+
+// idAsUUIDSQL is the id text x as a UUID (parsed, its TRY_CAST to UUID)
+// when the UUID gives back the same text, else NULL; idAsTextSQL is x
+// when it does not, else NULL; idFromStoredSQL is x again from the two.
+// An eventID is stored so (event_rows, session_rows).
+func idAsUUIDSQL(x, parsed string) string {
+	return "CASE WHEN " + parsed + "::VARCHAR = " + x + " THEN " + parsed + " END"
+}
+
+func idAsTextSQL(x, parsed string) string {
+	return "CASE WHEN " + parsed + "::VARCHAR IS DISTINCT FROM " + x + " THEN " + x + " END"
+}
+
+func idFromStoredSQL(uuid, text string) string { return "coalesce(" + text + ", " + uuid + "::VARCHAR)" }
 
 // storedEventsStar selects event_rows' columns (StoredEventColumns) from
 // event_rows: all but those that hold event_id.

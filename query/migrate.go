@@ -21,10 +21,10 @@ import (
 // transaction: it adds the tables and columns this version has, computes
 // what they hold from the stored events, and rebuilds the sessions. Every
 // version's events are written again with event_id as this one stores it
-// (storeEventIDs); from version 5, nothing else changes. From
+// (storeEventIDs). From
 // version 1, every event is decoded again (migrateInTx); it returns the
 // number of stored events that turned out to be copies of another. From
-// version 4, only the sessions lack a column: they are marked pending,
+// versions 4 and 5, only the sessions' layout differs: they are marked pending,
 // and the load that follows every writable open rebuilds them once, in
 // stages and outside a transaction (UpdateSessions), with its fallback
 // when DuckDB runs out of memory, instead of here in this transaction.
@@ -37,9 +37,10 @@ func (s *Store) upgrade(ctx context.Context, v int) (merged int64, err error) {
 	err = inTx(ctx, conn, func() error {
 		// Columns are appended where this version's tables have them (last).
 		stmts := []string{
-			// Version 4 had session_rows without it; it is filled when the
-			// sessions are rebuilt.
-			"ALTER TABLE session_rows ADD COLUMN IF NOT EXISTS " + issueUserAgentColumn + " VARCHAR",
+			// Versions 4 and 5 had session_rows without issue_user_agent
+			// (4) and with issue_event_id as text: it is made again, and
+			// filled when the sessions are rebuilt.
+			"DROP VIEW IF EXISTS event_sessions", "DROP VIEW IF EXISTS sessions", "DROP TABLE IF EXISTS session_rows",
 		}
 		if v < 4 {
 			stmts = []string{
@@ -64,10 +65,7 @@ func (s *Store) upgrade(ctx context.Context, v int) (merged int64, err error) {
 			merged, err = s.migrateInTx(ctx, conn)
 			return err
 		}
-		if v == 5 {
-			return setVersion(ctx, conn)
-		}
-		if v == 4 {
+		if v >= 4 {
 			if err := markSessionsPending(ctx, conn); err != nil {
 				return err
 			}
@@ -114,14 +112,14 @@ func (s *Store) readAroundIssued(ctx context.Context) error {
 	return s.reconnect(ctx)
 }
 
-// readAroundOldViews gives a store of version v (4 or this one) whose
+// readAroundOldViews gives a store of version v (4 or later) whose
 // views an older trailsift made, opened read-only, this version's views
 // as temporary views on every connection, which the stored ones' names
 // find first. Their events view parsed raw again for each column it
 // computes from it, so that SELECT * FROM events ran out of memory; a
-// writable open (the next ingest) makes the views again. A version 4
-// store's sessions view is left to readAroundStaleSessions: this
-// version's reads a column its session_rows lacks.
+// writable open (the next ingest) makes the views again. An older
+// version's sessions view is left to readAroundStaleSessions: this
+// version's reads columns its session_rows lacks.
 func (s *Store) readAroundOldViews(ctx context.Context, v int) error {
 	var current bool
 	err := s.DB.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_views()
@@ -131,7 +129,7 @@ func (s *Store) readAroundOldViews(ctx context.Context, v int) error {
 	}
 	var stmts []string
 	for _, view := range Views {
-		if view.Name != SessionsView.Name || v >= 5 {
+		if view.Name != SessionsView.Name || v == SchemaVersion {
 			stmts = append(stmts, createTempViewSQL(view))
 		}
 	}

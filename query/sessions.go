@@ -63,7 +63,8 @@ var SessionColumns = []Column{
 }
 
 // issueUserAgentColumn is the sessions column added by store schema
-// version 5 (the upgrade adds it to a version 4 store's session_rows).
+// version 5 (a version 4 store opened read-only gets it from its events,
+// readAroundIssueUserAgent).
 const issueUserAgentColumn = "issue_user_agent"
 
 // SessionsPendingTable marks a store whose sessions table lags its events:

@@ -284,7 +284,7 @@ func TestSessionsRebuiltWhenEvidenceGrows(t *testing.T) {
 }
 
 // makeOlder makes the store on db what trailsift wrote at version (2 to
-// 5): event_id stored as text (before 6), and event_rows without
+// 5): event ids stored as text (before 6), and event_rows without
 // issued_credential, and the sessions view's rows in a table of its name
 // (version 3) or no sessions at all, nor the event_sessions view (version
 // 2); or (version 4) all but the sessions' issue_user_agent.
@@ -307,6 +307,31 @@ func makeOlder(t *testing.T, db *sql.DB, version int) {
 	for _, q := range []string{
 		"CREATE TABLE event_rows_text AS SELECT " + query.ColumnList(query.StoredEventColumns()) + " FROM event_rows",
 		"DROP TABLE event_rows", "ALTER TABLE event_rows_text RENAME TO event_rows",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	// And session_rows stored issue_event_id as text.
+	var cols []string
+	for _, name := range strings.Split(textOf(t, db, `SELECT string_agg(column_name, ',' ORDER BY ordinal_position)
+FROM information_schema.columns WHERE table_name = 'session_rows'`), ",") {
+		switch name {
+		case "issue_event_uuid":
+			cols = append(cols, "coalesce(issue_event_text, issue_event_uuid::VARCHAR) AS issue_event_id")
+		case "issue_event_text":
+		default:
+			cols = append(cols, `"`+name+`"`)
+		}
+	}
+	const issueEventID = "COALESCE(issue_event_text, CAST(issue_event_uuid AS VARCHAR))"
+	if !strings.Contains(views["sessions"], issueEventID) {
+		t.Fatalf("sessions view %q: where is issue_event_id?", views["sessions"])
+	}
+	views["sessions"] = strings.ReplaceAll(views["sessions"], issueEventID, "issue_event_id")
+	for _, q := range []string{"DROP VIEW event_sessions", "DROP VIEW sessions",
+		"CREATE TABLE session_rows_text AS SELECT " + strings.Join(cols, ", ") + " FROM session_rows",
+		"DROP TABLE session_rows", "ALTER TABLE session_rows_text RENAME TO session_rows", views["sessions"], views["event_sessions"],
 	} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -413,7 +438,7 @@ func testMigratesOlderStore(t *testing.T, version int) {
 	ingestInto(t, s, writeRecords(t, t.TempDir(), "trail.json", append(storyEvents(), other, uuidCall)...))
 	want := sessionsDigest(t, s.DB)
 	eventIDs := "SELECT string_agg(event_id, ',' ORDER BY event_id, event_time) FROM events"
-	wantIDs := text(t, s.DB, eventIDs)
+	wantIDs := textOf(t, s.DB, eventIDs)
 	if !strings.Contains(want, `"issue_user_agent":"Mozilla/5.0"`) {
 		t.Fatalf("the store's sessions have no issuing user agent:\n%s", want)
 	}
@@ -446,12 +471,8 @@ func testMigratesOlderStore(t *testing.T, version int) {
 	}
 	// From version 4 the sessions are left pending for the load that
 	// follows every writable open to rebuild, outside the migration's
-	// transaction; version 5's are this version's.
-	want4 := int64(0)
-	if version == 4 {
-		want4 = 1
-	}
-	if n, want := count(t, s, "SELECT count(*) FROM sessions_pending"), want4; n != want {
+	// transaction.
+	if n, want := count(t, s, "SELECT count(*) FROM sessions_pending"), int64(min(1, max(0, version-3))); n != want {
 		t.Errorf("migrated from version %d: %d sessions_pending rows, want %d", version, n, want)
 	}
 	if err := s.UpdateSessions(ctx); err != nil {
@@ -463,11 +484,14 @@ func testMigratesOlderStore(t *testing.T, version int) {
 	if got := sessionsDigest(t, s.DB); got != want || got == "" {
 		t.Errorf("migrated sessions:\n%s\nwant:\n%s", got, want)
 	}
-	if got := text(t, s.DB, eventIDs); got != wantIDs {
+	if got := textOf(t, s.DB, eventIDs); got != wantIDs {
 		t.Errorf("migrated event ids:\n%s\nwant:\n%s", got, wantIDs)
 	}
 	if n := count(t, s, "SELECT count(*) FROM event_rows WHERE event_uuid = '0f8fad5b-d9cb-469f-a165-70867728950e'"); n != 1 {
 		t.Errorf("migrated: %d events store the UUID eventID as a UUID, want 1", n)
+	}
+	if n := count(t, s, "SELECT count(*) FROM session_rows WHERE issue_event_uuid IS NOT NULL OR issue_event_text IS NOT NULL"); n == 0 {
+		t.Error("migrated: no session stores its issuing event's id")
 	}
 	if n := count(t, s, "SELECT count(*) FROM event_sessions WHERE session_id IS NOT NULL"); n == 0 {
 		t.Error("event_sessions ties no event to a session")
@@ -962,8 +986,8 @@ func oneStatementMatchesStored(t *testing.T, s *query.Store) {
 	}
 }
 
-// text runs q, a SELECT of one text value, on db.
-func text(t *testing.T, db *sql.DB, q string) string {
+// textOf runs q, a SELECT of one text value, on db.
+func textOf(t *testing.T, db *sql.DB, q string) string {
 	t.Helper()
 	var s sql.NullString
 	if err := db.QueryRow(q).Scan(&s); err != nil {

@@ -22,7 +22,8 @@ import (
 //	5  sessions.issue_user_agent (session_rows too), the issuing call's
 //	   user agent, which a rule read from the events again.
 //	6  event_rows.event_id computed from event_uuid or event_id_text
-//	   (see StorableEventsSQL): the eventID as a UUID when it is one.
+//	   (see StorableEventsSQL): the eventID as a UUID when it is one;
+//	   session_rows' issue_event_id so too.
 const SchemaVersion = 6
 
 // ErrNewerStore is returned for a store made by a newer trailsift.
