@@ -52,7 +52,9 @@ func idAsTextSQL(x, parsed string) string {
 	return "CASE WHEN " + parsed + "::VARCHAR IS DISTINCT FROM " + x + " THEN " + x + " END"
 }
 
-func idFromStoredSQL(uuid, text string) string { return "coalesce(" + text + ", " + uuid + "::VARCHAR)" }
+func idFromStoredSQL(uuid, text string) string {
+	return "coalesce(" + text + ", " + uuid + "::VARCHAR)"
+}
 
 // storedEventsStar selects event_rows' columns (StoredEventColumns) from
 // event_rows: all but those that hold event_id.
