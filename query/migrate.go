@@ -35,7 +35,8 @@ func (s *Store) upgrade(ctx context.Context, v int) (merged int64, err error) {
 	}
 	defer conn.Close()
 	err = inTx(ctx, conn, func() error {
-		// Columns are appended where this version's tables have them (last).
+		// Columns are appended where this version's tables have them (last);
+		// a table whose columns moved is made again.
 		stmts := []string{
 			// Versions 4 and 5 had session_rows without issue_user_agent
 			// (4) and with issue_event_id as text: it is made again, and

@@ -13,8 +13,9 @@ import "strings"
 // 16 bytes against about 21.
 
 // sessionStorage is how session_rows stores a column of the sessions view
-// that repeats another: store computes the stored column from a sessions
-// row, load the view's column from a session_rows row.
+// that repeats another, or that it keeps in a smaller form: store computes
+// each stored column from a sessions row, load the view's column from a
+// session_rows row.
 type sessionStorage struct {
 	stored []Column
 	store  []string // each stored column's
