@@ -49,6 +49,9 @@ type Result struct {
 	Outputs []string // the files written, the database first
 	// RuleFailures are the rules that could not run; the others did.
 	RuleFailures query.RuleErrors
+	// Migrated is the migration of a case database an older trailsift
+	// made, nil when there was none.
+	Migrated *query.Migration
 }
 
 // Analyze is the main job: load inputs into the case folder's database,
@@ -77,6 +80,7 @@ func Analyze(ctx context.Context, inputs []string, opts Options) (Result, error)
 		return res, err
 	}
 	defer store.Close()
+	res.Migrated = store.Migrated
 	res.Loaded, err = Load(ctx, store, inputs, opts.Load)
 	if res.Loaded == nil || err != nil { // interrupted: keep what is stored, skip the rest
 		return res, err

@@ -91,6 +91,18 @@ type Migration struct {
 	Merged int64 // stored events that this version finds to be copies of another, kept once
 }
 
+// Describe says what the migration of the store at path did, for the
+// person who ran it: every migration writes the events again (see
+// storeEventIDs), and DuckDB does not shrink the file.
+func (m *Migration) Describe(path string) string {
+	merged := ""
+	if m.From == 1 { // only a migration from version 1 decodes the events again
+		merged = fmt.Sprintf(" (%d stored events were copies of another and are kept once)", m.Merged)
+	}
+	return fmt.Sprintf("migrated %s from store schema version %d to %d%s: its events were written again, and the file keeps "+
+		"the old copy's space, free for later ingests (ingest into a new database for a smaller file)", displayPath(path), m.From, SchemaVersion, merged)
+}
+
 // ErrNoStore is returned when a read-only open finds no database.
 var ErrNoStore = errors.New("no trailsift database")
 

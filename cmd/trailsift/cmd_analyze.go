@@ -123,6 +123,9 @@ func runAnalyze(cmd *cobra.Command, o *analyzeOptions, args []string, ios *strea
 		}
 	}
 	if !o.ingest.quiet {
+		if res.Migrated != nil {
+			fmt.Fprintln(ios.Err, res.Migrated.Describe(res.Database))
+		}
 		printIngestSummary(ios, res.Loaded, false, newTypedPaths(args))
 		printAnalyzeSummary(ios, res)
 	}

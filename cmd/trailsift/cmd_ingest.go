@@ -106,12 +106,7 @@ func runIngest(cmd *cobra.Command, o *ingestOptions, args []string, ios *streams
 		}
 		defer store.Close()
 		if m := store.Migrated; m != nil && !o.quiet {
-			// Only a migration from version 1 decodes the events again.
-			merged := ""
-			if m.From == 1 {
-				merged = fmt.Sprintf(" (%d stored events were copies of another and are kept once)", m.Merged)
-			}
-			fmt.Fprintf(ios.Err, "migrated %s from store schema version %d to %d%s\n", o.db, m.From, query.SchemaVersion, merged)
+			fmt.Fprintln(ios.Err, m.Describe(o.db))
 		}
 		sum, err = cases.Load(ctx, store, args, o.loadOptions(ctx, ios))
 	}
