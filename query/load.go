@@ -463,10 +463,8 @@ WHERE file_id IN (SELECT file_id FROM staged_files)`)
 	stmts = append(stmts, `INSERT INTO ingest_errors SELECT r.file_id, f.path, r.record_index, NULL, 'error',
   'record not stored: the store finds its JSON invalid'
 FROM staged_rejects r JOIN staged_files f USING (file_id) ORDER BY r.file_id, r.record_index`, "DROP TABLE staged_files")
-	for _, q := range stmts {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("store the files manifest: %w", err)
-		}
+	if err := execEach(ctx, conn, stmts...); err != nil {
+		return fmt.Errorf("store the files manifest: %w", err)
 	}
 	return nil
 }

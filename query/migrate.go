@@ -51,10 +51,8 @@ func (s *Store) upgrade(ctx context.Context, v int) (merged int64, err error) {
 				"DROP TABLE IF EXISTS sessions",
 			}
 		}
-		for _, q := range stmts {
-			if _, err := conn.ExecContext(ctx, q); err != nil {
-				return err
-			}
+		if err := execEach(ctx, conn, stmts...); err != nil {
+			return err
 		}
 		if err := storeEventIDs(ctx, conn); err != nil {
 			return err
@@ -249,21 +247,17 @@ func (s *Store) migrateInTx(ctx context.Context, conn *sql.Conn) (merged int64, 
 	// event_rows stores them (StorableEventsSQL).
 	reread := Table{Name: "event_rows_reread", Columns: StoredEventColumns()}
 	next := eventRowsTable("event_rows_next")
-	for _, q := range []string{createTableSQL(reread, true), createTableSQL(next, false)} {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return 0, err
-		}
+	if err := execEach(ctx, conn, createTableSQL(reread, true), createTableSQL(next, false)); err != nil {
+		return 0, err
 	}
 	if err := s.rereadEvents(ctx, conn, reread.Name, ids); err != nil {
 		return 0, err
 	}
-	for _, q := range []string{
-		"INSERT INTO event_rows_next BY NAME " + StorableEventsSQL("SELECT * FROM temp.event_rows_reread"),
+	if err := execEach(ctx, conn,
+		"INSERT INTO event_rows_next BY NAME "+StorableEventsSQL("SELECT * FROM temp.event_rows_reread"),
 		"DROP TABLE temp.event_rows_reread",
-	} {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return 0, err
-		}
+	); err != nil {
+		return 0, err
 	}
 	// Keep the first of the events that are now one.
 	res, err := conn.ExecContext(ctx, `DELETE FROM event_rows_next WHERE rowid IN (
@@ -279,10 +273,8 @@ func (s *Store) migrateInTx(ctx context.Context, conn *sql.Conn) (merged int64, 
 	for _, v := range Views {
 		stmts = append(stmts, createViewSQL(v))
 	}
-	for _, q := range stmts {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return 0, err
-		}
+	if err := execEach(ctx, conn, stmts...); err != nil {
+		return 0, err
 	}
 	if err := BuildSessions(ctx, conn); err != nil {
 		return 0, err
@@ -312,10 +304,8 @@ func storeEventIDs(ctx context.Context, conn *sql.Conn) error {
 		createTableSQL(eventRowsTable("event_rows_next"), false),
 		"INSERT INTO event_rows_next BY NAME " + StorableEventsSQL("SELECT "+ColumnList(StoredEventColumns())+" FROM event_rows"),
 	}
-	for _, q := range append(stmts, replaceEventRowsSQL("event_rows_next")...) {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("store event ids: %w", err)
-		}
+	if err := execEach(ctx, conn, append(stmts, replaceEventRowsSQL("event_rows_next")...)...); err != nil {
+		return fmt.Errorf("store event ids: %w", err)
 	}
 	return nil
 }

@@ -711,10 +711,8 @@ func BuildSessions(ctx context.Context, conn *sql.Conn) error {
 // storeSessions replaces the rows of session_rows with those final (the
 // build's last SELECT, StageSessions) gives.
 func storeSessions(ctx context.Context, conn *sql.Conn, final string) error {
-	for _, q := range []string{"DELETE FROM session_rows", storeSessionsSQL(final)} {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("build sessions: %w", err)
-		}
+	if err := execEach(ctx, conn, "DELETE FROM session_rows", storeSessionsSQL(final)); err != nil {
+		return fmt.Errorf("build sessions: %w", err)
 	}
 	return nil
 }

@@ -45,11 +45,9 @@ func openSources(ctx context.Context, name string, sources map[string]string, me
 			stmts = append(stmts, createViewSQL(v))
 		}
 	}
-	for _, q := range stmts {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			s.Close()
-			return nil, fmt.Errorf("open %s: %w", name, err)
-		}
+	if err := execEach(ctx, db, stmts...); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open %s: %w", name, err)
 	}
 	return s, nil
 }

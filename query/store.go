@@ -535,6 +535,16 @@ type execQuerier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
+// execEach runs stmts on db in order, stopping at the first that fails.
+func execEach(ctx context.Context, db execQuerier, stmts ...string) error {
+	for _, q := range stmts {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // createSchema creates the tables the store lacks and (again) its views,
 // on db (a connection in a transaction, for a migration).
 func (s *Store) createSchema(ctx context.Context, db execQuerier) error {

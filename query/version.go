@@ -66,14 +66,12 @@ func checkVersion(v int, path string) error {
 
 // setVersion records SchemaVersion, on conn inside its transaction.
 func setVersion(ctx context.Context, conn *sql.Conn) error {
-	for _, q := range []string{
+	if err := execEach(ctx, conn,
 		"CREATE TABLE IF NOT EXISTS trailsift_meta (schema_version INTEGER NOT NULL)",
 		"DELETE FROM trailsift_meta",
 		fmt.Sprintf("INSERT INTO trailsift_meta VALUES (%d)", SchemaVersion),
-	} {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("record the schema version: %w", err)
-		}
+	); err != nil {
+		return fmt.Errorf("record the schema version: %w", err)
 	}
 	return nil
 }
