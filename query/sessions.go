@@ -234,13 +234,17 @@ func SessionsBuildSQL() string {
 // key for most calls.
 // Run inside a transaction, its tables stay in the transaction's local
 // storage, which DuckDB reads more slowly: a load runs it before.
+// DuckDB's allocator keeps the memory the build frees until drop
+// (holdFreedMemory), so the caller runs the last SELECT before it.
 func StageSessions(ctx context.Context, conn *sql.Conn) (final string, drop func(), err error) {
 	var made []string
+	release := holdFreedMemory()
 	drop = func() {
 		for _, name := range made {
 			// A failed transaction takes its tables with it; nothing to report.
 			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS temp."+name)
 		}
+		release()
 	}
 	start := 0
 	for i, s := range sessionsSteps {
