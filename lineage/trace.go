@@ -262,6 +262,9 @@ type tracer struct {
 	db    *sql.DB
 	opts  Options
 	cache map[string]*Session // rows read, by session_id; nil for none
+	// uuids: event_rows keeps eventIDs as UUIDs (query.KeepsEventUUIDs),
+	// so a lookup by id reads them there (query.EventIDIn).
+	uuids bool
 }
 
 func newTracer(ctx context.Context, db *sql.DB, opts Options) (*tracer, error) {
@@ -276,7 +279,11 @@ func newTracer(ctx context.Context, db *sql.DB, opts Options) (*tracer, error) {
 	if n == 0 {
 		return nil, ErrNoSessions
 	}
-	return &tracer{ctx: ctx, db: db, opts: opts, cache: map[string]*Session{}}, nil
+	uuids, err := query.KeepsEventUUIDs(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("trace: %w", err)
+	}
+	return &tracer{ctx: ctx, db: db, opts: opts, cache: map[string]*Session{}, uuids: uuids}, nil
 }
 
 // notFound says what was searched for an argument that matched nothing.
@@ -289,7 +296,8 @@ func (t *tracer) notFound(arg, kind string) error {
 		e.Why = "no session acts as this ARN, is of this role or has it as origin"
 	default:
 		var n int64
-		if err := t.db.QueryRowContext(t.ctx, `SELECT count(*) FROM event_rows WHERE event_id = ?`, arg).Scan(&n); err != nil {
+		cond, args := query.EventIDIn("", t.uuids, []string{arg})
+		if err := t.db.QueryRowContext(t.ctx, `SELECT count(*) FROM event_rows WHERE `+cond, args...).Scan(&n); err != nil {
 			return err
 		}
 		e.Why = "no event has this id (an argument that is not an ARN or an AKIA/ASIA access key id is read as an event id)"
@@ -326,12 +334,13 @@ func (t *tracer) eventSessions(eventIDs []string) (map[string][]string, error) {
 	if len(eventIDs) == 0 {
 		return out, nil
 	}
+	cond, args := query.EventIDIn("e", t.uuids, eventIDs)
 	rows, err := t.db.QueryContext(t.ctx, `
 SELECT e.event_id, s.session_id, s.first_seen FROM event_rows e JOIN sessions s ON s.session_id = coalesce(e.access_key_id, e.user_arn)
-WHERE e.event_id IN (SELECT unnest(?::VARCHAR[]))
+WHERE `+cond+`
 UNION
 SELECT issue_event_id, session_id, first_seen FROM sessions WHERE issue_event_id IN (SELECT unnest(?::VARCHAR[]))
-ORDER BY 3 NULLS LAST, 2`, eventIDs, eventIDs)
+ORDER BY 3 NULLS LAST, 2`, append(args, eventIDs)...)
 	if err != nil {
 		return nil, fmt.Errorf("trace: %w", err)
 	}

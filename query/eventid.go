@@ -1,5 +1,11 @@
 package query
 
+import (
+	"context"
+	"database/sql"
+	"slices"
+)
+
 // A DuckDB store keeps an event's eventID as a UUID when it is one as
 // CloudTrail writes it (lower-case, with hyphens): 16 bytes, where DuckDB
 // compressed the 36 characters of a random UUID to about 21. On the bench
@@ -59,3 +65,41 @@ func idFromStoredSQL(uuid, text string) string {
 // storedEventsStar selects event_rows' columns (StoredEventColumns) from
 // event_rows: all but those that hold event_id.
 const storedEventsStar = "* EXCLUDE (event_uuid, event_id_text)"
+
+// EventIDIn is a condition that the event_id of event_rows (alias e, ""
+// for none) is one of ids, and its arguments. Where event_rows keeps ids
+// as UUIDs (uuids: see KeepsEventUUIDs) it tests the columns that hold
+// them, which DuckDB filters while it scans, instead of computing every
+// row's event_id, which it cannot: on the bench store a lookup took
+// 0.005-0.014 s warm instead of 0.033, 0.16 s cold. Exact for any id: a
+// stored UUID reads back as the canonical text of a UUID, which only an id
+// that is that text can equal, and every other id is stored as text.
+func EventIDIn(e string, uuids bool, ids []string) (cond string, args []any) {
+	col := func(name string) string {
+		if e == "" {
+			return name
+		}
+		return e + "." + name
+	}
+	if !uuids {
+		return col("event_id") + " IN (SELECT unnest(?::VARCHAR[]))", []any{ids}
+	}
+	return "(" + col("event_uuid") + " IN (SELECT u FROM (SELECT TRY_CAST(x AS UUID) AS u, x FROM unnest(?::VARCHAR[]) AS ids(x)) WHERE u::VARCHAR = x)" +
+		" OR " + col("event_id_text") + " IN (SELECT unnest(?::VARCHAR[])))", []any{ids, ids}
+}
+
+// KeepsEventUUIDs says whether the event_rows db reads keeps eventIDs in
+// event_uuid and event_id_text (a DuckDB store of schema version 6 or
+// later), not as text (a Parquet dataset, an older store read as it is).
+func KeepsEventUUIDs(ctx context.Context, db *sql.DB) (bool, error) {
+	rows, err := db.QueryContext(ctx, "SELECT * FROM event_rows LIMIT 0")
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(cols, "event_uuid") && slices.Contains(cols, "event_id_text"), rows.Err()
+}

@@ -65,7 +65,19 @@ type TimelineFilter struct {
 	Events string
 }
 
-func (f TimelineFilter) where() (string, []any) {
+// eventUUIDs says whether the relation the filter reads keeps eventIDs as
+// UUIDs, for where: event_rows of a DuckDB store (query.KeepsEventUUIDs),
+// not the events view or a window's SELECT of it.
+func (f TimelineFilter) eventUUIDs(ctx context.Context, db *sql.DB) (bool, error) {
+	if f.EventIDs == nil || f.Events != "" || f.WithRequestParameters {
+		return false, nil
+	}
+	return query.KeepsEventUUIDs(ctx, db)
+}
+
+// where is the filter's WHERE clause and its arguments; uuids: the events
+// are read from a relation that keeps eventIDs as UUIDs (eventUUIDs).
+func (f TimelineFilter) where(uuids bool) (string, []any) {
 	var where []string
 	var args []any
 	add := func(cond string, vals ...any) {
@@ -74,7 +86,8 @@ func (f TimelineFilter) where() (string, []any) {
 	}
 	if f.EventIDs != nil {
 		// A semi-join, not list_contains: a finding can hold thousands of ids.
-		add("event_id IN (SELECT unnest(?::VARCHAR[]))", f.EventIDs)
+		cond, ids := query.EventIDIn("", uuids, f.EventIDs)
+		add(cond, ids...)
 	}
 	if f.Actor != "" {
 		add("(actor = ? OR user_name = ?)", f.Actor, f.Actor)
@@ -132,7 +145,11 @@ const signinStories = `stories AS (
 // EachEvent calls fn for every event the filter selects, in time order, at
 // most limit (0: no limit), streaming: rows are never all in memory.
 func EachEvent(ctx context.Context, db *sql.DB, f TimelineFilter, limit int, fn func(EventRow) error) error {
-	where, args := f.where()
+	uuids, err := f.eventUUIDs(ctx, db)
+	if err != nil {
+		return fmt.Errorf("timeline: %w", err)
+	}
+	where, args := f.where(uuids)
 	from, params := query.EventsFrom(f.Events, "event_rows"), "NULL"
 	if f.WithRequestParameters {
 		from, params = query.EventsFrom(f.Events, "events"), "request_parameters::VARCHAR"
@@ -180,7 +197,11 @@ ORDER BY event_time NULLS LAST, event_id, event_key`
 
 // CountEvents counts the events the filter selects.
 func CountEvents(ctx context.Context, db *sql.DB, f TimelineFilter) (int64, error) {
-	where, args := f.where()
+	uuids, err := f.eventUUIDs(ctx, db)
+	if err != nil {
+		return 0, fmt.Errorf("count events: %w", err)
+	}
+	where, args := f.where(uuids)
 	var n int64
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM `+query.EventsFrom(f.Events, "event_rows")+` AS e`+where, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count events: %w", err)
@@ -192,7 +213,12 @@ func CountEvents(ctx context.Context, db *sql.DB, f TimelineFilter) (int64, erro
 // around it. More than one event with the id (different accounts) is an
 // error that lists them.
 func EventTime(ctx context.Context, db *sql.DB, eventID string) (time.Time, error) {
-	rows, err := db.QueryContext(ctx, `SELECT event_time FROM event_rows WHERE event_id = ? AND event_time IS NOT NULL ORDER BY 1 LIMIT 2`, eventID)
+	uuids, err := query.KeepsEventUUIDs(ctx, db)
+	if err != nil {
+		return time.Time{}, err
+	}
+	cond, args := query.EventIDIn("", uuids, []string{eventID})
+	rows, err := db.QueryContext(ctx, `SELECT event_time FROM event_rows WHERE `+cond+` AND event_time IS NOT NULL ORDER BY 1 LIMIT 2`, args...)
 	if err != nil {
 		return time.Time{}, err
 	}
