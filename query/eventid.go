@@ -85,8 +85,11 @@ func EventIDIn(e string, uuids bool, ids []string) (cond string, args []any) {
 	if !uuids {
 		return col("event_id") + " IN (SELECT unnest(?::VARCHAR[]))", []any{ids}
 	}
-	return "(" + col("event_uuid") + " IN (SELECT u FROM (SELECT TRY_CAST(x AS UUID) AS u, x FROM unnest(?::VARCHAR[]) AS ids(x)) WHERE u::VARCHAR = x)" +
-		" OR " + col("event_id_text") + " IN (SELECT unnest(?::VARCHAR[])))", []any{ids, ids}
+	// Each id as it would be stored (StorableEventsSQL).
+	stored := func(as func(x, parsed string) string) string {
+		return "SELECT " + as("x", "TRY_CAST(x AS UUID)") + " FROM unnest(?::VARCHAR[]) AS ids(x)"
+	}
+	return "(" + col("event_uuid") + " IN (" + stored(idAsUUIDSQL) + ") OR " + col("event_id_text") + " IN (" + stored(idAsTextSQL) + "))", []any{ids, ids}
 }
 
 // KeepsEventUUIDs says whether the event_rows that db reads (whatever the

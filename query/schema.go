@@ -35,6 +35,10 @@ type Table struct {
 	Stored []Column
 }
 
+// declaredColumns are the columns a table is made with, in order: Columns
+// (Computed among them), then Stored.
+func (t Table) declaredColumns() []Column { return slices.Concat(t.Columns, t.Stored) }
+
 // EventColumns are the columns of the events table, in storage order.
 var EventColumns = []Column{
 	{"event_key", "UBIGINT", "deduplication index: hash of eventID, instant, source, name, recipient account, region and account (top bit clear), or of the whole event (top bit set) when eventID is missing or a placeholder or the time unreadable; equal keys are then compared field by field"},
@@ -231,7 +235,7 @@ func createTableSQL(t Table, temp bool) string {
 		b.WriteString("TEMP ")
 	}
 	fmt.Fprintf(&b, "TABLE IF NOT EXISTS %s (\n", t.Name)
-	for i, c := range slices.Concat(t.Columns, t.Stored) {
+	for i, c := range t.declaredColumns() {
 		if i > 0 {
 			b.WriteString(",\n")
 		}

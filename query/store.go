@@ -584,8 +584,7 @@ WHERE table_schema = 'main' AND table_name = 'event_rows' ORDER BY ordinal_posit
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	t := eventRowsTable("event_rows")
-	want := ColumnNames(slices.Concat(t.Columns, t.Stored))
+	want := ColumnNames(eventRowsTable("event_rows").declaredColumns())
 	if !slices.Equal(have, want) {
 		return fmt.Errorf("%s was made by another version of trailsift (its events table stores other columns): ingest into a new database with --db NEW.duckdb", displayPath(s.Path))
 	}
