@@ -2,29 +2,67 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"testing"
+
+	"github.com/klauspost/compress/gzip"
 )
 
+// The decoder's benchmarks run on two sets of records: "s3" is a file of
+// a generated bucket as CloudTrail delivers it (compact, 121 records of
+// the bench corpus's mix of calls), the shape almost all evidence has;
+// "lake" is the bundled Lake export's three events, pretty-printed.
+var benchSets = []struct {
+	name string
+	read func(b *testing.B) [][]byte
+}{{"s3", s3Records}, {"lake", lakeLines}}
+
 // BenchmarkNormalize measures the per-record work of the decoder (strict
-// pass, parse, columns, key) on the bundled Lake export's events.
+// pass, parse, columns, key).
 func BenchmarkNormalize(b *testing.B) {
-	lines := benchLines(b)
-	var n normalizer
-	var ev Event
-	b.ResetTimer()
-	for range b.N {
-		for _, l := range lines {
-			if _, err := n.normalize(l, &ev); err != nil {
-				b.Fatal(err)
+	for _, set := range benchSets {
+		b.Run(set.name, func(b *testing.B) {
+			records := set.read(b)
+			var n normalizer
+			var ev Event
+			b.ResetTimer()
+			for range b.N {
+				for _, r := range records {
+					if _, err := n.normalize(r, &ev); err != nil {
+						b.Fatal(err)
+					}
+				}
 			}
-		}
+		})
 	}
 }
 
-// benchLines are the records of the bundled Lake export, one per line; the
+// BenchmarkStrictJSON measures the strict rewrite alone on the same
+// records.
+func BenchmarkStrictJSON(b *testing.B) {
+	for _, set := range benchSets {
+		b.Run(set.name, func(b *testing.B) {
+			records := set.read(b)
+			var dst []byte
+			var scratch strictScratch
+			var rep repairs
+			b.ResetTimer()
+			for range b.N {
+				for _, r := range records {
+					var err error
+					if dst, err = strictJSON(dst[:0], r, &scratch, &rep); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
+
+// lakeLines are the records of the bundled Lake export, one per line; the
 // benchmark's bytes per operation are theirs.
-func benchLines(b *testing.B) [][]byte {
+func lakeLines(b *testing.B) [][]byte {
 	data, err := os.ReadFile("testdata/ndjson/lake.ndjson")
 	if err != nil {
 		b.Fatal(err)
@@ -33,23 +71,28 @@ func benchLines(b *testing.B) [][]byte {
 	return bytes.Split(bytes.TrimSpace(data), []byte("\n"))
 }
 
-// BenchmarkStrictJSON measures the strict rewrite alone on the same
-// records. plainRun tests eight bytes at a time, then a byte at a time for
-// the last few: 612 -> 750 MB/s here, Normalize 319 -> 341 (medians of
-// five). An earlier eight-byte test, with a set-up per string, had made it
-// 6% slower: CloudTrail's strings are mostly shorter than 16 bytes.
-func BenchmarkStrictJSON(b *testing.B) {
-	lines := benchLines(b)
-	var dst []byte
-	var scratch strictScratch
-	var rep repairs
-	b.ResetTimer()
-	for range b.N {
-		for _, l := range lines {
-			var err error
-			if dst, err = strictJSON(dst[:0], l, &scratch, &rep); err != nil {
-				b.Fatal(err)
-			}
-		}
+// s3Records are the records of testdata/bench's delivered file, each as
+// its bytes in the file.
+func s3Records(b *testing.B) [][]byte {
+	f, err := os.Open("testdata/bench/s3-records.json.gz")
+	if err != nil {
+		b.Fatal(err)
 	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var file struct{ Records []json.RawMessage }
+	if err := json.NewDecoder(zr).Decode(&file); err != nil {
+		b.Fatal(err)
+	}
+	records := make([][]byte, len(file.Records))
+	size := 0
+	for i, r := range file.Records {
+		records[i] = r
+		size += len(r)
+	}
+	b.SetBytes(int64(size))
+	return records
 }

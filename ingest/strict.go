@@ -100,6 +100,7 @@ type strictScratch struct {
 	stack  []byte                // open containers: '{' or '['
 	keys   []keySpan             // keys of the open objects, innermost last
 	levels []int                 // index in keys where each open object's keys start
+	heads  []uint64              // per open object: its keys' bits (keyBit)
 	maps   []map[string]struct{} // per open object: its keys, once it has many
 	cur    []int32               // per open object: its member being read (index in members)
 
@@ -108,10 +109,30 @@ type strictScratch struct {
 	end     int      // where the record ended in the input (strictJSONPrefix)
 }
 
+// reset readies sc for a record.
+func (sc *strictScratch) reset() {
+	sc.stack, sc.keys, sc.levels, sc.heads, sc.maps, sc.cur = sc.stack[:0], sc.keys[:0], sc.levels[:0], sc.heads[:0], sc.maps[:0], sc.cur[:0]
+	if cap(sc.members) > maxKeptMembers {
+		sc.members = nil // a huge record's index is not kept for the next record
+	}
+	sc.members, sc.depth = sc.members[:0], 0
+}
+
+// pushObject opens an object: its '{' is read.
+func (sc *strictScratch) pushObject() {
+	sc.stack = append(sc.stack, '{')
+	sc.levels = append(sc.levels, len(sc.keys))
+	sc.heads = append(sc.heads, 0)
+	sc.maps = append(sc.maps, nil)
+	sc.cur = append(sc.cur, -1)
+}
+
+// popObject closes the innermost object: its '}' is read.
 func (sc *strictScratch) popObject() {
+	sc.stack = sc.stack[:len(sc.stack)-1]
 	top := len(sc.levels) - 1
 	sc.keys = sc.keys[:sc.levels[top]]
-	sc.levels, sc.maps, sc.cur = sc.levels[:top], sc.maps[:top], sc.cur[:top]
+	sc.levels, sc.heads, sc.maps, sc.cur = sc.levels[:top], sc.heads[:top], sc.maps[:top], sc.cur[:top]
 }
 
 // valueDone notes that a value ended at out byte end: when it is an
@@ -144,25 +165,27 @@ func strictJSONPrefix(dst, data []byte, sc *strictScratch, rep *repairs) ([]byte
 	return strictRewrite(dst, data, sc, rep, true)
 }
 
+// strictRewrite is strictJSON, or strictJSONPrefix with prefix. A record
+// that is compact strict JSON already, as nearly all are, is checked and
+// indexed by compactRecord and copied; any other is rewritten.
 func strictRewrite(dst, data []byte, sc *strictScratch, rep *repairs, prefix bool) ([]byte, error) {
 	*rep = repairs{}
-	sc.stack, sc.keys, sc.levels, sc.maps, sc.cur = sc.stack[:0], sc.keys[:0], sc.levels[:0], sc.maps[:0], sc.cur[:0]
-	if cap(sc.members) > maxKeptMembers {
-		sc.members = nil // a huge record's index is not kept for the next record
+	sc.reset()
+	if end, ok := compactRecord(data, sc, prefix); ok {
+		sc.end = end
+		return append(dst, data[:end]...), nil
 	}
-	sc.members, sc.depth = sc.members[:0], 0
+	sc.reset()
+	return rewriteRecord(dst, data, sc, rep, prefix)
+}
+
+// rewriteRecord is strictRewrite for any record: it writes the record
+// token by token, repairing what it can; sc is reset, rep zero.
+func rewriteRecord(dst, data []byte, sc *strictScratch, rep *repairs, prefix bool) ([]byte, error) {
 	base := len(dst) // member spans are relative to the record's first byte
-	i := 0
-	fail := func(msg string) error { return fmt.Errorf("byte %d of the record: %s", i, msg) }
-	skipWS := func() {
-		for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
-			i++
-		}
-	}
-	skipWS()
+	i := skipSpace(data, 0)
 	if len(data)-i >= 3 && data[i] == 0xEF && data[i+1] == 0xBB && data[i+2] == 0xBF {
-		i += 3 // a byte order mark
-		skipWS()
+		i = skipSpace(data, i+3) // a byte order mark
 	}
 	const (
 		wantValue = iota
@@ -176,12 +199,12 @@ func strictRewrite(dst, data []byte, sc *strictScratch, rep *repairs, prefix boo
 			sc.end = i
 			return dst, nil
 		}
-		skipWS()
+		i = skipSpace(data, i)
 		if i == len(data) {
 			if state == afterValue && len(sc.stack) == 0 {
 				return dst, nil
 			}
-			return dst, fail("unexpected end of the record")
+			return dst, strictError(i, "unexpected end of the record")
 		}
 		c := data[i]
 		switch state {
@@ -190,27 +213,26 @@ func strictRewrite(dst, data []byte, sc *strictScratch, rep *repairs, prefix boo
 				state = afterValue
 				i++
 				dst = append(dst, '}')
-				sc.stack = sc.stack[:len(sc.stack)-1]
 				sc.popObject()
 				sc.valueDone(len(dst) - base)
 				continue
 			}
 			if c != '"' {
-				return dst, fail(fmt.Sprintf("expected an object key, found %s", quoteByte(c)))
+				return dst, strictError(i, fmt.Sprintf("expected an object key, found %s", quoteByte(c)))
 			}
 			start := len(dst)
+			var escaped bool
 			var err error
-			if dst, i, err = strictString(dst, data, i, rep); err != nil {
+			if dst, i, escaped, err = strictString(dst, data, i, rep); err != nil {
 				return dst, err
 			}
-			escaped := bytes.IndexByte(dst[start:], '\\') >= 0
 			noteKey(dst, keySpan{start, len(dst), escaped, keyHead(dst[start:])}, sc, rep)
 			sc.cur[len(sc.cur)-1] = int32(len(sc.members))
 			sc.members = append(sc.members, member{keyStart: int32(start - base), keyEnd: int32(len(dst) - base), keyEscaped: escaped})
 			state = wantColon
 		case wantColon:
 			if c != ':' {
-				return dst, fail(fmt.Sprintf("expected ':' after an object key, found %s", quoteByte(c)))
+				return dst, strictError(i, fmt.Sprintf("expected ':' after an object key, found %s", quoteByte(c)))
 			}
 			dst = append(dst, ':')
 			i++
@@ -218,7 +240,7 @@ func strictRewrite(dst, data []byte, sc *strictScratch, rep *repairs, prefix boo
 			state = wantValue
 		case afterValue:
 			if len(sc.stack) == 0 {
-				return dst, fail(fmt.Sprintf("unexpected %s after the record's end", quoteByte(c)))
+				return dst, strictError(i, fmt.Sprintf("unexpected %s after the record's end", quoteByte(c)))
 			}
 			open := sc.stack[len(sc.stack)-1]
 			switch {
@@ -232,13 +254,14 @@ func strictRewrite(dst, data []byte, sc *strictScratch, rep *repairs, prefix boo
 			case c == '}' && open == '{' || c == ']' && open == '[':
 				dst = append(dst, c)
 				i++
-				sc.stack = sc.stack[:len(sc.stack)-1]
 				if open == '{' {
 					sc.popObject()
+				} else {
+					sc.stack = sc.stack[:len(sc.stack)-1]
 				}
 				sc.valueDone(len(dst) - base)
 			default:
-				return dst, fail(fmt.Sprintf("expected ',' or the container's end, found %s", quoteByte(c)))
+				return dst, strictError(i, fmt.Sprintf("expected ',' or the container's end, found %s", quoteByte(c)))
 			}
 		case wantValue:
 			sc.depth = max(sc.depth, len(sc.stack)+1)
@@ -246,15 +269,13 @@ func strictRewrite(dst, data []byte, sc *strictScratch, rep *repairs, prefix boo
 			case c == '{' || c == '[':
 				dst = append(dst, c)
 				i++
-				sc.stack = append(sc.stack, c)
 				if c == '{' {
-					sc.levels = append(sc.levels, len(sc.keys))
-					sc.maps = append(sc.maps, nil)
-					sc.cur = append(sc.cur, -1)
+					sc.pushObject()
 					state = wantKey
 					continue
 				}
-				if skipWS(); i < len(data) && data[i] == ']' {
+				sc.stack = append(sc.stack, c)
+				if i = skipSpace(data, i); i < len(data) && data[i] == ']' {
 					dst = append(dst, ']')
 					i++
 					sc.stack = sc.stack[:len(sc.stack)-1]
@@ -264,7 +285,7 @@ func strictRewrite(dst, data []byte, sc *strictScratch, rep *repairs, prefix boo
 				continue
 			case c == '"':
 				var err error
-				if dst, i, err = strictString(dst, data, i, rep); err != nil {
+				if dst, i, _, err = strictString(dst, data, i, rep); err != nil {
 					return dst, err
 				}
 			default:
@@ -282,7 +303,7 @@ func strictRewrite(dst, data []byte, sc *strictScratch, rep *repairs, prefix boo
 					dst = append(dst, tok...)
 					dst = append(dst, '"')
 				default:
-					return dst, fail(fmt.Sprintf("expected a value, found %s", quoteShort(string(tok))))
+					return dst, strictError(i, fmt.Sprintf("expected a value, found %s", quoteShort(string(tok))))
 				}
 				i = end
 			}
@@ -291,6 +312,19 @@ func strictRewrite(dst, data []byte, sc *strictScratch, rep *repairs, prefix boo
 		}
 	}
 }
+
+// skipSpace is the index of the first byte of data from i on that is not
+// JSON white space. CloudTrail's files have none between tokens, so the
+// first test almost always ends it.
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && data[i] <= ' ' && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// strictError is a record's grammar error at byte i.
+func strictError(i int, msg string) error { return fmt.Errorf("byte %d of the record: %s", i, msg) }
 
 func isDelimiter(c byte) bool {
 	switch c {
@@ -352,7 +386,9 @@ func isLooseNumber(b []byte) bool {
 }
 
 // strictString copies the string that starts at data[i] (a quote).
-func strictString(dst, data []byte, i int, rep *repairs) ([]byte, int, error) {
+// escaped says the copy holds a backslash (an escape kept or made), so
+// its text is not its bytes.
+func strictString(dst, data []byte, i int, rep *repairs) (_ []byte, _ int, escaped bool, _ error) {
 	start := i
 	dst = append(dst, '"')
 	i++
@@ -361,13 +397,14 @@ func strictString(dst, data []byte, i int, rep *repairs) ([]byte, int, error) {
 		dst = append(dst, data[i:run]...)
 		i = run
 		if i == len(data) {
-			return dst, i, fmt.Errorf("byte %d of the record: string never closed", start)
+			return dst, i, escaped, fmt.Errorf("byte %d of the record: string never closed", start)
 		}
 		c := data[i]
 		switch {
 		case c == '"':
-			return append(dst, '"'), i + 1, nil
+			return append(dst, '"'), i + 1, escaped, nil
 		case c < 0x20:
+			escaped = true
 			rep.note(i).controls++
 			dst = fmt.Appendf(dst, `\u%04x`, c)
 			i++
@@ -376,6 +413,7 @@ func strictString(dst, data []byte, i int, rep *repairs) ([]byte, int, error) {
 			if r == utf8.RuneError && size <= 1 {
 				// One bad byte must not cost the event (a mangled user
 				// agent, say): it becomes U+FFFD, and the record is warned.
+				escaped = true
 				rep.note(i).badUTF8++
 				dst = append(dst, `\ufffd`...)
 				i++
@@ -384,7 +422,8 @@ func strictString(dst, data []byte, i int, rep *repairs) ([]byte, int, error) {
 			dst = append(dst, data[i:i+size]...)
 			i += size
 		default: // a backslash
-			if i+1 < len(data) && bytes.IndexByte([]byte(`"\/bfnrt`), data[i+1]) >= 0 {
+			escaped = true
+			if i+1 < len(data) && unescaped[data[i+1]] != 0 {
 				dst = append(dst, data[i:i+2]...)
 				i += 2
 				continue
@@ -486,15 +525,19 @@ func noteKey(out []byte, k keySpan, sc *strictScratch, rep *repairs) {
 		m[keyText(kt)] = struct{}{}
 	} else {
 		siblings := sc.keys[sc.levels[level]:]
-		for _, s := range siblings {
-			if s.head != k.head && !s.escaped && !k.escaped {
-				continue
-			}
-			if sameKey(out, s, k) {
-				dup = true
-				break
+		bit := keyBit(k)
+		if sc.heads[level]&bit != 0 {
+			for _, s := range siblings {
+				if s.head != k.head && !s.escaped && !k.escaped {
+					continue
+				}
+				if sameKey(out, s, k) {
+					dup = true
+					break
+				}
 			}
 		}
+		sc.heads[level] |= bit
 		sc.keys = append(sc.keys, k)
 		if len(siblings) >= maxLinearKeys {
 			// A quadratic search would let one hostile object cost
@@ -512,6 +555,17 @@ func noteKey(out []byte, k keySpan, sc *strictScratch, rep *repairs) {
 		}
 		rep.dupKeys++
 	}
+}
+
+// keyBit is the bit of k's head in its object's heads: one of 64 chosen
+// by a multiplicative hash, or all of them for a key with an escape,
+// whose head says nothing of its text. A key whose bit its object's heads
+// lack repeats none of its keys, found without comparing it to each.
+func keyBit(k keySpan) uint64 {
+	if k.escaped {
+		return ^uint64(0)
+	}
+	return 1 << (k.head * 0x9E3779B97F4A7C15 >> 58)
 }
 
 // sameKey says whether keys a and b of out are the same key. Objects
