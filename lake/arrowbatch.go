@@ -23,7 +23,7 @@ import (
 type recordBuilder struct {
 	schema *arrow.Schema
 	cols   []columnBuilder
-	raw    *textColumn
+	raw    *viewColumn
 	rows   int
 }
 
@@ -54,7 +54,6 @@ func newRecordBuilder(pool *bufferPool) *recordBuilder {
 		"mfa_identifier": func(r *eventRow) *string { return r.MFAIdentifier }, "credential_type": func(r *eventRow) *string { return r.CredentialType },
 		"credential_challenge": func(r *eventRow) *string { return r.CredentialChallenge }, "auth_workflow_id": func(r *eventRow) *string { return r.AuthWorkflowID },
 		"outcome": func(r *eventRow) *string { return r.Outcome }, "issued_credential": func(r *eventRow) *string { return r.IssuedCredential },
-		"raw": func(r *eventRow) *string { return &r.Raw },
 	}
 	flags := map[string]func(*eventRow) *bool{
 		"read_only": func(r *eventRow) *bool { return r.ReadOnly }, "management_event": func(r *eventRow) *bool { return r.ManagementEvent },
@@ -66,12 +65,11 @@ func newRecordBuilder(pool *bufferPool) *recordBuilder {
 		var dt arrow.DataType
 		var col columnBuilder
 		switch {
+		case c.Name == "raw":
+			b.raw = newViewColumn(pool)
+			dt, col = arrow.BinaryTypes.StringView, b.raw
 		case texts[c.Name] != nil:
-			t := newTextColumn(pool, texts[c.Name])
-			if c.Name == "raw" {
-				b.raw = t
-			}
-			dt, col = arrow.BinaryTypes.String, t
+			dt, col = arrow.BinaryTypes.String, newTextColumn(pool, texts[c.Name])
 		case flags[c.Name] != nil:
 			get := flags[c.Name]
 			dt = arrow.FixedWidthTypes.Boolean
@@ -117,7 +115,7 @@ func (b *recordBuilder) add(rows []eventRow, idx []int32) {
 
 // rawBytes is how many bytes of raw the rows added since the last finish
 // hold.
-func (b *recordBuilder) rawBytes() int { return len(b.raw.data) }
+func (b *recordBuilder) rawBytes() int { return b.raw.bytes }
 
 // full says the batch is as large as one gets.
 func (b *recordBuilder) full() bool { return batchFull(b.rows, b.rawBytes()) }
@@ -283,6 +281,76 @@ func (c *textColumn) finish(full int) arrow.Array {
 		per := int(int64(len(c.data)) * int64(full) / int64(max(n, 1)))
 		c.reserve = min(per+per/8, streamRecordBytes)
 	}
+	c.start(streamRecordRows)
+	return a
+}
+
+// viewColumn builds raw as an Arrow string view column: a 16-byte header
+// a row, pointing at the event's raw where the decoder wrote it (the
+// strict rewrite's bytes in its arena blocks), which Arrow reads as one
+// of the column's data buffers. DuckDB reads raw from there: the largest
+// column is not copied into the batch first.
+//
+// Each value is a buffer of its own: two raws side by side in memory may
+// lie in two allocations, and a buffer spanning both would keep only the
+// first from the collector while DuckDB reads the second.
+type viewColumn struct {
+	pool    *bufferPool
+	headBuf []byte
+	heads   []arrow.ViewHeader
+	bufs    []*memory.Buffer // the validity bitmap (none), the headers, then a buffer a value
+	rows    int
+	bytes   int // of raw in the rows
+}
+
+func newViewColumn(pool *bufferPool) *viewColumn {
+	c := &viewColumn{pool: pool}
+	c.start(streamRecordRows)
+	return c
+}
+
+// start begins a batch with room for rows rows.
+func (c *viewColumn) start(rows int) {
+	c.headBuf = c.pool.Allocate(arrow.ViewHeaderTraits.BytesRequired(rows))
+	c.heads = arrow.ViewHeaderTraits.CastFromBytes(c.headBuf)
+	c.bufs = make([]*memory.Buffer, 2, 2+rows)
+	c.rows, c.bytes = 0, 0
+}
+
+func (c *viewColumn) add(rows []eventRow, idx []int32) {
+	if c.rows+len(idx) > len(c.heads) {
+		c.growRows(c.rows + len(idx))
+	}
+	for _, i := range idx {
+		raw := rows[i].Raw
+		h := &c.heads[c.rows]
+		*h = arrow.ViewHeader{}
+		h.SetString(raw)
+		if !h.IsInline() {
+			h.SetIndexOffset(int32(len(c.bufs)-2), 0)
+			c.bufs = append(c.bufs, memory.NewBufferBytes(unsafe.Slice(unsafe.StringData(raw), len(raw))))
+		}
+		c.bytes += len(raw)
+		c.rows++
+	}
+}
+
+// growRows makes room for rows rows (see textColumn.growRows).
+func (c *viewColumn) growRows(rows int) {
+	headBuf := c.pool.Allocate(arrow.ViewHeaderTraits.BytesRequired(rows))
+	copy(headBuf, c.headBuf[:arrow.ViewHeaderTraits.BytesRequired(c.rows)])
+	c.pool.Free(c.headBuf)
+	c.headBuf, c.heads = headBuf, arrow.ViewHeaderTraits.CastFromBytes(headBuf)
+}
+
+func (c *viewColumn) finish(int) arrow.Array {
+	n := c.rows
+	heads := memory.NewBufferWithAllocator(c.headBuf[:arrow.ViewHeaderTraits.BytesRequired(n)], c.pool)
+	c.bufs[1] = heads
+	d := array.NewData(arrow.BinaryTypes.StringView, n, c.bufs, nil, 0, 0)
+	heads.Release() // d holds it now
+	a := array.NewStringViewData(d)
+	d.Release()
 	c.start(streamRecordRows)
 	return a
 }

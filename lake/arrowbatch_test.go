@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -62,7 +63,11 @@ func TestRecordBuilderColumns(t *testing.T) {
 			"issued_credential": func(r *eventRow) *string { return r.IssuedCredential }, "raw": func(r *eventRow) *string { return &r.Raw },
 		}
 		for name, get := range texts {
-			a := col(name).(*array.String)
+			a := col(name).(interface {
+				NullN() int
+				IsNull(int) bool
+				Value(int) string
+			})
 			nulls := 0
 			for i := range rows {
 				if get(&rows[i]) == nil {
@@ -77,6 +82,13 @@ func TestRecordBuilderColumns(t *testing.T) {
 				if (want == nil) != a.IsNull(i) || (want != nil && a.Value(i) != *want) {
 					t.Fatalf("%s of row %d: null %v %.20q, want %v", name, i, a.IsNull(i), a.Value(i), want)
 				}
+			}
+		}
+		// raw is read where the decoder wrote it, not copied.
+		raw := col("raw").(*array.StringView)
+		for i := range rows {
+			if v := raw.Value(i); len(v) > arrow.ViewHeaderSizeBytes-4 && unsafe.StringData(v) != unsafe.StringData(rows[i].Raw) {
+				t.Fatalf("raw of row %d is a copy", i)
 			}
 		}
 		keys, ro, tm := col("event_key").(*array.Uint64), col("read_only").(*array.Boolean), col("event_time").(*array.Timestamp)
