@@ -19,7 +19,7 @@ import (
 // columns (all but seven) are laid out by hand in buffers the pool hands
 // out again once DuckDB releases a batch, instead of Arrow's builders,
 // which zeroed every buffer they reserved and went through three calls a
-// value.
+// value; raw, the largest, is not copied at all (viewColumn).
 type recordBuilder struct {
 	schema *arrow.Schema
 	cols   []columnBuilder
