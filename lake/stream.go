@@ -420,7 +420,9 @@ func (s *streamSink) finish() {
 // as a Parquet part is (sortRows).
 func (s *streamSink) send() error {
 	b := s.cur
-	s.cur = newBatch()
+	// The rows are in the record batches once sent (raw referenced by a
+	// buffer of its own): the batch takes the next events.
+	defer b.reuse()
 	for _, p := range slices.Sorted(maps.Keys(b.parts)) {
 		if s.loaded[p] && s.keys.parts[p] == nil && s.revisits[p] == nil {
 			// Met before, and the key cache let it go.
