@@ -413,12 +413,25 @@ func (h *fileHandler) event(rec rawRecord, ev *Event, warn warning, err error) e
 	}
 	ev.FileID, ev.RecordIndex = h.f.ID, rec.index
 	ev.Digest = ev.Identity().Digest()
+	if h.batch == nil {
+		h.batch = make([]Event, 0, h.batchRoom())
+	}
 	h.batch = append(h.batch, *ev)
 	h.events++
 	if len(h.batch) >= eventsPerMessage {
 		return h.flush()
 	}
 	return nil
+}
+
+// batchRoom is the room a batch of the file's events starts with: the
+// events its size suggests are left (a gzipped CloudTrail file holds one
+// every 250-300 bytes; a plain one is larger, and the batch is then too
+// large), at most a message's. Grown from nothing by doubling, the
+// batches of the bench corpus's files were copied 0.9 CPU-s worth.
+func (h *fileHandler) batchRoom() int {
+	left := h.f.Size/256 - int64(h.events)
+	return int(min(max(left, 16), eventsPerMessage))
 }
 
 func (h *fileHandler) flush() error {
