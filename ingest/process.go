@@ -355,7 +355,7 @@ func (h *fileHandler) record(rec rawRecord) error {
 		return h.fan.add(rec)
 	}
 	data := rec.data
-	var ev Event
+	ev := h.slot()
 	if rec.wrapper != "Records" {
 		kind, inner, err := h.n.classify(data)
 		var ne *normError
@@ -376,12 +376,12 @@ func (h *fileHandler) record(rec rawRecord) error {
 			h.inner = append(h.inner[:0], inner...)
 			data = h.inner
 		default: // classify rewrote and indexed it already
-			warn, err := h.n.fromStrict(&ev)
-			return h.event(rec, &ev, warn, err)
+			warn, err := h.n.fromStrict(ev)
+			return h.event(rec, warn, err)
 		}
 	}
-	warn, err := h.n.normalize(data, &ev)
-	return h.event(rec, &ev, warn, err)
+	warn, err := h.n.normalize(data, ev)
+	return h.event(rec, warn, err)
 }
 
 // recordInPlace reads the Records element data starts with, when it can
@@ -390,16 +390,29 @@ func (h *fileHandler) recordInPlace(data []byte, index, offset int64, limit int)
 	if len(data) == 0 || data[0] != '{' || h.fan != nil {
 		return 0, false, nil
 	}
-	var ev Event
-	used, ok, warn, nerr := h.n.normalizePrefix(data, &ev)
+	ev := h.slot()
+	used, ok, warn, nerr := h.n.normalizePrefix(data, ev)
 	if !ok || used > limit {
 		return 0, false, nil
 	}
-	return used, true, h.event(rawRecord{offset: offset, index: index, wrapper: "Records"}, &ev, warn, nerr)
+	return used, true, h.event(rawRecord{offset: offset, index: index, wrapper: "Records"}, warn, nerr)
 }
 
-// event takes what normalize made of record rec.
-func (h *fileHandler) event(rec rawRecord, ev *Event, warn warning, err error) error {
+// slot is where the file's next event is decoded: the free end of its
+// batch, which event then takes in (an event decoded elsewhere was copied
+// in, 700 bytes each). What is not taken in is written over by the next.
+func (h *fileHandler) slot() *Event {
+	if h.batch == nil {
+		h.batch = make([]Event, 0, h.batchRoom())
+	}
+	if len(h.batch) == cap(h.batch) {
+		h.batch = append(h.batch, Event{})[:len(h.batch)]
+	}
+	return &h.batch[:len(h.batch)+1][len(h.batch)]
+}
+
+// event takes in what normalize made of record rec in the batch's slot.
+func (h *fileHandler) event(rec rawRecord, warn warning, err error) error {
 	if err == errNotEvent || err == errNotObject {
 		h.notEvent(rec)
 		return nil
@@ -411,12 +424,10 @@ func (h *fileHandler) event(rec rawRecord, ev *Event, warn warning, err error) e
 	if warn != "" {
 		h.problem(rec.index, rec.offset, SeverityWarning, string(warn))
 	}
+	h.batch = h.batch[:len(h.batch)+1]
+	ev := &h.batch[len(h.batch)-1]
 	ev.FileID, ev.RecordIndex = h.f.ID, rec.index
 	ev.Digest = ev.Identity().Digest()
-	if h.batch == nil {
-		h.batch = make([]Event, 0, h.batchRoom())
-	}
-	h.batch = append(h.batch, *ev)
 	h.events++
 	if len(h.batch) >= eventsPerMessage {
 		return h.flush()
