@@ -802,6 +802,35 @@ func TestRecordInPlace(t *testing.T) {
 	}
 }
 
+// A record read in place whose keys repeat is written again without
+// them, and the splitter goes on after the record as given: the rewrite
+// of the shorter record must not move where the record ended (it did, and
+// the rest of the file was lost).
+func TestRecordWithRepeatedKeysInPlace(t *testing.T) {
+	dup := strings.Replace(ctEvent(1, 10), `"eventName":`, `"eventName":"DeleteUser","eventName":`, 1)
+	var recs []string
+	for i, r := range []string{dup, ctEvent(2, 10), dup, ctEvent(3, 10)} {
+		recs = append(recs, strings.Replace(r, "00000001-", fmt.Sprintf("0000000%d-", i+5), 1))
+	}
+	dir := t.TempDir()
+	writeFile(t, dir, "dup.json.gz", gzipBytes(t, []byte(`{"Records":[`+strings.Join(recs, ",")+`]}`)))
+	sink, _ := runInputs(t, []string{dir}, Options{})
+	f := sink.files[0]
+	if len(sink.events) != 4 || f.Status != StatusLoaded {
+		t.Fatalf("%d events, file %s %+v; want all 4", len(sink.events), f.Status, f.Errors)
+	}
+	for _, e := range f.Errors {
+		if e.Severity != SeverityWarning || !strings.Contains(e.Message, "duplicate keys") {
+			t.Fatalf("problem %+v; want only the duplicate keys' warnings", e)
+		}
+	}
+	for _, ev := range sink.events {
+		if ev.EventName != "ListUsers" || strings.Contains(ev.Raw, "DeleteUser") {
+			t.Fatalf("event %s: name %q, raw %.120s", ev.EventID, ev.EventName, ev.Raw)
+		}
+	}
+}
+
 // A bucket is mostly small files, read by the hundred thousand: a worker
 // decodes each with the buffers it reuses (the walker's buffer of the
 // file's size is too small to tell apart here). A 64 KiB buffer allocated

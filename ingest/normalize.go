@@ -193,8 +193,9 @@ func (n *normalizer) normalizePrefix(data []byte, ev *Event) (used int, ok bool,
 	if err != nil {
 		return 0, false, "", nil
 	}
+	used = n.scratch.end // before fromStrict, which may rewrite the record again
 	warn, err = n.fromStrict(ev)
-	return n.scratch.end, true, warn, err
+	return used, true, warn, err
 }
 
 // fromStrict reads the event in n.compact, which strictJSON wrote.

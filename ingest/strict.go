@@ -172,7 +172,9 @@ func strictRewrite(dst, data []byte, sc *strictScratch, rep *repairs, prefix boo
 	*rep = repairs{}
 	sc.reset()
 	if end, ok := compactRecord(data, sc, prefix); ok {
-		sc.end = end
+		if prefix {
+			sc.end = end // only a prefix's: a record read again (deduplicated) must not move it
+		}
 		return append(dst, data[:end]...), nil
 	}
 	sc.reset()
