@@ -153,7 +153,7 @@ func (r *run) decode(n *normalizer, f *File, rd io.Reader, depth int, reuse bool
 		return
 	}
 	contentHash := sha256.New()
-	h := &fileHandler{r: r, n: n, f: f}
+	h := &fileHandler{r: r, n: n, f: f, plain: content == io.Reader(br)}
 	if f.Size >= fanOutSize && r.opts.Workers > 1 {
 		h.fan, h.log = &fanOut{r: r, f: f, n: n}, &problemLog{}
 	}
@@ -290,6 +290,7 @@ type fileHandler struct {
 	f     *File
 	batch []Event
 	inner []byte
+	plain bool // the file was not compressed (batchRoom)
 	fileTally
 
 	// fan, for a large file, hands its records to helpers (see fanOut);
@@ -437,11 +438,15 @@ func (h *fileHandler) event(rec rawRecord, warn warning, err error) error {
 
 // batchRoom is the room a batch of the file's events starts with: the
 // events its size suggests are left (a gzipped CloudTrail file holds one
-// every 250-300 bytes; a plain one is larger, and the batch is then too
-// large), at most a message's. Grown from nothing by doubling, the
-// batches of the bench corpus's files were copied 0.9 CPU-s worth.
+// every 250-300 bytes, a plain one every 1-2 KB), at most a message's.
+// Grown from nothing by doubling, the batches of the bench corpus's files
+// were copied 0.9 CPU-s worth.
 func (h *fileHandler) batchRoom() int {
-	left := h.f.Size/256 - int64(h.events)
+	perEvent := int64(256)
+	if h.plain {
+		perEvent = 1024
+	}
+	left := h.f.Size/perEvent - int64(h.events)
 	return int(min(max(left, 16), eventsPerMessage))
 }
 

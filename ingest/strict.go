@@ -182,7 +182,7 @@ func strictRewrite(dst, data []byte, sc *strictScratch, rep *repairs, prefix boo
 }
 
 // rewriteRecord is strictRewrite for any record: it writes the record
-// token by token, repairing what it can; sc is reset, rep zero.
+// token by token, repairing what it can. sc must be reset, rep zero.
 func rewriteRecord(dst, data []byte, sc *strictScratch, rep *repairs, prefix bool) ([]byte, error) {
 	base := len(dst) // member spans are relative to the record's first byte
 	i := skipSpace(data, 0)
