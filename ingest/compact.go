@@ -57,12 +57,8 @@ value:
 			return 0, false
 		}
 	default:
-		j := i
-		for j < len(data) && !isDelimiter(data[j]) {
-			j++
-		}
-		tok := data[i:j]
-		if string(tok) != "true" && string(tok) != "false" && string(tok) != "null" && !isStrictNumber(tok) {
+		j := tokenEnd(data, i)
+		if !isStrictLiteral(data[i:j]) {
 			return 0, false
 		}
 		i = j

@@ -46,7 +46,7 @@ func checkCompactAgrees(t *testing.T, data []byte, prefix bool) bool {
 // the general rewrite does; it also agrees on thousands of variations of
 // them (bytes inserted, removed, cut off), whichever of them it takes.
 func TestCompactRecordAgreesWithRewrite(t *testing.T) {
-	records := s3Records(&testing.B{})
+	records := s3Records(t)
 	for _, r := range records {
 		for _, prefix := range []bool{false, true} {
 			if !checkCompactAgrees(t, r, prefix) {

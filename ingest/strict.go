@@ -291,13 +291,10 @@ func rewriteRecord(dst, data []byte, sc *strictScratch, rep *repairs, prefix boo
 					return dst, err
 				}
 			default:
-				end := i
-				for end < len(data) && !isDelimiter(data[end]) {
-					end++
-				}
+				end := tokenEnd(data, i)
 				tok := data[i:end]
 				switch {
-				case string(tok) == "true" || string(tok) == "false" || string(tok) == "null" || isStrictNumber(tok):
+				case isStrictLiteral(tok):
 					dst = append(dst, tok...)
 				case isLooseNumber(tok):
 					rep.note(i).numbers++
@@ -327,6 +324,20 @@ func skipSpace(data []byte, i int) int {
 
 // strictError is a record's grammar error at byte i.
 func strictError(i int, msg string) error { return fmt.Errorf("byte %d of the record: %s", i, msg) }
+
+// tokenEnd is where the bare token (a number, true, false, null, or
+// something else) that starts at data[i] ends.
+func tokenEnd(data []byte, i int) int {
+	for i < len(data) && !isDelimiter(data[i]) {
+		i++
+	}
+	return i
+}
+
+// isStrictLiteral says a bare token is one strict JSON allows as it is.
+func isStrictLiteral(tok []byte) bool {
+	return string(tok) == "true" || string(tok) == "false" || string(tok) == "null" || isStrictNumber(tok)
+}
 
 func isDelimiter(c byte) bool {
 	switch c {
