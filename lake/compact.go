@@ -19,8 +19,8 @@ import (
 	"github.com/parquet-go/parquet-go/format"
 )
 
-// Compaction. A commit writes one part per partition it touches, so a
-// partition ends an ingest as a few parts of one row group each (the
+// Compaction. A commit writes a part per partition it touches (or a few,
+// cutPieces), so a partition ends an ingest as parts of one row group each (the
 // bench corpus: 96 parts in 24 partitions). DuckDB sets up a reader for
 // every file a scan names (about 0.1 ms a file), and a detect scans the
 // events several times: on the bench corpus, 24 files instead of 96 made

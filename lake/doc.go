@@ -12,6 +12,7 @@
 // A dataset directory looks like this:
 //
 //	account=<id>/region=<r>/date=<YYYY-MM-DD>/part-<run>-<seq>.parquet   events
+//	account=<id>/region=<r>/date=<YYYY-MM-DD>/part-<run>-<seq>-<nn>.parquet   events, a piece of a large commit (see cutPieces)
 //	_files/part-<run>-<seq>.parquet            the evidence manifest (files table)
 //	_ingest_errors/part-<run>-<seq>.parquet    bad input (ingest_errors table)
 //	_staging/<run>-<seq>/...                   a commit being written

@@ -25,12 +25,13 @@ import (
 )
 
 // A commit holds at most this many events or bytes of original JSON. Each
-// commit writes one file per partition it touches, so bigger commits make
-// fewer, larger files (better for scanning) at the cost of memory: two
-// batches live at once, one filling while the other is written, and the
-// column buffers of the files being written hold a partition's share of a
-// batch. 25k events keeps the Go heap under its soft limit; larger commits
-// made the GC run constantly (samples/bench.sh measures it).
+// commit writes a file per partition it touches (a large share cut into
+// a few, cutPieces), so bigger commits make fewer, larger files (better
+// for scanning) at the cost of memory: two batches live at once, one
+// filling while the other is written, and the column buffers of the files
+// being written hold a partition's share of a batch. 25k events keeps the
+// Go heap under its soft limit; larger commits made the GC run constantly
+// (samples/bench.sh measures it).
 const (
 	commitEvents = 25_000
 	commitBytes  = 24 << 20
@@ -331,11 +332,7 @@ func (w *Writer) commit(id string, b *batch) error {
 	}
 	var moves []move
 	var seen, kept int64
-	type job struct {
-		part string
-		rows []int32 // indexes into b.rows
-	}
-	var jobs []job
+	var parts []piece // one a partition, then cut (cutPieces)
 	for _, p := range slices.Sorted(maps.Keys(b.parts)) {
 		idx := b.parts[p]
 		seen += int64(len(idx))
@@ -346,19 +343,24 @@ func (w *Writer) commit(id string, b *batch) error {
 			return err
 		}
 		kept += int64(len(fresh))
-		if len(fresh) == 0 {
-			continue
+		if len(fresh) > 0 {
+			parts = append(parts, piece{part: p, rows: fresh})
 		}
-		moves = append(moves, move{stagedName(id, fmt.Sprintf("events-%06d.parquet", len(jobs))), filepath.Join(p, partName(id))})
-		jobs = append(jobs, job{p, fresh})
 	}
-	// The typed file's rows are copied before the parts' writers sort
-	// their indexes.
+	workers := runtime.GOMAXPROCS(0)
+	onWorkers(largestFirst(parts), workers, func(i int) error {
+		sortRows(b.rows, parts[i].rows)
+		return nil
+	})
+	pieces := cutPieces(parts, workers)
+	for i, pc := range pieces {
+		moves = append(moves, move{stagedName(id, fmt.Sprintf("events-%06d.parquet", i)), filepath.Join(pc.part, pc.name(id))})
+	}
 	var typed func() error
-	if w.typed && len(jobs) > 0 {
+	if w.typed && len(pieces) > 0 {
 		covered := map[string][]int32{}
-		for _, j := range jobs {
-			covered[filepath.Join(j.part, partName(id))] = j.rows
+		for i, pc := range pieces {
+			covered[moves[i].To] = pc.rows
 		}
 		rows, covers, err := typedRows(b.rows, covered)
 		if err != nil {
@@ -372,25 +374,19 @@ func (w *Writer) commit(id string, b *batch) error {
 			return writeParquet(filepath.Join(w.dir, m.From), rows, pw)
 		}
 	}
-	// Partitions are encoded in parallel: compressing the original JSON is
-	// most of the work.
-	errs := make([]error, len(jobs)+1)
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	var wg sync.WaitGroup
-	for i, j := range jobs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			errs[i] = w.writePart(filepath.Join(w.dir, moves[i].From), b.rows, j.rows) // job i's move, made with it above
-		}()
-	}
-	if typed != nil {
-		errs[len(jobs)] = typed()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	// The pieces are encoded in parallel (compressing the original JSON is
+	// most of the work), and the typed file beside them.
+	typedErr := make(chan error, 1)
+	go func() {
+		if typed != nil {
+			typedErr <- typed()
+		}
+		close(typedErr)
+	}()
+	errs := onWorkers(largestFirst(pieces), workers, func(i int) error {
+		return w.writePart(filepath.Join(w.dir, moves[i].From), b.rows, pieces[i].rows) // piece i's move, made with it above
+	})
+	if err := errors.Join(append(errs, <-typedErr)...); err != nil {
 		return err
 	}
 	var fresh []*ingest.File
@@ -454,15 +450,14 @@ func manifestRows(files []*ingest.File) ([]fileRow, []errorRow) {
 	return fr, er
 }
 
-// writePart writes the rows of all at idx, one partition's share of a
-// commit, ordered by event source, event name and time. A partition is one
-// day already; within it, like events side by side compress better than in
-// time order, and a reader looking for one kind of event (ConsoleLogin,
-// say) skips the pages whose event_name statistics rule them out. The
-// indexes are sorted, not the rows (each some 500 bytes), which are then
-// copied once, in order.
+// writePart writes the rows of all at idx, a piece of one partition's
+// share of a commit, in idx's order: by event source, event name and time
+// (sortRows). A partition is one day already; within it, like events side
+// by side compress better than in time order, and a reader looking for one
+// kind of event (ConsoleLogin, say) skips the pages whose event_name
+// statistics rule them out. The indexes are sorted, not the rows (each
+// some 500 bytes), which are then copied once, in order.
 func (w *Writer) writePart(path string, all []eventRow, idx []int32) error {
-	sortRows(all, idx)
 	if w.staging {
 		staged := make([]stagedEventRow, len(idx))
 		for i, j := range idx {
