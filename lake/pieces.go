@@ -21,8 +21,8 @@ import (
 type piece struct {
 	part  string  // the partition's folder, relative to the dataset
 	rows  []int32 // indexes into the batch's rows
-	index int     // of the partition's pieces in this commit
-	of    int
+	index int     // which of the partition's pieces in this commit
+	of    int     // how many there are (1: the share is not cut)
 }
 
 // minPieceRows is the fewest rows a piece cut from a partition's share

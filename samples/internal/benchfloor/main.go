@@ -214,6 +214,13 @@ func sessionsBuild(path string) error {
 	if err := copyFile(path, work); err != nil {
 		return err
 	}
+	// A store not checkpointed when it was closed keeps its last commits
+	// in its write-ahead log.
+	if _, err := os.Stat(path + ".wal"); err == nil {
+		if err := copyFile(path+".wal", work+".wal"); err != nil {
+			return err
+		}
+	}
 	defer func() {
 		_ = os.Remove(work)
 		_ = os.Remove(work + ".wal")
@@ -241,6 +248,9 @@ func sessionsBuild(path string) error {
 		return err
 	}
 	wall, cpu := time.Since(start), cpuTime()-cpu0
+	if s.SessionsSkipped != nil {
+		return fmt.Errorf("the sessions build failed: %w", s.SessionsSkipped)
+	}
 	if err := s.DB.QueryRowContext(ctx, "SELECT count(*) FROM sessions").Scan(&sessions); err != nil {
 		return err
 	}
