@@ -4,7 +4,8 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"sync"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // A commit's parts are encoded at once, one a core. A bucket's files are
@@ -80,18 +81,18 @@ func largestFirst(pieces []piece) []int {
 }
 
 // onWorkers runs work(i) for each i of order, at most workers at a time,
-// started in that order, and returns their errors by i.
+// started in that order, and returns every one's error, by i (an
+// errgroup's Wait keeps only the first).
 func onWorkers(order []int, workers int, work func(i int) error) []error {
 	errs := make([]error, len(order))
-	sem := make(chan struct{}, max(1, workers))
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(max(1, workers))
 	for _, i := range order {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
+		g.Go(func() error {
 			errs[i] = work(i)
+			return nil
 		})
 	}
-	wg.Wait()
+	_ = g.Wait() // every error is in errs
 	return errs
 }
