@@ -23,6 +23,7 @@ type source struct {
 	spooled bool     // file is a temporary copy (see unlinkedTemp)
 	size    int64
 	sha     string
+	shelf   *bufferShelf // where data goes back when the source is closed
 }
 
 // reader reads the content from the start, however often it is called.
@@ -53,6 +54,7 @@ func (s *source) close() {
 		s.file.Close()
 		s.file = nil
 	}
+	s.shelf.put(s.data)
 	s.data = nil
 }
 
@@ -60,6 +62,7 @@ func (s *source) close() {
 type reading struct {
 	inMemory int64
 	progress interface{ Add(int64) int64 }
+	shelf    *bufferShelf // nil: every source in a buffer of its own
 }
 
 // readSource reads rd once. seekable, when given, is the open regular file
@@ -83,13 +86,15 @@ func (c reading) readSource(rd io.Reader, seekable *os.File, size int64) (*sourc
 	if size >= 0 && size <= limit {
 		capacity = size + 1 // the 1: room to see the end without growing
 	}
-	data, err := readAll(io.LimitReader(counted, limit+1), make([]byte, 0, capacity))
+	data, err := readAll(io.LimitReader(counted, limit+1), c.shelf.get(int(capacity)))
 	if err != nil {
+		c.shelf.put(data)
 		return nil, err
 	}
 	if int64(len(data)) <= limit {
-		return &source{data: data, size: int64(len(data)), sha: sum(h)}, nil
+		return &source{data: data, size: int64(len(data)), sha: sum(h), shelf: c.shelf}, nil
 	}
+	defer c.shelf.put(data) // copied to the file below, or read from it
 	if seekable != nil {
 		n, err := io.Copy(io.Discard, counted)
 		if err != nil {

@@ -128,6 +128,7 @@ func Run(ctx context.Context, inputs []string, sink Sink, opts Options) (Stats, 
 		queued:      semaphore.NewWeighted(queued),
 		queuedBytes: queued,
 		chunks:      make(chan *chunk, opts.Workers),
+		shelf:       newBufferShelf(),
 		seen:        map[string]string{},
 	}
 	// List: one goroutine lists the folders, ahead of the walker, so the
@@ -272,6 +273,7 @@ type run struct {
 	queued      *semaphore.Weighted // bytes of content waiting in units
 	queuedBytes int64               // its size (queuedBytes, or a test's)
 	chunks      chan *chunk         // of large files, for the helpers
+	shelf       *bufferShelf        // the buffers of sources decoded, for the next
 
 	read  atomic.Int64 // input bytes read (as stored)
 	total atomic.Int64 // input bytes of the files listed so far, but for those sized at open

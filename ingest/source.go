@@ -167,7 +167,7 @@ func (r *run) walkInput(display string, rd io.Reader, seekable *os.File, size in
 }
 
 func (r *run) reading() reading {
-	return reading{inMemory: r.opts.inMemory, progress: &r.read}
+	return reading{inMemory: r.opts.inMemory, progress: &r.read, shelf: r.shelf}
 }
 
 // walkArchive records an archive (its own manifest row, then one per
@@ -371,7 +371,7 @@ func (r *run) walkTar(rd io.Reader, display string, depth int, submit func(*unit
 // memberUnit reads one archive member, once: in memory, or spooled when it
 // is large.
 func (r *run) memberUnit(display string, rd io.Reader, depth int) (*unit, error) {
-	src, err := reading{inMemory: r.opts.inMemory}.readSource(rd, nil, -1)
+	src, err := reading{inMemory: r.opts.inMemory, shelf: r.shelf}.readSource(rd, nil, -1)
 	if err != nil {
 		return nil, err
 	}
